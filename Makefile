@@ -1,0 +1,50 @@
+# Onewindow: `make run` starts the gateway with the sample district;
+# `make test` runs the whole suite. Both set everything up first.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml signing/pyproject.toml 2>/dev/null | sha256sum | cut -c1-12)
+SYSTEM_PACKAGES := softhsm2 chromium
+export ONEWINDOW_TEST_PG ?= postgresql://postgres@127.0.0.1:5432/test
+
+.PHONY: run test lint system-deps clean bench
+
+$(STAMP):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,hsm]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+# SoftHSM2 (PKCS#11 seal keys) and Chromium (the verification page's browser
+# test). Installed with apt when missing and we are root; otherwise the tests
+# that need them say so (and fail rather than skip when CI=true).
+system-deps:
+	@missing=""; \
+	command -v softhsm2-util >/dev/null 2>&1 || missing="$$missing softhsm2"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing system packages:$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null || \
+	      { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; }; \
+	  else \
+	    echo "note: missing$$missing (install them for the HSM and browser tests)"; \
+	  fi; \
+	fi
+
+run: $(STAMP)
+	$(BIN)/onewindow serve
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: $(STAMP) system-deps lint
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/sealing.py
+	$(BIN)/python bench/merkle.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The HTTP API (aiohttp): routes, middlewares and the OpenAPI document."""

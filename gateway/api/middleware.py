@@ -1,0 +1,69 @@
+"""Middlewares: a request id on everything, and every error as problem JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+
+from gateway.ids import new_ulid
+from gateway.logs import get_logger
+from gateway.problems import (
+    INTERNAL_ERROR,
+    MALFORMED_REQUEST,
+    METHOD_NOT_ALLOWED,
+    NOT_FOUND,
+    PAYLOAD_TOO_LARGE,
+    UNSUPPORTED_MEDIA_TYPE,
+    ProblemError,
+    ProblemType,
+)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+REQUEST_ID_HEADER = "X-Request-Id"
+_HTTP_PROBLEMS: dict[int, tuple[ProblemType, str, str]] = {
+    400: (MALFORMED_REQUEST, "The request could not be understood.", "请求无法解析。"),
+    404: (NOT_FOUND, "There is nothing at this path.", "该路径下没有资源。"),
+    405: (METHOD_NOT_ALLOWED, "This route does not accept that method.", "该路径不支持此请求方法。"),
+    413: (PAYLOAD_TOO_LARGE, "The body is too large.", "请求内容过大。"),
+    415: (UNSUPPORTED_MEDIA_TYPE, "Unsupported media type.", "不支持的内容类型。"),
+}
+_log = get_logger(component="http")
+
+
+@web.middleware
+async def request_ids(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Give every HTTP request an id, bind it to every log line, and echo it back."""
+    request_id = new_ulid()
+    request["request_id"] = request_id
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id, method=request.method, path=request.path)
+    try:
+        response = await handler(request)
+    finally:
+        structlog.contextvars.clear_contextvars()
+    response.headers.setdefault(REQUEST_ID_HEADER, request.get("request_id", request_id))
+    return response
+
+
+@web.middleware
+async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Render :class:`ProblemError` and aiohttp's HTTP errors as RFC 9457 problems."""
+    try:
+        return await handler(request)
+    except ProblemError as problem:
+        return problem.response(request_id=request.get("request_id"), instance=request.path)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        kind, en, zh = _HTTP_PROBLEMS.get(exc.status, (INTERNAL_ERROR, exc.reason, "请求失败。"))
+        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
+        return ProblemError(kind, en, zh, headers=headers).response(
+            request_id=request.get("request_id"), instance=request.path
+        )
+    except Exception:
+        _log.exception("http.unhandled_error")
+        return ProblemError(INTERNAL_ERROR, "The gateway failed unexpectedly.", "网关发生内部错误。").response(
+            request_id=request.get("request_id"), instance=request.path
+        )

@@ -1,0 +1,53 @@
+"""``/v1/requests``: the one intake endpoint and the status of a request."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from aiohttp import web
+
+from gateway.api.body import read_json_object
+from gateway.api.keys import GATEWAY
+from gateway.ids import is_ulid
+from gateway.problems import MALFORMED_REQUEST, NOT_FOUND, ProblemError
+from gateway.results import request_view
+
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def json_response(status: int, body: object, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, text=json.dumps(body, ensure_ascii=False),
+                        content_type="application/json", headers=headers)
+
+
+async def post_request(request: web.Request) -> web.Response:
+    """Accept one request for any catalogue item."""
+    gateway = request.app[GATEWAY]
+    caller = gateway.authenticator.authenticate(request)
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not _IDEMPOTENCY_KEY.match(key):
+        raise ProblemError(MALFORMED_REQUEST, "Idempotency-Key must be 1-255 visible ASCII characters.",
+                           "Idempotency-Key 应为 1 至 255 个可见 ASCII 字符。")
+    body = await read_json_object(request, gateway.settings.max_body_bytes)
+    answer = await gateway.router.submit(caller, body, request_id=request["request_id"], idempotency_key=key)
+    if "id" in answer.body:
+        request["request_id"] = answer.body["id"]
+    return json_response(answer.status, answer.body, answer.headers)
+
+
+async def get_request(request: web.Request) -> web.Response:
+    """The status (and, once there is one, the sealed result) of a request."""
+    gateway = request.app[GATEWAY]
+    caller = gateway.authenticator.authenticate(request)
+    request_id = request.match_info["request_id"]
+    record = await gateway.store.get_request(request_id) if is_ulid(request_id) else None
+    if record is None or (record.caller_id != caller.id and record.office != caller.office.code):
+        raise ProblemError(NOT_FOUND, f"No request {request_id} is visible to this caller.",
+                           f"未找到编号为 {request_id} 的申请，或无权查看。")
+    return json_response(200, request_view(record))
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/requests", post_request)
+    app.router.add_get("/v1/requests/{request_id}", get_request)

@@ -1,0 +1,352 @@
+"""The plugin contract: the one module an agency plugin imports.
+
+Everything a plugin author needs is here: the pluggy markers and hook
+specifications, the request a plugin receives, the outcomes it returns, the
+errors it raises, and the per-call context (:class:`AgencyCall`) through which
+it reaches its agency. The core owns every network concern -- sessions,
+timeouts, retries, circuit breakers, logging -- so a plugin only translates
+between Onewindow's request and its agency's protocol.
+
+Hook specifications follow datasette's style: empty functions whose
+docstring is written for the plugin author. ``docs/plugins.md`` documents
+each one; a test fails when a hook is undocumented or untested.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+import pluggy
+
+from gateway.catalogue import Item, Material
+from gateway.sandbox import FaultKnobs, SandboxSpec, SubmissionLedger, sandbox_application
+
+if TYPE_CHECKING:
+    import aiohttp
+    import structlog
+
+__all__ = [
+    "Agency",
+    "AgencyAuthError",
+    "AgencyCall",
+    "AgencyError",
+    "AgencyProtocolError",
+    "AgencyRejectedCall",
+    "AgencyTimeout",
+    "AgencyUnavailable",
+    "Applicant",
+    "Completed",
+    "FaultKnobs",
+    "Health",
+    "IntakeRequest",
+    "Item",
+    "Material",
+    "Outcome",
+    "Pending",
+    "Pledge",
+    "Problem",
+    "Reason",
+    "Rejected",
+    "SandboxSpec",
+    "SubmissionLedger",
+    "hookimpl",
+    "hookspec",
+    "sandbox_application",
+]
+
+PROJECT = "onewindow"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# --------------------------------------------------------------------------
+# What a plugin receives
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Applicant:
+    """The person or organisation the request is for.
+
+    ``kind`` is ``"person"`` (``id_type`` is ``"resident_id"``, ``id_number``
+    an 18-character resident ID number) or ``"organisation"`` (``id_type`` is
+    ``"credit_code"``, ``id_number`` an 18-character unified social credit
+    code). Both are checked by the core before a plugin sees them.
+    """
+
+    kind: Literal["person", "organisation"]
+    id_type: str
+    id_number: str
+    name: str
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class Pledge:
+    """The applicant's signed commitment (告知承诺) replacing named materials."""
+
+    replaces: tuple[str, ...]
+    statement: str
+    signed_by: str
+    signed_at: str
+
+
+@dataclass(frozen=True)
+class IntakeRequest:
+    """One accepted request, as the core hands it to the agency plugin.
+
+    ``materials`` has been validated against the item's catalogue entry;
+    attachments arrive as ``{"media_type", "filename", "content_base64",
+    "size"}`` mappings. ``request_id`` is also the agency-side deduplication
+    key (see :attr:`AgencyCall.dedupe_key`).
+    """
+
+    request_id: str
+    item: str
+    applicant: Applicant
+    materials: Mapping[str, Any]
+    office: str
+    operator: str
+    channel: str
+    pledge: Pledge | None = None
+
+
+# --------------------------------------------------------------------------
+# What a plugin returns
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Completed:
+    """The agency finished the item: ``document`` is its result.
+
+    ``document`` is plain JSON data (the fields of the certificate or query
+    answer). The core wraps it in the result document and seals it.
+    ``reference`` is the agency's own case or record number, if it has one.
+    """
+
+    document: Mapping[str, Any]
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class Pending:
+    """The agency accepted the item but decides later (前台受理、后台审核).
+
+    ``ticket`` is whatever the plugin needs to ask again (usually the
+    agency's case number); the core calls :meth:`Agency.poll` with it no
+    sooner than ``poll_after`` seconds from now.
+    """
+
+    ticket: str
+    poll_after: float = 30.0
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One business reason an agency gives for refusing a request."""
+
+    code: str
+    message_zh: str
+    message_en: str | None = None
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """The agency refused on business grounds; ``reasons`` says why."""
+
+    reasons: tuple[Reason, ...]
+    reference: str | None = None
+
+
+Outcome = Completed | Pending | Rejected
+
+
+@dataclass(frozen=True)
+class Health:
+    """The answer of :meth:`Agency.health`: is the agency's system usable now?"""
+
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem with a request, reported with every other one (一次性告知).
+
+    ``path`` is a JSON-pointer-like location in the request envelope, e.g.
+    ``materials/deed_number`` or ``applicant/id_number``.
+    """
+
+    path: str
+    code: str
+    message_zh: str
+    message_en: str
+
+
+# --------------------------------------------------------------------------
+# What a plugin raises
+# --------------------------------------------------------------------------
+
+
+class AgencyError(Exception):
+    """Base of every failure talking to an agency; catch this for "any"."""
+
+    retryable: bool = False
+
+
+class AgencyUnavailable(AgencyError):
+    """The agency could not be reached or said it is down; worth retrying.
+
+    Raise it for 5xx answers, maintenance pages, refused or reset
+    connections. ``retry_after`` (seconds) passes on an agency's hint.
+    """
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AgencyTimeout(AgencyUnavailable):
+    """The agency did not answer in time; the core raises this itself."""
+
+
+class AgencyProtocolError(AgencyError):
+    """The agency answered, but with something the plugin cannot read."""
+
+
+class AgencyAuthError(AgencyError):
+    """The agency refused our credentials: a configuration problem, not retried."""
+
+
+class AgencyRejectedCall(AgencyError):
+    """The agency refused the call itself (bad parameters on our side), not the applicant."""
+
+
+# --------------------------------------------------------------------------
+# The per-call context and the adapter protocol
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class AgencyCall:
+    """What the core hands a plugin for one call to its agency.
+
+    Use :attr:`session` for every HTTP request (it carries the extranet's
+    proxy, TLS client certificate, connection pool and timeouts) and join
+    paths with :meth:`url`. Send :attr:`dedupe_key` to the agency so a
+    retried submission is never acted on twice. :attr:`secrets` holds the
+    plugin's configured credentials; never log them.
+    """
+
+    agency: str
+    session: aiohttp.ClientSession
+    base_url: str
+    dedupe_key: str
+    deadline: float
+    log: structlog.typing.FilteringBoundLogger
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
+    attempt: int = 1
+
+    def url(self, path: str) -> str:
+        """Join ``path`` to the agency's configured base URL."""
+        return self.base_url.rstrip("/") + "/" + path.lstrip("/")
+
+    def remaining(self) -> float:
+        """Seconds left before this call's deadline (never negative)."""
+        return max(0.0, self.deadline - time.monotonic())
+
+
+@runtime_checkable
+class Agency(Protocol):
+    """The adapter a plugin registers for one agency.
+
+    ``code`` is the agency code used as the first part of item codes
+    (``tax`` in ``tax.payment-record``); ``catalogue`` is the path of the
+    plugin's catalogue file, which the core loads and validates.
+    """
+
+    code: str
+    name_zh: str
+    name_en: str
+    catalogue: Path
+
+    async def submit(self, request: IntakeRequest, call: AgencyCall) -> Outcome:
+        """Send one request to the agency and translate its answer."""
+        ...
+
+    async def poll(self, ticket: str, call: AgencyCall) -> Outcome:
+        """Ask again about a :class:`Pending` ticket."""
+        ...
+
+    async def health(self, call: AgencyCall) -> Health:
+        """Cheaply check the agency's system is reachable and usable."""
+        ...
+
+
+# --------------------------------------------------------------------------
+# Hook specifications
+# --------------------------------------------------------------------------
+
+
+@hookspec
+def onewindow_agencies(config: Any) -> Sequence[Agency] | None:  # type: ignore[empty-body]
+    """Return the agencies this plugin connects.
+
+    ``config`` is the gateway's configuration; ``config.agency(code)``
+    gives an agency's settings (base URL, secrets, options). Return a list of
+    :class:`Agency` adapters; each names its catalogue file, which the core
+    loads and validates at start-up.
+    """
+
+
+@hookspec
+def onewindow_sandboxes() -> Sequence[SandboxSpec] | None:  # type: ignore[empty-body]
+    """Return sandboxes that imitate this plugin's agency systems.
+
+    Each :class:`SandboxSpec` builds a real aiohttp application; ``onewindow
+    sandbox run`` and ``make run`` start them on loopback.
+    """
+
+
+@hookspec
+def onewindow_startup(gateway: Any) -> Any:
+    """Run once after the gateway has loaded its catalogue and store.
+
+    May return an awaitable, which is awaited before the first request is
+    accepted. Use it to warm caches or check configuration.
+    """
+
+
+@hookspec
+def onewindow_shutdown(gateway: Any) -> Any:
+    """Run once when the gateway stops; may return an awaitable."""
+
+
+@hookspec
+def onewindow_validate(item: Item, request: IntakeRequest) -> Sequence[Problem] | None:  # type: ignore[empty-body]
+    """Return extra problems for a request to ``item`` (empty when it is fine).
+
+    Called for every request after the core's own checks of the envelope and
+    materials, so a plugin can add rules the catalogue cannot express (for
+    example "the lease must cover today"). Every plugin is asked; all
+    problems are reported together. May return an awaitable.
+    """
+
+
+@hookspec
+def onewindow_request_finished(item: Item, request_id: str, status: str, outcome: Outcome | None) -> Any:
+    """Be told that a request reached a final status.
+
+    ``status`` is ``completed``, ``rejected`` or ``failed``; ``outcome`` is
+    the agency's outcome when there is one. Errors raised here are logged
+    and never change the request. May return an awaitable.
+    """

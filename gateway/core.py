@@ -1,0 +1,138 @@
+"""The gateway: every part assembled, started and stopped in the right order.
+
+Start-up is where mistakes should surface: plugins are found, their
+catalogues checked, the store opened and migrated, and (in the sample
+configuration) the agency sandboxes started, before the first request is
+accepted. Stopping reverses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from typing import Any
+
+import pluggy
+
+from gateway.callers import ApiKeyAuthenticator, Authenticator
+from gateway.config import AgencySettings, Settings
+from gateway.events import Events, LogSink
+from gateway.extranet import Extranet
+from gateway.logs import get_logger
+from gateway.plugins import gather_hook, hook_results_by_plugin, plugin_manager
+from gateway.registry import Registry, load_registry
+from gateway.router import Router, Sealer
+from gateway.sandbox import RunningSandbox, SandboxSpec, start_sandbox
+from gateway.store import Store, StoreError, make_store
+
+HEALTH_CACHE_S = 10.0
+
+
+def sandbox_specs(pm: pluggy.PluginManager) -> list[SandboxSpec]:
+    """Every sandbox the installed plugins offer."""
+    return [spec for _, specs in hook_results_by_plugin(pm, "onewindow_sandboxes") for spec in specs]
+
+
+def with_sandboxes(settings: Settings, running: list[RunningSandbox]) -> Settings:
+    """``settings`` routed to running sandboxes (configured values win, except the URL)."""
+    agencies = dict(settings.agencies)
+    for sandbox in running:
+        code = sandbox.spec.agency
+        configured = agencies.get(code, AgencySettings(code=code))
+        secrets = {**sandbox.spec.config.get("secrets", {}), **configured.secrets}
+        options = {**sandbox.spec.config.get("options", {}), **configured.options}
+        agencies[code] = dataclasses.replace(configured, base_url=sandbox.url, secrets=secrets, options=options)
+    return dataclasses.replace(settings, agencies=agencies)
+
+
+class Gateway:
+    """One running gateway process: configuration, plugins, store, router."""
+
+    def __init__(self, settings: Settings, *, pm: pluggy.PluginManager | None = None,
+                 sealer: Sealer | None = None) -> None:
+        self.settings = settings
+        self.pm = pm or plugin_manager()
+        self._sealer = sealer
+        self.sandboxes: list[RunningSandbox] = []
+        self.registry: Registry
+        self.store: Store
+        self.extranet: Extranet
+        self.events: Events
+        self.router: Router
+        self.authenticator: Authenticator
+        self.started = False
+        self.stopping = False
+        self.log = get_logger(component="gateway")
+        self._health_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    async def start(self) -> None:
+        """Bring every part up; raises with a clear message when one cannot start."""
+        if self.settings.sandboxes_start:
+            for spec in sandbox_specs(self.pm):
+                port = spec.default_port
+                self.sandboxes.append(await start_sandbox(spec, host=self.settings.sandboxes_host, port=port))
+                self.log.info("sandbox.started", agency=spec.agency, url=self.sandboxes[-1].url)
+            self.settings = with_sandboxes(self.settings, self.sandboxes)
+        self.registry = load_registry(self.pm, self.settings)
+        self.store = make_store(self.settings.store_url)
+        await self.store.open()
+        self.extranet = Extranet(self.settings)
+        self.events = Events(LogSink())
+        self.authenticator = ApiKeyAuthenticator(self.settings.callers, self.settings)
+        if self._sealer is None:
+            from gateway.sealing import DistrictSealer
+
+            self._sealer = DistrictSealer.for_settings(self.settings)
+        self.router = Router(settings=self.settings, registry=self.registry, store=self.store,
+                             extranet=self.extranet, events=self.events, pm=self.pm, sealer=self._sealer)
+        await gather_hook(self.pm.hook.onewindow_startup, gateway=self)
+        await self.events.emit("configuration.loaded", source=self.settings.source,
+                               items=len(self.registry.catalogue), agencies=sorted(self.registry.agencies))
+        self.started = True
+
+    async def stop(self) -> None:
+        """Stop in reverse order; safe to call twice."""
+        self.stopping = True
+        if self.started:
+            await gather_hook(self.pm.hook.onewindow_shutdown, gateway=self)
+            self.started = False
+        if getattr(self, "extranet", None) is not None:
+            await self.extranet.close()
+        if getattr(self, "store", None) is not None:
+            await self.store.close()
+        for sandbox in reversed(self.sandboxes):
+            await sandbox.stop()
+        self.sandboxes.clear()
+
+    async def _agency_health(self, code: str) -> dict[str, Any]:
+        cached = self._health_cache.get(code)
+        if cached and time.monotonic() - cached[0] < HEALTH_CACHE_S:
+            return cached[1]
+        agency = self.registry.agencies[code]
+        started = time.monotonic()
+        try:
+            health = await self.extranet.call(code, "health", agency.health, dedupe_key=f"health-{code}",
+                                              deadline=time.monotonic() + 3.0, retry=False)
+            report = {"ok": health.ok, "detail": health.detail}
+        except Exception as exc:
+            report = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}
+        report["latency_ms"] = round((time.monotonic() - started) * 1000, 1)
+        report["breaker"] = str(self.extranet.breaker(code).state)
+        self._health_cache[code] = (time.monotonic(), report)
+        return report
+
+    async def readiness(self) -> dict[str, Any]:
+        """Whether this process can serve, with each dependency's state."""
+        try:
+            await self.store.ping()
+            store = {"ok": True, "backend": self.store.backend, "schema_version": await self.store.schema_version()}
+        except StoreError as exc:
+            store = {"ok": False, "backend": self.store.backend, "detail": str(exc)}
+        codes = sorted(self.registry.agencies)
+        reports = await asyncio.gather(*(self._agency_health(code) for code in codes))
+        return {
+            "ready": bool(store["ok"] and self.started and not self.stopping),
+            "store": store,
+            "agencies": dict(zip(codes, reports, strict=True)),
+        }

@@ -1,0 +1,172 @@
+"""The storage interface: request records and idempotency keys.
+
+Two real backends implement it -- SQLite for one process on one machine,
+PostgreSQL for several gateway processes sharing one database -- and the
+same test suite runs against both. The interface speaks in domain records,
+never SQL, so the router does not know which backend it has.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+def utcnow() -> datetime:
+    """Now, as an aware UTC datetime (the only kind the store accepts)."""
+    return datetime.now(UTC)
+
+
+class StoreError(Exception):
+    """The store failed or is unreachable."""
+
+
+class RequestStatus(enum.StrEnum):
+    """Where a request stands. ``completed``, ``rejected``, ``failed`` and
+    ``dead_letter`` are final."""
+
+    ACCEPTED = "accepted"
+    PENDING = "pending"
+    DEFERRED = "deferred"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    DEAD_LETTER = "dead_letter"
+
+    @property
+    def final(self) -> bool:
+        return self in (RequestStatus.COMPLETED, RequestStatus.REJECTED, RequestStatus.FAILED,
+                        RequestStatus.DEAD_LETTER)
+
+
+@dataclass
+class RequestRecord:
+    """One request as stored: who asked, for what, and where it stands."""
+
+    id: str
+    caller_id: str
+    item: str
+    agency: str
+    office: str
+    operator: str
+    channel: str
+    status: RequestStatus
+    envelope: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    ticket: str | None = None
+    agency_reference: str | None = None
+    attempts: int = 0
+    callback_url: str | None = None
+    finished_at: datetime | None = None
+
+
+REQUEST_UPDATABLE = frozenset(
+    {"status", "result", "error", "ticket", "agency_reference", "attempts", "finished_at", "updated_at"}
+)
+
+
+class ClaimState(enum.StrEnum):
+    """What claiming an idempotency key found."""
+
+    NEW = "new"              # first use: go ahead with the given request id
+    RESUME = "resume"        # an earlier attempt did not finish: go ahead with its request id
+    REPLAY = "replay"        # finished before: answer with the stored response
+    IN_FLIGHT = "in_flight"  # another attempt holds it now
+    MISMATCH = "mismatch"    # used before with a different body
+
+
+@dataclass
+class IdempotencyClaim:
+    """The result of :meth:`Store.claim_idempotency_key`."""
+
+    state: ClaimState
+    request_id: str
+    status_code: int | None = None
+    response: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Store(abc.ABC):
+    """Durable state of the gateway. Implementations must be safe to share
+    between coroutines; the PostgreSQL one also between processes."""
+
+    backend: str = "abstract"
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect and apply pending schema migrations."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release connections."""
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raise :class:`StoreError` unless the store answers a trivial query."""
+
+    @abc.abstractmethod
+    async def schema_version(self) -> int:
+        """The highest applied migration number."""
+
+    # -- requests ---------------------------------------------------------
+
+    @abc.abstractmethod
+    async def insert_request(self, record: RequestRecord) -> bool:
+        """Store a new request; False when one with this id already exists."""
+
+    @abc.abstractmethod
+    async def get_request(self, request_id: str) -> RequestRecord | None:
+        """The request with this id, or None."""
+
+    @abc.abstractmethod
+    async def update_request(self, request_id: str, **changes: Any) -> None:
+        """Change some of the fields in :data:`REQUEST_UPDATABLE`."""
+
+    @abc.abstractmethod
+    async def list_requests(
+        self, *, status: str | None = None, caller_id: str | None = None, limit: int = 100
+    ) -> list[RequestRecord]:
+        """Recent requests, newest first, optionally filtered."""
+
+    # -- idempotency keys -------------------------------------------------
+
+    @abc.abstractmethod
+    async def claim_idempotency_key(
+        self,
+        caller_id: str,
+        key: str,
+        *,
+        body_digest: str,
+        request_id: str,
+        now: datetime,
+        expires_at: datetime,
+        lease_until: datetime,
+    ) -> IdempotencyClaim:
+        """Atomically take ``key`` for a request, or say why not.
+
+        A key that is absent or expired is taken with ``request_id``
+        (``NEW``). A key whose earlier holder failed retryably or whose lease
+        ran out is taken again with its *original* request id (``RESUME``),
+        so the agency sees the same deduplication key. Otherwise the answer
+        is ``REPLAY``, ``IN_FLIGHT`` or ``MISMATCH``.
+        """
+
+    @abc.abstractmethod
+    async def finish_idempotency_key(
+        self, caller_id: str, key: str, *, status_code: int, response: dict[str, Any], retryable: bool
+    ) -> None:
+        """Record the answer given under ``key`` (``response`` is ``{"body", "headers"}``).
+
+        ``retryable`` answers (the agency was unavailable) release the key
+        for the client's next retry instead of being replayed.
+        """
+
+    @abc.abstractmethod
+    async def purge_idempotency_keys(self, now: datetime) -> int:
+        """Delete expired keys; returns how many."""

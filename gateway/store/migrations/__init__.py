@@ -1,0 +1,48 @@
+"""Versioned schema migrations, one SQL file each, per backend.
+
+Files are named ``NNNN_what.sql``; the number is the schema version. A
+migration is applied once, in a transaction with its bookkeeping row, at
+start-up; the PostgreSQL backend holds an advisory lock so that several
+processes starting together apply each migration exactly once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema change."""
+
+    version: int
+    name: str
+    sql: str
+
+
+def migrations(backend: str) -> list[Migration]:
+    """The migrations of ``backend`` ("sqlite" or "postgres") in version order."""
+    folder = resources.files(__name__).joinpath(backend)
+    found = []
+    for entry in folder.iterdir():
+        match = _NAME.match(entry.name)
+        if match:
+            found.append(Migration(int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"{backend} migrations are not numbered 1..n without gaps: {versions}")
+    return found
+
+
+def statements(sql: str) -> list[str]:
+    """Split a migration into statements (they never contain semicolons inside)."""
+    return [s.strip() for s in sql.split(";") if s.strip() and not _only_comments(s)]
+
+
+def _only_comments(chunk: str) -> bool:
+    return all(not line.strip() or line.strip().startswith("--") for line in chunk.splitlines())

@@ -1,0 +1,230 @@
+"""The PostgreSQL backend: several gateway processes sharing one database.
+
+Row locks (``SELECT ... FOR UPDATE``) make claiming an idempotency key
+atomic across processes; an advisory lock makes start-up migrations run
+once when several processes start together. ``?schema=NAME`` in the URL
+puts the tables in their own schema (tests use one schema each).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import asyncpg
+
+from gateway.store.base import (
+    REQUEST_UPDATABLE,
+    ClaimState,
+    IdempotencyClaim,
+    RequestRecord,
+    RequestStatus,
+    Store,
+    StoreError,
+    utcnow,
+)
+from gateway.store.migrations import migrations, statements
+
+_MIGRATION_LOCK = 0x0E1D0  # advisory lock key: "one window"
+_COLUMNS = (
+    "id", "caller_id", "item", "agency", "office", "operator", "channel", "status", "envelope", "result",
+    "error", "ticket", "agency_reference", "attempts", "callback_url", "created_at", "updated_at", "finished_at",
+)
+
+
+def split_schema(url: str) -> tuple[str, str | None]:
+    """Take the ``schema`` query parameter out of a PostgreSQL URL."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query)
+    schema = next((v for k, v in query if k == "schema"), None)
+    rest = urlencode([(k, v) for k, v in query if k != "schema"])
+    scheme = "postgresql" if parts.scheme == "postgres" else parts.scheme
+    return urlunsplit((scheme, parts.netloc, parts.path, rest, parts.fragment)), schema
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for kind in ("json", "jsonb"):
+        await conn.set_type_codec(
+            kind, encoder=lambda v: json.dumps(v, ensure_ascii=False), decoder=json.loads, schema="pg_catalog"
+        )
+
+
+def _record(row: asyncpg.Record) -> RequestRecord:
+    data = dict(row)
+    data["status"] = RequestStatus(data["status"])
+    return RequestRecord(**data)
+
+
+class PostgresStore(Store):
+    """Store backed by PostgreSQL through an asyncpg pool."""
+
+    backend = "postgres"
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
+        self.dsn, self.schema = split_schema(url)
+        self.min_size = min_size
+        self.max_size = max_size
+        self._pool: asyncpg.Pool | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> PostgresStore:
+        return cls(url)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise StoreError("the PostgreSQL store is not open")
+        return self._pool
+
+    async def open(self) -> None:
+        settings = {"search_path": self.schema} if self.schema else {}
+        try:
+            if self.schema:
+                conn = await asyncpg.connect(self.dsn)
+                try:
+                    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                finally:
+                    await conn.close()
+            self._pool = await asyncpg.create_pool(
+                self.dsn,
+                min_size=self.min_size,
+                max_size=self.max_size,
+                init=_init_connection,
+                server_settings=settings,
+            )
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc
+        await self._migrate()
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def _migrate(self) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+            )
+            applied = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+            for migration in migrations("postgres"):
+                if migration.version in applied:
+                    continue
+                for statement in statements(migration.sql):
+                    await conn.execute(statement)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                    migration.version, migration.name, utcnow(),
+                )
+
+    async def ping(self) -> None:
+        try:
+            await self.pool.fetchval("SELECT 1")
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise StoreError(f"PostgreSQL store does not answer: {exc}") from exc
+
+    async def schema_version(self) -> int:
+        return int(await self.pool.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))
+
+    # -- requests ---------------------------------------------------------
+
+    async def insert_request(self, record: RequestRecord) -> bool:
+        values = [getattr(record, c) for c in _COLUMNS]
+        values[_COLUMNS.index("status")] = str(record.status)
+        marks = ", ".join(f"${i}" for i in range(1, len(_COLUMNS) + 1))
+        status = await self.pool.execute(
+            f"INSERT INTO requests ({', '.join(_COLUMNS)}) VALUES ({marks}) ON CONFLICT (id) DO NOTHING",
+            *values,
+        )
+        return status.endswith(" 1")
+
+    async def get_request(self, request_id: str) -> RequestRecord | None:
+        row = await self.pool.fetchrow("SELECT * FROM requests WHERE id = $1", request_id)
+        return None if row is None else _record(row)
+
+    async def update_request(self, request_id: str, **changes: Any) -> None:
+        unknown = set(changes) - REQUEST_UPDATABLE
+        if unknown:
+            raise ValueError(f"cannot update request field(s) {sorted(unknown)}")
+        changes.setdefault("updated_at", utcnow())
+        if "status" in changes:
+            changes["status"] = str(RequestStatus(changes["status"]))
+        assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(changes, start=1))
+        await self.pool.execute(
+            f"UPDATE requests SET {assignments} WHERE id = ${len(changes) + 1}", *changes.values(), request_id
+        )
+
+    async def list_requests(
+        self, *, status: str | None = None, caller_id: str | None = None, limit: int = 100
+    ) -> list[RequestRecord]:
+        where, params = [], []
+        for column, value in (("status", status), ("caller_id", caller_id)):
+            if value is not None:
+                params.append(value)
+                where.append(f"{column} = ${len(params)}")
+        params.append(limit)
+        sql = "SELECT * FROM requests" + (" WHERE " + " AND ".join(where) if where else "")
+        rows = await self.pool.fetch(sql + f" ORDER BY id DESC LIMIT ${len(params)}", *params)
+        return [_record(row) for row in rows]
+
+    # -- idempotency keys -------------------------------------------------
+
+    async def claim_idempotency_key(
+        self,
+        caller_id: str,
+        key: str,
+        *,
+        body_digest: str,
+        request_id: str,
+        now: datetime,
+        expires_at: datetime,
+        lease_until: datetime,
+    ) -> IdempotencyClaim:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "DELETE FROM idempotency_keys WHERE caller_id = $1 AND key = $2 AND expires_at <= $3",
+                caller_id, key, now,
+            )
+            inserted = await conn.execute(
+                "INSERT INTO idempotency_keys (caller_id, key, body_digest, request_id, state, created_at, "
+                "expires_at, lease_until) VALUES ($1, $2, $3, $4, 'in_flight', $5, $6, $7) "
+                "ON CONFLICT (caller_id, key) DO NOTHING",
+                caller_id, key, body_digest, request_id, now, expires_at, lease_until,
+            )
+            if inserted.endswith(" 1"):
+                return IdempotencyClaim(ClaimState.NEW, request_id)
+            row = await conn.fetchrow(
+                "SELECT * FROM idempotency_keys WHERE caller_id = $1 AND key = $2 FOR UPDATE", caller_id, key
+            )
+            if row is None:  # deleted by a concurrent purge between our two statements
+                raise StoreError("idempotency key vanished while being claimed; retry")
+            if row["body_digest"] != body_digest:
+                return IdempotencyClaim(ClaimState.MISMATCH, row["request_id"])
+            if row["state"] == "done":
+                stored = row["response"]
+                return IdempotencyClaim(
+                    ClaimState.REPLAY, row["request_id"], row["status_code"], stored["body"], stored["headers"]
+                )
+            if row["state"] == "in_flight" and row["lease_until"] > now:
+                return IdempotencyClaim(ClaimState.IN_FLIGHT, row["request_id"])
+            await conn.execute(
+                "UPDATE idempotency_keys SET state = 'in_flight', lease_until = $1 WHERE caller_id = $2 AND key = $3",
+                lease_until, caller_id, key,
+            )
+            return IdempotencyClaim(ClaimState.RESUME, row["request_id"])
+
+    async def finish_idempotency_key(
+        self, caller_id: str, key: str, *, status_code: int, response: dict[str, Any], retryable: bool
+    ) -> None:
+        await self.pool.execute(
+            "UPDATE idempotency_keys SET state = $1, status_code = $2, response = $3 WHERE caller_id = $4 AND key = $5",
+            "retryable" if retryable else "done", status_code, response, caller_id, key,
+        )
+
+    async def purge_idempotency_keys(self, now: datetime) -> int:
+        status = await self.pool.execute("DELETE FROM idempotency_keys WHERE expires_at <= $1", now)
+        return int(status.split()[-1])

@@ -1,0 +1,269 @@
+"""The SQLite backend: the embedded default for one gateway process.
+
+WAL mode with ``synchronous=FULL``: a committed request survives a crash of
+the process or the machine. One connection serves the process; an asyncio
+lock keeps multi-statement transactions whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from gateway.store.base import (
+    REQUEST_UPDATABLE,
+    ClaimState,
+    IdempotencyClaim,
+    RequestRecord,
+    RequestStatus,
+    Store,
+    StoreError,
+    utcnow,
+)
+from gateway.store.migrations import migrations, statements
+
+_JSON_COLUMNS = ("envelope", "result", "error")
+_TIME_COLUMNS = ("created_at", "updated_at", "finished_at")
+
+
+def _ts(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("the store only takes timezone-aware datetimes")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _dt(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _record(row: aiosqlite.Row) -> RequestRecord:
+    data = dict(row)
+    for column in _JSON_COLUMNS:
+        if data[column] is not None:
+            data[column] = json.loads(data[column])
+    for column in _TIME_COLUMNS:
+        data[column] = _dt(data[column])
+    data["status"] = RequestStatus(data["status"])
+    return RequestRecord(**data)
+
+
+class SQLiteStore(Store):
+    """Store backed by one SQLite file (``sqlite:///path`` or ``sqlite://:memory:``)."""
+
+    backend = "sqlite"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLiteStore:
+        # As in SQLAlchemy: sqlite:///var/x.db is relative, sqlite:////srv/x.db absolute.
+        path = url.removeprefix("sqlite:").removeprefix("//").removeprefix("/")
+        return cls(path or ":memory:")
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise StoreError("the SQLite store is not open")
+        return self._db
+
+    async def open(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = await aiosqlite.connect(self.path, isolation_level=None)
+        except Exception as exc:  # sqlite3.OperationalError and friends
+            raise StoreError(f"cannot open SQLite database {self.path}: {exc}") from exc
+        self._db.row_factory = aiosqlite.Row
+        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=10000"):
+            await self._db.execute(f"PRAGMA {pragma}")
+        await self._migrate()
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """An immediate (write-locked) transaction, serialised in this process."""
+        async with self._lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+            else:
+                await self.db.execute("COMMIT")
+
+    async def _migrate(self) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+        for migration in migrations("sqlite"):
+            async with self.transaction() as db:
+                cursor = await db.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (migration.version,))
+                if await cursor.fetchone():
+                    continue
+                for statement in statements(migration.sql):
+                    await db.execute(statement)
+                await db.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (migration.version, migration.name, _ts(utcnow())),
+                )
+
+    async def ping(self) -> None:
+        try:
+            await (await self.db.execute("SELECT 1")).fetchone()
+        except Exception as exc:
+            raise StoreError(f"SQLite store does not answer: {exc}") from exc
+
+    async def schema_version(self) -> int:
+        row = await (await self.db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")).fetchone()
+        return int(row[0])
+
+    # -- requests ---------------------------------------------------------
+
+    async def insert_request(self, record: RequestRecord) -> bool:
+        values = {
+            "id": record.id,
+            "caller_id": record.caller_id,
+            "item": record.item,
+            "agency": record.agency,
+            "office": record.office,
+            "operator": record.operator,
+            "channel": record.channel,
+            "status": str(record.status),
+            "envelope": json.dumps(record.envelope, ensure_ascii=False),
+            "result": None if record.result is None else json.dumps(record.result, ensure_ascii=False),
+            "error": None if record.error is None else json.dumps(record.error, ensure_ascii=False),
+            "ticket": record.ticket,
+            "agency_reference": record.agency_reference,
+            "attempts": record.attempts,
+            "callback_url": record.callback_url,
+            "created_at": _ts(record.created_at),
+            "updated_at": _ts(record.updated_at),
+            "finished_at": _ts(record.finished_at),
+        }
+        columns = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                f"INSERT INTO requests ({columns}) VALUES ({marks}) ON CONFLICT (id) DO NOTHING",
+                tuple(values.values()),
+            )
+            return cursor.rowcount == 1
+
+    async def get_request(self, request_id: str) -> RequestRecord | None:
+        cursor = await self.db.execute("SELECT * FROM requests WHERE id = ?", (request_id,))
+        row = await cursor.fetchone()
+        return None if row is None else _record(row)
+
+    async def update_request(self, request_id: str, **changes: Any) -> None:
+        unknown = set(changes) - REQUEST_UPDATABLE
+        if unknown:
+            raise ValueError(f"cannot update request field(s) {sorted(unknown)}")
+        changes.setdefault("updated_at", utcnow())
+        params: list[Any] = []
+        for name, value in changes.items():
+            if name in _JSON_COLUMNS:
+                value = None if value is None else json.dumps(value, ensure_ascii=False)
+            elif name in _TIME_COLUMNS:
+                value = _ts(value)
+            elif name == "status":
+                value = str(RequestStatus(value))
+            params.append(value)
+        assignments = ", ".join(f"{name} = ?" for name in changes)
+        async with self.transaction() as db:
+            await db.execute(f"UPDATE requests SET {assignments} WHERE id = ?", (*params, request_id))
+
+    async def list_requests(
+        self, *, status: str | None = None, caller_id: str | None = None, limit: int = 100
+    ) -> list[RequestRecord]:
+        where, params = [], []
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
+        if caller_id is not None:
+            where.append("caller_id = ?")
+            params.append(caller_id)
+        sql = "SELECT * FROM requests" + (" WHERE " + " AND ".join(where) if where else "")
+        cursor = await self.db.execute(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
+        return [_record(row) for row in await cursor.fetchall()]
+
+    # -- idempotency keys -------------------------------------------------
+
+    async def claim_idempotency_key(
+        self,
+        caller_id: str,
+        key: str,
+        *,
+        body_digest: str,
+        request_id: str,
+        now: datetime,
+        expires_at: datetime,
+        lease_until: datetime,
+    ) -> IdempotencyClaim:
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                "SELECT * FROM idempotency_keys WHERE caller_id = ? AND key = ?", (caller_id, key)
+            )
+            row = await cursor.fetchone()
+            if row is not None and _dt(row["expires_at"]) <= now:
+                await db.execute("DELETE FROM idempotency_keys WHERE caller_id = ? AND key = ?", (caller_id, key))
+                row = None
+            if row is None:
+                await db.execute(
+                    "INSERT INTO idempotency_keys (caller_id, key, body_digest, request_id, state, "
+                    "created_at, expires_at, lease_until) VALUES (?, ?, ?, ?, 'in_flight', ?, ?, ?)",
+                    (caller_id, key, body_digest, request_id, _ts(now), _ts(expires_at), _ts(lease_until)),
+                )
+                return IdempotencyClaim(ClaimState.NEW, request_id)
+            if row["body_digest"] != body_digest:
+                return IdempotencyClaim(ClaimState.MISMATCH, row["request_id"])
+            if row["state"] == "done":
+                stored = json.loads(row["response"])
+                return IdempotencyClaim(
+                    ClaimState.REPLAY, row["request_id"], row["status_code"], stored["body"], stored["headers"]
+                )
+            if row["state"] == "in_flight" and _dt(row["lease_until"]) > now:
+                return IdempotencyClaim(ClaimState.IN_FLIGHT, row["request_id"])
+            await db.execute(
+                "UPDATE idempotency_keys SET state = 'in_flight', lease_until = ? WHERE caller_id = ? AND key = ?",
+                (_ts(lease_until), caller_id, key),
+            )
+            return IdempotencyClaim(ClaimState.RESUME, row["request_id"])
+
+    async def finish_idempotency_key(
+        self, caller_id: str, key: str, *, status_code: int, response: dict[str, Any], retryable: bool
+    ) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE idempotency_keys SET state = ?, status_code = ?, response = ? WHERE caller_id = ? AND key = ?",
+                (
+                    "retryable" if retryable else "done",
+                    status_code,
+                    json.dumps(response, ensure_ascii=False),
+                    caller_id,
+                    key,
+                ),
+            )
+
+    async def purge_idempotency_keys(self, now: datetime) -> int:
+        async with self.transaction() as db:
+            cursor = await db.execute("DELETE FROM idempotency_keys WHERE expires_at <= ?", (_ts(now),))
+            return cursor.rowcount

@@ -1,0 +1,48 @@
+"""Helpers shared by tests: sample applicants, settings pointed at sandboxes."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+from gateway.config import AgencySettings, Settings, load_settings
+from gateway.contract import Applicant, IntakeRequest
+from gateway.ids import new_ulid
+
+# SAMPLE DATA (valid check characters, invented people).
+PERSON = {"kind": "person", "id_number": "370303199001011239", "name": "张伟"}
+OTHER_PERSON = {"kind": "person", "id_number": "370303198503120027", "name": "王秀英"}
+ORGANISATION = {"kind": "organisation", "id_number": "91370303MA3C4XY85N", "name": "淄博房镇鑫源商贸有限公司"}
+WINDOW_KEY = "sample-fangzhen-window-key"
+KIOSK_KEY = "sample-fangzhen-kiosk-key"
+BANK_KEY = "sample-bank-outlet-key"
+STATION_KEY = "sample-dongcun-station-key"
+TOWN = "370303105000"
+VILLAGE = "370303105201"
+
+
+def sample_settings(**changes: Any) -> Settings:
+    """The sample district without sandboxes started by the gateway itself."""
+    settings = load_settings(environ={})
+    return dataclasses.replace(settings, sandboxes_start=False, **changes)
+
+
+def with_agency(settings: Settings, code: str, base_url: str, **values: Any) -> Settings:
+    agencies = dict(settings.agencies)
+    current = agencies.get(code, AgencySettings(code=code))
+    agencies[code] = dataclasses.replace(current, base_url=base_url, **values)
+    return dataclasses.replace(settings, agencies=agencies)
+
+
+def intake(item: str, applicant: dict[str, Any], materials: dict[str, Any], **extra: Any) -> IntakeRequest:
+    return IntakeRequest(
+        request_id=extra.pop("request_id", new_ulid()), item=item,
+        applicant=Applicant(kind=applicant["kind"], id_type="resident_id" if applicant["kind"] == "person"
+                            else "credit_code", id_number=applicant["id_number"], name=applicant["name"]),
+        materials=materials, office=TOWN, operator="fz-01", channel="window", **extra,
+    )
+
+
+def deadline(seconds: float = 10.0) -> float:
+    return time.monotonic() + seconds

@@ -1,0 +1,108 @@
+"""The store: the same behaviour on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from gateway.ids import new_ulid
+from gateway.store import ClaimState, RequestRecord, RequestStatus, Store, make_store, utcnow
+
+
+def record(**overrides) -> RequestRecord:
+    now = utcnow()
+    fields = dict(
+        id=new_ulid(), caller_id="fangzhen-window", item="tax.payment-record", agency="tax",
+        office="370303105000", operator="fz-01", channel="window", status=RequestStatus.ACCEPTED,
+        envelope={"item": "tax.payment-record", "materials": {"year": 2025}, "applicant": {"name": "张伟"}},
+        created_at=now, updated_at=now,
+    )
+    fields.update(overrides)
+    return RequestRecord(**fields)
+
+
+async def test_migrations_are_applied_once_and_versioned(store: Store, store_url: str) -> None:
+    assert await store.schema_version() >= 1
+    again = make_store(store_url)
+    await again.open()  # a second start applies nothing twice
+    assert await again.schema_version() == await store.schema_version()
+    await again.close()
+
+
+async def test_a_request_round_trips_with_json_and_times(store: Store) -> None:
+    rec = record()
+    assert await store.insert_request(rec) is True
+    assert await store.insert_request(rec) is False  # same id: not inserted twice
+    got = await store.get_request(rec.id)
+    assert got is not None
+    assert got.envelope == rec.envelope and got.status is RequestStatus.ACCEPTED
+    assert got.created_at == rec.created_at
+    assert await store.get_request(new_ulid()) is None
+
+
+async def test_updating_a_request_changes_only_what_is_named(store: Store) -> None:
+    rec = record()
+    await store.insert_request(rec)
+    await store.update_request(rec.id, status=RequestStatus.COMPLETED, result={"document": {"a": "证明"}},
+                               attempts=2, finished_at=utcnow())
+    got = await store.get_request(rec.id)
+    assert got.status is RequestStatus.COMPLETED and got.result == {"document": {"a": "证明"}}
+    assert got.attempts == 2 and got.operator == "fz-01" and got.finished_at is not None
+    with pytest.raises(ValueError):
+        await store.update_request(rec.id, caller_id="someone-else")
+
+
+async def test_listing_filters_by_status_newest_first(store: Store) -> None:
+    first, second = record(), record()
+    await store.insert_request(first)
+    await store.insert_request(second)
+    await store.update_request(first.id, status=RequestStatus.FAILED)
+    assert [r.id for r in await store.list_requests()] == [second.id, first.id]
+    assert [r.id for r in await store.list_requests(status="failed")] == [first.id]
+
+
+async def claim(store: Store, key: str, digest: str = "d1", request_id: str | None = None, *, now=None,
+                ttl=timedelta(hours=1), lease=timedelta(seconds=30)):
+    now = now or utcnow()
+    return await store.claim_idempotency_key("caller", key, body_digest=digest, request_id=request_id or new_ulid(),
+                                             now=now, expires_at=now + ttl, lease_until=now + lease)
+
+
+async def test_idempotency_key_lifecycle(store: Store) -> None:
+    first = await claim(store, "k1")
+    assert first.state is ClaimState.NEW
+    assert (await claim(store, "k1")).state is ClaimState.IN_FLIGHT
+    assert (await claim(store, "k1", "other")).state is ClaimState.MISMATCH
+    await store.finish_idempotency_key("caller", "k1", status_code=201,
+                                       response={"body": {"id": first.request_id}, "headers": {"Location": "/x"}},
+                                       retryable=False)
+    replay = await claim(store, "k1")
+    assert replay.state is ClaimState.REPLAY and replay.status_code == 201
+    assert replay.response == {"id": first.request_id} and replay.headers == {"Location": "/x"}
+
+
+async def test_a_retryable_answer_resumes_with_the_same_request_id(store: Store) -> None:
+    first = await claim(store, "k2")
+    await store.finish_idempotency_key("caller", "k2", status_code=503, response={"body": {}, "headers": {}},
+                                       retryable=True)
+    again = await claim(store, "k2")
+    assert again.state is ClaimState.RESUME and again.request_id == first.request_id
+
+
+async def test_an_expired_lease_resumes_and_an_expired_key_starts_afresh(store: Store) -> None:
+    start = utcnow()
+    first = await claim(store, "k3", now=start, lease=timedelta(seconds=1))
+    resumed = await claim(store, "k3", now=start + timedelta(seconds=2))
+    assert resumed.state is ClaimState.RESUME and resumed.request_id == first.request_id
+    fresh = await claim(store, "k3", now=start + timedelta(hours=2))
+    assert fresh.state is ClaimState.NEW and fresh.request_id != first.request_id
+    assert await store.purge_idempotency_keys(start + timedelta(hours=5)) == 1
+
+
+async def test_concurrent_claims_of_one_key_let_exactly_one_through(store: Store) -> None:
+    results = await asyncio.gather(*(claim(store, "race") for _ in range(20)))
+    states = [r.state for r in results]
+    assert states.count(ClaimState.NEW) == 1
+    assert states.count(ClaimState.IN_FLIGHT) == 19
