@@ -78,6 +78,20 @@ class AgencySettings:
 
 
 @dataclass(frozen=True)
+class OutboxSettings:
+    """How background workers redeliver, poll and call back."""
+
+    workers: bool = True
+    tick_s: float = 0.5
+    batch: int = 20
+    concurrency: int = 8
+    retry_initial_s: float = 2.0
+    retry_max_s: float = 300.0
+    callback_max_age_hours: float = 24.0
+    shutdown_grace_s: float = 10.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole, checked configuration of one gateway process."""
 
@@ -94,6 +108,9 @@ class Settings:
     sandboxes_start: bool
     sandboxes_host: str
     pki_dir: str
+    pki_passphrase_file: str
+    pki_create_sample: bool
+    outbox: OutboxSettings
     offices: Mapping[str, Office]
     callers: tuple[CallerConfig, ...]
     agencies: Mapping[str, AgencySettings]
@@ -248,6 +265,22 @@ def _callers(rows: Any, offices: Mapping[str, Office]) -> tuple[CallerConfig, ..
     return tuple(out)
 
 
+def _outbox(table: Mapping[str, Any]) -> OutboxSettings:
+    if not isinstance(table, Mapping):
+        raise ConfigError("outbox: must be a table")
+    unknown = set(table) - set(OutboxSettings.__dataclass_fields__)
+    if unknown:
+        raise ConfigError(f"outbox: unknown setting(s) {sorted(unknown)}")
+    values: dict[str, Any] = {}
+    for name, spec in OutboxSettings.__dataclass_fields__.items():
+        if name in table:
+            kind = {"int": int, "float": float, "bool": bool}[str(spec.type)]
+            values[name] = _get(table, name, kind, "outbox")
+            if kind is not bool:
+                _positive(values[name], f"outbox.{name}")
+    return OutboxSettings(**values)
+
+
 def build_settings(data: Mapping[str, Any], *, source: str) -> Settings:
     """Check the merged configuration ``data`` and turn it into :class:`Settings`."""
     server = data.get("server", {})
@@ -286,6 +319,9 @@ def build_settings(data: Mapping[str, Any], *, source: str) -> Settings:
         sandboxes_start=_get(sandboxes, "start", bool, "sandboxes", False),
         sandboxes_host=_get(sandboxes, "host", str, "sandboxes", "127.0.0.1"),
         pki_dir=_get(data.get("pki", {}), "dir", str, "pki", "var/pki"),
+        pki_passphrase_file=_get(data.get("pki", {}), "passphrase_file", str, "pki", ""),
+        pki_create_sample=_get(data.get("pki", {}), "create_sample_district", bool, "pki", False),
+        outbox=_outbox(data.get("outbox", {})),
         offices=offices,
         callers=_callers(data.get("callers", []), offices),
         agencies={code: _agency(code, table) for code, table in agencies_raw.items()},

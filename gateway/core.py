@@ -15,6 +15,7 @@ from typing import Any
 
 import pluggy
 
+from gateway.callbacks import CallbackSender
 from gateway.callers import ApiKeyAuthenticator, Authenticator
 from gateway.config import AgencySettings, Settings
 from gateway.events import Events, LogSink
@@ -22,7 +23,9 @@ from gateway.extranet import Extranet
 from gateway.logs import get_logger
 from gateway.plugins import gather_hook, hook_results_by_plugin, plugin_manager
 from gateway.registry import Registry, load_registry
-from gateway.router import Router, Sealer
+from gateway.delivery import Delivery, Sealer
+from gateway.outbox import OutboxWorker
+from gateway.router import Router, instance_name
 from gateway.sandbox import RunningSandbox, SandboxSpec, start_sandbox
 from gateway.store import Store, StoreError, make_store
 
@@ -59,8 +62,12 @@ class Gateway:
         self.store: Store
         self.extranet: Extranet
         self.events: Events
+        self.delivery: Delivery
         self.router: Router
+        self.worker: OutboxWorker | None = None
+        self.callbacks: CallbackSender | None = None
         self.authenticator: Authenticator
+        self.instance = instance_name()
         self.started = False
         self.stopping = False
         self.log = get_logger(component="gateway")
@@ -84,16 +91,34 @@ class Gateway:
             from gateway.sealing import DistrictSealer
 
             self._sealer = DistrictSealer.for_settings(self.settings)
-        self.router = Router(settings=self.settings, registry=self.registry, store=self.store,
-                             extranet=self.extranet, events=self.events, pm=self.pm, sealer=self._sealer)
+        self.delivery = Delivery(settings=self.settings, registry=self.registry, store=self.store,
+                                 extranet=self.extranet, events=self.events, pm=self.pm, sealer=self._sealer)
+        self.router = Router(settings=self.settings, registry=self.registry, store=self.store, events=self.events,
+                             pm=self.pm, delivery=self.delivery, instance=self.instance)
+        self.callbacks = CallbackSender(store=self.store, events=self.events,
+                                        secrets={c.id: c.callback_secret for c in self.settings.callers},
+                                        retry_delay=self.delivery.retry_delay)
         await gather_hook(self.pm.hook.onewindow_startup, gateway=self)
         await self.events.emit("configuration.loaded", source=self.settings.source,
                                items=len(self.registry.catalogue), agencies=sorted(self.registry.agencies))
+        if self.settings.outbox.workers:
+            self.worker = OutboxWorker(store=self.store, delivery=self.delivery, callbacks=self.callbacks,
+                                       instance=self.instance)
+            await self.worker.start()
         self.started = True
 
-    async def stop(self) -> None:
-        """Stop in reverse order; safe to call twice."""
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Stop in reverse order; safe to call twice.
+
+        Outbox work still running gets ``grace_s`` (default from the
+        configuration) to finish; what does not finish stays in the outbox.
+        """
         self.stopping = True
+        if self.worker is not None:
+            await self.worker.stop(grace_s)
+            self.worker = None
+        if self.callbacks is not None:
+            await self.callbacks.close()
         if self.started:
             await gather_hook(self.pm.hook.onewindow_shutdown, gateway=self)
             self.started = False

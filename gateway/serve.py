@@ -39,9 +39,9 @@ def sample_call(url: str) -> str:
             f"-H 'Content-Type: application/json' -d '{body}'")
 
 
-async def serve(settings: Settings, *, out: TextIO = sys.stdout, shutdown_grace_s: float = 10.0,
-                ready: asyncio.Event | None = None) -> None:
+async def serve(settings: Settings, *, out: TextIO = sys.stdout, ready: asyncio.Event | None = None) -> None:
     """Run the gateway until SIGTERM/SIGINT."""
+    shutdown_grace_s = settings.outbox.shutdown_grace_s
     log = get_logger(component="serve")
     gateway = Gateway(settings)
     await gateway.start()
@@ -79,5 +79,5 @@ async def serve(settings: Settings, *, out: TextIO = sys.stdout, shutdown_grace_
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(sig)
         await runner.cleanup()  # stops listening, waits for in-flight handlers up to the grace period
-        await gateway.stop()
+        await gateway.stop(grace_s=1.0)
         log.info("gateway.stopped")

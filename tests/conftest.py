@@ -8,14 +8,26 @@ they skip; with CI=true they fail instead, so CI never passes by skipping.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
+from gateway.api.app import create_app
+from gateway.config import Settings, load_settings
+from gateway.core import Gateway, sandbox_specs, with_sandboxes
+from gateway.plugins import plugin_manager
+from gateway.sandbox import RunningSandbox, start_sandbox
 from gateway.store import Store, make_store
+from signing import create_sample_district
+from signing.keys import Passphrase
 
 PG_URL = os.environ.get("ONEWINDOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -80,3 +92,91 @@ async def store(store_url: str) -> AsyncIterator[Store]:
     await s.open()
     yield s
     await s.close()
+
+
+# -- a running gateway ------------------------------------------------------------
+
+
+
+
+SAMPLE_PASSPHRASE = b"test-district-passphrase"
+
+
+@pytest.fixture(scope="session")
+def district(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A sample district registry (seals for every sample office) and its passphrase file."""
+    root = tmp_path_factory.mktemp("district")
+    settings = load_settings(environ={})
+    create_sample_district(root / "pki", offices=[(o.code, o.name) for o in settings.offices.values()],
+                           passphrase=Passphrase(SAMPLE_PASSPHRASE))
+    secret = root / "passphrase"
+    secret.write_bytes(SAMPLE_PASSPHRASE)
+    return root / "pki", secret
+
+
+@dataclass
+class RunningGateway:
+    """A gateway serving on loopback with its agency sandboxes."""
+
+    gateway: Gateway
+    client: TestClient
+    sandboxes: dict[str, RunningSandbox] = field(default_factory=dict)
+
+    async def post(self, body: Any, *, key: str = "sample-fangzhen-window-key", **headers: str):
+        return await self.client.post("/v1/requests", json=body,
+                                      headers={"Authorization": f"Bearer {key}", **headers})
+
+    async def get(self, path: str, *, key: str = "sample-fangzhen-window-key"):
+        return await self.client.get(path, headers={"Authorization": f"Bearer {key}"})
+
+
+def gateway_settings(store_url: str, district: tuple[Path, Path], **changes: Any) -> Settings:
+    settings = load_settings(environ={})
+    outbox = dataclasses.replace(settings.outbox, tick_s=0.05, retry_initial_s=0.05, retry_max_s=0.5,
+                                 **changes.pop("outbox", {}))
+    return dataclasses.replace(
+        settings, sandboxes_start=False, store_url=store_url, pki_dir=str(district[0]),
+        pki_passphrase_file=str(district[1]), pki_create_sample=False, outbox=outbox, **changes)
+
+
+@pytest.fixture
+async def start_gateway(district, tmp_path):
+    """Factory: start a gateway (and every sandbox) with settings changes; stopped after the test."""
+    started: list[tuple[RunningGateway, list[RunningSandbox]]] = []
+
+    async def start(store_url: str | None = None, *, agency_changes: dict[str, dict[str, Any]] | None = None,
+                    sandbox_factories: dict[str, Any] | None = None, plugins: tuple[Any, ...] = (),
+                    **changes: Any) -> RunningGateway:
+        pm = plugin_manager(extra=plugins)
+        running = []
+        for spec in sandbox_specs(pm):
+            if sandbox_factories and spec.agency in sandbox_factories:
+                spec = sandbox_factories[spec.agency](spec)
+            running.append(await start_sandbox(spec))
+        settings = gateway_settings(store_url or f"sqlite:///{tmp_path}/gw.db", district, **changes)
+        settings = with_sandboxes(settings, running)
+        for code, values in (agency_changes or {}).items():
+            agencies = dict(settings.agencies)
+            agencies[code] = dataclasses.replace(agencies[code], **values)
+            settings = dataclasses.replace(settings, agencies=agencies)
+        gateway = Gateway(settings, pm=pm)
+        await gateway.start()
+        client = TestClient(TestServer(create_app(gateway), host="127.0.0.1"))
+        await client.start_server()
+        rg = RunningGateway(gateway, client, {s.spec.agency: s for s in running})
+        started.append((rg, running))
+        return rg
+
+    yield start
+    for rg, running in started:
+        await rg.client.close()
+        await rg.gateway.stop(grace_s=0.5)
+        for sandbox in running:
+            await sandbox.stop()
+
+
+@pytest.fixture
+async def gw(start_gateway) -> RunningGateway:
+    """A gateway on SQLite with default settings."""
+    return await start_gateway()
+

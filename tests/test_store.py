@@ -106,3 +106,54 @@ async def test_concurrent_claims_of_one_key_let_exactly_one_through(store: Store
     states = [r.state for r in results]
     assert states.count(ClaimState.NEW) == 1
     assert states.count(ClaimState.IN_FLIGHT) == 19
+
+
+async def test_accepting_a_request_creates_its_claimed_submit_row(store: Store) -> None:
+    rec = record()
+    now = utcnow()
+    assert await store.accept_request(rec, claimed_by="w1", lease_until=now + timedelta(seconds=30),
+                                      expires_at=now + timedelta(hours=72))
+    (entry,) = await store.list_outbox(request_id=rec.id)
+    assert entry.action == "submit" and entry.claimed_by == "w1"
+    # held by w1: nobody else may claim it until the lease runs out
+    assert await store.claim_outbox("w2", now=now, lease_until=now + timedelta(seconds=5), limit=10) == []
+    later = now + timedelta(seconds=31)
+    (taken,) = await store.claim_outbox("w2", now=later, lease_until=later + timedelta(seconds=5), limit=10)
+    assert taken.request_id == rec.id and taken.claimed_by == "w2"
+
+
+async def test_scheduled_rows_become_due_and_finish(store: Store) -> None:
+    rec = record()
+    await store.insert_request(rec)
+    now = utcnow()
+    await store.schedule(rec.id, "poll", due_at=now + timedelta(seconds=10), expires_at=now + timedelta(hours=1),
+                         attempts=2, last_error="busy")
+    assert await store.claim_outbox("w", now=now, lease_until=now + timedelta(seconds=5), limit=5) == []
+    due = now + timedelta(seconds=11)
+    (entry,) = await store.claim_outbox("w", now=due, lease_until=due + timedelta(seconds=5), limit=5)
+    assert (entry.action, entry.attempts, entry.last_error) == ("poll", 2, "busy")
+    assert await store.release_outbox_claims("w") == 1
+    await store.finish_outbox(rec.id, "poll")
+    assert await store.list_outbox() == []
+
+
+async def test_concurrent_workers_never_claim_the_same_row(store: Store, store_url: str) -> None:
+    now = utcnow()
+    ids = []
+    for _ in range(30):
+        rec = record()
+        await store.insert_request(rec)
+        await store.schedule(rec.id, "submit", due_at=now, expires_at=now + timedelta(hours=1))
+        ids.append(rec.id)
+    others = [make_store(store_url) for _ in range(2)] if store.backend == "postgres" else []
+    for other in others:
+        await other.open()
+    stores = [store, *others] or [store]
+    claims = await asyncio.gather(*(
+        stores[i % len(stores)].claim_outbox(f"w{i}", now=now + timedelta(seconds=1),
+                                             lease_until=now + timedelta(seconds=60), limit=7)
+        for i in range(6)))
+    for other in others:
+        await other.close()
+    claimed = [e.request_id for batch in claims for e in batch]
+    assert len(claimed) == len(set(claimed)) == 30

@@ -22,6 +22,7 @@ from gateway.problems import (
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REQUEST_ID_HEADER = "X-Request-Id"
+REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
 _HTTP_PROBLEMS: dict[int, tuple[ProblemType, str, str]] = {
     400: (MALFORMED_REQUEST, "The request could not be understood.", "请求无法解析。"),
     404: (NOT_FOUND, "There is nothing at this path.", "该路径下没有资源。"),
@@ -36,14 +37,14 @@ _log = get_logger(component="http")
 async def request_ids(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Give every HTTP request an id, bind it to every log line, and echo it back."""
     request_id = new_ulid()
-    request["request_id"] = request_id
+    request[REQUEST_ID] = request_id
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id, method=request.method, path=request.path)
     try:
         response = await handler(request)
     finally:
         structlog.contextvars.clear_contextvars()
-    response.headers.setdefault(REQUEST_ID_HEADER, request.get("request_id", request_id))
+    response.headers.setdefault(REQUEST_ID_HEADER, request.get(REQUEST_ID, request_id))
     return response
 
 
@@ -53,17 +54,17 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     try:
         return await handler(request)
     except ProblemError as problem:
-        return problem.response(request_id=request.get("request_id"), instance=request.path)
+        return problem.response(request_id=request.get(REQUEST_ID), instance=request.path)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         kind, en, zh = _HTTP_PROBLEMS.get(exc.status, (INTERNAL_ERROR, exc.reason, "请求失败。"))
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
         return ProblemError(kind, en, zh, headers=headers).response(
-            request_id=request.get("request_id"), instance=request.path
+            request_id=request.get(REQUEST_ID), instance=request.path
         )
     except Exception:
         _log.exception("http.unhandled_error")
         return ProblemError(INTERNAL_ERROR, "The gateway failed unexpectedly.", "网关发生内部错误。").response(
-            request_id=request.get("request_id"), instance=request.path
+            request_id=request.get(REQUEST_ID), instance=request.path
         )

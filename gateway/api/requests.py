@@ -9,6 +9,7 @@ from aiohttp import web
 
 from gateway.api.body import read_json_object
 from gateway.api.keys import GATEWAY
+from gateway.api.middleware import REQUEST_ID
 from gateway.ids import is_ulid
 from gateway.problems import MALFORMED_REQUEST, NOT_FOUND, ProblemError
 from gateway.results import request_view
@@ -30,9 +31,9 @@ async def post_request(request: web.Request) -> web.Response:
         raise ProblemError(MALFORMED_REQUEST, "Idempotency-Key must be 1-255 visible ASCII characters.",
                            "Idempotency-Key 应为 1 至 255 个可见 ASCII 字符。")
     body = await read_json_object(request, gateway.settings.max_body_bytes)
-    answer = await gateway.router.submit(caller, body, request_id=request["request_id"], idempotency_key=key)
+    answer = await gateway.router.submit(caller, body, request_id=request[REQUEST_ID], idempotency_key=key)
     if "id" in answer.body:
-        request["request_id"] = answer.body["id"]
+        request[REQUEST_ID] = answer.body["id"]
     return json_response(answer.status, answer.body, answer.headers)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from gateway.store.base import (
     ClaimState,
     IdempotencyClaim,
+    OutboxEntry,
     RequestRecord,
     RequestStatus,
     Store,
@@ -15,6 +16,7 @@ from gateway.store.base import (
 __all__ = [
     "ClaimState",
     "IdempotencyClaim",
+    "OutboxEntry",
     "RequestRecord",
     "RequestStatus",
     "Store",

@@ -66,6 +66,23 @@ class RequestRecord:
     finished_at: datetime | None = None
 
 
+@dataclass
+class OutboxEntry:
+    """Work waiting for a request: submit it, poll its ticket, or call back."""
+
+    request_id: str
+    action: str
+    due_at: datetime
+    expires_at: datetime
+    created_at: datetime
+    attempts: int = 0
+    last_error: str | None = None
+    claimed_by: str | None = None
+    lease_until: datetime | None = None
+
+
+OUTBOX_ACTIONS = ("submit", "poll", "callback")
+
 REQUEST_UPDATABLE = frozenset(
     {"status", "result", "error", "ticket", "agency_reference", "attempts", "finished_at", "updated_at"}
 )
@@ -133,6 +150,52 @@ class Store(abc.ABC):
         self, *, status: str | None = None, caller_id: str | None = None, limit: int = 100
     ) -> list[RequestRecord]:
         """Recent requests, newest first, optionally filtered."""
+
+    # -- outbox -----------------------------------------------------------
+
+    @abc.abstractmethod
+    async def accept_request(
+        self, record: RequestRecord, *, claimed_by: str, lease_until: datetime, expires_at: datetime
+    ) -> bool:
+        """Store a new request and its ``submit`` outbox row, held by ``claimed_by``, atomically.
+
+        From this moment the request cannot be lost: if the holder dies, its
+        lease runs out and any worker redelivers it. False when the id exists.
+        """
+
+    @abc.abstractmethod
+    async def schedule(
+        self,
+        request_id: str,
+        action: str,
+        *,
+        due_at: datetime,
+        expires_at: datetime,
+        attempts: int = 0,
+        last_error: str | None = None,
+    ) -> None:
+        """Create or replace the outbox row ``(request_id, action)``, unclaimed, due at ``due_at``."""
+
+    @abc.abstractmethod
+    async def claim_outbox(
+        self, worker: str, *, now: datetime, lease_until: datetime, limit: int
+    ) -> list[OutboxEntry]:
+        """Claim up to ``limit`` due rows whose lease (if any) ran out, oldest first.
+
+        Several processes may call this at once; each row goes to one of them.
+        """
+
+    @abc.abstractmethod
+    async def finish_outbox(self, request_id: str, action: str) -> None:
+        """Delete the outbox row: its work is done (or dead-lettered)."""
+
+    @abc.abstractmethod
+    async def list_outbox(self, *, request_id: str | None = None, limit: int = 100) -> list[OutboxEntry]:
+        """Outbox rows, soonest due first."""
+
+    @abc.abstractmethod
+    async def release_outbox_claims(self, worker: str | None = None) -> int:
+        """Drop the leases held by ``worker`` (every lease when None), making the rows claimable."""
 
     # -- idempotency keys -------------------------------------------------
 

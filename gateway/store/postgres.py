@@ -19,6 +19,7 @@ from gateway.store.base import (
     REQUEST_UPDATABLE,
     ClaimState,
     IdempotencyClaim,
+    OutboxEntry,
     RequestRecord,
     RequestStatus,
     Store,
@@ -132,15 +133,19 @@ class PostgresStore(Store):
 
     # -- requests ---------------------------------------------------------
 
-    async def insert_request(self, record: RequestRecord) -> bool:
+    @staticmethod
+    async def _insert(conn: asyncpg.Connection | asyncpg.Pool, record: RequestRecord) -> bool:
         values = [getattr(record, c) for c in _COLUMNS]
         values[_COLUMNS.index("status")] = str(record.status)
         marks = ", ".join(f"${i}" for i in range(1, len(_COLUMNS) + 1))
-        status = await self.pool.execute(
+        status = await conn.execute(
             f"INSERT INTO requests ({', '.join(_COLUMNS)}) VALUES ({marks}) ON CONFLICT (id) DO NOTHING",
             *values,
         )
         return status.endswith(" 1")
+
+    async def insert_request(self, record: RequestRecord) -> bool:
+        return await self._insert(self.pool, record)
 
     async def get_request(self, request_id: str) -> RequestRecord | None:
         row = await self.pool.fetchrow("SELECT * FROM requests WHERE id = $1", request_id)
@@ -170,6 +175,72 @@ class PostgresStore(Store):
         sql = "SELECT * FROM requests" + (" WHERE " + " AND ".join(where) if where else "")
         rows = await self.pool.fetch(sql + f" ORDER BY id DESC LIMIT ${len(params)}", *params)
         return [_record(row) for row in rows]
+
+    # -- outbox -----------------------------------------------------------
+
+    async def accept_request(
+        self, record: RequestRecord, *, claimed_by: str, lease_until: datetime, expires_at: datetime
+    ) -> bool:
+        async with self.pool.acquire() as conn, conn.transaction():
+            if not await self._insert(conn, record):
+                return False
+            await conn.execute(
+                "INSERT INTO outbox (request_id, action, due_at, expires_at, claimed_by, lease_until, created_at) "
+                "VALUES ($1, 'submit', $2, $3, $4, $5, $2)",
+                record.id, record.created_at, expires_at, claimed_by, lease_until,
+            )
+            return True
+
+    async def schedule(
+        self,
+        request_id: str,
+        action: str,
+        *,
+        due_at: datetime,
+        expires_at: datetime,
+        attempts: int = 0,
+        last_error: str | None = None,
+    ) -> None:
+        await self.pool.execute(
+            "INSERT INTO outbox (request_id, action, due_at, expires_at, attempts, last_error, created_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id, action) DO UPDATE SET "
+            "due_at = excluded.due_at, expires_at = excluded.expires_at, attempts = excluded.attempts, "
+            "last_error = excluded.last_error, claimed_by = NULL, lease_until = NULL",
+            request_id, action, due_at, expires_at, attempts, last_error, utcnow(),
+        )
+
+    async def claim_outbox(
+        self, worker: str, *, now: datetime, lease_until: datetime, limit: int
+    ) -> list[OutboxEntry]:
+        rows = await self.pool.fetch(
+            "UPDATE outbox SET claimed_by = $1, lease_until = $2 WHERE (request_id, action) IN ("
+            "  SELECT request_id, action FROM outbox"
+            "  WHERE due_at <= $3 AND (lease_until IS NULL OR lease_until < $3)"
+            "  ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED"
+            ") RETURNING *",
+            worker, lease_until, now, limit,
+        )
+        return sorted((OutboxEntry(**dict(row)) for row in rows), key=lambda e: e.due_at)
+
+    async def finish_outbox(self, request_id: str, action: str) -> None:
+        await self.pool.execute("DELETE FROM outbox WHERE request_id = $1 AND action = $2", request_id, action)
+
+    async def list_outbox(self, *, request_id: str | None = None, limit: int = 100) -> list[OutboxEntry]:
+        if request_id:
+            rows = await self.pool.fetch(
+                "SELECT * FROM outbox WHERE request_id = $1 ORDER BY due_at LIMIT $2", request_id, limit)
+        else:
+            rows = await self.pool.fetch("SELECT * FROM outbox ORDER BY due_at LIMIT $1", limit)
+        return [OutboxEntry(**dict(row)) for row in rows]
+
+    async def release_outbox_claims(self, worker: str | None = None) -> int:
+        if worker is None:
+            status = await self.pool.execute(
+                "UPDATE outbox SET claimed_by = NULL, lease_until = NULL WHERE claimed_by IS NOT NULL")
+        else:
+            status = await self.pool.execute(
+                "UPDATE outbox SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = $1", worker)
+        return int(status.split()[-1])
 
     # -- idempotency keys -------------------------------------------------
 

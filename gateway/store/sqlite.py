@@ -21,6 +21,7 @@ from gateway.store.base import (
     REQUEST_UPDATABLE,
     ClaimState,
     IdempotencyClaim,
+    OutboxEntry,
     RequestRecord,
     RequestStatus,
     Store,
@@ -54,6 +55,14 @@ def _record(row: aiosqlite.Row) -> RequestRecord:
         data[column] = _dt(data[column])
     data["status"] = RequestStatus(data["status"])
     return RequestRecord(**data)
+
+
+def _entry(row: aiosqlite.Row, **override: Any) -> OutboxEntry:
+    data = dict(row)
+    for column in ("due_at", "expires_at", "created_at", "lease_until"):
+        data[column] = _dt(data[column])
+    data.update(override)
+    return OutboxEntry(**data)
 
 
 class SQLiteStore(Store):
@@ -138,8 +147,9 @@ class SQLiteStore(Store):
 
     # -- requests ---------------------------------------------------------
 
-    async def insert_request(self, record: RequestRecord) -> bool:
-        values = {
+    @staticmethod
+    def _request_values(record: RequestRecord) -> dict[str, Any]:
+        return {
             "id": record.id,
             "caller_id": record.caller_id,
             "item": record.item,
@@ -159,14 +169,19 @@ class SQLiteStore(Store):
             "updated_at": _ts(record.updated_at),
             "finished_at": _ts(record.finished_at),
         }
+
+    async def _insert(self, db: aiosqlite.Connection, record: RequestRecord) -> bool:
+        values = self._request_values(record)
         columns = ", ".join(values)
         marks = ", ".join("?" for _ in values)
+        cursor = await db.execute(
+            f"INSERT INTO requests ({columns}) VALUES ({marks}) ON CONFLICT (id) DO NOTHING", tuple(values.values())
+        )
+        return cursor.rowcount == 1
+
+    async def insert_request(self, record: RequestRecord) -> bool:
         async with self.transaction() as db:
-            cursor = await db.execute(
-                f"INSERT INTO requests ({columns}) VALUES ({marks}) ON CONFLICT (id) DO NOTHING",
-                tuple(values.values()),
-            )
-            return cursor.rowcount == 1
+            return await self._insert(db, record)
 
     async def get_request(self, request_id: str) -> RequestRecord | None:
         cursor = await self.db.execute("SELECT * FROM requests WHERE id = ?", (request_id,))
@@ -204,6 +219,77 @@ class SQLiteStore(Store):
         sql = "SELECT * FROM requests" + (" WHERE " + " AND ".join(where) if where else "")
         cursor = await self.db.execute(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
         return [_record(row) for row in await cursor.fetchall()]
+
+    # -- outbox -----------------------------------------------------------
+
+    async def accept_request(
+        self, record: RequestRecord, *, claimed_by: str, lease_until: datetime, expires_at: datetime
+    ) -> bool:
+        async with self.transaction() as db:
+            if not await self._insert(db, record):
+                return False
+            await db.execute(
+                "INSERT INTO outbox (request_id, action, due_at, expires_at, claimed_by, lease_until, created_at) "
+                "VALUES (?, 'submit', ?, ?, ?, ?, ?)",
+                (record.id, _ts(record.created_at), _ts(expires_at), claimed_by, _ts(lease_until),
+                 _ts(record.created_at)),
+            )
+            return True
+
+    async def schedule(
+        self,
+        request_id: str,
+        action: str,
+        *,
+        due_at: datetime,
+        expires_at: datetime,
+        attempts: int = 0,
+        last_error: str | None = None,
+    ) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO outbox (request_id, action, due_at, expires_at, attempts, last_error, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id, action) DO UPDATE SET "
+                "due_at = excluded.due_at, expires_at = excluded.expires_at, attempts = excluded.attempts, "
+                "last_error = excluded.last_error, claimed_by = NULL, lease_until = NULL",
+                (request_id, action, _ts(due_at), _ts(expires_at), attempts, last_error, _ts(utcnow())),
+            )
+
+    async def claim_outbox(
+        self, worker: str, *, now: datetime, lease_until: datetime, limit: int
+    ) -> list[OutboxEntry]:
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                "SELECT * FROM outbox WHERE due_at <= ? AND (lease_until IS NULL OR lease_until < ?) "
+                "ORDER BY due_at LIMIT ?",
+                (_ts(now), _ts(now), limit),
+            )
+            rows = await cursor.fetchall()
+            for row in rows:
+                await db.execute(
+                    "UPDATE outbox SET claimed_by = ?, lease_until = ? WHERE request_id = ? AND action = ?",
+                    (worker, _ts(lease_until), row["request_id"], row["action"]),
+                )
+        return [_entry(row, claimed_by=worker, lease_until=lease_until) for row in rows]
+
+    async def finish_outbox(self, request_id: str, action: str) -> None:
+        async with self.transaction() as db:
+            await db.execute("DELETE FROM outbox WHERE request_id = ? AND action = ?", (request_id, action))
+
+    async def list_outbox(self, *, request_id: str | None = None, limit: int = 100) -> list[OutboxEntry]:
+        where, params = ("WHERE request_id = ?", [request_id]) if request_id else ("", [])
+        cursor = await self.db.execute(f"SELECT * FROM outbox {where} ORDER BY due_at LIMIT ?", (*params, limit))
+        return [_entry(row) for row in await cursor.fetchall()]
+
+    async def release_outbox_claims(self, worker: str | None = None) -> int:
+        async with self.transaction() as db:
+            if worker is None:
+                cursor = await db.execute(
+                    "UPDATE outbox SET claimed_by = NULL, lease_until = NULL WHERE claimed_by IS NOT NULL")
+            else:
+                cursor = await db.execute(
+                    "UPDATE outbox SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = ?", (worker,))
+            return cursor.rowcount
 
     # -- idempotency keys -------------------------------------------------
 

@@ -1,0 +1,149 @@
+"""Outbox workers: redeliver deferred requests, poll pending ones, call back.
+
+Each gateway process runs a worker loop that claims due outbox rows (on
+PostgreSQL with ``FOR UPDATE SKIP LOCKED``, so several processes share the
+work without taking the same row), handles each under a lease, and sleeps
+when there is nothing due. A row whose holder died becomes claimable again
+when its lease runs out; on SQLite, where only one process may use the
+database, leases left by a crashed predecessor are dropped at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from datetime import timedelta
+
+from gateway.callbacks import CallbackSender
+from gateway.delivery import Delivery
+from gateway.logs import get_logger
+from gateway.problems import ProblemError
+from gateway.store import OutboxEntry, RequestStatus, Store, utcnow
+
+
+class OutboxWorker:
+    """Claims and runs due outbox work for one gateway process."""
+
+    def __init__(self, *, store: Store, delivery: Delivery, callbacks: CallbackSender, instance: str) -> None:
+        self.store = store
+        self.delivery = delivery
+        self.callbacks = callbacks
+        self.instance = instance
+        self.settings = delivery.settings.outbox
+        self.log = get_logger(component="outbox", instance=instance)
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._running: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(self.settings.concurrency)
+
+    def lease(self) -> timedelta:
+        """How long a claimed row stays ours: one delivery's deadline and a margin."""
+        return timedelta(seconds=self.delivery.settings.request_deadline_s + 5.0)
+
+    async def start(self) -> None:
+        if self.store.backend == "sqlite":
+            released = await self.store.release_outbox_claims()
+            if released:
+                self.log.info("outbox.recovered_leases", rows=released)
+        self._task = asyncio.create_task(self._loop(), name="onewindow-outbox")
+
+    def wake(self) -> None:
+        """Look for due work now rather than at the next tick."""
+        self._wake.set()
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Stop claiming; let running work finish within ``grace_s``, then cancel it (its lease frees it)."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+        if self._running:
+            _, pending = await asyncio.wait(self._running, timeout=self.settings.shutdown_grace_s
+                                            if grace_s is None else grace_s)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+                self.log.warning("outbox.left_for_later", rows=len(pending))
+        with contextlib.suppress(Exception):
+            await self.store.release_outbox_claims(self.instance)
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            try:
+                claimed = await self.run_once()
+            except Exception:
+                self.log.exception("outbox.claim_failed")
+                claimed = 0
+            if claimed == 0:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.settings.tick_s)
+
+    async def run_once(self) -> int:
+        """Claim what is due (as many as free slots allow) and start handling it; returns how many."""
+        free = self.settings.concurrency - len(self._running)
+        if free <= 0 or self._stopping:
+            await asyncio.sleep(0.05)
+            return 0
+        now = utcnow()
+        entries = await self.store.claim_outbox(self.instance, now=now, lease_until=now + self.lease(),
+                                                limit=min(free, self.settings.batch))
+        for entry in entries:
+            task = asyncio.create_task(self._handle(entry), name=f"outbox-{entry.action}-{entry.request_id}")
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+        return len(entries)
+
+    async def drain(self, timeout_s: float = 30.0) -> None:
+        """Run until nothing is due or running (for tests and ``outbox retry``)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            claimed = await self.run_once()
+            if self._running:
+                await asyncio.wait(self._running, timeout=0.1)
+            elif claimed == 0:
+                return
+        raise TimeoutError("the outbox did not drain in time")
+
+    async def _handle(self, entry: OutboxEntry) -> None:
+        async with self._slots:
+            try:
+                await self._dispatch(entry)
+            except ProblemError:
+                pass  # already recorded on the request (e.g. no valid seal)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.log.exception("outbox.handling_failed", request_id=entry.request_id, action=entry.action)
+                await self.store.schedule(entry.request_id, entry.action,
+                                          due_at=utcnow() + timedelta(seconds=self.delivery.retry_delay(entry.attempts + 1)),
+                                          expires_at=entry.expires_at, attempts=entry.attempts + 1,
+                                          last_error="internal error; see the gateway log")
+
+    async def _dispatch(self, entry: OutboxEntry) -> None:
+        record = await self.store.get_request(entry.request_id)
+        if record is None:
+            await self.store.finish_outbox(entry.request_id, entry.action)
+            return
+        item = self.delivery.registry.catalogue.get(record.item)
+        if entry.action == "callback":
+            await self.callbacks.send(record, entry)
+            return
+        if item is None:
+            self.log.error("outbox.item_gone", request_id=record.id, item=record.item)
+            return
+        if entry.action == "submit":
+            if record.status not in (RequestStatus.ACCEPTED, RequestStatus.DEFERRED):
+                await self.store.finish_outbox(record.id, "submit")  # settled before a crash removed the row
+                return
+            await self.delivery.events.emit("outbox.redeliver", request_id=record.id, item=item.code,
+                                            attempt=record.attempts + 1)
+            await self.delivery.submit(record, item, background=True)
+        elif entry.action == "poll":
+            if record.status is not RequestStatus.PENDING:
+                await self.store.finish_outbox(record.id, "poll")
+                return
+            await self.delivery.poll(record, item, entry)
