@@ -52,8 +52,15 @@ def verify_callback(secret: str, body: bytes, header: str, *, now: float | None 
 class CallbackSender:
     """POSTs final statuses to callers' callback URLs, signed, with retries."""
 
-    def __init__(self, *, store: Store, events: Events, secrets: Mapping[str, str],
-                 retry_delay: Callable[[int], float], timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        events: Events,
+        secrets: Mapping[str, str],
+        retry_delay: Callable[[int], float],
+        timeout_s: float = 10.0,
+    ) -> None:
         self.store = store
         self.events = events
         self.secrets = secrets
@@ -73,15 +80,23 @@ class CallbackSender:
             self._session = aiohttp.ClientSession(timeout=self.timeout, headers={"User-Agent": "onewindow-gateway"})
         body = json.dumps(request_view(record), ensure_ascii=False).encode()
         secret = self.secrets.get(record.caller_id, "")
-        headers = {"Content-Type": "application/json", "Onewindow-Request-Id": record.id,
-                   SIGNATURE_HEADER: sign_callback(secret, body, int(time.time()))}
+        headers = {
+            "Content-Type": "application/json",
+            "Onewindow-Request-Id": record.id,
+            SIGNATURE_HEADER: sign_callback(secret, body, int(time.time())),
+        }
         error: str | None = None
         try:
             async with self._session.post(record.callback_url or "", data=body, headers=headers) as response:
                 if 200 <= response.status < 300:
                     await self.store.finish_outbox(record.id, "callback")
-                    await self.events.emit("callback.delivered", request_id=record.id, status=str(record.status),
-                                           http_status=response.status, attempt=entry.attempts + 1)
+                    await self.events.emit(
+                        "callback.delivered",
+                        request_id=record.id,
+                        status=str(record.status),
+                        http_status=response.status,
+                        attempt=entry.attempts + 1,
+                    )
                     return
                 error = f"HTTP {response.status}"
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
@@ -89,11 +104,23 @@ class CallbackSender:
         now = utcnow()
         if now >= entry.expires_at:
             await self.store.finish_outbox(record.id, "callback")
-            await self.events.emit("callback.abandoned", request_id=record.id, attempts=entry.attempts + 1,
-                                   reason=error)
+            await self.events.emit(
+                "callback.abandoned", request_id=record.id, attempts=entry.attempts + 1, reason=error
+            )
             return
         delay = self.retry_delay(entry.attempts + 1)
-        await self.store.schedule(record.id, "callback", due_at=now + timedelta(seconds=delay),
-                                  expires_at=entry.expires_at, attempts=entry.attempts + 1, last_error=error)
-        await self.events.emit("callback.failed", request_id=record.id, attempt=entry.attempts + 1, reason=error,
-                               retry_in_s=round(delay, 1))
+        await self.store.schedule(
+            record.id,
+            "callback",
+            due_at=now + timedelta(seconds=delay),
+            expires_at=entry.expires_at,
+            attempts=entry.attempts + 1,
+            last_error=error,
+        )
+        await self.events.emit(
+            "callback.failed",
+            request_id=record.id,
+            attempt=entry.attempts + 1,
+            reason=error,
+            retry_in_s=round(delay, 1),
+        )

@@ -59,9 +59,7 @@ class ApiKeyAuthenticator:
         for c in callers:
             office = settings.office(c.office)
             assert office is not None  # checked when the configuration was loaded
-            self._by_digest[c.api_key_sha256] = Caller(
-                c.id, c.name, office, c.channel, c.items, c.callback_secret
-            )
+            self._by_digest[c.api_key_sha256] = Caller(c.id, c.name, office, c.channel, c.items, c.callback_secret)
 
     def authenticate(self, request: web.Request) -> Caller:
         key = request.headers.get("X-Api-Key")
@@ -91,19 +89,32 @@ def authorise(caller: Caller, item: Item, *, office: str, channel: str) -> None:
     """Raise a 403 problem unless ``caller`` may request ``item`` from ``office`` over ``channel``."""
     reasons: list[tuple[str, str]] = []
     if office != caller.office.code:
-        reasons.append((f"this caller belongs to office {caller.office.code}, not {office}",
-                        f"该终端隶属于 {caller.office.code}，不能代表 {office} 受理"))
+        reasons.append(
+            (
+                f"this caller belongs to office {caller.office.code}, not {office}",
+                f"该终端隶属于 {caller.office.code}，不能代表 {office} 受理",
+            )
+        )
     if channel != caller.channel:
-        reasons.append((f"this caller is registered for channel {caller.channel!r}, not {channel!r}",
-                        f"该终端登记的渠道为 {caller.channel}，不是 {channel}"))
+        reasons.append(
+            (
+                f"this caller is registered for channel {caller.channel!r}, not {channel!r}",
+                f"该终端登记的渠道为 {caller.channel}，不是 {channel}",
+            )
+        )
     if not matches_any(item.code, caller.items):
         reasons.append((f"this caller may not request {item.code}", f"该终端无权办理事项 {item.code}"))
     if caller.office.level not in item.office_levels:
-        reasons.append((f"{item.code} cannot be accepted at a {caller.office.level} office",
-                        f"{caller.office.name}（{caller.office.level}）不能受理该事项"))
+        reasons.append(
+            (
+                f"{item.code} cannot be accepted at a {caller.office.level} office",
+                f"{caller.office.name}（{caller.office.level}）不能受理该事项",
+            )
+        )
     if channel not in item.channels:
-        reasons.append((f"{item.code} cannot be requested over channel {channel!r}",
-                        f"该事项不能通过 {channel} 渠道办理"))
+        reasons.append(
+            (f"{item.code} cannot be requested over channel {channel!r}", f"该事项不能通过 {channel} 渠道办理")
+        )
     if reasons:
         raise ProblemError(
             FORBIDDEN,

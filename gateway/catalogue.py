@@ -145,11 +145,28 @@ class Item:
         }
 
 
-_ITEM_KEYS = frozenset({
-    "code", "name_zh", "name_en", "kind", "seal", "office_levels", "channels", "applicant_kinds", "materials",
-    "pledge_replaces", "legal_basis", "time_limit_days", "steps", "long_running", "conditions_zh", "fee_zh",
-    "deferrable", "max_age_hours",
-})
+_ITEM_KEYS = frozenset(
+    {
+        "code",
+        "name_zh",
+        "name_en",
+        "kind",
+        "seal",
+        "office_levels",
+        "channels",
+        "applicant_kinds",
+        "materials",
+        "pledge_replaces",
+        "legal_basis",
+        "time_limit_days",
+        "steps",
+        "long_running",
+        "conditions_zh",
+        "fee_zh",
+        "deferrable",
+        "max_age_hours",
+    }
+)
 _MATERIAL_KEYS = frozenset({"name", "type", "required", "description_zh", "description_en", "constraints", "sample"})
 
 
@@ -226,9 +243,7 @@ def _material(plugin: str, item_code: str, table: Any, index: int) -> Material:
     unknown = set(constraints) - _CONSTRAINTS[kind]
     if unknown:
         raise r.fail("constraints", f"{sorted(unknown)} do not apply to type {kind!r}")
-    if kind == "enum" and not (
-        isinstance(constraints.get("choices"), list) and constraints["choices"]
-    ):
+    if kind == "enum" and not (isinstance(constraints.get("choices"), list) and constraints["choices"]):
         raise r.fail("constraints", "an enum needs a non-empty 'choices' list")
     if "pattern" in constraints:
         try:

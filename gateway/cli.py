@@ -63,8 +63,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_catalog_list(args: argparse.Namespace) -> int:
     registry = _registry(_settings(args))
-    items = registry.catalogue.filter(agency=args.agency, office_level=args.office_level, channel=args.channel,
-                                      kind=args.kind)
+    items = registry.catalogue.filter(
+        agency=args.agency, office_level=args.office_level, channel=args.channel, kind=args.kind
+    )
     if args.json:
         print(json.dumps([i.summary() for i in items], ensure_ascii=False, indent=2))
         return 0
@@ -85,11 +86,12 @@ def cmd_catalog_show(args: argparse.Namespace) -> int:
         print(json.dumps(guide, ensure_ascii=False, indent=2))
         return 0
     print(f"{item.code}  {item.name_zh} / {item.name_en}")
-    print(f"  agency {item.agency}; {item.kind}; seal {item.seal}; promised {item.time_limit_days} working day(s)"
-          + ("; long-running" if item.long_running else ""))
+    print(
+        f"  agency {item.agency}; {item.kind}; seal {item.seal}; promised {item.time_limit_days} working day(s)"
+        + ("; long-running" if item.long_running else "")
+    )
     print(f"  office levels: {', '.join(item.office_levels)}; channels: {', '.join(item.channels)}")
-    for title, lines in (("conditions", item.conditions_zh), ("legal basis", item.legal_basis),
-                         ("steps", item.steps)):
+    for title, lines in (("conditions", item.conditions_zh), ("legal basis", item.legal_basis), ("steps", item.steps)):
         print(f"  {title}:")
         for n, line in enumerate(lines, 1):
             print(f"    {n}. {line}")
@@ -106,9 +108,11 @@ def cmd_catalog_show(args: argparse.Namespace) -> int:
 def cmd_check_config(args: argparse.Namespace) -> int:
     settings = _settings(args)
     registry = _registry(settings)
-    print(f"# configuration OK: {settings.source}; {len(settings.offices)} office(s), "
-          f"{len(settings.callers)} caller(s), {len(registry.catalogue)} item(s) from "
-          f"{len(registry.agencies)} agenc{'y' if len(registry.agencies) == 1 else 'ies'}")
+    print(
+        f"# configuration OK: {settings.source}; {len(settings.offices)} office(s), "
+        f"{len(settings.callers)} caller(s), {len(registry.catalogue)} item(s) from "
+        f"{len(registry.agencies)} agenc{'y' if len(registry.agencies) == 1 else 'ies'}"
+    )
     print(json.dumps(redacted(settings.raw), ensure_ascii=False, indent=2))
     return 0
 
@@ -136,8 +140,9 @@ def _add_sandbox_parser(sub: Any) -> None:
 
     sandbox = sub.add_parser("sandbox", help="agency sandboxes for development and tests")
     sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", required=True, metavar="COMMAND")
-    run = sandbox_sub.add_parser("run", help="start agency sandboxes on loopback",
-                                 description="Start agency sandboxes until Ctrl-C.")
+    run = sandbox_sub.add_parser(
+        "run", help="start agency sandboxes on loopback", description="Start agency sandboxes until Ctrl-C."
+    )
     add_arguments(run)
     run.set_defaults(func=cmd_sandbox_run)
 
@@ -157,8 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--config", metavar="FILE",
-                       help="TOML configuration (default: $ONEWINDOW_CONFIG, else the embedded sample district)")
+        p.add_argument(
+            "--config",
+            metavar="FILE",
+            help="TOML configuration (default: $ONEWINDOW_CONFIG, else the embedded sample district)",
+        )
         return p
 
     serve = with_config(sub.add_parser("serve", help="run the gateway", description="Run the HTTP gateway."))
@@ -180,14 +188,16 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(func=cmd_catalog_show)
 
-    check = with_config(sub.add_parser("check-config", help="validate the configuration and print it, "
-                                                            "secrets redacted"))
+    check = with_config(
+        sub.add_parser("check-config", help="validate the configuration and print it, secrets redacted")
+    )
     check.set_defaults(func=cmd_check_config)
 
     caller = sub.add_parser("caller", help="manage intake callers")
     caller_sub = caller.add_subparsers(dest="caller_command", required=True, metavar="COMMAND")
     caller_sub.add_parser("new-key", help="make a new API key and the digest to configure").set_defaults(
-        func=cmd_caller_new_key)
+        func=cmd_caller_new_key
+    )
 
     _add_sandbox_parser(sub)
     register_signing(sub)

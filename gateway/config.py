@@ -152,7 +152,7 @@ def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, An
     for name, text in sorted(environ.items()):
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue
-        path = [p.lower() for p in name[len(ENV_PREFIX):].split("__")]
+        path = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
         node = data
         for part in path[:-1]:
             node = node.setdefault(part, {})
@@ -358,8 +358,14 @@ def load_settings(path: str | Path | None = None, *, environ: Mapping[str, str] 
 def redacted(data: Any, key: str = "") -> Any:
     """A copy of the configuration with every secret value replaced by ``***``."""
     if isinstance(data, Mapping):
-        return {k: ("***" if _SECRET_KEY.search(k) and not isinstance(v, Mapping) else redacted(v, k))
-                for k, v in data.items()} if not _SECRET_KEY.search(key) else {k: "***" for k in data}
+        return (
+            {
+                k: ("***" if _SECRET_KEY.search(k) and not isinstance(v, Mapping) else redacted(v, k))
+                for k, v in data.items()
+            }
+            if not _SECRET_KEY.search(key)
+            else {k: "***" for k in data}
+        )
     if isinstance(data, list):
         return [redacted(v, key) for v in data]
     if isinstance(data, str) and "://" in data and "@" in data:

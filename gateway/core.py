@@ -18,13 +18,13 @@ import pluggy
 from gateway.callbacks import CallbackSender
 from gateway.callers import ApiKeyAuthenticator, Authenticator
 from gateway.config import AgencySettings, Settings
+from gateway.delivery import Delivery, Sealer
 from gateway.events import Events, LogSink
 from gateway.extranet import Extranet
 from gateway.logs import get_logger
+from gateway.outbox import OutboxWorker
 from gateway.plugins import gather_hook, hook_results_by_plugin, plugin_manager
 from gateway.registry import Registry, load_registry
-from gateway.delivery import Delivery, Sealer
-from gateway.outbox import OutboxWorker
 from gateway.router import Router, instance_name
 from gateway.sandbox import RunningSandbox, SandboxSpec, start_sandbox
 from gateway.store import Store, StoreError, make_store
@@ -52,8 +52,9 @@ def with_sandboxes(settings: Settings, running: list[RunningSandbox]) -> Setting
 class Gateway:
     """One running gateway process: configuration, plugins, store, router."""
 
-    def __init__(self, settings: Settings, *, pm: pluggy.PluginManager | None = None,
-                 sealer: Sealer | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, pm: pluggy.PluginManager | None = None, sealer: Sealer | None = None
+    ) -> None:
         self.settings = settings
         self.pm = pm or plugin_manager()
         self._sealer = sealer
@@ -91,19 +92,41 @@ class Gateway:
             from gateway.sealing import DistrictSealer
 
             self._sealer = DistrictSealer.for_settings(self.settings)
-        self.delivery = Delivery(settings=self.settings, registry=self.registry, store=self.store,
-                                 extranet=self.extranet, events=self.events, pm=self.pm, sealer=self._sealer)
-        self.router = Router(settings=self.settings, registry=self.registry, store=self.store, events=self.events,
-                             pm=self.pm, delivery=self.delivery, instance=self.instance)
-        self.callbacks = CallbackSender(store=self.store, events=self.events,
-                                        secrets={c.id: c.callback_secret for c in self.settings.callers},
-                                        retry_delay=self.delivery.retry_delay)
+        self.delivery = Delivery(
+            settings=self.settings,
+            registry=self.registry,
+            store=self.store,
+            extranet=self.extranet,
+            events=self.events,
+            pm=self.pm,
+            sealer=self._sealer,
+        )
+        self.router = Router(
+            settings=self.settings,
+            registry=self.registry,
+            store=self.store,
+            events=self.events,
+            pm=self.pm,
+            delivery=self.delivery,
+            instance=self.instance,
+        )
+        self.callbacks = CallbackSender(
+            store=self.store,
+            events=self.events,
+            secrets={c.id: c.callback_secret for c in self.settings.callers},
+            retry_delay=self.delivery.retry_delay,
+        )
         await gather_hook(self.pm.hook.onewindow_startup, gateway=self)
-        await self.events.emit("configuration.loaded", source=self.settings.source,
-                               items=len(self.registry.catalogue), agencies=sorted(self.registry.agencies))
+        await self.events.emit(
+            "configuration.loaded",
+            source=self.settings.source,
+            items=len(self.registry.catalogue),
+            agencies=sorted(self.registry.agencies),
+        )
         if self.settings.outbox.workers:
-            self.worker = OutboxWorker(store=self.store, delivery=self.delivery, callbacks=self.callbacks,
-                                       instance=self.instance)
+            self.worker = OutboxWorker(
+                store=self.store, delivery=self.delivery, callbacks=self.callbacks, instance=self.instance
+            )
             await self.worker.start()
         self.started = True
 
@@ -137,8 +160,9 @@ class Gateway:
         agency = self.registry.agencies[code]
         started = time.monotonic()
         try:
-            health = await self.extranet.call(code, "health", agency.health, dedupe_key=f"health-{code}",
-                                              deadline=time.monotonic() + 3.0, retry=False)
+            health = await self.extranet.call(
+                code, "health", agency.health, dedupe_key=f"health-{code}", deadline=time.monotonic() + 3.0, retry=False
+            )
             report = {"ok": health.ok, "detail": health.detail}
         except Exception as exc:
             report = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}

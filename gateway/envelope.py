@@ -52,19 +52,39 @@ def _applicant(raw: Any, item: Item, problems: list[Problem]) -> Applicant | Non
         return None
     kind = raw.get("kind")
     if kind not in _ID_TYPES:
-        problems.append(_p("applicant/kind", "choice", "申请人类型应为 person（个人）或 organisation（单位）",
-                           "applicant/kind must be 'person' or 'organisation'"))
+        problems.append(
+            _p(
+                "applicant/kind",
+                "choice",
+                "申请人类型应为 person（个人）或 organisation（单位）",
+                "applicant/kind must be 'person' or 'organisation'",
+            )
+        )
         return None
     if kind not in item.applicant_kinds:
         allowed = "、".join(item.applicant_kinds)
-        problems.append(_p("applicant/kind", "not_allowed", f"该事项的申请人应为：{allowed}",
-                           f"{item.code} is for applicants of kind: {', '.join(item.applicant_kinds)}"))
+        problems.append(
+            _p(
+                "applicant/kind",
+                "not_allowed",
+                f"该事项的申请人应为：{allowed}",
+                f"{item.code} is for applicants of kind: {', '.join(item.applicant_kinds)}",
+            )
+        )
     id_type = raw.get("id_type", _ID_TYPES[kind])
     if id_type != _ID_TYPES[kind]:
-        problems.append(_p("applicant/id_type", "choice", f"证件类型应为 {_ID_TYPES[kind]}",
-                           f"applicant/id_type must be {_ID_TYPES[kind]!r} for a {kind}"))
+        problems.append(
+            _p(
+                "applicant/id_type",
+                "choice",
+                f"证件类型应为 {_ID_TYPES[kind]}",
+                f"applicant/id_type must be {_ID_TYPES[kind]!r} for a {kind}",
+            )
+        )
     id_number = raw.get("id_number")
-    label_zh, label_en = ("公民身份号码", "resident ID number") if kind == "person" else ("统一社会信用代码", "credit code")
+    label_zh, label_en = (
+        ("公民身份号码", "resident ID number") if kind == "person" else ("统一社会信用代码", "credit code")
+    )
     if not isinstance(id_number, str) or not id_number:
         problems.append(_p("applicant/id_number", "required", f"缺少{label_zh}", f"applicant {label_en} is required"))
     else:
@@ -95,13 +115,21 @@ def _pledge(raw: Any, item: Item, problems: list[Problem]) -> Pledge | None:
     replaces = raw.get("replaces")
     ok = True
     if not isinstance(replaces, list) or not replaces or not all(isinstance(r, str) for r in replaces):
-        problems.append(_p("pledge/replaces", "required", "请列明承诺代替的材料", "pledge/replaces must list material names"))
+        problems.append(
+            _p("pledge/replaces", "required", "请列明承诺代替的材料", "pledge/replaces must list material names")
+        )
         ok = False
     else:
         for name in replaces:
             if name not in item.pledge_replaces:
-                problems.append(_p("pledge/replaces", "not_replaceable", f"材料 {name} 不能以告知承诺代替",
-                                   f"{name} cannot be replaced by a pledge for {item.code}"))
+                problems.append(
+                    _p(
+                        "pledge/replaces",
+                        "not_replaceable",
+                        f"材料 {name} 不能以告知承诺代替",
+                        f"{name} cannot be replaced by a pledge for {item.code}",
+                    )
+                )
                 ok = False
     for key, zh in (("statement", "承诺内容"), ("signed_by", "承诺人")):
         if not isinstance(raw.get(key), str) or not raw[key].strip():
@@ -113,8 +141,14 @@ def _pledge(raw: Any, item: Item, problems: list[Problem]) -> Pledge | None:
     except ValueError:
         stamp = None
     if stamp is None or stamp.tzinfo is None:
-        problems.append(_p("pledge/signed_at", "date", "承诺时间应为带时区的 ISO 8601 时间",
-                           "pledge/signed_at must be an ISO 8601 time with a UTC offset"))
+        problems.append(
+            _p(
+                "pledge/signed_at",
+                "date",
+                "承诺时间应为带时区的 ISO 8601 时间",
+                "pledge/signed_at must be an ISO 8601 time with a UTC offset",
+            )
+        )
         ok = False
     if not ok:
         return None
@@ -131,7 +165,9 @@ def _callback(raw: Any, problems: list[Problem]) -> str | None:
     return raw
 
 
-def parse_envelope(body: Mapping[str, Any], item: Item, *, max_attachment_bytes: int) -> tuple[Envelope | None, list[Problem]]:
+def parse_envelope(
+    body: Mapping[str, Any], item: Item, *, max_attachment_bytes: int
+) -> tuple[Envelope | None, list[Problem]]:
     """Check every part of the envelope for ``item``; returns the envelope or the problems."""
     problems: list[Problem] = []
     for name in sorted(set(body) - ENVELOPE_FIELDS):
@@ -139,15 +175,29 @@ def parse_envelope(body: Mapping[str, Any], item: Item, *, max_attachment_bytes:
     applicant = _applicant(body.get("applicant"), item, problems)
     office = body.get("office")
     if not isinstance(office, str) or not re.fullmatch(r"\d{12}", office):
-        problems.append(_p("office", "required", "受理机构应为12位行政区划代码", "office must be the 12-digit office code"))
+        problems.append(
+            _p("office", "required", "受理机构应为12位行政区划代码", "office must be the 12-digit office code")
+        )
     operator = body.get("operator")
     if not isinstance(operator, str) or not _OPERATOR.match(operator):
-        problems.append(_p("operator", "required", "缺少受理人员编号（首问负责）",
-                           "operator (the accepting staff member's id, 1-64 characters) is required"))
+        problems.append(
+            _p(
+                "operator",
+                "required",
+                "缺少受理人员编号（首问负责）",
+                "operator (the accepting staff member's id, 1-64 characters) is required",
+            )
+        )
     channel = body.get("channel")
     if channel not in CHANNELS:
-        problems.append(_p("channel", "choice", f"受理渠道应为：{'、'.join(CHANNELS)}",
-                           f"channel must be one of: {', '.join(CHANNELS)}"))
+        problems.append(
+            _p(
+                "channel",
+                "choice",
+                f"受理渠道应为：{'、'.join(CHANNELS)}",
+                f"channel must be one of: {', '.join(CHANNELS)}",
+            )
+        )
     pledge = _pledge(body.get("pledge"), item, problems)
     callback_url = _callback(body.get("callback_url"), problems)
     materials = body.get("materials", {})

@@ -19,9 +19,11 @@ from gateway.logs import get_logger
 
 def digest(payload: Any) -> str:
     """``sha256:<hex>`` of a JSON payload in a stable form (sorted keys, no spaces)."""
-    data = payload if isinstance(payload, bytes) else json.dumps(
-        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode("utf-8")
+    data = (
+        payload
+        if isinstance(payload, bytes)
+        else json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    )
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 

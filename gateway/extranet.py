@@ -163,8 +163,9 @@ class Extranet:
                 return False  # fail fast: waiting would only hold the caller
             return isinstance(exc, AgencyError) and exc.retryable and deadline - time.monotonic() > 0.05
 
-        backoff = wait_exponential_jitter(multiplier=cfg.backoff_initial_s, max=cfg.backoff_max_s,
-                                          jitter=cfg.backoff_initial_s)
+        backoff = wait_exponential_jitter(
+            multiplier=cfg.backoff_initial_s, max=cfg.backoff_max_s, jitter=cfg.backoff_initial_s
+        )
 
         def wait(state: RetryCallState) -> float:
             base = backoff(state)
@@ -213,8 +214,18 @@ class Extranet:
                     else:
                         breaker.record_success()  # it answered, even if unreadably
                     will_retry = retryable(error) and number < attempts
-                    await self._notify(Attempt(agency, operation, dedupe_key, number, time.monotonic() - started,
-                                               type(error).__name__, str(error), will_retry))
+                    await self._notify(
+                        Attempt(
+                            agency,
+                            operation,
+                            dedupe_key,
+                            number,
+                            time.monotonic() - started,
+                            type(error).__name__,
+                            str(error),
+                            will_retry,
+                        )
+                    )
                     if error is exc:
                         raise
                     raise error from exc

@@ -89,7 +89,9 @@ def phone_problem(value: str) -> str | None:
 _NOT_ALNUM_BEFORE = r"(?<![0-9A-Za-z])"
 _NOT_ALNUM_AFTER = r"(?![0-9A-Za-z])"
 RESIDENT_ID_PATTERN = re.compile(
-    _NOT_ALNUM_BEFORE + r"[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]" + _NOT_ALNUM_AFTER
+    _NOT_ALNUM_BEFORE
+    + r"[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
+    + _NOT_ALNUM_AFTER
 )
 CREDIT_CODE_PATTERN = re.compile(
     _NOT_ALNUM_BEFORE + r"[1-9ANY][1-9A-HJ-NP-RTUWXY]\d{6}[0-9A-HJ-NP-RTUWXY]{10}" + _NOT_ALNUM_AFTER

@@ -52,9 +52,7 @@ def _mask_value(value: Any, key: str | None, known: tuple[str, ...]) -> Any:
     return value
 
 
-def mask_personal_data(
-    logger: Any, method: str, event_dict: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
+def mask_personal_data(logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: mask personal data in every value of the event."""
     known = _sensitive.get()
     for key, value in list(event_dict.items()):
@@ -82,7 +80,9 @@ def configure_logging(level: str = "info", *, stream: TextIO | None = None, json
         structlog.processors.format_exc_info,
         _mask_rendered,
     ]
-    renderer = structlog.processors.JSONRenderer(ensure_ascii=False) if json else structlog.dev.ConsoleRenderer(colors=False)
+    renderer = (
+        structlog.processors.JSONRenderer(ensure_ascii=False) if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),

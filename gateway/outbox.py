@@ -60,8 +60,9 @@ class OutboxWorker:
         if self._task is not None:
             await self._task
         if self._running:
-            _, pending = await asyncio.wait(self._running, timeout=self.settings.shutdown_grace_s
-                                            if grace_s is None else grace_s)
+            _, pending = await asyncio.wait(
+                self._running, timeout=self.settings.shutdown_grace_s if grace_s is None else grace_s
+            )
             for task in pending:
                 task.cancel()
             if pending:
@@ -89,8 +90,9 @@ class OutboxWorker:
             await asyncio.sleep(0.05)
             return 0
         now = utcnow()
-        entries = await self.store.claim_outbox(self.instance, now=now, lease_until=now + self.lease(),
-                                                limit=min(free, self.settings.batch))
+        entries = await self.store.claim_outbox(
+            self.instance, now=now, lease_until=now + self.lease(), limit=min(free, self.settings.batch)
+        )
         for entry in entries:
             task = asyncio.create_task(self._handle(entry), name=f"outbox-{entry.action}-{entry.request_id}")
             self._running.add(task)
@@ -118,10 +120,14 @@ class OutboxWorker:
                 raise
             except Exception:
                 self.log.exception("outbox.handling_failed", request_id=entry.request_id, action=entry.action)
-                await self.store.schedule(entry.request_id, entry.action,
-                                          due_at=utcnow() + timedelta(seconds=self.delivery.retry_delay(entry.attempts + 1)),
-                                          expires_at=entry.expires_at, attempts=entry.attempts + 1,
-                                          last_error="internal error; see the gateway log")
+                await self.store.schedule(
+                    entry.request_id,
+                    entry.action,
+                    due_at=utcnow() + timedelta(seconds=self.delivery.retry_delay(entry.attempts + 1)),
+                    expires_at=entry.expires_at,
+                    attempts=entry.attempts + 1,
+                    last_error="internal error; see the gateway log",
+                )
 
     async def _dispatch(self, entry: OutboxEntry) -> None:
         record = await self.store.get_request(entry.request_id)
@@ -139,8 +145,9 @@ class OutboxWorker:
             if record.status not in (RequestStatus.ACCEPTED, RequestStatus.DEFERRED):
                 await self.store.finish_outbox(record.id, "submit")  # settled before a crash removed the row
                 return
-            await self.delivery.events.emit("outbox.redeliver", request_id=record.id, item=item.code,
-                                            attempt=record.attempts + 1)
+            await self.delivery.events.emit(
+                "outbox.redeliver", request_id=record.id, item=item.code, attempt=record.attempts + 1
+            )
             await self.delivery.submit(record, item, background=True)
         elif entry.action == "poll":
             if record.status is not RequestStatus.PENDING:

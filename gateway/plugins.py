@@ -20,7 +20,9 @@ from gateway import contract
 ENTRY_POINT_GROUP = "onewindow"
 
 
-def plugin_manager(*, load_entry_points: bool = True, extra: Iterable[ModuleType | object] = ()) -> pluggy.PluginManager:
+def plugin_manager(
+    *, load_entry_points: bool = True, extra: Iterable[ModuleType | object] = ()
+) -> pluggy.PluginManager:
     """A plugin manager with the contract's hookspecs and the installed plugins."""
     pm = pluggy.PluginManager(contract.PROJECT)
     pm.add_hookspecs(contract)

@@ -42,38 +42,104 @@ def _t(slug: str, status: int, title_en: str, title_zh: str, explanation: str) -
     return kind
 
 
-MALFORMED_REQUEST = _t("malformed-request", 400, "Malformed request", "请求格式错误",
-    "The body is not JSON, or the envelope lacks a required part or has one of the wrong shape.")
-UNAUTHENTICATED = _t("unauthenticated", 401, "Unauthenticated", "身份认证失败",
-    "No API key was sent, or the key is not one the gateway knows.")
-FORBIDDEN = _t("forbidden", 403, "Forbidden", "无权办理该事项",
-    "The calling system, its office or its channel may not request this item.")
-NOT_FOUND = _t("not-found", 404, "Not found", "资源不存在",
-    "No such route, request or resource visible to this caller.")
-UNKNOWN_ITEM = _t("unknown-item", 404, "Unknown item", "事项不存在",
-    "The item code is not in the service catalogue.")
-METHOD_NOT_ALLOWED = _t("method-not-allowed", 405, "Method not allowed", "不支持的请求方法",
-    "The route exists but not with this HTTP method.")
-IDEMPOTENCY_IN_FLIGHT = _t("idempotency-in-flight", 409, "Request already in progress", "相同请求正在处理中",
-    "A request with this Idempotency-Key is still being processed; retry later.")
-PAYLOAD_TOO_LARGE = _t("payload-too-large", 413, "Payload too large", "请求内容过大",
-    "The body exceeds the configured limit; it was not read past the limit.")
-UNSUPPORTED_MEDIA_TYPE = _t("unsupported-media-type", 415, "Unsupported media type", "不支持的内容类型",
-    "Send the envelope as application/json.")
-VALIDATION_FAILED = _t("validation-failed", 422, "Validation failed", "申请材料不符合要求",
-    "Every missing or invalid part of the request is listed in `errors`, all at once (一次性告知).")
-IDEMPOTENCY_MISMATCH = _t("idempotency-key-reused", 422, "Idempotency key reused", "幂等键已用于其他请求",
-    "This Idempotency-Key was used before with a different body.")
-INTERNAL_ERROR = _t("internal-error", 500, "Internal error", "系统内部错误",
-    "The gateway failed unexpectedly; quote the request_id when reporting it.")
-AGENCY_PROTOCOL_ERROR = _t("agency-protocol-error", 502, "Agency answered unreadably", "部门系统返回异常",
-    "The agency's system answered with something the plugin could not read.")
-AGENCY_UNAVAILABLE = _t("agency-unavailable", 503, "Agency unavailable", "部门系统暂不可用",
-    "The agency's system could not be reached within the retry budget, and the item cannot be deferred.")
-NOT_READY = _t("not-ready", 503, "Not ready", "服务未就绪",
-    "The gateway is starting or stopping, or its store is unreachable.")
-SEAL_UNAVAILABLE = _t("seal-unavailable", 503, "No valid seal", "无可用电子印章",
-    "The accepting office holds no valid seal covering this item, so no result can be issued.")
+MALFORMED_REQUEST = _t(
+    "malformed-request",
+    400,
+    "Malformed request",
+    "请求格式错误",
+    "The body is not JSON, or the envelope lacks a required part or has one of the wrong shape.",
+)
+UNAUTHENTICATED = _t(
+    "unauthenticated",
+    401,
+    "Unauthenticated",
+    "身份认证失败",
+    "No API key was sent, or the key is not one the gateway knows.",
+)
+FORBIDDEN = _t(
+    "forbidden",
+    403,
+    "Forbidden",
+    "无权办理该事项",
+    "The calling system, its office or its channel may not request this item.",
+)
+NOT_FOUND = _t(
+    "not-found", 404, "Not found", "资源不存在", "No such route, request or resource visible to this caller."
+)
+UNKNOWN_ITEM = _t("unknown-item", 404, "Unknown item", "事项不存在", "The item code is not in the service catalogue.")
+METHOD_NOT_ALLOWED = _t(
+    "method-not-allowed",
+    405,
+    "Method not allowed",
+    "不支持的请求方法",
+    "The route exists but not with this HTTP method.",
+)
+IDEMPOTENCY_IN_FLIGHT = _t(
+    "idempotency-in-flight",
+    409,
+    "Request already in progress",
+    "相同请求正在处理中",
+    "A request with this Idempotency-Key is still being processed; retry later.",
+)
+PAYLOAD_TOO_LARGE = _t(
+    "payload-too-large",
+    413,
+    "Payload too large",
+    "请求内容过大",
+    "The body exceeds the configured limit; it was not read past the limit.",
+)
+UNSUPPORTED_MEDIA_TYPE = _t(
+    "unsupported-media-type",
+    415,
+    "Unsupported media type",
+    "不支持的内容类型",
+    "Send the envelope as application/json.",
+)
+VALIDATION_FAILED = _t(
+    "validation-failed",
+    422,
+    "Validation failed",
+    "申请材料不符合要求",
+    "Every missing or invalid part of the request is listed in `errors`, all at once (一次性告知).",
+)
+IDEMPOTENCY_MISMATCH = _t(
+    "idempotency-key-reused",
+    422,
+    "Idempotency key reused",
+    "幂等键已用于其他请求",
+    "This Idempotency-Key was used before with a different body.",
+)
+INTERNAL_ERROR = _t(
+    "internal-error",
+    500,
+    "Internal error",
+    "系统内部错误",
+    "The gateway failed unexpectedly; quote the request_id when reporting it.",
+)
+AGENCY_PROTOCOL_ERROR = _t(
+    "agency-protocol-error",
+    502,
+    "Agency answered unreadably",
+    "部门系统返回异常",
+    "The agency's system answered with something the plugin could not read.",
+)
+AGENCY_UNAVAILABLE = _t(
+    "agency-unavailable",
+    503,
+    "Agency unavailable",
+    "部门系统暂不可用",
+    "The agency's system could not be reached within the retry budget, and the item cannot be deferred.",
+)
+NOT_READY = _t(
+    "not-ready", 503, "Not ready", "服务未就绪", "The gateway is starting or stopping, or its store is unreachable."
+)
+SEAL_UNAVAILABLE = _t(
+    "seal-unavailable",
+    503,
+    "No valid seal",
+    "无可用电子印章",
+    "The accepting office holds no valid seal covering this item, so no result can be issued.",
+)
 
 
 def problem_types() -> list[ProblemType]:

@@ -46,8 +46,7 @@ def instance_name() -> str:
 
 
 def problems_json(problems: list[Problem]) -> list[dict[str, str]]:
-    return [{"path": p.path, "code": p.code, "message_zh": p.message_zh, "message_en": p.message_en}
-            for p in problems]
+    return [{"path": p.path, "code": p.code, "message_zh": p.message_zh, "message_en": p.message_en} for p in problems]
 
 
 def envelope_json(envelope: Envelope) -> dict[str, Any]:
@@ -55,14 +54,19 @@ def envelope_json(envelope: Envelope) -> dict[str, Any]:
     a, p = envelope.applicant, envelope.pledge
     return {
         "item": envelope.item,
-        "applicant": {"kind": a.kind, "id_type": a.id_type, "id_number": a.id_number, "name": a.name,
-                      "phone": a.phone},
+        "applicant": {"kind": a.kind, "id_type": a.id_type, "id_number": a.id_number, "name": a.name, "phone": a.phone},
         "materials": dict(envelope.materials),
         "office": envelope.office,
         "operator": envelope.operator,
         "channel": envelope.channel,
-        "pledge": None if p is None else {"replaces": list(p.replaces), "statement": p.statement,
-                                          "signed_by": p.signed_by, "signed_at": p.signed_at},
+        "pledge": None
+        if p is None
+        else {
+            "replaces": list(p.replaces),
+            "statement": p.statement,
+            "signed_by": p.signed_by,
+            "signed_at": p.signed_at,
+        },
         "callback_url": envelope.callback_url,
     }
 
@@ -70,8 +74,17 @@ def envelope_json(envelope: Envelope) -> dict[str, Any]:
 class Router:
     """Runs intake requests through the data path."""
 
-    def __init__(self, *, settings: Settings, registry: Registry, store: Store, events: Events,
-                 pm: pluggy.PluginManager, delivery: Delivery, instance: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        registry: Registry,
+        store: Store,
+        events: Events,
+        pm: pluggy.PluginManager,
+        delivery: Delivery,
+        instance: str | None = None,
+    ) -> None:
         self.settings = settings
         self.registry = registry
         self.store = store
@@ -91,8 +104,15 @@ class Router:
         try:
             authorise(caller, item, office=office, channel=channel)
         except ProblemError as denied:
-            await self.events.emit("authorisation.denied", request_id=request_id, caller=caller.id,
-                                   item=item.code, office=office, channel=channel, reason=denied.detail_en)
+            await self.events.emit(
+                "authorisation.denied",
+                request_id=request_id,
+                caller=caller.id,
+                item=item.code,
+                office=office,
+                channel=channel,
+                reason=denied.detail_en,
+            )
             raise
         applicant = body.get("applicant") if isinstance(body.get("applicant"), Mapping) else {}
         with sensitive([applicant.get("name"), applicant.get("id_number")]):
@@ -106,28 +126,51 @@ class Router:
         code = body.get("item")
         if not isinstance(code, str) or not code:
             raise ProblemError(
-                VALIDATION_FAILED, "The envelope names no item.", "请求未指明办理事项。",
-                errors=[{"path": "item", "code": "required", "message_zh": "缺少事项编码",
-                         "message_en": "item (a catalogue code) is required"}],
+                VALIDATION_FAILED,
+                "The envelope names no item.",
+                "请求未指明办理事项。",
+                errors=[
+                    {
+                        "path": "item",
+                        "code": "required",
+                        "message_zh": "缺少事项编码",
+                        "message_en": "item (a catalogue code) is required",
+                    }
+                ],
             )
         item = self.registry.catalogue.get(code)
         if item is None:
-            raise ProblemError(UNKNOWN_ITEM, f"No catalogue item is called {code!r}.",
-                               f"事项目录中没有编码为 {code} 的事项。", item=code)
+            raise ProblemError(
+                UNKNOWN_ITEM,
+                f"No catalogue item is called {code!r}.",
+                f"事项目录中没有编码为 {code} 的事项。",
+                item=code,
+            )
         return item
 
     async def _validate(self, caller: Caller, item: Item, body: Mapping[str, Any], request_id: str) -> Envelope:
         envelope, problems = parse_envelope(body, item, max_attachment_bytes=self.settings.max_attachment_bytes)
         if envelope is not None and envelope.callback_url and not caller.callback_secret:
-            problems.append(Problem("callback_url", "no_callback_secret", "该终端未配置回调密钥，不能使用回调地址",
-                                    "this caller has no callback secret configured, so callbacks cannot be signed"))
+            problems.append(
+                Problem(
+                    "callback_url",
+                    "no_callback_secret",
+                    "该终端未配置回调密钥，不能使用回调地址",
+                    "this caller has no callback secret configured, so callbacks cannot be signed",
+                )
+            )
         if envelope is not None:
             request = intake_request(request_id, envelope)
             for extra in await gather_hook(self.pm.hook.onewindow_validate, item=item, request=request):
                 problems.extend(extra or [])
         if problems:
-            await self.events.emit("validation.failed", request_id=request_id, caller=caller.id, item=item.code,
-                                   problems=[f"{p.path}:{p.code}" for p in problems])
+            await self.events.emit(
+                "validation.failed",
+                request_id=request_id,
+                caller=caller.id,
+                item=item.code,
+                problems=[f"{p.path}:{p.code}" for p in problems],
+            )
             raise ProblemError(
                 VALIDATION_FAILED,
                 f"{len(problems)} problem(s) with the request; every one is listed in 'errors'.",
@@ -143,7 +186,11 @@ class Router:
     ) -> Answer:
         now = utcnow()
         claim = await self.store.claim_idempotency_key(
-            caller.id, key, body_digest=digest(body), request_id=request_id, now=now,
+            caller.id,
+            key,
+            body_digest=digest(body),
+            request_id=request_id,
+            now=now,
             expires_at=now + timedelta(hours=self.settings.idempotency_ttl_hours),
             lease_until=now + timedelta(seconds=self.settings.request_deadline_s + LEASE_MARGIN_S),
         )
@@ -151,26 +198,40 @@ class Router:
             headers = {**(claim.headers or {}), "Idempotent-Replayed": "true"}
             return Answer(claim.status_code or 200, claim.response or {}, headers)
         if claim.state is ClaimState.MISMATCH:
-            raise ProblemError(IDEMPOTENCY_MISMATCH, "This Idempotency-Key was used with a different body.",
-                               "该幂等键已用于内容不同的请求。", original_request_id=claim.request_id)
+            raise ProblemError(
+                IDEMPOTENCY_MISMATCH,
+                "This Idempotency-Key was used with a different body.",
+                "该幂等键已用于内容不同的请求。",
+                original_request_id=claim.request_id,
+            )
         if claim.state is ClaimState.IN_FLIGHT:
-            raise ProblemError(IDEMPOTENCY_IN_FLIGHT, "A request with this Idempotency-Key is still in progress.",
-                               "相同幂等键的请求正在处理中，请稍后重试。", headers={"Retry-After": "1"},
-                               original_request_id=claim.request_id)
+            raise ProblemError(
+                IDEMPOTENCY_IN_FLIGHT,
+                "A request with this Idempotency-Key is still in progress.",
+                "相同幂等键的请求正在处理中，请稍后重试。",
+                headers={"Retry-After": "1"},
+                original_request_id=claim.request_id,
+            )
         answer: Answer | None = None
         try:
-            answer = await self._run(caller, item, envelope, claim.request_id,
-                                     resumed=claim.state is ClaimState.RESUME)
+            answer = await self._run(caller, item, envelope, claim.request_id, resumed=claim.state is ClaimState.RESUME)
             return answer
         except ProblemError as problem:
-            answer = Answer(problem.kind.status, problem.body(request_id=claim.request_id, instance=None),
-                            problem.headers, retryable=problem.kind.status >= 500)
+            answer = Answer(
+                problem.kind.status,
+                problem.body(request_id=claim.request_id, instance=None),
+                problem.headers,
+                retryable=problem.kind.status >= 500,
+            )
             raise
         finally:
             if answer is None:  # an unexpected failure: let the client's retry resume it
                 answer = Answer(500, {}, retryable=True)
             await self.store.finish_idempotency_key(
-                caller.id, key, status_code=answer.status, response={"body": answer.body, "headers": answer.headers},
+                caller.id,
+                key,
+                status_code=answer.status,
+                response={"body": answer.body, "headers": answer.headers},
                 retryable=answer.retryable,
             )
 
@@ -183,24 +244,43 @@ class Router:
             # The outbox row, due only after this attempt's deadline, covers a crash meanwhile.
             now = utcnow()
             await self.store.schedule(
-                record.id, "submit", due_at=now + timedelta(seconds=self.settings.request_deadline_s + LEASE_MARGIN_S),
-                expires_at=now + timedelta(hours=item.max_age_hours), attempts=record.attempts,
+                record.id,
+                "submit",
+                due_at=now + timedelta(seconds=self.settings.request_deadline_s + LEASE_MARGIN_S),
+                expires_at=now + timedelta(hours=item.max_age_hours),
+                attempts=record.attempts,
             )
             return await self.delivery.submit(record, item, background=False)
         now = utcnow()
         record = RequestRecord(
-            id=request_id, caller_id=caller.id, item=item.code, agency=item.agency, office=envelope.office,
-            operator=envelope.operator, channel=envelope.channel, status=RequestStatus.ACCEPTED,
-            envelope=envelope_json(envelope), created_at=now, updated_at=now, callback_url=envelope.callback_url,
+            id=request_id,
+            caller_id=caller.id,
+            item=item.code,
+            agency=item.agency,
+            office=envelope.office,
+            operator=envelope.operator,
+            channel=envelope.channel,
+            status=RequestStatus.ACCEPTED,
+            envelope=envelope_json(envelope),
+            created_at=now,
+            updated_at=now,
+            callback_url=envelope.callback_url,
         )
         await self.store.accept_request(
-            record, claimed_by=self.instance,
+            record,
+            claimed_by=self.instance,
             lease_until=now + timedelta(seconds=self.settings.request_deadline_s + LEASE_MARGIN_S),
             expires_at=now + timedelta(hours=item.max_age_hours),
         )
         await self.events.emit(
-            "request.accepted", request_id=request_id, caller=caller.id, office=envelope.office,
-            operator=envelope.operator, channel=envelope.channel, item=item.code,
-            request_digest=digest(record.envelope), pledge=envelope.pledge is not None,
+            "request.accepted",
+            request_id=request_id,
+            caller=caller.id,
+            office=envelope.office,
+            operator=envelope.operator,
+            channel=envelope.channel,
+            item=item.code,
+            request_digest=digest(record.envelope),
+            pledge=envelope.pledge is not None,
         )
         return await self.delivery.submit(record, item, background=False)

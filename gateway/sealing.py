@@ -78,8 +78,9 @@ class DistrictSealer:
             passphrase = _sample_passphrase(settings)
             offices = [(o.code, o.name) for o in settings.offices.values()]
             create_sample_district(directory, offices=offices, passphrase=passphrase)
-            get_logger(component="sealing").info("pki.sample_district_created", directory=str(directory),
-                                                 seals=2 * len(offices))
+            get_logger(component="sealing").info(
+                "pki.sample_district_created", directory=str(directory), seals=2 * len(offices)
+            )
             return cls(SealRegistry.open(directory), passphrase)
         try:
             registry = SealRegistry.open(directory)
@@ -108,8 +109,9 @@ class DistrictSealer:
         seal = self.registry.seal_for(office.code, item.seal, item.code)
         if seal is None:
             kind = "numbered approval" if item.seal == "delegated_approval" else "service-centre"
-            raise SealUnavailable(f"office {office.code} ({office.name}) holds no valid {kind} seal "
-                                  f"covering {item.code}")
+            raise SealUnavailable(
+                f"office {office.code} ({office.name}) holds no valid {kind} seal covering {item.code}"
+            )
         return seal
 
     def check(self, item: Item, office: Office) -> None:

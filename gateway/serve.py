@@ -35,8 +35,10 @@ SAMPLE_ENVELOPE = {
 def sample_call(url: str) -> str:
     """A one-line curl command that submits a sample request (sample configuration only)."""
     body = json.dumps(SAMPLE_ENVELOPE, ensure_ascii=False, separators=(",", ":"))
-    return (f"curl -sS -X POST {url}/v1/requests -H 'Authorization: Bearer {SAMPLE_CALLER_KEY}' "
-            f"-H 'Content-Type: application/json' -d '{body}'")
+    return (
+        f"curl -sS -X POST {url}/v1/requests -H 'Authorization: Bearer {SAMPLE_CALLER_KEY}' "
+        f"-H 'Content-Type: application/json' -d '{body}'"
+    )
 
 
 async def serve(settings: Settings, *, out: TextIO = sys.stdout, ready: asyncio.Event | None = None) -> None:
@@ -56,10 +58,18 @@ async def serve(settings: Settings, *, out: TextIO = sys.stdout, ready: asyncio.
         await gateway.stop()
         raise SystemExit(f"onewindow: cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
     url = f"http://{settings.host}:{runner.addresses[0][1]}"
-    log.info("gateway.serving", url=url, store=gateway.store.backend, items=len(gateway.registry.catalogue),
-             configuration=settings.source)
-    print(f"Onewindow is serving on {url} ({len(gateway.registry.catalogue)} items, "
-          f"{gateway.store.backend} store, {settings.source}).", file=out)
+    log.info(
+        "gateway.serving",
+        url=url,
+        store=gateway.store.backend,
+        items=len(gateway.registry.catalogue),
+        configuration=settings.source,
+    )
+    print(
+        f"Onewindow is serving on {url} ({len(gateway.registry.catalogue)} items, "
+        f"{gateway.store.backend} store, {settings.source}).",
+        file=out,
+    )
     if settings.sandboxes_start:
         print("Agency sandboxes: " + ", ".join(f"{s.spec.agency}={s.url}" for s in gateway.sandboxes), file=out)
         print("Try it:", file=out)

@@ -97,8 +97,6 @@ async def store(store_url: str) -> AsyncIterator[Store]:
 # -- a running gateway ------------------------------------------------------------
 
 
-
-
 SAMPLE_PASSPHRASE = b"test-district-passphrase"
 
 
@@ -107,8 +105,11 @@ def district(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A sample district registry (seals for every sample office) and its passphrase file."""
     root = tmp_path_factory.mktemp("district")
     settings = load_settings(environ={})
-    create_sample_district(root / "pki", offices=[(o.code, o.name) for o in settings.offices.values()],
-                           passphrase=Passphrase(SAMPLE_PASSPHRASE))
+    create_sample_district(
+        root / "pki",
+        offices=[(o.code, o.name) for o in settings.offices.values()],
+        passphrase=Passphrase(SAMPLE_PASSPHRASE),
+    )
     secret = root / "passphrase"
     secret.write_bytes(SAMPLE_PASSPHRASE)
     return root / "pki", secret
@@ -123,8 +124,7 @@ class RunningGateway:
     sandboxes: dict[str, RunningSandbox] = field(default_factory=dict)
 
     async def post(self, body: Any, *, key: str = "sample-fangzhen-window-key", **headers: str):
-        return await self.client.post("/v1/requests", json=body,
-                                      headers={"Authorization": f"Bearer {key}", **headers})
+        return await self.client.post("/v1/requests", json=body, headers={"Authorization": f"Bearer {key}", **headers})
 
     async def get(self, path: str, *, key: str = "sample-fangzhen-window-key"):
         return await self.client.get(path, headers={"Authorization": f"Bearer {key}"})
@@ -132,11 +132,19 @@ class RunningGateway:
 
 def gateway_settings(store_url: str, district: tuple[Path, Path], **changes: Any) -> Settings:
     settings = load_settings(environ={})
-    outbox = dataclasses.replace(settings.outbox, tick_s=0.05, retry_initial_s=0.05, retry_max_s=0.5,
-                                 **changes.pop("outbox", {}))
+    outbox = dataclasses.replace(
+        settings.outbox, tick_s=0.05, retry_initial_s=0.05, retry_max_s=0.5, **changes.pop("outbox", {})
+    )
     return dataclasses.replace(
-        settings, sandboxes_start=False, store_url=store_url, pki_dir=str(district[0]),
-        pki_passphrase_file=str(district[1]), pki_create_sample=False, outbox=outbox, **changes)
+        settings,
+        sandboxes_start=False,
+        store_url=store_url,
+        pki_dir=str(district[0]),
+        pki_passphrase_file=str(district[1]),
+        pki_create_sample=False,
+        outbox=outbox,
+        **changes,
+    )
 
 
 @pytest.fixture
@@ -144,9 +152,14 @@ async def start_gateway(district, tmp_path):
     """Factory: start a gateway (and every sandbox) with settings changes; stopped after the test."""
     started: list[tuple[RunningGateway, list[RunningSandbox]]] = []
 
-    async def start(store_url: str | None = None, *, agency_changes: dict[str, dict[str, Any]] | None = None,
-                    sandbox_factories: dict[str, Any] | None = None, plugins: tuple[Any, ...] = (),
-                    **changes: Any) -> RunningGateway:
+    async def start(
+        store_url: str | None = None,
+        *,
+        agency_changes: dict[str, dict[str, Any]] | None = None,
+        sandbox_factories: dict[str, Any] | None = None,
+        plugins: tuple[Any, ...] = (),
+        **changes: Any,
+    ) -> RunningGateway:
         pm = plugin_manager(extra=plugins)
         running = []
         for spec in sandbox_specs(pm):
@@ -179,4 +192,3 @@ async def start_gateway(district, tmp_path):
 async def gw(start_gateway) -> RunningGateway:
     """A gateway on SQLite with default settings."""
     return await start_gateway()
-

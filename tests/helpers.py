@@ -37,10 +37,19 @@ def with_agency(settings: Settings, code: str, base_url: str, **values: Any) -> 
 
 def intake(item: str, applicant: dict[str, Any], materials: dict[str, Any], **extra: Any) -> IntakeRequest:
     return IntakeRequest(
-        request_id=extra.pop("request_id", new_ulid()), item=item,
-        applicant=Applicant(kind=applicant["kind"], id_type="resident_id" if applicant["kind"] == "person"
-                            else "credit_code", id_number=applicant["id_number"], name=applicant["name"]),
-        materials=materials, office=TOWN, operator="fz-01", channel="window", **extra,
+        request_id=extra.pop("request_id", new_ulid()),
+        item=item,
+        applicant=Applicant(
+            kind=applicant["kind"],
+            id_type="resident_id" if applicant["kind"] == "person" else "credit_code",
+            id_number=applicant["id_number"],
+            name=applicant["name"],
+        ),
+        materials=materials,
+        office=TOWN,
+        operator="fz-01",
+        channel="window",
+        **extra,
     )
 
 

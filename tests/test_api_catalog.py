@@ -7,8 +7,7 @@ async def test_the_catalogue_lists_and_filters_items(gw) -> None:
     everything = await (await gw.client.get("/v1/catalog")).json()
     assert everything["count"] == len(everything["items"]) >= 7
     outlet = await (await gw.client.get("/v1/catalog?channel=partner_outlet&agency=tax")).json()
-    assert outlet["items"] and all("partner_outlet" in i["channels"] and i["agency"] == "tax"
-                                   for i in outlet["items"])
+    assert outlet["items"] and all("partner_outlet" in i["channels"] and i["agency"] == "tax" for i in outlet["items"])
 
 
 async def test_a_bad_filter_is_a_400_problem(gw) -> None:
@@ -19,8 +18,18 @@ async def test_a_bad_filter_is_a_400_problem(gw) -> None:
 
 async def test_an_items_service_guide_has_everything_the_window_needs(gw) -> None:
     guide = await (await gw.client.get("/v1/catalog/tax.clearance-certificate")).json()
-    for key in ("name_zh", "legal_basis", "time_limit_days", "steps", "materials", "conditions_zh",
-                "pledge_replaces", "seal", "office_levels", "channels"):
+    for key in (
+        "name_zh",
+        "legal_basis",
+        "time_limit_days",
+        "steps",
+        "materials",
+        "conditions_zh",
+        "pledge_replaces",
+        "seal",
+        "office_levels",
+        "channels",
+    ):
         assert guide[key] not in (None, ""), key
     assert guide["seal"] == "delegated_approval"
     assert {m["name"] for m in guide["materials"]} >= {"reason", "invoice_cancellation_proof"}

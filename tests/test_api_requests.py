@@ -40,8 +40,11 @@ async def test_a_payment_record_completes_with_a_sealed_result(gw) -> None:
 
 
 async def test_malformed_json_is_400(gw) -> None:
-    response = await gw.client.post("/v1/requests", data=b'{"item": ', headers={
-        "Authorization": "Bearer sample-fangzhen-window-key", "Content-Type": "application/json"})
+    response = await gw.client.post(
+        "/v1/requests",
+        data=b'{"item": ',
+        headers={"Authorization": "Bearer sample-fangzhen-window-key", "Content-Type": "application/json"},
+    )
     assert response.status == 400
     assert response.content_type == "application/problem+json"
     problem_of(await response.json(), 400, "malformed-request")
@@ -56,8 +59,11 @@ async def test_an_unknown_item_is_404(gw) -> None:
 async def test_a_body_over_the_limit_is_413_without_reading_it_all(gw) -> None:
     limit = gw.gateway.settings.max_body_bytes
     big = json.dumps({**PAYMENT_RECORD, "padding": "x" * (limit + 10)}).encode()
-    response = await gw.client.post("/v1/requests", data=big, headers={
-        "Authorization": "Bearer sample-fangzhen-window-key", "Content-Type": "application/json"})
+    response = await gw.client.post(
+        "/v1/requests",
+        data=big,
+        headers={"Authorization": "Bearer sample-fangzhen-window-key", "Content-Type": "application/json"},
+    )
     assert response.status == 413
     problem_of(await response.json(), 413, "payload-too-large")
 
@@ -69,8 +75,11 @@ async def test_a_chunked_body_over_the_limit_is_413(gw) -> None:
         for _ in range(limit // 65536 + 4):
             yield b"x" * 65536
 
-    response = await gw.client.post("/v1/requests", data=chunks(), headers={
-        "Authorization": "Bearer sample-fangzhen-window-key", "Content-Type": "application/json"})
+    response = await gw.client.post(
+        "/v1/requests",
+        data=chunks(),
+        headers={"Authorization": "Bearer sample-fangzhen-window-key", "Content-Type": "application/json"},
+    )
     assert response.status == 413
 
 
@@ -78,9 +87,16 @@ async def test_every_missing_or_invalid_material_is_listed_at_once(gw) -> None:
     body = {
         "item": "tax.individual-invoice",
         "applicant": {"kind": "person", "id_number": "370303199001011238", "name": "张伟"},
-        "materials": {"buyer_name": "A", "buyer_credit_code": "91370303MA3C4XY85M", "amount": 900000,
-                      "contract": {"media_type": "text/plain", "content_base64": "!!!"}, "colour": "red"},
-        "office": TOWN, "operator": "fz-window-01", "channel": "window",
+        "materials": {
+            "buyer_name": "A",
+            "buyer_credit_code": "91370303MA3C4XY85M",
+            "amount": 900000,
+            "contract": {"media_type": "text/plain", "content_base64": "!!!"},
+            "colour": "red",
+        },
+        "office": TOWN,
+        "operator": "fz-window-01",
+        "channel": "window",
     }
     response = await gw.post(body)
     assert response.status == 422
@@ -101,16 +117,25 @@ async def test_every_missing_or_invalid_material_is_listed_at_once(gw) -> None:
 
 
 async def test_a_pledge_replaces_a_named_material(gw) -> None:
-    materials = {"contract_number": "ZD-2025-001234", "transaction_price": 860000, "floor_area": 96.5,
-                 "first_home": True}
+    materials = {
+        "contract_number": "ZD-2025-001234",
+        "transaction_price": 860000,
+        "floor_area": 96.5,
+        "first_home": True,
+    }
     without = await gw.post({**PAYMENT_RECORD, "item": "tax.deed-tax-filing", "materials": materials})
     assert without.status == 422
     (error,) = (await without.json())["errors"]
     assert error["path"] == "materials/household_proof" and "告知承诺" in error["message_zh"]
-    pledge = {"replaces": ["household_proof"], "statement": "本人承诺家庭住房情况属实", "signed_by": "张伟",
-              "signed_at": "2026-11-28T09:30:00+08:00"}
-    with_pledge = await gw.post({**PAYMENT_RECORD, "item": "tax.deed-tax-filing", "materials": materials,
-                                 "pledge": pledge})
+    pledge = {
+        "replaces": ["household_proof"],
+        "statement": "本人承诺家庭住房情况属实",
+        "signed_by": "张伟",
+        "signed_at": "2026-11-28T09:30:00+08:00",
+    }
+    with_pledge = await gw.post(
+        {**PAYMENT_RECORD, "item": "tax.deed-tax-filing", "materials": materials, "pledge": pledge}
+    )
     assert with_pledge.status == 201, await with_pledge.text()
 
 
@@ -123,8 +148,13 @@ async def test_a_bad_or_missing_key_is_401(gw) -> None:
 
 
 async def test_a_partner_outlet_may_not_request_an_approval_item(gw) -> None:
-    body = {**PAYMENT_RECORD, "item": "tax.clearance-certificate", "applicant": ORGANISATION,
-            "materials": {"reason": "注销登记", "contact_phone": "13805330123"}, "channel": "partner_outlet"}
+    body = {
+        **PAYMENT_RECORD,
+        "item": "tax.clearance-certificate",
+        "applicant": ORGANISATION,
+        "materials": {"reason": "注销登记", "contact_phone": "13805330123"},
+        "channel": "partner_outlet",
+    }
     response = await gw.post(body, key="sample-bank-outlet-key")
     assert response.status == 403
     problem = await response.json()
@@ -133,8 +163,14 @@ async def test_a_partner_outlet_may_not_request_an_approval_item(gw) -> None:
 
 
 async def test_a_village_station_may_not_accept_a_town_only_item(gw) -> None:
-    body = {**PAYMENT_RECORD, "item": "tax.credit-grade", "applicant": ORGANISATION, "materials": {"year": 2025},
-            "office": "370303105201", "channel": "village_station"}
+    body = {
+        **PAYMENT_RECORD,
+        "item": "tax.credit-grade",
+        "applicant": ORGANISATION,
+        "materials": {"year": 2025},
+        "office": "370303105201",
+        "channel": "village_station",
+    }
     response = await gw.post(body, key="sample-dongcun-station-key")
     assert response.status == 403
     assert "village_station" in (await response.json())["detail"]
@@ -146,11 +182,16 @@ async def test_a_caller_cannot_act_for_another_office(gw) -> None:
 
 
 async def test_an_agency_rejection_is_a_finished_request_with_reasons(gw) -> None:
-    body = {**PAYMENT_RECORD, "item": "tax.clearance-certificate",
-            "applicant": {"kind": "organisation", "id_number": "91370303MA3NQ2LU8C", "name": "淄博马尚众诚机械加工厂"},
-            "materials": {"reason": "注销登记", "contact_phone": "13805330123",
-                          "invoice_cancellation_proof": {"media_type": "application/pdf",
-                                                         "content_base64": "JVBERi0xLjQK"}}}
+    body = {
+        **PAYMENT_RECORD,
+        "item": "tax.clearance-certificate",
+        "applicant": {"kind": "organisation", "id_number": "91370303MA3NQ2LU8C", "name": "淄博马尚众诚机械加工厂"},
+        "materials": {
+            "reason": "注销登记",
+            "contact_phone": "13805330123",
+            "invoice_cancellation_proof": {"media_type": "application/pdf", "content_base64": "JVBERi0xLjQK"},
+        },
+    }
     response = await gw.post(body)
     assert response.status == 201
     result = await response.json()

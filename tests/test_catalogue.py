@@ -49,12 +49,12 @@ def test_a_good_catalogue_loads(tmp_path: Path) -> None:
         (('seal = "service_centre"', 'seal = "red"'), "'seal'"),
         (('office_levels = ["town"]', 'office_levels = ["county"]'), "'office_levels'"),
         (('channels = ["window"]', "channels = []"), "'channels'"),
-        (('time_limit_days = 0', 'time_limit_days = "soon"'), "'time_limit_days'"),
+        (("time_limit_days = 0", 'time_limit_days = "soon"'), "'time_limit_days'"),
         (('code = "demo.thing"', 'code = "tax.thing"'), "'code'"),
         (('name_zh = "示例事项"\n', ""), "'name_zh'"),
         (('type = "integer"', 'type = "integer"\nrequried = true'), "'requried'"),
         (('steps = ["受理"]', 'steps = ["受理"]\nlong_runing = true'), "'long_runing'"),
-        (('constraints = { minimum = 2000 }', 'constraints = { pattern = "x" }'), "'constraints'"),
+        (("constraints = { minimum = 2000 }", 'constraints = { pattern = "x" }'), "'constraints'"),
     ],
 )
 def test_a_malformed_item_names_plugin_item_and_field(tmp_path: Path, change: tuple[str, str], field: str) -> None:
@@ -69,7 +69,7 @@ def test_a_malformed_item_names_plugin_item_and_field(tmp_path: Path, change: tu
 
 def test_pledge_may_only_replace_materials_of_the_item(tmp_path: Path) -> None:
     text = GOOD_ITEM.replace("steps = [", 'pledge_replaces = ["marriage_certificate"]\nsteps = [')
-    with pytest.raises(CatalogueError, match="pledge_replaces.*marriage_certificate"):
+    with pytest.raises(CatalogueError, match=r"pledge_replaces.*marriage_certificate"):
         load_items(write(tmp_path, text), plugin="p", agency="demo")
 
 

@@ -25,9 +25,13 @@ def test_an_operator_file_replaces_the_sample(tmp_path: Path) -> None:
 
 
 def test_environment_variables_override_the_file(tmp_path: Path) -> None:
-    settings = load_settings(environ={"ONEWINDOW_SERVER__PORT": "9191",
-                                      "ONEWINDOW_AGENCIES__TAX__MAX_ATTEMPTS": "5",
-                                      "ONEWINDOW_AGENCIES__TAX__SECRETS__APP_SECRET": "s3cret"})
+    settings = load_settings(
+        environ={
+            "ONEWINDOW_SERVER__PORT": "9191",
+            "ONEWINDOW_AGENCIES__TAX__MAX_ATTEMPTS": "5",
+            "ONEWINDOW_AGENCIES__TAX__SECRETS__APP_SECRET": "s3cret",
+        }
+    )
     assert settings.port == 9191
     assert settings.agency("tax").max_attempts == 5
     assert settings.agency("tax").secrets["app_secret"] == "s3cret"
@@ -36,15 +40,18 @@ def test_environment_variables_override_the_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[server]\nport = \"eighty\"\n", "server.port: expected int"),
+        ('[server]\nport = "eighty"\n', "server.port: expected int"),
         ("[server]\nport = 70000\n", "server.port: must be between"),
-        ("[store]\nurl = \"mysql://x\"\n", "store.url"),
+        ('[store]\nurl = "mysql://x"\n', "store.url"),
         ("[agencies.tax]\ntimeout = 3\n", "agencies.tax: unknown setting(s) ['timeout']"),
         ("[agencies.tax]\nread_timeout_s = -1\n", "agencies.tax.read_timeout_s: must be greater than zero"),
-        ("[[offices]]\ncode = \"3703\"\nname = \"x\"\nlevel = \"town\"\n", "offices[0].code"),
-        ("[[offices]]\ncode = \"370303105000\"\nname = \"x\"\nlevel = \"town\"\n"
-         "[[callers]]\nid = \"a\"\noffice = \"370303105000\"\nchannel = \"fax\"\nitems = [\"*\"]\n"
-         "api_key_sha256 = \"" + "0" * 64 + "\"\n", "callers[0].channel"),
+        ('[[offices]]\ncode = "3703"\nname = "x"\nlevel = "town"\n', "offices[0].code"),
+        (
+            '[[offices]]\ncode = "370303105000"\nname = "x"\nlevel = "town"\n'
+            '[[callers]]\nid = "a"\noffice = "370303105000"\nchannel = "fax"\nitems = ["*"]\n'
+            'api_key_sha256 = "' + "0" * 64 + '"\n',
+            "callers[0].channel",
+        ),
         ("[server\n", "not valid TOML"),
     ],
 )
@@ -57,9 +64,13 @@ def test_a_bad_value_names_its_field(tmp_path: Path, text: str, message: str) ->
 
 
 def test_redaction_hides_secrets_and_url_passwords() -> None:
-    shown = redacted({"agencies": {"tax": {"secrets": {"app_secret": "x", "app_key": "y"}, "base_url": "http://a"}},
-                      "store": {"url": "postgresql://user:pw@db/x"},
-                      "callers": [{"id": "a", "api_key_sha256": "abc"}]})
+    shown = redacted(
+        {
+            "agencies": {"tax": {"secrets": {"app_secret": "x", "app_key": "y"}, "base_url": "http://a"}},
+            "store": {"url": "postgresql://user:pw@db/x"},
+            "callers": [{"id": "a", "api_key_sha256": "abc"}],
+        }
+    )
     assert shown["agencies"]["tax"]["secrets"] == {"app_secret": "***", "app_key": "***"}
     assert shown["agencies"]["tax"]["base_url"] == "http://a"
     assert shown["store"]["url"] == "postgresql://user:***@db/x"

@@ -36,8 +36,14 @@ def extranet(running, **values) -> tuple[Extranet, list[Attempt]]:
 
 async def call(client: Extranet, request=QUERY, seconds: float = 10.0):
     agency = TaxAgency()
-    return await client.call("tax", "submit", lambda c: agency.submit(request, c), dedupe_key=request.request_id,
-                             deadline=deadline(seconds), item=request.item)
+    return await client.call(
+        "tax",
+        "submit",
+        lambda c: agency.submit(request, c),
+        dedupe_key=request.request_id,
+        deadline=deadline(seconds),
+        item=request.item,
+    )
 
 
 async def test_unavailable_is_retried_until_the_attempts_run_out(tax) -> None:
@@ -89,8 +95,9 @@ async def test_a_reset_connection_is_agency_unavailable(tax) -> None:
 
 
 async def test_an_unreachable_agency_is_unavailable() -> None:
-    settings = with_agency(sample_settings(), "tax", "http://127.0.0.1:9", max_attempts=1,
-                           secrets=tax_sandbox.spec().config["secrets"])
+    settings = with_agency(
+        sample_settings(), "tax", "http://127.0.0.1:9", max_attempts=1, secrets=tax_sandbox.spec().config["secrets"]
+    )
     client = Extranet(settings)
     with pytest.raises(AgencyUnavailable):
         await call(client)

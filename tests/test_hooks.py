@@ -12,9 +12,14 @@ from plugins.tax import sandbox as tax_sandbox
 from tests.helpers import PERSON, TOWN
 
 DOCS = Path(__file__).parents[1] / "docs" / "plugins.md"
-REQUEST = {"item": "tax.payment-record", "applicant": PERSON,
-           "materials": {"period_start": "2025-01-01", "period_end": "2025-12-31"},
-           "office": TOWN, "operator": "fz-window-01", "channel": "window"}
+REQUEST = {
+    "item": "tax.payment-record",
+    "applicant": PERSON,
+    "materials": {"period_start": "2025-01-01", "period_end": "2025-12-31"},
+    "office": TOWN,
+    "operator": "fz-window-01",
+    "channel": "window",
+}
 CATALOGUE = """
 [[items]]
 code = "hooktest.echo"

@@ -16,8 +16,11 @@ def test_id_numbers_phones_and_names_are_masked_everywhere() -> None:
     out = io.StringIO()
     configure_logging("debug", stream=out)
     log = get_logger(component="test")
-    log.info("applicant 370303199001011239 called from 13805330123", name="张伟",
-             nested={"id": "91370303MA3C4XY85N", "list": ["370303198503120027"]})
+    log.info(
+        "applicant 370303199001011239 called from 13805330123",
+        name="张伟",
+        nested={"id": "91370303MA3C4XY85N", "list": ["370303198503120027"]},
+    )
     (line,) = lines(out)
     text = json.dumps(line, ensure_ascii=False)
     for secret in ("370303199001011239", "13805330123", "91370303MA3C4XY85N", "370303198503120027", "张伟"):

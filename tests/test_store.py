@@ -14,10 +14,17 @@ from gateway.store import ClaimState, RequestRecord, RequestStatus, Store, make_
 def record(**overrides) -> RequestRecord:
     now = utcnow()
     fields = dict(
-        id=new_ulid(), caller_id="fangzhen-window", item="tax.payment-record", agency="tax",
-        office="370303105000", operator="fz-01", channel="window", status=RequestStatus.ACCEPTED,
+        id=new_ulid(),
+        caller_id="fangzhen-window",
+        item="tax.payment-record",
+        agency="tax",
+        office="370303105000",
+        operator="fz-01",
+        channel="window",
+        status=RequestStatus.ACCEPTED,
         envelope={"item": "tax.payment-record", "materials": {"year": 2025}, "applicant": {"name": "张伟"}},
-        created_at=now, updated_at=now,
+        created_at=now,
+        updated_at=now,
     )
     fields.update(overrides)
     return RequestRecord(**fields)
@@ -45,8 +52,9 @@ async def test_a_request_round_trips_with_json_and_times(store: Store) -> None:
 async def test_updating_a_request_changes_only_what_is_named(store: Store) -> None:
     rec = record()
     await store.insert_request(rec)
-    await store.update_request(rec.id, status=RequestStatus.COMPLETED, result={"document": {"a": "证明"}},
-                               attempts=2, finished_at=utcnow())
+    await store.update_request(
+        rec.id, status=RequestStatus.COMPLETED, result={"document": {"a": "证明"}}, attempts=2, finished_at=utcnow()
+    )
     got = await store.get_request(rec.id)
     assert got.status is RequestStatus.COMPLETED and got.result == {"document": {"a": "证明"}}
     assert got.attempts == 2 and got.operator == "fz-01" and got.finished_at is not None
@@ -63,11 +71,26 @@ async def test_listing_filters_by_status_newest_first(store: Store) -> None:
     assert [r.id for r in await store.list_requests(status="failed")] == [first.id]
 
 
-async def claim(store: Store, key: str, digest: str = "d1", request_id: str | None = None, *, now=None,
-                ttl=timedelta(hours=1), lease=timedelta(seconds=30)):
+async def claim(
+    store: Store,
+    key: str,
+    digest: str = "d1",
+    request_id: str | None = None,
+    *,
+    now=None,
+    ttl=timedelta(hours=1),
+    lease=timedelta(seconds=30),
+):
     now = now or utcnow()
-    return await store.claim_idempotency_key("caller", key, body_digest=digest, request_id=request_id or new_ulid(),
-                                             now=now, expires_at=now + ttl, lease_until=now + lease)
+    return await store.claim_idempotency_key(
+        "caller",
+        key,
+        body_digest=digest,
+        request_id=request_id or new_ulid(),
+        now=now,
+        expires_at=now + ttl,
+        lease_until=now + lease,
+    )
 
 
 async def test_idempotency_key_lifecycle(store: Store) -> None:
@@ -75,9 +98,13 @@ async def test_idempotency_key_lifecycle(store: Store) -> None:
     assert first.state is ClaimState.NEW
     assert (await claim(store, "k1")).state is ClaimState.IN_FLIGHT
     assert (await claim(store, "k1", "other")).state is ClaimState.MISMATCH
-    await store.finish_idempotency_key("caller", "k1", status_code=201,
-                                       response={"body": {"id": first.request_id}, "headers": {"Location": "/x"}},
-                                       retryable=False)
+    await store.finish_idempotency_key(
+        "caller",
+        "k1",
+        status_code=201,
+        response={"body": {"id": first.request_id}, "headers": {"Location": "/x"}},
+        retryable=False,
+    )
     replay = await claim(store, "k1")
     assert replay.state is ClaimState.REPLAY and replay.status_code == 201
     assert replay.response == {"id": first.request_id} and replay.headers == {"Location": "/x"}
@@ -85,8 +112,9 @@ async def test_idempotency_key_lifecycle(store: Store) -> None:
 
 async def test_a_retryable_answer_resumes_with_the_same_request_id(store: Store) -> None:
     first = await claim(store, "k2")
-    await store.finish_idempotency_key("caller", "k2", status_code=503, response={"body": {}, "headers": {}},
-                                       retryable=True)
+    await store.finish_idempotency_key(
+        "caller", "k2", status_code=503, response={"body": {}, "headers": {}}, retryable=True
+    )
     again = await claim(store, "k2")
     assert again.state is ClaimState.RESUME and again.request_id == first.request_id
 
@@ -111,8 +139,9 @@ async def test_concurrent_claims_of_one_key_let_exactly_one_through(store: Store
 async def test_accepting_a_request_creates_its_claimed_submit_row(store: Store) -> None:
     rec = record()
     now = utcnow()
-    assert await store.accept_request(rec, claimed_by="w1", lease_until=now + timedelta(seconds=30),
-                                      expires_at=now + timedelta(hours=72))
+    assert await store.accept_request(
+        rec, claimed_by="w1", lease_until=now + timedelta(seconds=30), expires_at=now + timedelta(hours=72)
+    )
     (entry,) = await store.list_outbox(request_id=rec.id)
     assert entry.action == "submit" and entry.claimed_by == "w1"
     # held by w1: nobody else may claim it until the lease runs out
@@ -126,8 +155,14 @@ async def test_scheduled_rows_become_due_and_finish(store: Store) -> None:
     rec = record()
     await store.insert_request(rec)
     now = utcnow()
-    await store.schedule(rec.id, "poll", due_at=now + timedelta(seconds=10), expires_at=now + timedelta(hours=1),
-                         attempts=2, last_error="busy")
+    await store.schedule(
+        rec.id,
+        "poll",
+        due_at=now + timedelta(seconds=10),
+        expires_at=now + timedelta(hours=1),
+        attempts=2,
+        last_error="busy",
+    )
     assert await store.claim_outbox("w", now=now, lease_until=now + timedelta(seconds=5), limit=5) == []
     due = now + timedelta(seconds=11)
     (entry,) = await store.claim_outbox("w", now=due, lease_until=due + timedelta(seconds=5), limit=5)
@@ -148,11 +183,15 @@ async def test_concurrent_workers_never_claim_the_same_row(store: Store, store_u
     others = [make_store(store_url) for _ in range(2)] if store.backend == "postgres" else []
     for other in others:
         await other.open()
-    stores = [store, *others] or [store]
-    claims = await asyncio.gather(*(
-        stores[i % len(stores)].claim_outbox(f"w{i}", now=now + timedelta(seconds=1),
-                                             lease_until=now + timedelta(seconds=60), limit=7)
-        for i in range(6)))
+    stores = [store, *others]
+    claims = await asyncio.gather(
+        *(
+            stores[i % len(stores)].claim_outbox(
+                f"w{i}", now=now + timedelta(seconds=1), lease_until=now + timedelta(seconds=60), limit=7
+            )
+            for i in range(6)
+        )
+    )
     for other in others:
         await other.close()
     claimed = [e.request_id for batch in claims for e in batch]

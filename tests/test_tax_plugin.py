@@ -28,23 +28,36 @@ async def tax():
 
 
 def extranet_for(running, **values) -> Extranet:
-    settings = with_agency(sample_settings(), "tax", running.url, secrets=running.spec.config["secrets"],
-                           max_attempts=values.pop("max_attempts", 1), **values)
+    settings = with_agency(
+        sample_settings(),
+        "tax",
+        running.url,
+        secrets=running.spec.config["secrets"],
+        max_attempts=values.pop("max_attempts", 1),
+        **values,
+    )
     return Extranet(settings)
 
 
 async def submit(extranet: Extranet, request):
     agency = TaxAgency()
     try:
-        return await extranet.call("tax", "submit", lambda call: agency.submit(request, call),
-                                   dedupe_key=request.request_id, deadline=deadline())
+        return await extranet.call(
+            "tax",
+            "submit",
+            lambda call: agency.submit(request, call),
+            dedupe_key=request.request_id,
+            deadline=deadline(),
+        )
     finally:
         await extranet.close()
 
 
 async def test_a_payment_record_query_completes_with_records(tax) -> None:
-    outcome = await submit(extranet_for(tax), intake("tax.payment-record", PERSON,
-                                                     {"period_start": "2025-01-01", "period_end": "2025-12-31"}))
+    outcome = await submit(
+        extranet_for(tax),
+        intake("tax.payment-record", PERSON, {"period_start": "2025-01-01", "period_end": "2025-12-31"}),
+    )
     assert isinstance(outcome, Completed)
     assert outcome.document["records"] and outcome.reference.startswith("(2026)鲁税完证")
 
@@ -57,9 +70,14 @@ async def test_the_sample_data_is_deterministic(tax) -> None:
 
 
 async def test_arrears_reject_a_clearance_certificate_with_the_bureaus_reason(tax) -> None:
-    outcome = await submit(extranet_for(tax), intake(
-        "tax.clearance-certificate", tax.spec.rejection["applicant"],
-        {"reason": "注销登记", "contact_phone": "13805330123"}))
+    outcome = await submit(
+        extranet_for(tax),
+        intake(
+            "tax.clearance-certificate",
+            tax.spec.rejection["applicant"],
+            {"reason": "注销登记", "contact_phone": "13805330123"},
+        ),
+    )
     assert isinstance(outcome, Rejected)
     (reason,) = outcome.reasons
     assert reason.code == "tax.2002" and "欠税" in reason.message_zh
@@ -68,7 +86,8 @@ async def test_arrears_reject_a_clearance_certificate_with_the_bureaus_reason(ta
 async def test_a_wrong_secret_is_an_auth_error_not_a_retry(tax) -> None:
     extranet = extranet_for(tax, max_attempts=3)
     extranet.settings.agencies["tax"] = dataclasses.replace(
-        extranet.settings.agencies["tax"], secrets={"app_key": tax_sandbox.APP_KEY, "app_secret": "wrong"})
+        extranet.settings.agencies["tax"], secrets={"app_key": tax_sandbox.APP_KEY, "app_secret": "wrong"}
+    )
     with pytest.raises(AgencyAuthError, match="1001"):
         await submit(extranet, intake("tax.credit-grade", ORGANISATION, {"year": 2025}))
 

@@ -46,16 +46,22 @@ async def read_limited(request: web.Request, limit: int) -> bytes:
 async def read_json_object(request: web.Request, limit: int) -> dict[str, Any]:
     """The body as a JSON object; 415 for other media types, 400 for bad JSON."""
     if request.content_type not in ("application/json", "application/problem+json") and request.body_exists:
-        raise ProblemError(UNSUPPORTED_MEDIA_TYPE, f"Expected application/json, got {request.content_type}.",
-                           "请以 application/json 格式提交。")
+        raise ProblemError(
+            UNSUPPORTED_MEDIA_TYPE,
+            f"Expected application/json, got {request.content_type}.",
+            "请以 application/json 格式提交。",
+        )
     raw = await read_limited(request, limit)
     try:
         body = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ProblemError(MALFORMED_REQUEST, "The body is not UTF-8.", "请求内容不是 UTF-8 编码。") from None
     except json.JSONDecodeError as exc:
-        raise ProblemError(MALFORMED_REQUEST, f"The body is not valid JSON: {exc.msg} at line {exc.lineno} "
-                           f"column {exc.colno}.", f"请求内容不是合法的 JSON（第 {exc.lineno} 行第 {exc.colno} 列）。") from None
+        raise ProblemError(
+            MALFORMED_REQUEST,
+            f"The body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.",
+            f"请求内容不是合法的 JSON（第 {exc.lineno} 行第 {exc.colno} 列）。",
+        ) from None
     if not isinstance(body, dict):
         raise ProblemError(MALFORMED_REQUEST, "The body must be a JSON object.", "请求内容必须是 JSON 对象。")
     return body

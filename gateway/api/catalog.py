@@ -18,12 +18,16 @@ async def list_items(request: web.Request) -> web.Response:
     filters = {}
     for name, value in request.query.items():
         if name not in _FILTERS:
-            raise ProblemError(MALFORMED_REQUEST, f"Unknown filter {name!r}; use {', '.join(_FILTERS)}.",
-                               f"未知的筛选条件 {name}。")
+            raise ProblemError(
+                MALFORMED_REQUEST, f"Unknown filter {name!r}; use {', '.join(_FILTERS)}.", f"未知的筛选条件 {name}。"
+            )
         allowed = _FILTERS[name]
         if allowed is not None and value not in allowed:
-            raise ProblemError(MALFORMED_REQUEST, f"{name} must be one of {', '.join(allowed)}.",
-                               f"{name} 应为以下之一：{'、'.join(allowed)}。")
+            raise ProblemError(
+                MALFORMED_REQUEST,
+                f"{name} must be one of {', '.join(allowed)}.",
+                f"{name} 应为以下之一：{'、'.join(allowed)}。",
+            )
         filters[name] = value
     items = catalogue.filter(**filters)
     return json_response(200, {"count": len(items), "items": [i.summary() for i in items]})
@@ -34,7 +38,9 @@ async def item_guide(request: web.Request) -> web.Response:
     code = request.match_info["item"]
     item = request.app[GATEWAY].registry.catalogue.get(code)
     if item is None:
-        raise ProblemError(UNKNOWN_ITEM, f"No catalogue item is called {code!r}.", f"事项目录中没有 {code}。", item=code)
+        raise ProblemError(
+            UNKNOWN_ITEM, f"No catalogue item is called {code!r}.", f"事项目录中没有 {code}。", item=code
+        )
     return json_response(200, item.guide())
 
 

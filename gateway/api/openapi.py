@@ -22,7 +22,6 @@ _PROBLEM = {"application/problem+json": {"schema": {"$ref": _REF + "Problem"}}}
 _AUTH = [{"apiKey": []}]
 
 
-
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": _REF + name}
 
@@ -44,9 +43,11 @@ def _schemas() -> dict[str, Any]:
             "required": ["kind", "id_number", "name"],
             "properties": {
                 "kind": {"enum": ["person", "organisation"]},
-                "id_type": {"enum": ["resident_id", "credit_code"],
-                            "description": "resident_id for a person (GB 11643), credit_code for an organisation "
-                                           "(GB 32100); defaults from kind"},
+                "id_type": {
+                    "enum": ["resident_id", "credit_code"],
+                    "description": "resident_id for a person (GB 11643), credit_code for an organisation "
+                    "(GB 32100); defaults from kind",
+                },
                 "id_number": {"type": "string", "minLength": 18, "maxLength": 18},
                 "name": {"type": "string", "maxLength": 100},
                 "phone": {"type": "string", "pattern": "^1[3-9][0-9]{9}$"},
@@ -56,8 +57,11 @@ def _schemas() -> dict[str, Any]:
         "Attachment": {
             "type": "object",
             "required": ["media_type", "content_base64"],
-            "properties": {"media_type": text, "filename": text, "content_base64": {"type": "string",
-                                                                                 "contentEncoding": "base64"}},
+            "properties": {
+                "media_type": text,
+                "filename": text,
+                "content_base64": {"type": "string", "contentEncoding": "base64"},
+            },
         },
         "Pledge": {
             "type": "object",
@@ -76,12 +80,18 @@ def _schemas() -> dict[str, Any]:
             "properties": {
                 "item": {"type": "string", "examples": ["tax.payment-record"]},
                 "applicant": _ref("Applicant"),
-                "materials": {"type": "object", "additionalProperties": True,
-                              "description": "Material name -> value; attachments are Attachment objects. "
-                                             "See GET /v1/catalog/{item} for the item's materials."},
+                "materials": {
+                    "type": "object",
+                    "additionalProperties": True,
+                    "description": "Material name -> value; attachments are Attachment objects. "
+                    "See GET /v1/catalog/{item} for the item's materials.",
+                },
                 "office": {"type": "string", "pattern": "^[0-9]{12}$"},
-                "operator": {"type": "string", "maxLength": 64,
-                             "description": "The accepting staff member's id (首问负责)."},
+                "operator": {
+                    "type": "string",
+                    "maxLength": 64,
+                    "description": "The accepting staff member's id (首问负责).",
+                },
                 "channel": {"enum": list(CHANNELS)},
                 "pledge": _ref("Pledge"),
                 "callback_url": {"type": "string", "format": "uri"},
@@ -93,9 +103,14 @@ def _schemas() -> dict[str, Any]:
             "required": ["id", "status", "item", "office", "operator", "channel", "created_at", "links"],
             "properties": {
                 "id": {"type": "string", "description": "ULID; also the agency-side deduplication key"},
-                "status": {"enum": ["accepted", "pending", "deferred", "completed", "rejected", "failed",
-                                    "dead_letter"]},
-                "item": text, "agency": text, "office": text, "operator": text, "channel": text,
+                "status": {
+                    "enum": ["accepted", "pending", "deferred", "completed", "rejected", "failed", "dead_letter"]
+                },
+                "item": text,
+                "agency": text,
+                "office": text,
+                "operator": text,
+                "channel": text,
                 "created_at": {"type": "string", "format": "date-time"},
                 "updated_at": {"type": "string", "format": "date-time"},
                 "finished_at": {"type": "string", "format": "date-time"},
@@ -107,37 +122,60 @@ def _schemas() -> dict[str, Any]:
                 "links": {"type": "object", "properties": {"self": text}},
             },
         },
-        "Reason": {"type": "object", "properties": {"code": text, "message_zh": text,
-                                                     "message_en": {"type": ["string", "null"]}}},
+        "Reason": {
+            "type": "object",
+            "properties": {"code": text, "message_zh": text, "message_en": {"type": ["string", "null"]}},
+        },
         "Problem": {
             "type": "object",
             "description": "RFC 9457 problem details, with Chinese title/detail and the request id.",
             "required": ["type", "title", "status"],
             "properties": {
                 "type": {"type": "string", "format": "uri-reference"},
-                "title": text, "detail": text, "title_zh": text, "detail_zh": text,
-                "status": {"type": "integer"}, "instance": text, "request_id": text,
+                "title": text,
+                "detail": text,
+                "title_zh": text,
+                "detail_zh": text,
+                "status": {"type": "integer"},
+                "instance": text,
+                "request_id": text,
                 "errors": {"type": "array", "items": _ref("FieldProblem")},
             },
         },
-        "FieldProblem": {"type": "object", "required": ["path", "code", "message_zh", "message_en"],
-                         "properties": {"path": text, "code": text, "message_zh": text, "message_en": text}},
+        "FieldProblem": {
+            "type": "object",
+            "required": ["path", "code", "message_zh", "message_en"],
+            "properties": {"path": text, "code": text, "message_zh": text, "message_en": text},
+        },
         "ItemSummary": {
             "type": "object",
             "properties": {
-                "code": text, "name_zh": text, "name_en": text, "agency": text,
-                "kind": {"enum": list(ITEM_KINDS)}, "seal": {"enum": list(SEAL_KINDS)},
+                "code": text,
+                "name_zh": text,
+                "name_en": text,
+                "agency": text,
+                "kind": {"enum": list(ITEM_KINDS)},
+                "seal": {"enum": list(SEAL_KINDS)},
                 "office_levels": {"type": "array", "items": {"enum": list(OFFICE_LEVELS)}},
                 "channels": {"type": "array", "items": {"enum": list(CHANNELS)}},
-                "time_limit_days": {"type": "integer"}, "long_running": {"type": "boolean"},
+                "time_limit_days": {"type": "integer"},
+                "long_running": {"type": "boolean"},
             },
         },
-        "CatalogList": {"type": "object", "properties": {"count": {"type": "integer"},
-                                                          "items": {"type": "array", "items": _ref("ItemSummary")}}},
+        "CatalogList": {
+            "type": "object",
+            "properties": {"count": {"type": "integer"}, "items": {"type": "array", "items": _ref("ItemSummary")}},
+        },
         "Material": {
             "type": "object",
-            "properties": {"name": text, "type": {"enum": list(MATERIAL_TYPES)}, "required": {"type": "boolean"},
-                           "description_zh": text, "description_en": text, "constraints": {"type": "object"}},
+            "properties": {
+                "name": text,
+                "type": {"enum": list(MATERIAL_TYPES)},
+                "required": {"type": "boolean"},
+                "description_zh": text,
+                "description_en": text,
+                "constraints": {"type": "object"},
+            },
         },
         "ServiceGuide": {
             "allOf": [_ref("ItemSummary")],
@@ -148,12 +186,15 @@ def _schemas() -> dict[str, Any]:
                 "pledge_replaces": {"type": "array", "items": text},
                 "legal_basis": {"type": "array", "items": text},
                 "steps": {"type": "array", "items": text},
-                "fee_zh": text, "deferrable": {"type": "boolean"},
+                "fee_zh": text,
+                "deferrable": {"type": "boolean"},
             },
         },
         "Health": {"type": "object", "properties": {"status": text}},
-        "Readiness": {"type": "object", "properties": {"ready": {"type": "boolean"}, "store": {"type": "object"},
-                                                        "agencies": {"type": "object"}}},
+        "Readiness": {
+            "type": "object",
+            "properties": {"ready": {"type": "boolean"}, "store": {"type": "object"}, "agencies": {"type": "object"}},
+        },
     }
 
 
@@ -165,15 +206,22 @@ def _paths() -> dict[str, Any]:
                 "operationId": "submitRequest",
                 "summary": "Submit a request for any catalogue item (一窗通办)",
                 "security": _AUTH,
-                "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
-                                "schema": {"type": "string", "maxLength": 255},
-                                "description": "Same key + same body replays the stored answer; same key + "
-                                               "another body is a 422; while the first is in flight, 409."}],
+                "parameters": [
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "maxLength": 255},
+                        "description": "Same key + same body replays the stored answer; same key + "
+                        "another body is a 422; while the first is in flight, 409.",
+                    }
+                ],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("Envelope")}}},
                 "responses": {
                     "201": _json(_ref("RequestResource"), "Finished: completed (sealed result) or rejected"),
-                    "202": _json(_ref("RequestResource"), "Accepted: pending at the agency or deferred; poll "
-                                                          "the Location"),
+                    "202": _json(
+                        _ref("RequestResource"), "Accepted: pending at the agency or deferred; poll the Location"
+                    ),
                     "400": problem_response("Malformed JSON or envelope"),
                     "401": problem_response("Missing or unknown API key"),
                     "403": problem_response("This caller, office or channel may not request the item"),
@@ -181,8 +229,9 @@ def _paths() -> dict[str, Any]:
                     "409": problem_response("Same Idempotency-Key still in flight"),
                     "413": problem_response("Body over the configured limit"),
                     "415": problem_response("Not application/json"),
-                    "422": problem_response("Every missing or invalid material, all at once; or an "
-                                            "Idempotency-Key reused with another body"),
+                    "422": problem_response(
+                        "Every missing or invalid material, all at once; or an Idempotency-Key reused with another body"
+                    ),
                     "502": problem_response("The agency answered unreadably"),
                     "503": problem_response("Agency unavailable and the item cannot be deferred, or no valid seal"),
                 },
@@ -194,9 +243,11 @@ def _paths() -> dict[str, Any]:
                 "summary": "Status and result of a request",
                 "security": _AUTH,
                 "parameters": [{"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "responses": {"200": _json(_ref("RequestResource"), "The request"),
-                              "401": problem_response("Missing or unknown API key"),
-                              "404": problem_response("No such request visible to this caller")},
+                "responses": {
+                    "200": _json(_ref("RequestResource"), "The request"),
+                    "401": problem_response("Missing or unknown API key"),
+                    "404": problem_response("No such request visible to this caller"),
+                },
             }
         },
         "/v1/catalog": {
@@ -209,8 +260,10 @@ def _paths() -> dict[str, Any]:
                     {"name": "channel", "in": "query", "schema": {"enum": list(CHANNELS)}},
                     {"name": "kind", "in": "query", "schema": {"enum": list(ITEM_KINDS)}},
                 ],
-                "responses": {"200": _json(_ref("CatalogList"), "Matching items"),
-                              "400": problem_response("Unknown filter or value")},
+                "responses": {
+                    "200": _json(_ref("CatalogList"), "Matching items"),
+                    "400": problem_response("Unknown filter or value"),
+                },
             }
         },
         "/v1/catalog/{item}": {
@@ -218,25 +271,39 @@ def _paths() -> dict[str, Any]:
                 "operationId": "getServiceGuide",
                 "summary": "The service guide (服务指南) of one item",
                 "parameters": [item_param],
-                "responses": {"200": _json(_ref("ServiceGuide"), "The guide"),
-                              "404": problem_response("Unknown item")},
+                "responses": {"200": _json(_ref("ServiceGuide"), "The guide"), "404": problem_response("Unknown item")},
             }
         },
-        "/healthz": {"get": {"operationId": "healthz", "summary": "The process is alive",
-                             "responses": {"200": _json(_ref("Health"), "Alive")}}},
-        "/readyz": {"get": {"operationId": "readyz", "summary": "The store answers; agency health and breakers",
-                            "responses": {"200": _json(_ref("Readiness"), "Ready"),
-                                          "503": _json(_ref("Readiness"), "Not ready")}}},
-        "/openapi.json": {"get": {"operationId": "openapi", "summary": "This document",
-                                  "responses": {"200": {"description": "OpenAPI 3.1 document",
-                                                        "content": {"application/json": {}}}}}},
+        "/healthz": {
+            "get": {
+                "operationId": "healthz",
+                "summary": "The process is alive",
+                "responses": {"200": _json(_ref("Health"), "Alive")},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "operationId": "readyz",
+                "summary": "The store answers; agency health and breakers",
+                "responses": {"200": _json(_ref("Readiness"), "Ready"), "503": _json(_ref("Readiness"), "Not ready")},
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "responses": {"200": {"description": "OpenAPI 3.1 document", "content": {"application/json": {}}}},
+            }
+        },
         "/problems/{slug}": {
             "get": {
                 "operationId": "problemType",
                 "summary": "What a problem type means",
                 "parameters": [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "responses": {"200": _json({"type": "object"}, "The problem type"),
-                              "404": problem_response("Unknown problem type")},
+                "responses": {
+                    "200": _json({"type": "object"}, "The problem type"),
+                    "404": problem_response("Unknown problem type"),
+                },
             }
         },
     }
@@ -256,15 +323,19 @@ def openapi_document(
             "title": "Onewindow intake API",
             "version": __version__,
             "description": "One endpoint for every catalogue item of the township and village service "
-                           "centres. Errors are RFC 9457 problem JSON; see /problems/{slug}.",
+            "centres. Errors are RFC 9457 problem JSON; see /problems/{slug}.",
         },
         "servers": [{"url": "/"}],
         "paths": {**_paths(), **(extra_paths or {})},
         "components": {
             "schemas": {**_schemas(), **(extra_schemas or {})},
-            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer",
-                                           "description": "The caller's API key as a bearer token "
-                                                          "(or in X-Api-Key)."}},
+            "securitySchemes": {
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The caller's API key as a bearer token (or in X-Api-Key).",
+                }
+            },
         },
     }
 
@@ -273,17 +344,27 @@ OPENAPI_DOCUMENT: web.AppKey[dict[str, Any]] = web.AppKey("openapi_document", di
 
 
 async def get_openapi(request: web.Request) -> web.Response:
-    return web.Response(text=json.dumps(request.app[OPENAPI_DOCUMENT], ensure_ascii=False),
-                        content_type="application/json")
+    return web.Response(
+        text=json.dumps(request.app[OPENAPI_DOCUMENT], ensure_ascii=False), content_type="application/json"
+    )
 
 
 async def get_problem_type(request: web.Request) -> web.Response:
     kind = problem_type(request.match_info["slug"])
     if kind is None:
-        raise ProblemError(NOT_FOUND, "No such problem type.", "没有该错误类型。",
-                           known=[k.slug for k in problem_types()])
-    return json_response(200, {"type": kind.uri, "status": kind.status, "title": kind.title_en,
-                               "title_zh": kind.title_zh, "explanation": kind.explanation})
+        raise ProblemError(
+            NOT_FOUND, "No such problem type.", "没有该错误类型。", known=[k.slug for k in problem_types()]
+        )
+    return json_response(
+        200,
+        {
+            "type": kind.uri,
+            "status": kind.status,
+            "title": kind.title_en,
+            "title_zh": kind.title_zh,
+            "explanation": kind.explanation,
+        },
+    )
 
 
 def add_routes(app: web.Application) -> None:

@@ -18,8 +18,9 @@ _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
 def json_response(status: int, body: object, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, text=json.dumps(body, ensure_ascii=False),
-                        content_type="application/json", headers=headers)
+    return web.Response(
+        status=status, text=json.dumps(body, ensure_ascii=False), content_type="application/json", headers=headers
+    )
 
 
 async def post_request(request: web.Request) -> web.Response:
@@ -28,8 +29,11 @@ async def post_request(request: web.Request) -> web.Response:
     caller = gateway.authenticator.authenticate(request)
     key = request.headers.get("Idempotency-Key")
     if key is not None and not _IDEMPOTENCY_KEY.match(key):
-        raise ProblemError(MALFORMED_REQUEST, "Idempotency-Key must be 1-255 visible ASCII characters.",
-                           "Idempotency-Key 应为 1 至 255 个可见 ASCII 字符。")
+        raise ProblemError(
+            MALFORMED_REQUEST,
+            "Idempotency-Key must be 1-255 visible ASCII characters.",
+            "Idempotency-Key 应为 1 至 255 个可见 ASCII 字符。",
+        )
     body = await read_json_object(request, gateway.settings.max_body_bytes)
     answer = await gateway.router.submit(caller, body, request_id=request[REQUEST_ID], idempotency_key=key)
     if "id" in answer.body:
@@ -44,8 +48,11 @@ async def get_request(request: web.Request) -> web.Response:
     request_id = request.match_info["request_id"]
     record = await gateway.store.get_request(request_id) if is_ulid(request_id) else None
     if record is None or (record.caller_id != caller.id and record.office != caller.office.code):
-        raise ProblemError(NOT_FOUND, f"No request {request_id} is visible to this caller.",
-                           f"未找到编号为 {request_id} 的申请，或无权查看。")
+        raise ProblemError(
+            NOT_FOUND,
+            f"No request {request_id} is visible to this caller.",
+            f"未找到编号为 {request_id} 的申请，或无权查看。",
+        )
     return json_response(200, request_view(record))
 
 

@@ -38,8 +38,12 @@ class RequestStatus(enum.StrEnum):
 
     @property
     def final(self) -> bool:
-        return self in (RequestStatus.COMPLETED, RequestStatus.REJECTED, RequestStatus.FAILED,
-                        RequestStatus.DEAD_LETTER)
+        return self in (
+            RequestStatus.COMPLETED,
+            RequestStatus.REJECTED,
+            RequestStatus.FAILED,
+            RequestStatus.DEAD_LETTER,
+        )
 
 
 @dataclass
@@ -91,11 +95,11 @@ REQUEST_UPDATABLE = frozenset(
 class ClaimState(enum.StrEnum):
     """What claiming an idempotency key found."""
 
-    NEW = "new"              # first use: go ahead with the given request id
-    RESUME = "resume"        # an earlier attempt did not finish: go ahead with its request id
-    REPLAY = "replay"        # finished before: answer with the stored response
+    NEW = "new"  # first use: go ahead with the given request id
+    RESUME = "resume"  # an earlier attempt did not finish: go ahead with its request id
+    REPLAY = "replay"  # finished before: answer with the stored response
     IN_FLIGHT = "in_flight"  # another attempt holds it now
-    MISMATCH = "mismatch"    # used before with a different body
+    MISMATCH = "mismatch"  # used before with a different body
 
 
 @dataclass
@@ -177,9 +181,7 @@ class Store(abc.ABC):
         """Create or replace the outbox row ``(request_id, action)``, unclaimed, due at ``due_at``."""
 
     @abc.abstractmethod
-    async def claim_outbox(
-        self, worker: str, *, now: datetime, lease_until: datetime, limit: int
-    ) -> list[OutboxEntry]:
+    async def claim_outbox(self, worker: str, *, now: datetime, lease_until: datetime, limit: int) -> list[OutboxEntry]:
         """Claim up to ``limit`` due rows whose lease (if any) ran out, oldest first.
 
         Several processes may call this at once; each row goes to one of them.

@@ -30,8 +30,24 @@ from gateway.store.migrations import migrations, statements
 
 _MIGRATION_LOCK = 0x0E1D0  # advisory lock key: "one window"
 _COLUMNS = (
-    "id", "caller_id", "item", "agency", "office", "operator", "channel", "status", "envelope", "result",
-    "error", "ticket", "agency_reference", "attempts", "callback_url", "created_at", "updated_at", "finished_at",
+    "id",
+    "caller_id",
+    "item",
+    "agency",
+    "office",
+    "operator",
+    "channel",
+    "status",
+    "envelope",
+    "result",
+    "error",
+    "ticket",
+    "agency_reference",
+    "attempts",
+    "callback_url",
+    "created_at",
+    "updated_at",
+    "finished_at",
 )
 
 
@@ -119,7 +135,9 @@ class PostgresStore(Store):
                     await conn.execute(statement)
                 await conn.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-                    migration.version, migration.name, utcnow(),
+                    migration.version,
+                    migration.name,
+                    utcnow(),
                 )
 
     async def ping(self) -> None:
@@ -187,7 +205,11 @@ class PostgresStore(Store):
             await conn.execute(
                 "INSERT INTO outbox (request_id, action, due_at, expires_at, claimed_by, lease_until, created_at) "
                 "VALUES ($1, 'submit', $2, $3, $4, $5, $2)",
-                record.id, record.created_at, expires_at, claimed_by, lease_until,
+                record.id,
+                record.created_at,
+                expires_at,
+                claimed_by,
+                lease_until,
             )
             return True
 
@@ -206,19 +228,26 @@ class PostgresStore(Store):
             "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id, action) DO UPDATE SET "
             "due_at = excluded.due_at, expires_at = excluded.expires_at, attempts = excluded.attempts, "
             "last_error = excluded.last_error, claimed_by = NULL, lease_until = NULL",
-            request_id, action, due_at, expires_at, attempts, last_error, utcnow(),
+            request_id,
+            action,
+            due_at,
+            expires_at,
+            attempts,
+            last_error,
+            utcnow(),
         )
 
-    async def claim_outbox(
-        self, worker: str, *, now: datetime, lease_until: datetime, limit: int
-    ) -> list[OutboxEntry]:
+    async def claim_outbox(self, worker: str, *, now: datetime, lease_until: datetime, limit: int) -> list[OutboxEntry]:
         rows = await self.pool.fetch(
             "UPDATE outbox SET claimed_by = $1, lease_until = $2 WHERE (request_id, action) IN ("
             "  SELECT request_id, action FROM outbox"
             "  WHERE due_at <= $3 AND (lease_until IS NULL OR lease_until < $3)"
             "  ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED"
             ") RETURNING *",
-            worker, lease_until, now, limit,
+            worker,
+            lease_until,
+            now,
+            limit,
         )
         return sorted((OutboxEntry(**dict(row)) for row in rows), key=lambda e: e.due_at)
 
@@ -228,7 +257,8 @@ class PostgresStore(Store):
     async def list_outbox(self, *, request_id: str | None = None, limit: int = 100) -> list[OutboxEntry]:
         if request_id:
             rows = await self.pool.fetch(
-                "SELECT * FROM outbox WHERE request_id = $1 ORDER BY due_at LIMIT $2", request_id, limit)
+                "SELECT * FROM outbox WHERE request_id = $1 ORDER BY due_at LIMIT $2", request_id, limit
+            )
         else:
             rows = await self.pool.fetch("SELECT * FROM outbox ORDER BY due_at LIMIT $1", limit)
         return [OutboxEntry(**dict(row)) for row in rows]
@@ -236,10 +266,12 @@ class PostgresStore(Store):
     async def release_outbox_claims(self, worker: str | None = None) -> int:
         if worker is None:
             status = await self.pool.execute(
-                "UPDATE outbox SET claimed_by = NULL, lease_until = NULL WHERE claimed_by IS NOT NULL")
+                "UPDATE outbox SET claimed_by = NULL, lease_until = NULL WHERE claimed_by IS NOT NULL"
+            )
         else:
             status = await self.pool.execute(
-                "UPDATE outbox SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = $1", worker)
+                "UPDATE outbox SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = $1", worker
+            )
         return int(status.split()[-1])
 
     # -- idempotency keys -------------------------------------------------
@@ -258,13 +290,21 @@ class PostgresStore(Store):
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 "DELETE FROM idempotency_keys WHERE caller_id = $1 AND key = $2 AND expires_at <= $3",
-                caller_id, key, now,
+                caller_id,
+                key,
+                now,
             )
             inserted = await conn.execute(
                 "INSERT INTO idempotency_keys (caller_id, key, body_digest, request_id, state, created_at, "
                 "expires_at, lease_until) VALUES ($1, $2, $3, $4, 'in_flight', $5, $6, $7) "
                 "ON CONFLICT (caller_id, key) DO NOTHING",
-                caller_id, key, body_digest, request_id, now, expires_at, lease_until,
+                caller_id,
+                key,
+                body_digest,
+                request_id,
+                now,
+                expires_at,
+                lease_until,
             )
             if inserted.endswith(" 1"):
                 return IdempotencyClaim(ClaimState.NEW, request_id)
@@ -284,7 +324,9 @@ class PostgresStore(Store):
                 return IdempotencyClaim(ClaimState.IN_FLIGHT, row["request_id"])
             await conn.execute(
                 "UPDATE idempotency_keys SET state = 'in_flight', lease_until = $1 WHERE caller_id = $2 AND key = $3",
-                lease_until, caller_id, key,
+                lease_until,
+                caller_id,
+                key,
             )
             return IdempotencyClaim(ClaimState.RESUME, row["request_id"])
 
@@ -293,7 +335,11 @@ class PostgresStore(Store):
     ) -> None:
         await self.pool.execute(
             "UPDATE idempotency_keys SET state = $1, status_code = $2, response = $3 WHERE caller_id = $4 AND key = $5",
-            "retryable" if retryable else "done", status_code, response, caller_id, key,
+            "retryable" if retryable else "done",
+            status_code,
+            response,
+            caller_id,
+            key,
         )
 
     async def purge_idempotency_keys(self, now: datetime) -> int:

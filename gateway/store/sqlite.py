@@ -231,8 +231,14 @@ class SQLiteStore(Store):
             await db.execute(
                 "INSERT INTO outbox (request_id, action, due_at, expires_at, claimed_by, lease_until, created_at) "
                 "VALUES (?, 'submit', ?, ?, ?, ?, ?)",
-                (record.id, _ts(record.created_at), _ts(expires_at), claimed_by, _ts(lease_until),
-                 _ts(record.created_at)),
+                (
+                    record.id,
+                    _ts(record.created_at),
+                    _ts(expires_at),
+                    claimed_by,
+                    _ts(lease_until),
+                    _ts(record.created_at),
+                ),
             )
             return True
 
@@ -255,9 +261,7 @@ class SQLiteStore(Store):
                 (request_id, action, _ts(due_at), _ts(expires_at), attempts, last_error, _ts(utcnow())),
             )
 
-    async def claim_outbox(
-        self, worker: str, *, now: datetime, lease_until: datetime, limit: int
-    ) -> list[OutboxEntry]:
+    async def claim_outbox(self, worker: str, *, now: datetime, lease_until: datetime, limit: int) -> list[OutboxEntry]:
         async with self.transaction() as db:
             cursor = await db.execute(
                 "SELECT * FROM outbox WHERE due_at <= ? AND (lease_until IS NULL OR lease_until < ?) "
@@ -285,10 +289,12 @@ class SQLiteStore(Store):
         async with self.transaction() as db:
             if worker is None:
                 cursor = await db.execute(
-                    "UPDATE outbox SET claimed_by = NULL, lease_until = NULL WHERE claimed_by IS NOT NULL")
+                    "UPDATE outbox SET claimed_by = NULL, lease_until = NULL WHERE claimed_by IS NOT NULL"
+                )
             else:
                 cursor = await db.execute(
-                    "UPDATE outbox SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = ?", (worker,))
+                    "UPDATE outbox SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = ?", (worker,)
+                )
             return cursor.rowcount
 
     # -- idempotency keys -------------------------------------------------

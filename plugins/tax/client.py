@@ -58,8 +58,11 @@ def _params(request: IntakeRequest) -> dict[str, Any]:
     params: dict[str, Any] = {}
     for name, value in request.materials.items():
         if isinstance(value, dict) and "content_base64" in value:
-            value = {"media_type": value["media_type"], "filename": value.get("filename", name),
-                     "content": value["content_base64"]}
+            value = {
+                "media_type": value["media_type"],
+                "filename": value.get("filename", name),
+                "content": value["content_base64"],
+            }
         params[name] = value
     return params
 
@@ -72,16 +75,22 @@ class TaxAgency:
     name_en = "Zhangdian District Tax Bureau"
     catalogue = CATALOGUE
 
-    async def _post(self, call: AgencyCall, path: str, payload: dict[str, Any] | None,
-                    *, serial: str | None = None) -> dict[str, Any]:
+    async def _post(
+        self, call: AgencyCall, path: str, payload: dict[str, Any] | None, *, serial: str | None = None
+    ) -> dict[str, Any]:
         body = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
         timestamp = str(int(time.time() * 1000))
         nonce = secrets.token_hex(12)
         url = call.url(path)
         method = "GET" if payload is None else "POST"
         signed = signature(call.secrets["app_secret"], method, urlsplit(url).path, timestamp, nonce, body)
-        headers = {"X-App-Key": call.secrets["app_key"], "X-Timestamp": timestamp, "X-Nonce": nonce,
-                   "X-Signature": signed, "Content-Type": "application/json"}
+        headers = {
+            "X-App-Key": call.secrets["app_key"],
+            "X-Timestamp": timestamp,
+            "X-Nonce": nonce,
+            "X-Signature": signed,
+            "Content-Type": "application/json",
+        }
         if serial:
             headers["X-Request-Serial"] = serial
         async with call.session.request(method, url, data=body, headers=headers) as response:
@@ -103,14 +112,20 @@ class TaxAgency:
 
     async def submit(self, request: IntakeRequest, call: AgencyCall) -> Outcome:
         path, acts = SERVICES[request.item]
-        payload = {"taxpayer": {"id": request.applicant.id_number, "name": request.applicant.name,
-                                "kind": request.applicant.kind},
-                   "params": _params(request)}
+        payload = {
+            "taxpayer": {
+                "id": request.applicant.id_number,
+                "name": request.applicant.name,
+                "kind": request.applicant.kind,
+            },
+            "params": _params(request),
+        }
         call.log.info("tax.submit", service=path)
         answer = await self._post(call, f"api/v2/{path}", payload, serial=call.dedupe_key)
         if answer["code"] != "0000":
-            return Rejected((Reason(f"tax.{answer['code']}", str(answer.get("message", ""))),),
-                            reference=answer.get("trace_id"))
+            return Rejected(
+                (Reason(f"tax.{answer['code']}", str(answer.get("message", ""))),), reference=answer.get("trace_id")
+            )
         data = answer.get("data")
         if not isinstance(data, dict):
             raise AgencyProtocolError("tax bureau answered success without data")

@@ -56,8 +56,12 @@ def sign(secret: str, method: str, path: str, timestamp: str, nonce: str, body: 
 
 def _answer(code: str, data: Any = None, message: str | None = None, *, status: int | None = None) -> web.Response:
     http = status if status is not None else ERRORS.get(code, (200, ""))[0]
-    body = {"code": code, "message": message or ERRORS.get(code, (200, "成功"))[1],
-            "data": data, "trace_id": hashlib.md5(str(time.time_ns()).encode()).hexdigest()[:16]}
+    body = {
+        "code": code,
+        "message": message or ERRORS.get(code, (200, "成功"))[1],
+        "data": data,
+        "trace_id": hashlib.md5(str(time.time_ns()).encode()).hexdigest()[:16],
+    }
     return web.Response(status=http, text=json.dumps(body, ensure_ascii=False), content_type="application/json")
 
 
@@ -95,11 +99,18 @@ def payment_records(taxpayer: dict[str, Any], params: dict[str, Any], serial: st
         if wanted not in ("全部", kind):
             continue
         amount = (seed >> (month * 2)) % 90000 / 100 + 10
-        records.append({"tax_type": kind, "period": f"{params.get('period_start', '2025')[:4]}-{month:02d}",
-                        "amount": f"{amount:.2f}", "voucher_no": f"337036{seed % 10**8:08d}{month:02d}"})
+        records.append(
+            {
+                "tax_type": kind,
+                "period": f"{params.get('period_start', '2025')[:4]}-{month:02d}",
+                "amount": f"{amount:.2f}",
+                "voucher_no": f"337036{seed % 10**8:08d}{month:02d}",
+            }
+        )
     total = sum(float(r["amount"]) for r in records)
-    return _answer(OK, {"certificate_no": f"(2026)鲁税完证{seed % 10**7:07d}号", "records": records,
-                        "total": f"{total:.2f}"})
+    return _answer(
+        OK, {"certificate_no": f"(2026)鲁税完证{seed % 10**7:07d}号", "records": records, "total": f"{total:.2f}"}
+    )
 
 
 def income_records(taxpayer: dict[str, Any], params: dict[str, Any], serial: str) -> web.Response:
@@ -109,8 +120,15 @@ def income_records(taxpayer: dict[str, Any], params: dict[str, Any], serial: str
     seed = _seed(tid, str(params.get("year")))
     income = 36000 + seed % 240000
     tax = max(0, (income - 60000) * 0.03)
-    return _answer(OK, {"year": params.get("year"), "income": f"{income:.2f}", "tax_paid": f"{tax:.2f}",
-                        "withholders": ["淄博房镇鑫源商贸有限公司"]})
+    return _answer(
+        OK,
+        {
+            "year": params.get("year"),
+            "income": f"{income:.2f}",
+            "tax_paid": f"{tax:.2f}",
+            "withholders": ["淄博房镇鑫源商贸有限公司"],
+        },
+    )
 
 
 def credit_grade(taxpayer: dict[str, Any], params: dict[str, Any], serial: str) -> web.Response:
@@ -122,8 +140,14 @@ def credit_grade(taxpayer: dict[str, Any], params: dict[str, Any], serial: str) 
 def clearance(taxpayer: dict[str, Any], params: dict[str, Any], serial: str) -> web.Response:
     if taxpayer["id"] in TAXPAYERS_WITH_ARREARS:
         return _business_error("2002", "纳税人存在欠税：增值税 3,218.40 元、滞纳金 96.55 元，请结清后再申请")
-    return _answer(OK, {"certificate_no": f"张税税企清〔2026〕{_seed(serial) % 100000:05d}号",
-                        "reason": params.get("reason"), "taxpayer_name": taxpayer["name"]})
+    return _answer(
+        OK,
+        {
+            "certificate_no": f"张税税企清〔2026〕{_seed(serial) % 100000:05d}号",
+            "reason": params.get("reason"),
+            "taxpayer_name": taxpayer["name"],
+        },
+    )
 
 
 def invoice(taxpayer: dict[str, Any], params: dict[str, Any], serial: str) -> web.Response:
@@ -131,16 +155,30 @@ def invoice(taxpayer: dict[str, Any], params: dict[str, Any], serial: str) -> we
         return _business_error("2002", "申请人存在未结清税款，暂不能代开发票")
     amount = float(params.get("amount", 0))
     vat = round(amount / 1.01 * 0.01, 2)
-    return _answer(OK, {"invoice_code": "037002600111", "invoice_no": f"{_seed(serial) % 10**8:08d}",
-                        "amount": f"{amount:.2f}", "vat": f"{vat:.2f}", "buyer": params.get("buyer_name")})
+    return _answer(
+        OK,
+        {
+            "invoice_code": "037002600111",
+            "invoice_no": f"{_seed(serial) % 10**8:08d}",
+            "amount": f"{amount:.2f}",
+            "vat": f"{vat:.2f}",
+            "buyer": params.get("buyer_name"),
+        },
+    )
 
 
 def registration(taxpayer: dict[str, Any], params: dict[str, Any], serial: str) -> web.Response:
     if taxpayer["id"] in TAXPAYERS_WITH_ARREARS:
         return _business_error("2003", "该统一社会信用代码已有登记信息，不能重复办理")
-    return _answer(OK, {"taxpayer_status": "正常", "tax_types": ["增值税", "企业所得税", "城市维护建设税"],
-                        "tax_authority": "国家税务总局淄博市张店区税务局房镇税务所",
-                        "registered_on": time.strftime("%Y-%m-%d")})
+    return _answer(
+        OK,
+        {
+            "taxpayer_status": "正常",
+            "tax_types": ["增值税", "企业所得税", "城市维护建设税"],
+            "tax_authority": "国家税务总局淄博市张店区税务局房镇税务所",
+            "registered_on": time.strftime("%Y-%m-%d"),
+        },
+    )
 
 
 def deed_tax(taxpayer: dict[str, Any], params: dict[str, Any], serial: str) -> web.Response:
@@ -149,8 +187,15 @@ def deed_tax(taxpayer: dict[str, Any], params: dict[str, Any], serial: str) -> w
     price = float(params.get("transaction_price", 0))
     area = float(params.get("floor_area", 0))
     rate = 0.01 if params.get("first_home") and area <= 140 else 0.03
-    return _answer(OK, {"tax_base": f"{price:.2f}", "rate": rate, "tax_due": f"{price * rate:.2f}",
-                        "voucher_no": f"337036{_seed(serial) % 10**9:09d}"})
+    return _answer(
+        OK,
+        {
+            "tax_base": f"{price:.2f}",
+            "rate": rate,
+            "tax_due": f"{price * rate:.2f}",
+            "voucher_no": f"337036{_seed(serial) % 10**9:09d}",
+        },
+    )
 
 
 QUERIES: dict[str, Callable[..., web.Response]] = {
@@ -169,8 +214,7 @@ SUBMISSIONS: dict[str, Callable[..., web.Response]] = {
 def create_app(knobs: FaultKnobs) -> web.Application:
     """The tax bureau sandbox application."""
     ledger = SubmissionLedger(knobs)
-    app = sandbox_application(knobs=knobs, ledger=ledger, unavailable=_unavailable, malformed=_garbage,
-                              name="tax")
+    app = sandbox_application(knobs=knobs, ledger=ledger, unavailable=_unavailable, malformed=_garbage, name="tax")
     seen_nonces: dict[str, float] = {}
 
     async def authenticate(request: web.Request, body: bytes) -> web.Response | None:
@@ -240,4 +284,3 @@ def spec() -> SandboxSpec:
             "applicant": {"kind": "organisation", "id_number": "91370303MA3NQ2LU8C", "name": "淄博马尚众诚机械加工厂"},
         },
     )
-
