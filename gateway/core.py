@@ -20,7 +20,7 @@ from gateway.callers import ApiKeyAuthenticator, Authenticator
 from gateway.config import AgencySettings, Settings
 from gateway.delivery import Delivery, Sealer
 from gateway.events import Events, LogSink
-from gateway.extranet import Extranet
+from gateway.extranet import Attempt, Extranet
 from gateway.logs import get_logger
 from gateway.outbox import OutboxWorker
 from gateway.plugins import gather_hook, hook_results_by_plugin, plugin_manager
@@ -87,6 +87,7 @@ class Gateway:
         await self.store.open()
         self.extranet = Extranet(self.settings)
         self.events = Events(LogSink())
+        self.extranet.observers.append(self._record_attempt)
         self.authenticator = ApiKeyAuthenticator(self.settings.callers, self.settings)
         if self._sealer is None:
             from gateway.sealing import DistrictSealer
@@ -152,6 +153,22 @@ class Gateway:
         for sandbox in reversed(self.sandboxes):
             await sandbox.stop()
         self.sandboxes.clear()
+
+    async def _record_attempt(self, attempt: Attempt) -> None:
+        """Every call to an agency is an audit event: who, how long, what came of it, retried or not."""
+        if attempt.operation == "health":
+            return
+        await self.events.emit(
+            "agency.attempt",
+            request_id=attempt.dedupe_key,
+            agency=attempt.agency,
+            operation=attempt.operation,
+            attempt=attempt.number,
+            latency_ms=round(attempt.latency_s * 1000, 1),
+            outcome=attempt.outcome,
+            error=attempt.error,
+            will_retry=attempt.will_retry,
+        )
 
     async def _agency_health(self, code: str) -> dict[str, Any]:
         cached = self._health_cache.get(code)

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
+from gateway.api.keys import GATEWAY
 from gateway.ids import new_ulid
 from gateway.logs import get_logger
 from gateway.problems import (
@@ -42,9 +43,15 @@ async def request_ids(request: web.Request, handler: Handler) -> web.StreamRespo
     structlog.contextvars.bind_contextvars(request_id=request_id, method=request.method, path=request.path)
     try:
         response = await handler(request)
+        final_id = request.get(REQUEST_ID, request_id)
+        if request.method == "POST" and request.path.startswith("/v1/"):
+            # The answer is part of the request's story; recorded before it is sent.
+            await request.app[GATEWAY].events.emit(
+                "response.sent", request_id=final_id, path=request.path, status=response.status
+            )
     finally:
         structlog.contextvars.clear_contextvars()
-    response.headers.setdefault(REQUEST_ID_HEADER, request.get(REQUEST_ID, request_id))
+    response.headers.setdefault(REQUEST_ID_HEADER, final_id)
     return response
 
 
