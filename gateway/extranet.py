@@ -19,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from xml.etree import ElementTree
 
 import aiohttp
 from tenacity import (
@@ -79,7 +80,7 @@ def _translate(exc: BaseException) -> AgencyError | None:
         return AgencyProtocolError(f"unreadable answer: {exc}")
     if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientOSError | ConnectionError):
         return AgencyUnavailable(f"cannot reach the agency: {type(exc).__name__}: {exc}")
-    if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):
+    if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError | ElementTree.ParseError):
         return AgencyProtocolError(f"the agency's answer does not decode: {type(exc).__name__}: {exc}")
     return None  # anything else is a bug in the plugin, not the agency's fault
 
