@@ -1,0 +1,7 @@
+"""``python -m signing ...``: the same commands as ``onewindow seal``/``verify``."""
+
+import sys
+
+from signing.cli import main
+
+sys.exit(main())

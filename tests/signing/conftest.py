@@ -1,0 +1,77 @@
+"""Fixtures for the seal tests: a sample district on disk, a trust bundle, a result document.
+
+Nothing here is autouse, so the audit-log tests in this folder are unaffected.
+Tests that depend on the key type parametrize the ``key_type`` fixture directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from signing.keys import PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, Passphrase
+from signing.registry import SealRegistry
+from signing.sample import SAMPLE_OFFICES, create_sample_district
+from signing.trust import TrustBundle
+
+SECRET = "correct horse battery staple"
+OFFICE, OFFICE_NAME = SAMPLE_OFFICES[1]
+ISSUED = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)
+
+
+@pytest.fixture
+def seal_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The passphrase in the environment, as operators provide it."""
+    monkeypatch.setenv(PASSPHRASE_ENV, SECRET)
+    monkeypatch.delenv(PASSPHRASE_FILE_ENV, raising=False)
+    yield SECRET
+
+
+@pytest.fixture
+def key_type() -> str:
+    """Key type of the sample district; tests that care parametrize ``key_type`` over both."""
+    return "es384"
+
+
+@pytest.fixture
+def seal_registry(tmp_path: Path, seal_env: str, key_type: str) -> SealRegistry:
+    """A fresh sample district (three offices, one seal of each kind per office)."""
+    return create_sample_district(tmp_path / "pki", now=ISSUED, key_type=key_type)
+
+
+@pytest.fixture
+def trust(seal_registry: SealRegistry) -> TrustBundle:
+    return TrustBundle.from_dict(seal_registry.export_trust_bundle())
+
+
+@pytest.fixture(scope="session")
+def passphrase() -> Passphrase:
+    return Passphrase(SECRET.encode())
+
+
+@pytest.fixture
+def office() -> tuple[str, str]:
+    """(code, name) of the sample office most tests seal for."""
+    return OFFICE, OFFICE_NAME
+
+
+@pytest.fixture
+def result_doc() -> dict[str, Any]:
+    """A typical ~1.5 KB tax payment record, as an agency plugin returns it."""
+    return {
+        "item": "tax.payment-record",
+        "request_id": "01J9Z8Q4C8W3V1N6T5R2X7Y0AB",
+        "office": OFFICE,
+        "applicant": {"name": "张三", "id_number": "370303********1234"},
+        "issuer": "国家税务总局淄博市张店区税务局",
+        "records": [
+            {"month": f"2024-{m:02d}", "tax_type": "个人所得税", "amount": 123.45 + m, "paid": True}
+            for m in range(1, 13)
+        ],
+        "total": 1559.4,
+        "remarks": None,
+    }

@@ -1,0 +1,226 @@
+"""The seal and verify commands, run in-process through main() and register()."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from signing.cli import PKI_ENV, main, register
+from signing.registry import SealRegistry
+from signing.sealing import seal_document
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_registry_lifecycle_through_the_command_line(
+    tmp_path: Path, seal_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pki = str(tmp_path / "pki")
+    code, out, _ = run(capsys, "seal", "init-district", "--pki", pki)
+    assert code == 0 and "root sha256" in out
+    code, out, _ = run(
+        capsys,
+        "seal",
+        "issue",
+        "--pki",
+        pki,
+        "--office",
+        "370303100000",
+        "--name",
+        "马尚街道便民服务中心",
+        "--kind",
+        "delegated_approval",
+        "--items",
+        "property.*",
+        "tax.payment-record",
+        "--valid-days",
+        "30",
+    )
+    assert code == 0 and "370303-SP-0001" in out
+    code, out, _ = run(
+        capsys,
+        "seal",
+        "issue",
+        "--pki",
+        pki,
+        "--office",
+        "370303100000",
+        "--name",
+        "马尚街道便民服务中心",
+        "--kind",
+        "service_centre",
+        "--number",
+        "12",
+    )
+    assert code == 0 and "370303-BM-0012" in out
+    code, out, _ = run(capsys, "seal", "list", "--pki", pki)
+    assert "370303-SP-0001" in out and "370303-BM-0012" in out and "property.*" in out
+    stamp = tmp_path / "stamp.svg"
+    code, out, _ = run(
+        capsys, "seal", "show", "370303-SP-0001", "--pki", pki, "--stamp", str(stamp)
+    )
+    assert code == 0 and "history:" in out and "issued" in out
+    assert "行政审批专用章" in stamp.read_text()
+    assert (
+        run(capsys, "seal", "suspend", "370303-SP-0001", "--pki", pki, "--reason", "audit")[0] == 0
+    )
+    assert run(capsys, "seal", "reinstate", "370303-SP-0001", "--pki", pki)[0] == 0
+    code, out, _ = run(
+        capsys,
+        "seal",
+        "revoke",
+        "370303-BM-0012",
+        "--pki",
+        pki,
+        "--reason",
+        "lost",
+        "--code",
+        "key_compromise",
+    )
+    assert code == 0 and "revoked 370303-BM-0012" in out
+    code, out, _ = run(capsys, "seal", "show", "370303-SP-0001", "--pki", pki, "--json")
+    shown = json.loads(out)
+    assert [e["status"] for e in shown["history"]] == ["active", "suspended", "active"]
+    assert shown["key_backend"] == "file"
+    code, out, _ = run(capsys, "seal", "list", "--pki", pki, "--json")
+    assert {s["number"]: s["status"] for s in json.loads(out)} == {
+        "370303-SP-0001": "active",
+        "370303-BM-0012": "revoked",
+    }
+    bundle = tmp_path / "trust.json"
+    code, out, _ = run(capsys, "seal", "export-trust", str(bundle), "--pki", pki)
+    assert code == 0 and json.loads(bundle.read_text())["format"] == "onewindow-trust-bundle/1"
+
+
+def test_refused_operations_print_one_line_and_exit_2(
+    tmp_path: Path,
+    seal_env: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(PKI_ENV, str(tmp_path / "pki"))
+    code, _, err = run(capsys, "seal", "list")
+    assert code == 2 and err.count("\n") == 1 and "init-district" in err
+    run(capsys, "seal", "init-district")
+    code, _, err = run(
+        capsys, "seal", "issue", "--office", "12", "--name", "x", "--kind", "service_centre"
+    )
+    assert code == 2 and err.startswith("error: office code") and err.count("\n") == 1
+    code, _, err = run(capsys, "seal", "revoke", "370303-BM-0404", "--reason", "x")
+    assert code == 2 and "no seal numbered" in err
+    monkeypatch.delenv("ONEWINDOW_SEAL_PASSPHRASE")
+    code, _, err = run(
+        capsys,
+        "seal",
+        "issue",
+        "--office",
+        "370303100000",
+        "--name",
+        "x",
+        "--kind",
+        "service_centre",
+    )
+    assert code == 2 and "ONEWINDOW_SEAL_PASSPHRASE" in err
+
+
+@pytest.fixture
+def sealed_files(
+    seal_registry: SealRegistry, office: tuple[str, str], result_doc: dict, tmp_path: Path
+) -> tuple[Path, Path]:
+    seal = seal_registry.seal_for(office[0], "service_centre", "tax.payment-record")
+    assert seal is not None
+    doc = seal_document(
+        result_doc,
+        seal_registry.signer_for(seal),
+        seal,
+        item="tax.payment-record",
+        request_id="R-1",
+    )
+    doc_path, bundle_path = tmp_path / "doc.json", tmp_path / "bundle.json"
+    doc_path.write_text(json.dumps(doc, ensure_ascii=False, indent=1))
+    seal_registry.export_trust_bundle(bundle_path)
+    return doc_path, bundle_path
+
+
+def test_verify_exits_0_only_for_total_passed(
+    sealed_files: tuple[Path, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    doc, bundle = sealed_files
+    code, out, _ = run(capsys, "verify", str(doc), "--trust", str(bundle))
+    assert code == 0 and "TOTAL_PASSED" in out and "通过" in out
+    code, out, _ = run(capsys, "verify", str(doc), "--trust", str(bundle), "--json")
+    assert code == 0 and json.loads(out)["indication"] == "TOTAL_PASSED"
+    altered: dict[str, Any] = json.loads(doc.read_text())
+    altered["records"][0]["paid"] = False
+    bad = tmp_path / "altered.json"
+    bad.write_text(json.dumps(altered))
+    code, out, _ = run(capsys, "verify", str(bad), "--trust", str(bundle), "--json")
+    assert code == 1 and json.loads(out)["sub_indication"] == "HASH_FAILURE"
+
+
+def test_verify_bad_input_is_one_line_exit_2(
+    sealed_files: tuple[Path, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    doc, bundle = sealed_files
+    (tmp_path / "broken.json").write_text("{")
+    for argv in (
+        ("verify", str(tmp_path / "missing.json"), "--trust", str(bundle)),
+        ("verify", str(tmp_path / "broken.json"), "--trust", str(bundle)),
+        ("verify", str(doc), "--trust", str(tmp_path / "broken.json")),
+        ("verify", str(doc), "--trust", str(bundle), "--root-fingerprint", "00" * 32),
+    ):
+        code, out, err = run(capsys, *argv)
+        assert code == 2 and out == "" and err.count("\n") == 1 and err.startswith("error: ")
+
+
+def test_register_plugs_into_a_foreign_parser_and_sets_func() -> None:
+    parser = argparse.ArgumentParser(prog="onewindow")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("serve").set_defaults(func=lambda a: 0)
+    register(sub)
+    args = parser.parse_args(["seal", "list", "--pki", "/tmp/x"])
+    assert callable(args.func) and args.pki == "/tmp/x"
+    args = parser.parse_args(["verify", "d.json", "--trust", "b.json"])
+    assert callable(args.func) and args.trust == "b.json"
+
+
+def test_python_dash_m_signing_runs_the_cli() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "signing", "verify", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and "--trust" in done.stdout
+
+
+def test_key_type_option_picks_the_root_and_each_seals_algorithm(
+    tmp_path: Path, seal_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pki = str(tmp_path / "pki")
+    issue = ("seal", "issue", "--pki", pki, "--office", "370303100000", "--name", "马尚街道")
+    code, out, _ = run(capsys, "seal", "init-district", "--pki", pki, "--key-type", "es256")
+    assert code == 0 and "(P-256, ES256)" in out
+    code, out, _ = run(capsys, *issue, "--kind", "service_centre")
+    assert code == 0 and "370303-BM-0001 (service_centre, ES384)" in out
+    code, out, _ = run(capsys, *issue, "--kind", "service_centre", "--key-type", "es256")
+    assert code == 0 and "370303-BM-0002 (service_centre, ES256)" in out
+    code, out, _ = run(capsys, "seal", "show", "370303-BM-0002", "--pki", pki, "--json")
+    assert json.loads(out)["algorithm"] == "ES256"
+    code, out, _ = run(capsys, "seal", "list", "--pki", pki)
+    assert " ES384 " in out and " ES256 " in out
+    with pytest.raises(SystemExit) as refused:
+        main([*issue, "--kind", "service_centre", "--key-type", "rsa2048"])
+    assert refused.value.code == 2 and "invalid choice" in capsys.readouterr().err
+    code, out, _ = run(capsys, "seal", "init-district", "--pki", str(tmp_path / "new"))
+    assert code == 0 and "(P-384, ES384)" in out
