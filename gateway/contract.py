@@ -243,7 +243,9 @@ class AgencyCall:
     proxy, TLS client certificate, connection pool and timeouts) and join
     paths with :meth:`url`. Send :attr:`dedupe_key` to the agency so a
     retried submission is never acted on twice. :attr:`secrets` holds the
-    plugin's configured credentials; never log them.
+    plugin's configured credentials; never log them. :attr:`request` is the
+    original request on ``submit`` *and* ``poll`` (an agency may need the
+    item or the materials to ask about a ticket); ``None`` for ``health``.
     """
 
     agency: str
@@ -255,6 +257,7 @@ class AgencyCall:
     secrets: Mapping[str, str] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
     attempt: int = 1
+    request: IntakeRequest | None = None
 
     def url(self, path: str) -> str:
         """Join ``path`` to the agency's configured base URL."""
@@ -272,6 +275,12 @@ class Agency(Protocol):
     ``code`` is the agency code used as the first part of item codes
     (``tax`` in ``tax.payment-record``); ``catalogue`` is the path of the
     plugin's catalogue file, which the core loads and validates.
+
+    Optionally, ``required_secrets`` and ``required_options`` (tuples of
+    key names) list what the adapter reads from ``call.secrets`` and
+    ``call.options`` without a default: the gateway refuses to start when
+    one is not configured, naming the plugin, agency and key, instead of
+    the first applicant finding out at the window.
     """
 
     code: str

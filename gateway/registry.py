@@ -1,9 +1,10 @@
 """Loading agencies and their catalogues from the installed plugins.
 
 Runs once at start-up: asks every plugin for its agencies, checks each
-adapter has what the contract requires, and loads each catalogue file. Any
-mistake stops the start with a message naming the plugin (and, for
-catalogue mistakes, the item and field).
+adapter has what the contract requires, loads each catalogue file and
+checks the configuration holds every secret and option the adapter says it
+needs. Any mistake stops the start with a message naming the plugin (and,
+for catalogue mistakes, the item and field; for settings, the key).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from gateway.contract import Agency
 from gateway.plugins import hook_results_by_plugin
 
 _REQUIRED_ASYNC = ("submit", "poll", "health")
+_REQUIRED_SETTINGS = ("required_secrets", "required_options")
 
 
 class PluginError(RuntimeError):
@@ -39,21 +41,49 @@ class Registry:
         return self.agencies[item_code.split(".", 1)[0]]
 
 
-def _check_adapter(plugin: str, agency: Any) -> None:
+def check_adapter(plugin: str, agency: Any) -> None:
+    """Raise :class:`PluginError` unless ``agency`` has every attribute and async method of the contract."""
     for attribute in ("code", "name_zh", "name_en", "catalogue"):
         if not getattr(agency, attribute, None):
             raise PluginError(f"plugin {plugin!r}: agency adapter {agency!r} lacks {attribute!r}")
     for method in _REQUIRED_ASYNC:
         if not inspect.iscoroutinefunction(getattr(agency, method, None)):
             raise PluginError(f"plugin {plugin!r}: agency {agency.code!r} must define 'async def {method}(...)'")
+    for attribute in _REQUIRED_SETTINGS:
+        keys = getattr(agency, attribute, ())
+        if isinstance(keys, str) or not all(isinstance(k, str) and k for k in keys):
+            raise PluginError(f"plugin {plugin!r}: agency {agency.code!r}: {attribute} must be a tuple of key names")
 
 
-def load_registry(pm: pluggy.PluginManager, config: Any) -> Registry:
-    """Ask every plugin for its agencies and load their catalogues."""
+def missing_settings(plugin: str, agency: Any, config: Any) -> list[str]:
+    """One message per secret or option ``agency`` requires that ``config`` does not hold."""
+    settings = config.agency(agency.code)
+    problems = []
+    for attribute, table in (("required_secrets", "secrets"), ("required_options", "options")):
+        configured = getattr(settings, table)
+        for key in getattr(agency, attribute, ()):
+            if configured.get(key) in (None, ""):
+                problems.append(
+                    f"plugin {plugin!r}: agency {agency.code!r} needs {table}.{key!r}, which is not configured "
+                    f"(set it under [agencies.{agency.code}.{table}])"
+                )
+    return problems
+
+
+def load_registry(pm: pluggy.PluginManager, config: Any, *, check_settings: bool = True) -> Registry:
+    """Ask every plugin for its agencies and load their catalogues.
+
+    With ``check_settings`` (the gateway's start), a required secret or
+    option missing from ``config`` stops the start; listing the catalogue
+    needs no credentials and passes ``False``.
+    """
     registry = Registry()
+    unconfigured: list[str] = []
     for plugin, agencies in hook_results_by_plugin(pm, "onewindow_agencies", config=config):
         for agency in agencies:
-            _check_adapter(plugin, agency)
+            check_adapter(plugin, agency)
+            if check_settings:
+                unconfigured += missing_settings(plugin, agency, config)
             if agency.code in registry.agencies:
                 raise PluginError(
                     f"plugin {plugin!r}: agency {agency.code!r} is already registered "
@@ -63,4 +93,6 @@ def load_registry(pm: pluggy.PluginManager, config: Any) -> Registry:
                 registry.catalogue.add(item)
             registry.agencies[agency.code] = agency
             registry.plugin_of[agency.code] = plugin
+    if unconfigured:
+        raise PluginError("; ".join(unconfigured))  # every missing key at once, not one per restart
     return registry

@@ -35,7 +35,8 @@ def result_document(
     return {
         "document_type": DOCUMENT_TYPE,
         "request_id": request_id,
-        "item": {"code": item.code, "name_zh": item.name_zh, "name_en": item.name_en},
+        "item": item.code,
+        "item_name": {"zh": item.name_zh, "en": item.name_en},
         "agency": {"code": agency.code, "name_zh": agency.name_zh},
         "office": {"code": office.code, "name": office.name},
         "applicant": {"kind": applicant.kind, "name": applicant.name, "id_number": applicant.id_number},

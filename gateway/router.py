@@ -22,7 +22,7 @@ from gateway.callers import Caller, authorise
 from gateway.catalogue import Item
 from gateway.config import Settings
 from gateway.contract import Problem
-from gateway.delivery import Answer, Delivery, answer_for, intake_request
+from gateway.delivery import Answer, Delivery, SealUnavailable, answer_for, intake_request
 from gateway.envelope import Envelope, parse_envelope
 from gateway.events import Events, digest
 from gateway.logs import get_logger, sensitive
@@ -30,6 +30,7 @@ from gateway.plugins import gather_hook
 from gateway.problems import (
     IDEMPOTENCY_IN_FLIGHT,
     IDEMPOTENCY_MISMATCH,
+    SEAL_UNAVAILABLE,
     UNKNOWN_ITEM,
     VALIDATION_FAILED,
     ProblemError,
@@ -98,7 +99,18 @@ class Router:
         self, caller: Caller, body: Mapping[str, Any], *, request_id: str, idempotency_key: str | None
     ) -> Answer:
         """Handle one ``POST /v1/requests`` envelope from ``caller``."""
-        item = self._item(body)
+        try:
+            item = self._item(body)
+        except ProblemError:
+            requested = body.get("item")
+            await self.events.emit(
+                "validation.failed",
+                request_id=request_id,
+                caller=caller.id,
+                item_requested=requested if isinstance(requested, str) else None,
+                problems=["item:unknown" if isinstance(requested, str) and requested else "item:required"],
+            )
+            raise
         office = body.get("office") if isinstance(body.get("office"), str) else caller.office.code
         channel = body.get("channel") if isinstance(body.get("channel"), str) else caller.channel
         try:
@@ -117,7 +129,13 @@ class Router:
         applicant = body.get("applicant") if isinstance(body.get("applicant"), Mapping) else {}
         with sensitive([applicant.get("name"), applicant.get("id_number")]):
             envelope = await self._validate(caller, item, body, request_id)
-            self.delivery.sealer.check(item, caller.office)
+            try:
+                self.delivery.sealer.check(item, caller.office)
+            except SealUnavailable as exc:  # refuse before the agency acts: no unsealed success, ever
+                await self.events.emit("request.refused", request_id=request_id, caller=caller.id, item=item.code,
+                                       reason="seal_unavailable", detail=str(exc))
+                raise ProblemError(SEAL_UNAVAILABLE, str(exc), "受理机构没有覆盖该事项的有效电子印章，暂不能办理。",
+                                   item=item.code) from exc
             if idempotency_key is None:
                 return await self._run(caller, item, envelope, request_id, resumed=False)
             return await self._run_idempotent(caller, item, envelope, body, request_id, idempotency_key)
@@ -282,5 +300,6 @@ class Router:
             item=item.code,
             request_digest=digest(record.envelope),
             pledge=envelope.pledge is not None,
+            raw=record.envelope,
         )
         return await self.delivery.submit(record, item, background=False)

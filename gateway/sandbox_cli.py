@@ -3,17 +3,24 @@
 For plugin authors and integrators who want an agency to misbehave on
 purpose: ``--latency-ms 800 --error-rate 0.2`` makes it slow and flaky,
 ``--maintenance`` takes it down, and the knobs can be changed while it runs
-with ``PUT /_sandbox/faults``.
+with ``PUT /_sandbox/faults``. ``--option AGENCY.KEY=VALUE`` sets one of a
+sandbox's own options (``SandboxSpec.options``), e.g.
+``--option property.decision_delay_s=0.5`` for registrations decided at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import signal
+import tomllib
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gateway.sandbox import FaultKnobs, RunningSandbox, start_sandbox
+from gateway.sandbox import FaultKnobs, RunningSandbox, SandboxSpec, sandbox_options, start_sandbox
+
+_OPTION = re.compile(r"^(?P<agency>[a-z][a-z0-9_]*)\.(?P<key>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>.*)$", re.S)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +42,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--flap-period", type=float, default=0.0, metavar="SECONDS", help="alternate up and down every SECONDS"
     )
     parser.add_argument("--seed", type=int, default=20210924, help="seed of the fault dice")
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="AGENCY.KEY=VALUE",
+        help="set a sandbox option, VALUE a TOML literal (e.g. property.decision_delay_s=0.5); repeatable",
+    )
+
+
+def _literal(text: str) -> Any:
+    """A TOML literal (``0.5``, ``true``, ``"x"``); anything else is taken as a bare string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_options(pairs: Sequence[str], specs: Mapping[str, SandboxSpec]) -> dict[str, dict[str, Any]]:
+    """``AGENCY.KEY=VALUE`` arguments as checked options per agency; a mistake is one line of SystemExit."""
+    chosen: dict[str, dict[str, Any]] = {}
+    for pair in pairs:
+        found = _OPTION.match(pair)
+        if found is None:
+            raise SystemExit(
+                f"onewindow: --option {pair!r} is not AGENCY.KEY=VALUE (e.g. property.decision_delay_s=0.5)"
+            )
+        agency = found["agency"]
+        if agency not in specs:
+            installed = ", ".join(sorted(specs))
+            raise SystemExit(f"onewindow: --option {pair!r}: no sandbox for {agency}; installed: {installed}")
+        chosen.setdefault(agency, {})[found["key"]] = _literal(found["value"])
+    for agency, changes in chosen.items():
+        try:
+            sandbox_options(specs[agency], changes)
+        except ValueError as exc:
+            raise SystemExit(f"onewindow: --option: {exc}") from None
+    return chosen
 
 
 def _knobs(args: argparse.Namespace) -> FaultKnobs:
@@ -64,17 +108,24 @@ async def run_sandboxes(args: argparse.Namespace, *, ready: Any = None) -> int:
     if unknown:
         raise SystemExit(f"onewindow: no sandbox for {', '.join(unknown)}; installed: {', '.join(sorted(specs))}")
     chosen = [specs[a] for a in (args.agencies or sorted(specs))]
+    options = parse_options(args.option, specs)
     running: list[RunningSandbox] = []
     try:
         for offset, spec in enumerate(chosen):
             port = spec.default_port if args.port is None else args.port + offset
             try:
-                running.append(await start_sandbox(spec, host=args.host, port=port, knobs=_knobs(args)))
+                running.append(
+                    await start_sandbox(
+                        spec, host=args.host, port=port, knobs=_knobs(args), options=options.get(spec.agency)
+                    )
+                )
             except OSError as exc:
                 raise SystemExit(
                     f"onewindow: cannot start the {spec.agency} sandbox on port {port}: {exc.strerror}"
                 ) from None
-            print(f"{spec.agency:<16} {running[-1].url}   {spec.name}", flush=True)
+            shown = running[-1].options
+            extra = "   " + " ".join(f"{k}={v!r}" for k, v in sorted(shown.items())) if shown else ""
+            print(f"{spec.agency:<16} {running[-1].url}   {spec.name}{extra}", flush=True)
         print(
             "Fault knobs: GET/PUT <url>/_sandbox/faults; counters: GET <url>/_sandbox/stats. Ctrl-C stops.", flush=True
         )

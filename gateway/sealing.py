@@ -23,6 +23,7 @@ from signing import (
     SealingError,
     SealRegistry,
     SigningError,
+    TrustBundle,
     create_sample_district,
     load_passphrase,
     seal_document,
@@ -63,6 +64,7 @@ class DistrictSealer:
     def __init__(self, registry: SealRegistry, passphrase: Passphrase | None) -> None:
         self.registry = registry
         self._passphrase = passphrase
+        self._bundle: tuple[tuple[int, int, int], dict[str, Any], TrustBundle] | None = None
         self.log = get_logger(component="sealing")
 
     @classmethod
@@ -124,6 +126,19 @@ class DistrictSealer:
             return seal_document(document, signer, seal, item=item.code, request_id=request_id)
         except SealingError as exc:
             raise SealUnavailable(f"seal {seal.number} cannot seal {item.code}: {exc}") from exc
+
+    def trust_bundle(self) -> tuple[dict[str, Any], TrustBundle]:
+        """The district's trust bundle (signed by the root), remade whenever the registry changes.
+
+        Verifiers download it; the gateway's own ``/v1/verify`` uses it, so a
+        revocation shows there as soon as it is written to the registry.
+        """
+        info = (self.registry.directory / "registry.json").stat()
+        version = (info.st_ino, info.st_mtime_ns, info.st_size)
+        if self._bundle is None or self._bundle[0] != version:
+            data = self.registry.export_trust_bundle(passphrase=self._passphrase)
+            self._bundle = (version, data, TrustBundle.from_dict(data))
+        return self._bundle[1], self._bundle[2]
 
     def close(self) -> None:
         self.registry.close()

@@ -10,10 +10,11 @@ from gateway.config import AgencySettings, Settings, load_settings
 from gateway.contract import Applicant, IntakeRequest
 from gateway.ids import new_ulid
 
-# SAMPLE DATA (valid check characters, invented people).
-PERSON = {"kind": "person", "id_number": "370303199001011239", "name": "张伟"}
-OTHER_PERSON = {"kind": "person", "id_number": "370303198503120027", "name": "王秀英"}
-ORGANISATION = {"kind": "organisation", "id_number": "91370303MA3C4XY85N", "name": "淄博房镇鑫源商贸有限公司"}
+# The canonical sample applicants live in the test kit; re-exported for the tests.
+from gateway.testing.samples import ORGANISATION as ORGANISATION
+from gateway.testing.samples import OTHER_PERSON as OTHER_PERSON
+from gateway.testing.samples import PERSON as PERSON
+
 WINDOW_KEY = "sample-fangzhen-window-key"
 KIOSK_KEY = "sample-fangzhen-kiosk-key"
 BANK_KEY = "sample-bank-outlet-key"

@@ -18,6 +18,8 @@ from gateway.contract import (
     Rejected,
 )
 from gateway.extranet import Extranet
+from gateway.plugins import plugin_manager
+from gateway.registry import PluginError, load_registry
 from gateway.sandbox import start_sandbox
 from plugins.housing_fund import plugin as fund_plugin
 from plugins.housing_fund import sandbox as fund_sandbox
@@ -229,10 +231,12 @@ async def test_a_wrong_sign_key_is_an_auth_error_not_a_retry(fund, extranet) -> 
         await submit(extranet, intake("housing_fund.account-query", PERSON, {}))
 
 
-async def test_missing_credentials_are_an_auth_error(extranet) -> None:
-    use_secrets(extranet)
-    with pytest.raises(AgencyAuthError, match="sign_key"):
-        await submit(extranet, intake("housing_fund.account-query", PERSON, {}))
+def test_missing_credentials_stop_the_gateways_start_naming_the_key() -> None:
+    settings = with_agency(
+        sample_settings(), "housing_fund", "http://127.0.0.1:9", options={"orgcode": fund_sandbox.ORGCODE}
+    )
+    with pytest.raises(PluginError, match=r"agency 'housing_fund' needs secrets\.'sign_key'"):
+        load_registry(plugin_manager(), settings)
 
 
 async def test_the_centres_maintenance_answer_is_agency_unavailable(fund, extranet) -> None:

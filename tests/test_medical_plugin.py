@@ -58,7 +58,7 @@ async def bureau():
 @pytest.fixture
 async def short_lived():
     """A sandbox whose access tokens live one second."""
-    running = await start_sandbox(yb_sandbox.spec(token_ttl_s=1))
+    running = await start_sandbox(yb_sandbox.spec(), options={"token_ttl_s": 1})
     yield running
     await running.stop()
 

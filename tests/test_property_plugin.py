@@ -47,7 +47,7 @@ def samples(code: str) -> dict:
 
 @pytest.fixture
 async def registry():
-    running = await start_sandbox(registry_sandbox.spec(decision_delay_s=DELAY))
+    running = await start_sandbox(registry_sandbox.spec(), options={"decision_delay_s": DELAY})
     yield running
     await running.stop()
 
@@ -79,7 +79,7 @@ async def submit(extranet: Extranet, request):
     )
 
 
-async def poll(extranet: Extranet, ticket: str):
+async def poll(extranet: Extranet, ticket: str, request=None):
     agency = PropertyAgency()
     return await extranet.call(
         "property",
@@ -87,6 +87,7 @@ async def poll(extranet: Extranet, ticket: str):
         lambda call: agency.poll(ticket, call),
         dedupe_key=ticket,
         deadline=deadline(),
+        request=request,
     )
 
 
@@ -274,3 +275,16 @@ async def test_the_default_sandbox_takes_seconds_to_decide() -> None:
         await running.stop()
     assert isinstance(outcome, Pending)
     assert outcome.poll_after == pytest.approx(registry_sandbox.DEFAULT_DECISION_DELAY_S, abs=0.5)
+
+
+async def test_a_poll_answering_a_case_of_another_business_is_a_protocol_error(extranet) -> None:
+    code = "property.mortgage-registration"
+    request = intake(code, PERSON, samples(code))
+    pending = await submit(extranet, request)
+    assert isinstance(pending, Pending)
+    await asyncio.sleep(DELAY)
+    other = intake("property.title-reissue", PERSON, samples("property.title-reissue"))
+    with pytest.raises(AgencyProtocolError, match="DYSC"):
+        await poll(extranet, pending.ticket, other)
+    final = await poll(extranet, pending.ticket, request)
+    assert isinstance(final, Completed) and PROOF.match(final.reference)

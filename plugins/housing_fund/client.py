@@ -158,20 +158,13 @@ class HousingFundAgency:
     name_zh = "淄博市住房公积金管理中心张店分中心"
     name_en = "Zibo Housing Provident Fund Centre, Zhangdian Branch"
     catalogue = CATALOGUE
-
-    def _credentials(self, call: AgencyCall) -> tuple[str, str]:
-        key = call.secrets.get("sign_key")
-        orgcode = call.options.get("orgcode")
-        if not key or not orgcode:
-            raise AgencyAuthError(
-                "housing fund: secrets.sign_key and options.orgcode must be configured"
-            )
-        return str(orgcode), key
+    required_secrets = ("sign_key",)
+    required_options = ("orgcode",)
 
     async def _transact(
         self, call: AgencyCall, txcode: str, fields: Mapping[str, str]
     ) -> wire.Answer:
-        orgcode, key = self._credentials(call)
+        orgcode, key = str(call.options["orgcode"]), call.secrets["sign_key"]
         form = {"txcode": txcode, "orgcode": orgcode, "timestamp": wire.timestamp(), **fields}
         form["sign"] = wire.signature(form, key)
         headers = {

@@ -161,6 +161,7 @@ class MedicalAgency:
     name_zh = "淄博市张店区医疗保障局"
     name_en = "Zhangdian District Medical Insurance Bureau"
     catalogue = CATALOGUE
+    required_secrets = ("client_id", "client_secret")
 
     def __init__(self) -> None:
         self._token_sources: dict[tuple[str, str, str], TokenSource] = {}

@@ -90,6 +90,11 @@ class TokenIssuer:
     def revoke_all(self) -> None:
         self._expiry.clear()
 
+    def reset(self, ttl_s: int) -> None:
+        """Back to a fresh bureau: nothing issued, tokens accepted, the original lifetime."""
+        self._expiry.clear()
+        self.ttl_s, self.accept_tokens, self.issued, self.invalid_token_answers = ttl_s, True, 0, 0
+
     def stats(self) -> dict[str, Any]:
         return {
             "issued": self.issued,
@@ -206,8 +211,16 @@ def _perform(service: Service, holder: Holder, biz: dict[str, Any], serial: str,
 def create_app(knobs: FaultKnobs, *, token_ttl_s: int = DEFAULT_TOKEN_TTL_S) -> web.Application:
     """The medical insurance bureau sandbox; ``token_ttl_s`` is the access-token lifetime."""
     ledger = SubmissionLedger(knobs)
-    app = sandbox_application(knobs=knobs, ledger=ledger, unavailable=_unavailable, malformed=_garbage, name="medical")
-    issuer = app[TOKENS] = TokenIssuer(ttl_s=token_ttl_s)
+    issuer = TokenIssuer(ttl_s=token_ttl_s)
+    app = sandbox_application(
+        knobs=knobs,
+        ledger=ledger,
+        unavailable=_unavailable,
+        malformed=_garbage,
+        name="medical",
+        on_reset=lambda: issuer.reset(token_ttl_s),
+    )
+    app[TOKENS] = issuer
 
     async def token(request: web.Request) -> web.Response:
         if client_credentials(request.headers.get("Authorization", "")) != (CLIENT_ID, CLIENT_SECRET):
@@ -292,12 +305,13 @@ def create_app(knobs: FaultKnobs, *, token_ttl_s: int = DEFAULT_TOKEN_TTL_S) -> 
     return app
 
 
-def spec(*, token_ttl_s: int = DEFAULT_TOKEN_TTL_S) -> SandboxSpec:
-    """How ``make run`` and the tests start this sandbox (tests pass a short ``token_ttl_s``)."""
+def spec() -> SandboxSpec:
+    """How ``make run`` and the tests start this sandbox (tests set a short ``token_ttl_s`` option)."""
     return SandboxSpec(
         agency="medical",
         name="District medical insurance bureau (JSON + OAuth2 client credentials)",
-        create_app=functools.partial(create_app, token_ttl_s=token_ttl_s),
+        create_app=create_app,
+        options={"token_ttl_s": DEFAULT_TOKEN_TTL_S},
         default_port=9103,
         config={
             "secrets": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},

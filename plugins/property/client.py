@@ -75,7 +75,12 @@ def _poll_after(result: dict[str, Any], call: AgencyCall) -> float:
 
 
 def _case_outcome(result: Any, call: AgencyCall) -> Outcome:
-    """Translate a case's state into an outcome: still under review, approved or rejected."""
+    """Translate a case's state into an outcome: still under review, approved or rejected.
+
+    The case must be of the business the request asked for (``call.request``
+    is there on polls too): a ticket mixed up with another applicant's case
+    must never have that case's certificate sealed under this request.
+    """
     if (
         not isinstance(result, dict)
         or not isinstance(result.get("caseNo"), str)
@@ -83,6 +88,14 @@ def _case_outcome(result: Any, call: AgencyCall) -> Outcome:
     ):
         raise AgencyProtocolError("registration centre answered a case without a case number")
     case_no, status = result["caseNo"], result.get("status")
+    service = SERVICES.get(call.request.item) if call.request is not None else None
+    if service is not None and call.request is not None:
+        expected = service.business_type(call.request.materials)
+        if result.get("businessType") != expected:
+            raise AgencyProtocolError(
+                f"case {case_no} is a {result.get('businessType')!r} case, "
+                f"but {call.request.item} is business {expected!r}"
+            )
     if status in UNDER_REVIEW:
         return Pending(
             ticket=case_no,
@@ -130,16 +143,17 @@ class PropertyAgency:
     name_zh = "淄博市张店区不动产登记中心"
     name_en = "Zhangdian District Real Estate Registration Centre"
     catalogue = CATALOGUE
+    required_secrets = ("api_token",)
+    required_options = ("client_id",)
 
     async def _call(
         self, call: AgencyCall, method: str, path: str, payload: dict[str, Any] | None = None
     ) -> Any:
-        token, client = call.secrets.get("api_token"), call.options.get("client_id")
-        if not token or not client:
-            raise AgencyAuthError(
-                "property: secrets.api_token and options.client_id must be configured"
-            )
-        headers = {"X-BDC-Client": str(client), "X-BDC-Token": token, "Accept": "application/json"}
+        headers = {
+            "X-BDC-Client": str(call.options["client_id"]),
+            "X-BDC-Token": call.secrets["api_token"],
+            "Accept": "application/json",
+        }
         async with call.session.request(
             method, call.url(f"{API}/{path}"), json=payload, headers=headers
         ) as response:

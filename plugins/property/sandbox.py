@@ -130,11 +130,22 @@ def create_app(
 ) -> web.Application:
     """The registration centre sandbox; cases are decided ``decision_delay_s`` after acceptance."""
     ledger = SubmissionLedger(knobs)
-    app = sandbox_application(
-        knobs=knobs, ledger=ledger, unavailable=_unavailable, malformed=_garbage, name="property"
-    )
     cases: dict[str, Case] = {}
     numbers = itertools.count(1)
+
+    def forget_cases() -> None:
+        nonlocal numbers
+        cases.clear()
+        numbers = itertools.count(1)
+
+    app = sandbox_application(
+        knobs=knobs,
+        ledger=ledger,
+        unavailable=_unavailable,
+        malformed=_garbage,
+        name="property",
+        on_reset=forget_cases,
+    )
 
     def authenticate(request: web.Request) -> web.Response | None:
         if not hmac.compare_digest(request.headers.get("X-BDC-Token", ""), API_TOKEN):
@@ -208,7 +219,7 @@ def create_app(
         serial = body.get("externalSerial")
         if not isinstance(serial, str) or not serial:
             return envelope(code="P0400", message="参数校验失败：缺少 externalSerial")
-        fresh = serial not in ledger.effective
+        fresh = not ledger.seen(serial)
         opened = await ledger.submit(serial, lambda: open_case(body))
         if isinstance(opened, Refusal):
             return envelope(code=opened.code, message=opened.message)
@@ -230,12 +241,13 @@ def create_app(
     return app
 
 
-def spec(*, decision_delay_s: float = DEFAULT_DECISION_DELAY_S) -> SandboxSpec:
-    """How ``make run`` (a few seconds' review) and the tests (a shorter one) start this sandbox."""
+def spec() -> SandboxSpec:
+    """How ``make run`` (a few seconds' review) and the tests (a shorter one, as an option) start this sandbox."""
     return SandboxSpec(
         agency="property",
-        name=f"Real-estate registration (JSON + token, decisions after {decision_delay_s:g} s)",
-        create_app=functools.partial(create_app, decision_delay_s=decision_delay_s),
+        name="Real-estate registration (JSON + token, long-running cases)",
+        create_app=create_app,
+        options={"decision_delay_s": DEFAULT_DECISION_DELAY_S},
         default_port=9105,
         config={"secrets": {"api_token": API_TOKEN}, "options": {"client_id": CLIENT_ID}},
         rejection={

@@ -255,6 +255,7 @@ class SocialSecurityAgency:
     name_zh = "淄博市张店区人力资源和社会保障局"
     name_en = "Zhangdian District Human Resources and Social Security Bureau"
     catalogue = CATALOGUE
+    required_secrets = ("username", "password")
 
     async def _invoke(self, call: AgencyCall, operation: str, payload: ET.Element) -> ET.Element | Fault:
         """Send one envelope; the ``<si:return>`` element of the answer, or its fault."""

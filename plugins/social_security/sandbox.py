@@ -267,14 +267,15 @@ class _Authenticator:
 def create_app(knobs: FaultKnobs) -> web.Application:
     """The HRSS bureau sandbox application."""
     ledger = SubmissionLedger(knobs)
+    authenticator = _Authenticator()
     app = sandbox_application(
         knobs=knobs,
         ledger=ledger,
         unavailable=_unavailable,
         malformed=_garbage,
         name="social_security",
+        on_reset=authenticator.nonces.clear,
     )
-    authenticator = _Authenticator()
 
     async def endpoint(request: web.Request) -> web.Response:
         if request.content_type != "text/xml":

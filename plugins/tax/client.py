@@ -74,6 +74,7 @@ class TaxAgency:
     name_zh = "国家税务总局淄博市张店区税务局"
     name_en = "Zhangdian District Tax Bureau"
     catalogue = CATALOGUE
+    required_secrets = ("app_key", "app_secret")
 
     async def _post(
         self, call: AgencyCall, path: str, payload: dict[str, Any] | None, *, serial: str | None = None

@@ -214,8 +214,15 @@ SUBMISSIONS: dict[str, Callable[..., web.Response]] = {
 def create_app(knobs: FaultKnobs) -> web.Application:
     """The tax bureau sandbox application."""
     ledger = SubmissionLedger(knobs)
-    app = sandbox_application(knobs=knobs, ledger=ledger, unavailable=_unavailable, malformed=_garbage, name="tax")
     seen_nonces: dict[str, float] = {}
+    app = sandbox_application(
+        knobs=knobs,
+        ledger=ledger,
+        unavailable=_unavailable,
+        malformed=_garbage,
+        name="tax",
+        on_reset=seen_nonces.clear,
+    )
 
     async def authenticate(request: web.Request, body: bytes) -> web.Response | None:
         if request.headers.get("X-App-Key") != APP_KEY:

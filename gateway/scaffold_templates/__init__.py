@@ -1,0 +1,1 @@
+"""Templates of ``onewindow new-plugin`` (package data; ``$name``-style placeholders, see gateway.scaffold)."""

@@ -1,0 +1,259 @@
+"""One agency plugin against its own sandbox, called exactly as the gateway calls it.
+
+The contract kit and a plugin author's own tests both need the same thing:
+the installed plugin found through the ``onewindow`` entry points, its
+sandbox serving on loopback, and every call made through
+:class:`gateway.extranet.Extranet` with the settings the gateway would use
+(the sandbox's demo credentials, the gateway's deadline, ``call.request``
+set on submit and poll). :class:`AgencyHarness` is that, as an async
+context manager; nothing in it is a mock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import io
+import logging
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pluggy
+import structlog
+
+from gateway.catalogue import CatalogueError, Item, load_items
+from gateway.config import Settings, load_settings
+from gateway.contract import Agency, Health, IntakeRequest, Outcome, Pending
+from gateway.core import sandbox_specs, with_sandbox_config
+from gateway.extranet import Extranet
+from gateway.ids import new_ulid
+from gateway.logs import configure_logging
+from gateway.plugins import hook_results_by_plugin, plugin_manager
+from gateway.registry import PluginError, check_adapter
+from gateway.sandbox import FaultKnobs, RunningSandbox, SandboxSpec, SubmissionLedger, start_sandbox
+from gateway.testing.samples import envelope_for, intake_for
+
+
+class KitError(AssertionError):
+    """The plugin cannot be tested as it stands; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class PluginUnderTest:
+    """An installed agency: the plugin that registers it, its adapter, sandbox and catalogue items."""
+
+    plugin: str
+    adapter: Agency
+    spec: SandboxSpec
+    items: tuple[Item, ...]
+    pm: pluggy.PluginManager
+
+    def item(self, code: str) -> Item:
+        """The catalogue item ``code`` of this agency."""
+        for item in self.items:
+            if item.code == code:
+                return item
+        raise KitError(f"agency {self.adapter.code!r} has no catalogue item {code!r}")
+
+
+def find_agency(code: str, plugins: Sequence[object] = ()) -> PluginUnderTest:
+    """Find agency ``code`` through the ``onewindow`` entry points (and ``plugins`` not installed yet)."""
+    if not code:
+        raise KitError("set the agency code to test, e.g. agency = 'demo'")
+    pm = plugin_manager()
+    for plugin in plugins:
+        if not pm.is_registered(plugin):
+            pm.register(plugin)
+    settings = load_settings(environ={})
+    found = [
+        (name, agency)
+        for name, agencies in hook_results_by_plugin(pm, "onewindow_agencies", config=settings)
+        for agency in agencies
+        if getattr(agency, "code", None) == code
+    ]
+    if not found:
+        raise KitError(
+            f"no installed plugin registers agency {code!r}: is the package installed (pip install -e .) "
+            f"and does its pyproject.toml declare [project.entry-points.onewindow]?"
+        )
+    plugin, adapter = found[0]
+    try:
+        check_adapter(plugin, adapter)
+        items = tuple(load_items(adapter.catalogue, plugin=plugin, agency=code))
+    except (PluginError, CatalogueError) as exc:
+        raise KitError(str(exc)) from None
+    specs = [spec for spec in sandbox_specs(pm) if spec.agency == code]
+    if not specs:
+        raise KitError(f"plugin {plugin!r} offers no sandbox for {code!r}: implement onewindow_sandboxes()")
+    return PluginUnderTest(plugin, adapter, specs[0], items, pm)
+
+
+@contextlib.contextmanager
+def captured_logs(level: str = "debug") -> Iterator[io.StringIO]:
+    """Everything logged inside, as the gateway's ``configure_logging`` renders it (JSON lines, masked)."""
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    handlers, root_level = root.handlers[:], root.level
+    stream = io.StringIO()
+    configure_logging(level, stream=stream)
+    try:
+        yield stream
+    finally:
+        structlog.configure(**saved)
+        root.handlers[:] = handlers
+        root.setLevel(root_level)
+
+
+class AgencyHarness:
+    """A running sandbox of one agency and an extranet client configured for it.
+
+    ``options`` change the sandbox's declared options (``SandboxSpec.options``),
+    ``agency_settings`` the gateway's settings for the agency (for example
+    ``total_timeout_s``). One attempt per call by default: what the adapter
+    makes of one answer is the contract; retrying is the core's job.
+    """
+
+    def __init__(
+        self,
+        target: PluginUnderTest,
+        *,
+        options: Mapping[str, Any] | None = None,
+        knobs: FaultKnobs | None = None,
+        max_settle_s: float = 15.0,
+        max_poll_interval_s: float = 1.0,
+        **agency_settings: Any,
+    ) -> None:
+        self.target = target
+        self.options = dict(options or {})
+        self._knobs = knobs
+        self.max_settle_s = max_settle_s
+        self.max_poll_interval_s = max_poll_interval_s
+        self.agency_settings = {"max_attempts": 1, **agency_settings}
+        self.sandbox: RunningSandbox | None = None
+        self.extranet: Extranet | None = None
+        self.settings: Settings | None = None
+
+    @property
+    def code(self) -> str:
+        return self.target.adapter.code
+
+    @property
+    def knobs(self) -> FaultKnobs:
+        """The running sandbox's fault knobs; change them with ``knobs.update({...})``."""
+        assert self.sandbox is not None, "use the harness inside 'async with'"
+        return self.sandbox.knobs
+
+    @property
+    def ledger(self) -> SubmissionLedger:
+        """The running sandbox's submission ledger: what it really acted on."""
+        assert self.sandbox is not None, "use the harness inside 'async with'"
+        return self.sandbox.ledger
+
+    async def __aenter__(self) -> AgencyHarness:
+        self.sandbox = await start_sandbox(self.target.spec, knobs=self._knobs, options=self.options)
+        settings = with_sandbox_config(load_settings(environ={}), [self.target.spec], {self.code: self.sandbox.url})
+        agencies = dict(settings.agencies)
+        agencies[self.code] = dataclasses.replace(agencies[self.code], **self.agency_settings)
+        self.settings = dataclasses.replace(settings, agencies=agencies)
+        self.extranet = Extranet(self.settings)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self.extranet is not None:
+            await self.extranet.close()
+        if self.sandbox is not None:
+            await self.sandbox.stop()
+
+    # -- requests -----------------------------------------------------------
+
+    def request(
+        self,
+        item: str | Item,
+        *,
+        applicant: Mapping[str, Any] | None = None,
+        materials: Mapping[str, Any] | None = None,
+        request_id: str | None = None,
+    ) -> IntakeRequest:
+        """The request the gateway would hand the plugin for ``item``'s samples (overlaid with ``materials``)."""
+        chosen = self.target.item(item) if isinstance(item, str) else item
+        envelope = envelope_for(chosen, applicant=applicant, materials=materials)
+        return intake_for(chosen, envelope, request_id or new_ulid())
+
+    def rejection_request(self) -> IntakeRequest:
+        """The request built from the sandbox's ``rejection`` example."""
+        example = self.target.spec.rejection
+        if not example.get("item") or not example.get("applicant"):
+            raise KitError(
+                f"the {self.code} sandbox declares no rejection example: set SandboxSpec.rejection to "
+                "{'item': ..., 'applicant': {...}, 'materials': {...}} that it always refuses on business grounds"
+            )
+        return self.request(example["item"], applicant=example["applicant"], materials=example.get("materials"))
+
+    # -- calls, as the gateway makes them -------------------------------------
+
+    def _deadline(self) -> float:
+        assert self.settings is not None, "use the harness inside 'async with'"
+        return time.monotonic() + self.settings.request_deadline_s
+
+    async def submit(self, request: IntakeRequest) -> Outcome:
+        """``adapter.submit`` through the extranet, with the request id as the dedupe key."""
+        assert self.extranet is not None, "use the harness inside 'async with'"
+        adapter = self.target.adapter
+        return await self.extranet.call(
+            self.code,
+            "submit",
+            lambda call: adapter.submit(request, call),
+            dedupe_key=request.request_id,
+            deadline=self._deadline(),
+            item=request.item,
+            request=request,
+        )
+
+    async def poll(self, ticket: str, request: IntakeRequest) -> Outcome:
+        """``adapter.poll`` through the extranet, with ``call.request`` set as the gateway sets it."""
+        assert self.extranet is not None, "use the harness inside 'async with'"
+        adapter = self.target.adapter
+        return await self.extranet.call(
+            self.code,
+            "poll",
+            lambda call: adapter.poll(ticket, call),
+            dedupe_key=request.request_id,
+            deadline=self._deadline(),
+            item=request.item,
+            request=request,
+        )
+
+    async def settle(self, request: IntakeRequest, outcome: Outcome) -> Outcome:
+        """Poll a :class:`Pending` outcome until it is final, as the outbox would (intervals capped)."""
+        give_up = time.monotonic() + self.max_settle_s
+        polls = 0
+        while isinstance(outcome, Pending):
+            if time.monotonic() > give_up:
+                raise KitError(
+                    f"{request.item} is still Pending after {polls} poll(s) and {self.max_settle_s:g} s "
+                    f"(ticket {outcome.ticket!r}); give the kit a shorter sandbox delay through "
+                    "sandbox_options, or raise max_settle_s"
+                )
+            await asyncio.sleep(min(max(outcome.poll_after, 0.01), self.max_poll_interval_s))
+            outcome = await self.poll(outcome.ticket, request)
+            polls += 1
+        return outcome
+
+    async def run(self, request: IntakeRequest) -> Outcome:
+        """Submit ``request`` and poll it to a final outcome."""
+        return await self.settle(request, await self.submit(request))
+
+    async def health(self) -> Health:
+        """``adapter.health`` through the extranet, as ``/readyz`` asks it."""
+        assert self.extranet is not None, "use the harness inside 'async with'"
+        return await self.extranet.call(
+            self.code,
+            "health",
+            self.target.adapter.health,
+            dedupe_key=f"health-{self.code}",
+            deadline=time.monotonic() + 3.0,
+            retry=False,
+        )
