@@ -30,11 +30,16 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(getattr(args, "config", None))
 
 
-def _registry(settings: Settings) -> Any:
+def _registry(settings: Settings, *, check_settings: bool = False) -> Any:
+    """The agencies and catalogue; ``check_settings`` also requires every secret and option they need."""
+    from gateway.core import sandbox_specs, with_sandbox_config
     from gateway.plugins import plugin_manager
     from gateway.registry import load_registry
 
-    return load_registry(plugin_manager(), settings)
+    pm = plugin_manager()
+    if check_settings and settings.sandboxes_start:
+        settings = with_sandbox_config(settings, sandbox_specs(pm))  # the sandboxes supply demo credentials
+    return load_registry(pm, settings, check_settings=check_settings)
 
 
 # -- serve --------------------------------------------------------------------
@@ -54,6 +59,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         changes["port"] = args.port
     settings = dataclasses.replace(settings, **changes)
     configure_logging(settings.log_level, json=settings.log_format == "json")
+    if args.workers < 1:
+        raise CommandError("--workers must be at least 1")
+    if args.workers > 1:
+        if settings.store_url.startswith("sqlite:"):
+            raise CommandError(
+                f"--workers {args.workers} needs a PostgreSQL store: SQLite serves one process (store.url is "
+                f"{settings.store_url})"
+            )
+        from gateway.supervisor import run_supervisor
+
+        return run_supervisor(settings, config=args.config, workers=args.workers)
     asyncio.run(serve(settings))
     return 0
 
@@ -107,7 +123,7 @@ def cmd_catalog_show(args: argparse.Namespace) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    registry = _registry(settings)
+    registry = _registry(settings, check_settings=True)
     print(
         f"# configuration OK: {settings.source}; {len(settings.offices)} office(s), "
         f"{len(settings.callers)} caller(s), {len(registry.catalogue)} item(s) from "
@@ -147,11 +163,36 @@ def _add_sandbox_parser(sub: Any) -> None:
     run.set_defaults(func=cmd_sandbox_run)
 
 
+# -- new-plugin ---------------------------------------------------------------
+
+
+def cmd_new_plugin(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from gateway.plugins import hook_results_by_plugin, plugin_manager
+    from gateway.scaffold import ScaffoldError, scaffold
+
+    found = hook_results_by_plugin(plugin_manager(), "onewindow_agencies", config=load_settings(environ={}))
+    existing = [agency.code for _, agencies in found for agency in agencies]
+    directory = Path(args.dir or f"onewindow-{args.name}")
+    try:
+        written = scaffold(args.name, directory, existing=existing)
+    except ScaffoldError as exc:
+        raise CommandError(str(exc)) from None
+    for path in written:
+        print(f"created {path}")
+    print(f"Next: cd {directory} && pip install -e '.[test]' && python -m pytest   (then read its README.md)")
+    return 0
+
+
 # -- the parser ---------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``onewindow`` argument parser with every subcommand."""
+    from gateway.audit.admin import audit_seal_commands
+    from gateway.audit_cli import register as register_audit
+    from gateway.outbox_cli import register as register_outbox
     from signing.cli import register as register_signing
 
     parser = argparse.ArgumentParser(
@@ -172,6 +213,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve = with_config(sub.add_parser("serve", help="run the gateway", description="Run the HTTP gateway."))
     serve.add_argument("--host", help="address to listen on (default from configuration)")
     serve.add_argument("--port", type=int, help="port to listen on (default from configuration)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N processes sharing the port (SO_REUSEPORT) under a supervisor; needs a PostgreSQL store",
+    )
     serve.set_defaults(func=cmd_serve)
 
     catalog = sub.add_parser("catalog", help="list items and show service guides")
@@ -200,7 +248,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     _add_sandbox_parser(sub)
+    new_plugin = sub.add_parser(
+        "new-plugin",
+        help="create an installable agency plugin package that passes its tests as generated",
+        description="Create an agency plugin package: adapter, catalogue, sandbox, contract tests, README.",
+    )
+    new_plugin.add_argument("name", help="the agency code, lower_snake_case (e.g. civil_affairs)")
+    new_plugin.add_argument("--dir", help="where to create it (default ./onewindow-NAME; must be new or empty)")
+    new_plugin.set_defaults(func=cmd_new_plugin)
+    register_outbox(sub)
     register_signing(sub)
+    audit_seal_commands(sub)  # each successful seal change becomes an admin.seal.* audit entry
+    register_audit(sub)
     return parser
 
 
@@ -210,11 +269,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (CommandError, ConfigError, CatalogueError) as exc:
+    except _operator_errors() as exc:
         print(f"onewindow: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _operator_errors() -> tuple[type[Exception], ...]:
+    """Mistakes an operator can fix (configuration, plugins, PKI, store): one line, exit 2, no traceback."""
+    from gateway.registry import PluginError
+    from gateway.sealing import StartupError
+    from gateway.store import StoreError
+
+    return (CommandError, ConfigError, CatalogueError, PluginError, StartupError, StoreError)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from gateway.audit.settings import AuditSettings, parse_audit_settings
 from gateway.catalogue import CHANNELS, OFFICE_LEVELS
 
 ENV_PREFIX = "ONEWINDOW_"
@@ -116,6 +117,7 @@ class Settings:
     agencies: Mapping[str, AgencySettings]
     raw: Mapping[str, Any]
     source: str
+    audit: AuditSettings = field(default_factory=AuditSettings)
 
     def agency(self, code: str) -> AgencySettings:
         """Settings for agency ``code`` (defaults when it is not configured)."""
@@ -199,6 +201,8 @@ def _agency(code: str, table: Mapping[str, Any]) -> AgencySettings:
             _positive(values[name], f"{where}.{name}")
     if values.get("max_attempts", 1) < 1:
         raise ConfigError(f"{where}.max_attempts: must be at least 1")
+    if values.get("client_key") and not values.get("client_cert"):
+        raise ConfigError(f"{where}.client_key: set client_cert too (a key alone is no client certificate)")
     for name in ("secrets", "options", "item_timeouts"):
         sub = table.get(name, {})
         if not isinstance(sub, Mapping):
@@ -281,6 +285,13 @@ def _outbox(table: Mapping[str, Any]) -> OutboxSettings:
     return OutboxSettings(**values)
 
 
+def _audit(table: Any) -> AuditSettings:
+    try:
+        return parse_audit_settings(table)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def build_settings(data: Mapping[str, Any], *, source: str) -> Settings:
     """Check the merged configuration ``data`` and turn it into :class:`Settings`."""
     server = data.get("server", {})
@@ -327,6 +338,7 @@ def build_settings(data: Mapping[str, Any], *, source: str) -> Settings:
         agencies={code: _agency(code, table) for code, table in agencies_raw.items()},
         raw=data,
         source=source,
+        audit=_audit(data.get("audit", {})),
     )
 
 

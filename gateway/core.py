@@ -15,6 +15,8 @@ from typing import Any
 
 import pluggy
 
+from gateway.audit.log import AuditLog, AuditSink
+from gateway.audit.setup import open_audit_log
 from gateway.callbacks import CallbackSender
 from gateway.callers import ApiKeyAuthenticator, Authenticator
 from gateway.config import AgencySettings, Settings
@@ -22,6 +24,7 @@ from gateway.delivery import Delivery, Sealer
 from gateway.events import Events, LogSink
 from gateway.extranet import Attempt, Extranet
 from gateway.logs import get_logger
+from gateway.metrics import GatewayMetrics
 from gateway.outbox import OutboxWorker
 from gateway.plugins import gather_hook, hook_results_by_plugin, plugin_manager
 from gateway.registry import Registry, load_registry
@@ -37,16 +40,21 @@ def sandbox_specs(pm: pluggy.PluginManager) -> list[SandboxSpec]:
     return [spec for _, specs in hook_results_by_plugin(pm, "onewindow_sandboxes") for spec in specs]
 
 
+def with_sandbox_config(settings: Settings, specs: list[SandboxSpec], urls: dict[str, str] | None = None) -> Settings:
+    """``settings`` with each sandbox's demo secrets and options under the configured ones (and its URL)."""
+    agencies = dict(settings.agencies)
+    for spec in specs:
+        configured = agencies.get(spec.agency, AgencySettings(code=spec.agency))
+        secrets = {**spec.config.get("secrets", {}), **configured.secrets}
+        options = {**spec.config.get("options", {}), **configured.options}
+        base_url = (urls or {}).get(spec.agency, configured.base_url)
+        agencies[spec.agency] = dataclasses.replace(configured, base_url=base_url, secrets=secrets, options=options)
+    return dataclasses.replace(settings, agencies=agencies)
+
+
 def with_sandboxes(settings: Settings, running: list[RunningSandbox]) -> Settings:
     """``settings`` routed to running sandboxes (configured values win, except the URL)."""
-    agencies = dict(settings.agencies)
-    for sandbox in running:
-        code = sandbox.spec.agency
-        configured = agencies.get(code, AgencySettings(code=code))
-        secrets = {**sandbox.spec.config.get("secrets", {}), **configured.secrets}
-        options = {**sandbox.spec.config.get("options", {}), **configured.options}
-        agencies[code] = dataclasses.replace(configured, base_url=sandbox.url, secrets=secrets, options=options)
-    return dataclasses.replace(settings, agencies=agencies)
+    return with_sandbox_config(settings, [s.spec for s in running], {s.spec.agency: s.url for s in running})
 
 
 class Gateway:
@@ -67,7 +75,9 @@ class Gateway:
         self.router: Router
         self.worker: OutboxWorker | None = None
         self.callbacks: CallbackSender | None = None
+        self.audit: AuditLog | None = None
         self.authenticator: Authenticator
+        self.metrics = GatewayMetrics()
         self.instance = instance_name()
         self.started = False
         self.stopping = False
@@ -88,11 +98,15 @@ class Gateway:
         self.extranet = Extranet(self.settings)
         self.events = Events(LogSink())
         self.extranet.observers.append(self._record_attempt)
+        self.metrics.attach(self)
         self.authenticator = ApiKeyAuthenticator(self.settings.callers, self.settings)
         if self._sealer is None:
             from gateway.sealing import DistrictSealer
 
             self._sealer = DistrictSealer.for_settings(self.settings)
+        self.audit = await open_audit_log(self.settings, self.store, instance=self.instance)
+        if self.audit is not None:  # durable before emit returns: see gateway.audit.log
+            self.events.sinks.append(AuditSink(self.audit))
         self.delivery = Delivery(
             settings=self.settings,
             registry=self.registry,
@@ -146,6 +160,9 @@ class Gateway:
         if self.started:
             await gather_hook(self.pm.hook.onewindow_shutdown, gateway=self)
             self.started = False
+        if self.audit is not None:
+            await self.audit.close()
+            self.audit = None
         if getattr(self, "extranet", None) is not None:
             await self.extranet.close()
         if getattr(self, "store", None) is not None:
@@ -153,6 +170,12 @@ class Gateway:
         for sandbox in reversed(self.sandboxes):
             await sandbox.stop()
         self.sandboxes.clear()
+
+    @property
+    def sealer(self) -> Sealer:
+        """The sealer results are sealed with (and whose trust bundle ``/v1/verify`` uses)."""
+        assert self._sealer is not None, "the gateway is not started"
+        return self._sealer
 
     async def _record_attempt(self, attempt: Attempt) -> None:
         """Every call to an agency is an audit event: who, how long, what came of it, retried or not."""

@@ -40,6 +40,7 @@ from gateway.problems import AGENCY_PROTOCOL_ERROR, AGENCY_UNAVAILABLE, SEAL_UNA
 from gateway.registry import Registry
 from gateway.results import reasons_json, request_path, request_view, result_document
 from gateway.store import OutboxEntry, RequestRecord, RequestStatus, Store, utcnow
+from signing.audit_entry import document_digest
 
 
 class SealUnavailable(Exception):
@@ -54,6 +55,9 @@ class Sealer(Protocol):
 
     def seal(self, document: dict[str, Any], *, item: Item, office: Office, request_id: str) -> dict[str, Any]:
         """Return ``document`` with its ``seal`` block."""
+
+    def trust_bundle(self) -> tuple[dict[str, Any], Any]:
+        """The trust bundle (as JSON data, and loaded) verifiers of these seals need."""
 
 
 @dataclass
@@ -150,6 +154,7 @@ class Delivery:
                 deadline=deadline,
                 item=item.code,
                 log=log,
+                request=request,
             )
         except AgencyUnavailable as exc:
             return await self._unavailable(record, item, exc, attempts, action="submit", background=background)
@@ -163,6 +168,11 @@ class Delivery:
         """Ask the agency again about a pending request's ticket."""
         agency = self.registry.agency_for(item.code)
         ticket = record.ticket or ""
+        try:  # the plugin gets the original request on polls too (call.request)
+            request: IntakeRequest | None = intake_request(record.id, self.envelope_of(record, item))
+        except RuntimeError as exc:  # e.g. a date that was "not before today" when accepted
+            self.log.warning("poll.request_unavailable", request_id=record.id, error=str(exc))
+            request = None
         await self.events.emit(
             "agency.poll", request_id=record.id, item=item.code, agency=agency.code, poll=entry.attempts + 1
         )
@@ -176,6 +186,7 @@ class Delivery:
                 deadline=deadline,
                 item=item.code,
                 log=self.log.bind(request_id=record.id, item=item.code),
+                request=request,
             )
         except AgencyError as exc:
             await self._retry_later(record, item, entry, exc)
@@ -210,8 +221,14 @@ class Delivery:
                 finished_at=now,
                 ticket=None,
             )
+            result = {"reasons": reasons_json(outcome.reasons)}
             await self.events.emit(
-                "request.rejected", request_id=record.id, item=item.code, reasons=[r.code for r in outcome.reasons]
+                "request.rejected",
+                request_id=record.id,
+                item=item.code,
+                reasons=[r.code for r in outcome.reasons],
+                result_digest=digest(result),
+                raw=result,
             )
         elif isinstance(outcome, Pending):
             await self.store.update_request(
@@ -262,7 +279,7 @@ class Delivery:
             request_id=record.id,
             item=item.code,
             seal_number=sealed.get("seal", {}).get("number"),
-            document_digest=digest(document),
+            document_digest=document_digest(document),
         )
         await self.store.update_request(
             record.id,
@@ -274,7 +291,9 @@ class Delivery:
             finished_at=self.clock(),
             ticket=None,
         )
-        await self.events.emit("request.completed", request_id=record.id, item=item.code, result_digest=digest(sealed))
+        await self.events.emit(
+            "request.completed", request_id=record.id, item=item.code, result_digest=digest(sealed), raw=sealed
+        )
 
     async def _after(self, request_id: str, item: Item, outcome: Outcome | None) -> Answer:
         """Reload the record; for a final status notify plugins and schedule the callback."""

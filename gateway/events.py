@@ -49,9 +49,17 @@ class Events:
     def __init__(self, *sinks: EventSink) -> None:
         self.sinks: list[EventSink] = list(sinks)
 
-    async def emit(self, kind: str, **fields: Any) -> None:
-        """Record one event with every sink; an awaitable sink is awaited (durable first)."""
+    async def emit(self, kind: str, /, *, raw: Any = None, **fields: Any) -> None:
+        """Record one event with every sink; an awaitable sink is awaited (durable first).
+
+        ``raw`` is the unmasked payload (envelope, sealed result) the event's
+        digest was taken of; only sinks that keep it encrypted (``keeps_raw``,
+        the audit log) ever see it.
+        """
         for sink in self.sinks:
-            result = sink.record(kind, fields)
+            if raw is not None and getattr(sink, "keeps_raw", False):
+                result = sink.record(kind, fields, raw=raw)  # type: ignore[call-arg]
+            else:
+                result = sink.record(kind, fields)
             if inspect.isawaitable(result):
                 await result

@@ -31,13 +31,14 @@ from tenacity import (
 )
 
 from gateway.breaker import CircuitBreaker, CircuitOpen
-from gateway.config import AgencySettings, Settings
+from gateway.config import AgencySettings, ConfigError, Settings
 from gateway.contract import (
     AgencyCall,
     AgencyError,
     AgencyProtocolError,
     AgencyTimeout,
     AgencyUnavailable,
+    IntakeRequest,
 )
 from gateway.logs import get_logger
 
@@ -61,12 +62,27 @@ class Attempt:
 AttemptObserver = Callable[[Attempt], Awaitable[None] | None]
 
 
-def _ssl_context(settings: AgencySettings) -> ssl.SSLContext | None:
+def ssl_context(settings: AgencySettings) -> ssl.SSLContext | None:
+    """The TLS context of one agency: its extranet CA and our client certificate (mTLS), if configured.
+
+    Raises :class:`ConfigError` naming the setting and file, so a wrong path
+    stops the start instead of failing the first applicant's request.
+    """
     if not (settings.ca_file or settings.client_cert):
         return None
-    context = ssl.create_default_context(cafile=settings.ca_file or None)
+    where = f"agencies.{settings.code}"
+    try:
+        context = ssl.create_default_context(cafile=settings.ca_file or None)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"{where}.ca_file: cannot load CA certificates from {settings.ca_file}: {exc}") from None
     if settings.client_cert:
-        context.load_cert_chain(settings.client_cert, settings.client_key or None)
+        try:
+            context.load_cert_chain(settings.client_cert, settings.client_key or None)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"{where}.client_cert/client_key: cannot load the client certificate {settings.client_cert} "
+                f"with key {settings.client_key or '(in the same file)'}: {exc}"
+            ) from None
     return context
 
 
@@ -91,6 +107,7 @@ class Extranet:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self._tls = {code: ssl_context(cfg) for code, cfg in settings.agencies.items()}  # checked at start
         self.breakers: dict[str, CircuitBreaker] = {}
         self.observers: list[AttemptObserver] = []
 
@@ -102,7 +119,7 @@ class Extranet:
         session = self._sessions.get(code)
         if session is None or session.closed:
             cfg = self.agency_settings(code)
-            connector = aiohttp.TCPConnector(limit=cfg.pool_size, ssl=_ssl_context(cfg) or True)
+            connector = aiohttp.TCPConnector(limit=cfg.pool_size, ssl=self._tls.get(code) or True)
             timeout = aiohttp.ClientTimeout(
                 total=cfg.total_timeout_s, sock_connect=cfg.connect_timeout_s, sock_read=cfg.read_timeout_s
             )
@@ -147,11 +164,13 @@ class Extranet:
         item: str | None = None,
         log: Any = None,
         retry: bool = True,
+        request: IntakeRequest | None = None,
     ) -> T:
         """Run ``work`` against ``agency`` with timeouts, retries and the breaker.
 
         ``deadline`` is a ``time.monotonic()`` instant: no attempt and no
-        backoff wait goes past it. Raises the contract's errors only.
+        backoff wait goes past it. ``request`` is handed to the plugin as
+        ``call.request``. Raises the contract's errors only.
         """
         cfg = self.agency_settings(agency)
         breaker = self.breaker(agency)
@@ -197,6 +216,7 @@ class Extranet:
                     secrets=cfg.secrets,
                     options=cfg.options,
                     attempt=number,
+                    request=request,
                 )
                 started = time.monotonic()
                 try:

@@ -6,6 +6,7 @@ work without taking the same row), handles each under a lease, and sleeps
 when there is nothing due. A row whose holder died becomes claimable again
 when its lease runs out; on SQLite, where only one process may use the
 database, leases left by a crashed predecessor are dropped at start-up.
+The same loop deletes expired idempotency keys now and then.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from gateway.callbacks import CallbackSender
 from gateway.delivery import Delivery
 from gateway.logs import get_logger
 from gateway.problems import ProblemError
-from gateway.store import OutboxEntry, RequestStatus, Store, utcnow
+from gateway.store import OutboxEntry, RequestRecord, RequestStatus, Store, utcnow
+
+PURGE_EVERY_S = 600.0  # expired idempotency keys are deleted at most this often per process
 
 
 class OutboxWorker:
@@ -37,24 +40,32 @@ class OutboxWorker:
         self._stopping = False
         self._running: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(self.settings.concurrency)
+        self.purge_every_s = PURGE_EVERY_S
+        self._next_purge = 0.0  # monotonic time of the next purge; the first runs at start
 
     def lease(self) -> timedelta:
         """How long a claimed row stays ours: one delivery's deadline and a margin."""
         return timedelta(seconds=self.delivery.settings.request_deadline_s + 5.0)
 
     async def start(self) -> None:
-        if self.store.backend == "sqlite":
+        if self.store.backend == "sqlite":  # one process per database: every lease is a dead predecessor's
             released = await self.store.release_outbox_claims()
-            if released:
-                self.log.info("outbox.recovered_leases", rows=released)
+            keys = await self.store.release_idempotency_leases(utcnow())
+            if released or keys:
+                self.log.info("outbox.recovered_leases", rows=released, idempotency_keys=keys)
         self._task = asyncio.create_task(self._loop(), name="onewindow-outbox")
 
     def wake(self) -> None:
         """Look for due work now rather than at the next tick."""
         self._wake.set()
 
-    async def stop(self, grace_s: float | None = None) -> None:
-        """Stop claiming; let running work finish within ``grace_s``, then cancel it (its lease frees it)."""
+    async def stop(self, grace_s: float | None = None, *, release: bool = True) -> None:
+        """Stop claiming; let running work finish within ``grace_s``, then cancel it (its lease frees it).
+
+        ``release`` drops this instance's leases at the end, so another instance need not wait for
+        them to run out; pass False while intake calls of this instance may still hold some (the
+        caller releases them later by calling ``stop`` again). Safe to call twice.
+        """
         self._stopping = True
         self._wake.set()
         if self._task is not None:
@@ -68,11 +79,26 @@ class OutboxWorker:
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
                 self.log.warning("outbox.left_for_later", rows=len(pending))
-        with contextlib.suppress(Exception):
-            await self.store.release_outbox_claims(self.instance)
+        if release:
+            with contextlib.suppress(Exception):
+                await self.store.release_outbox_claims(self.instance)
+
+    async def purge_expired_keys(self) -> int:
+        """Delete expired idempotency keys if the last purge is ``purge_every_s`` old; returns how many."""
+        if time.monotonic() < self._next_purge:
+            return 0
+        self._next_purge = time.monotonic() + self.purge_every_s
+        purged = await self.store.purge_idempotency_keys(utcnow())
+        if purged:
+            await self.delivery.events.emit("idempotency.purged", keys=purged)
+        return purged
 
     async def _loop(self) -> None:
         while not self._stopping:
+            try:
+                await self.purge_expired_keys()
+            except Exception:
+                self.log.exception("outbox.purge_failed")
             try:
                 claimed = await self.run_once()
             except Exception:
@@ -143,7 +169,11 @@ class OutboxWorker:
             return
         if entry.action == "submit":
             if record.status not in (RequestStatus.ACCEPTED, RequestStatus.DEFERRED):
-                await self.store.finish_outbox(record.id, "submit")  # settled before a crash removed the row
+                # Settled before a crash removed the row; the crash may have come before the callback was
+                # scheduled, so schedule it (callbacks are at-least-once: receivers dedupe by id and status).
+                if record.status.final and record.callback_url:
+                    await self._ensure_callback(record)
+                await self.store.finish_outbox(record.id, "submit")
                 return
             await self.delivery.events.emit(
                 "outbox.redeliver", request_id=record.id, item=item.code, attempt=record.attempts + 1
@@ -154,3 +184,14 @@ class OutboxWorker:
                 await self.store.finish_outbox(record.id, "poll")
                 return
             await self.delivery.poll(record, item, entry)
+
+    async def _ensure_callback(self, record: RequestRecord) -> None:
+        if any(e.action == "callback" for e in await self.store.list_outbox(request_id=record.id)):
+            return
+        now = utcnow()
+        await self.store.schedule(
+            record.id,
+            "callback",
+            due_at=now,
+            expires_at=now + timedelta(hours=self.delivery.settings.outbox.callback_max_age_hours),
+        )

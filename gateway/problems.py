@@ -140,6 +140,20 @@ SEAL_UNAVAILABLE = _t(
     "无可用电子印章",
     "The accepting office holds no valid seal covering this item, so no result can be issued.",
 )
+NO_SEALED_RESULT = _t(
+    "no-sealed-result",
+    409,
+    "No sealed result",
+    "无已盖章结果",
+    "The request has no sealed result (yet), so there is nothing whose audit proof could be given.",
+)
+AUDIT_UNAVAILABLE = _t(
+    "audit-unavailable",
+    503,
+    "Audit log unavailable",
+    "审计日志不可用",
+    "The audit log is switched off on this gateway, or its stored tree no longer matches its signed checkpoints.",
+)
 
 
 def problem_types() -> list[ProblemType]:

@@ -112,7 +112,7 @@ async def run_sandboxes(args: argparse.Namespace, *, ready: Any = None) -> int:
     running: list[RunningSandbox] = []
     try:
         for offset, spec in enumerate(chosen):
-            port = spec.default_port if args.port is None else args.port + offset
+            port = spec.default_port if args.port is None else args.port + offset if args.port else 0
             try:
                 running.append(
                     await start_sandbox(

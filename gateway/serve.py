@@ -1,8 +1,13 @@
 """Serving the gateway over HTTP until told to stop.
 
-On SIGTERM or SIGINT the listener closes first (no new requests), requests
-in flight get up to the shutdown grace period to finish, and only then are
-the store and sessions closed.
+On SIGTERM or SIGINT the listener closes first (no new requests) and the
+outbox worker stops claiming; intake calls and deliveries in flight get up
+to ``[outbox] shutdown_grace_s`` to finish, side by side. What has not
+finished by then is cancelled and stays in the outbox (this instance's
+leases are released, so the next instance redelivers it at once, with the
+same dedupe key), and only then are the store and sessions closed. The
+process exits within the grace period plus a few seconds; a second signal
+during the drain ends it at once.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import contextlib
 import json
 import signal
 import sys
+import time
 from typing import TextIO
 
 from aiohttp import web
@@ -21,6 +27,7 @@ from gateway.config import Settings
 from gateway.core import Gateway
 from gateway.logs import get_logger
 
+CANCEL_MARGIN_S = 3.0  # after the grace: for cancelled handlers to record their state
 SAMPLE_CALLER_KEY = "sample-fangzhen-window-key"
 SAMPLE_ENVELOPE = {
     "item": "tax.payment-record",
@@ -41,8 +48,35 @@ def sample_call(url: str) -> str:
     )
 
 
-async def serve(settings: Settings, *, out: TextIO = sys.stdout, ready: asyncio.Event | None = None) -> None:
-    """Run the gateway until SIGTERM/SIGINT."""
+async def drain(runner: web.AppRunner, gateway: Gateway, grace_s: float) -> None:
+    """Stop accepting, let in-flight intake calls and deliveries finish within ``grace_s``, then stop.
+
+    aiohttp's ``runner.cleanup()`` closes the listener, closes idle
+    keep-alive connections, waits up to ``shutdown_timeout`` for each running
+    handler, then cancels it and waits up to ``shutdown_timeout`` again; the
+    overall bound below keeps that second wait from doubling the deadline.
+    """
+    log = get_logger(component="serve")
+    started = time.monotonic()
+    gateway.stopping = True  # /readyz answers 503 from now on
+    worker = gateway.worker
+    quiesce = worker.stop(grace_s, release=False) if worker is not None else asyncio.sleep(0)
+    try:
+        async with asyncio.timeout(grace_s + CANCEL_MARGIN_S):
+            await asyncio.gather(runner.cleanup(), quiesce)
+    except TimeoutError:
+        log.warning("gateway.drain_overran", grace_s=grace_s)
+    if worker is None:  # [outbox] workers = false: release this instance's intake leases here
+        with contextlib.suppress(Exception):
+            await gateway.store.release_outbox_claims(gateway.instance)
+    await gateway.stop(grace_s=0)  # releases this instance's leases: the rest waits in the outbox
+    log.info("gateway.stopped", drained_in_s=round(time.monotonic() - started, 2))
+
+
+async def serve(
+    settings: Settings, *, out: TextIO = sys.stdout, ready: asyncio.Event | None = None, reuse_port: bool = False
+) -> None:
+    """Run the gateway until SIGTERM/SIGINT; ``reuse_port`` lets several workers share the port."""
     shutdown_grace_s = settings.outbox.shutdown_grace_s
     log = get_logger(component="serve")
     gateway = Gateway(settings)
@@ -50,7 +84,7 @@ async def serve(settings: Settings, *, out: TextIO = sys.stdout, ready: asyncio.
     app = create_app(gateway)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_grace_s, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
+    site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True, reuse_port=reuse_port or None)
     try:
         await site.start()
     except OSError as exc:
@@ -69,6 +103,7 @@ async def serve(settings: Settings, *, out: TextIO = sys.stdout, ready: asyncio.
         f"Onewindow is serving on {url} ({len(gateway.registry.catalogue)} items, "
         f"{gateway.store.backend} store, {settings.source}).",
         file=out,
+        flush=True,
     )
     if settings.sandboxes_start:
         print("Agency sandboxes: " + ", ".join(f"{s.spec.agency}={s.url}" for s in gateway.sandboxes), file=out)
@@ -88,6 +123,4 @@ async def serve(settings: Settings, *, out: TextIO = sys.stdout, ready: asyncio.
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(sig)
-        await runner.cleanup()  # stops listening, waits for in-flight handlers up to the grace period
-        await gateway.stop(grace_s=1.0)
-        log.info("gateway.stopped")
+        await drain(runner, gateway, shutdown_grace_s)

@@ -203,7 +203,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise SigningError(f"cannot read {args.file}: {exc.strerror}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SigningError(f"{args.file} is not JSON: {exc}") from None
-    report = verify_document(document, trust, at=args.at)
+    checker = None
+    if args.audit_key:
+        from signing.audit_proof import audit_checker
+        from signing.checkpoint import load_public_key
+
+        try:
+            checker = audit_checker(load_public_key(Path(args.audit_key).read_bytes()))
+        except OSError as exc:
+            raise SigningError(f"cannot read audit key {args.audit_key}: {exc.strerror}") from None
+        except ValueError as exc:
+            raise SigningError(f"{args.audit_key} is not an audit public key: {exc}") from None
+    report = verify_document(document, trust, at=args.at, audit_checker=checker)
     if args.json:
         _print_json(report.to_dict())
     else:
@@ -302,6 +313,11 @@ def register(subparsers: Any) -> None:
         help="pin the district root (as published by the bureau)",
     )
     p.add_argument("--at", type=_time, help="validation time (default now)")
+    p.add_argument(
+        "--audit-key",
+        metavar="PEM",
+        help="district audit public key: also check the document's audit-log inclusion proof, if it carries one",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_verify)
 

@@ -21,6 +21,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.api.app import create_app
+from gateway.audit.keys import create_audit_key
 from gateway.config import Settings, load_settings
 from gateway.core import Gateway, sandbox_specs, with_sandboxes
 from gateway.plugins import plugin_manager
@@ -103,13 +104,18 @@ SAMPLE_PASSPHRASE = b"test-district-passphrase"
 @pytest.fixture(scope="session")
 def district(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A sample district registry (seals for every sample office) and its passphrase file."""
-    root = tmp_path_factory.mktemp("district")
+    return make_district(tmp_path_factory.mktemp("district"))
+
+
+def make_district(root: Path) -> tuple[Path, Path]:
+    """Create a sample district (root, seals, audit key) under ``root``; returns (pki dir, passphrase file)."""
     settings = load_settings(environ={})
     create_sample_district(
         root / "pki",
         offices=[(o.code, o.name) for o in settings.offices.values()],
         passphrase=Passphrase(SAMPLE_PASSPHRASE),
     )
+    create_audit_key(root / "pki" / "audit" / "audit-key.pem", Passphrase(SAMPLE_PASSPHRASE))
     secret = root / "passphrase"
     secret.write_bytes(SAMPLE_PASSPHRASE)
     return root / "pki", secret
@@ -132,19 +138,17 @@ class RunningGateway:
 
 def gateway_settings(store_url: str, district: tuple[Path, Path], **changes: Any) -> Settings:
     settings = load_settings(environ={})
-    outbox = dataclasses.replace(
-        settings.outbox, tick_s=0.05, retry_initial_s=0.05, retry_max_s=0.5, **changes.pop("outbox", {})
-    )
-    return dataclasses.replace(
-        settings,
-        sandboxes_start=False,
-        store_url=store_url,
-        pki_dir=str(district[0]),
-        pki_passphrase_file=str(district[1]),
-        pki_create_sample=False,
-        outbox=outbox,
-        **changes,
-    )
+    fast = {"tick_s": 0.05, "retry_initial_s": 0.05, "retry_max_s": 0.5}
+    outbox = dataclasses.replace(settings.outbox, **{**fast, **changes.pop("outbox", {})})
+    values: dict[str, Any] = {
+        "sandboxes_start": False,
+        "store_url": store_url,
+        "pki_dir": str(district[0]),
+        "pki_passphrase_file": str(district[1]),
+        "pki_create_sample": False,
+        "outbox": outbox,
+    }
+    return dataclasses.replace(settings, **{**values, **changes})
 
 
 @pytest.fixture
@@ -192,3 +196,13 @@ async def start_gateway(district, tmp_path):
 async def gw(start_gateway) -> RunningGateway:
     """A gateway on SQLite with default settings."""
     return await start_gateway()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The fault suite's figures (requests, kills, duplicates, lost, recovery) at the end of the run."""
+    from tests.burst import REPORTS
+
+    if REPORTS:
+        terminalreporter.section("fault suite figures")
+        for line in REPORTS:
+            terminalreporter.write_line(line)

@@ -61,7 +61,8 @@ async def test_the_example_lists_every_problem_of_a_422(gw, tmp_path: Path) -> N
     assert err.count("\n  - ") == 3  # id number, period_start, period_end
 
 
-async def test_the_example_waits_out_a_deferral(gw, tmp_path: Path) -> None:
+async def test_the_example_waits_out_a_deferral(start_gateway, tmp_path: Path) -> None:
+    gw = await start_gateway(agency_changes={"tax": {"breaker_reset_s": 0.5}})
     tax = gw.sandboxes["tax"]
     tax.knobs.update({"maintenance": True})
     envelope = {

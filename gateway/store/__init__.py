@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from gateway.store.base import (
+    AdminResult,
     ClaimState,
     IdempotencyClaim,
     OutboxEntry,
+    OutboxStats,
     RequestRecord,
     RequestStatus,
     Store,
@@ -14,9 +16,11 @@ from gateway.store.base import (
 )
 
 __all__ = [
+    "AdminResult",
     "ClaimState",
     "IdempotencyClaim",
     "OutboxEntry",
+    "OutboxStats",
     "RequestRecord",
     "RequestStatus",
     "Store",

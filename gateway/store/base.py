@@ -92,6 +92,25 @@ REQUEST_UPDATABLE = frozenset(
 )
 
 
+@dataclass(frozen=True)
+class OutboxStats:
+    """What the outbox holds right now, per action, and how many requests are dead-lettered (for metrics)."""
+
+    depth: dict[str, int]
+    due: dict[str, int]
+    oldest_created_at: dict[str, datetime]
+    dead_letters: int
+
+
+class AdminResult(enum.StrEnum):
+    """What an operator's act on a request (``onewindow outbox retry|dead-letter``) came to."""
+
+    DONE = "done"
+    NOT_FOUND = "not_found"
+    WRONG_STATUS = "wrong_status"  # the request is not in a status the act applies to
+    BUSY = "busy"  # a worker or an intake call is delivering it right now (its outbox row is leased)
+
+
 class ClaimState(enum.StrEnum):
     """What claiming an idempotency key found."""
 
@@ -199,6 +218,31 @@ class Store(abc.ABC):
     async def release_outbox_claims(self, worker: str | None = None) -> int:
         """Drop the leases held by ``worker`` (every lease when None), making the rows claimable."""
 
+    @abc.abstractmethod
+    async def outbox_stats(self, now: datetime) -> OutboxStats:
+        """Rows per action, rows due at ``now``, the oldest row's creation time, dead letters."""
+
+    @abc.abstractmethod
+    async def requeue_request(
+        self,
+        request_id: str,
+        *,
+        from_statuses: tuple[RequestStatus, ...],
+        error: dict[str, Any],
+        due_at: datetime,
+        expires_at: datetime,
+    ) -> AdminResult:
+        """Put a finished request back in the outbox, atomically: status ``deferred`` and a fresh
+        ``submit`` row due at ``due_at`` -- or nothing, when its status is not in ``from_statuses``."""
+
+    @abc.abstractmethod
+    async def abandon_request(
+        self, request_id: str, *, from_statuses: tuple[RequestStatus, ...], error: dict[str, Any], now: datetime
+    ) -> AdminResult:
+        """Dead-letter a queued request, atomically: status ``dead_letter`` and its submit/poll rows
+        gone. ``BUSY`` (and nothing changed) while one of those rows is leased, because a delivery
+        running now could still settle or re-queue it."""
+
     # -- idempotency keys -------------------------------------------------
 
     @abc.abstractmethod
@@ -235,3 +279,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def purge_idempotency_keys(self, now: datetime) -> int:
         """Delete expired keys; returns how many."""
+
+    @abc.abstractmethod
+    async def release_idempotency_leases(self, now: datetime) -> int:
+        """End the lease of every in-flight key now, so a client's retry resumes it at once.
+
+        Only safe when no other process can be holding one -- SQLite at start-up, where a lease
+        still running was left by a crashed predecessor. Returns how many.
+        """

@@ -17,9 +17,11 @@ import asyncpg
 
 from gateway.store.base import (
     REQUEST_UPDATABLE,
+    AdminResult,
     ClaimState,
     IdempotencyClaim,
     OutboxEntry,
+    OutboxStats,
     RequestRecord,
     RequestStatus,
     Store,
@@ -274,6 +276,83 @@ class PostgresStore(Store):
             )
         return int(status.split()[-1])
 
+    async def outbox_stats(self, now: datetime) -> OutboxStats:
+        rows = await self.pool.fetch(
+            "SELECT action, count(*) AS depth, count(*) FILTER (WHERE due_at <= $1) AS due, "
+            "min(created_at) AS oldest FROM outbox GROUP BY action",
+            now,
+        )
+        dead = await self.pool.fetchval("SELECT count(*) FROM requests WHERE status = 'dead_letter'")
+        return OutboxStats(
+            depth={r["action"]: int(r["depth"]) for r in rows},
+            due={r["action"]: int(r["due"]) for r in rows},
+            oldest_created_at={r["action"]: r["oldest"] for r in rows},
+            dead_letters=int(dead),
+        )
+
+    async def requeue_request(
+        self,
+        request_id: str,
+        *,
+        from_statuses: tuple[RequestStatus, ...],
+        error: dict[str, Any],
+        due_at: datetime,
+        expires_at: datetime,
+    ) -> AdminResult:
+        async with self.pool.acquire() as conn, conn.transaction():
+            status = await conn.fetchval("SELECT status FROM requests WHERE id = $1 FOR UPDATE", request_id)
+            if status is None:
+                return AdminResult.NOT_FOUND
+            if status not in {str(s) for s in from_statuses}:
+                return AdminResult.WRONG_STATUS
+            now = utcnow()
+            await conn.execute(
+                "UPDATE requests SET status = 'deferred', error = $1, finished_at = NULL, updated_at = $2 "
+                "WHERE id = $3",
+                error,
+                now,
+                request_id,
+            )
+            await conn.execute(
+                "INSERT INTO outbox (request_id, action, due_at, expires_at, attempts, last_error, created_at) "
+                "VALUES ($1, 'submit', $2, $3, 0, 'requeued by an operator', $4) "
+                "ON CONFLICT (request_id, action) DO UPDATE SET due_at = excluded.due_at, "
+                "expires_at = excluded.expires_at, attempts = 0, last_error = excluded.last_error, "
+                "claimed_by = NULL, lease_until = NULL, created_at = excluded.created_at",
+                request_id,
+                due_at,
+                expires_at,
+                now,
+            )
+            return AdminResult.DONE
+
+    async def abandon_request(
+        self, request_id: str, *, from_statuses: tuple[RequestStatus, ...], error: dict[str, Any], now: datetime
+    ) -> AdminResult:
+        async with self.pool.acquire() as conn, conn.transaction():
+            status = await conn.fetchval("SELECT status FROM requests WHERE id = $1 FOR UPDATE", request_id)
+            if status is None:
+                return AdminResult.NOT_FOUND
+            if status not in {str(s) for s in from_statuses}:
+                return AdminResult.WRONG_STATUS
+            leased = await conn.fetchval(
+                "SELECT count(*) FROM outbox WHERE request_id = $1 AND action IN ('submit', 'poll') "
+                "AND lease_until >= $2",
+                request_id,
+                now,
+            )
+            if leased:
+                return AdminResult.BUSY
+            await conn.execute(
+                "UPDATE requests SET status = 'dead_letter', error = $1, finished_at = $2, updated_at = $2 "
+                "WHERE id = $3",
+                error,
+                now,
+                request_id,
+            )
+            await conn.execute("DELETE FROM outbox WHERE request_id = $1 AND action IN ('submit', 'poll')", request_id)
+            return AdminResult.DONE
+
     # -- idempotency keys -------------------------------------------------
 
     async def claim_idempotency_key(
@@ -344,4 +423,10 @@ class PostgresStore(Store):
 
     async def purge_idempotency_keys(self, now: datetime) -> int:
         status = await self.pool.execute("DELETE FROM idempotency_keys WHERE expires_at <= $1", now)
+        return int(status.split()[-1])
+
+    async def release_idempotency_leases(self, now: datetime) -> int:
+        status = await self.pool.execute(
+            "UPDATE idempotency_keys SET lease_until = $1 WHERE state = 'in_flight' AND lease_until > $1", now
+        )
         return int(status.split()[-1])

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,11 @@ import aiosqlite
 
 from gateway.store.base import (
     REQUEST_UPDATABLE,
+    AdminResult,
     ClaimState,
     IdempotencyClaim,
     OutboxEntry,
+    OutboxStats,
     RequestRecord,
     RequestStatus,
     Store,
@@ -116,6 +119,27 @@ class SQLiteStore(Store):
                 raise
             else:
                 await self.db.execute("COMMIT")
+
+    async def run_in_transaction(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run ``work(connection)`` in one immediate transaction, in the connection's thread, in one hop.
+
+        For writers with many statements per transaction (the audit log's
+        batches): under load every awaited statement costs a turn of the event
+        loop, so they are done together. Serialised with :meth:`transaction`.
+        """
+
+        def run(conn: sqlite3.Connection) -> Any:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+
+        async with self._lock:
+            return await self.db._execute(run, self.db._conn)  # aiosqlite's own thread, as for execute()
 
     async def _migrate(self) -> None:
         async with self.transaction() as db:
@@ -297,6 +321,75 @@ class SQLiteStore(Store):
                 )
             return cursor.rowcount
 
+    async def outbox_stats(self, now: datetime) -> OutboxStats:
+        cursor = await self.db.execute(
+            "SELECT action, count(*) AS depth, sum(due_at <= ?) AS due, min(created_at) AS oldest "
+            "FROM outbox GROUP BY action",
+            (_ts(now),),
+        )
+        rows = await cursor.fetchall()
+        cursor = await self.db.execute("SELECT count(*) FROM requests WHERE status = 'dead_letter'")
+        dead = (await cursor.fetchone())[0]
+        return OutboxStats(
+            depth={r["action"]: int(r["depth"]) for r in rows},
+            due={r["action"]: int(r["due"] or 0) for r in rows},
+            oldest_created_at={r["action"]: _dt(r["oldest"]) for r in rows},
+            dead_letters=int(dead),
+        )
+
+    async def requeue_request(
+        self,
+        request_id: str,
+        *,
+        from_statuses: tuple[RequestStatus, ...],
+        error: dict[str, Any],
+        due_at: datetime,
+        expires_at: datetime,
+    ) -> AdminResult:
+        async with self.transaction() as db:
+            row = await (await db.execute("SELECT status FROM requests WHERE id = ?", (request_id,))).fetchone()
+            if row is None:
+                return AdminResult.NOT_FOUND
+            if row["status"] not in {str(s) for s in from_statuses}:
+                return AdminResult.WRONG_STATUS
+            now = _ts(utcnow())
+            await db.execute(
+                "UPDATE requests SET status = 'deferred', error = ?, finished_at = NULL, updated_at = ? WHERE id = ?",
+                (json.dumps(error, ensure_ascii=False), now, request_id),
+            )
+            await db.execute(
+                "INSERT INTO outbox (request_id, action, due_at, expires_at, attempts, last_error, created_at) "
+                "VALUES (?, 'submit', ?, ?, 0, 'requeued by an operator', ?) "
+                "ON CONFLICT (request_id, action) DO UPDATE SET due_at = excluded.due_at, "
+                "expires_at = excluded.expires_at, attempts = 0, last_error = excluded.last_error, "
+                "claimed_by = NULL, lease_until = NULL, created_at = excluded.created_at",
+                (request_id, _ts(due_at), _ts(expires_at), now),
+            )
+            return AdminResult.DONE
+
+    async def abandon_request(
+        self, request_id: str, *, from_statuses: tuple[RequestStatus, ...], error: dict[str, Any], now: datetime
+    ) -> AdminResult:
+        async with self.transaction() as db:
+            row = await (await db.execute("SELECT status FROM requests WHERE id = ?", (request_id,))).fetchone()
+            if row is None:
+                return AdminResult.NOT_FOUND
+            if row["status"] not in {str(s) for s in from_statuses}:
+                return AdminResult.WRONG_STATUS
+            cursor = await db.execute(
+                "SELECT count(*) FROM outbox WHERE request_id = ? AND action IN ('submit', 'poll') "
+                "AND lease_until >= ?",
+                (request_id, _ts(now)),
+            )
+            if (await cursor.fetchone())[0]:
+                return AdminResult.BUSY
+            await db.execute(
+                "UPDATE requests SET status = 'dead_letter', error = ?, finished_at = ?, updated_at = ? WHERE id = ?",
+                (json.dumps(error, ensure_ascii=False), _ts(now), _ts(now), request_id),
+            )
+            await db.execute("DELETE FROM outbox WHERE request_id = ? AND action IN ('submit', 'poll')", (request_id,))
+            return AdminResult.DONE
+
     # -- idempotency keys -------------------------------------------------
 
     async def claim_idempotency_key(
@@ -358,4 +451,12 @@ class SQLiteStore(Store):
     async def purge_idempotency_keys(self, now: datetime) -> int:
         async with self.transaction() as db:
             cursor = await db.execute("DELETE FROM idempotency_keys WHERE expires_at <= ?", (_ts(now),))
+            return cursor.rowcount
+
+    async def release_idempotency_leases(self, now: datetime) -> int:
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                "UPDATE idempotency_keys SET lease_until = ? WHERE state = 'in_flight' AND lease_until > ?",
+                (_ts(now), _ts(now)),
+            )
             return cursor.rowcount

@@ -1,0 +1,142 @@
+"""``GET /v1/requests/{id}/audit-proof``: a sealed result carrying its audit inclusion proof.
+
+The seal block's ``audit_proof`` (not covered by the seal signature, see
+docs/seals.md) becomes an inclusion proof of the request's ``result.sealed``
+entry against the latest signed checkpoint: evidence, independent of the
+seal's claimed signing time, that this exact document (by its JCS digest)
+was logged by then. It can only be given once a checkpoint covers the entry;
+until then the answer is 202 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from aiohttp import web
+
+from gateway.api.keys import GATEWAY
+from gateway.api.openapi import problem_response
+from gateway.api.requests import json_response
+from gateway.audit.proofs import prove_inclusion
+from gateway.ids import is_ulid
+from gateway.problems import AUDIT_UNAVAILABLE, NO_SEALED_RESULT, NOT_FOUND, ProblemError
+from gateway.results import request_path
+from gateway.store import RequestStatus
+from signing.audit_proof import SEALED_KIND, check_audit_proof
+from signing.checkpoint import SignedCheckpoint, build_inclusion_proof_file
+
+
+async def get_audit_proof(request: web.Request) -> web.Response:
+    """The sealed result with ``seal.audit_proof`` filled, once a checkpoint covers it."""
+    gateway = request.app[GATEWAY]
+    caller = gateway.authenticator.authenticate(request)
+    request_id = request.match_info["request_id"]
+    record = await gateway.store.get_request(request_id) if is_ulid(request_id) else None
+    if record is None or (record.caller_id != caller.id and record.office != caller.office.code):
+        raise ProblemError(
+            NOT_FOUND,
+            f"No request {request_id} is visible to this caller.",
+            f"未找到编号为 {request_id} 的申请，或无权查看。",
+        )
+    document = (record.result or {}).get("document") if record.status is RequestStatus.COMPLETED else None
+    if not isinstance(document, dict) or not isinstance(document.get("seal"), dict):
+        raise ProblemError(
+            NO_SEALED_RESULT,
+            f"Request {request_id} is {record.status}: it has no sealed result to prove.",
+            f"申请 {request_id} 当前状态为 {record.status}，没有已盖章的结果。",
+        )
+    audit = gateway.audit
+    if audit is None:
+        raise ProblemError(
+            AUDIT_UNAVAILABLE, "The audit log is switched off on this gateway.", "本网关未启用审计日志。"
+        )
+    row = await audit.store.find_entry(record.id, SEALED_KIND)
+    if row is None:
+        raise ProblemError(
+            NO_SEALED_RESULT,
+            f"The audit log holds no {SEALED_KIND} entry for request {request_id}.",
+            "审计日志中没有该申请的盖章记录。",
+        )
+    latest = await audit.store.latest_checkpoint()
+    if latest is None or row[0] >= latest.tree_size:
+        wait = math.ceil(await audit.seconds_to_next_checkpoint())
+        body = {
+            "status": "awaiting_checkpoint",
+            "entry": row[0],
+            "checkpoint_size": latest.tree_size if latest else None,
+            "retry_after_s": wait,
+        }
+        headers = {"Retry-After": str(wait), "Location": request_path(record.id) + "/audit-proof"}
+        return json_response(202, body, headers)
+    signed = SignedCheckpoint.from_dict(latest.signed)
+    path = await prove_inclusion(audit.store, row[0], latest.tree_size)
+    key = audit.signer.public_key()
+    proof = build_inclusion_proof_file(signed, row[0], path, entry=row[1], leaf_hash=row[2], public_key=key)
+    if not check_audit_proof(document, proof, key):  # never hand out a proof that does not hold
+        raise ProblemError(
+            AUDIT_UNAVAILABLE,
+            "The stored audit tree does not prove this entry against its signed checkpoint.",
+            "审计日志存储与已签名检查点不一致，无法出具证明。",
+        )
+    return json_response(200, {**document, "seal": {**document["seal"], "audit_proof": proof}})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/requests/{request_id}/audit-proof", get_audit_proof)
+
+
+_AWAITING: dict[str, Any] = {
+    "type": "object",
+    "required": ["status", "entry", "retry_after_s"],
+    "properties": {
+        "status": {"const": "awaiting_checkpoint"},
+        "entry": {"type": "integer", "description": "sequence number of the request's result.sealed entry"},
+        "checkpoint_size": {"type": ["integer", "null"], "description": "tree size of the latest checkpoint"},
+        "retry_after_s": {"type": "integer"},
+    },
+}
+OPENAPI_SCHEMAS: dict[str, Any] = {
+    "AuditInclusionProof": {
+        "type": "object",
+        "description": "onewindow-inclusion-proof/v1 (docs/audit.md): the request's result.sealed entry, its RFC 9162 "
+        "inclusion path and the signed checkpoint. Check offline with `onewindow audit check-proof` or "
+        "signing.audit_proof.check_audit_proof(document, audit_proof, audit_public_key).",
+        "required": ["format", "leaf_index", "tree_size", "entry", "proof", "checkpoint"],
+        "properties": {
+            "format": {"const": "onewindow-inclusion-proof/v1"},
+            "leaf_index": {"type": "integer"},
+            "tree_size": {"type": "integer"},
+            "entry": {"type": "string", "contentEncoding": "base64"},
+            "leaf_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            "proof": {"type": "array", "items": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
+            "checkpoint": {"type": "object"},
+            "public_key": {"type": "string"},
+        },
+    }
+}
+OPENAPI_PATHS: dict[str, Any] = {
+    "/v1/requests/{request_id}/audit-proof": {
+        "get": {
+            "operationId": "getAuditProof",
+            "summary": "The sealed result with seal.audit_proof: its inclusion proof in the signed audit log",
+            "security": [{"apiKey": []}],
+            "parameters": [{"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {
+                "200": {
+                    "description": "The sealed result document; seal.audit_proof is an AuditInclusionProof",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "202": {
+                    "description": "Logged, but no signed checkpoint covers it yet: retry after Retry-After seconds",
+                    "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                    "content": {"application/json": {"schema": _AWAITING}},
+                },
+                "401": problem_response("Missing or unknown API key"),
+                "404": problem_response("No such request visible to this caller"),
+                "409": problem_response("The request has no sealed result"),
+                "503": problem_response("The audit log is off, or its store does not match its checkpoints"),
+            },
+        }
+    }
+}

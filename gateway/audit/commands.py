@@ -1,0 +1,275 @@
+"""The handlers behind ``onewindow audit ...`` (argument parsing is in :mod:`gateway.audit_cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from gateway.audit.keys import (
+    create_audit_key,
+    key_path,
+    load_audit_public_key,
+    load_signer,
+    log_id,
+    passphrase,
+    public_key_path,
+)
+from gateway.audit.payloads import PayloadCipher
+from gateway.audit.proofs import prove_consistency, prove_inclusion
+from gateway.audit.setup import open_store
+from gateway.audit.store_base import AuditIntegrityError, AuditStore, StoredCheckpoint
+from gateway.audit.story import story
+from gateway.audit.verify import VerifyInputError, verify_store
+from gateway.audit_cli import EXIT_OK, EXIT_PROBLEM, BadInput, Progress, write_json
+from gateway.config import Settings, load_settings
+from signing.audit_bundle import build_bundle, bundle_public_key, verify_bundle
+from signing.audit_log import LogReport
+from signing.checkpoint import (
+    AuditPublicKey,
+    SignedCheckpoint,
+    build_consistency_proof_file,
+    build_inclusion_proof_file,
+    check_proof_file,
+    key_id,
+    load_public_key,
+    public_key_pem,
+)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(getattr(args, "config", None))
+
+
+def _read_json(path: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BadInput(f"cannot read {path}: {exc.strerror}") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadInput(f"{path} is not JSON: {exc}") from None
+
+
+def _pinned_key(path: str | None) -> AuditPublicKey | None:
+    if path is None:
+        return None
+    try:
+        return load_public_key(Path(path).read_bytes())
+    except OSError as exc:
+        raise BadInput(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise BadInput(f"{path}: {exc}") from None
+
+
+def _print_report(report: LogReport, as_json: bool) -> int:
+    if as_json:
+        write_json(report.to_dict(), None)
+    else:
+        print(report.render())
+    return EXIT_OK if report.ok else EXIT_PROBLEM
+
+
+def _start_checkpoint(value: str | None) -> int | SignedCheckpoint | None:
+    """``--from``: a tree size, or a file with a signed checkpoint (or a proof file carrying one)."""
+    if value is None:
+        return None
+    if value.isdigit():
+        return int(value)
+    doc = _read_json(value)
+    if isinstance(doc, dict) and doc.get("format") != "onewindow-checkpoint/v1":
+        doc = doc.get("new_checkpoint") or doc.get("checkpoint") or doc
+    try:
+        return SignedCheckpoint.from_dict(doc)
+    except ValueError as exc:
+        raise BadInput(f"{value}: not a signed checkpoint ({exc})") from None
+
+
+# -- verify -------------------------------------------------------------------------
+
+
+async def verify(args: argparse.Namespace) -> int:
+    pinned = _pinned_key(args.key)
+    show_progress = args.progress or sys.stderr.isatty()
+    if args.bundle:
+        doc = _read_json(args.bundle)
+        trusted = pinned or bundle_public_key(doc)
+        entries = doc.get("entries") if isinstance(doc, dict) else None
+        progress = Progress(len(entries) if isinstance(entries, list) else 0) if show_progress else None
+        report = verify_bundle(doc, trusted, on_progress=progress)
+        if progress:
+            progress.done()
+        if pinned is None:
+            report.notes.append(
+                f"trusted the key embedded in the bundle ({key_id(trusted)}): compare it, or pass --key"
+            )
+        return _print_report(report, args.json)
+    settings = _settings(args)
+    trusted = pinned or load_audit_public_key(settings)
+    start = _start_checkpoint(args.start)
+    async with open_store(settings) as (_, audit):
+        head = await audit.head()
+        progress = Progress(head.size) if show_progress else None
+        try:
+            report = await verify_store(audit, trusted, log_id=log_id(settings), start_from=start, on_progress=progress)
+        except VerifyInputError as exc:
+            raise BadInput(str(exc)) from None
+        if progress:
+            progress.done()
+    return _print_report(report, args.json)
+
+
+# -- proofs -------------------------------------------------------------------------
+
+
+async def _checkpoints_by_size(audit: AuditStore) -> dict[int, StoredCheckpoint]:
+    return {c.tree_size: c for c in await audit.checkpoints()}
+
+
+def _signed(record: StoredCheckpoint) -> SignedCheckpoint:
+    try:
+        return SignedCheckpoint.from_dict(record.signed)
+    except ValueError as exc:
+        raise AuditIntegrityError(f"the stored checkpoint at size {record.tree_size} is malformed: {exc}") from None
+
+
+async def prove(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    key = load_audit_public_key(settings)
+    async with open_store(settings) as (_, audit):
+        latest = await audit.latest_checkpoint()
+        if args.entry < 0:
+            raise BadInput("ENTRY must be a sequence number (0 or more)")
+        if latest is None or args.entry >= latest.tree_size:
+            covered = f"the latest is at size {latest.tree_size}" if latest else "there is none yet"
+            print(
+                f"entry {args.entry} is not covered by a signed checkpoint ({covered}); "
+                "wait for the next one or run 'onewindow audit checkpoint'",
+                file=sys.stderr,
+            )
+            return EXIT_PROBLEM
+        row = await audit.entry(args.entry)
+        if row is None:
+            print(f"entry {args.entry} is missing from the store: run 'onewindow audit verify'", file=sys.stderr)
+            return EXIT_PROBLEM
+        signed = _signed(latest)
+        path = await prove_inclusion(audit, args.entry, latest.tree_size)
+    doc = build_inclusion_proof_file(signed, args.entry, path, entry=row[1], leaf_hash=row[2], public_key=key)
+    return _emit_checked(doc, key, args.out)
+
+
+async def consistency(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    key = load_audit_public_key(settings)
+    async with open_store(settings) as (_, audit):
+        stored = await _checkpoints_by_size(audit)
+        missing = [n for n in (args.old, args.new) if n not in stored]
+        if missing or args.old > args.new:
+            sizes = ", ".join(str(s) for s in sorted(stored)[-8:]) or "none yet"
+            raise BadInput(f"OLD and NEW must be checkpoint sizes, OLD <= NEW (latest checkpoints: {sizes})")
+        proof = await prove_consistency(audit, args.old, args.new)
+        old, new = _signed(stored[args.old]), _signed(stored[args.new])
+    doc = build_consistency_proof_file(old, new, proof, public_key=key)
+    return _emit_checked(doc, key, args.out)
+
+
+def _emit_checked(doc: dict[str, Any], key: AuditPublicKey, out: str | None) -> int:
+    """Hand out a proof only after checking it: a tampered store gives exit 1, never a false proof."""
+    verdict = check_proof_file(doc, key)
+    if not verdict.ok:
+        print(f"cannot prove it: {verdict.reason} ({verdict.problem}); run 'onewindow audit verify'", file=sys.stderr)
+        return EXIT_PROBLEM
+    write_json(doc, out)
+    if out:
+        print(f"VALID {verdict.kind} proof written to {out}: {verdict.reason}")
+    return EXIT_OK
+
+
+# -- export -------------------------------------------------------------------------
+
+
+async def export(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    key = load_audit_public_key(settings)
+    async with open_store(settings) as (_, audit):
+        stored = await _checkpoints_by_size(audit)
+        if not stored:
+            print("no signed checkpoint yet: nothing can be exported verifiably", file=sys.stderr)
+            return EXIT_PROBLEM
+        sizes = sorted(stored)
+        start = max([s for s in sizes if s <= args.start], default=0)
+        wanted = sizes[-1] if args.end is None else args.end
+        end = min([s for s in sizes if s >= wanted], default=None)
+        if end is None or end <= start:
+            raise BadInput(f"--to {wanted} is beyond the latest checkpoint ({sizes[-1]})")
+        rows: list[tuple[int, bytes, bytes | None]] = []
+        async for chunk in audit.entries(start, end):
+            rows.extend((r[0], r[1], r[6]) for r in chunk)
+        first = stored.get(start)
+    doc = build_bundle(
+        log_id=log_id(settings),
+        public_key=key,
+        start=start,
+        end=end,
+        start_checkpoint=first.signed if first else None,
+        start_frontier=first.frontier if first else None,
+        checkpoints=[stored[s].signed for s in sizes if start <= s <= end],
+        entries=rows,
+    )
+    Path(args.file).write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    print(f"bundle of entries {start}..{end - 1} ({end - start:,}) written to {args.file}")
+    return EXIT_OK
+
+
+# -- show, keys, checkpoint ------------------------------------------------------------
+
+
+async def show(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    cipher = PayloadCipher.from_file(args.payload_key) if args.payload_key else None
+    async with open_store(settings) as (_, audit):
+        told = await story(audit, args.request_id, cipher=cipher)
+    if args.json:
+        write_json(told.to_dict(), None)
+    else:
+        print(told.render())
+    if not told.entries:
+        return EXIT_PROBLEM
+    return EXIT_OK if told.ok else EXIT_PROBLEM
+
+
+async def export_key(args: argparse.Namespace) -> int:
+    key = load_audit_public_key(_settings(args))
+    Path(args.file).write_text(public_key_pem(key), encoding="ascii")
+    print(f"audit public key written to {args.file}; key id {key_id(key)} (publish both)")
+    return EXIT_OK
+
+
+async def init_key(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    path = key_path(settings)
+    if path.exists():
+        raise BadInput(f"an audit key already exists at {path}")
+    key = create_audit_key(path, passphrase(settings))
+    print(f"district audit key (Ed25519) created at {path}; public key {public_key_path(settings)}")
+    print(f"key id {key_id(key)}  (publish it with the public key for verifiers)")
+    return EXIT_OK
+
+
+async def checkpoint(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    signer = load_signer(settings)
+    async with open_store(settings) as (_, audit):
+        try:
+            signed = await audit.checkpoint(signer, log_id(settings))
+        except AuditIntegrityError as exc:
+            print(f"refused to sign: {exc}", file=sys.stderr)
+            return EXIT_PROBLEM
+    if signed is None:
+        print("the latest checkpoint already covers the whole log")
+    else:
+        cp = signed.checkpoint
+        print(f"signed checkpoint at size {cp.tree_size:,}, root {base64.b64encode(cp.root_hash).decode()}")
+    return EXIT_OK

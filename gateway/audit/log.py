@@ -1,0 +1,202 @@
+"""The appender: group commit of audit entries, and the checkpointer.
+
+Every request emits several events; each must be durable before the event
+returns (so before the response is sent). Committing each alone would cost
+one transaction and one disk flush per event. Instead the sink puts the
+encoded entry on a queue and awaits a future; one appender task per process
+takes everything queued, writes it as one batch in one transaction
+(:meth:`AuditStore.append`), and resolves every future. While one batch
+commits, the next gathers; when the last batch held more than one entry
+(requests are arriving together) the appender also waits up to
+``batch_window_ms`` for the batch to fill, while a lone request's entry is
+written at once, adding no wait to a quiet gateway.
+
+Checkpoints are signed after every ``checkpoint_every`` entries and every
+``checkpoint_interval_s`` while new entries arrive, off the requests' path.
+A failing append fails the events waiting on it (the request answers 500):
+the gateway does not act without a record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from gateway.audit.entries import PreparedEntry, prepare_entry
+from gateway.audit.payloads import PayloadCipher
+from gateway.audit.settings import AuditSettings
+from gateway.audit.store_base import AuditIntegrityError, AuditStore
+from gateway.logs import get_logger
+from signing.checkpoint import CheckpointSigner, SignedCheckpoint
+
+_Pending = tuple[PreparedEntry, "asyncio.Future[int]"]
+
+
+class AuditLog:
+    """One process's writer of the shared audit log."""
+
+    def __init__(
+        self,
+        store: AuditStore,
+        *,
+        settings: AuditSettings,
+        log_id: str,
+        instance: str,
+        signer: CheckpointSigner | None = None,
+        cipher: PayloadCipher | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.log_id = log_id
+        self.instance = instance
+        self.signer = signer
+        self.cipher = cipher
+        self.log = get_logger(component="audit", instance=instance)
+        self._queue: list[_Pending] = []
+        self._wake = asyncio.Event()
+        self._appender: asyncio.Task[None] | None = None
+        self._timer: asyncio.Task[None] | None = None
+        self._checkpointing: asyncio.Task[Any] | None = None
+        self._checkpoint_lock = asyncio.Lock()
+        self._closed = False
+        self._since_checkpoint = 0
+        self._busy = False  # the last batch had company: worth waiting a moment for the next one to fill
+        self.batches = 0
+        self.appended = 0
+
+    async def start(self) -> None:
+        """Start the appender (and, with a signer, the checkpoint timer)."""
+        self._appender = asyncio.create_task(self._run(), name="onewindow-audit-appender")
+        if self.signer is not None:
+            self._timer = asyncio.create_task(self._tick(), name="onewindow-audit-checkpoints")
+
+    async def append(self, kind: str, fields: Mapping[str, Any], *, raw: Any = None) -> int:
+        """Append one event; returns its sequence number once it is committed."""
+        prepared = prepare_entry(kind, fields, instance=self.instance, cipher=self.cipher, raw=raw)
+        if self._closed or self._appender is None:
+            return await self.store.append([prepared])
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._queue.append((prepared, future))
+        self._wake.set()
+        return await future
+
+    async def _run(self) -> None:
+        window, most = self.settings.batch_window_ms / 1000, self.settings.batch_max
+        while True:
+            if not self._queue:
+                if self._closed:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            if window and self._busy and len(self._queue) < most and not self._closed:
+                await asyncio.sleep(window)  # others are writing too: let their entries join this batch
+            batch, self._queue = self._queue[:most], self._queue[most:]
+            await self._commit(batch)
+            self._busy = len(batch) > 1
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        try:
+            first = await self.store.append([p for p, _ in batch])
+        except Exception as exc:
+            self.log.error("audit.append_failed", entries=len(batch), error=f"{type(exc).__name__}: {exc}")
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for offset, (_, future) in enumerate(batch):
+            if not future.done():
+                future.set_result(first + offset)
+        self.batches += 1
+        self.appended += len(batch)
+        self._since_checkpoint += len(batch)
+        if self.signer is not None and self._since_checkpoint >= self.settings.checkpoint_every:
+            self._since_checkpoint = 0
+            self._spawn_checkpoint()
+
+    def _spawn_checkpoint(self) -> None:
+        if self._checkpointing is None or self._checkpointing.done():
+            self._checkpointing = asyncio.create_task(self._checkpoint_quietly(), name="onewindow-audit-checkpoint")
+
+    async def _checkpoint_quietly(self) -> None:
+        try:
+            await self.checkpoint()
+        except AuditIntegrityError as exc:
+            self.log.error("audit.checkpoint_refused", error=str(exc))
+        except Exception as exc:
+            self.log.error("audit.checkpoint_failed", error=f"{type(exc).__name__}: {exc}")
+
+    async def checkpoint(self) -> SignedCheckpoint | None:
+        """Sign a checkpoint of everything appended so far (None when the latest covers it)."""
+        if self.signer is None:
+            raise RuntimeError("this audit log has no signer")
+        async with self._checkpoint_lock:
+            signed = await self.store.checkpoint(self.signer, self.log_id)
+        if signed is not None:
+            self._since_checkpoint = 0
+            self.log.info("audit.checkpoint", tree_size=signed.checkpoint.tree_size)
+        return signed
+
+    async def _tick(self) -> None:
+        interval = self.settings.checkpoint_interval_s
+        while True:
+            await asyncio.sleep(interval)
+            latest = await _quiet(self.store.latest_checkpoint())
+            issued = latest.signed.get("checkpoint", "") if latest else ""
+            age = time.time() - _issued_s(issued) if issued else interval
+            if age >= interval * 0.9:
+                await self._checkpoint_quietly()
+
+    async def seconds_to_next_checkpoint(self) -> float:
+        """About how long until the timer signs the next checkpoint (for ``Retry-After``)."""
+        latest = await self.store.latest_checkpoint()
+        issued = _issued_s(latest.signed.get("checkpoint", "")) if latest else time.time()
+        return max(1.0, self.settings.checkpoint_interval_s - (time.time() - issued))
+
+    async def close(self) -> None:
+        """Flush what is queued, stop the tasks and sign a last checkpoint, so nothing is left uncovered."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer
+        if self._appender is not None:
+            self._wake.set()
+            await self._appender
+        if self._checkpointing is not None:
+            await self._checkpointing
+        if self.signer is not None:
+            await self._checkpoint_quietly()
+
+
+class AuditSink:
+    """The :class:`gateway.events.EventSink` that appends to the audit log (raw payloads included)."""
+
+    keeps_raw = True
+
+    def __init__(self, log: AuditLog) -> None:
+        self.audit = log
+
+    def record(self, kind: str, fields: Mapping[str, Any], raw: Any = None) -> Any:
+        return self.audit.append(kind, fields, raw=raw)
+
+
+async def _quiet(awaitable: Any) -> Any:
+    try:
+        return await awaitable
+    except Exception:
+        return None
+
+
+def _issued_s(text: str) -> float:
+    """Seconds since the epoch of a checkpoint text's ``timestamp`` line (0 when unreadable)."""
+    for line in text.split("\n"):
+        if line.startswith("timestamp "):
+            with contextlib.suppress(ValueError):
+                return int(line.removeprefix("timestamp ")) / 1000
+    return 0.0

@@ -1,0 +1,111 @@
+"""Raw payloads kept encrypted beside their entries (AES-256-GCM), committed to inside them.
+
+The entry itself holds only digests. When ``[audit] payload_key_file`` is set,
+the raw request or result is encrypted and stored in the entry's row
+*outside* the hashed bytes, while the entry holds a commitment to it::
+
+    "payload": {"alg": "A256GCM", "key_id": "<16 hex>",
+                "digest": "sha256:<hex of the plaintext>",
+                "sha256": "<hex of nonce || ciphertext || tag>"}
+
+So the ciphertext is integrity-protected by the Merkle tree (change one byte
+and the commitment, hence ``audit verify``, says so), proofs stay small (the
+ciphertext is not in the proven bytes), and a payload can be erased when its
+retention ends without breaking the tree. An auditor holding the key
+decrypts it and checks ``digest``, proving exactly what was sent; without
+the key the log still proves order and integrity. The associated data binds
+each ciphertext to its event's kind and request id.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from signing.audit_entry import PAYLOAD_ALGORITHM
+
+_NONCE = 12
+
+
+class PayloadKeyError(ValueError):
+    """The payload key cannot be read, or does not open a payload."""
+
+
+def plaintext_of(raw: Any) -> bytes:
+    """The exact bytes :func:`gateway.events.digest` hashes for ``raw``."""
+    if isinstance(raw, bytes):
+        return raw
+    return json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _aad(kind: str, request_id: str | None) -> bytes:
+    return f"onewindow-audit-payload/v1\n{kind}\n{request_id or ''}".encode()
+
+
+class PayloadCipher:
+    """Seals and opens raw payloads with one 256-bit key."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 32:
+            raise PayloadKeyError("the audit payload key must be 32 bytes (AES-256)")
+        self._aead = AESGCM(key)
+        self.key_id = hashlib.sha256(b"onewindow-audit-payload-key\n" + key).hexdigest()[:16]
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> PayloadCipher:
+        """Read a key file: 64 hex digits, base64 of 32 bytes, or the 32 raw bytes."""
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise PayloadKeyError(f"cannot read the audit payload key {path}: {exc.strerror}") from None
+        text = data.strip()
+        for decode in (bytes.fromhex, lambda t: base64.b64decode(t, validate=True)):
+            try:
+                key = decode(text.decode("ascii"))
+            except (ValueError, binascii.Error, UnicodeDecodeError):
+                continue
+            if len(key) == 32:
+                return cls(key)
+        if len(data) == 32:
+            return cls(data)
+        raise PayloadKeyError(f"{path}: not a 32-byte key (64 hex digits, base64, or raw)")
+
+    @staticmethod
+    def generate() -> str:
+        """A fresh key as 64 hex digits (what ``audit init-key --payload-key`` writes)."""
+        return os.urandom(32).hex()
+
+    def seal(self, kind: str, request_id: str | None, raw: Any) -> tuple[dict[str, str], bytes]:
+        """``(commitment for the entry, nonce || ciphertext || tag for the row)``."""
+        plaintext = plaintext_of(raw)
+        nonce = os.urandom(_NONCE)
+        blob = nonce + self._aead.encrypt(nonce, plaintext, _aad(kind, request_id))
+        commitment = {
+            "alg": PAYLOAD_ALGORITHM,
+            "key_id": self.key_id,
+            "digest": "sha256:" + hashlib.sha256(plaintext).hexdigest(),
+            "sha256": hashlib.sha256(blob).hexdigest(),
+        }
+        return commitment, blob
+
+    def open(self, kind: str, request_id: str | None, blob: bytes, commitment: dict[str, str]) -> bytes:
+        """Decrypt a payload and check it against the entry's commitment; ``PayloadKeyError`` if not."""
+        if commitment.get("key_id") != self.key_id:
+            raise PayloadKeyError(f"payload was sealed with key {commitment.get('key_id')}, not {self.key_id}")
+        if hashlib.sha256(blob).hexdigest() != commitment.get("sha256"):
+            raise PayloadKeyError("the stored ciphertext is not the one the entry commits to")
+        try:
+            plaintext = self._aead.decrypt(blob[:_NONCE], blob[_NONCE:], _aad(kind, request_id))
+        except InvalidTag:
+            raise PayloadKeyError("the payload does not decrypt with this key") from None
+        if "sha256:" + hashlib.sha256(plaintext).hexdigest() != commitment.get("digest"):
+            raise PayloadKeyError("the decrypted payload does not match the entry's digest")
+        return plaintext

@@ -1,0 +1,75 @@
+"""Opening the audit log: for a gateway process, and for a command-line tool."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import socket
+from collections.abc import AsyncIterator
+
+from gateway.audit.keys import AuditKeyError, ensure_audit_key, load_signer, log_id
+from gateway.audit.log import AuditLog
+from gateway.audit.payloads import PayloadCipher, PayloadKeyError
+from gateway.audit.store_base import AuditStore, audit_store_for
+from gateway.config import Settings
+from gateway.sealing import StartupError
+from gateway.store import Store, make_store
+
+
+class AuditSetupError(StartupError):
+    """The audit log cannot be opened; the message says what to do."""
+
+
+def payload_cipher(settings: Settings) -> PayloadCipher | None:
+    """The configured payload key, if any."""
+    if not settings.audit.payload_key_file:
+        return None
+    try:
+        return PayloadCipher.from_file(settings.audit.payload_key_file)
+    except PayloadKeyError as exc:
+        raise AuditSetupError(str(exc)) from None
+
+
+async def open_audit_log(settings: Settings, store: Store, *, instance: str) -> AuditLog | None:
+    """The running audit log of a gateway process (None when ``[audit] enabled = false``).
+
+    The audit key is opened now, so a missing key or a wrong passphrase
+    stops the start instead of leaving the log without checkpoints.
+    """
+    if not settings.audit.enabled:
+        return None
+    try:
+        ensure_audit_key(settings)
+        signer = load_signer(settings)
+    except AuditKeyError as exc:
+        raise AuditSetupError(str(exc)) from None
+    audit = AuditLog(
+        audit_store_for(store),
+        settings=settings.audit,
+        log_id=log_id(settings),
+        instance=instance,
+        signer=signer,
+        cipher=payload_cipher(settings),
+    )
+    await audit.start()
+    return audit
+
+
+def cli_instance() -> str:
+    """Who appends from a command line: ``cli:<user>@<host>``."""
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = "unknown"
+    return f"cli:{user}@{socket.gethostname()}"
+
+
+@contextlib.asynccontextmanager
+async def open_store(settings: Settings) -> AsyncIterator[tuple[Store, AuditStore]]:
+    """The configured store (migrated) and its audit tables, closed afterwards."""
+    store = make_store(settings.store_url)
+    await store.open()
+    try:
+        yield store, audit_store_for(store)
+    finally:
+        await store.close()

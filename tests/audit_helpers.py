@@ -1,0 +1,143 @@
+"""Helpers for the audit-log tests: a district audit key, a configuration, a log, raw SQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gateway.audit.entries import prepare_entry
+from gateway.audit.keys import create_audit_key, load_signer
+from gateway.audit.payloads import PayloadCipher
+from gateway.audit.store_base import audit_store_for
+from gateway.cli import main
+from gateway.config import Settings, load_settings
+from gateway.store import make_store
+from gateway.store.postgres import split_schema
+from signing.checkpoint import SoftwareSigner
+from signing.keys import Passphrase
+
+LOG_ID = "onewindow-audit/370303"
+PASSPHRASE = b"audit-test-passphrase"
+
+
+def write_config(tmp_path: Path, store_url: str, **audit: Any) -> tuple[str, SoftwareSigner]:
+    """A configuration file for the audit commands (store, key, log id) and the audit key's signer."""
+    pki = tmp_path / "pki"
+    secret = tmp_path / "passphrase"
+    secret.write_bytes(PASSPHRASE)
+    key_file = pki / "audit" / "audit-key.pem"
+    if not key_file.exists():
+        create_audit_key(key_file, Passphrase(PASSPHRASE))
+    values = {"log_id": LOG_ID, **audit}
+    lines = [
+        "[store]",
+        f"url = {json.dumps(store_url)}",
+        "[pki]",
+        f"dir = {json.dumps(str(pki))}",
+        f"passphrase_file = {json.dumps(str(secret))}",
+        "[audit]",
+        *(f"{k} = {json.dumps(v)}" for k, v in values.items()),
+    ]
+    path = tmp_path / "onewindow.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    settings = load_settings(path, environ={})
+    return str(path), load_signer(settings)
+
+
+def settings_of(config: str) -> Settings:
+    return load_settings(config, environ={})
+
+
+def run_cli(capsys: Any, *argv: str) -> tuple[int, str, str]:
+    """Run ``onewindow ARGV``; returns (exit code, stdout, stderr)."""
+    capsys.readouterr()
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+async def build_log(
+    store_url: str,
+    signer: SoftwareSigner,
+    *,
+    entries: int = 100,
+    every: int = 16,
+    cipher: PayloadCipher | None = None,
+) -> None:
+    """A log of ``entries`` request-like entries with a checkpoint every ``every`` (and one at the end)."""
+    store = make_store(store_url)
+    await store.open()
+    try:
+        audit = audit_store_for(store)
+        for start in range(0, entries, 8):
+            batch = [
+                prepare_entry(
+                    "agency.attempt" if i % 3 else "request.accepted",
+                    {"request_id": f"01J{i:023d}", "caller": f"c{i}", "attempt": i},
+                    instance="test",
+                    cipher=cipher,
+                    raw={"n": i} if cipher else None,
+                )
+                for i in range(start, min(start + 8, entries))
+            ]
+            await audit.append(batch)
+            if (start + 8) % every == 0:
+                await audit.checkpoint(signer, LOG_ID)
+        await audit.checkpoint(signer, LOG_ID)
+    finally:
+        await store.close()
+
+
+async def with_audit(store_url: str, action: Any) -> Any:
+    """Run ``await action(audit_store)`` on an opened store."""
+    store = make_store(store_url)
+    await store.open()
+    try:
+        return await action(audit_store_for(store))
+    finally:
+        await store.close()
+
+
+def other_signer() -> SoftwareSigner:
+    return SoftwareSigner(Ed25519PrivateKey.generate())
+
+
+class RawDB:
+    """Direct SQL on the store's database, as someone with write access would do it."""
+
+    def __init__(self, store_url: str) -> None:
+        self.url = store_url
+
+    def run(self, sql: str, *params: Any) -> list[tuple]:
+        """Run one statement with ``?`` placeholders; returns the rows."""
+        if self.url.startswith("sqlite:"):
+            path = self.url.removeprefix("sqlite:").removeprefix("//").removeprefix("/")
+            with sqlite3.connect(path) as db:
+                return [tuple(r) for r in db.execute(sql, params).fetchall()]
+        return asyncio.run(self._pg(sql, params))
+
+    async def _pg(self, sql: str, params: tuple) -> list[tuple]:
+        dsn, schema = split_schema(self.url)
+        conn = await asyncpg.connect(dsn, server_settings={"search_path": schema or "public"})
+        try:
+            n = 0
+
+            def mark(_: Any) -> str:
+                nonlocal n
+                n += 1
+                return f"${n}"
+
+            return [tuple(r) for r in await conn.fetch(re.sub(r"\?", mark, sql), *params)]
+        finally:
+            await conn.close()
+
+    def entry(self, seq: int) -> tuple[bytes, bytes]:
+        entry, leaf = self.run("SELECT entry, leaf_hash FROM audit_entries WHERE seq = ?", seq)[0]
+        return bytes(entry), bytes(leaf)

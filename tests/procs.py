@@ -1,0 +1,189 @@
+"""Real processes for tests: configuration files, the ``onewindow`` command, gateways and sandboxes.
+
+The fault and supervisor tests run the gateway as a subprocess -- the
+same ``onewindow serve --config FILE`` an operator runs -- so that
+``kill -9`` and SIGTERM hit a real process. Every wait here is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from gateway.config import load_settings
+from gateway.core import sandbox_specs
+from gateway.plugins import plugin_manager
+
+ONEWINDOW = str(Path(sys.executable).with_name("onewindow"))
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def write_config(path: Path, *, store_url: str, district: tuple[Path, Path], **sections: dict[str, Any]) -> Path:
+    """A gateway configuration file: the sample offices and callers, the test district, and ``sections``.
+
+    ``sections`` are TOML tables by name (``server={...}``, ``outbox={...}``);
+    ``agencies={"tax": {...}}`` becomes ``[agencies.tax]``, over each sandbox's demo credentials.
+    """
+    sample = load_settings(environ={}).raw
+    tables: dict[str, dict[str, Any]] = {
+        "store": {"url": store_url},
+        "pki": {"dir": str(district[0]), "passphrase_file": str(district[1])},
+        "logging": {"level": "warning", "format": "json"},
+        "sandboxes": {"start": False},
+    }
+    for name, values in sections.items():
+        if name != "agencies":
+            tables[name] = {**tables.get(name, {}), **values}
+    lines: list[str] = []
+    for name, values in tables.items():
+        lines.append(f"[{name}]")
+        lines += [f"{k} = {_toml(v)}" for k, v in values.items()]
+    agencies = {spec.agency: dict(spec.config) for spec in sandbox_specs(plugin_manager())}  # demo credentials
+    for code, values in sections.get("agencies", {}).items():
+        agencies[code] = {**agencies.get(code, {}), **values}
+    for code, values in agencies.items():
+        lines.append(f"[agencies.{code}]")
+        lines += [f"{k} = {_toml(v)}" for k, v in values.items()]
+    for name in ("offices", "callers"):
+        for row in sample[name]:
+            lines.append(f"[[{name}]]")
+            lines += [f"{k} = {_toml(v)}" for k, v in row.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+async def run_cli(*args: str, timeout: float = 60.0) -> tuple[int, str, str]:
+    """Run ``onewindow ARGS`` without blocking the event loop; (status, stdout, stderr)."""
+    proc = await asyncio.create_subprocess_exec(
+        ONEWINDOW, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+class Process:
+    """One ``onewindow`` subprocess with its output in files (a full pipe would stall it)."""
+
+    def __init__(self, name: str, args: list[str], workdir: Path, env: dict[str, str] | None = None) -> None:
+        self.name = name
+        self.args = args
+        self.workdir = workdir
+        self.env = {**os.environ, **(env or {})}
+        self.proc: asyncio.subprocess.Process | None = None
+        self.starts = 0
+
+    @property
+    def out_path(self) -> Path:
+        return self.workdir / f"{self.name}-{self.starts}.out"
+
+    @property
+    def err_path(self) -> Path:
+        return self.workdir / f"{self.name}-{self.starts}.err"
+
+    async def start(self) -> None:
+        self.starts += 1
+        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
+            self.proc = await asyncio.create_subprocess_exec(
+                ONEWINDOW, *self.args, stdout=out, stderr=err, env=self.env, start_new_session=True
+            )
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def output(self) -> str:
+        return self.out_path.read_text(errors="replace") if self.out_path.exists() else ""
+
+    def errors(self) -> str:
+        return self.err_path.read_text(errors="replace")[-3000:] if self.err_path.exists() else ""
+
+    async def wait_for_output(self, text: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while text not in self.output():
+            if self.proc is not None and self.proc.returncode is not None:
+                raise AssertionError(f"{self.name} exited {self.proc.returncode}: {self.errors()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.name} did not print {text!r} in {timeout}s: {self.errors()}")
+            await asyncio.sleep(0.05)
+        return self.output()
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    async def wait(self, timeout: float) -> int:
+        assert self.proc is not None
+        return await asyncio.wait_for(self.proc.wait(), timeout)
+
+    async def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM, then SIGKILL if it has not exited in ``timeout`` seconds."""
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.proc.wait(), timeout)
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+
+
+async def wait_http(url: str, timeout: float = 30.0, process: Process | None = None) -> None:
+    """Until ``GET url`` answers 200."""
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while True:
+            try:
+                async with session.get(url, timeout=aiohttp.ClientTimeout(total=2)) as response:
+                    if response.status == 200:
+                        return
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            if process is not None and process.proc is not None and process.proc.returncode is not None:
+                raise AssertionError(f"{process.name} exited {process.proc.returncode}: {process.errors()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{url} did not answer in {timeout}s")
+            await asyncio.sleep(0.1)
+
+
+async def start_sandboxes(workdir: Path, *agencies: str) -> tuple[Process, dict[str, str]]:
+    """``onewindow sandbox run AGENCIES --port 0`` as a process of its own; (process, {agency: url})."""
+    proc = Process("sandboxes", ["sandbox", "run", *agencies, "--port", "0"], workdir)
+    await proc.start()
+    text = await proc.wait_for_output("Fault knobs")
+    urls = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] in agencies and parts[1].startswith("http"):
+            urls[parts[0]] = parts[1]
+    assert set(urls) == set(agencies), text
+    return proc, urls

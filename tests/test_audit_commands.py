@@ -1,0 +1,128 @@
+"""``onewindow audit ...`` commands: proofs and bundles checkable offline, keys, admin acts, exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from gateway.audit import record_admin_act
+from gateway.audit.keys import load_audit_public_key
+from signing import create_sample_district
+from signing.checkpoint import key_id, public_key_pem
+from signing.keys import Passphrase
+from tests.audit_helpers import PASSPHRASE, build_log, other_signer, run_cli, settings_of, with_audit, write_config
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> str:
+    config, signer = write_config(tmp_path, f"sqlite:///{tmp_path}/log.db")
+    asyncio.run(build_log(f"sqlite:///{tmp_path}/log.db", signer))
+    return config
+
+
+def test_an_inclusion_proof_and_a_consistency_proof_check_offline(log, tmp_path, capsys) -> None:
+    pub = tmp_path / "district-audit.pem"
+    code, out, _ = run_cli(capsys, "audit", "export-key", str(pub), "--config", log)
+    assert code == 0 and key_id(load_audit_public_key(settings_of(log))) in out
+    code, _, _ = run_cli(capsys, "audit", "prove", "42", "--config", log, "--out", str(tmp_path / "inc.json"))
+    assert code == 0
+    code, out, _ = run_cli(capsys, "audit", "check-proof", str(tmp_path / "inc.json"), "--key", str(pub))
+    assert code == 0 and "entry 42" in out and "size 100" in out
+    code, out, _ = run_cli(capsys, "audit", "consistency", "32", "96", "--config", log)
+    assert code == 0
+    (tmp_path / "con.json").write_text(out, encoding="utf-8")
+    code, out, _ = run_cli(capsys, "audit", "check-proof", str(tmp_path / "con.json"), "--key", str(pub))
+    assert code == 0 and "extends size 32" in out
+    doc = json.loads((tmp_path / "inc.json").read_text(encoding="utf-8"))
+    doc["leaf_index"] = 43
+    (tmp_path / "bad.json").write_text(json.dumps(doc), encoding="utf-8")
+    assert run_cli(capsys, "audit", "check-proof", str(tmp_path / "bad.json"), "--key", str(pub))[0] == 1
+
+
+def test_an_exported_bundle_verifies_offline_and_shows_any_edit(log, tmp_path, capsys) -> None:
+    bundle = tmp_path / "bundle.json"
+    code, out, _ = run_cli(capsys, "audit", "export", str(bundle), "--from", "20", "--to", "70", "--config", log)
+    assert code == 0 and "entries 16..79" in out  # rounded out to checkpoints
+    pub = tmp_path / "pub.pem"
+    pub.write_text(public_key_pem(load_audit_public_key(settings_of(log))), encoding="ascii")
+    code, out, _ = run_cli(capsys, "audit", "verify", "--bundle", str(bundle), "--key", str(pub))
+    assert code == 0 and "VALID" in out
+    doc = json.loads(bundle.read_text(encoding="utf-8"))
+    doc["entries"][5]["entry"] = doc["entries"][5]["entry"].replace('"caller":"c21"', '"caller":"c00"')
+    bundle.write_text(json.dumps(doc), encoding="utf-8")
+    code, out, _ = run_cli(capsys, "audit", "verify", "--bundle", str(bundle), "--key", str(pub), "--json")
+    report = json.loads(out)
+    assert code == 1 and report["first_bad"]["first"] <= 21 <= report["first_bad"]["last"]
+    other = tmp_path / "other.pem"
+    other.write_text(public_key_pem(other_signer().public_key()), encoding="ascii")
+    code, out, _ = run_cli(capsys, "audit", "verify", "--bundle", str(bundle), "--key", str(other))
+    assert code == 1 and "not the trusted audit key" in out
+
+
+def test_bad_input_is_one_line_and_exit_2_and_nothing_to_prove_is_exit_1(log, tmp_path, capsys) -> None:
+    for argv in (
+        ("audit", "consistency", "33", "96", "--config", log),
+        ("audit", "verify", "--from", "33", "--config", log),
+        ("audit", "verify", "--bundle", str(tmp_path / "missing.json")),
+        ("audit", "show", "R1", "--config", str(tmp_path / "missing.toml")),
+        ("audit", "init-key", "--config", log),
+    ):
+        code, _, err = run_cli(capsys, *argv)
+        assert code == 2 and len(err.strip().splitlines()) == 1, (argv, err)
+    code, _, err = run_cli(capsys, "audit", "prove", "100", "--config", log)
+    assert code == 1 and "not covered" in err
+    assert run_cli(capsys, "audit", "show", "nobody", "--config", log)[0] == 1
+
+
+def test_verify_shows_progress_on_request(log, capsys) -> None:
+    code, out, err = run_cli(capsys, "audit", "verify", "--config", log, "--progress")
+    assert code == 0 and "100/100 entries" in err and "VALID" in out
+
+
+def test_a_checkpoint_can_be_signed_on_demand(tmp_path, capsys) -> None:
+    url = f"sqlite:///{tmp_path}/log.db"
+    config, signer = write_config(tmp_path, url)
+    asyncio.run(build_log(url, signer, entries=10, every=1000))
+    assert record_admin_act(settings_of(config), "outbox.retry", request_id="01J0", operator="ops-1") == 10
+    code, out, _ = run_cli(capsys, "audit", "checkpoint", "--config", config)
+    assert code == 0 and "size 11" in out
+    assert "already covers" in run_cli(capsys, "audit", "checkpoint", "--config", config)[1]
+
+
+def test_seal_changes_and_operator_acts_are_admin_entries(tmp_path, capsys, monkeypatch) -> None:
+    url = f"sqlite:///{tmp_path}/log.db"
+    config, _ = write_config(tmp_path, url)
+    pki = tmp_path / "district"
+    registry = create_sample_district(pki, passphrase=Passphrase(PASSPHRASE))
+    number = registry.seals()[0].number
+    monkeypatch.setenv("ONEWINDOW_SEAL_PASSPHRASE", PASSPHRASE.decode())
+    issue = ("seal", "issue", "--office", "370303105000", "--name", "房镇镇便民服务中心", "--kind", "service_centre")
+    code, out, err = run_cli(capsys, *issue, "--items", "tax.*", "--pki", str(pki), "--config", config)
+    assert code == 0, err
+    code, _, err = run_cli(
+        capsys, "seal", "suspend", number, "--reason", "审计中", "--pki", str(pki), "--config", config
+    )
+    assert code == 0, err
+    code, _, err = run_cli(capsys, "seal", "reinstate", number, "--pki", str(pki), "--config", config)
+    assert code == 0, err
+    seq = record_admin_act(
+        settings_of(config), "outbox.dead_letter", request_id="01JX", operator="ops-2", reason="手工"
+    )
+
+    async def entries(audit):
+        return [json.loads(r[1]) async for chunk in audit.entries() for r in chunk]
+
+    issued, *logged = asyncio.run(with_audit(url, entries))
+    assert issued["kind"] == "admin.seal.issued" and issued["fields"]["seal_number"] in out
+    assert issued["fields"]["scope"] == ["tax.*"] and issued["fields"]["office"] == "370303105000"
+    assert [e["kind"] for e in logged] == ["admin.seal.suspended", "admin.seal.reinstated", "admin.outbox.dead_letter"]
+    assert logged[0]["fields"]["seal_number"] == number and logged[0]["fields"]["reason"] == "审计中"
+    assert logged[0]["instance"].startswith("cli:") and seq == 3
+    assert logged[2]["request_id"] == "01JX" and logged[2]["fields"]["operator"] == "ops-2"
+    code, _, err = run_cli(
+        capsys, "seal", "suspend", "370303-XX-9999", "--reason", "x", "--pki", str(pki), "--config", config
+    )
+    assert code == 2 and len(asyncio.run(with_audit(url, entries))) == 4  # a refused act is not logged

@@ -1,0 +1,122 @@
+"""Audit entries: canonical bytes, no personal data, encrypted payloads, the [audit] settings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway.audit.entries import clean_fields, finish_entry, prepare_entry
+from gateway.audit.payloads import PayloadCipher, PayloadKeyError
+from gateway.audit.settings import parse_audit_settings
+from gateway.config import ConfigError, load_settings
+from gateway.events import digest
+from gateway.logs import sensitive
+from signing.audit_entry import EntryFormatError, parse_entry
+from signing.jcs import canonicalize
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    kind=st.text(min_size=1, max_size=12),
+    request_id=st.none() | st.text(min_size=1, max_size=12),
+    fields=st.dictionaries(st.sampled_from(["attempt", "latency_ms", "outcome", "x_digest", "items"]), json_values),
+    seq=st.integers(0, 2**53 - 1),
+)
+def test_an_entry_spliced_after_its_prefix_is_exactly_the_jcs_of_the_whole_entry(kind, request_id, fields, seq) -> None:
+    prepared = prepare_entry(kind, {"request_id": request_id, **fields}, instance="host-1")
+    time = "2025-05-01T08:30:00.123456Z"
+    doc = {"fields": clean_fields(fields), "instance": "host-1", "kind": kind, "seq": seq, "time": time, "v": 1}
+    if request_id:
+        doc["request_id"] = request_id
+    entry = finish_entry(prepared.prefix, seq, time)
+    assert entry == canonicalize(doc)
+    parsed = parse_entry(entry)
+    assert (parsed.seq, parsed.kind, parsed.request_id, parsed.time) == (seq, kind, request_id or None, time)
+
+
+def test_applicant_data_is_dropped_or_masked_and_gateway_identifiers_are_kept() -> None:
+    hexdigest = "sha256:" + "a13812345678b" + "0" * 51  # contains what looks like a phone number
+    with sensitive(["王秀英"]):
+        fields = clean_fields(
+            {
+                "applicant": {"name": "张伟", "id_number": "370303199001011239"},
+                "name": "张伟",
+                "request_digest": hexdigest,
+                "caller": "fangzhen-window",
+                "reason": "申请人王秀英（370303198503120027，电话13912345678）资料不符",
+                "problems": ["applicant.id_number:invalid"],
+            }
+        )
+    text = json.dumps(fields, ensure_ascii=False)
+    for personal in ("张伟", "王秀英", "370303199001011239", "370303198503120027", "13912345678"):
+        assert personal not in text
+    assert fields["request_digest"] == hexdigest and fields["caller"] == "fangzhen-window"
+    assert "applicant" not in fields and "name" not in fields
+
+
+def test_a_malformed_entry_is_refused() -> None:
+    for bad in (b"[]", b"{}", b'{"fields":{},"instance":"i","kind":"k","seq":-1,"time":"t","v":1}', b"\xff"):
+        with pytest.raises(EntryFormatError):
+            parse_entry(bad)
+
+
+def test_a_payload_round_trips_and_proves_what_was_sent() -> None:
+    cipher = PayloadCipher(bytes(range(32)))
+    envelope = {"applicant": {"name": "张伟"}, "item": "tax.payment-record"}
+    commitment, blob = cipher.seal("request.accepted", "R1", envelope)
+    assert commitment["digest"] == digest(envelope)
+    assert b"\xe5\xbc\xa0" not in blob  # 张 is not in the ciphertext
+    assert json.loads(cipher.open("request.accepted", "R1", blob, commitment)) == envelope
+    with pytest.raises(PayloadKeyError):
+        cipher.open("request.accepted", "R1", blob[:-1] + bytes([blob[-1] ^ 1]), commitment)
+    with pytest.raises(PayloadKeyError):
+        cipher.open("request.accepted", "R2", blob, commitment)  # bound to its event
+    with pytest.raises(PayloadKeyError):
+        PayloadCipher(bytes(32)).open("request.accepted", "R1", blob, commitment)
+
+
+def test_a_payload_key_file_may_be_hex_base64_or_raw(tmp_path) -> None:
+    key = bytes(range(32))
+    for name, content in (
+        ("hex", key.hex().encode()),
+        ("b64", b"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
+        ("raw", key),
+    ):
+        (tmp_path / name).write_bytes(content)
+        assert PayloadCipher.from_file(tmp_path / name).key_id == PayloadCipher(key).key_id
+    (tmp_path / "short").write_bytes(b"abcd")
+    with pytest.raises(PayloadKeyError):
+        PayloadCipher.from_file(tmp_path / "short")
+
+
+def test_audit_settings_are_checked_when_loaded(tmp_path) -> None:
+    assert load_settings(environ={}).audit.enabled
+    with pytest.raises(ValueError, match=r"audit\.checkpoint_every"):
+        parse_audit_settings({"checkpoint_every": 0})
+    with pytest.raises(ValueError, match="unknown"):
+        parse_audit_settings({"checkpoint_evry": 5})
+    config = tmp_path / "c.toml"
+    config.write_text('[audit]\nlog_id = "has space"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"audit\.log_id"):
+        load_settings(config, environ={})
+    assert load_settings(environ={"ONEWINDOW_AUDIT__CHECKPOINT_EVERY": "50"}).audit.checkpoint_every == 50
+
+
+def test_the_offline_audit_checkers_import_nothing_from_the_gateway() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, signing.audit_proof, signing.audit_bundle, signing.audit_log; "
+        "sys.exit(any(m == 'gateway' or m.startswith('gateway.') for m in sys.modules))"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -1,0 +1,163 @@
+"""The appender and the checkpointer on both backends: group commit, proofs, several processes."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gateway.audit.entries import prepare_entry
+from gateway.audit.log import AuditLog
+from gateway.audit.proofs import prove_consistency, prove_inclusion
+from gateway.audit.settings import AuditSettings
+from gateway.audit.store_base import AuditIntegrityError, audit_store_for
+from gateway.audit.verify import verify_store
+from signing.checkpoint import SignedCheckpoint
+from signing.merkle import InMemoryTree, verify_consistency, verify_inclusion
+from tests.audit_helpers import LOG_ID, RawDB, other_signer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def test_concurrent_appends_share_transactions_and_get_contiguous_numbers(store) -> None:
+    audit = AuditLog(
+        audit_store_for(store), settings=AuditSettings(), log_id=LOG_ID, instance="t", signer=other_signer()
+    )
+    await audit.start()
+    seqs = await asyncio.gather(
+        *(audit.append("agency.attempt", {"request_id": f"R{i}", "attempt": i}) for i in range(600))
+    )
+    assert sorted(seqs) == list(range(600))
+    assert audit.batches <= 20  # group commit: many entries per transaction
+    rows = [r async for chunk in audit.store.entries() for r in chunk]
+    assert [r[0] for r in rows] == list(range(600))
+    await audit.close()  # signs a last checkpoint over everything
+    latest = await audit.store.latest_checkpoint()
+    assert latest is not None and latest.tree_size == 600
+
+
+async def test_an_append_is_durable_when_it_returns(store, store_url) -> None:
+    audit = AuditLog(audit_store_for(store), settings=AuditSettings(), log_id=LOG_ID, instance="t")
+    await audit.start()
+    seq = await audit.append("configuration.loaded", {"items": 3})
+    (count,) = (await asyncio.to_thread(RawDB(store_url).run, "SELECT COUNT(*) FROM audit_entries WHERE seq = ?", seq))[
+        0
+    ]
+    assert count == 1  # seen from another connection at once
+    await audit.close()
+
+
+async def test_checkpoints_follow_the_entry_count_and_proofs_from_the_store_match_the_tree(store) -> None:
+    signer = other_signer()
+    audit = AuditLog(
+        audit_store_for(store),
+        settings=AuditSettings(checkpoint_every=40, batch_window_ms=0.0),
+        log_id=LOG_ID,
+        instance="t",
+        signer=signer,
+    )
+    await audit.start()
+    for i in range(0, 300, 10):
+        await asyncio.gather(*(audit.append("agency.attempt", {"request_id": f"R{i + j}"}) for j in range(10)))
+        await asyncio.sleep(0)
+    await audit.close()
+    stored = await audit.store.checkpoints()
+    sizes = [c.tree_size for c in stored]
+    assert len(sizes) >= 5 and sizes[-1] == 300
+    assert all(b - a <= 60 for a, b in zip([0, *sizes], sizes, strict=False))
+    tree = InMemoryTree([r[2] async for chunk in audit.store.entries() for r in chunk])
+    latest = SignedCheckpoint.from_dict(stored[-1].signed).checkpoint
+    assert tree.root() == latest.root_hash
+    for index in (0, 1, 15, 16, 17, 128, 200, 299):
+        path = await prove_inclusion(audit.store, index, 300)
+        assert path == tree.inclusion_proof(index, 300)
+        assert verify_inclusion(tree.leaf_hash(index), index, 300, path, latest.root_hash)
+    for old in sizes[:-1]:
+        proof = await prove_consistency(audit.store, old, 300)
+        old_root = SignedCheckpoint.from_dict(stored[sizes.index(old)].signed).checkpoint.root_hash
+        assert verify_consistency(old, 300, old_root, latest.root_hash, proof)
+    assert (await verify_store(audit.store, signer.public_key())).ok
+
+
+async def test_the_checkpointer_refuses_to_sign_over_an_entry_altered_since_it_was_appended(store, store_url) -> None:
+    signer = other_signer()
+    audit = audit_store_for(store)
+    await audit.append([prepare_entry("k", {"request_id": f"R{i}"}, instance="t") for i in range(20)])
+    await audit.checkpoint(signer, LOG_ID)
+    await audit.append([prepare_entry("k", {"request_id": f"S{i}"}, instance="t") for i in range(5)])
+    db = RawDB(store_url)
+    entry = (await asyncio.to_thread(db.entry, 22))[0]
+    await asyncio.to_thread(
+        db.run, "UPDATE audit_entries SET entry = ? WHERE seq = 22", entry.replace(b'"S2"', b'"X2"')
+    )
+    with pytest.raises(AuditIntegrityError, match="no longer hash"):
+        await audit.checkpoint(signer, LOG_ID)
+
+
+async def test_an_altered_head_is_detected(store, store_url) -> None:
+    signer = other_signer()
+    audit = audit_store_for(store)
+    await audit.append([prepare_entry("k", {"request_id": f"R{i}"}, instance="t") for i in range(33)])
+    await audit.checkpoint(signer, LOG_ID)
+    await asyncio.to_thread(RawDB(store_url).run, "UPDATE audit_head SET frontier = ? WHERE id = 1", b"\x01" * 64)
+    report = await verify_store(audit, signer.public_key())
+    assert not report.ok and "head" in report.first_bad.what
+
+
+@pytest.mark.postgres
+async def test_several_processes_on_one_postgresql_write_one_consistent_sequence(pg_url) -> None:
+    from gateway.store import make_store
+
+    store = make_store(pg_url)
+    await store.open()  # migrate once before the writers start
+    script = textwrap.dedent(
+        """
+        import asyncio, sys
+        from gateway.audit.log import AuditLog
+        from gateway.audit.settings import AuditSettings
+        from gateway.audit.store_base import audit_store_for
+        from gateway.store import make_store
+
+        async def main(url, name):
+            store = make_store(url)
+            await store.open()
+            log = AuditLog(audit_store_for(store), settings=AuditSettings(), log_id="x", instance=name)
+            await log.start()
+            for round in range(10):
+                await asyncio.gather(*(log.append("agency.attempt", {"request_id": f"{name}-{round}-{i}"})
+                                       for i in range(30)))
+            await log.close()
+            await store.close()
+            print(log.batches)
+
+        asyncio.run(main(sys.argv[1], sys.argv[2]))
+        """
+    )
+    writers = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", script, pg_url, f"p{n}", cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for n in range(3)
+    ]
+    signer = other_signer()
+    audit = audit_store_for(store)
+    for _ in range(10):  # this process appends and signs checkpoints meanwhile
+        await audit.append([prepare_entry("agency.attempt", {"request_id": "main"}, instance="main")])
+        await audit.checkpoint(signer, LOG_ID)
+        await asyncio.sleep(0.05)
+    for writer in writers:
+        _, err = await writer.communicate()
+        assert writer.returncode == 0, err.decode()
+    await audit.checkpoint(signer, LOG_ID)
+    rows = [r async for chunk in audit.entries() for r in chunk]
+    assert [r[0] for r in rows] == list(range(3 * 300 + 10))
+    assert {r[4].split("-")[0] for r in rows} == {"p0", "p1", "p2", "main"}
+    times = [r[5] for r in rows]
+    assert times == sorted(times)  # the server's clock, read under the lock: order of seq = order of time
+    report = await verify_store(audit, signer.public_key())
+    assert report.ok, report.render()
+    await store.close()

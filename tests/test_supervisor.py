@@ -1,0 +1,126 @@
+"""``onewindow serve --workers N``: one port, N processes, sandboxes once, metrics of all, clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.burst import Client, clearance, submit
+from tests.procs import Process, free_port, run_cli, wait_http, write_config
+
+GRACE_S = 1.0
+
+
+def listeners(port: int) -> int:
+    """How many sockets listen on ``port`` (IPv4), from /proc/net/tcp."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1].endswith(f":{port:04X}") and fields[3] == "0A":  # 0A = LISTEN
+            count += 1
+    return count
+
+
+def children(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"  # Z: a zombie
+    except OSError:
+        return False
+
+
+async def completed_count(url: str) -> float:
+    connector = aiohttp.TCPConnector(force_close=True)
+    async with aiohttp.ClientSession(connector=connector) as session, session.get(f"{url}/metrics") as response:
+        text = await response.text()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "onewindow_requests_total" and sample.labels.get("outcome") == "completed":
+                return sample.value
+    return 0.0
+
+
+async def test_several_workers_refuse_a_sqlite_store_in_one_line(district, tmp_path) -> None:
+    config = write_config(tmp_path / "c.toml", store_url=f"sqlite:///{tmp_path}/x.db", district=district)
+    code, _, err = await run_cli("serve", "--config", str(config), "--workers", "2", timeout=30)
+    assert code == 2 and err.count("\n") == 1 and "needs a PostgreSQL store" in err, err
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+async def test_two_workers_share_one_port_one_set_of_sandboxes_and_their_metrics(district, tmp_path, pg_url) -> None:
+    port = free_port()
+    config = write_config(
+        tmp_path / "c.toml",
+        store_url=pg_url,
+        district=district,
+        server={"host": "127.0.0.1", "port": port},
+        sandboxes={"start": True},
+        outbox={"shutdown_grace_s": GRACE_S},
+    )
+    supervisor = Process("supervisor", ["serve", "--config", str(config), "--workers", "2"], tmp_path)
+    await supervisor.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        out = await supervisor.wait_for_output("Onewindow supervisor: 2 workers")
+        await wait_http(f"{url}/healthz", process=supervisor)
+        deadline = time.monotonic() + 30
+        while out.count("Onewindow is serving on") < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            out = supervisor.output()
+        assert listeners(port) == 2, "both workers listen on the one port (SO_REUSEPORT)"
+        assert out.count("Agency sandboxes:") == 1 and out.count("Onewindow is serving on") == 2, out
+        tax_url = out.split("tax=", 1)[1].split(",")[0].split()[0]
+        workers = children(supervisor.pid)
+        assert len(workers) == 2
+
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
+            answers = await asyncio.gather(
+                *(submit(session, [url], Client(f"w-{n}", clearance(n)), give_up_s=30) for n in range(40))
+            )
+        assert {a.status for a in answers} == {201}, [a.errors for a in answers if a.status != 201][:3]
+        async with aiohttp.ClientSession() as session, session.get(f"{tax_url}/_sandbox/stats") as response:
+            stats = await response.json()
+        assert stats["effective_submissions"] == 40  # both workers used the supervisor's one sandbox
+        for _ in range(6):  # whichever worker answers, the counts are the instance's
+            assert await completed_count(url) == 40
+
+        victim = sorted(workers)[0]
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            now = children(supervisor.pid)
+            if len(now) == 2 and victim not in now and listeners(port) == 2:
+                break
+            await asyncio.sleep(0.2)
+        assert len(children(supervisor.pid)) == 2 and victim not in children(supervisor.pid), "restarted"
+        assert await completed_count(url) == 40  # the dead worker's counts are kept
+
+        workers = children(supervisor.pid)
+        started = time.monotonic()
+        supervisor.signal(signal.SIGTERM)
+        assert await supervisor.wait(GRACE_S + 15) == 0
+        assert time.monotonic() - started < GRACE_S + 10
+        assert not any(alive(pid) for pid in workers)
+        assert listeners(port) == 0
+    finally:
+        await supervisor.stop()
