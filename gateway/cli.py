@@ -18,12 +18,9 @@ from typing import Any
 from gateway import __version__
 from gateway.catalogue import CHANNELS, ITEM_KINDS, OFFICE_LEVELS, CatalogueError
 from gateway.config import ConfigError, Settings, load_settings, redacted
+from gateway.errors import CommandError
 
 Command = Callable[[argparse.Namespace], int]
-
-
-class CommandError(Exception):
-    """A command failed in a way the user can fix; printed as one line."""
 
 
 def _settings(args: argparse.Namespace) -> Settings:

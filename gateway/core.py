@@ -20,7 +20,7 @@ from gateway.audit.setup import open_audit_log
 from gateway.callbacks import CallbackSender
 from gateway.callers import ApiKeyAuthenticator, Authenticator
 from gateway.config import AgencySettings, Settings
-from gateway.delivery import Delivery, Sealer
+from gateway.delivery import Delivery
 from gateway.events import Events, LogSink
 from gateway.extranet import Attempt, Extranet
 from gateway.logs import get_logger
@@ -30,6 +30,7 @@ from gateway.plugins import gather_hook, hook_results_by_plugin, plugin_manager
 from gateway.registry import Registry, load_registry
 from gateway.router import Router, instance_name
 from gateway.sandbox import RunningSandbox, SandboxSpec, start_sandbox
+from gateway.sealer import Sealer
 from gateway.store import Store, StoreError, make_store
 
 HEALTH_CACHE_S = 10.0

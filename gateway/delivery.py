@@ -13,81 +13,32 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
 
 import pluggy
 
 from gateway.catalogue import Item
-from gateway.config import Office, Settings
+from gateway.config import Settings
 from gateway.contract import (
     AgencyError,
     AgencyProtocolError,
     AgencyUnavailable,
     Completed,
-    IntakeRequest,
     Outcome,
     Pending,
     Rejected,
 )
-from gateway.envelope import Envelope, parse_envelope
+from gateway.envelope import envelope_from_stored, intake_request
 from gateway.events import Events, digest
 from gateway.extranet import Extranet
 from gateway.logs import get_logger
 from gateway.plugins import gather_hook
 from gateway.problems import AGENCY_PROTOCOL_ERROR, AGENCY_UNAVAILABLE, SEAL_UNAVAILABLE, ProblemError
 from gateway.registry import Registry
-from gateway.results import reasons_json, request_path, request_view, result_document
+from gateway.results import Answer, answer_for, reasons_json, result_document
+from gateway.sealer import Sealer, SealUnavailable
 from gateway.store import OutboxEntry, RequestRecord, RequestStatus, Store, utcnow
 from signing.audit_entry import document_digest
-
-
-class SealUnavailable(Exception):
-    """The accepting office holds no valid seal covering the item."""
-
-
-class Sealer(Protocol):
-    """Seals result documents; see :mod:`gateway.sealing`."""
-
-    def check(self, item: Item, office: Office) -> None:
-        """Raise :class:`SealUnavailable` unless a result for ``item`` at ``office`` can be sealed."""
-
-    def seal(self, document: dict[str, Any], *, item: Item, office: Office, request_id: str) -> dict[str, Any]:
-        """Return ``document`` with its ``seal`` block."""
-
-    def trust_bundle(self) -> tuple[dict[str, Any], Any]:
-        """The trust bundle (as JSON data, and loaded) verifiers of these seals need."""
-
-
-@dataclass
-class Answer:
-    """What to send back: an HTTP status, a JSON body and headers."""
-
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
-    retryable: bool = False
-
-
-def intake_request(request_id: str, envelope: Envelope) -> IntakeRequest:
-    """The plugin's view of a stored or fresh envelope."""
-    return IntakeRequest(
-        request_id=request_id,
-        item=envelope.item,
-        applicant=envelope.applicant,
-        materials=envelope.materials,
-        office=envelope.office,
-        operator=envelope.operator,
-        channel=envelope.channel,
-        pledge=envelope.pledge,
-    )
-
-
-def answer_for(record: RequestRecord) -> Answer:
-    """The HTTP answer describing ``record`` as it stands."""
-    waiting = record.status in (RequestStatus.PENDING, RequestStatus.DEFERRED, RequestStatus.ACCEPTED)
-    return Answer(202 if waiting else 201, request_view(record), {"Location": request_path(record.id)})
 
 
 def poll_expiry(item: Item, created_at: datetime) -> datetime:
@@ -120,16 +71,6 @@ class Delivery:
         self.clock = clock
         self.log = get_logger(component="delivery")
 
-    def envelope_of(self, record: RequestRecord, item: Item) -> Envelope:
-        envelope, problems = parse_envelope(
-            record.envelope, item, max_attachment_bytes=self.settings.max_attachment_bytes
-        )
-        if envelope is None:
-            raise RuntimeError(
-                f"stored envelope of {record.id} no longer validates against {item.code}: {[p.path for p in problems]}"
-            )
-        return envelope
-
     def retry_delay(self, attempts: int) -> float:
         """Seconds before the next redelivery: exponential, capped, with jitter."""
         cfg = self.settings.outbox
@@ -141,7 +82,7 @@ class Delivery:
     async def submit(self, record: RequestRecord, item: Item, *, background: bool) -> Answer:
         """Send a recorded request to its agency and settle what comes back."""
         agency = self.registry.agency_for(item.code)
-        request = intake_request(record.id, self.envelope_of(record, item))
+        request = intake_request(record.id, envelope_from_stored(record.envelope))
         attempts = record.attempts + 1
         log = self.log.bind(request_id=record.id, item=item.code)
         deadline = time.monotonic() + self.settings.request_deadline_s
@@ -168,11 +109,7 @@ class Delivery:
         """Ask the agency again about a pending request's ticket."""
         agency = self.registry.agency_for(item.code)
         ticket = record.ticket or ""
-        try:  # the plugin gets the original request on polls too (call.request)
-            request: IntakeRequest | None = intake_request(record.id, self.envelope_of(record, item))
-        except RuntimeError as exc:  # e.g. a date that was "not before today" when accepted
-            self.log.warning("poll.request_unavailable", request_id=record.id, error=str(exc))
-            request = None
+        request = intake_request(record.id, envelope_from_stored(record.envelope))  # call.request on polls too
         await self.events.emit(
             "agency.poll", request_id=record.id, item=item.code, agency=agency.code, poll=entry.attempts + 1
         )
@@ -255,7 +192,7 @@ class Delivery:
             item=item,
             agency=self.registry.agency_for(item.code),
             office=office,
-            applicant=self.envelope_of(record, item).applicant,
+            applicant=envelope_from_stored(record.envelope).applicant,
             content=outcome.document,
             reference=outcome.reference,
         )

@@ -17,9 +17,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.catalogue import CHANNELS, Item
-from gateway.contract import Applicant, Pledge, Problem
+from gateway.contract import Applicant, IntakeRequest, Pledge, Problem
 from gateway.identifiers import credit_code_problem, phone_problem, resident_id_problem
-from gateway.validation import check_materials, identifier_problem
+from gateway.validation import attachment_sizes, check_materials, identifier_problem
 
 ENVELOPE_FIELDS = frozenset(
     {"item", "applicant", "materials", "office", "operator", "channel", "pledge", "callback_url"}
@@ -208,4 +208,61 @@ def parse_envelope(
     problems.extend(check_materials(item, materials, pledged=pledged, max_attachment_bytes=max_attachment_bytes))
     if problems or applicant is None:
         return None, problems
-    return Envelope(item.code, applicant, dict(materials), office, operator, channel, pledge, callback_url), problems
+    materials = attachment_sizes(item, materials)
+    return Envelope(item.code, applicant, materials, office, operator, channel, pledge, callback_url), problems
+
+
+def stored_envelope(envelope: Envelope) -> dict[str, Any]:
+    """The envelope as stored with its request, so it can be redelivered or polled later."""
+    a, p = envelope.applicant, envelope.pledge
+    return {
+        "item": envelope.item,
+        "applicant": {"kind": a.kind, "id_type": a.id_type, "id_number": a.id_number, "name": a.name, "phone": a.phone},
+        "materials": dict(envelope.materials),
+        "office": envelope.office,
+        "operator": envelope.operator,
+        "channel": envelope.channel,
+        "pledge": None
+        if p is None
+        else {
+            "replaces": list(p.replaces),
+            "statement": p.statement,
+            "signed_by": p.signed_by,
+            "signed_at": p.signed_at,
+        },
+        "callback_url": envelope.callback_url,
+    }
+
+
+def envelope_from_stored(data: Mapping[str, Any]) -> Envelope:
+    """Rebuild a stored envelope without checking it again.
+
+    It was checked when it was accepted; checking it again on a later day
+    could refuse what was valid then (a date "not before today"), and a
+    deferred request must be delivered as it was accepted.
+    """
+    a, p = data["applicant"], data.get("pledge")
+    return Envelope(
+        item=data["item"],
+        applicant=Applicant(a["kind"], a["id_type"], a["id_number"], a["name"], a.get("phone")),
+        materials=dict(data["materials"]),
+        office=data["office"],
+        operator=data["operator"],
+        channel=data["channel"],
+        pledge=None if p is None else Pledge(tuple(p["replaces"]), p["statement"], p["signed_by"], p["signed_at"]),
+        callback_url=data.get("callback_url"),
+    )
+
+
+def intake_request(request_id: str, envelope: Envelope) -> IntakeRequest:
+    """The plugin's view of a stored or fresh envelope."""
+    return IntakeRequest(
+        request_id=request_id,
+        item=envelope.item,
+        applicant=envelope.applicant,
+        materials=envelope.materials,
+        office=envelope.office,
+        operator=envelope.operator,
+        channel=envelope.channel,
+        pledge=envelope.pledge,
+    )

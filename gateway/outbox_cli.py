@@ -21,14 +21,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import importlib
-import importlib.util
-import inspect
 import json
 from datetime import timedelta
 from typing import Any
 
+from gateway.audit import append_admin_act
 from gateway.config import Settings, load_settings
+from gateway.errors import CommandError
 from gateway.logs import configure_logging, get_logger
 from gateway.store import AdminResult, OutboxEntry, RequestRecord, RequestStatus, Store, make_store, utcnow
 
@@ -36,31 +35,19 @@ RETRYABLE = (RequestStatus.DEAD_LETTER, RequestStatus.FAILED)
 QUEUED = (RequestStatus.ACCEPTED, RequestStatus.DEFERRED, RequestStatus.PENDING)
 
 
-class OutboxCommandError(Exception):
-    """A refused operator command; ``gateway.cli`` prints it as one line (exit status 2)."""
+class OutboxCommandError(CommandError):
+    """A refused operator command; printed as one line (exit status 2)."""
 
 
 async def record_admin_act(settings: Settings, kind: str, **fields: Any) -> str:
-    """Record the administrative act ``admin.<kind>``: in the audit log when this build has one, else
-    in the structured log. Returns where it went (``"audit log"`` or ``"structured log"``).
+    """Record the administrative act ``admin.<kind>`` in the audit log (or, with the log switched off,
+    the structured log). Returns where it went.
 
     A failure to write the audit log propagates: an act that cannot be recorded is not done.
     """
-    if importlib.util.find_spec("gateway.audit") is not None:
-        audit = importlib.import_module("gateway.audit")
-        append = getattr(audit, "append_admin_act", None)
-        record = getattr(audit, "record_admin_act", None)
-        seq: Any = False
-        if append is not None:
-            seq = await append(settings, kind, **fields)
-        elif record is not None:
-            seq = await asyncio.to_thread(record, settings, kind, **fields)
-            if inspect.isawaitable(seq):
-                seq = await seq
-        if seq is not None and seq is not False:
-            return "audit log"
-        # seq None: the audit log is switched off in this configuration ([audit] enabled = false)
-    get_logger(component="admin").info(f"admin.{kind}", **fields)
+    if await append_admin_act(settings, kind, **fields) is not None:
+        return "audit log"
+    get_logger(component="admin").info(f"admin.{kind}", **fields)  # [audit] enabled = false
     return "structured log"
 
 
@@ -276,12 +263,7 @@ async def _not_applied(settings: Settings, store: Store, kind: str, act: dict[st
 
 def _run(handler: Any) -> Any:
     def command(args: argparse.Namespace) -> int:
-        from gateway.cli import CommandError
-
-        try:
-            return asyncio.run(handler(args))
-        except OutboxCommandError as exc:
-            raise CommandError(str(exc)) from None
+        return asyncio.run(handler(args))
 
     return command
 

@@ -9,6 +9,7 @@ one request: its status and, when there is one, the sealed result.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,3 +82,19 @@ def request_view(record: RequestRecord) -> dict[str, Any]:
     if record.error is not None and record.status is not RequestStatus.COMPLETED:
         view["error"] = record.error
     return view
+
+
+@dataclass
+class Answer:
+    """What to send back: an HTTP status, a JSON body and headers."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+    retryable: bool = False
+
+
+def answer_for(record: RequestRecord) -> Answer:
+    """The HTTP answer describing ``record`` as it stands."""
+    waiting = record.status in (RequestStatus.PENDING, RequestStatus.DEFERRED, RequestStatus.ACCEPTED)
+    return Answer(202 if waiting else 201, request_view(record), {"Location": request_path(record.id)})

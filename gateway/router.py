@@ -22,8 +22,8 @@ from gateway.callers import Caller, authorise
 from gateway.catalogue import Item
 from gateway.config import Settings
 from gateway.contract import Problem
-from gateway.delivery import Answer, Delivery, SealUnavailable, answer_for, intake_request
-from gateway.envelope import Envelope, parse_envelope
+from gateway.delivery import Delivery
+from gateway.envelope import Envelope, intake_request, parse_envelope, stored_envelope
 from gateway.events import Events, digest
 from gateway.logs import get_logger, sensitive
 from gateway.plugins import gather_hook
@@ -36,6 +36,8 @@ from gateway.problems import (
     ProblemError,
 )
 from gateway.registry import Registry
+from gateway.results import Answer, answer_for
+from gateway.sealer import SealUnavailable
 from gateway.store import ClaimState, RequestRecord, RequestStatus, Store, utcnow
 
 LEASE_MARGIN_S = 5.0
@@ -48,28 +50,6 @@ def instance_name() -> str:
 
 def problems_json(problems: list[Problem]) -> list[dict[str, str]]:
     return [{"path": p.path, "code": p.code, "message_zh": p.message_zh, "message_en": p.message_en} for p in problems]
-
-
-def envelope_json(envelope: Envelope) -> dict[str, Any]:
-    """The envelope as stored with the request (so it can be redelivered)."""
-    a, p = envelope.applicant, envelope.pledge
-    return {
-        "item": envelope.item,
-        "applicant": {"kind": a.kind, "id_type": a.id_type, "id_number": a.id_number, "name": a.name, "phone": a.phone},
-        "materials": dict(envelope.materials),
-        "office": envelope.office,
-        "operator": envelope.operator,
-        "channel": envelope.channel,
-        "pledge": None
-        if p is None
-        else {
-            "replaces": list(p.replaces),
-            "statement": p.statement,
-            "signed_by": p.signed_by,
-            "signed_at": p.signed_at,
-        },
-        "callback_url": envelope.callback_url,
-    }
 
 
 class Router:
@@ -132,10 +112,17 @@ class Router:
             try:
                 self.delivery.sealer.check(item, caller.office)
             except SealUnavailable as exc:  # refuse before the agency acts: no unsealed success, ever
-                await self.events.emit("request.refused", request_id=request_id, caller=caller.id, item=item.code,
-                                       reason="seal_unavailable", detail=str(exc))
-                raise ProblemError(SEAL_UNAVAILABLE, str(exc), "受理机构没有覆盖该事项的有效电子印章，暂不能办理。",
-                                   item=item.code) from exc
+                await self.events.emit(
+                    "request.refused",
+                    request_id=request_id,
+                    caller=caller.id,
+                    item=item.code,
+                    reason="seal_unavailable",
+                    detail=str(exc),
+                )
+                raise ProblemError(
+                    SEAL_UNAVAILABLE, str(exc), "受理机构没有覆盖该事项的有效电子印章，暂不能办理。", item=item.code
+                ) from exc
             if idempotency_key is None:
                 return await self._run(caller, item, envelope, request_id, resumed=False)
             return await self._run_idempotent(caller, item, envelope, body, request_id, idempotency_key)
@@ -279,7 +266,7 @@ class Router:
             operator=envelope.operator,
             channel=envelope.channel,
             status=RequestStatus.ACCEPTED,
-            envelope=envelope_json(envelope),
+            envelope=stored_envelope(envelope),
             created_at=now,
             updated_at=now,
             callback_url=envelope.callback_url,

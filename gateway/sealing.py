@@ -17,8 +17,8 @@ from typing import Any
 
 from gateway.catalogue import Item
 from gateway.config import Office, Settings
-from gateway.delivery import SealUnavailable
 from gateway.logs import get_logger
+from gateway.sealer import SealUnavailable
 from signing import (
     SealingError,
     SealRegistry,

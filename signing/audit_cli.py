@@ -17,16 +17,8 @@ import json
 import sys
 from typing import Any
 
-from signing.checkpoint import (
-    AuditPublicKey,
-    CheckpointFormatError,
-    Problem,
-    ProofCheck,
-    check_proof_file,
-    embedded_public_key,
-    key_id,
-    load_public_key,
-)
+from signing.checkpoint import AuditPublicKey, CheckpointFormatError, Problem, key_id, load_public_key
+from signing.proof_files import ProofCheck, check_proof_file, embedded_public_key
 
 EXIT_VALID, EXIT_INVALID, EXIT_BAD_INPUT = 0, 1, 2
 

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from signing.audit_entry import AuditEntry, EntryFormatError, document_digest, parse_entry
-from signing.checkpoint import INCLUSION_FORMAT, AuditPublicKey, Checkpoint, check_inclusion_proof_file
+from signing.checkpoint import AuditPublicKey, Checkpoint
+from signing.proof_files import INCLUSION_FORMAT, check_inclusion_proof_file
 
 SEALED_KIND = "result.sealed"
 

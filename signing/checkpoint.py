@@ -7,7 +7,7 @@ checkpoints"), so a third party can check one with any SHA-256 and signature
 library.
 
 The offline proof files built on checkpoints (inclusion and consistency)
-are in ``signing.proof_files``; their names are still importable from here.
+are in ``signing.proof_files``, which builds on this module.
 
 The audit key is **Ed25519** by default: signatures are deterministic (no
 per-signature nonce, so a weak random source on a service-centre server cannot
@@ -109,26 +109,22 @@ def algorithm_for(public_key: object) -> str:
     """``"Ed25519"`` or ``"ES256"``; ``ValueError`` for any other key type."""
     if isinstance(public_key, Ed25519PublicKey):
         return ED25519
-    if isinstance(public_key, ec.EllipticCurvePublicKey) and isinstance(
-        public_key.curve, ec.SECP256R1
-    ):
+    if isinstance(public_key, ec.EllipticCurvePublicKey) and isinstance(public_key.curve, ec.SECP256R1):
         return ES256
     raise ValueError("audit keys must be Ed25519 or ECDSA P-256")
 
 
 def key_id(public_key: AuditPublicKey) -> str:
     """Hex SHA-256 of the key's DER SubjectPublicKeyInfo: names the key unambiguously."""
-    der = public_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return hashlib.sha256(der).hexdigest()
 
 
 def public_key_pem(public_key: AuditPublicKey) -> str:
     """PEM text of an audit public key (to publish, or embed in proof files)."""
-    return public_key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode("ascii")
+    return public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode(
+        "ascii"
+    )
 
 
 def load_public_key(pem: bytes | str) -> AuditPublicKey:
@@ -254,9 +250,7 @@ class SignedCheckpoint:
         """Inverse of :meth:`to_dict`; :class:`CheckpointFormatError` when malformed."""
         if not isinstance(doc, Mapping) or doc.get("format") != CHECKPOINT_FORMAT:
             raise CheckpointFormatError(f"not a {CHECKPOINT_FORMAT} object")
-        body, alg, kid, sig = (
-            _str(doc, name) for name in ("checkpoint", "algorithm", "key_id", "signature")
-        )
+        body, alg, kid, sig = (_str(doc, name) for name in ("checkpoint", "algorithm", "key_id", "signature"))
         if alg not in (ED25519, ES256):
             raise CheckpointFormatError(f"unknown signature algorithm {alg!r}")
         if not re.fullmatch(r"[0-9a-f]{64}", kid):
@@ -264,9 +258,7 @@ class SignedCheckpoint:
         return cls(parse_checkpoint(body.encode("utf-8")), alg, kid, _b64(sig, "signature"))
 
 
-def sign_checkpoint(
-    checkpoint: Checkpoint, signer: AuditPrivateKey | CheckpointSigner
-) -> SignedCheckpoint:
+def sign_checkpoint(checkpoint: Checkpoint, signer: AuditPrivateKey | CheckpointSigner) -> SignedCheckpoint:
     """Sign ``checkpoint``; the signature is checked before it is returned.
 
     The self-check catches a misbehaving external signer (say, an HSM
@@ -318,12 +310,8 @@ def verify_checkpoint(
     if not _signature_valid(public_key, cp.encode(), signed.signature):
         return CheckpointVerification(False, Problem.BAD_SIGNATURE, "checkpoint signature is bad")
     if log_id is not None and cp.log_id != log_id:
-        return CheckpointVerification(
-            False, Problem.WRONG_LOG, f"checkpoint is for log {cp.log_id!r}, not {log_id!r}"
-        )
-    return CheckpointVerification(
-        True, None, f"checkpoint of {cp.log_id} at size {cp.tree_size}", cp
-    )
+        return CheckpointVerification(False, Problem.WRONG_LOG, f"checkpoint is for log {cp.log_id!r}, not {log_id!r}")
+    return CheckpointVerification(True, None, f"checkpoint of {cp.log_id} at size {cp.tree_size}", cp)
 
 
 def _signature_valid(public_key: AuditPublicKey, data: bytes, signature: bytes) -> bool:
@@ -333,9 +321,7 @@ def _signature_valid(public_key: AuditPublicKey, data: bytes, signature: bytes) 
         else:
             if len(signature) != 64:
                 return False
-            der = encode_dss_signature(
-                int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-            )
+            der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
             public_key.verify(der, data, ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
         return False
@@ -354,28 +340,3 @@ def _b64(text: str, name: str) -> bytes:
         return base64.b64decode(text, validate=True)
     except binascii.Error as exc:
         raise CheckpointFormatError(f"{name} is not base64") from exc
-
-
-#: Names that moved to ``signing.proof_files``; ``from signing.checkpoint import X`` still works.
-_PROOF_FILE_NAMES = frozenset(
-    {
-        "CONSISTENCY_FORMAT",
-        "INCLUSION_FORMAT",
-        "ProofCheck",
-        "build_consistency_proof_file",
-        "build_inclusion_proof_file",
-        "check_consistency_proof_file",
-        "check_inclusion_proof_file",
-        "check_proof_file",
-        "embedded_public_key",
-    }
-)
-
-
-def __getattr__(name: str) -> Any:
-    """Re-export the proof-file half lazily: ``signing.proof_files`` imports this module."""
-    if name in _PROOF_FILE_NAMES:
-        from signing import proof_files
-
-        return getattr(proof_files, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

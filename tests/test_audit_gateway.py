@@ -15,7 +15,8 @@ from gateway.audit.settings import AuditSettings
 from gateway.cli import main
 from signing.audit_entry import document_digest
 from signing.audit_proof import audit_checker, check_audit_proof
-from signing.checkpoint import SignedCheckpoint, build_inclusion_proof_file, public_key_pem
+from signing.checkpoint import SignedCheckpoint, public_key_pem
+from signing.proof_files import build_inclusion_proof_file
 from signing.verify import verify_document
 from tests.audit_helpers import other_signer
 from tests.helpers import ORGANISATION, PERSON, TOWN
@@ -243,11 +244,21 @@ async def test_a_sealed_result_carries_its_audit_proof_once_a_checkpoint_covers_
     bundle, _ = gw.gateway.sealer.trust_bundle()
     (tmp_path / "bundle.json").write_text(json.dumps(bundle), encoding="utf-8")
     (tmp_path / "audit-key.pem").write_text(public_key_pem(key), encoding="ascii")
-    for name, doc, expected in (("doc.json", document, 0), ("forged.json", {**document, "seal": {
-            **document["seal"], "audit_proof": wrong_entry}}, 1)):
+    for name, doc, expected in (
+        ("doc.json", document, 0),
+        ("forged.json", {**document, "seal": {**document["seal"], "audit_proof": wrong_entry}}, 1),
+    ):
         (tmp_path / name).write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-        code, out = await cli(capsys, "verify", str(tmp_path / name), "--trust", str(tmp_path / "bundle.json"),
-                              "--audit-key", str(tmp_path / "audit-key.pem"), "--json")
+        code, out = await cli(
+            capsys,
+            "verify",
+            str(tmp_path / name),
+            "--trust",
+            str(tmp_path / "bundle.json"),
+            "--audit-key",
+            str(tmp_path / "audit-key.pem"),
+            "--json",
+        )
         checks = {c["name"]: c["passed"] for c in json.loads(out)["checks"]}
         assert code == expected and checks["audit_proof"] is (expected == 0)
 

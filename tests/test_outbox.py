@@ -9,9 +9,8 @@ from aiohttp import web
 
 from gateway.callbacks import SIGNATURE_HEADER, verify_callback
 from gateway.contract import AgencyCall, AgencyUnavailable, Health, IntakeRequest, hookimpl
-from gateway.envelope import parse_envelope
+from gateway.envelope import parse_envelope, stored_envelope
 from gateway.ids import new_ulid
-from gateway.router import envelope_json
 from gateway.store import RequestRecord, RequestStatus, utcnow
 from tests.helpers import ORGANISATION, PERSON, TOWN
 
@@ -111,7 +110,7 @@ async def test_a_request_left_by_a_crashed_process_is_delivered_by_the_outbox(st
         operator="fz-window-01",
         channel="window",
         status=RequestStatus.ACCEPTED,
-        envelope=envelope_json(envelope),
+        envelope=stored_envelope(envelope),
         created_at=now,
         updated_at=now,
     )
@@ -121,6 +120,39 @@ async def test_a_request_left_by_a_crashed_process_is_delivered_by_the_outbox(st
     done = await wait_for_status(gw, record.id, "completed")
     assert done["attempts"] == 1
     assert await store.list_outbox(request_id=record.id) == []
+
+
+async def test_a_deferred_request_is_delivered_as_accepted_even_if_it_would_not_validate_today(start_gateway) -> None:
+    """Checked once, at acceptance: a date rule that has moved on must not strand a request in the outbox."""
+    gw = await start_gateway()
+    item = gw.gateway.registry.catalogue.get("tax.payment-record")
+    accepted = {
+        **CLEARANCE,
+        "item": item.code,
+        "applicant": {"kind": "person", "id_number": "370303199001011239", "name": "张伟"},
+        "materials": {"period_start": "2025-01-01", "period_end": "2025-12-31"},
+    }
+    envelope, _ = parse_envelope(accepted, item, max_attachment_bytes=1 << 20)
+    stored = stored_envelope(envelope)
+    stored["materials"]["period_end"] = "2999-12-31"  # "not after today" no longer holds for what was accepted
+    now = utcnow()
+    record = RequestRecord(
+        id=new_ulid(),
+        caller_id="fangzhen-window",
+        item=item.code,
+        agency="tax",
+        office=TOWN,
+        operator="fz-window-01",
+        channel="window",
+        status=RequestStatus.DEFERRED,
+        envelope=stored,
+        created_at=now,
+        updated_at=now,
+    )
+    await gw.gateway.store.insert_request(record)
+    await gw.gateway.store.schedule(record.id, "submit", due_at=now, expires_at=now + timedelta(hours=1))
+    done = await wait_for_status(gw, record.id, "completed")
+    assert done["result"]["content"]["records"]
 
 
 class DownAgency:

@@ -24,7 +24,8 @@ from gateway.problems import AUDIT_UNAVAILABLE, NO_SEALED_RESULT, NOT_FOUND, Pro
 from gateway.results import request_path
 from gateway.store import RequestStatus
 from signing.audit_proof import SEALED_KIND, check_audit_proof
-from signing.checkpoint import SignedCheckpoint, build_inclusion_proof_file
+from signing.checkpoint import SignedCheckpoint
+from signing.proof_files import build_inclusion_proof_file
 
 
 async def get_audit_proof(request: web.Request) -> web.Response:

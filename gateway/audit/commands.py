@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gateway.audit.console import EXIT_OK, EXIT_PROBLEM, BadInput, Progress, write_json
 from gateway.audit.keys import (
     create_audit_key,
     key_path,
@@ -24,20 +25,11 @@ from gateway.audit.setup import open_store
 from gateway.audit.store_base import AuditIntegrityError, AuditStore, StoredCheckpoint
 from gateway.audit.story import story
 from gateway.audit.verify import VerifyInputError, verify_store
-from gateway.audit_cli import EXIT_OK, EXIT_PROBLEM, BadInput, Progress, write_json
 from gateway.config import Settings, load_settings
 from signing.audit_bundle import build_bundle, bundle_public_key, verify_bundle
 from signing.audit_log import LogReport
-from signing.checkpoint import (
-    AuditPublicKey,
-    SignedCheckpoint,
-    build_consistency_proof_file,
-    build_inclusion_proof_file,
-    check_proof_file,
-    key_id,
-    load_public_key,
-    public_key_pem,
-)
+from signing.checkpoint import AuditPublicKey, SignedCheckpoint, key_id, load_public_key, public_key_pem
+from signing.proof_files import build_consistency_proof_file, build_inclusion_proof_file, check_proof_file
 
 
 def _settings(args: argparse.Namespace) -> Settings:

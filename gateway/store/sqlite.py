@@ -12,7 +12,7 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,6 @@ import aiosqlite
 from gateway.store.base import (
     REQUEST_UPDATABLE,
     AdminResult,
-    ClaimState,
-    IdempotencyClaim,
     OutboxEntry,
     OutboxStats,
     RequestRecord,
@@ -32,43 +30,11 @@ from gateway.store.base import (
     utcnow,
 )
 from gateway.store.migrations import migrations, statements
-
-_JSON_COLUMNS = ("envelope", "result", "error")
-_TIME_COLUMNS = ("created_at", "updated_at", "finished_at")
-
-
-def _ts(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("the store only takes timezone-aware datetimes")
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
+from gateway.store.sqlite_idempotency import SQLiteIdempotency
+from gateway.store.sqlite_rows import JSON_COLUMNS, TIME_COLUMNS, dt, entry_of, record_of, ts
 
 
-def _dt(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
-
-
-def _record(row: aiosqlite.Row) -> RequestRecord:
-    data = dict(row)
-    for column in _JSON_COLUMNS:
-        if data[column] is not None:
-            data[column] = json.loads(data[column])
-    for column in _TIME_COLUMNS:
-        data[column] = _dt(data[column])
-    data["status"] = RequestStatus(data["status"])
-    return RequestRecord(**data)
-
-
-def _entry(row: aiosqlite.Row, **override: Any) -> OutboxEntry:
-    data = dict(row)
-    for column in ("due_at", "expires_at", "created_at", "lease_until"):
-        data[column] = _dt(data[column])
-    data.update(override)
-    return OutboxEntry(**data)
-
-
-class SQLiteStore(Store):
+class SQLiteStore(SQLiteIdempotency, Store):
     """Store backed by one SQLite file (``sqlite:///path`` or ``sqlite://:memory:``)."""
 
     backend = "sqlite"
@@ -156,7 +122,7 @@ class SQLiteStore(Store):
                     await db.execute(statement)
                 await db.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                    (migration.version, migration.name, _ts(utcnow())),
+                    (migration.version, migration.name, ts(utcnow())),
                 )
 
     async def ping(self) -> None:
@@ -189,9 +155,9 @@ class SQLiteStore(Store):
             "agency_reference": record.agency_reference,
             "attempts": record.attempts,
             "callback_url": record.callback_url,
-            "created_at": _ts(record.created_at),
-            "updated_at": _ts(record.updated_at),
-            "finished_at": _ts(record.finished_at),
+            "created_at": ts(record.created_at),
+            "updated_at": ts(record.updated_at),
+            "finished_at": ts(record.finished_at),
         }
 
     async def _insert(self, db: aiosqlite.Connection, record: RequestRecord) -> bool:
@@ -210,7 +176,7 @@ class SQLiteStore(Store):
     async def get_request(self, request_id: str) -> RequestRecord | None:
         cursor = await self.db.execute("SELECT * FROM requests WHERE id = ?", (request_id,))
         row = await cursor.fetchone()
-        return None if row is None else _record(row)
+        return None if row is None else record_of(row)
 
     async def update_request(self, request_id: str, **changes: Any) -> None:
         unknown = set(changes) - REQUEST_UPDATABLE
@@ -219,10 +185,10 @@ class SQLiteStore(Store):
         changes.setdefault("updated_at", utcnow())
         params: list[Any] = []
         for name, value in changes.items():
-            if name in _JSON_COLUMNS:
+            if name in JSON_COLUMNS:
                 value = None if value is None else json.dumps(value, ensure_ascii=False)
-            elif name in _TIME_COLUMNS:
-                value = _ts(value)
+            elif name in TIME_COLUMNS:
+                value = ts(value)
             elif name == "status":
                 value = str(RequestStatus(value))
             params.append(value)
@@ -242,7 +208,7 @@ class SQLiteStore(Store):
             params.append(caller_id)
         sql = "SELECT * FROM requests" + (" WHERE " + " AND ".join(where) if where else "")
         cursor = await self.db.execute(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
-        return [_record(row) for row in await cursor.fetchall()]
+        return [record_of(row) for row in await cursor.fetchall()]
 
     # -- outbox -----------------------------------------------------------
 
@@ -257,11 +223,11 @@ class SQLiteStore(Store):
                 "VALUES (?, 'submit', ?, ?, ?, ?, ?)",
                 (
                     record.id,
-                    _ts(record.created_at),
-                    _ts(expires_at),
+                    ts(record.created_at),
+                    ts(expires_at),
                     claimed_by,
-                    _ts(lease_until),
-                    _ts(record.created_at),
+                    ts(lease_until),
+                    ts(record.created_at),
                 ),
             )
             return True
@@ -282,7 +248,7 @@ class SQLiteStore(Store):
                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id, action) DO UPDATE SET "
                 "due_at = excluded.due_at, expires_at = excluded.expires_at, attempts = excluded.attempts, "
                 "last_error = excluded.last_error, claimed_by = NULL, lease_until = NULL",
-                (request_id, action, _ts(due_at), _ts(expires_at), attempts, last_error, _ts(utcnow())),
+                (request_id, action, ts(due_at), ts(expires_at), attempts, last_error, ts(utcnow())),
             )
 
     async def claim_outbox(self, worker: str, *, now: datetime, lease_until: datetime, limit: int) -> list[OutboxEntry]:
@@ -290,15 +256,15 @@ class SQLiteStore(Store):
             cursor = await db.execute(
                 "SELECT * FROM outbox WHERE due_at <= ? AND (lease_until IS NULL OR lease_until < ?) "
                 "ORDER BY due_at LIMIT ?",
-                (_ts(now), _ts(now), limit),
+                (ts(now), ts(now), limit),
             )
             rows = await cursor.fetchall()
             for row in rows:
                 await db.execute(
                     "UPDATE outbox SET claimed_by = ?, lease_until = ? WHERE request_id = ? AND action = ?",
-                    (worker, _ts(lease_until), row["request_id"], row["action"]),
+                    (worker, ts(lease_until), row["request_id"], row["action"]),
                 )
-        return [_entry(row, claimed_by=worker, lease_until=lease_until) for row in rows]
+        return [entry_of(row, claimed_by=worker, lease_until=lease_until) for row in rows]
 
     async def finish_outbox(self, request_id: str, action: str) -> None:
         async with self.transaction() as db:
@@ -307,7 +273,7 @@ class SQLiteStore(Store):
     async def list_outbox(self, *, request_id: str | None = None, limit: int = 100) -> list[OutboxEntry]:
         where, params = ("WHERE request_id = ?", [request_id]) if request_id else ("", [])
         cursor = await self.db.execute(f"SELECT * FROM outbox {where} ORDER BY due_at LIMIT ?", (*params, limit))
-        return [_entry(row) for row in await cursor.fetchall()]
+        return [entry_of(row) for row in await cursor.fetchall()]
 
     async def release_outbox_claims(self, worker: str | None = None) -> int:
         async with self.transaction() as db:
@@ -325,7 +291,7 @@ class SQLiteStore(Store):
         cursor = await self.db.execute(
             "SELECT action, count(*) AS depth, sum(due_at <= ?) AS due, min(created_at) AS oldest "
             "FROM outbox GROUP BY action",
-            (_ts(now),),
+            (ts(now),),
         )
         rows = await cursor.fetchall()
         cursor = await self.db.execute("SELECT count(*) FROM requests WHERE status = 'dead_letter'")
@@ -333,7 +299,7 @@ class SQLiteStore(Store):
         return OutboxStats(
             depth={r["action"]: int(r["depth"]) for r in rows},
             due={r["action"]: int(r["due"] or 0) for r in rows},
-            oldest_created_at={r["action"]: _dt(r["oldest"]) for r in rows},
+            oldest_created_at={r["action"]: dt(r["oldest"]) for r in rows},
             dead_letters=int(dead),
         )
 
@@ -352,7 +318,7 @@ class SQLiteStore(Store):
                 return AdminResult.NOT_FOUND
             if row["status"] not in {str(s) for s in from_statuses}:
                 return AdminResult.WRONG_STATUS
-            now = _ts(utcnow())
+            now = ts(utcnow())
             await db.execute(
                 "UPDATE requests SET status = 'deferred', error = ?, finished_at = NULL, updated_at = ? WHERE id = ?",
                 (json.dumps(error, ensure_ascii=False), now, request_id),
@@ -363,7 +329,7 @@ class SQLiteStore(Store):
                 "ON CONFLICT (request_id, action) DO UPDATE SET due_at = excluded.due_at, "
                 "expires_at = excluded.expires_at, attempts = 0, last_error = excluded.last_error, "
                 "claimed_by = NULL, lease_until = NULL, created_at = excluded.created_at",
-                (request_id, _ts(due_at), _ts(expires_at), now),
+                (request_id, ts(due_at), ts(expires_at), now),
             )
             return AdminResult.DONE
 
@@ -379,84 +345,13 @@ class SQLiteStore(Store):
             cursor = await db.execute(
                 "SELECT count(*) FROM outbox WHERE request_id = ? AND action IN ('submit', 'poll') "
                 "AND lease_until >= ?",
-                (request_id, _ts(now)),
+                (request_id, ts(now)),
             )
             if (await cursor.fetchone())[0]:
                 return AdminResult.BUSY
             await db.execute(
                 "UPDATE requests SET status = 'dead_letter', error = ?, finished_at = ?, updated_at = ? WHERE id = ?",
-                (json.dumps(error, ensure_ascii=False), _ts(now), _ts(now), request_id),
+                (json.dumps(error, ensure_ascii=False), ts(now), ts(now), request_id),
             )
             await db.execute("DELETE FROM outbox WHERE request_id = ? AND action IN ('submit', 'poll')", (request_id,))
             return AdminResult.DONE
-
-    # -- idempotency keys -------------------------------------------------
-
-    async def claim_idempotency_key(
-        self,
-        caller_id: str,
-        key: str,
-        *,
-        body_digest: str,
-        request_id: str,
-        now: datetime,
-        expires_at: datetime,
-        lease_until: datetime,
-    ) -> IdempotencyClaim:
-        async with self.transaction() as db:
-            cursor = await db.execute(
-                "SELECT * FROM idempotency_keys WHERE caller_id = ? AND key = ?", (caller_id, key)
-            )
-            row = await cursor.fetchone()
-            if row is not None and _dt(row["expires_at"]) <= now:
-                await db.execute("DELETE FROM idempotency_keys WHERE caller_id = ? AND key = ?", (caller_id, key))
-                row = None
-            if row is None:
-                await db.execute(
-                    "INSERT INTO idempotency_keys (caller_id, key, body_digest, request_id, state, "
-                    "created_at, expires_at, lease_until) VALUES (?, ?, ?, ?, 'in_flight', ?, ?, ?)",
-                    (caller_id, key, body_digest, request_id, _ts(now), _ts(expires_at), _ts(lease_until)),
-                )
-                return IdempotencyClaim(ClaimState.NEW, request_id)
-            if row["body_digest"] != body_digest:
-                return IdempotencyClaim(ClaimState.MISMATCH, row["request_id"])
-            if row["state"] == "done":
-                stored = json.loads(row["response"])
-                return IdempotencyClaim(
-                    ClaimState.REPLAY, row["request_id"], row["status_code"], stored["body"], stored["headers"]
-                )
-            if row["state"] == "in_flight" and _dt(row["lease_until"]) > now:
-                return IdempotencyClaim(ClaimState.IN_FLIGHT, row["request_id"])
-            await db.execute(
-                "UPDATE idempotency_keys SET state = 'in_flight', lease_until = ? WHERE caller_id = ? AND key = ?",
-                (_ts(lease_until), caller_id, key),
-            )
-            return IdempotencyClaim(ClaimState.RESUME, row["request_id"])
-
-    async def finish_idempotency_key(
-        self, caller_id: str, key: str, *, status_code: int, response: dict[str, Any], retryable: bool
-    ) -> None:
-        async with self.transaction() as db:
-            await db.execute(
-                "UPDATE idempotency_keys SET state = ?, status_code = ?, response = ? WHERE caller_id = ? AND key = ?",
-                (
-                    "retryable" if retryable else "done",
-                    status_code,
-                    json.dumps(response, ensure_ascii=False),
-                    caller_id,
-                    key,
-                ),
-            )
-
-    async def purge_idempotency_keys(self, now: datetime) -> int:
-        async with self.transaction() as db:
-            cursor = await db.execute("DELETE FROM idempotency_keys WHERE expires_at <= ?", (_ts(now),))
-            return cursor.rowcount
-
-    async def release_idempotency_leases(self, now: datetime) -> int:
-        async with self.transaction() as db:
-            cursor = await db.execute(
-                "UPDATE idempotency_keys SET lease_until = ? WHERE state = 'in_flight' AND lease_until > ?",
-                (_ts(now), _ts(now)),
-            )
-            return cursor.rowcount

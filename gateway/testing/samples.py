@@ -75,8 +75,7 @@ def intake_for(item: Item, envelope: Mapping[str, Any], request_id: str, *, max_
     Raises :class:`SampleError` listing every problem the core finds, as the
     window would hear them in one 422 answer.
     """
-    from gateway.delivery import intake_request
-    from gateway.envelope import parse_envelope
+    from gateway.envelope import intake_request, parse_envelope
 
     parsed, problems = parse_envelope(envelope, item, max_attachment_bytes=max_attachment_bytes)
     if parsed is None:

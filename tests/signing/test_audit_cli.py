@@ -12,15 +12,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from signing.audit_cli import add_check_proof_command, register_audit_offline
-from signing.checkpoint import (
-    Checkpoint,
-    SignedCheckpoint,
-    build_consistency_proof_file,
-    build_inclusion_proof_file,
-    public_key_pem,
-    sign_checkpoint,
-)
+from signing.checkpoint import Checkpoint, SignedCheckpoint, public_key_pem, sign_checkpoint
 from signing.merkle import InMemoryTree, leaf_hash
+from signing.proof_files import build_consistency_proof_file, build_inclusion_proof_file
 
 LOG = "onewindow-audit/370303"
 KEY = Ed25519PrivateKey.generate()
@@ -34,15 +28,11 @@ def signed(size: int) -> SignedCheckpoint:
 
 
 def inclusion(**kw: object) -> dict:
-    return build_inclusion_proof_file(
-        signed(25), 7, TREE.inclusion_proof(7, 25), entry=ENTRIES[7], **kw
-    )  # type: ignore[arg-type]
+    return build_inclusion_proof_file(signed(25), 7, TREE.inclusion_proof(7, 25), entry=ENTRIES[7], **kw)  # type: ignore[arg-type]
 
 
 def consistency(**kw: object) -> dict:
-    return build_consistency_proof_file(
-        signed(10), signed(25), TREE.consistency_proof(10, 25), **kw
-    )  # type: ignore[arg-type]
+    return build_consistency_proof_file(signed(10), signed(25), TREE.consistency_proof(10, 25), **kw)  # type: ignore[arg-type]
 
 
 def write(tmp_path: Path, name: str, content: object) -> str:
@@ -63,9 +53,7 @@ def key_file(tmp_path: Path) -> str:
     return write(tmp_path, "audit.pem", public_key_pem(KEY.public_key()))
 
 
-def test_valid_inclusion_proof_exits_0(
-    tmp_path: Path, key_file: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_valid_inclusion_proof_exits_0(tmp_path: Path, key_file: str, capsys: pytest.CaptureFixture[str]) -> None:
     proof = write(tmp_path, "p.json", inclusion())
     assert run("audit", "check-proof", proof, "--key", key_file) == 0
     out = capsys.readouterr().out
@@ -82,17 +70,13 @@ def test_valid_consistency_proof_with_matching_embedded_key_exits_0(
     assert "extends size 10" in capsys.readouterr().out
 
 
-def test_embedded_key_alone_is_used_and_the_output_says_so(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_embedded_key_alone_is_used_and_the_output_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     proof = write(tmp_path, "p.json", inclusion(public_key=KEY.public_key()))
     assert run("audit", "check-proof", proof) == 0
     assert "embedded in the file" in capsys.readouterr().out
 
 
-def test_tampered_proof_exits_1(
-    tmp_path: Path, key_file: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_tampered_proof_exits_1(tmp_path: Path, key_file: str, capsys: pytest.CaptureFixture[str]) -> None:
     doc = inclusion()
     doc["leaf_index"] = 8
     assert run("audit", "check-proof", write(tmp_path, "p.json", doc), "--key", key_file) == 1
@@ -107,9 +91,7 @@ def test_key_differing_from_the_embedded_one_exits_1(
     assert "key-mismatch" in capsys.readouterr().out
 
 
-def test_proof_signed_by_another_key_exits_1(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_proof_signed_by_another_key_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     other_key = write(tmp_path, "other.pem", public_key_pem(OTHER.public_key()))
     proof = write(tmp_path, "c.json", consistency())
     assert run("audit", "check-proof", proof, "--key", other_key) == 1
@@ -138,9 +120,7 @@ def test_bad_input_exits_2_with_one_line(
     assert message in err and err.count("\n") == 1
 
 
-def test_missing_files_and_keys_exit_2(
-    tmp_path: Path, key_file: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_missing_files_and_keys_exit_2(tmp_path: Path, key_file: str, capsys: pytest.CaptureFixture[str]) -> None:
     proof = write(tmp_path, "p.json", inclusion())
     assert run("audit", "check-proof", str(tmp_path / "absent.json"), "--key", key_file) == 2
     assert run("audit", "check-proof", proof) == 2
@@ -166,9 +146,7 @@ def test_check_proof_joins_an_existing_audit_parser(tmp_path: Path, key_file: st
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     audit_commands.add_parser("verify").set_defaults(func=lambda args: 0)
     add_check_proof_command(audit_commands)
-    args = parser.parse_args(
-        ["audit", "check-proof", write(tmp_path, "p.json", inclusion()), "--key", key_file]
-    )
+    args = parser.parse_args(["audit", "check-proof", write(tmp_path, "p.json", inclusion()), "--key", key_file])
     assert args.func(args) == 0
     assert parser.parse_args(["audit", "verify"]).audit_command == "verify"
     with pytest.raises(SystemExit) as usage:

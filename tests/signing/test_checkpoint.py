@@ -28,11 +28,6 @@ from signing.checkpoint import (
     CheckpointFormatError,
     Problem,
     SignedCheckpoint,
-    build_consistency_proof_file,
-    build_inclusion_proof_file,
-    check_consistency_proof_file,
-    check_inclusion_proof_file,
-    check_proof_file,
     key_id,
     load_public_key,
     parse_checkpoint,
@@ -42,6 +37,13 @@ from signing.checkpoint import (
     verify_checkpoint,
 )
 from signing.merkle import InMemoryTree, leaf_hash
+from signing.proof_files import (
+    build_consistency_proof_file,
+    build_inclusion_proof_file,
+    check_consistency_proof_file,
+    check_inclusion_proof_file,
+    check_proof_file,
+)
 
 LOG = "onewindow-audit/370303"
 ROOT8 = bytes.fromhex("5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328")
@@ -92,11 +94,7 @@ checkpoints = st.builds(
     tree_size=st.integers(0, 2**63 - 1),
     root_hash=st.binary(min_size=32, max_size=32),
     timestamp_ms=st.integers(0, 253_402_300_799_999),
-).flatmap(
-    lambda cp: st.sampled_from([None, 0, cp.tree_size]).map(
-        lambda prev: replace(cp, previous_size=prev)
-    )
-)
+).flatmap(lambda cp: st.sampled_from([None, 0, cp.tree_size]).map(lambda prev: replace(cp, previous_size=prev)))
 
 
 @settings(max_examples=100, deadline=None)
@@ -118,10 +116,8 @@ def test_checkpoint_text_round_trips(cp: Checkpoint) -> None:
         b"onewindow-audit/370303\n8\nXcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\ntime 1\n",
         b"onewindow-audit/370303\n8\nXcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n1\n",
         b"onewindow-audit/370303\r\n8\nXcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\ntimestamp 1\n",
-        b"onewindow-audit/370303\n8\nXcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\ntimestamp 1\n"
-        b"previous 9\n",
-        b"onewindow-audit/370303\n8\nXcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\ntimestamp 1\n"
-        b"extra 9\n",
+        b"onewindow-audit/370303\n8\nXcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\ntimestamp 1\nprevious 9\n",
+        b"onewindow-audit/370303\n8\nXcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\ntimestamp 1\nextra 9\n",
         "onewindow-审计\n8\nXcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\ntimestamp 1\n".encode(),
     ],
 )
@@ -189,9 +185,7 @@ def test_signature_is_checkable_without_our_code() -> None:
         {"log_id": "onewindow-audit/370304"},
     ],
 )
-def test_any_change_to_a_signed_checkpoint_breaks_the_signature(
-    key: AuditPrivateKey, change: dict
-) -> None:
+def test_any_change_to_a_signed_checkpoint_breaks_the_signature(key: AuditPrivateKey, change: dict) -> None:
     signed = signed_at(8, key)
     forged = replace(signed, checkpoint=replace(signed.checkpoint, **change))
     verdict = verify_checkpoint(forged, key.public_key())
@@ -281,11 +275,7 @@ def test_malformed_signed_checkpoint_json_is_refused(change: dict) -> None:
 
 def inclusion_doc(key: AuditPrivateKey, index: int = 17, size: int = 42, **kw: object) -> dict:
     kw.setdefault("entry", ENTRIES[index])
-    return roundtrip(
-        build_inclusion_proof_file(
-            signed_at(size, key), index, TREE.inclusion_proof(index, size), **kw
-        )
-    )  # type: ignore[arg-type]
+    return roundtrip(build_inclusion_proof_file(signed_at(size, key), index, TREE.inclusion_proof(index, size), **kw))  # type: ignore[arg-type]
 
 
 def test_inclusion_proof_file_of_an_entry_checks_out(key: AuditPrivateKey) -> None:
@@ -382,9 +372,7 @@ def test_unknown_documents_are_malformed() -> None:
 
 def consistency_doc(key: AuditPrivateKey, old: int = 20, new: int = 50, **kw: object) -> dict:
     return roundtrip(
-        build_consistency_proof_file(
-            signed_at(old, key), signed_at(new, key), TREE.consistency_proof(old, new), **kw
-        )
+        build_consistency_proof_file(signed_at(old, key), signed_at(new, key), TREE.consistency_proof(old, new), **kw)
     )  # type: ignore[arg-type]
 
 

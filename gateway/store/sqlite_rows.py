@@ -1,0 +1,45 @@
+"""Rows of the SQLite backend: timestamps as ISO-8601 text, JSON as text."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import aiosqlite
+
+from gateway.store.base import OutboxEntry, RequestRecord, RequestStatus
+
+JSON_COLUMNS = ("envelope", "result", "error")
+TIME_COLUMNS = ("created_at", "updated_at", "finished_at")
+
+
+def ts(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("the store only takes timezone-aware datetimes")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def dt(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def record_of(row: aiosqlite.Row) -> RequestRecord:
+    data = dict(row)
+    for column in JSON_COLUMNS:
+        if data[column] is not None:
+            data[column] = json.loads(data[column])
+    for column in TIME_COLUMNS:
+        data[column] = dt(data[column])
+    data["status"] = RequestStatus(data["status"])
+    return RequestRecord(**data)
+
+
+def entry_of(row: aiosqlite.Row, **override: Any) -> OutboxEntry:
+    data = dict(row)
+    for column in ("due_at", "expires_at", "created_at", "lease_until"):
+        data[column] = dt(data[column])
+    data.update(override)
+    return OutboxEntry(**data)
