@@ -1,4 +1,4 @@
-"""Security staff install only signing/ (onewindow-signing) and verify offline with it."""
+"""Security staff install only signing/ (onewindow-signing) and verify, offline, what the running gateway sealed."""
 
 from __future__ import annotations
 
@@ -11,30 +11,35 @@ from pathlib import Path
 
 import pytest
 
-from signing.registry import SealRegistry
-from signing.sealing import seal_document
+from signing.checkpoint import public_key_pem
 
 SIGNING_DIR = Path(__file__).resolve().parents[2] / "signing"
 
 
+PAYMENT_RECORD = {
+    "item": "tax.payment-record",
+    "applicant": {"kind": "person", "id_number": "370303199001011239", "name": "张伟"},
+    "materials": {"period_start": "2025-01-01", "period_end": "2025-12-31"},
+    "office": "370303105000",
+    "operator": "fz-window-01",
+    "channel": "window",
+}
+
+
 @pytest.mark.slow
-def test_fresh_venv_with_only_onewindow_signing_verifies_a_sealed_document(
-    seal_registry: SealRegistry, office: tuple[str, str], result_doc: dict, tmp_path: Path
+async def test_fresh_venv_with_only_onewindow_signing_verifies_a_result_of_the_running_gateway(
+    gw, tmp_path: Path
 ) -> None:
-    seal = seal_registry.seal_for(office[0], "service_centre", "tax.payment-record")
-    assert seal is not None
-    doc = seal_document(
-        result_doc,
-        seal_registry.signer_for(seal),
-        seal,
-        item="tax.payment-record",
-        request_id="R-1",
-    )
+    created = await (await gw.post(PAYMENT_RECORD)).json()
+    await gw.gateway.audit.checkpoint()  # so the result can carry its audit-log inclusion proof
+    doc = await (await gw.get(f"/v1/requests/{created['id']}/audit-proof")).json()
+    assert doc["seal"]["audit_proof"]
     workdir = tmp_path / "staff"
     workdir.mkdir()
     (workdir / "doc.json").write_text(json.dumps(doc, ensure_ascii=False))
-    seal_registry.export_trust_bundle(workdir / "bundle.json")
-    altered = {**doc, "total": 0}
+    (workdir / "bundle.json").write_text(await (await gw.client.get("/v1/trust-bundle")).text())
+    (workdir / "audit-key.pem").write_text(public_key_pem(gw.gateway.audit.signer.public_key()))
+    altered = {**doc, "content": {**doc["content"], "total": "0.00"}}
     (workdir / "altered.json").write_text(json.dumps(altered, ensure_ascii=False))
 
     # Build from a copy: an in-tree build would leave build/ and egg-info in signing/.
@@ -63,7 +68,16 @@ def test_fresh_venv_with_only_onewindow_signing_verifies_a_sealed_document(
 
     def verify(name: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(venv / "bin/onewindow"), "verify", name, "--trust", "bundle.json", "--json"],
+            [
+                str(venv / "bin/onewindow"),
+                "verify",
+                name,
+                "--trust",
+                "bundle.json",
+                "--audit-key",
+                "audit-key.pem",
+                "--json",
+            ],
             cwd=workdir,
             env=env,
             capture_output=True,
@@ -73,7 +87,9 @@ def test_fresh_venv_with_only_onewindow_signing_verifies_a_sealed_document(
 
     good = verify("doc.json")
     assert good.returncode == 0, good.stderr
-    assert json.loads(good.stdout)["indication"] == "TOTAL_PASSED"
+    report = json.loads(good.stdout)
+    assert report["indication"] == "TOTAL_PASSED"
+    assert {c["name"]: c["passed"] for c in report["checks"]}["audit_proof"] is True
     bad = verify("altered.json")
     assert bad.returncode == 1
     assert json.loads(bad.stdout)["sub_indication"] == "HASH_FAILURE"
