@@ -80,6 +80,15 @@ class CallbackSender:
             self._session = aiohttp.ClientSession(timeout=self.timeout, headers={"User-Agent": "onewindow-gateway"})
         body = json.dumps(request_view(record), ensure_ascii=False).encode()
         secret = self.secrets.get(record.caller_id, "")
+        if not secret:  # the caller's secret was removed since: never send an unsigned result
+            await self.store.finish_outbox(record.id, "callback")
+            await self.events.emit(
+                "callback.abandoned",
+                request_id=record.id,
+                attempts=entry.attempts,
+                reason="the caller has no callback secret configured any more",
+            )
+            return
         headers = {
             "Content-Type": "application/json",
             "Onewindow-Request-Id": record.id,

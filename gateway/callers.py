@@ -32,6 +32,7 @@ class Caller:
     channel: str
     items: tuple[str, ...]
     callback_secret: str = ""
+    callback_prefixes: tuple[str, ...] = ()
 
 
 def hash_api_key(key: str) -> str:
@@ -59,7 +60,9 @@ class ApiKeyAuthenticator:
         for c in callers:
             office = settings.office(c.office)
             assert office is not None  # checked when the configuration was loaded
-            self._by_digest[c.api_key_sha256] = Caller(c.id, c.name, office, c.channel, c.items, c.callback_secret)
+            self._by_digest[c.api_key_sha256] = Caller(
+                c.id, c.name, office, c.channel, c.items, c.callback_secret, c.callback_prefixes
+            )
 
     def authenticate(self, request: web.Request) -> Caller:
         key = request.headers.get("X-Api-Key")
@@ -123,3 +126,14 @@ def authorise(caller: Caller, item: Item, *, office: str, channel: str) -> None:
             item=item.code,
             caller=caller.id,
         )
+
+
+def may_read(caller: Caller, record_caller_id: str, record_office: str, record_item: str) -> bool:
+    """Whether ``caller`` may see a request: its own, or one of its office for an item it may handle itself.
+
+    A partner outlet in a town centre must not read the window's results for
+    items it may not request (they carry the applicant's identity).
+    """
+    if record_caller_id == caller.id:
+        return True
+    return record_office == caller.office.code and matches_any(record_item, caller.items)

@@ -31,6 +31,7 @@ from gateway.registry import Registry, load_registry
 from gateway.router import Router, instance_name
 from gateway.sandbox import RunningSandbox, SandboxSpec, start_sandbox
 from gateway.sealer import Sealer
+from gateway.sealing import StartupError
 from gateway.store import Store, StoreError, make_store
 
 HEALTH_CACHE_S = 10.0
@@ -65,7 +66,7 @@ class Gateway:
         self, settings: Settings, *, pm: pluggy.PluginManager | None = None, sealer: Sealer | None = None
     ) -> None:
         self.settings = settings
-        self.pm = pm or plugin_manager()
+        self.pm = pm or plugin_manager(disabled=settings.plugins_disabled)
         self._sealer = sealer
         self.sandboxes: list[RunningSandbox] = []
         self.registry: Registry
@@ -86,13 +87,35 @@ class Gateway:
         self._health_cache: dict[str, tuple[float, dict[str, Any]]] = {}
 
     async def start(self) -> None:
-        """Bring every part up; raises with a clear message when one cannot start."""
-        if self.settings.sandboxes_start:
-            for spec in sandbox_specs(self.pm):
-                port = spec.default_port
+        """Bring every part up; raises with a clear message when one cannot start.
+
+        A part that cannot start stops what was already started, so the
+        process can exit instead of hanging on an open store or sandbox.
+        """
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop(grace_s=0)
+            raise
+
+    async def _start_sandboxes(self) -> None:
+        offset = self.settings.sandboxes_port_offset
+        for spec in sandbox_specs(self.pm):
+            port = spec.default_port + offset
+            try:
                 self.sandboxes.append(await start_sandbox(spec, host=self.settings.sandboxes_host, port=port))
-                self.log.info("sandbox.started", agency=spec.agency, url=self.sandboxes[-1].url)
-            self.settings = with_sandboxes(self.settings, self.sandboxes)
+            except OSError as exc:
+                raise StartupError(
+                    f"cannot start the {spec.agency} sandbox on {self.settings.sandboxes_host}:{port}: {exc.strerror}"
+                    " (is another gateway running? stop it, or move the sandboxes with"
+                    " ONEWINDOW_SANDBOXES__PORT_OFFSET=100)"
+                ) from None
+            self.log.info("sandbox.started", agency=spec.agency, url=self.sandboxes[-1].url)
+        self.settings = with_sandboxes(self.settings, self.sandboxes)
+
+    async def _start(self) -> None:
+        if self.settings.sandboxes_start:
+            await self._start_sandboxes()
         self.registry = load_registry(self.pm, self.settings)
         self.store = make_store(self.settings.store_url)
         await self.store.open()
@@ -168,6 +191,8 @@ class Gateway:
             await self.extranet.close()
         if getattr(self, "store", None) is not None:
             await self.store.close()
+        if self._sealer is not None and hasattr(self._sealer, "close"):
+            self._sealer.close()
         for sandbox in reversed(self.sandboxes):
             await sandbox.stop()
         self.sandboxes.clear()

@@ -6,6 +6,12 @@ step, and the request's outbox row is only removed once its work is done,
 so a crash at any point leaves work for a worker, never a lost request.
 The agency sees the same deduplication key (the request id) on every
 attempt, so redelivery never makes it act twice.
+
+Every status change is *guarded*: it applies only while the request is
+still where this delivery found it. A delivery that outlived its lease
+(a stalled process, a paused machine) while another one finished the
+request therefore changes nothing: it neither seals a second result nor
+turns a completed request back into a deferred one.
 """
 
 from __future__ import annotations
@@ -28,12 +34,13 @@ from gateway.contract import (
     Pending,
     Rejected,
 )
+from gateway.delivery_failures import SUBMITTING, WAITING, DeliveryFailures
 from gateway.envelope import envelope_from_stored, intake_request
 from gateway.events import Events, digest
 from gateway.extranet import Extranet
 from gateway.logs import get_logger
 from gateway.plugins import gather_hook
-from gateway.problems import AGENCY_PROTOCOL_ERROR, AGENCY_UNAVAILABLE, SEAL_UNAVAILABLE, ProblemError
+from gateway.problems import SEAL_UNAVAILABLE, ProblemError
 from gateway.registry import Registry
 from gateway.results import Answer, answer_for, reasons_json, result_document
 from gateway.sealer import Sealer, SealUnavailable
@@ -46,7 +53,7 @@ def poll_expiry(item: Item, created_at: datetime) -> datetime:
     return created_at + timedelta(hours=max(item.max_age_hours, (item.time_limit_days + 5) * 24))
 
 
-class Delivery:
+class Delivery(DeliveryFailures):
     """Submits, polls and settles requests; owns every status transition after acceptance."""
 
     def __init__(
@@ -98,12 +105,10 @@ class Delivery:
                 request=request,
             )
         except AgencyUnavailable as exc:
-            return await self._unavailable(record, item, exc, attempts, action="submit", background=background)
+            return await self._unavailable(record, item, exc, attempts, background=background)
         except AgencyError as exc:
             return await self._failed(record, item, exc, attempts, background=background)
-        answer = await self.settle(record, item, outcome, attempts=attempts)
-        await self.store.finish_outbox(record.id, "submit")
-        return answer
+        return await self.settle(record, item, outcome, attempts=attempts, action="submit", background=background)
 
     async def poll(self, record: RequestRecord, item: Item, entry: OutboxEntry) -> None:
         """Ask the agency again about a pending request's ticket."""
@@ -126,9 +131,19 @@ class Delivery:
                 request=request,
             )
         except AgencyError as exc:
-            await self._retry_later(record, item, entry, exc)
+            await self.retry_or_give_up(record, item, entry, exc)
             return
         if isinstance(outcome, Pending):
+            if self.clock() >= entry.expires_at:
+                await self.dead_letter(
+                    record,
+                    item,
+                    f"still pending at the agency when the item's time ran out ({entry.expires_at:%Y-%m-%d})",
+                    record.attempts,
+                    action="poll",
+                    expect=WAITING,
+                )
+                return
             await self.store.schedule(
                 record.id,
                 "poll",
@@ -137,28 +152,36 @@ class Delivery:
                 attempts=entry.attempts + 1,
             )
             return
-        await self.settle(record, item, outcome, attempts=record.attempts)
-        await self.store.finish_outbox(record.id, "poll")
+        await self.settle(record, item, outcome, attempts=record.attempts, action="poll", background=True)
 
     # -- outcomes -----------------------------------------------------------
 
-    async def settle(self, record: RequestRecord, item: Item, outcome: Outcome, *, attempts: int) -> Answer:
-        """Store ``outcome`` as the request's new status; seal completed results."""
+    async def settle(
+        self, record: RequestRecord, item: Item, outcome: Outcome, *, attempts: int, action: str, background: bool
+    ) -> Answer:
+        """Store ``outcome`` as the request's new status (sealing completed results) and finish ``action``."""
+        expect = WAITING if action == "poll" else SUBMITTING
         now = self.clock()
         if isinstance(outcome, Completed):
-            await self._complete(record, item, outcome, attempts)
+            if not await self._complete(
+                record, item, outcome, attempts, expect=expect, action=action, background=background
+            ):
+                return await self._stale(record.id, action)
         elif isinstance(outcome, Rejected):
-            await self.store.update_request(
+            result = {"reasons": reasons_json(outcome.reasons)}
+            changed = await self.store.update_request(
                 record.id,
+                expect=expect,
                 status=RequestStatus.REJECTED,
                 attempts=attempts,
                 agency_reference=outcome.reference,
-                result={"reasons": reasons_json(outcome.reasons)},
+                result=result,
                 error=None,
                 finished_at=now,
                 ticket=None,
             )
-            result = {"reasons": reasons_json(outcome.reasons)}
+            if not changed:
+                return await self._stale(record.id, action)
             await self.events.emit(
                 "request.rejected",
                 request_id=record.id,
@@ -168,9 +191,16 @@ class Delivery:
                 raw=result,
             )
         elif isinstance(outcome, Pending):
-            await self.store.update_request(
-                record.id, status=RequestStatus.PENDING, attempts=attempts, ticket=outcome.ticket, error=None
+            changed = await self.store.update_request(
+                record.id,
+                expect=expect,
+                status=RequestStatus.PENDING,
+                attempts=attempts,
+                ticket=outcome.ticket,
+                error=None,
             )
+            if not changed:
+                return await self._stale(record.id, action)
             await self.store.schedule(
                 record.id,
                 "poll",
@@ -182,11 +212,27 @@ class Delivery:
             )
         else:
             raise AgencyProtocolError(f"the plugin returned {type(outcome).__name__}, not an Outcome")
+        await self.store.finish_outbox(record.id, action)
         return await self._after(record.id, item, outcome)
 
-    async def _complete(self, record: RequestRecord, item: Item, outcome: Completed, attempts: int) -> None:
+    async def _complete(
+        self,
+        record: RequestRecord,
+        item: Item,
+        outcome: Completed,
+        attempts: int,
+        *,
+        expect: tuple[RequestStatus, ...],
+        action: str,
+        background: bool,
+    ) -> bool:
+        """Seal and store a completed result; False when another delivery already settled the request."""
+        current = await self.store.get_request(record.id)
+        if current is None or current.status not in expect:
+            return False  # never seal a second result for a settled request
         office = self.settings.office(record.office)
-        assert office is not None, "offices are checked when the request is accepted"
+        if office is None:
+            raise SealUnavailable(f"office {record.office} is no longer configured")
         document = result_document(
             request_id=record.id,
             item=item,
@@ -199,8 +245,9 @@ class Delivery:
         try:
             sealed = self.sealer.seal(document, item=item, office=office, request_id=record.id)
         except SealUnavailable as exc:
-            await self.store.update_request(
+            changed = await self.store.update_request(
                 record.id,
+                expect=expect,
                 status=RequestStatus.FAILED,
                 attempts=attempts,
                 agency_reference=outcome.reference,
@@ -208,18 +255,17 @@ class Delivery:
                 error={"code": "seal_unavailable", "message": str(exc)},
                 finished_at=self.clock(),
             )
-            await self.store.finish_outbox(record.id, "submit")
+            if not changed:
+                return False
+            await self.store.finish_outbox(record.id, action)
             await self.events.emit("request.failed", request_id=record.id, item=item.code, reason="seal_unavailable")
+            await self._after(record.id, item, outcome)
+            if background:
+                return True
             raise ProblemError(SEAL_UNAVAILABLE, str(exc), "受理机构没有覆盖该事项的有效电子印章。") from exc
-        await self.events.emit(
-            "result.sealed",
-            request_id=record.id,
-            item=item.code,
-            seal_number=sealed.get("seal", {}).get("number"),
-            document_digest=document_digest(document),
-        )
-        await self.store.update_request(
+        changed = await self.store.update_request(
             record.id,
+            expect=expect,
             status=RequestStatus.COMPLETED,
             attempts=attempts,
             agency_reference=outcome.reference,
@@ -228,11 +274,28 @@ class Delivery:
             finished_at=self.clock(),
             ticket=None,
         )
+        if not changed:
+            return False  # settled meanwhile by another delivery: this seal is discarded, never handed out
+        await self.events.emit(
+            "result.sealed",
+            request_id=record.id,
+            item=item.code,
+            seal_number=sealed.get("seal", {}).get("number"),
+            document_digest=document_digest(document),
+        )
         await self.events.emit(
             "request.completed", request_id=record.id, item=item.code, result_digest=digest(sealed), raw=sealed
         )
+        return True
 
-    async def _after(self, request_id: str, item: Item, outcome: Outcome | None) -> Answer:
+    async def _stale(self, request_id: str, action: str) -> Answer:
+        """This delivery lost its request to another (its lease ran out): change nothing, report what stands."""
+        fresh = await self.store.get_request(request_id)
+        assert fresh is not None
+        self.log.warning("delivery.stale", request_id=request_id, action=action, status=str(fresh.status))
+        return answer_for(fresh)
+
+    async def _after(self, request_id: str, item: Item | None, outcome: Outcome | None) -> Answer:
         """Reload the record; for a final status notify plugins and schedule the callback."""
         fresh = await self.store.get_request(request_id)
         assert fresh is not None
@@ -245,154 +308,15 @@ class Delivery:
                     due_at=now,
                     expires_at=now + timedelta(hours=self.settings.outbox.callback_max_age_hours),
                 )
-            try:
-                await gather_hook(
-                    self.pm.hook.onewindow_request_finished,
-                    item=item,
-                    request_id=fresh.id,
-                    status=str(fresh.status),
-                    outcome=outcome,
-                )
-            except Exception as exc:
-                self.log.warning("hook.request_finished.failed", request_id=fresh.id, error=repr(exc))
+            if item is not None:
+                try:
+                    await gather_hook(
+                        self.pm.hook.onewindow_request_finished,
+                        item=item,
+                        request_id=fresh.id,
+                        status=str(fresh.status),
+                        outcome=outcome,
+                    )
+                except Exception as exc:
+                    self.log.warning("hook.request_finished.failed", request_id=fresh.id, error=repr(exc))
         return answer_for(fresh)
-
-    # -- failures -----------------------------------------------------------
-
-    async def _unavailable(
-        self, record: RequestRecord, item: Item, exc: AgencyUnavailable, attempts: int, *, action: str, background: bool
-    ) -> Answer:
-        if not item.deferrable:
-            return await self._failed(record, item, exc, attempts, background=background)
-        now = self.clock()
-        expires_at = record.created_at + timedelta(hours=item.max_age_hours)
-        if now >= expires_at:
-            return await self.dead_letter(
-                record, item, f"agency unavailable past the item's maximum age: {exc}", attempts
-            )
-        delay = max(self.retry_delay(attempts), getattr(exc, "retry_after", None) or 0.0)
-        error = {
-            "code": "agency_unavailable",
-            "kind": type(exc).__name__,
-            "message": str(exc),
-            "next_attempt_at": (now + timedelta(seconds=delay)).isoformat(),
-        }
-        await self.store.update_request(record.id, status=RequestStatus.DEFERRED, attempts=attempts, error=error)
-        await self.store.schedule(
-            record.id,
-            action,
-            due_at=now + timedelta(seconds=delay),
-            expires_at=expires_at,
-            attempts=attempts,
-            last_error=str(exc),
-        )
-        await self.events.emit(
-            "request.deferred",
-            request_id=record.id,
-            item=item.code,
-            agency=item.agency,
-            attempts=attempts,
-            retry_in_s=round(delay, 1),
-            reason=type(exc).__name__,
-        )
-        fresh = await self.store.get_request(record.id)
-        assert fresh is not None
-        answer = answer_for(fresh)
-        answer.headers["Retry-After"] = str(max(1, int(delay)))
-        return answer
-
-    async def _failed(
-        self, record: RequestRecord, item: Item, exc: AgencyError, attempts: int, *, background: bool
-    ) -> Answer:
-        unavailable = isinstance(exc, AgencyUnavailable)
-        await self.store.update_request(
-            record.id,
-            status=RequestStatus.FAILED,
-            attempts=attempts,
-            finished_at=self.clock(),
-            error={
-                "code": "agency_unavailable" if unavailable else "agency_error",
-                "kind": type(exc).__name__,
-                "message": str(exc),
-            },
-        )
-        await self.store.finish_outbox(record.id, "submit")
-        await self.events.emit(
-            "request.failed", request_id=record.id, item=item.code, reason=type(exc).__name__, detail=str(exc)
-        )
-        answer = await self._after(record.id, item, None)
-        if background:
-            return answer
-        if unavailable:
-            retry_after = getattr(exc, "retry_after", None) or 30
-            raise ProblemError(
-                AGENCY_UNAVAILABLE,
-                f"The {item.agency} system is unavailable and {item.code} cannot be deferred: {exc}",
-                "部门系统暂时无法访问，且该事项不支持延后办理，请稍后使用相同的幂等键重试。",
-                headers={"Retry-After": str(int(retry_after + 0.999))},
-                item=item.code,
-            )
-        raise ProblemError(
-            AGENCY_PROTOCOL_ERROR,
-            f"The {item.agency} system answered unexpectedly: {exc}",
-            "部门系统返回了无法识别的结果。",
-            item=item.code,
-            error_kind=type(exc).__name__,
-        )
-
-    async def _retry_later(self, record: RequestRecord, item: Item, entry: OutboxEntry, exc: Exception) -> None:
-        now = self.clock()
-        if now >= entry.expires_at:
-            await self.dead_letter(
-                record,
-                item,
-                f"{entry.action} kept failing until {entry.expires_at.isoformat()}: {exc}",
-                record.attempts,
-                action=entry.action,
-            )
-            return
-        delay = max(self.retry_delay(entry.attempts + 1), getattr(exc, "retry_after", None) or 0.0)
-        await self.store.schedule(
-            record.id,
-            entry.action,
-            due_at=now + timedelta(seconds=delay),
-            expires_at=entry.expires_at,
-            attempts=entry.attempts + 1,
-            last_error=str(exc),
-        )
-        await self.events.emit(
-            "outbox.retry_scheduled",
-            request_id=record.id,
-            action=entry.action,
-            attempts=entry.attempts + 1,
-            retry_in_s=round(delay, 1),
-            reason=type(exc).__name__,
-        )
-
-    async def dead_letter(
-        self, record: RequestRecord, item: Item, reason: str, attempts: int, *, action: str = "submit"
-    ) -> Answer:
-        """Give up on a request: record why, which agency failed and how often it was tried."""
-        await self.store.update_request(
-            record.id,
-            status=RequestStatus.DEAD_LETTER,
-            attempts=attempts,
-            finished_at=self.clock(),
-            error={
-                "code": "dead_letter",
-                "reason": reason,
-                "agency": item.agency,
-                "attempts": attempts,
-                "action": action,
-            },
-        )
-        await self.store.finish_outbox(record.id, action)
-        await self.events.emit(
-            "request.dead_lettered",
-            request_id=record.id,
-            item=item.code,
-            agency=item.agency,
-            attempts=attempts,
-            reason=reason,
-        )
-        return await self._after(record.id, item, None)

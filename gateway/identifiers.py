@@ -9,7 +9,16 @@ numbers out of every log line.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
+
+#: China Standard Time (no daylight saving). "Today" at a window is the date there, whatever the server's zone.
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
+
+
+def today_in_china() -> date:
+    """Today's date in China Standard Time: a kiosk at 01:00 Beijing time is not still on yesterday."""
+    return datetime.now(CHINA_STANDARD_TIME).date()
+
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -36,7 +45,7 @@ def resident_id_problem(value: str, *, today: date | None = None) -> str | None:
         born = date(int(body[6:10]), int(body[10:12]), int(body[12:14]))
     except ValueError:
         return "birth_date"
-    if born.year < 1900 or born > (today or date.today()):
+    if born.year < 1900 or born > (today or today_in_china()):
         return "birth_date"
     expected = _ID_CHECK[sum(int(d) * w for d, w in zip(body, _ID_WEIGHTS, strict=True)) % 11]
     if check != expected:
@@ -88,15 +97,15 @@ def phone_problem(value: str) -> str | None:
 
 _NOT_ALNUM_BEFORE = r"(?<![0-9A-Za-z])"
 _NOT_ALNUM_AFTER = r"(?![0-9A-Za-z])"
+# An ID number is masked wherever 18 such characters stand apart from other digits (even right after a letter).
 RESIDENT_ID_PATTERN = re.compile(
-    _NOT_ALNUM_BEFORE
-    + r"[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
-    + _NOT_ALNUM_AFTER
+    r"(?<![0-9])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx](?![0-9])"
 )
 CREDIT_CODE_PATTERN = re.compile(
-    _NOT_ALNUM_BEFORE + r"[1-9ANY][1-9A-HJ-NP-RTUWXY]\d{6}[0-9A-HJ-NP-RTUWXY]{10}" + _NOT_ALNUM_AFTER
+    _NOT_ALNUM_BEFORE + r"[1-9ANY][1-9A-HJ-NP-RTUWXY]\d{6}[0-9A-HJ-NP-RTUWXY]{10}" + _NOT_ALNUM_AFTER, re.IGNORECASE
 )
-PHONE_PATTERN = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+# Mainland mobile numbers, also written +86 138 0533 0123 or 138-0533-0123.
+PHONE_PATTERN = re.compile(r"(?<![\d+])(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}(?!\d)")
 
 
 def mask_id(value: str) -> str:
@@ -105,8 +114,10 @@ def mask_id(value: str) -> str:
 
 
 def mask_phone(value: str) -> str:
-    """Keep the network prefix and last four digits: ``138****5678``."""
-    return value[:3] + "****" + value[-4:]
+    """Keep the network prefix and last four digits: ``138****5678`` (also for ``+86 138-…``)."""
+    digits = re.sub(r"\D", "", value)
+    digits = digits[2:] if len(digits) == 13 and digits.startswith("86") else digits
+    return digits[:3] + "****" + digits[-4:]
 
 
 def mask_name(value: str) -> str:

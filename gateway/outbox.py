@@ -17,8 +17,9 @@ import time
 from datetime import timedelta
 
 from gateway.callbacks import CallbackSender
-from gateway.delivery import Delivery
-from gateway.logs import get_logger
+from gateway.delivery import Delivery, poll_expiry
+from gateway.delivery_failures import SUBMITTING, WAITING
+from gateway.logs import get_logger, sensitive
 from gateway.problems import ProblemError
 from gateway.store import OutboxEntry, RequestRecord, RequestStatus, Store, utcnow
 
@@ -144,46 +145,83 @@ class OutboxWorker:
                 pass  # already recorded on the request (e.g. no valid seal)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 self.log.exception("outbox.handling_failed", request_id=entry.request_id, action=entry.action)
-                await self.store.schedule(
-                    entry.request_id,
-                    entry.action,
-                    due_at=utcnow() + timedelta(seconds=self.delivery.retry_delay(entry.attempts + 1)),
-                    expires_at=entry.expires_at,
-                    attempts=entry.attempts + 1,
-                    last_error="internal error; see the gateway log",
-                )
+                await self._give_up_or_retry(entry, f"internal error ({type(exc).__name__}); see the gateway log")
+
+    async def _give_up_or_retry(self, entry: OutboxEntry, reason: str) -> None:
+        record = await self.store.get_request(entry.request_id)
+        if record is None:
+            await self.store.finish_outbox(entry.request_id, entry.action)
+            return
+        if entry.action == "callback":
+            await self.store.schedule(
+                record.id,
+                "callback",
+                due_at=utcnow() + timedelta(seconds=self.delivery.retry_delay(entry.attempts + 1)),
+                expires_at=entry.expires_at,
+                attempts=entry.attempts + 1,
+                last_error=reason,
+            )
+            return
+        item = self.delivery.registry.catalogue.get(record.item)
+        await self.delivery.retry_or_give_up(record, item, entry, reason)
 
     async def _dispatch(self, entry: OutboxEntry) -> None:
         record = await self.store.get_request(entry.request_id)
         if record is None:
             await self.store.finish_outbox(entry.request_id, entry.action)
             return
-        item = self.delivery.registry.catalogue.get(record.item)
         if entry.action == "callback":
             await self.callbacks.send(record, entry)
             return
-        if item is None:
-            self.log.error("outbox.item_gone", request_id=record.id, item=record.item)
+        applicant = record.envelope.get("applicant") or {}
+        with sensitive([applicant.get("name"), applicant.get("id_number"), applicant.get("phone")]):
+            await self._deliver(record, entry)
+
+    async def _deliver(self, record: RequestRecord, entry: OutboxEntry) -> None:
+        if await self._repair(record, entry):
+            return
+        item = self.delivery.registry.catalogue.get(record.item)
+        if item is None:  # withdrawn from the catalogue (or its plugin removed): nothing can deliver it any more
+            await self.delivery.dead_letter(
+                record,
+                None,
+                f"item {record.item} is no longer in the catalogue",
+                record.attempts,
+                action=entry.action,
+                expect=(*SUBMITTING, *WAITING),
+            )
             return
         if entry.action == "submit":
-            if record.status not in (RequestStatus.ACCEPTED, RequestStatus.DEFERRED):
-                # Settled before a crash removed the row; the crash may have come before the callback was
-                # scheduled, so schedule it (callbacks are at-least-once: receivers dedupe by id and status).
-                if record.status.final and record.callback_url:
-                    await self._ensure_callback(record)
-                await self.store.finish_outbox(record.id, "submit")
-                return
             await self.delivery.events.emit(
                 "outbox.redeliver", request_id=record.id, item=item.code, attempt=record.attempts + 1
             )
             await self.delivery.submit(record, item, background=True)
         elif entry.action == "poll":
-            if record.status is not RequestStatus.PENDING:
-                await self.store.finish_outbox(record.id, "poll")
-                return
             await self.delivery.poll(record, item, entry)
+
+    async def _repair(self, record: RequestRecord, entry: OutboxEntry) -> bool:
+        """Finish what a crash between two writes left undone; True when ``entry`` had nothing else to do.
+
+        A status and its follow-up row are separate writes: a request may be
+        ``pending`` with no poll row, or final with no callback row. The row
+        that is still there (the submit or poll being worked on) shows it.
+        """
+        wanted = SUBMITTING if entry.action == "submit" else WAITING
+        if record.status in wanted:
+            return False
+        if record.status is RequestStatus.PENDING and not any(
+            e.action == "poll" for e in await self.store.list_outbox(request_id=record.id)
+        ):
+            item = self.delivery.registry.catalogue.get(record.item)
+            expires = poll_expiry(item, record.created_at) if item else entry.expires_at
+            await self.store.schedule(record.id, "poll", due_at=utcnow(), expires_at=expires)
+        if record.status.final and record.callback_url:
+            # callbacks are at-least-once: receivers dedupe by request id and status
+            await self._ensure_callback(record)
+        await self.store.finish_outbox(record.id, entry.action)
+        return True
 
     async def _ensure_callback(self, record: RequestRecord) -> None:
         if any(e.action == "callback" for e in await self.store.list_outbox(request_id=record.id)):

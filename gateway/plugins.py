@@ -21,11 +21,20 @@ ENTRY_POINT_GROUP = "onewindow"
 
 
 def plugin_manager(
-    *, load_entry_points: bool = True, extra: Iterable[ModuleType | object] = ()
+    *,
+    load_entry_points: bool = True,
+    extra: Iterable[ModuleType | object] = (),
+    disabled: Iterable[str] = (),
 ) -> pluggy.PluginManager:
-    """A plugin manager with the contract's hookspecs and the installed plugins."""
+    """A plugin manager with the contract's hookspecs and the installed plugins.
+
+    ``disabled`` names installed plugins (entry-point names) not to load, for
+    a district that does not use every agency whose plugin is installed.
+    """
     pm = pluggy.PluginManager(contract.PROJECT)
     pm.add_hookspecs(contract)
+    for name in disabled:
+        pm.set_blocked(name)
     if load_entry_points:
         pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
     for plugin in extra:

@@ -93,6 +93,9 @@ def load_registry(pm: pluggy.PluginManager, config: Any, *, check_settings: bool
                 registry.catalogue.add(item)
             registry.agencies[agency.code] = agency
             registry.plugin_of[agency.code] = plugin
-    if unconfigured:
-        raise PluginError("; ".join(unconfigured))  # every missing key at once, not one per restart
+    if unconfigured:  # every missing key at once, not one per restart
+        raise PluginError(
+            "; ".join(unconfigured) + ". A plugin for an agency this district does not use can be switched off: "
+            '[plugins] disabled = ["<name>"]'
+        )
     return registry

@@ -155,13 +155,19 @@ class Router:
 
     async def _validate(self, caller: Caller, item: Item, body: Mapping[str, Any], request_id: str) -> Envelope:
         envelope, problems = parse_envelope(body, item, max_attachment_bytes=self.settings.max_attachment_bytes)
-        if envelope is not None and envelope.callback_url and not caller.callback_secret:
+        if (
+            envelope is not None
+            and envelope.callback_url
+            and not (caller.callback_secret and envelope.callback_url.startswith(caller.callback_prefixes))
+        ):
+            # Results carry the applicant's identity: they go only where the district allowed, signed.
             problems.append(
                 Problem(
                     "callback_url",
-                    "no_callback_secret",
-                    "该终端未配置回调密钥，不能使用回调地址",
-                    "this caller has no callback secret configured, so callbacks cannot be signed",
+                    "callback_not_allowed",
+                    "回调地址不在该终端登记的回调地址范围内（或未配置回调密钥）",
+                    "callback_url is not under one of this caller's configured callback_prefixes "
+                    "(or the caller has no callback secret)",
                 )
             )
         if envelope is not None:
@@ -245,8 +251,15 @@ class Router:
         if record is not None:
             if record.status is not RequestStatus.FAILED:
                 return answer_for(record)  # done, pending or in the outbox: report, never act twice
-            # The client asks to try a failed request again: same id, so the agency deduplicates.
-            # The outbox row, due only after this attempt's deadline, covers a crash meanwhile.
+            # The client asks to try a failed request again, under the same id so the agency deduplicates.
+            # It becomes "accepted" again first, with an outbox row due after this attempt's deadline,
+            # so a crash meanwhile leaves it to a worker like any accepted request.
+            if not await self.store.update_request(
+                record.id, expect=(RequestStatus.FAILED,), status=RequestStatus.ACCEPTED, error=None, finished_at=None
+            ):
+                fresh = await self.store.get_request(record.id)
+                assert fresh is not None
+                return answer_for(fresh)  # an operator or another instance moved it meanwhile
             now = utcnow()
             await self.store.schedule(
                 record.id,
@@ -255,7 +268,11 @@ class Router:
                 expires_at=now + timedelta(hours=item.max_age_hours),
                 attempts=record.attempts,
             )
-            return await self.delivery.submit(record, item, background=False)
+            await self.events.emit(
+                "request.retried", request_id=record.id, caller=caller.id, item=item.code, attempts=record.attempts
+            )
+            record.status = RequestStatus.ACCEPTED
+            return await self._deliver(record, item)
         now = utcnow()
         record = RequestRecord(
             id=request_id,
@@ -271,12 +288,7 @@ class Router:
             updated_at=now,
             callback_url=envelope.callback_url,
         )
-        await self.store.accept_request(
-            record,
-            claimed_by=self.instance,
-            lease_until=now + timedelta(seconds=self.settings.request_deadline_s + LEASE_MARGIN_S),
-            expires_at=now + timedelta(hours=item.max_age_hours),
-        )
+        # Recorded before it exists: the gateway never acts on a request its audit log does not show accepted.
         await self.events.emit(
             "request.accepted",
             request_id=request_id,
@@ -289,4 +301,26 @@ class Router:
             pledge=envelope.pledge is not None,
             raw=record.envelope,
         )
-        return await self.delivery.submit(record, item, background=False)
+        await self.store.accept_request(
+            record,
+            claimed_by=self.instance,
+            lease_until=now + timedelta(seconds=self.settings.request_deadline_s + LEASE_MARGIN_S),
+            expires_at=now + timedelta(hours=item.max_age_hours),
+        )
+        return await self._deliver(record, item)
+
+    async def _deliver(self, record: RequestRecord, item: Item) -> Answer:
+        """Deliver now; if that fails unexpectedly the request is still safe in the outbox, so say 202, not 500.
+
+        A 500 would invite a retry without an idempotency key, which would make a second request.
+        """
+        try:
+            return await self.delivery.submit(record, item, background=False)
+        except ProblemError:
+            raise
+        except Exception:
+            self.log.exception("delivery.failed_after_acceptance", request_id=record.id, item=item.code)
+            fresh = await self.store.get_request(record.id)
+            answer = answer_for(fresh or record)
+            answer.headers["Retry-After"] = str(int(self.settings.request_deadline_s + LEASE_MARGIN_S))
+            return answer

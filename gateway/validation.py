@@ -17,7 +17,7 @@ from typing import Any
 
 from gateway.catalogue import Item, Material
 from gateway.contract import Problem
-from gateway.identifiers import credit_code_problem, phone_problem, resident_id_problem
+from gateway.identifiers import credit_code_problem, phone_problem, resident_id_problem, today_in_china
 
 _ID_REASONS = {
     "length": ("应为18位", "must be 18 characters"),
@@ -105,9 +105,9 @@ def _check(material: Material, value: Any, path: str, max_attachment_bytes: int)
                     path, "date", f"{label}应为 YYYY-MM-DD 格式的日期", f"{material.name} must be a date as YYYY-MM-DD"
                 )
             ]
-        if c.get("not_after_today") and day > date.today():
+        if c.get("not_after_today") and day > today_in_china():
             return [Problem(path, "date_in_future", f"{label}不能晚于今天", f"{material.name} cannot be in the future")]
-        if c.get("not_before_today") and day < date.today():
+        if c.get("not_before_today") and day < today_in_china():
             return [Problem(path, "date_in_past", f"{label}不能早于今天", f"{material.name} cannot be in the past")]
         return []
     if kind == "enum":

@@ -183,10 +183,13 @@ def test_a_missing_required_setting_stops_the_start_naming_plugin_agency_and_key
     )
     with pytest.raises(PluginError) as caught:
         load_registry(plugin_manager(), without)
-    assert str(caught.value) == (
+    assert str(caught.value).startswith(
         "plugin 'property': agency 'property' needs options.'client_id', which is not configured "
-        "(set it under [agencies.property.options])"
+        "(set it under [agencies.property.options]). "
     )
+    assert "[plugins] disabled" in str(caught.value)
+    # a district that does not use the agency switches its plugin off instead
+    assert "property" not in load_registry(plugin_manager(disabled=["property"]), without).agencies
     assert load_registry(plugin_manager(), without, check_settings=False).agencies["property"]
 
 

@@ -81,3 +81,21 @@ def test_masking_hides_ids_credit_codes_and_phones_inside_text() -> None:
 def test_mask_name_keeps_the_surname() -> None:
     assert mask_name("张伟") == "张*"
     assert mask_name("欧阳娜娜") == "欧***"
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("+8613805330123", "13805330123"),
+        ("call 138-0533-0123 now", "0533"),
+        ("tel 138 0533 0123.", "0533"),
+        ("lower case code 91370303ma3c4xy85n", "ma3c4x"),
+        ("right after a letter a370303199001011239", "19900101"),
+    ],
+)
+def test_masking_catches_the_ways_people_write_numbers(text: str, secret: str) -> None:
+    assert secret not in mask_text(text)
+
+
+def test_masking_leaves_request_ids_alone() -> None:
+    assert mask_text("request 01M8G4SDVRC5CZWFY161WBZNNC") == "request 01M8G4SDVRC5CZWFY161WBZNNC"

@@ -19,6 +19,7 @@ from gateway.api.keys import GATEWAY
 from gateway.api.openapi import problem_response
 from gateway.api.requests import json_response
 from gateway.audit.proofs import prove_inclusion
+from gateway.callers import may_read
 from gateway.ids import is_ulid
 from gateway.problems import AUDIT_UNAVAILABLE, NO_SEALED_RESULT, NOT_FOUND, ProblemError
 from gateway.results import request_path
@@ -34,7 +35,7 @@ async def get_audit_proof(request: web.Request) -> web.Response:
     caller = gateway.authenticator.authenticate(request)
     request_id = request.match_info["request_id"]
     record = await gateway.store.get_request(request_id) if is_ulid(request_id) else None
-    if record is None or (record.caller_id != caller.id and record.office != caller.office.code):
+    if record is None or not may_read(caller, record.caller_id, record.office, record.item):
         raise ProblemError(
             NOT_FOUND,
             f"No request {request_id} is visible to this caller.",

@@ -44,7 +44,7 @@ async def request_ids(request: web.Request, handler: Handler) -> web.StreamRespo
     try:
         response = await handler(request)
         final_id = request.get(REQUEST_ID, request_id)
-        if request.method == "POST" and request.path.startswith("/v1/"):
+        if request.method == "POST" and request.path == "/v1/requests":
             # The answer is part of the request's story; recorded before it is sent.
             await request.app[GATEWAY].events.emit(
                 "response.sent", request_id=final_id, path=request.path, status=response.status

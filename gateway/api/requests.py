@@ -10,6 +10,7 @@ from aiohttp import web
 from gateway.api.body import read_json_object
 from gateway.api.keys import GATEWAY
 from gateway.api.middleware import REQUEST_ID
+from gateway.callers import may_read
 from gateway.ids import is_ulid
 from gateway.problems import MALFORMED_REQUEST, NOT_FOUND, ProblemError
 from gateway.results import request_view
@@ -47,7 +48,7 @@ async def get_request(request: web.Request) -> web.Response:
     caller = gateway.authenticator.authenticate(request)
     request_id = request.match_info["request_id"]
     record = await gateway.store.get_request(request_id) if is_ulid(request_id) else None
-    if record is None or (record.caller_id != caller.id and record.office != caller.office.code):
+    if record is None or not may_read(caller, record.caller_id, record.office, record.item):
         raise ProblemError(
             NOT_FOUND,
             f"No request {request_id} is visible to this caller.",

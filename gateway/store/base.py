@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import enum
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -165,8 +166,15 @@ class Store(abc.ABC):
         """The request with this id, or None."""
 
     @abc.abstractmethod
-    async def update_request(self, request_id: str, **changes: Any) -> None:
-        """Change some of the fields in :data:`REQUEST_UPDATABLE`."""
+    async def update_request(
+        self, request_id: str, *, expect: Collection[RequestStatus] | None = None, **changes: Any
+    ) -> bool:
+        """Change some of the fields in :data:`REQUEST_UPDATABLE`; True when the row changed.
+
+        With ``expect``, change it only while its status is one of those: a
+        transition guarded this way cannot overwrite what a later holder of
+        the request (after a lease ran out) has already written.
+        """
 
     @abc.abstractmethod
     async def list_requests(

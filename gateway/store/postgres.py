@@ -9,6 +9,7 @@ puts the tables in their own schema (tests use one schema each).
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -170,7 +171,9 @@ class PostgresStore(PostgresIdempotency, Store):
         row = await self.pool.fetchrow("SELECT * FROM requests WHERE id = $1", request_id)
         return None if row is None else _record(row)
 
-    async def update_request(self, request_id: str, **changes: Any) -> None:
+    async def update_request(
+        self, request_id: str, *, expect: Collection[RequestStatus] | None = None, **changes: Any
+    ) -> bool:
         unknown = set(changes) - REQUEST_UPDATABLE
         if unknown:
             raise ValueError(f"cannot update request field(s) {sorted(unknown)}")
@@ -178,9 +181,13 @@ class PostgresStore(PostgresIdempotency, Store):
         if "status" in changes:
             changes["status"] = str(RequestStatus(changes["status"]))
         assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(changes, start=1))
-        await self.pool.execute(
-            f"UPDATE requests SET {assignments} WHERE id = ${len(changes) + 1}", *changes.values(), request_id
-        )
+        sql = f"UPDATE requests SET {assignments} WHERE id = ${len(changes) + 1}"
+        params: list[Any] = [*changes.values(), request_id]
+        if expect is not None:
+            params.append([str(RequestStatus(status)) for status in expect])
+            sql += f" AND status = ANY(${len(params)}::text[])"
+        status = await self.pool.execute(sql, *params)
+        return status.endswith(" 1")
 
     async def list_requests(
         self, *, status: str | None = None, caller_id: str | None = None, limit: int = 100

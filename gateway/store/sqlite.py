@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -178,7 +178,9 @@ class SQLiteStore(SQLiteIdempotency, Store):
         row = await cursor.fetchone()
         return None if row is None else record_of(row)
 
-    async def update_request(self, request_id: str, **changes: Any) -> None:
+    async def update_request(
+        self, request_id: str, *, expect: Collection[RequestStatus] | None = None, **changes: Any
+    ) -> bool:
         unknown = set(changes) - REQUEST_UPDATABLE
         if unknown:
             raise ValueError(f"cannot update request field(s) {sorted(unknown)}")
@@ -193,8 +195,13 @@ class SQLiteStore(SQLiteIdempotency, Store):
                 value = str(RequestStatus(value))
             params.append(value)
         assignments = ", ".join(f"{name} = ?" for name in changes)
+        sql, where = f"UPDATE requests SET {assignments} WHERE id = ?", [request_id]
+        if expect is not None:
+            sql += f" AND status IN ({', '.join('?' for _ in expect)})"
+            where.extend(str(RequestStatus(status)) for status in expect)
         async with self.transaction() as db:
-            await db.execute(f"UPDATE requests SET {assignments} WHERE id = ?", (*params, request_id))
+            cursor = await db.execute(sql, (*params, *where))
+            return cursor.rowcount == 1
 
     async def list_requests(
         self, *, status: str | None = None, caller_id: str | None = None, limit: int = 100
