@@ -33,7 +33,7 @@ def _registry(settings: Settings, *, check_settings: bool = False) -> Any:
     from gateway.plugins import plugin_manager
     from gateway.registry import load_registry
 
-    pm = plugin_manager()
+    pm = plugin_manager(disabled=settings.plugins_disabled)
     if check_settings and settings.sandboxes_start:
         settings = with_sandbox_config(settings, sandbox_specs(pm))  # the sandboxes supply demo credentials
     return load_registry(pm, settings, check_settings=check_settings)
@@ -271,6 +271,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `onewindow ... | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        return 0
 
 
 def _operator_errors() -> tuple[type[Exception], ...]:
@@ -278,8 +281,9 @@ def _operator_errors() -> tuple[type[Exception], ...]:
     from gateway.registry import PluginError
     from gateway.sealing import StartupError
     from gateway.store import StoreError
+    from signing.errors import SigningError
 
-    return (CommandError, ConfigError, CatalogueError, PluginError, StartupError, StoreError)
+    return (CommandError, ConfigError, CatalogueError, PluginError, StartupError, StoreError, SigningError)
 
 
 if __name__ == "__main__":

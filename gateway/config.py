@@ -52,6 +52,7 @@ class CallerConfig:
     items: tuple[str, ...]
     api_key_sha256: str
     callback_secret: str = ""
+    callback_prefixes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,8 @@ class Settings:
     idempotency_ttl_hours: float
     sandboxes_start: bool
     sandboxes_host: str
+    sandboxes_port_offset: int
+    plugins_disabled: tuple[str, ...]
     pki_dir: str
     pki_passphrase_file: str
     pki_create_sample: bool
@@ -264,9 +267,23 @@ def _callers(rows: Any, offices: Mapping[str, Office]) -> tuple[CallerConfig, ..
                 items=tuple(items),
                 api_key_sha256=digest,
                 callback_secret=_get(row, "callback_secret", str, where, ""),
+                callback_prefixes=_callback_prefixes(row, where),
             )
         )
     return tuple(out)
+
+
+def _callback_prefixes(row: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    prefixes = _get(row, "callback_prefixes", list, where, [])
+    for prefix in prefixes:
+        if not isinstance(prefix, str) or not re.match(r"^https?://[^/?#]+[:/]", prefix):
+            raise ConfigError(
+                f"{where}.callback_prefixes: {prefix!r} must be an http(s) URL prefix that names the host, "
+                "e.g. 'https://window.example/onewindow/'"
+            )
+    if prefixes and not row.get("callback_secret"):
+        raise ConfigError(f"{where}.callback_prefixes: callbacks are signed, so a callback_secret is needed too")
+    return tuple(prefixes)
 
 
 def _outbox(table: Mapping[str, Any]) -> OutboxSettings:
@@ -329,6 +346,8 @@ def build_settings(data: Mapping[str, Any], *, source: str) -> Settings:
         ),
         sandboxes_start=_get(sandboxes, "start", bool, "sandboxes", False),
         sandboxes_host=_get(sandboxes, "host", str, "sandboxes", "127.0.0.1"),
+        sandboxes_port_offset=_get(sandboxes, "port_offset", int, "sandboxes", 0),
+        plugins_disabled=tuple(_get(data.get("plugins", {}), "disabled", list, "plugins", [])),
         pki_dir=_get(data.get("pki", {}), "dir", str, "pki", "var/pki"),
         pki_passphrase_file=_get(data.get("pki", {}), "passphrase_file", str, "pki", ""),
         pki_create_sample=_get(data.get("pki", {}), "create_sample_district", bool, "pki", False),
