@@ -7,9 +7,9 @@ What every window, kiosk or outlet system needs, in one place:
   connection errors, 409 and 5xx, so a request is never done twice;
 * follow ``Location`` while the request is pending or deferred;
 * show every problem of a 422 at once (一次性告知);
-* check the signature of a callback the gateway sends.
+* check the signature of a callback the gateway sends, and receive them.
 
-Usage: intake_client.py URL API_KEY ENVELOPE.json
+Usage: intake_client.py URL API_KEY ENVELOPE.json | intake_client.py receive PORT CALLBACK_SECRET
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 FINAL = {"completed", "rejected", "failed", "dead_letter"}
 
@@ -93,7 +94,42 @@ def callback_is_genuine(secret: str, body: bytes, signature_header: str, *, tole
     return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
+def receive_callbacks(port: int, secret: str, *, host: str = "127.0.0.1") -> None:
+    """Take the gateway's callbacks on ``http://HOST:PORT/...`` and print one line for each, checked.
+
+    A genuine one is answered 204; one whose signature does not check out 401 (the gateway retries
+    anything but a 2xx, so answer 2xx only once you have stored the result).
+    """
+
+    class Callback(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            genuine = callback_is_genuine(secret, body, self.headers.get("Onewindow-Signature", ""))
+            self.send_response(204 if genuine else 401)
+            self.end_headers()
+            if not genuine:
+                print(f"REFUSED a callback to {self.path}: its signature does not check out", flush=True)
+                return
+            resource = json.loads(body)
+            print(f"genuine callback to {self.path}: request {resource['id']} is {resource['status']}", flush=True)
+
+        def log_message(self, format: str, *args: object) -> None:  # quiet: one line per callback is enough
+            pass
+
+    server = ThreadingHTTPServer((host, port), Callback)
+    print(f"receiving callbacks on http://{host}:{server.server_port}/ (Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
 def main(argv: list[str]) -> int:
+    if len(argv) == 4 and argv[1] == "receive":
+        receive_callbacks(int(argv[2]), argv[3])
+        return 0
     if len(argv) != 4:
         print(__doc__.strip().splitlines()[-1], file=sys.stderr)
         return 2

@@ -18,6 +18,7 @@ from gateway.audit.keys import AuditKeyError
 from gateway.audit.payloads import PayloadKeyError
 from gateway.audit.setup import AuditSetupError
 from gateway.config import ConfigError
+from gateway.store import StoreMissing
 from signing.audit_bundle import BundleFormatError
 from signing.checkpoint import CheckpointFormatError
 from signing.errors import SigningError
@@ -29,7 +30,15 @@ def _command(handler: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
         try:
             return int(asyncio.run(handler(args)))
-        except (BadInput, ConfigError, AuditKeyError, AuditSetupError, PayloadKeyError, BundleFormatError) as exc:
+        except (
+            BadInput,
+            ConfigError,
+            AuditKeyError,
+            AuditSetupError,
+            PayloadKeyError,
+            BundleFormatError,
+            StoreMissing,
+        ) as exc:
             print(f"onewindow audit: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
         except (CheckpointFormatError, SigningError) as exc:

@@ -76,6 +76,60 @@ class Material:
             "constraints": dict(self.constraints),
         }
 
+    def constraint_notes(self, max_attachment_bytes: int | None = None) -> list[str]:
+        """The material's constraints in words, for a person reading the guide on a terminal.
+
+        ``max_attachment_bytes`` is the gateway's own limit, which caps an attachment's ``max_bytes``.
+        """
+        c, notes = self.constraints, []
+        if self.type == "enum":
+            notes.append("one of: " + ", ".join(map(str, c["choices"])))
+        elif self.type == "text":
+            low, high = c.get("min_length"), c.get("max_length")
+            if low is not None and high is not None:
+                notes.append(f"{low}-{high} characters")
+            elif low is not None or high is not None:
+                notes.append(f"at least {low} characters" if high is None else f"at most {high} characters")
+            if "pattern" in c:
+                notes.append(f"pattern {c['pattern']}")
+        elif self.type in ("integer", "number"):
+            low, high = c.get("minimum"), c.get("maximum")
+            if low is not None and high is not None:
+                notes.append(f"from {low} to {high}")
+            elif low is not None or high is not None:
+                notes.append(f"at least {low}" if high is None else f"at most {high}")
+        elif self.type == "date":
+            notes.append("YYYY-MM-DD")
+            notes += [f"not {when} today" for when in ("after", "before") if c.get(f"not_{when}_today")]
+        elif self.type in _IDENTIFIER_NOTES:
+            notes.append(_IDENTIFIER_NOTES[self.type])
+        elif self.type == "attachment":
+            if c.get("media_types"):
+                notes.append("media types: " + ", ".join(c["media_types"]))
+            limit = c.get("max_bytes", max_attachment_bytes)
+            if limit is not None and max_attachment_bytes is not None and limit > max_attachment_bytes:
+                notes.append(
+                    f"at most {_size(max_attachment_bytes)} (the item allows {_size(limit)}; "
+                    "server.max_attachment_bytes is lower)"
+                )
+            elif limit is not None:
+                notes.append(f"at most {_size(limit)}")
+        return notes
+
+
+_IDENTIFIER_NOTES = {
+    "resident_id": "resident ID number, check digit verified (GB 11643)",
+    "credit_code": "unified social credit code, check character verified (GB 32100)",
+    "phone": "mainland mobile number",
+}
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= scale and count % scale == 0:
+            return f"{count // scale} {unit}"
+    return f"{count:,} bytes"
+
 
 @dataclass(frozen=True)
 class Item:

@@ -17,7 +17,7 @@ from typing import Any
 
 from gateway import __version__
 from gateway.catalogue import CHANNELS, ITEM_KINDS, OFFICE_LEVELS, CatalogueError
-from gateway.config import ConfigError, Settings, load_settings, redacted
+from gateway.config import ConfigError, Settings, effective_configuration, load_settings, redacted
 from gateway.errors import CommandError
 
 Command = Callable[[argparse.Namespace], int]
@@ -76,6 +76,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_catalog_list(args: argparse.Namespace) -> int:
     registry = _registry(_settings(args))
+    if args.agency is not None and args.agency not in registry.agencies:
+        raise CommandError(
+            f"no agency {args.agency!r} is installed (or it is disabled in [plugins]); installed: "
+            f"{', '.join(sorted(registry.agencies)) or 'none'}"
+        )
     items = registry.catalogue.filter(
         agency=args.agency, office_level=args.office_level, channel=args.channel, kind=args.kind
     )
@@ -91,7 +96,8 @@ def cmd_catalog_list(args: argparse.Namespace) -> int:
 
 
 def cmd_catalog_show(args: argparse.Namespace) -> int:
-    item = _registry(_settings(args)).catalogue.get(args.item)
+    settings = _settings(args)
+    item = _registry(settings).catalogue.get(args.item)
     if item is None:
         raise CommandError(f"no catalogue item is called {args.item!r} (see 'onewindow catalog list')")
     guide = item.guide()
@@ -111,7 +117,12 @@ def cmd_catalog_show(args: argparse.Namespace) -> int:
     print("  materials:")
     for m in item.materials:
         pledge = " (a pledge may replace it)" if m.name in item.pledge_replaces else ""
-        print(f"    - {m.name} [{m.type}{', required' if m.required else ''}] {m.description_zh}{pledge}")
+        notes = "; ".join(m.constraint_notes(settings.max_attachment_bytes))
+        print(
+            f"    - {m.name} [{m.type}{', required' if m.required else ''}] {m.description_zh}"
+            + (f" — {notes}" if notes else "")
+            + pledge
+        )
     return 0
 
 
@@ -119,15 +130,58 @@ def cmd_catalog_show(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from gateway.core import sandbox_specs, with_sandbox_config
+    from gateway.plugins import plugin_manager
+
     settings = _settings(args)
     registry = _registry(settings, check_settings=True)
+    shown = settings
+    if settings.sandboxes_start:  # each agency is routed to its sandbox, with the sandbox's demo credentials
+        specs = sandbox_specs(plugin_manager(disabled=settings.plugins_disabled))
+        host, offset = settings.sandboxes_host, settings.sandboxes_port_offset
+        urls = {s.agency: f"http://{host}:{s.default_port + offset}" for s in specs}
+        shown = with_sandbox_config(settings, specs, urls)
     print(
         f"# configuration OK: {settings.source}; {len(settings.offices)} office(s), "
         f"{len(settings.callers)} caller(s), {len(registry.catalogue)} item(s) from "
         f"{len(registry.agencies)} agenc{'y' if len(registry.agencies) == 1 else 'ies'}"
     )
-    print(json.dumps(redacted(settings.raw), ensure_ascii=False, indent=2))
+    print("# the effective configuration: defaults filled in, every installed agency's settings, secrets as ***")
+    print(json.dumps(redacted(effective_configuration(shown, registry.agencies)), ensure_ascii=False, indent=2))
+    for warning in _start_warnings(settings):
+        print(f"onewindow: warning: {warning}", file=sys.stderr)
     return 0
+
+
+def _start_warnings(settings: Settings) -> list[str]:
+    """What would stop ``onewindow serve`` with this configuration although the check itself passed."""
+    from importlib.metadata import entry_points
+    from pathlib import Path
+
+    from gateway.plugins import ENTRY_POINT_GROUP
+
+    warnings = []
+    pki = Path(settings.pki_dir)
+    if not settings.pki_create_sample:
+        if not (pki / "registry.json").exists():
+            warnings.append(
+                f"pki.dir {pki} holds no district seal registry (relative to {Path.cwd()}) and "
+                "pki.create_sample_district is false, so the gateway would refuse to start: create one with "
+                "'onewindow seal init-district', or run from the gateway's directory"
+            )
+        if settings.pki_passphrase_file and not Path(settings.pki_passphrase_file).exists():
+            warnings.append(
+                f"pki.passphrase_file {settings.pki_passphrase_file} does not exist, so the gateway would refuse "
+                "to start"
+            )
+    installed = {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    for name in settings.plugins_disabled:
+        if name not in installed:
+            warnings.append(
+                f"plugins.disabled names {name!r}, which is no installed plugin (installed: "
+                f"{', '.join(sorted(installed))})"
+            )
+    return warnings
 
 
 def cmd_caller_new_key(args: argparse.Namespace) -> int:
@@ -234,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(func=cmd_catalog_show)
 
     check = with_config(
-        sub.add_parser("check-config", help="validate the configuration and print it, secrets redacted")
+        sub.add_parser("check-config", help="validate the configuration and print the effective one, secrets redacted")
     )
     check.set_defaults(func=cmd_check_config)
 

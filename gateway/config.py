@@ -10,10 +10,11 @@ that names the field instead of failing on the first request.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -24,6 +25,8 @@ from gateway.catalogue import CHANNELS, OFFICE_LEVELS
 
 ENV_PREFIX = "ONEWINDOW_"
 _SECRET_KEY = re.compile(r"secret|password|passphrase|token|api_key|private|credential", re.I)
+# A digest of a key, or the path of a file holding a secret, is not itself a secret.
+_NOT_SECRET_SUFFIXES = ("_sha256", "_file", "_path", "_dir")
 _OFFICE_CODE = re.compile(r"^\d{12}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -286,6 +289,13 @@ def _callback_prefixes(row: Mapping[str, Any], where: str) -> tuple[str, ...]:
     return tuple(prefixes)
 
 
+def _plugins_disabled(table: Mapping[str, Any]) -> tuple[str, ...]:
+    names = _get(table, "disabled", list, "plugins", [])
+    if not all(isinstance(name, str) and name for name in names):
+        raise ConfigError('plugins.disabled: must be a list of plugin names, e.g. ["property"]')
+    return tuple(names)
+
+
 def _outbox(table: Mapping[str, Any]) -> OutboxSettings:
     if not isinstance(table, Mapping):
         raise ConfigError("outbox: must be a table")
@@ -347,7 +357,7 @@ def build_settings(data: Mapping[str, Any], *, source: str) -> Settings:
         sandboxes_start=_get(sandboxes, "start", bool, "sandboxes", False),
         sandboxes_host=_get(sandboxes, "host", str, "sandboxes", "127.0.0.1"),
         sandboxes_port_offset=_get(sandboxes, "port_offset", int, "sandboxes", 0),
-        plugins_disabled=tuple(_get(data.get("plugins", {}), "disabled", list, "plugins", [])),
+        plugins_disabled=_plugins_disabled(data.get("plugins", {})),
         pki_dir=_get(data.get("pki", {}), "dir", str, "pki", "var/pki"),
         pki_passphrase_file=_get(data.get("pki", {}), "passphrase_file", str, "pki", ""),
         pki_create_sample=_get(data.get("pki", {}), "create_sample_district", bool, "pki", False),
@@ -386,15 +396,32 @@ def load_settings(path: str | Path | None = None, *, environ: Mapping[str, str] 
     return build_settings(_apply_env(data, environ), source=source)
 
 
+def effective_configuration(settings: Settings, agencies: Iterable[str] = ()) -> dict[str, Any]:
+    """The configuration as the gateway uses it: every section with its defaults, and under
+    ``agencies`` the effective settings of each configured agency and of each code in ``agencies``
+    (the installed ones), defaults included. Not redacted: pass it through :func:`redacted`."""
+    data = copy.deepcopy(dict(settings.raw))
+    data["agencies"] = {
+        code: {k: v for k, v in dataclasses.asdict(settings.agency(code)).items() if k != "code"}
+        for code in sorted(set(settings.agencies) | set(agencies))
+    }
+    return data
+
+
+def _is_secret(key: str) -> bool:
+    return bool(_SECRET_KEY.search(key)) and not key.lower().endswith(_NOT_SECRET_SUFFIXES)
+
+
 def redacted(data: Any, key: str = "") -> Any:
-    """A copy of the configuration with every secret value replaced by ``***``."""
+    """A copy of the configuration with every secret value (and URL password) replaced by ``***``.
+
+    Key digests (``api_key_sha256``) and paths of secret files (``passphrase_file``) stay visible:
+    they are what an operator checks, and they reveal nothing.
+    """
     if isinstance(data, Mapping):
         return (
-            {
-                k: ("***" if _SECRET_KEY.search(k) and not isinstance(v, Mapping) else redacted(v, k))
-                for k, v in data.items()
-            }
-            if not _SECRET_KEY.search(key)
+            {k: ("***" if _is_secret(k) and not isinstance(v, Mapping) else redacted(v, k)) for k, v in data.items()}
+            if not _is_secret(key)
             else {k: "***" for k in data}
         )
     if isinstance(data, list):

@@ -127,7 +127,7 @@ class Gateway:
         if self._sealer is None:
             from gateway.sealing import DistrictSealer
 
-            self._sealer = DistrictSealer.for_settings(self.settings)
+            self._sealer = DistrictSealer.for_settings(self.settings, self.registry.catalogue)
         self.audit = await open_audit_log(self.settings, self.store, instance=self.instance)
         if self.audit is not None:  # durable before emit returns: see gateway.audit.log
             self.events.sinks.append(AuditSink(self.audit))

@@ -1,12 +1,14 @@
-"""``onewindow outbox``: what waits in the outbox, and the operator's two acts on it.
+"""``onewindow outbox``: what waits in the outbox, and the operator's acts on it.
 
 ``list`` and ``show`` read the configured store; ``retry`` puts a
 dead-lettered or failed request back in the outbox (status ``deferred``, a
 ``submit`` row due now -- a running gateway delivers it with the request's
-own id as the agency's dedupe key, so the agency never acts twice), and
-``dead-letter`` gives up on a queued one with the operator's reason. Both
-change what happens to an applicant's request outside the normal path, so
-both are administrative acts recorded in the audit log.
+own id as the agency's dedupe key, so the agency never acts twice),
+``dead-letter`` gives up on a queued one with the operator's reason, and
+``drop`` stops a callback that keeps failing (a final request's callback
+is the one row that no status change removes). Each changes what happens
+to an applicant's request outside the normal path, so each is an
+administrative act recorded in the audit log.
 
 An act is checked first, then recorded, then done -- so the audit log
 never misses one -- and the store does it in one transaction that checks
@@ -29,7 +31,16 @@ from gateway.audit import append_admin_act
 from gateway.config import Settings, load_settings
 from gateway.errors import CommandError
 from gateway.logs import configure_logging, get_logger
-from gateway.store import AdminResult, OutboxEntry, RequestRecord, RequestStatus, Store, make_store, utcnow
+from gateway.store import (
+    AdminResult,
+    OutboxEntry,
+    RequestRecord,
+    RequestStatus,
+    Store,
+    make_store,
+    require_existing_store,
+    utcnow,
+)
 
 RETRYABLE = (RequestStatus.DEAD_LETTER, RequestStatus.FAILED)
 QUEUED = (RequestStatus.ACCEPTED, RequestStatus.DEFERRED, RequestStatus.PENDING)
@@ -95,6 +106,7 @@ def _record_json(record: RequestRecord) -> dict[str, Any]:
 async def _open(args: argparse.Namespace) -> tuple[Settings, Store]:
     settings = load_settings(args.config)
     configure_logging(settings.log_level, json=settings.log_format == "json")  # on stderr, personal data masked
+    require_existing_store(settings.store_url)  # every command here is about requests a gateway already stored
     store = make_store(settings.store_url)
     await store.open()
     return settings, store
@@ -162,7 +174,9 @@ def _catalogue_item(settings: Settings, code: str) -> Any:
     from gateway.plugins import plugin_manager
     from gateway.registry import load_registry
 
-    item = load_registry(plugin_manager(), settings, check_settings=False).catalogue.get(code)
+    item = load_registry(
+        plugin_manager(disabled=settings.plugins_disabled), settings, check_settings=False
+    ).catalogue.get(code)
     if item is None:
         raise OutboxCommandError(f"item {code} is no longer in the catalogue; its requests cannot be delivered")
     return item
@@ -212,9 +226,15 @@ async def _dead_letter(args: argparse.Namespace) -> int:
         if record is None:
             raise OutboxCommandError(f"no request {args.request_id} in the store")
         if record.status not in QUEUED:
+            callback = any(e.action == "callback" for e in await store.list_outbox(request_id=record.id))
             raise OutboxCommandError(
                 f"request {record.id} is {record.status}: only accepted, deferred or pending requests can be "
                 "dead-lettered"
+                + (
+                    f"; to stop its waiting callback, run 'onewindow outbox drop {record.id} --reason ...'"
+                    if callback
+                    else ""
+                )
             )
         now = utcnow()
         if any(e.lease_until and e.lease_until >= now for e in await store.list_outbox(request_id=record.id)):
@@ -252,13 +272,73 @@ async def _dead_letter(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _not_applied(settings: Settings, store: Store, kind: str, act: dict[str, Any], result: AdminResult) -> None:
-    """A gateway changed the request between the check and the act: record that the act did not happen."""
+async def _drop(args: argparse.Namespace) -> int:
+    """Stop one waiting callback for good (the only row that can outlive its request's final status)."""
+    if args.action != "callback":
+        raise OutboxCommandError(
+            f"a {args.action} row is the request's own delivery: give up on the request with "
+            "'onewindow outbox dead-letter' instead (only a callback can be dropped)"
+        )
+    settings, store = await _open(args)
+    try:
+        record = await store.get_request(args.request_id)
+        if record is None:
+            raise OutboxCommandError(f"no request {args.request_id} in the store")
+        rows = {e.action: e for e in await store.list_outbox(request_id=record.id)}
+        entry = rows.get(args.action)
+        if entry is None:
+            waiting = f" (waiting: {', '.join(sorted(rows))})" if rows else ""
+            raise OutboxCommandError(f"request {record.id} has no {args.action} waiting in the outbox{waiting}")
+        if entry.lease_until and entry.lease_until >= utcnow():
+            raise OutboxCommandError(
+                f"the {args.action} of request {record.id} is being sent right now; try again when that attempt is over"
+            )
+        act = {
+            "request_id": record.id,
+            "action": args.action,
+            "item": record.item,
+            "agency": record.agency,
+            "by": args.by,
+        }
+        where = await record_admin_act(
+            settings, "outbox_drop", **act, status=str(record.status), attempts=entry.attempts, reason=args.reason
+        )
+        result = await store.drop_outbox_row(record.id, args.action, now=utcnow())
+        if result is not AdminResult.DONE:
+            await _not_applied(settings, store, "outbox_drop", act, result, missing="was sent or given up")
+    finally:
+        await store.close()
+    print(
+        f"the {args.action} of request {record.id} ({record.item}, {record.status}) dropped after "
+        f"{entry.attempts} attempt(s): {args.reason}; recorded in the {where}. The caller is not called back; "
+        f"it can still GET /v1/requests/{record.id}."
+    )
+    return 0
+
+
+async def _not_applied(
+    settings: Settings,
+    store: Store,
+    kind: str,
+    act: dict[str, Any],
+    result: AdminResult,
+    *,
+    missing: str | None = None,
+) -> None:
+    """A gateway changed the request between the check and the act: record that the act did not happen.
+
+    ``missing`` says what ``NOT_FOUND`` means for an act on one outbox row (the row went meanwhile).
+    """
     fresh = await store.get_request(act["request_id"])
     found = str(fresh.status) if fresh else "gone"
     await record_admin_act(settings, f"{kind}_not_applied", **act, found_status=found, result=str(result))
-    busy = "is being delivered right now" if result is AdminResult.BUSY else f"became {found}"
-    raise OutboxCommandError(f"request {act['request_id']} {busy} meanwhile; nothing was changed")
+    if result is AdminResult.BUSY:
+        raise OutboxCommandError(f"request {act['request_id']} is being delivered right now; nothing was changed")
+    if result is AdminResult.NOT_FOUND and missing:
+        raise OutboxCommandError(
+            f"the {act['action']} of request {act['request_id']} {missing} meanwhile; nothing was changed"
+        )
+    raise OutboxCommandError(f"request {act['request_id']} became {found} meanwhile; nothing was changed")
 
 
 def _run(handler: Any) -> Any:
@@ -270,7 +350,7 @@ def _run(handler: Any) -> Any:
 
 def register(subparsers: Any) -> None:
     """Add ``onewindow outbox ...`` to the ``onewindow`` parser."""
-    outbox = subparsers.add_parser("outbox", help="inspect the outbox; retry or dead-letter a request")
+    outbox = subparsers.add_parser("outbox", help="inspect the outbox; retry or dead-letter a request, drop a callback")
     sub = outbox.add_subparsers(dest="outbox_command", required=True, metavar="COMMAND")
 
     def command(name: str, help_text: str, handler: Any) -> argparse.ArgumentParser:
@@ -295,3 +375,17 @@ def register(subparsers: Any) -> None:
     dead.add_argument("request_id", metavar="REQUEST_ID")
     dead.add_argument("--reason", required=True, help="why (recorded on the request and in the audit log)")
     dead.add_argument("--by", default=who, help=f"who is acting (default: {who})")
+    drop = command(
+        "drop",
+        "stop a callback still waiting in the outbox (e.g. to a wrong URL) for good, with a reason",
+        _drop,
+    )
+    drop.add_argument("request_id", metavar="REQUEST_ID")
+    drop.add_argument(
+        "--action",
+        default="callback",
+        choices=("submit", "poll", "callback"),
+        help="the outbox row to drop: only callback (submit and poll rows go with 'dead-letter')",
+    )
+    drop.add_argument("--reason", required=True, help="why (recorded in the audit log)")
+    drop.add_argument("--by", default=who, help=f"who is acting (default: {who})")

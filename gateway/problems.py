@@ -109,6 +109,13 @@ IDEMPOTENCY_MISMATCH = _t(
     "幂等键已用于其他请求",
     "This Idempotency-Key was used before with a different body.",
 )
+TOO_MANY_REQUESTS = _t(
+    "too-many-requests",
+    429,
+    "Too many requests",
+    "请求过于频繁",
+    "This client sent more requests than the public endpoint allows; wait for Retry-After seconds.",
+)
 INTERNAL_ERROR = _t(
     "internal-error",
     500,
@@ -153,6 +160,17 @@ AUDIT_UNAVAILABLE = _t(
     "Audit log unavailable",
     "审计日志不可用",
     "The audit log is switched off on this gateway, or its stored tree no longer matches its signed checkpoints.",
+)
+
+TRUST_BUNDLE_UNAVAILABLE = _t(
+    "trust-bundle-unavailable",
+    503,
+    "Trust bundle unavailable",
+    "信任包不可用",
+    "This gateway holds no trust bundle exported by the district bureau (trust-bundle.json in its seal registry "
+    "directory), or the file there is not a valid bundle of this district. The gateway never signs bundles itself: "
+    "the bureau exports one with 'onewindow seal export-trust' where the root key is and copies it to the gateway. "
+    "Verifying with POST /v1/verify works without it.",
 )
 
 

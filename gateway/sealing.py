@@ -6,19 +6,26 @@ approvals the district bureau delegates (the numbered approval seal it
 issued to that office). The office's valid seal of that kind whose scope
 covers the item signs the result; with none, the gateway refuses before it
 calls the agency, and never returns an unsealed success.
+
+The gateway never opens the district root key: it verifies with a view of
+the registry it already trusts (:meth:`DistrictSealer.trust_view`) and hands
+out the signed bundle the bureau exported into the registry directory
+(:meth:`DistrictSealer.published_bundle`), saying when that file is out of
+date.  The root key belongs on the bureau's machine (docs/seals.md).
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gateway.catalogue import Item
+from gateway.catalogue import Catalogue, Item
 from gateway.config import Office, Settings
 from gateway.logs import get_logger
-from gateway.sealer import SealUnavailable
+from gateway.sealer import PublishedBundle, SealUnavailable, TrustBundleUnavailable
 from signing import (
     SealingError,
     SealRegistry,
@@ -29,6 +36,11 @@ from signing import (
     seal_document,
 )
 from signing.keys import Passphrase
+from signing.pki import fingerprint
+from signing.registry import ROOT_KEY_FILE
+from signing.registry_file import file_version
+
+_Version = tuple[int, int, int] | None
 
 
 class StartupError(RuntimeError):
@@ -63,13 +75,19 @@ class DistrictSealer:
 
     def __init__(self, registry: SealRegistry, passphrase: Passphrase | None) -> None:
         self.registry = registry
-        self._passphrase = passphrase
-        self._bundle: tuple[tuple[int, int, int], dict[str, Any], TrustBundle] | None = None
+        self._passphrase = passphrase  # of the seal keys only: the root key is never opened here
+        self._view: tuple[_Version, TrustBundle] | None = None
+        self._published: tuple[tuple[_Version, _Version], PublishedBundle | TrustBundleUnavailable] | None = None
         self.log = get_logger(component="sealing")
 
     @classmethod
-    def for_settings(cls, settings: Settings) -> DistrictSealer:
-        """Open the registry at ``pki.dir``; create the sample district first if configured to."""
+    def for_settings(cls, settings: Settings, catalogue: Catalogue | None = None) -> DistrictSealer:
+        """Open the registry at ``pki.dir``; create the sample district first if configured to.
+
+        The sample's seals are scoped to the catalogue's items of their kind,
+        so even an offline verifier refuses a service-centre seal on an item
+        that needs the numbered approval seal.
+        """
         directory = Path(settings.pki_dir)
         if not (directory / "registry.json").exists():
             if not settings.pki_create_sample:
@@ -79,7 +97,17 @@ class DistrictSealer:
                 )
             passphrase = _sample_passphrase(settings)
             offices = [(o.code, o.name) for o in settings.offices.values()]
-            create_sample_district(directory, offices=offices, passphrase=passphrase)
+            scopes = {
+                kind: sorted(item.code for item in (catalogue or ()) if item.seal == kind)
+                for kind in ("service_centre", "delegated_approval")
+            }
+            create_sample_district(  # also writes trust-bundle.json
+                directory,
+                offices=offices,
+                service_scope=scopes["service_centre"],
+                approval_scope=scopes["delegated_approval"],
+                passphrase=passphrase,
+            )
             get_logger(component="sealing").info(
                 "pki.sample_district_created", directory=str(directory), seals=2 * len(offices)
             )
@@ -90,7 +118,23 @@ class DistrictSealer:
             raise StartupError(f"cannot open the seal registry at {directory}: {exc}") from None
         sealer = cls(registry, _passphrase(settings))
         sealer.unlock(settings)
+        sealer.report_pki_layout()
         return sealer
+
+    def report_pki_layout(self) -> None:
+        """Warn at start-up about what the gateway host should (not) hold: the root key, the bundle."""
+        directory = self.registry.directory
+        if (directory / ROOT_KEY_FILE).exists():
+            self.log.warning(
+                "pki.root_key_on_gateway_host",
+                path=str(directory / ROOT_KEY_FILE),
+                advice="the gateway never uses the district root key; keep it on the bureau's offline machine "
+                "and remove it from this host (docs/seals.md)",
+            )
+        try:
+            self.published_bundle()
+        except TrustBundleUnavailable as exc:
+            self.log.warning("pki.trust_bundle_unavailable", reason=str(exc))
 
     def unlock(self, settings: Settings) -> None:
         """Open the signer of every usable seal of the configured offices now, not on the first request.
@@ -127,18 +171,63 @@ class DistrictSealer:
         except SealingError as exc:
             raise SealUnavailable(f"seal {seal.number} cannot seal {item.code}: {exc}") from exc
 
-    def trust_bundle(self) -> tuple[dict[str, Any], TrustBundle]:
-        """The district's trust bundle (signed by the root), remade whenever the registry changes.
+    def trust_view(self) -> TrustBundle:
+        """The registry as a trust bundle for ``/v1/verify``: no root key, no signature, always current.
 
-        Verifiers download it; the gateway's own ``/v1/verify`` uses it, so a
-        revocation shows there as soon as it is written to the registry.
+        Rebuilt when ``registry.json`` changes, so a revocation written by
+        security staff shows at once, whether or not a bundle was exported.
         """
-        info = (self.registry.directory / "registry.json").stat()
-        version = (info.st_ino, info.st_mtime_ns, info.st_size)
-        if self._bundle is None or self._bundle[0] != version:
-            data = self.registry.export_trust_bundle(passphrase=self._passphrase)
-            self._bundle = (version, data, TrustBundle.from_dict(data))
-        return self._bundle[1], self._bundle[2]
+        version = file_version(self.registry.directory)
+        if self._view is None or self._view[0] != version:
+            self._view = (version, self.registry.trust_view())
+        return self._view[1]
+
+    def published_bundle(self) -> PublishedBundle:
+        """The signed ``trust-bundle.json`` the bureau exported, checked against this registry.
+
+        Re-read when the file (or the registry) changes.  Raises
+        :class:`TrustBundleUnavailable` when it is missing or is not a valid
+        bundle of this district's root; ``registry_changed`` says the bureau
+        has to re-export.
+        """
+        path = self.registry.trust_bundle_path
+        versions = (_file_version(path), file_version(self.registry.directory))
+        if self._published is None or self._published[0] != versions:
+            self._published = (versions, self._load_published(path))
+        loaded = self._published[1]
+        if isinstance(loaded, TrustBundleUnavailable):
+            raise loaded
+        return loaded
+
+    def _load_published(self, path: Path) -> PublishedBundle | TrustBundleUnavailable:
+        export = f"export it with 'onewindow seal export-trust {path.name}' where the district root key is"
+        try:
+            body = path.read_bytes()
+        except FileNotFoundError:
+            return TrustBundleUnavailable(
+                f"no signed trust bundle at {path}: {export}, then copy it to this gateway's seal registry directory"
+            )
+        except OSError as exc:
+            return TrustBundleUnavailable(f"cannot read the trust bundle {path}: {exc.strerror}")
+        pinned = fingerprint(self.registry.root_certificate)
+        try:
+            bundle = TrustBundle.from_dict(json.loads(body), root_fingerprint=pinned)
+        except (ValueError, SigningError) as exc:  # JSON errors are ValueErrors
+            return TrustBundleUnavailable(
+                f"{path} is not a valid trust bundle of this district's root ({exc}); {export}"
+            )
+        current = self.registry.bundle_is_current(bundle)
+        if not current:
+            self.log.warning("pki.trust_bundle_out_of_date", path=str(path), advice=export)
+        return PublishedBundle(body, bundle, registry_changed=not current)
 
     def close(self) -> None:
         self.registry.close()
+
+
+def _file_version(path: Path) -> _Version:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_ino, info.st_mtime_ns, info.st_size

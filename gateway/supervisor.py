@@ -85,7 +85,7 @@ class Supervisor:
         from gateway.sandbox import start_sandbox
 
         host = self.settings.sandboxes_host
-        for spec in sandbox_specs(plugin_manager()):
+        for spec in sandbox_specs(plugin_manager(disabled=self.settings.plugins_disabled)):
             try:
                 running = await start_sandbox(spec, host=host, port=spec.default_port)
             except OSError:
@@ -96,10 +96,14 @@ class Supervisor:
 
     def _prepare_seals(self) -> None:
         from gateway.audit.keys import AuditKeyError, ensure_audit_key
+        from gateway.plugins import plugin_manager
+        from gateway.registry import load_registry
         from gateway.sealing import DistrictSealer, StartupError
 
         try:  # the sample district and its audit key are created once, here, not by N workers at once
-            DistrictSealer.for_settings(self.settings)
+            pm = plugin_manager(disabled=self.settings.plugins_disabled)
+            catalogue = load_registry(pm, self.settings, check_settings=False).catalogue
+            DistrictSealer.for_settings(self.settings, catalogue)
             if self.settings.audit.enabled:
                 ensure_audit_key(self.settings)
         except (StartupError, AuditKeyError) as exc:
@@ -266,7 +270,9 @@ def worker_settings(settings: Settings, environ: dict[str, str] | os._Environ[st
     from gateway.core import sandbox_specs, with_sandbox_config
     from gateway.plugins import plugin_manager
 
-    routed = with_sandbox_config(settings, sandbox_specs(plugin_manager()), json.loads(urls))
+    routed = with_sandbox_config(
+        settings, sandbox_specs(plugin_manager(disabled=settings.plugins_disabled)), json.loads(urls)
+    )
     return dataclasses.replace(routed, sandboxes_start=False)
 
 

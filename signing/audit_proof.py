@@ -14,7 +14,10 @@ appended when it sealed the document. It holds when:
 4. the entry's request id and seal number are the document's.
 
 Then the signed checkpoint's time is independent evidence that the document
-existed, sealed, by then (see docs/seals.md on claimed signing times).
+existed, sealed, by then: its proof of existence (POE, ETSI EN 319 102-1),
+:attr:`AuditProofCheck.poe_time`. ``signing.verify`` needs it to accept a
+signature of a seal later revoked for key compromise (docs/seals.md,
+"Revocation, key compromise and proof of existence").
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import base64
 import binascii
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from signing.audit_entry import AuditEntry, EntryFormatError, document_digest, parse_entry
@@ -50,6 +54,16 @@ class AuditProofCheck:
 
     def __bool__(self) -> bool:
         return self.ok
+
+    @property
+    def poe_time(self) -> datetime | None:
+        """When the document is proven to have existed: the signed checkpoint's time; None unless ``ok``.
+
+        The checkpoint signs the tree that holds the document's ``result.sealed``
+        entry, so the document (its JCS digest, sealed with this seal number)
+        existed no later than the checkpoint's timestamp.
+        """
+        return self.checkpoint.issued_at if self.ok and self.checkpoint is not None else None
 
 
 def check_audit_proof(

@@ -7,6 +7,12 @@ gives the same commands to security staff who installed only
 ``onewindow-signing``.  Exit codes: 0 success (for ``verify``: TOTAL_PASSED
 only), 1 any other verdict, 2 bad input or a refused operation (one line
 on stderr).
+
+Every command that changes the registry (``init-district``, ``issue``,
+``revoke``, ``suspend``, ``reinstate``) then re-exports the signed trust
+bundle to ``<pki>/trust-bundle.json``, the file gateways serve.  That needs
+the root key; where it is not at hand the change still stands (a revocation
+must never wait for it) and a warning on stderr says to re-export.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from typing import Any
 from signing.algorithms import DEFAULT_KEY_TYPE, KEY_TYPES
 from signing.errors import SigningError
 from signing.model import SealKind, format_time, parse_time
-from signing.pki import REASON_CODES
+from signing.pki import COMPROMISE_REASON_CODES, REASON_CODES, fingerprint
 
 PKI_ENV = "ONEWINDOW_PKI_DIR"
 DEFAULT_PKI = "var/pki"
@@ -50,6 +56,23 @@ def _registry(args: argparse.Namespace) -> Any:
     return SealRegistry.open(_pki(args))
 
 
+def _publish(registry: Any) -> None:
+    """After a change: re-export ``trust-bundle.json``; warn (not fail: the change is made) if it cannot be."""
+    try:
+        bundle = registry.publish_trust_bundle()
+    except (SigningError, OSError) as exc:
+        print(
+            f"warning: the change is made, but {registry.trust_bundle_path} was not re-exported ({exc}); "
+            "run 'onewindow seal export-trust' where the root key is and copy the bundle to the gateways",
+            file=sys.stderr,
+        )
+        return
+    print(
+        f"trust bundle re-exported to {registry.trust_bundle_path} ({len(bundle['seals'])} seals); "
+        "copy it to the gateways with the registry"
+    )
+
+
 def cmd_init_district(args: argparse.Namespace) -> int:
     from signing.registry import SealRegistry
 
@@ -63,6 +86,7 @@ def cmd_init_district(args: argparse.Namespace) -> int:
     key_type = registry.root_key_type
     print(f"district root ({key_type.nist_name}, {key_type.alg}) created in {registry.directory}")
     print(f"root sha256: {_root_fingerprint(registry)}  (publish this for verifiers)")
+    _publish(registry)
     return 0
 
 
@@ -82,7 +106,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_issue(args: argparse.Namespace) -> int:
-    seal = _registry(args).issue(
+    registry = _registry(args)
+    seal = registry.issue(
         office=args.office,
         holder_name=args.name,
         kind=args.kind,
@@ -96,6 +121,7 @@ def cmd_issue(args: argparse.Namespace) -> int:
         f"issued {seal.number} ({seal.kind.value}, {seal.key_type.alg}) "
         f"to {seal.holder_name} [{seal.office}]"
     )
+    _publish(registry)
     return 0
 
 
@@ -110,10 +136,14 @@ def _token(args: argparse.Namespace) -> Any:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    seals = _registry(args).seals()
+    registry = _registry(args)
+    seals = registry.seals()
     if args.json:
         _print_json([seal.to_dict(include_key=False) for seal in seals])
         return 0
+    root = fingerprint(registry.root_certificate)
+    print(f"district {registry.district['code']} {registry.district['name']}; root sha256 {root}")
+    print("(publish this fingerprint: verifiers pin it with `onewindow verify --root-fingerprint`)")
     print(
         f"{'NUMBER':<16} {'KIND':<18} {'ALG':<5} {'OFFICE':<12} {'STATUS':<9} "
         f"{'VALID UNTIL':<20} HOLDER"
@@ -164,29 +194,40 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
-    seal = _registry(args).revoke(args.number, args.reason, at=args.at, reason_code=args.code)
+    registry = _registry(args)
+    seal = registry.revoke(args.number, args.reason, at=args.at, reason_code=args.code)
     print(f"revoked {seal.number} at {format_time(seal.history[-1].at)}: {args.reason}")
-    print("export a new trust bundle so verifiers learn of it")
+    if args.code in COMPROMISE_REASON_CODES:
+        print(
+            f"reason {args.code}: verifiers accept documents of this seal claimed before the revocation "
+            "only with an audit-log proof from before it (REVOKED_NO_POE otherwise)"
+        )
+    _publish(registry)
     return 0
 
 
 def cmd_suspend(args: argparse.Namespace) -> int:
-    seal = _registry(args).suspend(args.number, args.reason, at=args.at)
+    registry = _registry(args)
+    seal = registry.suspend(args.number, args.reason, at=args.at)
     print(f"suspended {seal.number} at {format_time(seal.history[-1].at)}")
+    _publish(registry)
     return 0
 
 
 def cmd_reinstate(args: argparse.Namespace) -> int:
-    seal = _registry(args).reinstate(args.number, args.reason, at=args.at)
+    registry = _registry(args)
+    seal = registry.reinstate(args.number, args.reason, at=args.at)
     print(f"reinstated {seal.number} at {format_time(seal.history[-1].at)}")
+    _publish(registry)
     return 0
 
 
 def cmd_export_trust(args: argparse.Namespace) -> int:
     registry = _registry(args)
-    bundle = registry.export_trust_bundle(args.file, crl_days=args.crl_days)
+    target = args.file or registry.trust_bundle_path
+    bundle = registry.export_trust_bundle(target, crl_days=args.crl_days)
     print(
-        f"trust bundle written to {args.file}: {len(bundle['seals'])} seals, "
+        f"trust bundle written to {target}: {len(bundle['seals'])} seals, "
         f"root sha256 {bundle['root_sha256']}"
     )
     return 0
@@ -293,11 +334,17 @@ def register(subparsers: Any) -> None:
         p.add_argument("--at", type=_time, help="effective time (default now)")
         if name == "revoke":
             p.add_argument(
-                "--code", choices=REASON_CODES, default="unspecified", help="CRL reason code"
+                "--code",
+                choices=REASON_CODES,
+                default="unspecified",
+                help="CRL reason code (default unspecified); key_compromise, ca_compromise and unspecified "
+                "make verifiers require an audit-log proof for documents claimed before the revocation",
             )
 
-    p = _leaf(group, "export-trust", cmd_export_trust, "write the signed trust bundle")
-    p.add_argument("file")
+    p = _leaf(group, "export-trust", cmd_export_trust, "write the signed trust bundle (needs the root key)")
+    p.add_argument(
+        "file", nargs="?", help="where to write it (default: trust-bundle.json in the registry directory)"
+    )
     p.add_argument("--crl-days", type=int, default=7, help="days until the CRL's next update")
 
     p = subparsers.add_parser(
@@ -333,6 +380,10 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``onewindow`` from ``onewindow-signing`` and of ``python -m signing``."""
-    parser = argparse.ArgumentParser(prog="onewindow", description="Onewindow seals")
-    register(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
+    from signing.audit_cli import register_audit_offline
+
+    parser = argparse.ArgumentParser(prog="onewindow", description="Onewindow seals and offline audit proofs")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    register(subparsers)
+    register_audit_offline(subparsers)  # security staff check audit-log proofs with only onewindow-signing installed
     return run(parser.parse_args(argv))

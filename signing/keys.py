@@ -21,6 +21,9 @@ from signing.errors import KeyStoreError, PassphraseError
 
 PASSPHRASE_ENV = "ONEWINDOW_SEAL_PASSPHRASE"
 PASSPHRASE_FILE_ENV = "ONEWINDOW_SEAL_PASSPHRASE_FILE"
+#: The district root key's own passphrase (optional; the seal passphrase otherwise).
+ROOT_PASSPHRASE_ENV = "ONEWINDOW_ROOT_PASSPHRASE"
+ROOT_PASSPHRASE_FILE_ENV = "ONEWINDOW_ROOT_PASSPHRASE_FILE"
 MIN_PASSPHRASE_LENGTH = 8
 
 
@@ -42,24 +45,52 @@ class Passphrase:
 
 
 def load_passphrase(environ: Mapping[str, str] | None = None) -> Passphrase:
-    """Read the key passphrase: ``$ONEWINDOW_SEAL_PASSPHRASE_FILE`` first, then the variable."""
+    """Read the seal keys' passphrase: ``$ONEWINDOW_SEAL_PASSPHRASE_FILE`` first, then the variable."""
     env = os.environ if environ is None else environ
-    path = env.get(PASSPHRASE_FILE_ENV)
+    secret = _read_secret(env, PASSPHRASE_FILE_ENV, PASSPHRASE_ENV, "seal key")
+    if secret is None:
+        raise PassphraseError(
+            f"no seal key passphrase: set {PASSPHRASE_ENV} or {PASSPHRASE_FILE_ENV}"
+        )
+    return secret
+
+
+def load_root_passphrase(environ: Mapping[str, str] | None = None) -> Passphrase:
+    """Read the district root key's passphrase.
+
+    ``$ONEWINDOW_ROOT_PASSPHRASE_FILE``, then ``$ONEWINDOW_ROOT_PASSPHRASE``;
+    without either, the seal passphrase (:func:`load_passphrase`), which is
+    how registries made before the root had a passphrase of its own work.
+    A separate root passphrase means that whoever learns the seal passphrase
+    (every gateway host needs it) still cannot issue seals.
+    """
+    env = os.environ if environ is None else environ
+    secret = _read_secret(env, ROOT_PASSPHRASE_FILE_ENV, ROOT_PASSPHRASE_ENV, "root key")
+    if secret is not None:
+        return secret
+    secret = _read_secret(env, PASSPHRASE_FILE_ENV, PASSPHRASE_ENV, "seal key")  # too short: that error stands
+    if secret is None:
+        raise PassphraseError(
+            f"no district root key passphrase: set {ROOT_PASSPHRASE_ENV} or {ROOT_PASSPHRASE_FILE_ENV} "
+            f"(or, for a registry whose root shares the seal passphrase, {PASSPHRASE_ENV} or {PASSPHRASE_FILE_ENV})"
+        )
+    return secret
+
+
+def _read_secret(env: Mapping[str, str], file_var: str, var: str, what: str) -> Passphrase | None:
+    """The secret from the file named by ``file_var``, else from ``var``; None when neither is set."""
+    path = env.get(file_var)
     if path:
         try:
             secret = Path(path).read_bytes().rstrip(b"\r\n")
         except OSError as exc:
-            raise PassphraseError(
-                f"cannot read passphrase file named by {PASSPHRASE_FILE_ENV}: {exc.strerror}"
-            ) from None
-    elif env.get(PASSPHRASE_ENV):
-        secret = env[PASSPHRASE_ENV].encode("utf-8")
+            raise PassphraseError(f"cannot read passphrase file named by {file_var}: {exc.strerror}") from None
+    elif env.get(var):
+        secret = env[var].encode("utf-8")
     else:
-        raise PassphraseError(
-            f"no seal key passphrase: set {PASSPHRASE_ENV} or {PASSPHRASE_FILE_ENV}"
-        )
+        return None
     if len(secret) < MIN_PASSPHRASE_LENGTH:
-        raise PassphraseError(f"seal key passphrase must be at least {MIN_PASSPHRASE_LENGTH} bytes")
+        raise PassphraseError(f"{what} passphrase must be at least {MIN_PASSPHRASE_LENGTH} bytes")
     return Passphrase(secret)
 
 
@@ -76,14 +107,16 @@ def encrypt_private_key(key: ec.EllipticCurvePrivateKey, passphrase: Passphrase)
     )
 
 
-def decrypt_private_key(pem: bytes, passphrase: Passphrase) -> ec.EllipticCurvePrivateKey:
+def decrypt_private_key(
+    pem: bytes, passphrase: Passphrase, *, what: str = "seal key"
+) -> ec.EllipticCurvePrivateKey:
     """Load an encrypted PKCS#8 key; a wrong passphrase is a :class:`PassphraseError`."""
     if b"ENCRYPTED PRIVATE KEY" not in pem:
         raise KeyStoreError("refusing a private key that is not encrypted PKCS#8")
     try:
         key = serialization.load_pem_private_key(pem, password=passphrase.reveal())
     except (ValueError, TypeError):
-        raise PassphraseError("cannot decrypt the seal key: wrong passphrase?") from None
+        raise PassphraseError(f"cannot decrypt the {what}: wrong passphrase?") from None
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key_type_of(key) is None:
         raise KeyStoreError("seal keys must be ECDSA P-384 or P-256")
     return key

@@ -28,11 +28,17 @@ _SEAL_INFO = x509.ObjectIdentifier(SEAL_INFO_OID)
 _CRL_REASONS = {
     "unspecified": x509.ReasonFlags.unspecified,
     "key_compromise": x509.ReasonFlags.key_compromise,
+    "ca_compromise": x509.ReasonFlags.ca_compromise,
     "affiliation_changed": x509.ReasonFlags.affiliation_changed,
     "superseded": x509.ReasonFlags.superseded,
     "cessation_of_operation": x509.ReasonFlags.cessation_of_operation,
 }
 REASON_CODES = tuple(_CRL_REASONS)
+#: Revocation reasons after which the seal's key may be in other hands, so its
+#: claimed signing times prove nothing (see ``signing.verify``, REVOKED_NO_POE).
+#: ``unspecified`` is among them: it does not rule a compromise out (RFC 5280
+#: section 5.3.1 asks CAs not to use it at all), and it is the CLI's default.
+COMPROMISE_REASON_CODES = frozenset({"key_compromise", "ca_compromise", "unspecified"})
 
 
 def signature_hash(key: ec.EllipticCurvePrivateKey) -> hashes.HashAlgorithm:

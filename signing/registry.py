@@ -8,6 +8,11 @@ Layout (``var/pki`` by default)::
     root/root-key.pem        its key, encrypted PKCS#8 (mode 0600)
     seals/<number>/cert.pem  seal certificate (also embedded in registry.json)
     seals/<number>/key.pem   seal key, encrypted PKCS#8 (file backend only)
+    trust-bundle.json        the signed bundle last exported (the ``seal`` commands refresh it)
+
+The root key is only needed to create the district, issue seals and sign
+trust bundles; a gateway seals and verifies without it (:meth:`trust_view`),
+so it belongs on the bureau's machine, not on the gateway host.
 
 Every change re-reads ``registry.json`` under the lock, validates the
 request completely, writes keys and certificates first and the registry
@@ -39,6 +44,7 @@ from signing.keys import (
     encrypt_private_key,
     generate_private_key,
     load_passphrase,
+    load_root_passphrase,
 )
 from signing.keystore import create_seal_key, open_signer
 from signing.model import (
@@ -53,9 +59,12 @@ from signing.model import (
 )
 from signing.pki import REASON_CODES, build_root_certificate, build_seal_certificate, fingerprint
 from signing.registry_file import REGISTRY_FORMAT, file_version, read_state, write_state
-from signing.trust import build_trust_bundle
+from signing.trust import TrustBundle, build_trust_bundle
 
 DEFAULT_DISTRICT = ("370303", "淄博市张店区行政审批服务局")
+#: Where the ``seal`` commands keep the signed bundle, in the registry directory.
+TRUST_BUNDLE_FILE = "trust-bundle.json"
+ROOT_KEY_FILE = "root/root-key.pem"
 
 
 def _now(moment: datetime | None) -> datetime:
@@ -92,11 +101,14 @@ class SealRegistry:
         valid_days: int = 20 * 365,
         now: datetime | None = None,
         key_type: KeyType | str = DEFAULT_KEY_TYPE,
+        root_passphrase: Passphrase | None = None,
     ) -> SealRegistry:
         """Create the district root (CA certificate + encrypted key) in an empty directory.
 
         ``key_type`` is the root's (ES384 by default); it signs certificates,
         CRLs and trust bundles with its curve's hash.  Seals choose their own.
+        The root key is encrypted with ``root_passphrase``, else ``passphrase``,
+        else :func:`signing.keys.load_root_passphrase` (the environment).
         """
         path = Path(directory)
         if (path / "registry.json").exists():
@@ -106,11 +118,11 @@ class SealRegistry:
         if not district_name.strip():
             raise RegistryError("district name must not be empty")
         root_type = _key_type(key_type)
-        secret = passphrase or load_passphrase()
+        secret = root_passphrase or passphrase or load_root_passphrase()
         key = generate_private_key(root_type)
         cert = build_root_certificate(key, district, district_name, _now(now), valid_days)
         with exclusive_lock(path / "registry.lock"):
-            atomic_write(path / "root/root-key.pem", encrypt_private_key(key, secret), mode=0o600)
+            atomic_write(path / ROOT_KEY_FILE, encrypt_private_key(key, secret), mode=0o600)
             atomic_write(path / "root/root-cert.pem", cert.public_bytes(Encoding.PEM))
             state = {
                 "format": REGISTRY_FORMAT,
@@ -202,13 +214,17 @@ class SealRegistry:
         token: Any | None = None,
         pin: str | None = None,
         key_type: KeyType | str = DEFAULT_KEY_TYPE,
+        root_passphrase: Passphrase | None = None,
     ) -> Seal:
         """Issue a numbered seal: key pair, certificate signed by the root, registry entry.
 
         ``token`` (a :class:`signing.pkcs11_signer.TokenRef` without label)
         puts the key on a PKCS#11 token instead of an encrypted file.
         ``key_type`` is the seal's own (ES384 by default, whatever the root's);
-        the certificate records it, so nothing else needs to.
+        the certificate records it, so nothing else needs to.  The seal key
+        is encrypted with ``passphrase`` (else the environment's seal
+        passphrase); the root key opens with ``root_passphrase``, else
+        ``passphrase``, else :func:`signing.keys.load_root_passphrase`.
         """
         kind = _kind(kind)
         seal_type = _key_type(key_type)
@@ -219,6 +235,7 @@ class SealRegistry:
             raise RegistryError("valid days must be between 1 and 7300")
         clean_scope = check_scope(list(scope))
         secret = passphrase or load_passphrase()
+        root_secret = root_passphrase or passphrase or load_root_passphrase()
         with exclusive_lock(self.directory / "registry.lock"):
             self._state = read_state(self.directory)
             seal_number, sequence = allocate_seal_number(
@@ -228,7 +245,7 @@ class SealRegistry:
                 taken={entry["number"] for entry in self._state["seals"]},
                 last=self._state["last_sequence"][kind.value],
             )
-            root_key = self._root_key(secret)
+            root_key = self._root_key(root_secret)
             public_key, key_ref = create_seal_key(
                 self.directory,
                 seal_number,
@@ -362,8 +379,12 @@ class SealRegistry:
         now: datetime | None = None,
         crl_days: int = 7,
     ) -> dict[str, Any]:
-        """Build the signed bundle; also write it atomically to ``path`` when given."""
-        root_key = self._root_key(passphrase or load_passphrase())
+        """Build the bundle signed by the root; also write it atomically to ``path`` when given.
+
+        Needs the root key: ``passphrase`` is the root's (default
+        :func:`signing.keys.load_root_passphrase`).
+        """
+        root_key = self._root_key(passphrase or load_root_passphrase())
         bundle = build_trust_bundle(
             root_key, self._root_cert, self.district, self.seals(), _now(now), crl_days
         )
@@ -372,11 +393,57 @@ class SealRegistry:
             atomic_write(Path(path), text.encode("utf-8"))
         return bundle
 
+    @property
+    def trust_bundle_path(self) -> Path:
+        """Where the ``seal`` commands keep the exported bundle: ``<dir>/trust-bundle.json``."""
+        return self.directory / TRUST_BUNDLE_FILE
+
+    def publish_trust_bundle(
+        self,
+        *,
+        passphrase: Passphrase | None = None,
+        now: datetime | None = None,
+        crl_days: int = 7,
+    ) -> dict[str, Any]:
+        """Export the signed bundle to :attr:`trust_bundle_path`, which gateways serve."""
+        return self.export_trust_bundle(
+            self.trust_bundle_path, passphrase=passphrase, now=now, crl_days=crl_days
+        )
+
+    def trust_view(self, *, now: datetime | None = None) -> TrustBundle:
+        """The registry as a :class:`TrustBundle` for in-process verification, without the root key.
+
+        Built from trusted local state (the root certificate and every seal
+        with its status history, as of ``now``); it carries no CRL and no
+        signature, so it verifies exactly like a bundle exported at ``now``
+        but cannot be handed out (``to_dict`` refuses).
+        """
+        return TrustBundle.from_local_state(self._root_cert, self.district, self.seals(), issued_at=_now(now))
+
+    def bundle_is_current(self, bundle: TrustBundle) -> bool:
+        """True when ``bundle`` shows this registry as it is now: same root, district and seal histories.
+
+        A change made without re-exporting (a revocation on the gateway
+        host, say) makes it False.  Compared by content, so copying the
+        files to another machine (new modification times) does not matter.
+        """
+        if bundle.root_fingerprint != self._state["root_sha256"] or bundle.district != self.district:
+            return False
+        return bundle.seal_entries() == [seal.to_dict(include_key=False) for seal in self.seals()]
+
     def _load(self, entry: dict[str, Any]) -> Seal:
         return replace(Seal.from_dict(entry), chain=(self._root_der,))
 
     def _root_key(self, secret: Passphrase) -> ec.EllipticCurvePrivateKey:
-        return decrypt_private_key((self.directory / "root/root-key.pem").read_bytes(), secret)
+        path = self.directory / ROOT_KEY_FILE
+        try:
+            pem = path.read_bytes()
+        except OSError as exc:
+            raise RegistryError(
+                f"cannot read the district root key {path} ({exc.strerror}): issuing seals and "
+                "signing trust bundles need it; run this on the bureau's machine that holds the root"
+            ) from None
+        return decrypt_private_key(pem, secret, what="district root key")
 
     def _seal_dir(self, number: str) -> Path:
         return self.directory / "seals" / number

@@ -27,6 +27,7 @@ class SubIndication(StrEnum):
     SIG_CRYPTO_FAILURE = "SIG_CRYPTO_FAILURE"
     NO_CERTIFICATE_CHAIN_FOUND = "NO_CERTIFICATE_CHAIN_FOUND"
     REVOKED = "REVOKED"
+    REVOKED_NO_POE = "REVOKED_NO_POE"
     EXPIRED = "EXPIRED"
     NOT_YET_VALID = "NOT_YET_VALID"
     SIG_CONSTRAINTS_FAILURE = "SIG_CONSTRAINTS_FAILURE"
@@ -41,6 +42,7 @@ INDICATION_OF: dict[SubIndication, Indication] = {
     SubIndication.EXPIRED: Indication.TOTAL_FAILED,
     SubIndication.NOT_YET_VALID: Indication.TOTAL_FAILED,
     SubIndication.NO_CERTIFICATE_CHAIN_FOUND: Indication.INDETERMINATE,
+    SubIndication.REVOKED_NO_POE: Indication.INDETERMINATE,
     SubIndication.SIG_CONSTRAINTS_FAILURE: Indication.INDETERMINATE,
 }
 
@@ -72,6 +74,11 @@ _REASON_WORDS: dict[SubIndication, tuple[str, str]] = {
     SubIndication.REVOKED: (
         "盖章时印章已被吊销",
         "the seal had been revoked when the document was sealed",
+    ),
+    SubIndication.REVOKED_NO_POE: (
+        "印章因密钥泄露被吊销，且没有独立证据（审计日志证明）表明文件在吊销前已存在",
+        "the seal was revoked because its key may be in other hands, and no independent evidence "
+        "(audit-log proof) shows the document existed before the revocation",
     ),
     SubIndication.EXPIRED: (
         "盖章时印章证书已过期",
@@ -158,6 +165,10 @@ class VerificationReport:
         if self.sub_indication:
             rzh, ren = _REASON_WORDS[self.sub_indication]
             lines.append(f"  原因 Reason ({self.sub_indication.value}): {rzh} / {ren}")
+            for check in self.checks:  # name the check that failed: the reason alone can be too general
+                if check.passed is False:
+                    czh, cen = _CHECK_WORDS.get(check.name, (check.name, check.name))
+                    lines.append(f"  未通过 Failed: {czh} / {cen}" + (f" — {check.detail}" if check.detail else ""))
         kind_words = " / ".join(KIND_WORDS[self.kind]) if self.kind else "-"
         holder = f"{self.holder_name} ({self.holder_office})" if self.holder_name else "-"
         for label, value in (

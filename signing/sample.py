@@ -27,16 +27,21 @@ def create_sample_district(
     directory: str | Path,
     *,
     offices: Sequence[tuple[str, str]] = SAMPLE_OFFICES,
+    service_scope: Sequence[str] = (),
     approval_scope: Sequence[str] = (),
     passphrase: Passphrase | None = None,
     now: datetime | None = None,
     key_type: KeyType | str = DEFAULT_KEY_TYPE,
 ) -> SealRegistry:
-    """Create a district root and, per office, one seal of each kind.
+    """Create a district root and, per office, one seal of each kind, and export the trust bundle.
 
-    Each office gets its service-centre seal (every public-service item)
-    and the numbered approval seal for delegated items (``approval_scope``;
-    empty means every delegated item).  Root and seals are all ``key_type``.
+    Each office gets its service-centre seal (``service_scope``) and the
+    numbered approval seal (``approval_scope``); an empty scope means every
+    item. Give both explicitly (the gateway passes its catalogue's public and
+    delegated items) so that a verifier refuses a seal of the wrong kind.  Root and seals are all ``key_type``,
+    and share ``passphrase`` (a demo: a real district gives the root its own,
+    docs/seals.md).  The signed bundle is written to ``trust-bundle.json`` in
+    the registry directory, as the ``seal`` commands do after every change.
     """
     registry = SealRegistry.create(directory, passphrase=passphrase, now=now, key_type=key_type)
     for office, name in offices:
@@ -44,6 +49,7 @@ def create_sample_district(
             office=office,
             holder_name=name,
             kind=SealKind.SERVICE_CENTRE,
+            scope=service_scope,
             passphrase=passphrase,
             not_before=now,
             key_type=key_type,
@@ -57,4 +63,5 @@ def create_sample_district(
             not_before=now,
             key_type=key_type,
         )
+    registry.publish_trust_bundle(passphrase=passphrase)
     return registry

@@ -9,6 +9,13 @@ bundle is refused before any document is judged with it.
 The bundle proves itself consistent with the root *it contains*; to know
 that root is the district's, compare its fingerprint with the one the
 district publishes (``root_fingerprint=`` / ``--root-fingerprint``).
+
+A process that holds the registry itself (the gateway) needs no signed
+bundle to verify: :meth:`TrustBundle.from_local_state` indexes the root
+certificate and the seals it already trusts, with no CRL and no signature,
+so it never needs the root's private key.  Verification reads only the
+root, the seal certificates and their status histories, never the CRL, so
+both kinds judge every document alike.
 """
 
 from __future__ import annotations
@@ -74,16 +81,24 @@ def build_trust_bundle(
 
 
 class TrustBundle:
-    """A verified bundle, indexed for verification; holds the per-certificate chain cache."""
+    """A verified bundle, indexed for verification; holds the per-certificate chain cache.
+
+    Two kinds: a **signed** bundle (:meth:`from_dict`, :func:`load_trust_bundle`:
+    root signature and CRL checked, ``crl`` set, ``signed`` True) and a
+    **local view** (:meth:`from_local_state`: built from a registry the
+    process trusts, ``crl`` None, ``signed`` False, not for handing out).
+    """
 
     def __init__(
         self,
         data: dict[str, Any],
         root: x509.Certificate,
         seals: list[Seal],
-        crl: x509.CertificateRevocationList,
+        crl: x509.CertificateRevocationList | None,
     ) -> None:
         self.data = data
+        #: True for a bundle whose root signature was checked; False for a local view.
+        self.signed = crl is not None and "signature" in data
         self.root = root
         self.root_public_key = root.public_key()
         self.root_der = root.public_bytes(Encoding.DER)
@@ -137,7 +152,49 @@ class TrustBundle:
         _check_crl(crl, root, seals, parse_time(data["issued_at"]))
         return cls(data, root, seals, crl)
 
+    @classmethod
+    def from_local_state(
+        cls,
+        root: x509.Certificate,
+        district: dict[str, str],
+        seals: list[Seal],
+        *,
+        issued_at: datetime,
+    ) -> TrustBundle:
+        """A view of trusted local state (the registry), for verification without the root key.
+
+        Nothing to check a signature of, so no CRL: revocation status comes
+        from the seals' histories, as it does for a signed bundle.  The
+        same structural checks as :meth:`from_dict` still run (the root is
+        self-signed, every seal certificate was issued by it), so a
+        tampered registry file fails here rather than passing documents.
+        """
+        if not issued_by(root, root):
+            raise TrustBundleError("registry: root certificate is not self-signed")
+        for seal in seals:
+            if not issued_by(seal.certificate, root):
+                raise TrustBundleError(f"registry: seal {seal.number} was not issued by the root")
+        root_der = root.public_bytes(Encoding.DER)
+        data: dict[str, Any] = {
+            "format": BUNDLE_FORMAT,
+            "district": dict(district),
+            "issued_at": format_time(issued_at),
+            "root": base64.b64encode(root_der).decode("ascii"),
+            "root_sha256": hashlib.sha256(root_der).hexdigest(),
+            "seals": [seal.to_dict(include_key=False) for seal in seals],
+        }
+        return cls(data, root, seals, None)
+
+    def seal_entries(self) -> list[dict[str, Any]]:
+        """The bundle's ``seals`` member: every seal with its status history, as JSON data."""
+        return list(self.data["seals"])
+
     def to_dict(self) -> dict[str, Any]:
+        """The signed bundle as JSON data; a local view has no signature and cannot be handed out."""
+        if not self.signed:
+            raise TrustBundleError(
+                "a local registry view is not a signed trust bundle: export one with 'onewindow seal export-trust'"
+            )
         return self.data
 
 

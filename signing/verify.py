@@ -7,7 +7,16 @@ signing time not in the future, scope, payload digest, signature, and the
 optional audit proof.  When several steps fail, the verdict names the
 first in this priority: FORMAT_FAILURE, HASH_FAILURE, SIG_CRYPTO_FAILURE,
 NO_CERTIFICATE_CHAIN_FOUND, NOT_YET_VALID, EXPIRED, REVOKED,
-SIG_CONSTRAINTS_FAILURE.
+REVOKED_NO_POE, SIG_CONSTRAINTS_FAILURE.
+
+The signing time ``sigT`` is the sealer's claim.  It is believed when the
+seal was later revoked for a reason that leaves the key in the holder's
+hands (superseded, cessation of operation, affiliation changed), but not
+after a revocation that means someone else may hold the key
+(``signing.pki.COMPROMISE_REASON_CODES``): then a signature claimed before
+the revocation needs a proof of existence (POE, ETSI EN 319 102-1) from
+before it -- the audit checker's ``poe_time`` -- or the verdict is
+INDETERMINATE / REVOKED_NO_POE.
 
 The algorithm comes from the seal certificate's key, never from the
 header: a P-384 key verifies only as ES384 and a P-256 key only as ES256,
@@ -26,7 +35,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,14 +46,14 @@ from signing.algorithms import KeyType, key_type_for_alg, key_type_of
 from signing.errors import CertificateFormatError
 from signing.jcs import canonicalize
 from signing.jws import JwsFormatError, b64url, parse_detached
-from signing.model import Seal, SealStatus, format_time, parse_time
+from signing.model import Seal, format_time, parse_time
 from signing.pki import seal_info_of
 from signing.report import INDICATION_OF, Check, Indication, SubIndication, VerificationReport
+from signing.revocation import AuditChecker, AuditEvidence, audit_evidence, check_status
 from signing.sealing import SEAL_FORMAT, SEAL_TYP
 from signing.trust import TrustBundle
 
-#: Called as ``audit_checker(audit_proof, sealed_document)``; True when the proof holds.
-AuditChecker = Callable[[dict[str, Any], dict[str, Any]], bool]
+__all__ = ["CLOCK_SKEW", "AuditChecker", "AuditEvidence", "verify_document"]
 
 CLOCK_SKEW = timedelta(minutes=5)
 _PRIORITY = (
@@ -55,6 +63,7 @@ _PRIORITY = (
     SubIndication.NOT_YET_VALID,
     SubIndication.EXPIRED,
     SubIndication.REVOKED,
+    SubIndication.REVOKED_NO_POE,
     SubIndication.SIG_CONSTRAINTS_FAILURE,
 )
 _STRING_FIELDS = ("kid", "sigT", "ow_kind", "ow_item", "ow_request_id", "ow_jcs_sha256")
@@ -210,8 +219,9 @@ def verify_document(
         )
     else:
         record("validity_period", True, SubIndication.EXPIRED)
+    evidence = audit_evidence(block, document, audit_checker)
     if seal is not None:
-        revocation_note = _check_status(seal, signed_at, validated_at, record)
+        revocation_note = check_status(seal, signed_at, validated_at, record, evidence)
         scope_ok = seal.covers(header["ow_item"]) and header["ow_kind"] == seal.kind.value
         doc_item = document.get("item", header["ow_item"])
         record(
@@ -244,11 +254,12 @@ def verify_document(
     signature_ok = key_type.verify_digest(chain.public_key, signature, digest)
     record("signature", signature_ok, SubIndication.SIG_CRYPTO_FAILURE)
     if "audit_proof" in block:
-        if audit_checker is None:
-            checks.append(Check("audit_proof", None, "present but not checked (no audit checker)"))
+        if not evidence.ran:
+            checks.append(
+                Check("audit_proof", None, "present but not checked: give the district audit key (--audit-key)")
+            )
         else:
-            ok, detail = _run_audit_checker(audit_checker, block["audit_proof"], document)
-            record("audit_proof", ok, SubIndication.SIG_CONSTRAINTS_FAILURE, detail)
+            record("audit_proof", evidence.ok, SubIndication.SIG_CONSTRAINTS_FAILURE, evidence.detail)
     if trust.issued_at < signed_at:
         notes.append(
             f"revocation status known up to {format_time(trust.issued_at)} (trust bundle date)"
@@ -270,51 +281,3 @@ def verify_document(
         notes=tuple(notes),
         root_fingerprint=trust.root_fingerprint,
     )
-
-
-def _check_status(
-    seal: Seal, signed_at: datetime, validated_at: datetime, record: Callable[..., None]
-) -> str | None:
-    """REVOKED if revoked at the signing time; note a later revocation or suspension."""
-    event = seal.status_at(signed_at)
-    if event is not None and event.status is SealStatus.REVOKED:
-        record(
-            "revocation_status",
-            False,
-            SubIndication.REVOKED,
-            f"revoked {format_time(event.at)}: {event.reason}",
-        )
-        return f"吊销于 revoked at {format_time(event.at)} ({event.reason}); sealed after that"
-    if event is not None and event.status is SealStatus.SUSPENDED:
-        record(
-            "revocation_status",
-            False,
-            SubIndication.SIG_CONSTRAINTS_FAILURE,
-            f"seal suspended {format_time(event.at)}: {event.reason}",
-        )
-        return None
-    record("revocation_status", True, SubIndication.REVOKED)
-    later = [
-        e
-        for e in seal.history
-        if signed_at < e.at <= validated_at and e.status is not SealStatus.ACTIVE
-    ]
-    if not later:
-        return None
-    last = later[-1]
-    words = "吊销 revoked" if last.status is SealStatus.REVOKED else "暂停 suspended"
-    return (
-        f"{words} at {format_time(last.at)} ({last.reason}), after this document was sealed; "
-        "the seal on this document stays valid"
-    )
-
-
-def _run_audit_checker(
-    checker: AuditChecker, proof: Any, document: dict[str, Any]
-) -> tuple[bool, str]:
-    """Hook for the audit-log inclusion proof (``signing.merkle``); the seal does not sign it."""
-    try:
-        ok = bool(checker(proof, document))
-    except Exception as exc:  # a checker that cannot run means the proof is not shown
-        return False, f"audit proof check failed: {exc}"
-    return ok, "" if ok else "audit proof does not verify against the checkpoint"

@@ -73,8 +73,33 @@ def test_bad_input_is_one_line_and_exit_2_and_nothing_to_prove_is_exit_1(log, tm
         code, _, err = run_cli(capsys, *argv)
         assert code == 2 and len(err.strip().splitlines()) == 1, (argv, err)
     code, _, err = run_cli(capsys, "audit", "prove", "100", "--config", log)
-    assert code == 1 and "not covered" in err
+    assert code == 2 and err.strip() == "onewindow audit: entry 100 does not exist: the log holds entries 0..99"
+    assert record_admin_act(settings_of(log), "outbox_retry", request_id="01J0", by="ops-1") == 100
+    code, _, err = run_cli(capsys, "audit", "prove", "100", "--config", log)
+    assert code == 1 and "not covered" in err  # it exists, but no checkpoint signs it yet
     assert run_cli(capsys, "audit", "show", "nobody", "--config", log)[0] == 1
+
+
+def test_verify_with_no_signed_checkpoint_says_nothing_is_signed_yet(tmp_path, capsys) -> None:
+    config, _ = write_config(tmp_path, f"sqlite:///{tmp_path}/log.db")
+
+    async def head(audit):
+        return await audit.head()
+
+    asyncio.run(with_audit(f"sqlite:///{tmp_path}/log.db", head))  # the store a gateway created, still empty
+    code, out, _ = run_cli(capsys, "audit", "verify", "--config", config)
+    assert code == 0 and "the log is empty" in out and "VALID" not in out
+    for n in range(3):
+        record_admin_act(settings_of(config), "outbox_retry", request_id=f"01J{n}", by="ops-1")
+    code, out, _ = run_cli(capsys, "audit", "verify", "--config", config)
+    assert code == 0 and "VALID" not in out and "every signed checkpoint" not in out
+    assert "NOTHING SIGNED YET: the entries are consistent" in out and "no signed checkpoint" in out
+    code, out, _ = run_cli(capsys, "audit", "verify", "--config", config, "--json")
+    report = json.loads(out)
+    assert code == 0 and report["checkpoints"] == 0 and report["notes"][0].startswith("nothing is signed yet")
+    run_cli(capsys, "audit", "checkpoint", "--config", config)
+    code, out, _ = run_cli(capsys, "audit", "verify", "--config", config)
+    assert code == 0 and "VALID: every entry hashes into every signed checkpoint" in out
 
 
 def test_verify_shows_progress_on_request(log, capsys) -> None:
@@ -86,7 +111,7 @@ def test_a_checkpoint_can_be_signed_on_demand(tmp_path, capsys) -> None:
     url = f"sqlite:///{tmp_path}/log.db"
     config, signer = write_config(tmp_path, url)
     asyncio.run(build_log(url, signer, entries=10, every=1000))
-    assert record_admin_act(settings_of(config), "outbox.retry", request_id="01J0", operator="ops-1") == 10
+    assert record_admin_act(settings_of(config), "outbox_retry", request_id="01J0", by="ops-1") == 10
     code, out, _ = run_cli(capsys, "audit", "checkpoint", "--config", config)
     assert code == 0 and "size 11" in out
     assert "already covers" in run_cli(capsys, "audit", "checkpoint", "--config", config)[1]
@@ -108,9 +133,7 @@ def test_seal_changes_and_operator_acts_are_admin_entries(tmp_path, capsys, monk
     assert code == 0, err
     code, _, err = run_cli(capsys, "seal", "reinstate", number, "--pki", str(pki), "--config", config)
     assert code == 0, err
-    seq = record_admin_act(
-        settings_of(config), "outbox.dead_letter", request_id="01JX", operator="ops-2", reason="手工"
-    )
+    seq = record_admin_act(settings_of(config), "outbox_dead_letter", request_id="01JX", by="ops-2", reason="手工")
 
     async def entries(audit):
         return [json.loads(r[1]) async for chunk in audit.entries() for r in chunk]
@@ -118,11 +141,34 @@ def test_seal_changes_and_operator_acts_are_admin_entries(tmp_path, capsys, monk
     issued, *logged = asyncio.run(with_audit(url, entries))
     assert issued["kind"] == "admin.seal.issued" and issued["fields"]["seal_number"] in out
     assert issued["fields"]["scope"] == ["tax.*"] and issued["fields"]["office"] == "370303105000"
-    assert [e["kind"] for e in logged] == ["admin.seal.suspended", "admin.seal.reinstated", "admin.outbox.dead_letter"]
+    assert [e["kind"] for e in logged] == ["admin.seal.suspended", "admin.seal.reinstated", "admin.outbox_dead_letter"]
     assert logged[0]["fields"]["seal_number"] == number and logged[0]["fields"]["reason"] == "审计中"
     assert logged[0]["instance"].startswith("cli:") and seq == 3
-    assert logged[2]["request_id"] == "01JX" and logged[2]["fields"]["operator"] == "ops-2"
+    assert logged[2]["request_id"] == "01JX" and logged[2]["fields"]["by"] == "ops-2"
     code, _, err = run_cli(
         capsys, "seal", "suspend", "370303-XX-9999", "--reason", "x", "--pki", str(pki), "--config", config
     )
     assert code == 2 and len(asyncio.run(with_audit(url, entries))) == 4  # a refused act is not logged
+
+
+def test_reading_commands_refuse_a_sqlite_store_that_does_not_exist(tmp_path, capsys, monkeypatch) -> None:
+    url = "sqlite:///var/onewindow.db"  # relative, as in the base configuration
+    config, signer = write_config(tmp_path, url)
+    monkeypatch.chdir(tmp_path)
+    asyncio.run(build_log(url, signer, entries=8, every=8))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # an operator in another directory
+    for argv in (
+        ("verify",),
+        ("show", "01J0"),
+        ("prove", "1"),
+        ("export", str(tmp_path / "b.json")),
+        ("consistency", "8", "8"),
+    ):
+        code, out, err = run_cli(capsys, "audit", *argv, "--config", config)
+        assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, (argv, err)
+        assert f"no store at {elsewhere / 'var' / 'onewindow.db'}" in err and "--config" in err
+    assert not (elsewhere / "var").exists()  # no empty store was made
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(capsys, "audit", "verify", "--config", config)[0] == 0

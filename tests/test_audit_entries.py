@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -120,3 +121,26 @@ def test_the_offline_audit_checkers_import_nothing_from_the_gateway() -> None:
         "sys.exit(any(m == 'gateway' or m.startswith('gateway.') for m in sys.modules))"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_every_kind_of_entry_the_gateway_appends_is_in_the_audit_guide() -> None:
+    from pathlib import Path
+
+    from gateway.audit.admin import SEAL_ACTS
+
+    root = Path(__file__).parents[1]
+    emitted = {
+        kind
+        for path in (root / "gateway").rglob("*.py")
+        for kind in re.findall(r"emit\(\s*\"([a-z_.]+)\"", path.read_text(encoding="utf-8"))
+    }
+    outbox_acts = re.findall(
+        r"record_admin_act\(\s*settings,\s*\"([a-z_]+)\"", (root / "gateway/outbox_cli.py").read_text()
+    )
+    kinds = (
+        emitted | set(SEAL_ACTS.values()) | {f"admin.{act}{end}" for act in outbox_acts for end in ("", "_not_applied")}
+    )
+    guide = (root / "docs" / "audit.md").read_text(encoding="utf-8")
+    table = guide[guide.index("## What is logged") : guide.index("## The entry")]
+    assert len(emitted) > 15 and len(outbox_acts) >= 2
+    assert not [kind for kind in sorted(kinds) if f"`{kind}`" not in table]

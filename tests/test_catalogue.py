@@ -98,3 +98,48 @@ def test_the_tax_catalogue_is_valid_and_filterable() -> None:
         assert item.legal_basis and item.steps and item.name_zh
         for material in item.materials:
             assert material.sample is not None, f"{item.code}/{material.name} has no sample"
+
+
+def test_catalog_show_states_every_materials_constraints(capsys: pytest.CaptureFixture[str]) -> None:
+    from gateway.cli import main
+
+    assert main(["catalog", "show", "tax.clearance-certificate"]) == 0
+    out = capsys.readouterr().out
+    assert "reason [enum, required] 清税原因 — one of: 注销登记, 迁出本区, 经营期满" in out
+    assert "contact_phone [phone, required] 经办人联系电话 — mainland mobile number" in out
+    assert "— media types: application/pdf, image/jpeg, image/png; at most 1 MiB (a pledge may replace it)" in out
+    assert main(["catalog", "show", "tax.payment-record"]) == 0
+    assert "period_start [date, required] 查询起始日期 — YYYY-MM-DD; not after today" in capsys.readouterr().out
+
+
+def test_constraint_notes_give_ranges_patterns_and_the_effective_size_limit() -> None:
+    from gateway.catalogue import Material
+
+    def notes(kind: str, max_attachment_bytes: int | None = None, **constraints) -> list[str]:
+        return Material("m", kind, True, "材料", constraints=constraints).constraint_notes(max_attachment_bytes)
+
+    assert notes("text", min_length=2, max_length=30, pattern="^[A-Z]\\d{9}$") == [
+        "2-30 characters",
+        "pattern ^[A-Z]\\d{9}$",
+    ]
+    assert notes("text", max_length=60) == ["at most 60 characters"]
+    assert notes("integer", minimum=2000, maximum=2100) == ["from 2000 to 2100"]
+    assert notes("number", minimum=0.01) == ["at least 0.01"]
+    assert notes("boolean") == []
+    assert notes("attachment", 2 << 20, media_types=["application/pdf"], max_bytes=4 << 20) == [
+        "media types: application/pdf",
+        "at most 2 MiB (the item allows 4 MiB; server.max_attachment_bytes is lower)",
+    ]
+    assert notes("attachment", 2 << 20, max_bytes=204800) == ["at most 200 KiB"]
+    assert notes("attachment", 2 << 20) == ["at most 2 MiB"]
+
+
+def test_catalog_list_of_an_agency_that_is_not_installed_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    from gateway.cli import main
+
+    assert main(["catalog", "list", "--agency", "nope"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no agency 'nope' is installed" in err and "housing_fund, medical, property, social_security, tax" in err
+    assert "\n" not in err
+    assert main(["catalog", "list", "--agency", "tax"]) == 0
+    assert "tax.clearance-certificate" in capsys.readouterr().out

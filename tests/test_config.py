@@ -1,5 +1,6 @@
 """Configuration: layers, environment overrides, checks and redaction."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,7 @@ def test_environment_variables_override_the_file(tmp_path: Path) -> None:
             "callers[0].channel",
         ),
         ("[server\n", "not valid TOML"),
+        ("[plugins]\ndisabled = [1]\n", "plugins.disabled: must be a list of plugin names"),
     ],
 )
 def test_a_bad_value_names_its_field(tmp_path: Path, text: str, message: str) -> None:
@@ -68,19 +70,68 @@ def test_redaction_hides_secrets_and_url_passwords() -> None:
         {
             "agencies": {"tax": {"secrets": {"app_secret": "x", "app_key": "y"}, "base_url": "http://a"}},
             "store": {"url": "postgresql://user:pw@db/x"},
-            "callers": [{"id": "a", "api_key_sha256": "abc"}],
+            "callers": [{"id": "a", "api_key_sha256": "abc", "callback_secret": "cb", "api_key": "k"}],
+            "pki": {"passphrase_file": "/etc/onewindow/passphrase"},
+            "audit": {"key_file": "/etc/onewindow/audit-key.pem", "payload_key_file": "/etc/onewindow/payload.key"},
         }
     )
     assert shown["agencies"]["tax"]["secrets"] == {"app_secret": "***", "app_key": "***"}
     assert shown["agencies"]["tax"]["base_url"] == "http://a"
     assert shown["store"]["url"] == "postgresql://user:***@db/x"
-    assert shown["callers"][0]["api_key_sha256"] == "***"
+    assert shown["callers"][0] == {"id": "a", "api_key_sha256": "abc", "callback_secret": "***", "api_key": "***"}
+    assert shown["pki"]["passphrase_file"] == "/etc/onewindow/passphrase"  # where the secret is, not the secret
+    assert shown["audit"]["payload_key_file"] == "/etc/onewindow/payload.key"
 
 
 def test_check_config_prints_the_redacted_configuration(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check-config"]) == 0
     out = capsys.readouterr().out
     assert "configuration OK" in out and "sample-fangzhen-window-callback-secret" not in out
+
+
+def test_check_config_prints_every_installed_agencys_effective_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "district.toml"
+    path.write_text(
+        '[agencies.tax]\nread_timeout_s = 25\n[agencies.tax.secrets]\napp_key = "k1"\napp_secret = "s1"\n'
+        '[plugins]\ndisabled = ["social_security", "medical", "housing_fund", "property"]\n'
+        f'[pki]\ndir = "{tmp_path}"\ncreate_sample_district = true\n',
+        encoding="utf-8",
+    )
+    assert main(["check-config", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    shown = json.loads(out[out.index("{") :])
+    tax = shown["agencies"]["tax"]
+    assert tax["read_timeout_s"] == 25 and tax["connect_timeout_s"] == 3.0 and tax["max_attempts"] == 3
+    assert tax["breaker_failures"] == 5 and tax["secrets"] == {"app_key": "***", "app_secret": "***"}
+    assert set(shown["agencies"]) == {"tax"}  # the disabled ones are not loaded
+    assert "s1" not in out
+
+    assert main(["check-config"]) == 0  # the sample: every agency on its defaults, routed to its sandbox
+    shown = json.loads((out := capsys.readouterr().out)[out.index("{") :])
+    assert set(shown["agencies"]) == {"tax", "social_security", "medical", "housing_fund", "property"}
+    assert shown["agencies"]["property"]["base_url"] == "http://127.0.0.1:9105"
+    assert shown["agencies"]["medical"]["total_timeout_s"] == 15.0
+    assert shown["callers"][0]["api_key_sha256"] == "d9b1f52411c832add3241f2dfe95de24d68138b017aa1c553d924419adde6c03"
+    assert shown["pki"]["passphrase_file"] == "var/sample-seal-passphrase"
+
+
+def test_check_config_warns_when_the_gateway_would_find_no_seal_registry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "district.toml"
+    path.write_text(f'[sandboxes]\nstart = true\n[pki]\ndir = "{tmp_path / "pki"}"\n', encoding="utf-8")
+    assert main(["check-config", "--config", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert "configuration OK" in captured.out
+    warning = captured.err.strip()
+    assert warning.startswith("onewindow: warning: pki.dir") and "no district seal registry" in warning
+    assert "refuse to start" in warning and "\n" not in warning
+    (tmp_path / "pki").mkdir()
+    (tmp_path / "pki" / "registry.json").write_text("{}", encoding="utf-8")
+    assert main(["check-config", "--config", str(path)]) == 0
+    assert capsys.readouterr().err == ""
 
 
 def test_check_config_fails_with_one_line_on_a_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

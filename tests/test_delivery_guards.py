@@ -157,8 +157,11 @@ class RevokedSealer:
     def seal(self, document, **kw):
         raise SealUnavailable("office 370303105000 holds no valid service-centre seal covering scripted.thing")
 
-    def trust_bundle(self):
-        return self.real.trust_bundle()
+    def trust_view(self):
+        return self.real.trust_view()
+
+    def published_bundle(self):
+        return self.real.published_bundle()
 
 
 async def test_a_polled_result_that_cannot_be_sealed_is_called_back_and_leaves_no_outbox_row(start_gateway, tmp_path):

@@ -86,3 +86,47 @@ def test_the_examples_callback_check_agrees_with_the_gateway() -> None:
     header = sign_callback("s3cret", body, int(time.time()))
     assert callback_is_genuine("s3cret", body, header)
     assert not callback_is_genuine("other", body, header)
+
+
+async def test_the_examples_receiver_takes_the_gateways_signed_callback_and_refuses_a_forged_one(
+    gw, tmp_path: Path
+) -> None:
+    import aiohttp
+
+    from tests.procs import free_port
+
+    port = free_port()
+    receiver = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(EXAMPLE),
+        "receive",
+        str(port),
+        "sample-fangzhen-window-callback-secret",  # the sample window caller's secret, as docs/api.md says
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert "receiving callbacks" in (await asyncio.wait_for(receiver.stdout.readline(), 10)).decode()
+        url = f"http://127.0.0.1:{port}/onewindow/callback"
+        body = b'{"id": "x", "status": "completed"}'
+        forged = {"Onewindow-Signature": sign_callback("not-the-secret", body, int(time.time()))}
+        async with aiohttp.ClientSession() as session:
+            assert (await session.post(url, data=body, headers=forged)).status == 401
+        assert "REFUSED" in (await asyncio.wait_for(receiver.stdout.readline(), 10)).decode()
+        envelope = {
+            "item": "tax.credit-grade",
+            "applicant": ORGANISATION,
+            "materials": {"year": 2025},
+            "office": TOWN,
+            "operator": "fz-window-01",
+            "channel": "window",
+            "callback_url": url,
+        }
+        answer = await gw.post(envelope)
+        assert answer.status == 201, await answer.text()
+        request_id = (await answer.json())["id"]
+        line = (await asyncio.wait_for(receiver.stdout.readline(), 30)).decode()
+        assert line.strip() == f"genuine callback to /onewindow/callback: request {request_id} is completed"
+    finally:
+        receiver.terminate()
+        await receiver.wait()

@@ -74,3 +74,20 @@ async def test_releasing_key_leases_lets_the_next_retry_resume_with_the_same_req
     assert await store.release_idempotency_leases(now) == 1
     again = await store.claim_idempotency_key("c", "k", request_id="r-3", **args)
     assert again.state is ClaimState.RESUME and again.request_id == "r-1"
+
+
+async def test_dropping_an_outbox_row_deletes_that_row_alone_unless_it_is_being_worked_on(store: Store) -> None:
+    now = utcnow()
+    done = record(status=RequestStatus.COMPLETED, finished_at=now, callback_url="http://127.0.0.1:1/cb")
+    await store.insert_request(done)
+    await store.schedule(done.id, "callback", due_at=now, expires_at=now + timedelta(hours=24), attempts=7)
+    await store.schedule(done.id, "poll", due_at=now + timedelta(hours=1), expires_at=now + timedelta(hours=24))
+    claimed = await store.claim_outbox("w", now=now, lease_until=now + timedelta(seconds=30), limit=10)
+    assert [e.action for e in claimed] == ["callback"]
+    assert await store.drop_outbox_row(done.id, "callback", now=now) is AdminResult.BUSY  # a worker sends it now
+    assert len(await store.list_outbox(request_id=done.id)) == 2
+    later = now + timedelta(seconds=31)  # the lease ran out: nobody holds it
+    assert await store.drop_outbox_row(done.id, "callback", now=later) is AdminResult.DONE
+    assert [e.action for e in await store.list_outbox(request_id=done.id)] == ["poll"]
+    assert await store.drop_outbox_row(done.id, "callback", now=later) is AdminResult.NOT_FOUND
+    assert (await store.get_request(done.id)).status is RequestStatus.COMPLETED  # the request is untouched

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from signing import TrustBundle, verify_document
+from signing import SealRegistry, TrustBundle, verify_document
+from signing.jws import b64url_decode
+from signing.model import parse_time
+from signing.sealing import sign_document
 from tests.browser import Browser, chromium_path, decode_png
 from tests.conftest import IN_CI, make_district
 from tests.helpers import ORGANISATION, PERSON, TOWN
@@ -114,13 +119,155 @@ async def test_revocation_stops_sealing_but_earlier_results_still_pass(start_gat
     pki, secret = make_district(tmp_path)  # a district of its own: this test revokes a seal
     gw = await start_gateway(pki_dir=str(pki), pki_passphrase_file=str(secret))
     before = await sealed(gw)
-    gw.gateway.sealer.registry.revoke(before["seal"]["number"], "印章遗失 seal lost", reason_code="key_compromise")
+    gw.gateway.sealer.registry.revoke(before["seal"]["number"], "街道合并 office merged", reason_code="superseded")
     report = (await verify(gw, before))["report"]
-    assert report["indication"] == "TOTAL_PASSED" and report["revocation_note"]
+    assert report["indication"] == "TOTAL_PASSED" and "stays valid" in report["revocation_note"]
     refused = await gw.post(PAYMENT_RECORD)
     assert refused.status == 503
     problem = await refused.json()
     assert problem["type"] == "/problems/seal-unavailable" and TOWN in problem["detail"]
+
+
+async def test_a_backdated_forgery_after_a_key_compromise_is_revoked_no_poe_but_a_logged_result_passes(
+    start_gateway, tmp_path: Path
+) -> None:
+    """A thief with the seal key dates a forgery before the revocation; only the audit log can vouch for time."""
+    pki, secret = make_district(tmp_path)
+    gw = await start_gateway(pki_dir=str(pki), pki_passphrase_file=str(secret))
+    created = await (await gw.post(PAYMENT_RECORD)).json()
+    genuine = created["result"]
+    await gw.gateway.audit.checkpoint()
+    proven = await (await gw.get(f"/v1/requests/{created['id']}/audit-proof")).json()
+    assert proven["seal"]["audit_proof"]
+    registry = gw.gateway.sealer.registry
+    seal = registry.get(genuine["seal"]["number"])
+    stolen = registry.signer_for(seal)
+    registry.revoke(seal.number, "印章密钥卡遗失 key card lost", reason_code="key_compromise")
+    header = json.loads(b64url_decode(genuine["seal"]["jws"].split(".")[0]))
+    content = {k: v for k, v in genuine.items() if k != "seal"}
+    content["content"] = {**content["content"], "records": []}
+    forged = sign_document(
+        content,
+        stolen,
+        seal,
+        item=header["ow_item"],
+        request_id=genuine["request_id"],
+        signed_at=parse_time(header["sigT"]),  # "sealed" when the genuine one was, before the revocation
+    )
+    result = await verify(gw, forged)
+    assert (result["report"]["indication"], result["report"]["sub_indication"]) == ("INDETERMINATE", "REVOKED_NO_POE")
+    assert "REVOKED_NO_POE" in result["text"] and "密钥泄露" in result["text"]
+    result = await verify(gw, proven)  # the gateway checks the proof with its own audit key
+    report = result["report"]
+    assert report["indication"] == "TOTAL_PASSED", result["text"]
+    assert "existed by" in report["revocation_note"] and "key_compromise" in report["revocation_note"]
+    assert {c["name"]: c["passed"] for c in report["checks"]}["audit_proof"] is True
+    report = (await verify(gw, genuine))["report"]  # the same result without its proof
+    assert report["sub_indication"] == "REVOKED_NO_POE"
+
+
+async def test_without_the_audit_log_the_gateway_cannot_show_proof_of_existence(start_gateway, tmp_path: Path) -> None:
+    pki, secret = make_district(tmp_path)
+    gw = await start_gateway(pki_dir=str(pki), pki_passphrase_file=str(secret))
+    created = await (await gw.post(PAYMENT_RECORD)).json()
+    await gw.gateway.audit.checkpoint()
+    proven = await (await gw.get(f"/v1/requests/{created['id']}/audit-proof")).json()
+    gw.gateway.sealer.registry.revoke(proven["seal"]["number"], "lost", reason_code="key_compromise")
+    audit, gw.gateway.audit = gw.gateway.audit, None  # as with [audit] enabled = false
+    try:
+        report = (await verify(gw, proven))["report"]
+    finally:
+        gw.gateway.audit = audit
+    assert report["sub_indication"] == "REVOKED_NO_POE"
+    assert {c["name"]: c["passed"] for c in report["checks"]}["audit_proof"] is None
+
+
+def _district_without_root_key(tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of a district as the bureau hands it to a gateway host: no root key."""
+    pki, secret = make_district(tmp_path / "bureau")
+    gateway_pki = tmp_path / "gateway-pki"
+    shutil.copytree(pki, gateway_pki)
+    (gateway_pki / "root" / "root-key.pem").unlink()
+    return gateway_pki, secret
+
+
+async def test_the_gateway_seals_verifies_and_serves_the_bundle_without_the_root_key(
+    start_gateway, tmp_path: Path
+) -> None:
+    pki, secret = _district_without_root_key(tmp_path)
+    gw = await start_gateway(pki_dir=str(pki), pki_passphrase_file=str(secret))
+    document = await sealed(gw)
+    assert (await verify(gw, document))["report"]["indication"] == "TOTAL_PASSED"
+    gw.gateway.sealer.registry.revoke(document["seal"]["number"], "office merged", reason_code="superseded")
+    refused = await gw.post(PAYMENT_RECORD)  # the revocation shows at once, without a re-export
+    assert refused.status == 503
+    assert "stays valid" in (await verify(gw, document))["report"]["revocation_note"]
+    response = await gw.client.get("/v1/trust-bundle")
+    assert response.status == 200
+    served = await response.read()
+    assert served == (pki / "trust-bundle.json").read_bytes()  # the bundle the bureau exported, as is
+    assert verify_document(document, TrustBundle.from_dict(json.loads(served))).passed
+    assert not (pki / "root" / "root-key.pem").exists()
+
+
+async def test_the_trust_bundle_route_says_when_the_registry_changed_after_the_export(
+    start_gateway, tmp_path: Path
+) -> None:
+    pki, secret = _district_without_root_key(tmp_path)
+    gw = await start_gateway(pki_dir=str(pki), pki_passphrase_file=str(secret))
+    stale_header = "Onewindow-Trust-Bundle-Stale"
+    first = await gw.client.get("/v1/trust-bundle")
+    assert first.status == 200 and stale_header not in first.headers
+    number = gw.gateway.sealer.registry.seals()[0].number
+    gw.gateway.sealer.registry.suspend(number, "audit in progress")  # on the gateway host: no re-export
+    stale = await gw.client.get("/v1/trust-bundle")
+    assert stale.status == 200 and stale.headers[stale_header] == "registry-changed"
+    assert await stale.read() == await first.read()  # still the exported file
+    # The bureau re-exports (it holds the root key) and copies the bundle over.
+    bureau = SealRegistry.open(tmp_path / "bureau" / "pki")
+    bureau.suspend(number, "audit in progress", at=gw.gateway.sealer.registry.get(number).history[-1].at)
+    bundle = bureau.export_trust_bundle(pki / "trust-bundle.json", passphrase=_passphrase(secret))
+    fresh = await gw.client.get("/v1/trust-bundle")
+    assert fresh.status == 200 and stale_header not in fresh.headers
+    assert json.loads(await fresh.read())["issued_at"] == bundle["issued_at"]
+    # A bundle past its next update is served too, and says so.
+    old = datetime.now(UTC) - timedelta(days=30)
+    bureau.export_trust_bundle(pki / "trust-bundle.json", passphrase=_passphrase(secret), now=old)
+    aged = await gw.client.get("/v1/trust-bundle")
+    assert aged.status == 200 and aged.headers[stale_header] == "next-update-passed"
+
+
+async def test_no_exported_bundle_is_a_clear_problem(start_gateway, tmp_path: Path) -> None:
+    pki, secret = _district_without_root_key(tmp_path)
+    gw = await start_gateway(pki_dir=str(pki), pki_passphrase_file=str(secret))
+    (pki / "trust-bundle.json").unlink()
+    missing = await gw.client.get("/v1/trust-bundle")
+    assert missing.status == 503 and missing.content_type == "application/problem+json"
+    problem = await missing.json()
+    assert problem["type"] == "/problems/trust-bundle-unavailable" and "export-trust" in problem["detail"]
+    foreign_pki, _ = make_district(tmp_path / "elsewhere")  # another district's bundle copied by mistake
+    shutil.copy(foreign_pki / "trust-bundle.json", pki / "trust-bundle.json")
+    wrong = await gw.client.get("/v1/trust-bundle")
+    assert wrong.status == 503 and "root" in (await wrong.json())["detail"]
+    assert (await verify(gw, await sealed(gw)))["report"]["indication"] == "TOTAL_PASSED"  # verifying never needed it
+    assert (await gw.client.get("/problems/trust-bundle-unavailable")).status == 200
+
+
+async def test_the_sample_district_made_at_first_start_exports_its_bundle(start_gateway, tmp_path: Path) -> None:
+    pki = tmp_path / "sample" / "pki"
+    gw = await start_gateway(
+        pki_dir=str(pki), pki_passphrase_file=str(tmp_path / "sample" / "passphrase"), pki_create_sample=True
+    )
+    assert (pki / "trust-bundle.json").exists()
+    response = await gw.client.get("/v1/trust-bundle")
+    assert response.status == 200 and "Onewindow-Trust-Bundle-Stale" not in response.headers
+    assert verify_document(await sealed(gw), TrustBundle.from_dict(await response.json())).passed
+
+
+def _passphrase(path: Path):
+    from signing.keys import Passphrase
+
+    return Passphrase(path.read_bytes().rstrip(b"\n"))
 
 
 @pytest.mark.skipif(not chromium_path() and not IN_CI, reason="chromium is not installed")
@@ -151,3 +298,23 @@ async def test_the_verification_page_works_in_a_real_browser(gw, tmp_path: Path)
         await browser.evaluate("document.getElementById('verify').click()")
         await browser.wait_for("document.getElementById('verdict').className === 'fail'")
         assert "HASH_FAILURE" in await browser.evaluate("document.getElementById('verdict').textContent")
+
+
+async def test_the_sample_district_scopes_each_seal_to_its_kind_of_items(start_gateway, tmp_path: Path) -> None:
+    """A service-centre seal put on an item that needs the numbered approval seal does not pass, even offline."""
+    from signing.keys import Passphrase
+    from signing.sealing import sign_document
+
+    gw = await start_gateway(
+        pki_dir=str(tmp_path / "pki"), pki_passphrase_file=str(tmp_path / "secret"), pki_create_sample=True
+    )
+    registry = gw.gateway.sealer.registry
+    assert registry.seal_for(TOWN, "service_centre", "property.title-reissue") is None
+    centre = registry.seal_for(TOWN, "service_centre", "tax.payment-record")
+    approval = registry.seal_for(TOWN, "delegated_approval", "property.title-reissue")
+    assert centre is not None and approval is not None
+    document = {"document_type": "onewindow.result.v1", "item": "property.title-reissue", "request_id": "R-1"}
+    signer = registry.signer_for(centre, passphrase=Passphrase((tmp_path / "secret").read_bytes().strip()))
+    misused = sign_document(document, signer, centre, item="property.title-reissue", request_id="R-1")
+    report = (await verify(gw, misused))["report"]
+    assert report["sub_indication"] == "SIG_CONSTRAINTS_FAILURE"

@@ -93,8 +93,17 @@ def _schemas() -> dict[str, Any]:
                     "description": "The accepting staff member's id (首问负责).",
                 },
                 "channel": {"enum": list(CHANNELS)},
-                "pledge": _ref("Pledge"),
-                "callback_url": {"type": "string", "format": "uri"},
+                "pledge": {
+                    "anyOf": [_ref("Pledge"), {"type": "null"}],
+                    "description": "Optional; null or absent when the applicant gives no pledge.",
+                },
+                "callback_url": {
+                    "type": ["string", "null"],
+                    "format": "uri",
+                    "description": "Optional: where the final request resource is POSTed, signed with the "
+                    "caller's callback_secret. It must start with one of the caller's configured "
+                    "callback_prefixes, else 422 with error code callback_not_allowed.",
+                },
             },
             "additionalProperties": False,
         },

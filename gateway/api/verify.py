@@ -1,15 +1,21 @@
 """Verification for everyone who is handed a sealed result.
 
-``POST /v1/verify`` checks a sealed document against the district's trust
-bundle and answers with the ETSI-style report, its plain-words rendering and
-the seal drawn as the red stamp; ``GET /verify`` is the page security staff
-use to paste or drop a document; ``GET /v1/trust-bundle`` hands out the
-bundle itself so anyone can verify offline with ``onewindow verify``.
+``POST /v1/verify`` checks a sealed document against the district's seal
+registry (the gateway's current view of it: no root key involved) and
+answers with the ETSI-style report, its plain-words rendering and the seal
+drawn as the red stamp.  With the audit log on, a document's
+``seal.audit_proof`` is checked with the gateway's audit key, which gives the
+proof of existence a seal revoked for key compromise needs.  ``GET /verify``
+is the page security staff use to paste or drop a document;
+``GET /v1/trust-bundle`` hands out the signed bundle the bureau exported, so
+anyone can verify offline with ``onewindow verify``.
 """
 
 from __future__ import annotations
 
-import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
@@ -20,18 +26,55 @@ from gateway.api.keys import GATEWAY
 from gateway.api.openapi import problem_response
 from gateway.api.requests import json_response
 from gateway.events import digest
+from gateway.problems import TOO_MANY_REQUESTS, TRUST_BUNDLE_UNAVAILABLE, ProblemError
+from gateway.sealer import TrustBundleUnavailable
 from signing import render_stamp_svg, verify_document
+from signing.audit_proof import audit_checker
+from signing.verify import AuditChecker
 
 MAX_DOCUMENT_BYTES = 1_048_576
+#: On ``GET /v1/trust-bundle``: why the served bundle is out of date (absent when it is not).
+STALE_HEADER = "Onewindow-Trust-Bundle-Stale"
 _PAGE = resources.files("gateway.api").joinpath("verify_page.html")
+
+
+class RateLimit:
+    """A token bucket per client address: the public verification endpoint is open to anyone."""
+
+    def __init__(self, per_second: float = 5.0, burst: int = 20, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_second, self.burst, self.clock = per_second, burst, clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def allow(self, client: str) -> float:
+        """0 when a request from ``client`` may go ahead now, else the seconds to wait."""
+        now = self.clock()
+        tokens, last = self._buckets.get(client, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.per_second)
+        if tokens < 1:
+            self._buckets[client] = (tokens, now)
+            return (1 - tokens) / self.per_second
+        self._buckets[client] = (tokens - 1, now)
+        if len(self._buckets) > 10_000:  # forget idle clients rather than grow without bound
+            self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 60}
+        return 0.0
+
+
+VERIFY_LIMIT: web.AppKey[RateLimit] = web.AppKey("verify_rate_limit", RateLimit)
 
 
 async def post_verify(request: web.Request) -> web.Response:
     """Verify one sealed document; the verdict is in the body, the HTTP status is 200 for any verdict."""
     gateway = request.app[GATEWAY]
+    wait = request.app[VERIFY_LIMIT].allow(request.remote or "unknown")
+    if wait:
+        raise ProblemError(
+            TOO_MANY_REQUESTS,
+            "Too many verification requests from this address.",
+            "该地址的验证请求过于频繁，请稍后再试。",
+            headers={"Retry-After": str(max(1, round(wait)))},
+        )
     document = await read_json_object(request, min(MAX_DOCUMENT_BYTES, gateway.settings.max_body_bytes))
-    _, trust = gateway.sealer.trust_bundle()
-    report = verify_document(document, trust)
+    report = verify_document(document, gateway.sealer.trust_view(), audit_checker=_audit_checker(gateway))
     stamp = None
     if report.seal_number and report.holder_name and report.kind:
         stamp = render_stamp_svg(report.holder_name, report.seal_number, report.kind.value)
@@ -46,14 +89,30 @@ async def post_verify(request: web.Request) -> web.Response:
     return json_response(200, {"report": report.to_dict(), "text": report.render(), "stamp_svg": stamp})
 
 
+def _audit_checker(gateway: Any) -> AuditChecker | None:
+    """The audit-proof check with this gateway's audit key; None when the audit log is off."""
+    audit = gateway.audit
+    if audit is None or audit.signer is None:
+        return None
+    return audit_checker(audit.signer.public_key())
+
+
 async def get_trust_bundle(request: web.Request) -> web.Response:
-    """The district's signed trust bundle, for offline verification."""
-    data, _ = request.app[GATEWAY].sealer.trust_bundle()
-    return web.Response(
-        text=json.dumps(data, ensure_ascii=False),
-        content_type="application/json",
-        headers={"Content-Disposition": 'attachment; filename="trust-bundle.json"', "Cache-Control": "no-cache"},
-    )
+    """The signed trust bundle the bureau exported (byte for byte), for offline verification."""
+    try:
+        published = request.app[GATEWAY].sealer.published_bundle()
+    except TrustBundleUnavailable as exc:
+        raise ProblemError(
+            TRUST_BUNDLE_UNAVAILABLE,
+            f"{exc}.",
+            "本网关没有区行政审批服务局导出的有效信任包（印章登记目录中的 trust-bundle.json）："
+            "请在保存根证书密钥的计算机上运行 onewindow seal export-trust 并复制到本网关。",
+        ) from None
+    headers = {"Content-Disposition": 'attachment; filename="trust-bundle.json"', "Cache-Control": "no-cache"}
+    stale = published.stale(datetime.now(UTC))
+    if stale:
+        headers[STALE_HEADER] = ", ".join(stale)
+    return web.Response(body=published.body, content_type="application/json", charset="utf-8", headers=headers)
 
 
 async def get_page(request: web.Request) -> web.Response:
@@ -69,6 +128,7 @@ async def get_page(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
+    app[VERIFY_LIMIT] = RateLimit()
     app.router.add_post("/v1/verify", post_verify)
     app.router.add_get("/v1/trust-bundle", get_trust_bundle)
     app.router.add_get("/verify", get_page)
@@ -87,8 +147,10 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
     "VerificationReport": {
         "type": "object",
         "description": "ETSI EN 319 102-1 vocabulary: indication TOTAL_PASSED, TOTAL_FAILED or INDETERMINATE, "
-        "with a sub-indication such as HASH_FAILURE, SIG_CRYPTO_FAILURE, REVOKED, EXPIRED, NOT_YET_VALID, "
-        "NO_CERTIFICATE_CHAIN_FOUND, FORMAT_FAILURE or SIG_CONSTRAINTS_FAILURE.",
+        "with a sub-indication such as HASH_FAILURE, SIG_CRYPTO_FAILURE, REVOKED, REVOKED_NO_POE, EXPIRED, "
+        "NOT_YET_VALID, NO_CERTIFICATE_CHAIN_FOUND, FORMAT_FAILURE or SIG_CONSTRAINTS_FAILURE. REVOKED_NO_POE "
+        "(INDETERMINATE): the seal was revoked for key compromise after the claimed signing time and no audit-log "
+        "proof shows the document existed before the revocation.",
         "properties": {
             "indication": {"enum": ["TOTAL_PASSED", "TOTAL_FAILED", "INDETERMINATE"]},
             "sub_indication": {"type": ["string", "null"]},
@@ -114,6 +176,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "400": problem_response("Not JSON, or not a JSON object"),
                 "413": problem_response("Document over 1 MiB"),
                 "415": problem_response("Not application/json"),
+                "429": problem_response("More than 5 verifications a second (bursts of 20) from one address"),
             },
         }
     },
@@ -121,7 +184,28 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": {
             "operationId": "getTrustBundle",
             "summary": "The district's trust bundle (root, seal registry with status history, CRL), signed by the root",
-            "responses": {"200": {"description": "Trust bundle", "content": {"application/json": {}}}},
+            "description": "The bundle the district bureau exported with `onewindow seal export-trust` into the "
+            "gateway's seal registry directory (`trust-bundle.json`), served byte for byte: the gateway never holds "
+            "the root key and never signs a bundle itself. When the bundle is out of date it is still served, with "
+            f"the `{STALE_HEADER}` header; the bureau should re-export it.",
+            "responses": {
+                "200": {
+                    "description": "Trust bundle",
+                    "headers": {
+                        STALE_HEADER: {
+                            "description": "Present only when the bundle is out of date; comma-separated reasons: "
+                            "`registry-changed` (the seal registry holds a change, such as a revocation, that the "
+                            "bundle does not show) and `next-update-passed` (the bundle's next_update has passed).",
+                            "schema": {"type": "string", "example": "registry-changed"},
+                        }
+                    },
+                    "content": {"application/json": {}},
+                },
+                "503": problem_response(
+                    "trust-bundle-unavailable: no exported trust-bundle.json on this gateway, or not a valid "
+                    "bundle of this district's root"
+                ),
+            },
         }
     },
     "/verify": {

@@ -49,7 +49,7 @@ def record_admin_act(settings: Settings, kind: str, **fields: Any) -> int | None
 
     Example (the outbox command after an operator retries a dead letter)::
 
-        record_admin_act(settings, "outbox.retry", request_id=rid, action="submit", reason=args.reason)
+        record_admin_act(settings, "outbox_retry", request_id=rid, by="ops-li", reason="税务系统已恢复")
     """
     try:
         asyncio.get_running_loop()

@@ -26,14 +26,19 @@ from gateway.audit.store_base import AuditIntegrityError, AuditStore, StoredChec
 from gateway.audit.story import story
 from gateway.audit.verify import VerifyInputError, verify_store
 from gateway.config import Settings, load_settings
+from gateway.store import require_existing_store
 from signing.audit_bundle import build_bundle, bundle_public_key, verify_bundle
 from signing.audit_log import LogReport
 from signing.checkpoint import AuditPublicKey, SignedCheckpoint, key_id, load_public_key, public_key_pem
 from signing.proof_files import build_consistency_proof_file, build_inclusion_proof_file, check_proof_file
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(getattr(args, "config", None))
+def _settings(args: argparse.Namespace, *, reads_store: bool = False) -> Settings:
+    """The configuration; ``reads_store``: refuse first if the store it names is not there (a wrong directory)."""
+    settings = load_settings(getattr(args, "config", None))
+    if reads_store:
+        require_existing_store(settings.store_url)
+    return settings
 
 
 def _read_json(path: str) -> Any:
@@ -57,11 +62,28 @@ def _pinned_key(path: str | None) -> AuditPublicKey | None:
 
 
 def _print_report(report: LogReport, as_json: bool) -> int:
+    unsigned = report.ok and not report.checkpoints
+    if unsigned:  # consistent, but there is nothing signed to hold the entries to: say so, claim no more
+        report.notes.insert(0, _NOTHING_SIGNED if report.size else "the log is empty: there is nothing to verify yet")
     if as_json:
         write_json(report.to_dict(), None)
+    elif unsigned:  # the generic report would claim checks against checkpoints that do not exist
+        lines = [_UNSIGNED if line.startswith("VALID:") else line for line in report.render().splitlines()]
+        print("\n".join(line for line in lines if "after the latest checkpoint" not in line))
     else:
         print(report.render())
     return EXIT_OK if report.ok else EXIT_PROBLEM
+
+
+_NOTHING_SIGNED = (
+    "nothing is signed yet: there is no signed checkpoint, so the entries were checked only against each other "
+    "and the stored head, which whoever can write the database could rewrite together; a running gateway signs "
+    "one within [audit] checkpoint_interval_s, or sign one now with 'onewindow audit checkpoint'"
+)
+_UNSIGNED = (
+    "NOTHING SIGNED YET: the entries are consistent (each in its place, its recorded leaf hash and index "
+    "columns agree, the stored head matches), but there is no signed checkpoint to check them against."
+)
 
 
 def _start_checkpoint(value: str | None) -> int | SignedCheckpoint | None:
@@ -98,7 +120,7 @@ async def verify(args: argparse.Namespace) -> int:
                 f"trusted the key embedded in the bundle ({key_id(trusted)}): compare it, or pass --key"
             )
         return _print_report(report, args.json)
-    settings = _settings(args)
+    settings = _settings(args, reads_store=True)
     trusted = pinned or load_audit_public_key(settings)
     start = _start_checkpoint(args.start)
     async with open_store(settings) as (_, audit):
@@ -128,12 +150,16 @@ def _signed(record: StoredCheckpoint) -> SignedCheckpoint:
 
 
 async def prove(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = _settings(args, reads_store=True)
     key = load_audit_public_key(settings)
     async with open_store(settings) as (_, audit):
         latest = await audit.latest_checkpoint()
         if args.entry < 0:
             raise BadInput("ENTRY must be a sequence number (0 or more)")
+        size = (await audit.head()).size
+        if args.entry >= size:
+            held = f"entries 0..{size - 1}" if size else "no entries yet"
+            raise BadInput(f"entry {args.entry} does not exist: the log holds {held}")
         if latest is None or args.entry >= latest.tree_size:
             covered = f"the latest is at size {latest.tree_size}" if latest else "there is none yet"
             print(
@@ -153,7 +179,7 @@ async def prove(args: argparse.Namespace) -> int:
 
 
 async def consistency(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = _settings(args, reads_store=True)
     key = load_audit_public_key(settings)
     async with open_store(settings) as (_, audit):
         stored = await _checkpoints_by_size(audit)
@@ -183,7 +209,7 @@ def _emit_checked(doc: dict[str, Any], key: AuditPublicKey, out: str | None) -> 
 
 
 async def export(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = _settings(args, reads_store=True)
     key = load_audit_public_key(settings)
     async with open_store(settings) as (_, audit):
         stored = await _checkpoints_by_size(audit)
@@ -219,7 +245,7 @@ async def export(args: argparse.Namespace) -> int:
 
 
 async def show(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = _settings(args, reads_store=True)
     cipher = PayloadCipher.from_file(args.payload_key) if args.payload_key else None
     async with open_store(settings) as (_, audit):
         told = await story(audit, args.request_id, cipher=cipher)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from gateway.store.base import (
     AdminResult,
     ClaimState,
@@ -25,7 +27,9 @@ __all__ = [
     "RequestStatus",
     "Store",
     "StoreError",
+    "StoreMissing",
     "make_store",
+    "require_existing_store",
     "utcnow",
 ]
 
@@ -41,3 +45,27 @@ def make_store(url: str) -> Store:
 
         return PostgresStore.from_url(url)
     raise ValueError(f"unsupported store URL {url!r}: use sqlite:///PATH or postgresql://HOST/DB")
+
+
+class StoreMissing(StoreError):
+    """A command that only reads the store found no store where the configuration points."""
+
+
+def require_existing_store(url: str) -> None:
+    """Raise :class:`StoreMissing` when ``url`` names a SQLite file that does not exist.
+
+    Opening it would create an empty store, and a command reading it would
+    then report nothing -- run from the wrong directory, a relative
+    ``sqlite:///var/onewindow.db`` names another file than the gateway's.
+    """
+    if not url.startswith("sqlite:"):
+        return
+    from gateway.store.sqlite import SQLiteStore
+
+    path = SQLiteStore.from_url(url).path
+    if path == ":memory:" or Path(path).exists():
+        return
+    where = "" if Path(path).is_absolute() else f" (store.url {url} is relative to the working directory {Path.cwd()})"
+    raise StoreMissing(
+        f"no store at {Path(path).absolute()}{where}: run this from the gateway's directory or pass --config FILE"
+    )

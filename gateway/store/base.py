@@ -104,7 +104,7 @@ class OutboxStats:
 
 
 class AdminResult(enum.StrEnum):
-    """What an operator's act on a request (``onewindow outbox retry|dead-letter``) came to."""
+    """What an operator's act on a request (``onewindow outbox retry|dead-letter|drop``) came to."""
 
     DONE = "done"
     NOT_FOUND = "not_found"
@@ -250,6 +250,11 @@ class Store(abc.ABC):
         """Dead-letter a queued request, atomically: status ``dead_letter`` and its submit/poll rows
         gone. ``BUSY`` (and nothing changed) while one of those rows is leased, because a delivery
         running now could still settle or re-queue it."""
+
+    @abc.abstractmethod
+    async def drop_outbox_row(self, request_id: str, action: str, *, now: datetime) -> AdminResult:
+        """Delete one outbox row on an operator's word, atomically: ``BUSY`` (nothing changed) while it
+        is leased, since a worker is running it now; ``NOT_FOUND`` when there is no such row."""
 
     # -- idempotency keys -------------------------------------------------
 

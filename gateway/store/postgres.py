@@ -358,3 +358,15 @@ class PostgresStore(PostgresIdempotency, Store):
             )
             await conn.execute("DELETE FROM outbox WHERE request_id = $1 AND action IN ('submit', 'poll')", request_id)
             return AdminResult.DONE
+
+    async def drop_outbox_row(self, request_id: str, action: str, *, now: datetime) -> AdminResult:
+        async with self.pool.acquire() as conn, conn.transaction():
+            lease = await conn.fetchrow(
+                "SELECT lease_until FROM outbox WHERE request_id = $1 AND action = $2 FOR UPDATE", request_id, action
+            )
+            if lease is None:
+                return AdminResult.NOT_FOUND
+            if lease["lease_until"] is not None and lease["lease_until"] >= now:
+                return AdminResult.BUSY
+            await conn.execute("DELETE FROM outbox WHERE request_id = $1 AND action = $2", request_id, action)
+            return AdminResult.DONE

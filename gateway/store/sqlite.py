@@ -362,3 +362,16 @@ class SQLiteStore(SQLiteIdempotency, Store):
             )
             await db.execute("DELETE FROM outbox WHERE request_id = ? AND action IN ('submit', 'poll')", (request_id,))
             return AdminResult.DONE
+
+    async def drop_outbox_row(self, request_id: str, action: str, *, now: datetime) -> AdminResult:
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                "SELECT lease_until FROM outbox WHERE request_id = ? AND action = ?", (request_id, action)
+            )
+            row = await cursor.fetchone()
+            if row is None:
+                return AdminResult.NOT_FOUND
+            if row["lease_until"] is not None and row["lease_until"] >= ts(now):
+                return AdminResult.BUSY
+            await db.execute("DELETE FROM outbox WHERE request_id = ? AND action = ?", (request_id, action))
+            return AdminResult.DONE

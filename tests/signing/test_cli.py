@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -224,3 +225,60 @@ def test_key_type_option_picks_the_root_and_each_seals_algorithm(
     assert refused.value.code == 2 and "invalid choice" in capsys.readouterr().err
     code, out, _ = run(capsys, "seal", "init-district", "--pki", str(tmp_path / "new"))
     assert code == 0 and "(P-384, ES384)" in out
+
+
+def test_every_registry_change_re_exports_the_trust_bundle_into_the_registry(
+    tmp_path: Path, seal_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from signing.trust import load_trust_bundle
+
+    pki = tmp_path / "pki"
+    bundle_path = pki / "trust-bundle.json"
+
+    def bundle_after(*argv: str) -> Any:
+        before = bundle_path.read_bytes() if bundle_path.exists() else b""
+        code, out, err = run(capsys, *argv, "--pki", str(pki))
+        assert code == 0 and err == "" and f"re-exported to {bundle_path}" in out, (argv, out, err)
+        assert bundle_path.read_bytes() != before
+        return load_trust_bundle(bundle_path)
+
+    assert bundle_after("seal", "init-district").seals == {}
+    issue = ("seal", "issue", "--office", "370303100000", "--name", "马尚街道", "--kind", "service_centre")
+    assert set(bundle_after(*issue).seals) == {"370303-BM-0001"}
+    history = ["active", "suspended", "active", "revoked"]
+    for n, argv in enumerate(
+        (
+            ("seal", "suspend", "370303-BM-0001", "--reason", "audit"),
+            ("seal", "reinstate", "370303-BM-0001"),
+            ("seal", "revoke", "370303-BM-0001", "--reason", "merged", "--code", "superseded"),
+        ),
+        start=2,
+    ):
+        seal = bundle_after(*argv).seals["370303-BM-0001"]
+        assert [e.status.value for e in seal.history] == history[:n]
+    registry = SealRegistry.open(pki)
+    assert registry.bundle_is_current(load_trust_bundle(bundle_path))
+    # export-trust still writes any file, and by default the registry's own bundle.
+    code, out, _ = run(capsys, "seal", "export-trust", "--pki", str(pki))
+    assert code == 0 and str(bundle_path) in out
+
+
+def test_a_change_without_the_root_key_stands_and_warns_that_the_bundle_is_stale(
+    seal_registry: SealRegistry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from signing.trust import load_trust_bundle
+
+    pki = tmp_path / "gateway-pki"
+    shutil.copytree(seal_registry.directory, pki)
+    (pki / "root" / "root-key.pem").unlink()
+    number = seal_registry.seals()[0].number
+    code, out, err = run(
+        capsys, "seal", "revoke", number, "--pki", str(pki), "--reason", "lost", "--code", "key_compromise"
+    )
+    assert code == 0 and f"revoked {number}" in out and "REVOKED_NO_POE" in out
+    assert err.startswith("warning: the change is made") and "export-trust" in err and err.count("\n") == 1
+    registry = SealRegistry.open(pki)
+    assert registry.get(number).status.value == "revoked"
+    assert not registry.bundle_is_current(load_trust_bundle(pki / "trust-bundle.json"))
+    code, _, err = run(capsys, "seal", "export-trust", "--pki", str(pki))
+    assert code == 2 and "root key" in err and err.count("\n") == 1

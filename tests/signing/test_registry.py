@@ -301,3 +301,44 @@ def test_an_es256_district_keeps_working_and_holds_each_seals_own_key_type(
         doc = seal_document(result_doc, signer, seal, item="tax.payment-record", request_id="R")
         report = verify_document(doc, trust)
         assert report.passed, report.render()
+
+
+def test_the_root_may_have_a_passphrase_of_its_own(
+    tmp_path: Path, seal_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ONEWINDOW_ROOT_PASSPHRASE(_FILE): knowing the seal passphrase (every gateway does) issues nothing."""
+    from signing.keys import (
+        ROOT_PASSPHRASE_ENV,
+        ROOT_PASSPHRASE_FILE_ENV,
+        Passphrase,
+        decrypt_private_key,
+        load_root_passphrase,
+    )
+
+    root_secret = tmp_path / "root-passphrase"
+    root_secret.write_text("the bureau's own root passphrase\n")
+    monkeypatch.setenv(ROOT_PASSPHRASE_FILE_ENV, str(root_secret))
+    registry = SealRegistry.create(tmp_path / "pki")
+    seal = registry.issue(office="370303100000", holder_name="马尚街道", kind="service_centre")
+    root_pem = (registry.directory / "root/root-key.pem").read_bytes()
+    decrypt_private_key(root_pem, Passphrase(b"the bureau's own root passphrase"))
+    with pytest.raises(PassphraseError, match="wrong passphrase"):
+        decrypt_private_key(root_pem, load_passphrase())
+    seal_pem = (registry.directory / seal.key["path"]).read_bytes()
+    decrypt_private_key(seal_pem, load_passphrase())  # the seal key stays under the seal passphrase
+    registry.export_trust_bundle()
+    # Without the root passphrase the seal passphrase is tried, and refused, for root work only.
+    monkeypatch.delenv(ROOT_PASSPHRASE_FILE_ENV)
+    with pytest.raises(PassphraseError, match="district root key: wrong passphrase"):
+        registry.issue(office="370303100000", holder_name="马尚街道", kind="delegated_approval")
+    with pytest.raises(PassphraseError, match="district root key"):
+        registry.export_trust_bundle()
+    assert registry.signer_for(seal).algorithm == "ES384"  # sealing never needs it
+    monkeypatch.setenv(ROOT_PASSPHRASE_ENV, "the bureau's own root passphrase")
+    assert registry.issue(office="370303100000", holder_name="马尚街道", kind="delegated_approval")
+    assert load_root_passphrase({ROOT_PASSPHRASE_ENV: "x" * 8, PASSPHRASE_ENV: "y" * 8}).reveal() == b"x" * 8
+    assert load_root_passphrase({PASSPHRASE_ENV: "y" * 8}).reveal() == b"y" * 8  # registries from before
+    with pytest.raises(PassphraseError, match=ROOT_PASSPHRASE_ENV):
+        load_root_passphrase({})
+    with pytest.raises(PassphraseError, match="root key passphrase must be at least"):
+        load_root_passphrase({ROOT_PASSPHRASE_ENV: "short"})

@@ -39,6 +39,7 @@ async def test_fresh_venv_with_only_onewindow_signing_verifies_a_result_of_the_r
     (workdir / "doc.json").write_text(json.dumps(doc, ensure_ascii=False))
     (workdir / "bundle.json").write_text(await (await gw.client.get("/v1/trust-bundle")).text())
     (workdir / "audit-key.pem").write_text(public_key_pem(gw.gateway.audit.signer.public_key()))
+    (workdir / "proof.json").write_text(json.dumps(doc["seal"]["audit_proof"]))
     altered = {**doc, "content": {**doc["content"], "total": "0.00"}}
     (workdir / "altered.json").write_text(json.dumps(altered, ensure_ascii=False))
 
@@ -93,3 +94,12 @@ async def test_fresh_venv_with_only_onewindow_signing_verifies_a_result_of_the_r
     bad = verify("altered.json")
     assert bad.returncode == 1
     assert json.loads(bad.stdout)["sub_indication"] == "HASH_FAILURE"
+    proof = subprocess.run(
+        [str(venv / "bin/onewindow"), "audit", "check-proof", "proof.json", "--key", "audit-key.pem"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proof.returncode == 0 and proof.stdout.startswith("VALID"), proof.stdout + proof.stderr

@@ -346,6 +346,7 @@ def test_every_sub_indication_maps_to_its_etsi_indication() -> None:
     indeterminate = {s for s, i in INDICATION_OF.items() if i is Indication.INDETERMINATE}
     assert indeterminate == {
         SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
+        SubIndication.REVOKED_NO_POE,
         SubIndication.SIG_CONSTRAINTS_FAILURE,
     }
 
