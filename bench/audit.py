@@ -39,7 +39,7 @@ from gateway.audit.entries import PreparedEntry, prepare_entry  # noqa: E402
 from gateway.audit.log import AuditLog  # noqa: E402
 from gateway.audit.proofs import prove_inclusion  # noqa: E402
 from gateway.audit.settings import AuditSettings  # noqa: E402
-from gateway.audit.store_base import audit_store_for  # noqa: E402
+from gateway.audit.stores import audit_store_for  # noqa: E402
 from gateway.audit.verify import verify_store  # noqa: E402
 from gateway.logs import configure_logging  # noqa: E402
 from gateway.store import make_store  # noqa: E402

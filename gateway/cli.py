@@ -17,7 +17,8 @@ from typing import Any
 
 from gateway import __version__
 from gateway.catalogue import CHANNELS, ITEM_KINDS, OFFICE_LEVELS, CatalogueError
-from gateway.config import ConfigError, Settings, effective_configuration, load_settings, redacted
+from gateway.config import ConfigError, Settings, load_settings
+from gateway.config_view import effective_configuration, redacted
 from gateway.errors import CommandError
 
 Command = Callable[[argparse.Namespace], int]

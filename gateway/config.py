@@ -10,11 +10,10 @@ that names the field instead of failing on the first request.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -24,9 +23,7 @@ from gateway.audit.settings import AuditSettings, parse_audit_settings
 from gateway.catalogue import CHANNELS, OFFICE_LEVELS
 
 ENV_PREFIX = "ONEWINDOW_"
-_SECRET_KEY = re.compile(r"secret|password|passphrase|token|api_key|private|credential", re.I)
 # A digest of a key, or the path of a file holding a secret, is not itself a secret.
-_NOT_SECRET_SUFFIXES = ("_sha256", "_file", "_path", "_dir")
 _OFFICE_CODE = re.compile(r"^\d{12}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -394,38 +391,3 @@ def load_settings(path: str | Path | None = None, *, environ: Mapping[str, str] 
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
         source = str(path)
     return build_settings(_apply_env(data, environ), source=source)
-
-
-def effective_configuration(settings: Settings, agencies: Iterable[str] = ()) -> dict[str, Any]:
-    """The configuration as the gateway uses it: every section with its defaults, and under
-    ``agencies`` the effective settings of each configured agency and of each code in ``agencies``
-    (the installed ones), defaults included. Not redacted: pass it through :func:`redacted`."""
-    data = copy.deepcopy(dict(settings.raw))
-    data["agencies"] = {
-        code: {k: v for k, v in dataclasses.asdict(settings.agency(code)).items() if k != "code"}
-        for code in sorted(set(settings.agencies) | set(agencies))
-    }
-    return data
-
-
-def _is_secret(key: str) -> bool:
-    return bool(_SECRET_KEY.search(key)) and not key.lower().endswith(_NOT_SECRET_SUFFIXES)
-
-
-def redacted(data: Any, key: str = "") -> Any:
-    """A copy of the configuration with every secret value (and URL password) replaced by ``***``.
-
-    Key digests (``api_key_sha256``) and paths of secret files (``passphrase_file``) stay visible:
-    they are what an operator checks, and they reveal nothing.
-    """
-    if isinstance(data, Mapping):
-        return (
-            {k: ("***" if _is_secret(k) and not isinstance(v, Mapping) else redacted(v, k)) for k, v in data.items()}
-            if not _is_secret(key)
-            else {k: "***" for k in data}
-        )
-    if isinstance(data, list):
-        return [redacted(v, key) for v in data]
-    if isinstance(data, str) and "://" in data and "@" in data:
-        return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", data)
-    return data

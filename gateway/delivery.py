@@ -86,24 +86,29 @@ class Delivery(DeliveryFailures):
 
     # -- submitting ---------------------------------------------------------
 
+    async def _call_agency(self, record: RequestRecord, item: Item, operation: str) -> Outcome:
+        """Submit or poll through the extranet, under the request's deadline and dedupe key."""
+        agency = self.registry.agency_for(item.code)
+        request = intake_request(record.id, envelope_from_stored(record.envelope))  # call.request on polls too
+        ticket = record.ticket or ""
+        return await self.extranet.call(
+            agency.code,
+            operation,
+            (lambda call: agency.submit(request, call))
+            if operation == "submit"
+            else (lambda call: agency.poll(ticket, call)),
+            dedupe_key=record.id,
+            deadline=time.monotonic() + self.settings.request_deadline_s,
+            item=item.code,
+            log=self.log.bind(request_id=record.id, item=item.code),
+            request=request,
+        )
+
     async def submit(self, record: RequestRecord, item: Item, *, background: bool) -> Answer:
         """Send a recorded request to its agency and settle what comes back."""
-        agency = self.registry.agency_for(item.code)
-        request = intake_request(record.id, envelope_from_stored(record.envelope))
         attempts = record.attempts + 1
-        log = self.log.bind(request_id=record.id, item=item.code)
-        deadline = time.monotonic() + self.settings.request_deadline_s
         try:
-            outcome = await self.extranet.call(
-                agency.code,
-                "submit",
-                lambda call: agency.submit(request, call),
-                dedupe_key=record.id,
-                deadline=deadline,
-                item=item.code,
-                log=log,
-                request=request,
-            )
+            outcome = await self._call_agency(record, item, "submit")
         except AgencyUnavailable as exc:
             return await self._unavailable(record, item, exc, attempts, background=background)
         except AgencyError as exc:
@@ -112,24 +117,11 @@ class Delivery(DeliveryFailures):
 
     async def poll(self, record: RequestRecord, item: Item, entry: OutboxEntry) -> None:
         """Ask the agency again about a pending request's ticket."""
-        agency = self.registry.agency_for(item.code)
-        ticket = record.ticket or ""
-        request = intake_request(record.id, envelope_from_stored(record.envelope))  # call.request on polls too
         await self.events.emit(
-            "agency.poll", request_id=record.id, item=item.code, agency=agency.code, poll=entry.attempts + 1
+            "agency.poll", request_id=record.id, item=item.code, agency=item.agency, poll=entry.attempts + 1
         )
-        deadline = time.monotonic() + self.settings.request_deadline_s
         try:
-            outcome = await self.extranet.call(
-                agency.code,
-                "poll",
-                lambda call: agency.poll(ticket, call),
-                dedupe_key=record.id,
-                deadline=deadline,
-                item=item.code,
-                log=self.log.bind(request_id=record.id, item=item.code),
-                request=request,
-            )
+            outcome = await self._call_agency(record, item, "poll")
         except AgencyError as exc:
             await self.retry_or_give_up(record, item, entry, exc)
             return

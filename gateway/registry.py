@@ -16,7 +16,8 @@ from typing import Any
 
 import pluggy
 
-from gateway.catalogue import Catalogue, load_items
+from gateway.catalogue import Catalogue
+from gateway.catalogue_file import load_items
 from gateway.contract import Agency
 from gateway.plugins import hook_results_by_plugin
 

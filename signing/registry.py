@@ -22,7 +22,6 @@ it was.  Seals are never deleted, so numbers are never reused.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -59,11 +58,10 @@ from signing.model import (
 )
 from signing.pki import REASON_CODES, build_root_certificate, build_seal_certificate, fingerprint
 from signing.registry_file import REGISTRY_FORMAT, file_version, read_state, write_state
-from signing.trust import TrustBundle, build_trust_bundle
+from signing.registry_publish import RegistryPublishing
 
 DEFAULT_DISTRICT = ("370303", "淄博市张店区行政审批服务局")
 #: Where the ``seal`` commands keep the signed bundle, in the registry directory.
-TRUST_BUNDLE_FILE = "trust-bundle.json"
 ROOT_KEY_FILE = "root/root-key.pem"
 
 
@@ -71,7 +69,7 @@ def _now(moment: datetime | None) -> datetime:
     return (moment or datetime.now(UTC)).astimezone(UTC)
 
 
-class SealRegistry:
+class SealRegistry(RegistryPublishing):
     """Open with :meth:`open`, create with :meth:`create`; methods mirror the CLI."""
 
     def __init__(self, directory: Path, state: dict[str, Any]) -> None:
@@ -83,9 +81,7 @@ class SealRegistry:
         try:
             pem = (directory / "root/root-cert.pem").read_bytes()
         except OSError as exc:
-            raise RegistryError(
-                f"{directory}: cannot read the root certificate ({exc.strerror})"
-            ) from None
+            raise RegistryError(f"{directory}: cannot read the root certificate ({exc.strerror})") from None
         self._root_cert = x509.load_pem_x509_certificate(pem)
         self._root_der = self._root_cert.public_bytes(Encoding.DER)
 
@@ -181,9 +177,7 @@ class SealRegistry:
                 return seal
         raise SealNotFoundError(f"no seal numbered {number} in {self.directory}")
 
-    def seal_for(
-        self, office: str, kind: SealKind | str, item: str, at: datetime | None = None
-    ) -> Seal | None:
+    def seal_for(self, office: str, kind: SealKind | str, item: str, at: datetime | None = None) -> Seal | None:
         """The usable seal of ``office`` and ``kind`` whose scope covers ``item``.
 
         Among several, the one naming the item exactly wins over a prefix,
@@ -191,9 +185,7 @@ class SealRegistry:
         """
         moment, kind = _now(at), SealKind(kind)
         candidates = [
-            s
-            for s in self.seals()
-            if s.office == office and s.kind is kind and s.covers(item) and s.usable_at(moment)
+            s for s in self.seals() if s.office == office and s.kind is kind and s.covers(item) and s.usable_at(moment)
         ]
         if not candidates:
             return None
@@ -257,9 +249,7 @@ class SealRegistry:
             )
             info = SealInfo(seal_number, kind.value, office, holder_name.strip(), clean_scope)
             start = _now(not_before)
-            cert = build_seal_certificate(
-                root_key, self._root_cert, public_key, info, start, valid_days
-            )
+            cert = build_seal_certificate(root_key, self._root_cert, public_key, info, start, valid_days)
             atomic_write(self._seal_dir(seal_number) / "cert.pem", cert.public_bytes(Encoding.PEM))
             seal = Seal(
                 number=seal_number,
@@ -303,9 +293,7 @@ class SealRegistry:
             lambda s: s is SealStatus.ACTIVE,
         )
 
-    def reinstate(
-        self, number: str, reason: str = "reinstated", *, at: datetime | None = None
-    ) -> Seal:
+    def reinstate(self, number: str, reason: str = "reinstated", *, at: datetime | None = None) -> Seal:
         return self._change(
             number,
             SealStatus.ACTIVE,
@@ -337,9 +325,7 @@ class SealRegistry:
                 raise SealNotFoundError(f"no seal numbered {number} in {self.directory}")
             seal = Seal.from_dict(entries[index])
             if seal.status is SealStatus.REVOKED or not allowed_from(seal.status):
-                raise RegistryError(
-                    f"seal {number} is {seal.status.value}; cannot make it {status.value}"
-                )
+                raise RegistryError(f"seal {number} is {seal.status.value}; cannot make it {status.value}")
             if moment < seal.history[-1].at:
                 raise RegistryError("status history must stay in time order")
             event = StatusEvent(status, moment, reason.strip(), reason_code)
@@ -351,9 +337,7 @@ class SealRegistry:
         return updated
 
     # -- keys and export -------------------------------------------------
-    def signer_for(
-        self, seal: Seal | str, *, passphrase: Passphrase | None = None, pin: str | None = None
-    ) -> Signer:
+    def signer_for(self, seal: Seal | str, *, passphrase: Passphrase | None = None, pin: str | None = None) -> Signer:
         """The signer holding the seal's private key (decrypted once, then cached)."""
         seal = self.get(seal) if isinstance(seal, str) else seal
         cached = self._signers.get(seal.number)
@@ -370,66 +354,6 @@ class SealRegistry:
             if close is not None:
                 close()
         self._signers.clear()
-
-    def export_trust_bundle(
-        self,
-        path: str | Path | None = None,
-        *,
-        passphrase: Passphrase | None = None,
-        now: datetime | None = None,
-        crl_days: int = 7,
-    ) -> dict[str, Any]:
-        """Build the bundle signed by the root; also write it atomically to ``path`` when given.
-
-        Needs the root key: ``passphrase`` is the root's (default
-        :func:`signing.keys.load_root_passphrase`).
-        """
-        root_key = self._root_key(passphrase or load_root_passphrase())
-        bundle = build_trust_bundle(
-            root_key, self._root_cert, self.district, self.seals(), _now(now), crl_days
-        )
-        if path is not None:
-            text = json.dumps(bundle, ensure_ascii=False, indent=2) + "\n"
-            atomic_write(Path(path), text.encode("utf-8"))
-        return bundle
-
-    @property
-    def trust_bundle_path(self) -> Path:
-        """Where the ``seal`` commands keep the exported bundle: ``<dir>/trust-bundle.json``."""
-        return self.directory / TRUST_BUNDLE_FILE
-
-    def publish_trust_bundle(
-        self,
-        *,
-        passphrase: Passphrase | None = None,
-        now: datetime | None = None,
-        crl_days: int = 7,
-    ) -> dict[str, Any]:
-        """Export the signed bundle to :attr:`trust_bundle_path`, which gateways serve."""
-        return self.export_trust_bundle(
-            self.trust_bundle_path, passphrase=passphrase, now=now, crl_days=crl_days
-        )
-
-    def trust_view(self, *, now: datetime | None = None) -> TrustBundle:
-        """The registry as a :class:`TrustBundle` for in-process verification, without the root key.
-
-        Built from trusted local state (the root certificate and every seal
-        with its status history, as of ``now``); it carries no CRL and no
-        signature, so it verifies exactly like a bundle exported at ``now``
-        but cannot be handed out (``to_dict`` refuses).
-        """
-        return TrustBundle.from_local_state(self._root_cert, self.district, self.seals(), issued_at=_now(now))
-
-    def bundle_is_current(self, bundle: TrustBundle) -> bool:
-        """True when ``bundle`` shows this registry as it is now: same root, district and seal histories.
-
-        A change made without re-exporting (a revocation on the gateway
-        host, say) makes it False.  Compared by content, so copying the
-        files to another machine (new modification times) does not matter.
-        """
-        if bundle.root_fingerprint != self._state["root_sha256"] or bundle.district != self.district:
-            return False
-        return bundle.seal_entries() == [seal.to_dict(include_key=False) for seal in self.seals()]
 
     def _load(self, entry: dict[str, Any]) -> Seal:
         return replace(Seal.from_dict(entry), chain=(self._root_der,))

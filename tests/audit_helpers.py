@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gateway.audit.entries import prepare_entry
 from gateway.audit.keys import create_audit_key, load_signer
 from gateway.audit.payloads import PayloadCipher
-from gateway.audit.store_base import audit_store_for
+from gateway.audit.stores import audit_store_for
 from gateway.cli import main
 from gateway.config import Settings, load_settings
 from gateway.store import make_store

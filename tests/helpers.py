@@ -56,3 +56,24 @@ def intake(item: str, applicant: dict[str, Any], materials: dict[str, Any], **ex
 
 def deadline(seconds: float = 10.0) -> float:
     return time.monotonic() + seconds
+
+
+# Envelopes the tax sandbox completes.
+PAYMENT_RECORD = {
+    "item": "tax.payment-record",
+    "applicant": PERSON,
+    "materials": {"period_start": "2025-01-01", "period_end": "2025-12-31"},
+    "office": TOWN,
+    "operator": "fz-window-01",
+    "channel": "window",
+}
+CLEARANCE = {
+    **PAYMENT_RECORD,
+    "item": "tax.clearance-certificate",
+    "applicant": ORGANISATION,
+    "materials": {
+        "reason": "注销登记",
+        "contact_phone": "13805330123",
+        "invoice_cancellation_proof": {"media_type": "application/pdf", "content_base64": "JVBERi0xLjQK"},
+    },
+}

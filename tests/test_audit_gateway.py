@@ -20,27 +20,13 @@ from signing.checkpoint import SignedCheckpoint, public_key_pem
 from signing.proof_files import build_inclusion_proof_file
 from signing.verify import verify_document
 from tests.audit_helpers import other_signer
-from tests.helpers import ORGANISATION, PERSON, TOWN
+from tests.helpers import CLEARANCE as BASE_CLEARANCE
+from tests.helpers import PAYMENT_RECORD as BASE_PAYMENT_RECORD
+from tests.helpers import PERSON, TOWN
 
 PERSON_WITH_PHONE = {**PERSON, "phone": "13912345678"}
-PAYMENT_RECORD = {
-    "item": "tax.payment-record",
-    "applicant": PERSON_WITH_PHONE,
-    "materials": {"period_start": "2025-01-01", "period_end": "2025-12-31"},
-    "office": TOWN,
-    "operator": "fz-window-01",
-    "channel": "window",
-}
-CLEARANCE = {
-    **PAYMENT_RECORD,
-    "item": "tax.clearance-certificate",
-    "applicant": ORGANISATION,
-    "materials": {
-        "reason": "注销登记",
-        "contact_phone": "13805330123",
-        "invoice_cancellation_proof": {"media_type": "application/pdf", "content_base64": "JVBERi0xLjQK"},
-    },
-}
+PAYMENT_RECORD = {**BASE_PAYMENT_RECORD, "applicant": PERSON_WITH_PHONE}
+CLEARANCE = {**BASE_CLEARANCE, "office": TOWN}
 REJECTED = {
     **CLEARANCE,
     "applicant": {"kind": "organisation", "id_number": "91370303MA3NQ2LU8C", "name": "淄博马尚众诚机械加工厂"},

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.catalogue import Catalogue, CatalogueError, load_items
+from gateway.catalogue import Catalogue, CatalogueError
+from gateway.catalogue_file import load_items
 from plugins.tax.client import CATALOGUE as TAX_CATALOGUE
 
 GOOD_ITEM = """

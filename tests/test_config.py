@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
-from gateway.config import ConfigError, load_settings, redacted
+from gateway.config import ConfigError, load_settings
+from gateway.config_view import redacted
 
 
 def test_without_a_file_the_sample_district_is_used() -> None:

@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from gateway.catalogue import load_items
+from gateway.catalogue_file import load_items
 from gateway.contract import (
     AgencyAuthError,
     AgencyProtocolError,

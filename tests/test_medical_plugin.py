@@ -8,7 +8,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from gateway.catalogue import Item, load_items
+from gateway.catalogue import Item
+from gateway.catalogue_file import load_items
 from gateway.contract import (
     AgencyAuthError,
     AgencyProtocolError,

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from gateway.catalogue import load_items
+from gateway.catalogue_file import load_items
 from gateway.contract import (
     AgencyAuthError,
     AgencyProtocolError,

@@ -18,27 +18,8 @@ from signing.model import parse_time
 from signing.sealing import sign_document
 from tests.browser import Browser, chromium_path, decode_png
 from tests.conftest import IN_CI, make_district
-from tests.helpers import ORGANISATION, PERSON, TOWN
+from tests.helpers import CLEARANCE, PAYMENT_RECORD, TOWN
 from tests.signing.test_independent_verification import third_party_verify
-
-PAYMENT_RECORD = {
-    "item": "tax.payment-record",
-    "applicant": PERSON,
-    "materials": {"period_start": "2025-01-01", "period_end": "2025-12-31"},
-    "office": TOWN,
-    "operator": "fz-window-01",
-    "channel": "window",
-}
-CLEARANCE = {
-    **PAYMENT_RECORD,
-    "item": "tax.clearance-certificate",
-    "applicant": ORGANISATION,
-    "materials": {
-        "reason": "注销登记",
-        "contact_phone": "13805330123",
-        "invoice_cancellation_proof": {"media_type": "application/pdf", "content_base64": "JVBERi0xLjQK"},
-    },
-}
 
 
 async def sealed(gw, body=PAYMENT_RECORD) -> dict:

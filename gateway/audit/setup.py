@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 from gateway.audit.keys import AuditKeyError, ensure_audit_key, load_signer, log_id
 from gateway.audit.log import AuditLog
 from gateway.audit.payloads import PayloadCipher, PayloadKeyError
-from gateway.audit.store_base import AuditStore, audit_store_for
+from gateway.audit.store_base import AuditStore
+from gateway.audit.stores import audit_store_for
 from gateway.config import Settings
 from gateway.sealing import StartupError
 from gateway.store import Store, make_store

@@ -205,16 +205,3 @@ class AuditStore(abc.ABC):
         async for rows in self.entries(seq, seq + 1):
             return rows[0] if rows else None
         return None
-
-
-def audit_store_for(store: Any) -> AuditStore:
-    """The audit tables of an open gateway :class:`~gateway.store.Store`."""
-    if store.backend == "sqlite":
-        from gateway.audit.store_sqlite import SQLiteAuditStore
-
-        return SQLiteAuditStore(store)
-    if store.backend == "postgres":
-        from gateway.audit.store_postgres import PostgresAuditStore
-
-        return PostgresAuditStore(store)
-    raise ValueError(f"no audit log for the {store.backend} store")

@@ -24,7 +24,8 @@ from typing import Any
 import pluggy
 import structlog
 
-from gateway.catalogue import CatalogueError, Item, load_items
+from gateway.catalogue import CatalogueError, Item
+from gateway.catalogue_file import load_items
 from gateway.config import Settings, load_settings
 from gateway.contract import Agency, Health, IntakeRequest, Outcome, Pending
 from gateway.core import sandbox_specs, with_sandbox_config
