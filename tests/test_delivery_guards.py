@@ -23,6 +23,20 @@ from tests.helpers import sample_settings
 from tests.scripted_agency import ENVELOPE, ScriptedAgency, ScriptedPlugin
 
 
+def make_record(*, at, **fields) -> RequestRecord:
+    """A request as accepted at the town window at ``at``, with the fields a test cares about."""
+    return RequestRecord(
+        id=new_ulid(),
+        caller_id="fangzhen-window",
+        office="370303105000",
+        operator="fz-window-01",
+        channel="window",
+        created_at=at,
+        updated_at=at,
+        **fields,
+    )
+
+
 async def test_a_stale_delivery_cannot_overwrite_a_completed_request(start_gateway, tmp_path, store_url):
     agency = ScriptedAgency(tmp_path)
     first_call_started = asyncio.Event()
@@ -121,18 +135,12 @@ async def test_a_queued_request_for_a_removed_item_is_dead_lettered_not_retried_
     gw = await start_gateway()
     store = gw.gateway.store
     now = utcnow() - timedelta(days=4)
-    record = RequestRecord(
-        id=new_ulid(),
-        caller_id="fangzhen-window",
+    record = make_record(
+        at=now,
         item="tax.withdrawn-item",
         agency="tax",
-        office="370303105000",
-        operator="fz-window-01",
-        channel="window",
         status=RequestStatus.DEFERRED,
         envelope={},
-        created_at=now,
-        updated_at=now,
         callback_url="http://127.0.0.1:9/hook",
     )
     await store.insert_request(record)
@@ -171,18 +179,12 @@ async def test_a_polled_result_that_cannot_be_sealed_is_called_back_and_leaves_n
     item = gw.gateway.registry.catalogue.get("scripted.thing")
     envelope, _ = parse_envelope(ENVELOPE, item, max_attachment_bytes=1 << 20)
     now = utcnow()
-    record = RequestRecord(
-        id=new_ulid(),
-        caller_id="fangzhen-window",
+    record = make_record(
+        at=now,
         item=item.code,
         agency="scripted",
-        office="370303105000",
-        operator="fz-window-01",
-        channel="window",
         status=RequestStatus.PENDING,
         envelope=stored_envelope(envelope),
-        created_at=now,
-        updated_at=now,
         ticket="T-9",
         attempts=1,
         callback_url="http://127.0.0.1:9/hook",
@@ -224,18 +226,12 @@ async def test_a_request_pending_past_its_poll_expiry_is_dead_lettered(start_gat
     item = gw.gateway.registry.catalogue.get("scripted.thing")
     envelope, _ = parse_envelope(ENVELOPE, item, max_attachment_bytes=1 << 20)
     created = utcnow() - timedelta(days=60)
-    record = RequestRecord(
-        id=new_ulid(),
-        caller_id="fangzhen-window",
+    record = make_record(
+        at=created,
         item=item.code,
         agency="scripted",
-        office="370303105000",
-        operator="fz-window-01",
-        channel="window",
         status=RequestStatus.PENDING,
         envelope=stored_envelope(envelope),
-        created_at=created,
-        updated_at=created,
         ticket="T-7",
         attempts=1,
     )
@@ -319,27 +315,16 @@ async def test_a_request_that_went_pending_is_polled_even_if_scheduling_the_poll
 
 
 async def test_a_crash_after_a_poll_settled_the_request_still_sends_the_callback(start_gateway, tmp_path):
-    from datetime import timedelta
-
-    from gateway.ids import new_ulid
-    from gateway.store import RequestRecord, utcnow
-
     gw = await start_gateway(plugins=(ScriptedPlugin(ScriptedAgency(tmp_path)),))
     store = gw.gateway.store
     now = utcnow()
     # What a crash right after Delivery.settle() (poll path) leaves: final status, the poll row, no callback row.
-    record = RequestRecord(
-        id=new_ulid(),
-        caller_id="fangzhen-window",
+    record = make_record(
+        at=now,
         item="scripted.thing",
         agency="scripted",
-        office="370303105000",
-        operator="fz-window-01",
-        channel="window",
         status=RequestStatus.COMPLETED,
         envelope={},
-        created_at=now,
-        updated_at=now,
         result={"document": {}},
         finished_at=now,
         callback_url="http://127.0.0.1:9/hook",

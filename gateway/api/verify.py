@@ -35,7 +35,7 @@ from signing.verify import AuditChecker
 MAX_DOCUMENT_BYTES = 1_048_576
 #: On ``GET /v1/trust-bundle``: why the served bundle is out of date (absent when it is not).
 STALE_HEADER = "Onewindow-Trust-Bundle-Stale"
-_PAGE = resources.files("gateway.api").joinpath("verify_page.html")
+_PAGE = resources.files("gateway.api").joinpath("verify_page.html").read_text(encoding="utf-8")  # read once
 
 
 class RateLimit:
@@ -118,7 +118,7 @@ async def get_trust_bundle(request: web.Request) -> web.Response:
 async def get_page(request: web.Request) -> web.Response:
     """The verification page (self-contained: no external scripts, styles or fonts)."""
     return web.Response(
-        text=_PAGE.read_text(encoding="utf-8"),
+        text=_PAGE,
         content_type="text/html",
         headers={
             "Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'; "
