@@ -196,3 +196,53 @@ async def test_concurrent_workers_never_claim_the_same_row(store: Store, store_u
         await other.close()
     claimed = [e.request_id for batch in claims for e in batch]
     assert len(claimed) == len(set(claimed)) == 30
+
+
+async def test_listings_taken_while_rows_are_rescheduled_show_each_row_once(store: Store) -> None:
+    """A listing is one snapshot: a row moved along the index during the scan is not seen twice."""
+    now = utcnow()
+    ids = []
+    for _ in range(150):
+        rec = record()
+        await store.insert_request(rec)
+        await store.schedule(rec.id, "submit", due_at=now, expires_at=now + timedelta(hours=1))
+        ids.append(rec.id)
+    stop = asyncio.Event()
+
+    async def reschedule() -> None:
+        later = now
+        while not stop.is_set():
+            for request_id in ids:
+                later += timedelta(milliseconds=1)  # always later: each row jumps to the end of the due index
+                await store.schedule(request_id, "submit", due_at=later, expires_at=now + timedelta(hours=1))
+                await asyncio.sleep(0)
+
+    writer = asyncio.create_task(reschedule())
+    try:
+        for _ in range(60):
+            listed = [e.request_id for e in await store.list_outbox(limit=1000)]
+            assert sorted(listed) == sorted(ids)
+            await asyncio.sleep(0)
+    finally:
+        stop.set()
+        await writer
+
+
+async def test_reads_never_see_a_transaction_that_has_not_committed(tmp_path) -> None:
+    """SQLite's one writer connection: a read outside the transaction sees only what is committed."""
+    store = make_store(f"sqlite:///{tmp_path}/onewindow.db")
+    await store.open()
+    try:
+        rec = record()
+        async with store.transaction() as db:
+            await db.execute(
+                "INSERT INTO requests (id, caller_id, item, agency, office, operator, channel, status, envelope, "
+                "attempts, created_at, updated_at) VALUES (?, 'c', 'i', 'a', 'o', 'op', 'window', 'accepted', '{}', "
+                "0, '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')",
+                (rec.id,),
+            )
+            assert await store.get_request(rec.id) is None
+            assert await store.list_requests() == []
+        assert (await store.get_request(rec.id)).caller_id == "c"
+    finally:
+        await store.close()

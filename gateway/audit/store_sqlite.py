@@ -66,8 +66,7 @@ class SQLiteAuditStore(AuditStore):
         return head.size
 
     async def head(self) -> Frontier:
-        cursor = await self.store.db.execute("SELECT size, frontier FROM audit_head WHERE id = 1")
-        row = await cursor.fetchone()
+        row = await self.store.read_one("SELECT size, frontier FROM audit_head WHERE id = 1", tuples=True)
         return frontier_from(row[0], bytes(row[1]))
 
     async def checkpoint(self, signer: CheckpointSigner, log_id: str) -> SignedCheckpoint | None:
@@ -99,36 +98,29 @@ class SQLiteAuditStore(AuditStore):
         last = start - 1
         stop = end if end is not None else 2**63 - 1
         while True:
-            cursor = await self.store.db.execute(
-                _ROW + " WHERE seq > ? AND seq < ? ORDER BY seq LIMIT ?", (last, stop, chunk)
+            rows = await self.store.read(
+                _ROW + " WHERE seq > ? AND seq < ? ORDER BY seq LIMIT ?", (last, stop, chunk), tuples=True
             )
-            cursor.row_factory = None
-            rows = await cursor.fetchall()
             if not rows:
                 return
             yield [_row(r) for r in rows]
             last = rows[-1][0]
 
     async def entries_for_request(self, request_id: str) -> list[EntryRow]:
-        cursor = await self.store.db.execute(_ROW + " WHERE request_id = ? ORDER BY seq", (request_id,))
-        cursor.row_factory = None
-        return [_row(r) for r in await cursor.fetchall()]
+        rows = await self.store.read(_ROW + " WHERE request_id = ? ORDER BY seq", (request_id,), tuples=True)
+        return [_row(r) for r in rows]
 
     async def find_entry(self, request_id: str, kind: str) -> EntryRow | None:
-        cursor = await self.store.db.execute(
-            _ROW + " WHERE request_id = ? AND kind = ? ORDER BY seq DESC LIMIT 1", (request_id, kind)
+        row = await self.store.read_one(
+            _ROW + " WHERE request_id = ? AND kind = ? ORDER BY seq DESC LIMIT 1", (request_id, kind), tuples=True
         )
-        cursor.row_factory = None
-        row = await cursor.fetchone()
         return None if row is None else _row(row)
 
     async def checkpoints(self) -> list[StoredCheckpoint]:
-        cursor = await self.store.db.execute(_CHECKPOINTS + " ORDER BY tree_size")
-        return [_checkpoint(r) for r in await cursor.fetchall()]
+        return [_checkpoint(r) for r in await self.store.read(_CHECKPOINTS + " ORDER BY tree_size", tuples=True)]
 
     async def latest_checkpoint(self) -> StoredCheckpoint | None:
-        cursor = await self.store.db.execute(_CHECKPOINTS + " ORDER BY tree_size DESC LIMIT 1")
-        row = await cursor.fetchone()
+        row = await self.store.read_one(_CHECKPOINTS + " ORDER BY tree_size DESC LIMIT 1", tuples=True)
         return None if row is None else _checkpoint(row)
 
     async def subtree_hashes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
@@ -137,15 +129,17 @@ class SQLiteAuditStore(AuditStore):
             part = keys[i : i + 300]
             where = " OR ".join("(level = ? AND idx = ?)" for _ in part)
             params = [v for key in part for v in key]
-            cursor = await self.store.db.execute(f"SELECT level, idx, hash FROM audit_subtrees WHERE {where}", params)
-            found.update({(r[0], r[1]): bytes(r[2]) for r in await cursor.fetchall()})
+            rows = await self.store.read(
+                f"SELECT level, idx, hash FROM audit_subtrees WHERE {where}", params, tuples=True
+            )
+            found.update({(r[0], r[1]): bytes(r[2]) for r in rows})
         return found
 
     async def leaf_hashes(self, start: int, end: int) -> list[bytes]:
-        cursor = await self.store.db.execute(
-            "SELECT leaf_hash FROM audit_entries WHERE seq >= ? AND seq < ? ORDER BY seq", (start, end)
+        rows = await self.store.read(
+            "SELECT leaf_hash FROM audit_entries WHERE seq >= ? AND seq < ? ORDER BY seq", (start, end), tuples=True
         )
-        return [bytes(r[0]) for r in await cursor.fetchall()]
+        return [bytes(r[0]) for r in rows]
 
 
 def _head(conn: sqlite3.Connection) -> Frontier:

@@ -1,8 +1,12 @@
 """The SQLite backend: the embedded default for one gateway process.
 
 WAL mode with ``synchronous=FULL``: a committed request survives a crash of
-the process or the machine. One connection serves the process; an asyncio
-lock keeps multi-statement transactions whole.
+the process or the machine. One connection writes, and an asyncio lock keeps
+multi-statement transactions whole. Reads go to a second, read-only
+connection and run whole in one hop (:meth:`SQLiteStore.read`): on the
+writer's connection a read would see another coroutine's uncommitted
+transaction, and a read stepped across several hops can meet a write
+in between that moves rows along the index it scans (a row seen twice).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import asyncio
 import contextlib
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -42,6 +46,7 @@ class SQLiteStore(SQLiteIdempotency, Store):
     def __init__(self, path: str) -> None:
         self.path = path
         self._db: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -67,11 +72,36 @@ class SQLiteStore(SQLiteIdempotency, Store):
         for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=10000"):
             await self._db.execute(f"PRAGMA {pragma}")
         await self._migrate()
+        if self.path != ":memory:":  # an in-memory database has one connection: reads take the lock instead
+            self._reader = await aiosqlite.connect(self.path, isolation_level=None)
+            for pragma in ("query_only=ON", "busy_timeout=10000"):
+                await self._reader.execute(f"PRAGMA {pragma}")
 
     async def close(self) -> None:
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
+        for connection in (self._reader, self._db):
+            if connection is not None:
+                await connection.close()
+        self._db = self._reader = None
+
+    async def read(self, sql: str, params: Sequence[Any] = (), *, tuples: bool = False) -> list[Any]:
+        """Every row of one query, from one committed snapshot: run whole in the reader's thread.
+
+        Rows are :class:`sqlite3.Row` unless ``tuples`` (faster, for the audit log's long scans).
+        """
+
+        def run(conn: sqlite3.Connection) -> list[Any]:
+            cursor = conn.cursor()
+            cursor.row_factory = None if tuples else sqlite3.Row
+            return cursor.execute(sql, params).fetchall()
+
+        if self._reader is not None:
+            return await self._reader._execute(run, self._reader._conn)  # one hop, as execute_fetchall()
+        async with self._lock:  # :memory: -- between transactions, never inside one
+            return await self.db._execute(run, self.db._conn)
+
+    async def read_one(self, sql: str, params: Sequence[Any] = (), *, tuples: bool = False) -> Any | None:
+        rows = await self.read(sql, params, tuples=tuples)
+        return rows[0] if rows else None
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -127,12 +157,12 @@ class SQLiteStore(SQLiteIdempotency, Store):
 
     async def ping(self) -> None:
         try:
-            await (await self.db.execute("SELECT 1")).fetchone()
+            await self.read("SELECT 1")
         except Exception as exc:
             raise StoreError(f"SQLite store does not answer: {exc}") from exc
 
     async def schema_version(self) -> int:
-        row = await (await self.db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")).fetchone()
+        row = await self.read_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
         return int(row[0])
 
     # -- requests ---------------------------------------------------------
@@ -174,8 +204,7 @@ class SQLiteStore(SQLiteIdempotency, Store):
             return await self._insert(db, record)
 
     async def get_request(self, request_id: str) -> RequestRecord | None:
-        cursor = await self.db.execute("SELECT * FROM requests WHERE id = ?", (request_id,))
-        row = await cursor.fetchone()
+        row = await self.read_one("SELECT * FROM requests WHERE id = ?", (request_id,))
         return None if row is None else record_of(row)
 
     async def update_request(
@@ -214,8 +243,7 @@ class SQLiteStore(SQLiteIdempotency, Store):
             where.append("caller_id = ?")
             params.append(caller_id)
         sql = "SELECT * FROM requests" + (" WHERE " + " AND ".join(where) if where else "")
-        cursor = await self.db.execute(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
-        return [record_of(row) for row in await cursor.fetchall()]
+        return [record_of(row) for row in await self.read(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))]
 
     # -- outbox -----------------------------------------------------------
 
@@ -279,8 +307,8 @@ class SQLiteStore(SQLiteIdempotency, Store):
 
     async def list_outbox(self, *, request_id: str | None = None, limit: int = 100) -> list[OutboxEntry]:
         where, params = ("WHERE request_id = ?", [request_id]) if request_id else ("", [])
-        cursor = await self.db.execute(f"SELECT * FROM outbox {where} ORDER BY due_at LIMIT ?", (*params, limit))
-        return [entry_of(row) for row in await cursor.fetchall()]
+        rows = await self.read(f"SELECT * FROM outbox {where} ORDER BY due_at LIMIT ?", (*params, limit))
+        return [entry_of(row) for row in rows]
 
     async def release_outbox_claims(self, worker: str | None = None) -> int:
         async with self.transaction() as db:
@@ -295,14 +323,12 @@ class SQLiteStore(SQLiteIdempotency, Store):
             return cursor.rowcount
 
     async def outbox_stats(self, now: datetime) -> OutboxStats:
-        cursor = await self.db.execute(
+        rows = await self.read(
             "SELECT action, count(*) AS depth, sum(due_at <= ?) AS due, min(created_at) AS oldest "
             "FROM outbox GROUP BY action",
             (ts(now),),
         )
-        rows = await cursor.fetchall()
-        cursor = await self.db.execute("SELECT count(*) FROM requests WHERE status = 'dead_letter'")
-        dead = (await cursor.fetchone())[0]
+        dead = (await self.read_one("SELECT count(*) FROM requests WHERE status = 'dead_letter'"))[0]
         return OutboxStats(
             depth={r["action"]: int(r["depth"]) for r in rows},
             due={r["action"]: int(r["due"] or 0) for r in rows},
