@@ -38,6 +38,7 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: $(STAMP) system-deps lint
 	$(BIN)/pytest -q

@@ -73,8 +73,12 @@ def main() -> None:
     builder = MerkleTreeBuilder()
     seconds, _ = timed(lambda: builder.extend_entries(entries))
     root = builder.root()
-    rows.append((f"root of {n:,} entries of {args.entry_bytes} B (leaf hashing + tree)",
-                 f"**{seconds:.2f} s** ({rate(n, seconds)})"))
+    rows.append(
+        (
+            f"root of {n:,} entries of {args.entry_bytes} B (leaf hashing + tree)",
+            f"**{seconds:.2f} s** ({rate(n, seconds)})",
+        )
+    )
 
     leaves = [leaf_hash(e) for e in entries]
     entries.clear()
@@ -104,26 +108,25 @@ def main() -> None:
     indexes = [rng.randrange(n) for _ in range(args.proofs)]
     seconds, proofs = timed(lambda: [tree.inclusion_proof(i) for i in indexes])
     rows.append((f"inclusion proof generation (size {n:,})", rate(len(indexes), seconds)))
-    seconds, ok = timed(lambda: all(
-        verify_inclusion(leaves[i], i, n, p, root) for i, p in zip(indexes, proofs, strict=True)))
+    seconds, ok = timed(
+        lambda: all(verify_inclusion(leaves[i], i, n, p, root) for i, p in zip(indexes, proofs, strict=True))
+    )
     assert ok
     rows.append(("inclusion proof verification", rate(len(indexes), seconds)))
 
     olds = [rng.randrange(1, n) for _ in range(args.proofs)]
     seconds, cproofs = timed(lambda: [tree.consistency_proof(m) for m in olds])
-    rows.append((f"consistency proof generation (m random, n = {n:,})",
-                 rate(len(olds), seconds)))
+    rows.append((f"consistency proof generation (m random, n = {n:,})", rate(len(olds), seconds)))
     old_roots = [tree.root(m) for m in olds]
-    seconds, ok = timed(lambda: all(
-        verify_consistency(m, n, r, root, p)
-        for m, r, p in zip(olds, old_roots, cproofs, strict=True)))
+    seconds, ok = timed(
+        lambda: all(verify_consistency(m, n, r, root, p) for m, r, p in zip(olds, old_roots, cproofs, strict=True))
+    )
     assert ok
     rows.append(("consistency proof verification", rate(len(olds), seconds)))
 
     plain = subtree_hash_from_leaf_hashes(leaves)
     seconds, _ = timed(lambda: [inclusion_proof(i, n, plain) for i in indexes[:3]])
-    rows.append(("inclusion proof over a plain leaf list (no cache)",
-                 f"{seconds / 3 * 1000:.0f} ms each"))
+    rows.append(("inclusion proof over a plain leaf list (no cache)", f"{seconds / 3 * 1000:.0f} ms each"))
 
     print(f"Python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}\n")
     print("| measurement | result |\n|---|---|")

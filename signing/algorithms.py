@@ -96,15 +96,11 @@ class KeyType:
         size = self.coordinate_size
         return r.to_bytes(size, "big") + s.to_bytes(size, "big")
 
-    def _verify(
-        self, key: ec.EllipticCurvePublicKey, signature: bytes, data: bytes, algorithm: ec.ECDSA
-    ) -> bool:
+    def _verify(self, key: ec.EllipticCurvePublicKey, signature: bytes, data: bytes, algorithm: ec.ECDSA) -> bool:
         size = self.coordinate_size
         if len(signature) != 2 * size or key.curve.name != self.curve_name:
             return False
-        der = encode_dss_signature(
-            int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
-        )
+        der = encode_dss_signature(int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big"))
         try:
             key.verify(der, data, algorithm)
         except (InvalidSignature, ValueError):  # ValueError: a digest of the wrong length

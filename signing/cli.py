@@ -117,10 +117,7 @@ def cmd_issue(args: argparse.Namespace) -> int:
         token=_token(args),
         key_type=args.key_type,
     )
-    print(
-        f"issued {seal.number} ({seal.kind.value}, {seal.key_type.alg}) "
-        f"to {seal.holder_name} [{seal.office}]"
-    )
+    print(f"issued {seal.number} ({seal.kind.value}, {seal.key_type.alg}) to {seal.holder_name} [{seal.office}]")
     _publish(registry)
     return 0
 
@@ -144,10 +141,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     root = fingerprint(registry.root_certificate)
     print(f"district {registry.district['code']} {registry.district['name']}; root sha256 {root}")
     print("(publish this fingerprint: verifiers pin it with `onewindow verify --root-fingerprint`)")
-    print(
-        f"{'NUMBER':<16} {'KIND':<18} {'ALG':<5} {'OFFICE':<12} {'STATUS':<9} "
-        f"{'VALID UNTIL':<20} HOLDER"
-    )
+    print(f"{'NUMBER':<16} {'KIND':<18} {'ALG':<5} {'OFFICE':<12} {'STATUS':<9} {'VALID UNTIL':<20} HOLDER")
     for s in seals:
         until = format_time(s.not_after)
         print(
@@ -226,10 +220,7 @@ def cmd_export_trust(args: argparse.Namespace) -> int:
     registry = _registry(args)
     target = args.file or registry.trust_bundle_path
     bundle = registry.export_trust_bundle(target, crl_days=args.crl_days)
-    print(
-        f"trust bundle written to {target}: {len(bundle['seals'])} seals, "
-        f"root sha256 {bundle['root_sha256']}"
-    )
+    print(f"trust bundle written to {target}: {len(bundle['seals'])} seals, root sha256 {bundle['root_sha256']}")
     return 0
 
 
@@ -263,9 +254,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
-def _leaf(
-    group: Any, name: str, func: Callable[[argparse.Namespace], int], help_text: str
-) -> argparse.ArgumentParser:
+def _leaf(group: Any, name: str, func: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = group.add_parser(name, help=help_text, description=help_text)
     parser.add_argument(
         "--pki",
@@ -342,9 +331,7 @@ def register(subparsers: Any) -> None:
             )
 
     p = _leaf(group, "export-trust", cmd_export_trust, "write the signed trust bundle (needs the root key)")
-    p.add_argument(
-        "file", nargs="?", help="where to write it (default: trust-bundle.json in the registry directory)"
-    )
+    p.add_argument("file", nargs="?", help="where to write it (default: trust-bundle.json in the registry directory)")
     p.add_argument("--crl-days", type=int, default=7, help="days until the CRL's next update")
 
     p = subparsers.add_parser(

@@ -53,14 +53,10 @@ def _make_encoder() -> Callable[[Any], str]:
     """Build the C encoder once: ``json.dumps`` rebuilds it on every call."""
     c_make = getattr(json.encoder, "c_make_encoder", None)
     if c_make is None:  # pragma: no cover - CPython always has _json
-        enc = json.JSONEncoder(
-            ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
-        )
+        enc = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False)
         return enc.encode
     # markers=None: cycles are already caught by the pre-scan (RecursionError).
-    iterencode = c_make(
-        None, _unsupported, json.encoder.encode_basestring, None, ":", ",", True, False, False
-    )
+    iterencode = c_make(None, _unsupported, json.encoder.encode_basestring, None, ":", ",", True, False, False)
 
     def encode(obj: Any) -> str:
         return "".join(iterencode(obj, 0))
@@ -210,9 +206,7 @@ def _write(obj: Any, out: list[str]) -> None:
     elif isinstance(obj, int):
         number = int(obj)
         if not -_MAX_SAFE <= number <= _MAX_SAFE:
-            raise CanonicalizationError(
-                f"integer {number} is outside the IEEE-754 safe range (|n| <= 2**53 - 1)"
-            )
+            raise CanonicalizationError(f"integer {number} is outside the IEEE-754 safe range (|n| <= 2**53 - 1)")
         out.append(str(number))
     elif isinstance(obj, str):
         out.append('"' + str.translate(obj, _ESCAPE_TABLE) + '"')
@@ -253,9 +247,7 @@ def format_number(value: float) -> str:
     chooses); only the layout rules of ECMA-262 Number::toString differ.
     """
     if math.isnan(value) or math.isinf(value):
-        raise CanonicalizationError(
-            f"{value} is not allowed: JSON has no NaN or Infinity (RFC 8785 section 3.2.2.3)"
-        )
+        raise CanonicalizationError(f"{value} is not allowed: JSON has no NaN or Infinity (RFC 8785 section 3.2.2.3)")
     if value == 0:
         return "0"  # covers -0.0 too
     if value < 0:

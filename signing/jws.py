@@ -66,9 +66,7 @@ def sign_detached(header_json: bytes, payload: bytes, signer: Signer) -> str:
     return f"{header_b64.decode('ascii')}..{b64url(signature)}"
 
 
-def parse_detached(
-    token: str, cache: HeaderCache | None = None
-) -> tuple[str, dict[str, Any], bytes]:
+def parse_detached(token: str, cache: HeaderCache | None = None) -> tuple[str, dict[str, Any], bytes]:
     """Split a detached compact JWS into (header_b64, header, signature).
 
     With ``cache``, the header is parsed through it: same result, same
@@ -102,4 +100,3 @@ def load_header_json(raw: bytes) -> dict[str, Any]:
     if not isinstance(header, dict):
         raise JwsFormatError("protected header is not a JSON object")
     return header
-

@@ -49,9 +49,7 @@ def load_passphrase(environ: Mapping[str, str] | None = None) -> Passphrase:
     env = os.environ if environ is None else environ
     secret = _read_secret(env, PASSPHRASE_FILE_ENV, PASSPHRASE_ENV, "seal key")
     if secret is None:
-        raise PassphraseError(
-            f"no seal key passphrase: set {PASSPHRASE_ENV} or {PASSPHRASE_FILE_ENV}"
-        )
+        raise PassphraseError(f"no seal key passphrase: set {PASSPHRASE_ENV} or {PASSPHRASE_FILE_ENV}")
     return secret
 
 
@@ -107,9 +105,7 @@ def encrypt_private_key(key: ec.EllipticCurvePrivateKey, passphrase: Passphrase)
     )
 
 
-def decrypt_private_key(
-    pem: bytes, passphrase: Passphrase, *, what: str = "seal key"
-) -> ec.EllipticCurvePrivateKey:
+def decrypt_private_key(pem: bytes, passphrase: Passphrase, *, what: str = "seal key") -> ec.EllipticCurvePrivateKey:
     """Load an encrypted PKCS#8 key; a wrong passphrase is a :class:`PassphraseError`."""
     if b"ENCRYPTED PRIVATE KEY" not in pem:
         raise KeyStoreError("refusing a private key that is not encrypted PKCS#8")

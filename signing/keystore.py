@@ -55,9 +55,7 @@ def create_seal_key(
     return generate_token_key(ref, pin or load_pin(), key_type), ref.to_dict()
 
 
-def open_signer(
-    directory: Path, seal: Seal, *, passphrase: Passphrase | None = None, pin: str | None = None
-) -> Signer:
+def open_signer(directory: Path, seal: Seal, *, passphrase: Passphrase | None = None, pin: str | None = None) -> Signer:
     """Open the signer behind the seal's key reference; refuse a key that is not the seal's."""
     signer: Signer
     backend = seal.key.get("backend")
@@ -70,8 +68,6 @@ def open_signer(
     else:
         raise KeyStoreError(f"seal {seal.number} has no usable key reference")
     cert_key = seal.certificate.public_key()
-    if not isinstance(cert_key, ec.EllipticCurvePublicKey) or not same_public_key(
-        signer.public_key(), cert_key
-    ):
+    if not isinstance(cert_key, ec.EllipticCurvePublicKey) or not same_public_key(signer.public_key(), cert_key):
         raise KeyStoreError(f"key of seal {seal.number} does not match its certificate")
     return signer

@@ -72,8 +72,7 @@ class Frontier:
             raise ValueError("frontier size must be >= 0")
         if len(self.hashes) != self.size.bit_count():
             raise ValueError(
-                f"a tree of {self.size} leaves has {self.size.bit_count()} frontier hashes, "
-                f"not {len(self.hashes)}"
+                f"a tree of {self.size} leaves has {self.size.bit_count()} frontier hashes, not {len(self.hashes)}"
             )
         if any(len(h) != HASH_SIZE for h in self.hashes):
             raise ValueError("frontier hashes must be 32 bytes")
@@ -125,9 +124,7 @@ class MerkleTreeBuilder:
 
     __slots__ = ("_on_subtree", "_size", "_stack")
 
-    def __init__(
-        self, frontier: Frontier | None = None, *, on_subtree: SubtreeObserver | None = None
-    ) -> None:
+    def __init__(self, frontier: Frontier | None = None, *, on_subtree: SubtreeObserver | None = None) -> None:
         self._size = frontier.size if frontier else 0
         self._stack: list[bytes] = list(frontier.hashes) if frontier else []
         self._on_subtree = on_subtree
@@ -270,15 +267,11 @@ class InMemoryTree:
 
     def inclusion_proof(self, index: int, tree_size: int | None = None) -> list[bytes]:
         """PATH(index, D[tree_size]); see :func:`inclusion_proof`."""
-        return inclusion_proof(
-            index, self.size if tree_size is None else tree_size, self.subtree_hash
-        )
+        return inclusion_proof(index, self.size if tree_size is None else tree_size, self.subtree_hash)
 
     def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
         """PROOF(old_size, D[new_size]); see :func:`consistency_proof`."""
-        return consistency_proof(
-            old_size, self.size if new_size is None else new_size, self.subtree_hash
-        )
+        return consistency_proof(old_size, self.size if new_size is None else new_size, self.subtree_hash)
 
 
 def inclusion_proof(index: int, tree_size: int, subtree_hash: SubtreeHash) -> list[bytes]:
@@ -332,9 +325,7 @@ def _check_hashes(proof: Sequence[bytes], *named: bytes) -> None:
         raise ProofError("every hash must be 32 bytes")
 
 
-def root_from_inclusion_proof(
-    leaf: bytes, index: int, tree_size: int, proof: Sequence[bytes]
-) -> bytes:
+def root_from_inclusion_proof(leaf: bytes, index: int, tree_size: int, proof: Sequence[bytes]) -> bytes:
     """Recompute the root a leaf's PATH implies (RFC 9162 §2.1.3.2 steps 1-5).
 
     Raises :class:`ProofError` if the proof has the wrong length for
@@ -361,9 +352,7 @@ def root_from_inclusion_proof(
     return r
 
 
-def verify_inclusion(
-    leaf: bytes, index: int, tree_size: int, proof: Sequence[bytes], root: bytes
-) -> bool:
+def verify_inclusion(leaf: bytes, index: int, tree_size: int, proof: Sequence[bytes], root: bytes) -> bool:
     """True iff ``proof`` shows leaf hash ``leaf`` at ``index`` of the tree with ``root``."""
     try:
         return root_from_inclusion_proof(leaf, index, tree_size, proof) == root
@@ -371,9 +360,7 @@ def verify_inclusion(
         return False
 
 
-def check_consistency(
-    old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
-) -> None:
+def check_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> None:
     """RFC 9162 §2.1.4.2; raises :class:`ProofError` saying what does not hold."""
     _check_hashes(proof, old_root, new_root)
     if not 0 <= old_size <= new_size:
@@ -416,9 +403,7 @@ def check_consistency(
         raise ProofError("proof does not reproduce the new root")
 
 
-def verify_consistency(
-    old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
-) -> bool:
+def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> bool:
     """True iff the tree with ``new_root`` is an append-only extension of ``old_root``."""
     try:
         check_consistency(old_size, new_size, old_root, new_root, proof)

@@ -78,9 +78,7 @@ def allocate_seal_number(
             raise RegistryError(f"seal number {number} does not belong to {district} {kind.value}")
     seal_number = format_seal_number(district, kind, sequence)
     if seal_number in taken:
-        raise RegistryError(
-            f"seal number {seal_number} was already issued; numbers are never reused"
-        )
+        raise RegistryError(f"seal number {seal_number} was already issued; numbers are never reused")
     return seal_number, sequence
 
 
@@ -96,8 +94,7 @@ def check_scope(scope: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     for pattern in scope:
         if not (_ITEM_RE.match(pattern) or _PREFIX_RE.match(pattern)):
             raise RegistryError(
-                f"scope entry {pattern!r} is neither an item code (tax.payment-record) "
-                "nor a prefix pattern (tax.*)"
+                f"scope entry {pattern!r} is neither an item code (tax.payment-record) nor a prefix pattern (tax.*)"
             )
     return tuple(dict.fromkeys(scope))
 
@@ -228,11 +225,7 @@ class Seal:
     def usable_at(self, moment: datetime) -> bool:
         """Active, inside the certificate's validity: may seal at ``moment``."""
         event = self.status_at(moment)
-        return (
-            event is not None
-            and event.status is SealStatus.ACTIVE
-            and self.not_before <= moment <= self.not_after
-        )
+        return event is not None and event.status is SealStatus.ACTIVE and self.not_before <= moment <= self.not_after
 
     def to_dict(self, *, include_key: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {

@@ -38,9 +38,7 @@ _LIBS_LOCK = threading.Lock()
 
 def _require() -> None:
     if pkcs11 is None:
-        raise KeyStoreError(
-            "PKCS#11 keys need python-pkcs11: pip install 'onewindow-signing[pkcs11]'"
-        )
+        raise KeyStoreError("PKCS#11 keys need python-pkcs11: pip install 'onewindow-signing[pkcs11]'")
 
 
 def load_pin(environ: Mapping[str, str] | None = None) -> str:
@@ -107,9 +105,7 @@ def _public_key(pkcs11_public: Any) -> tuple[ec.EllipticCurvePublicKey, SealKeyT
     return key, key_type
 
 
-def generate_token_key(
-    ref: TokenRef, pin: str, key_type: SealKeyType = DEFAULT_KEY_TYPE
-) -> ec.EllipticCurvePublicKey:
+def generate_token_key(ref: TokenRef, pin: str, key_type: SealKeyType = DEFAULT_KEY_TYPE) -> ec.EllipticCurvePublicKey:
     """Create a non-extractable key pair of ``key_type`` on the token, labelled ``ref.label``.
 
     The curve is named by its DER OID in ``CKA_EC_PARAMS`` (what PKCS#11
@@ -117,11 +113,7 @@ def generate_token_key(
     """
     session = _open_session(ref, pin, rw=True)
     try:
-        if list(
-            session.get_objects(
-                {Attribute.LABEL: ref.label, Attribute.CLASS: ObjectClass.PRIVATE_KEY}
-            )
-        ):
+        if list(session.get_objects({Attribute.LABEL: ref.label, Attribute.CLASS: ObjectClass.PRIVATE_KEY})):
             raise KeyStoreError(f"token {ref.token!r} already holds a key labelled {ref.label!r}")
         params = session.create_domain_parameters(
             KeyType.EC,
@@ -153,18 +145,14 @@ class Pkcs11Signer:
         self._session = _open_session(ref, pin, rw=False)
         self._lock = threading.Lock()
         try:
-            self._private = self._session.get_key(
-                ObjectClass.PRIVATE_KEY, KeyType.EC, label=ref.label
-            )
+            self._private = self._session.get_key(ObjectClass.PRIVATE_KEY, KeyType.EC, label=ref.label)
             self._public, self.key_type = _public_key(
                 self._session.get_key(ObjectClass.PUBLIC_KEY, KeyType.EC, label=ref.label)
             )
         except (pkcs11.exceptions.PKCS11Error, KeyStoreError) as exc:
             self._session.close()
             detail = str(exc) if isinstance(exc, KeyStoreError) else type(exc).__name__
-            raise KeyStoreError(
-                f"no usable key {ref.label!r} on token {ref.token!r}: {detail}"
-            ) from None
+            raise KeyStoreError(f"no usable key {ref.label!r} on token {ref.token!r}: {detail}") from None
         self.algorithm = self.key_type.alg
         self._hash = self.key_type.hash_name
         self._digest_size = hashlib.new(self._hash).digest_size
@@ -179,9 +167,7 @@ class Pkcs11Signer:
         with self._lock:
             signature = bytes(self._private.sign(digest, mechanism=Mechanism.ECDSA))
         if len(signature) != self.key_type.signature_size:
-            raise KeyStoreError(
-                f"token returned a {len(signature)}-byte signature for {self.algorithm}"
-            )
+            raise KeyStoreError(f"token returned a {len(signature)}-byte signature for {self.algorithm}")
         return signature
 
     def public_key(self) -> ec.EllipticCurvePublicKey:

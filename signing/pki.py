@@ -136,12 +136,8 @@ def build_seal_certificate(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(cert_sign=False), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski), critical=False
-        )
-        .add_extension(
-            x509.UnrecognizedExtension(_SEAL_INFO, encode_seal_info(info)), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski), critical=False)
+        .add_extension(x509.UnrecognizedExtension(_SEAL_INFO, encode_seal_info(info)), critical=False)
         .sign(root_key, signature_hash(root_key))
     )
 

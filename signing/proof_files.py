@@ -151,20 +151,14 @@ def check_inclusion_proof_file(doc: object, public_key: AuditPublicKey) -> Proof
         )
     leaf = compute_leaf_hash(entry) if entry is not None else given_leaf or b""
     if given_leaf is not None and given_leaf != leaf:
-        return ProofCheck(
-            False, kind, Problem.LEAF_MISMATCH, "leaf_hash is not the hash of the entry", cp
-        )
+        return ProofCheck(False, kind, Problem.LEAF_MISMATCH, "leaf_hash is not the hash of the entry", cp)
     try:
         root = root_from_inclusion_proof(leaf, index, size, proof)
     except ProofError as exc:
         return ProofCheck(False, kind, Problem.BAD_PROOF, str(exc), cp)
     if root != cp.root_hash:
-        return ProofCheck(
-            False, kind, Problem.WRONG_ROOT, "proof does not lead to the checkpoint's root", cp
-        )
-    return ProofCheck(
-        True, kind, None, f"entry {index} is in {cp.log_id} at size {cp.tree_size}", cp
-    )
+        return ProofCheck(False, kind, Problem.WRONG_ROOT, "proof does not lead to the checkpoint's root", cp)
+    return ProofCheck(True, kind, None, f"entry {index} is in {cp.log_id} at size {cp.tree_size}", cp)
 
 
 def check_consistency_proof_file(doc: object, public_key: AuditPublicKey) -> ProofCheck:
@@ -197,21 +191,15 @@ def check_consistency_proof_file(doc: object, public_key: AuditPublicKey) -> Pro
             o,
         )
     if o.tree_size > n.tree_size:
-        return ProofCheck(
-            False, kind, Problem.MALFORMED, "old checkpoint is larger than the new one", n, o
-        )
+        return ProofCheck(False, kind, Problem.MALFORMED, "old checkpoint is larger than the new one", n, o)
     try:
         check_consistency(o.tree_size, n.tree_size, o.root_hash, n.root_hash, proof)
     except ProofError as exc:
         return ProofCheck(False, kind, Problem.INCONSISTENT, str(exc), n, o)
-    return ProofCheck(
-        True, kind, None, f"{n.log_id} at size {n.tree_size} extends size {o.tree_size}", n, o
-    )
+    return ProofCheck(True, kind, None, f"{n.log_id} at size {n.tree_size} extends size {o.tree_size}", n, o)
 
 
-def _key_problem(
-    kind: str, embedded: AuditPublicKey | None, trusted: AuditPublicKey
-) -> ProofCheck | None:
+def _key_problem(kind: str, embedded: AuditPublicKey | None, trusted: AuditPublicKey) -> ProofCheck | None:
     if embedded is not None and key_id(embedded) != key_id(trusted):
         return ProofCheck(
             False,
@@ -222,9 +210,7 @@ def _key_problem(
     return None
 
 
-def _signature_problem(
-    kind: str, trusted: AuditPublicKey, signed: SignedCheckpoint
-) -> ProofCheck | None:
+def _signature_problem(kind: str, trusted: AuditPublicKey, signed: SignedCheckpoint) -> ProofCheck | None:
     verdict = verify_checkpoint(signed, trusted)
     if not verdict.ok:
         return ProofCheck(False, kind, verdict.problem, verdict.reason)

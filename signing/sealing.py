@@ -59,9 +59,7 @@ class _StaticHeader:
 
 
 @lru_cache(maxsize=256)
-def _static_header(
-    number: str, kind: str, alg: str, cert_der: bytes, chain: tuple[bytes, ...]
-) -> _StaticHeader:
+def _static_header(number: str, kind: str, alg: str, cert_der: bytes, chain: tuple[bytes, ...]) -> _StaticHeader:
     key_type = key_type_for_alg(alg)
     if key_type is None:  # pragma: no cover - alg comes from Seal.key_type
         raise SealingError(f"seal {number}: unsupported algorithm {alg}")
@@ -80,9 +78,7 @@ def _static_header(
 def _seal_static_header(seal: Seal) -> _StaticHeader:
     if not seal.chain:
         raise SealingError(f"seal {seal.number} carries no issuer chain; load it from the registry")
-    return _static_header(
-        seal.number, seal.kind.value, seal.key_type.alg, seal.certificate_der, seal.chain
-    )
+    return _static_header(seal.number, seal.kind.value, seal.key_type.alg, seal.certificate_der, seal.chain)
 
 
 def _dynamic_header(item: str, request_id: str, signed_at: datetime, payload: bytes) -> bytes:
@@ -93,9 +89,7 @@ def _dynamic_header(item: str, request_id: str, signed_at: datetime, payload: by
     ).encode()
 
 
-def protected_header(
-    seal: Seal, *, item: str, request_id: str, signed_at: datetime, payload: bytes
-) -> bytes:
+def protected_header(seal: Seal, *, item: str, request_id: str, signed_at: datetime, payload: bytes) -> bytes:
     """The JWS protected header for ``payload`` (the JCS bytes of the document)."""
     return _seal_static_header(seal).raw + _dynamic_header(item, request_id, signed_at, payload)
 
@@ -198,8 +192,6 @@ def _check_signer(signer: Signer, seal: Seal) -> None:
     if seal.fingerprint in seen:
         return
     cert_key = seal.certificate.public_key()
-    if not isinstance(cert_key, ec.EllipticCurvePublicKey) or not same_public_key(
-        signer.public_key(), cert_key
-    ):
+    if not isinstance(cert_key, ec.EllipticCurvePublicKey) or not same_public_key(signer.public_key(), cert_key):
         raise SealingError(f"signer does not hold the key of seal {seal.number}")
     seen.add(seal.fingerprint)

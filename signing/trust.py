@@ -124,17 +124,14 @@ class TrustBundle:
         try:
             root = x509.load_der_x509_certificate(base64.b64decode(data["root"], validate=True))
         except (KeyError, TypeError, ValueError):
-            raise TrustBundleError(
-                "trust bundle: root certificate is missing or unreadable"
-            ) from None
+            raise TrustBundleError("trust bundle: root certificate is missing or unreadable") from None
         if not issued_by(root, root):
             raise TrustBundleError("trust bundle: root certificate is not self-signed")
         root_der = root.public_bytes(Encoding.DER)
         actual = hashlib.sha256(root_der).hexdigest()
         if root_fingerprint is not None and _norm(root_fingerprint) != actual:
             raise TrustBundleError(
-                f"trust bundle root {actual} is not the pinned district root "
-                f"{_norm(root_fingerprint)}"
+                f"trust bundle root {actual} is not the pinned district root {_norm(root_fingerprint)}"
             )
         _check_signature(data, root, root_der)
         try:
@@ -146,9 +143,7 @@ class TrustBundle:
             raise TrustBundleError(f"trust bundle: malformed content ({exc})") from None
         for seal in seals:
             if not issued_by(seal.certificate, root):
-                raise TrustBundleError(
-                    f"trust bundle: seal {seal.number} was not issued by the root"
-                )
+                raise TrustBundleError(f"trust bundle: seal {seal.number} was not issued by the root")
         _check_crl(crl, root, seals, parse_time(data["issued_at"]))
         return cls(data, root, seals, crl)
 
@@ -237,8 +232,7 @@ def _check_signature(data: dict[str, Any], root: x509.Certificate, root_der: byt
         raise TrustBundleError(f"trust bundle content is not canonicalizable: {exc}") from None
     if not key_type.verify(public_key, signature, signing_input(header_b64, payload)):
         raise TrustBundleError(
-            "trust bundle signature does not verify: "
-            "the bundle was altered after the root signed it"
+            "trust bundle signature does not verify: the bundle was altered after the root signed it"
         )
 
 

@@ -117,9 +117,7 @@ def _chain(trust: TrustBundle, x5c: tuple[str, ...]) -> _Chain:
     return result
 
 
-def _parse(
-    document: Any, trust: TrustBundle
-) -> tuple[dict[str, Any], str, dict[str, Any], bytes, datetime]:
+def _parse(document: Any, trust: TrustBundle) -> tuple[dict[str, Any], str, dict[str, Any], bytes, datetime]:
     if not isinstance(document, dict):
         raise _Malformed("document is not a JSON object")
     block = document.get("seal")
@@ -261,9 +259,7 @@ def verify_document(
         else:
             record("audit_proof", evidence.ok, SubIndication.SIG_CONSTRAINTS_FAILURE, evidence.detail)
     if trust.issued_at < signed_at:
-        notes.append(
-            f"revocation status known up to {format_time(trust.issued_at)} (trust bundle date)"
-        )
+        notes.append(f"revocation status known up to {format_time(trust.issued_at)} (trust bundle date)")
     sub = next((s for s in _PRIORITY if s in failed), None)
     return VerificationReport(
         INDICATION_OF[sub] if sub else Indication.TOTAL_PASSED,

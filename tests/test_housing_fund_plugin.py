@@ -35,9 +35,7 @@ from tests.helpers import (
     with_agency,
 )
 
-ITEMS = {
-    item.code: item for item in load_items(CATALOGUE, plugin="housing_fund", agency="housing_fund")
-}
+ITEMS = {item.code: item for item in load_items(CATALOGUE, plugin="housing_fund", agency="housing_fund")}
 SAMPLE_APPLICANTS = (PERSON, OTHER_PERSON, ORGANISATION)
 LIU_FANG = {"kind": "person", "id_number": "370303200102145629", "name": "刘芳"}
 
@@ -107,9 +105,7 @@ async def test_chinese_answers_are_decoded_from_gbk(extranet) -> None:
     )
     assert isinstance(outcome, Completed)
     document = outcome.document
-    assert (
-        document["name"] == "张伟"
-    )  # sent GBK-encoded, checked by the centre's real-name check, answered GBK
+    assert document["name"] == "张伟"  # sent GBK-encoded, checked by the centre's real-name check, answered GBK
     assert document["employer_name"] == "淄博东村精工机械有限公司"
     assert document["account_status"] == "正常"
     assert len(document["deposits"]) == 12 and document["deposits"][0]["deposit_kind"] == "汇缴"
@@ -140,17 +136,10 @@ async def test_a_deposit_certificate_carries_the_centres_certificate_number(extr
 
 
 async def test_chinese_form_values_reach_the_centre_intact(extranet) -> None:
-    open_loans = await submit(
-        extranet, intake("housing_fund.loan-record-query", LIU_FANG, {"loan_status": "正常还款"})
-    )
-    settled = await submit(
-        extranet, intake("housing_fund.loan-record-query", LIU_FANG, {"loan_status": "已结清"})
-    )
+    open_loans = await submit(extranet, intake("housing_fund.loan-record-query", LIU_FANG, {"loan_status": "正常还款"}))
+    settled = await submit(extranet, intake("housing_fund.loan-record-query", LIU_FANG, {"loan_status": "已结清"}))
     assert [loan["loan_status"] for loan in open_loans.document["loans"]] == ["正常还款"]
-    assert (
-        open_loans.document["loans"][0]["property_location"]
-        == "淄博市张店区房镇镇华光路366号3号楼2单元1102室"
-    )
+    assert open_loans.document["loans"][0]["property_location"] == "淄博市张店区房镇镇华光路366号3号楼2单元1102室"
     assert settled.document["loans"] == [] and settled.document["loan_count"] == "0"
 
 
@@ -185,9 +174,7 @@ async def test_a_name_that_does_not_match_the_id_is_a_business_refusal(extranet)
     impostor = {**PERSON, "name": "张三"}
     outcome = await submit(extranet, intake("housing_fund.account-query", impostor, {}))
     assert isinstance(outcome, Rejected)
-    assert [(r.code, r.message_zh) for r in outcome.reasons] == [
-        ("housing_fund.1002", "姓名与证件号码不一致")
-    ]
+    assert [(r.code, r.message_zh) for r in outcome.reasons] == [("housing_fund.1002", "姓名与证件号码不一致")]
 
 
 async def test_a_missing_field_is_a_refused_call_not_a_rejection(extranet) -> None:
@@ -251,12 +238,8 @@ async def test_an_error_page_instead_of_an_answer_is_a_protocol_error(fund, extr
         await submit(extranet, intake("housing_fund.account-query", PERSON, {}))
 
 
-async def test_a_repeated_submission_is_acted_on_once_and_queries_are_not_counted(
-    fund, extranet
-) -> None:
-    request = intake(
-        "housing_fund.rent-withdrawal", OTHER_PERSON, samples("housing_fund.rent-withdrawal")
-    )
+async def test_a_repeated_submission_is_acted_on_once_and_queries_are_not_counted(fund, extranet) -> None:
+    request = intake("housing_fund.rent-withdrawal", OTHER_PERSON, samples("housing_fund.rent-withdrawal"))
     first = await submit(extranet, request)
     second = await submit(extranet, request)
     await submit(extranet, intake("housing_fund.account-query", OTHER_PERSON, {}))

@@ -131,9 +131,7 @@ async def test_a_registration_is_pending_until_the_decision_then_completed(extra
     await asyncio.sleep(early.poll_after)
     decided = await poll(extranet, first.ticket)
     assert isinstance(decided, Completed)
-    assert (
-        PROOF.match(decided.reference) and decided.document["certificate_no"] == decided.reference
-    )
+    assert PROOF.match(decided.reference) and decided.document["certificate_no"] == decided.reference
     assert decided.document["case_no"] == first.ticket
     assert decided.document["certificate_kind"] == "不动产登记证明"
     assert decided.document["details"]["mortgagee"] == "中国建设银行股份有限公司淄博分行"
@@ -141,14 +139,9 @@ async def test_a_registration_is_pending_until_the_decision_then_completed(extra
 
 async def test_a_title_reissue_completes_with_a_new_title_certificate_number(extranet) -> None:
     code = "property.title-reissue"
-    outcome = await settle(
-        extranet, await submit(extranet, intake(code, OTHER_PERSON, samples(code)))
-    )
+    outcome = await settle(extranet, await submit(extranet, intake(code, OTHER_PERSON, samples(code))))
     assert isinstance(outcome, Completed) and TITLE.match(outcome.reference)
-    assert (
-        outcome.document["details"]["original_certificate_no"]
-        == "鲁(2019)张店区不动产权第0012345号"
-    )
+    assert outcome.document["details"]["original_certificate_no"] == "鲁(2019)张店区不动产权第0012345号"
 
 
 async def test_a_mortgage_on_a_sealed_home_is_rejected_after_review(registry, extranet) -> None:
@@ -191,17 +184,11 @@ async def test_a_pledge_replaces_the_loss_statement(extranet) -> None:
         signed_by="张伟",
         signed_at="2026-11-28T10:00:00+08:00",
     )
-    outcome = await settle(
-        extranet, await submit(extranet, intake(code, PERSON, materials, pledge=pledge))
-    )
-    assert (
-        isinstance(outcome, Completed) and "告知承诺书" in outcome.document["details"]["commitment"]
-    )
+    outcome = await settle(extranet, await submit(extranet, intake(code, PERSON, materials, pledge=pledge)))
+    assert isinstance(outcome, Completed) and "告知承诺书" in outcome.document["details"]["commitment"]
 
 
-async def test_a_resubmission_returns_the_same_case_and_is_acted_on_once(
-    registry, extranet
-) -> None:
+async def test_a_resubmission_returns_the_same_case_and_is_acted_on_once(registry, extranet) -> None:
     code = "property.advance-notice"
     request = intake(code, PERSON, samples(code))
     first = await submit(extranet, request)
@@ -210,9 +197,7 @@ async def test_a_resubmission_returns_the_same_case_and_is_acted_on_once(
     decided = await settle(extranet, again)
     late = await submit(extranet, request)  # a retry after the decision gets the decision
     assert isinstance(decided, Completed) and late == decided
-    await submit(
-        extranet, intake("property.holdings-query", PERSON, samples("property.holdings-query"))
-    )
+    await submit(extranet, intake("property.holdings-query", PERSON, samples("property.holdings-query")))
     stats = registry.ledger.stats()
     assert stats["effective_submissions"] == 1 and stats["duplicate_submissions"] == 2
 
@@ -223,9 +208,7 @@ async def test_a_wrong_token_is_an_auth_error_not_a_retry(extranet) -> None:
         current, secrets={"api_token": "expired"}, max_attempts=3
     )
     with pytest.raises(AgencyAuthError, match="A0401"):
-        await submit(
-            extranet, intake("property.holdings-query", PERSON, samples("property.holdings-query"))
-        )
+        await submit(extranet, intake("property.holdings-query", PERSON, samples("property.holdings-query")))
 
 
 async def test_maintenance_is_unavailable_with_the_centres_retry_hint(registry, extranet) -> None:
@@ -238,9 +221,7 @@ async def test_maintenance_is_unavailable_with_the_centres_retry_hint(registry, 
 async def test_a_login_page_instead_of_json_is_a_protocol_error(registry, extranet) -> None:
     registry.knobs.update({"malformed_rate": 1.0})
     with pytest.raises(AgencyProtocolError, match="envelope"):
-        await submit(
-            extranet, intake("property.holdings-query", PERSON, samples("property.holdings-query"))
-        )
+        await submit(extranet, intake("property.holdings-query", PERSON, samples("property.holdings-query")))
 
 
 async def test_polling_an_unknown_case_is_a_refused_call(extranet) -> None:
@@ -249,9 +230,7 @@ async def test_polling_an_unknown_case_is_a_refused_call(extranet) -> None:
 
 
 async def test_health_reads_the_system_status(extranet) -> None:
-    health = await extranet.call(
-        "property", "health", PropertyAgency().health, dedupe_key="h", deadline=deadline()
-    )
+    health = await extranet.call("property", "health", PropertyAgency().health, dedupe_key="h", deadline=deadline())
     assert health.ok and health.detail == "3.2.0"
 
 

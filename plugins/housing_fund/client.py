@@ -94,9 +94,7 @@ class Transaction:
 
 
 TRANSACTIONS: dict[str, Transaction] = {
-    "housing_fund.account-query": Transaction(
-        "2001", {"include_details": ("mxbz", _flag), "months": ("mxys", _text)}
-    ),
+    "housing_fund.account-query": Transaction("2001", {"include_details": ("mxbz", _flag), "months": ("mxys", _text)}),
     "housing_fund.loan-record-query": Transaction("2002", {"loan_status": ("dkzt", _text)}),
     "housing_fund.employer-deposit-query": Transaction("2003", {"year_month": ("cxny", _compact)}),
     "housing_fund.deposit-certificate": Transaction(
@@ -161,9 +159,7 @@ class HousingFundAgency:
     required_secrets = ("sign_key",)
     required_options = ("orgcode",)
 
-    async def _transact(
-        self, call: AgencyCall, txcode: str, fields: Mapping[str, str]
-    ) -> wire.Answer:
+    async def _transact(self, call: AgencyCall, txcode: str, fields: Mapping[str, str]) -> wire.Answer:
         orgcode, key = str(call.options["orgcode"]), call.secrets["sign_key"]
         form = {"txcode": txcode, "orgcode": orgcode, "timestamp": wire.timestamp(), **fields}
         form["sign"] = wire.signature(form, key)
@@ -171,9 +167,7 @@ class HousingFundAgency:
             "Content-Type": f"application/x-www-form-urlencoded; charset={wire.CHARSET.upper()}",
             "Accept": "text/plain",
         }
-        async with call.session.post(
-            call.url(ENDPOINT), data=wire.encode_form(form), headers=headers
-        ) as response:
+        async with call.session.post(call.url(ENDPOINT), data=wire.encode_form(form), headers=headers) as response:
             raw = await response.read()
             if response.status >= 500:
                 raise AgencyUnavailable(f"housing fund answered HTTP {response.status}")
@@ -182,13 +176,9 @@ class HousingFundAgency:
         answer = wire.parse_answer(raw)
         family = answer.code[0]
         if family == "8":
-            raise AgencyAuthError(
-                f"housing fund refused our credentials: {answer.code} {answer.message}"
-            )
+            raise AgencyAuthError(f"housing fund refused our credentials: {answer.code} {answer.message}")
         if family == "7":
-            raise AgencyRejectedCall(
-                f"housing fund refused the call: {answer.code} {answer.message}"
-            )
+            raise AgencyRejectedCall(f"housing fund refused the call: {answer.code} {answer.message}")
         if family == "9":
             raise AgencyUnavailable(f"housing fund is not serving: {answer.code} {answer.message}")
         if answer.code != "0000" and family != "1":
@@ -218,9 +208,7 @@ class HousingFundAgency:
         call.log.info("housing_fund.submit", item=request.item, txcode=transaction.txcode)
         answer = await self._transact(call, transaction.txcode, fields)
         if answer.code != "0000":
-            reason = Reason(
-                f"housing_fund.{answer.code}", answer.message, _ENGLISH.get(answer.code)
-            )
+            reason = Reason(f"housing_fund.{answer.code}", answer.message, _ENGLISH.get(answer.code))
             return Rejected((reason,), reference=answer.serial)
         reference = answer.record.get(transaction.reference_field or "") or (
             answer.serial if transaction.acts else None
@@ -228,9 +216,7 @@ class HousingFundAgency:
         return Completed(document=document_of(transaction.txcode, answer), reference=reference)
 
     async def poll(self, ticket: str, call: AgencyCall) -> Outcome:
-        raise AgencyProtocolError(
-            "the housing fund centre answers at once; it has no tickets to poll"
-        )
+        raise AgencyProtocolError("the housing fund centre answers at once; it has no tickets to poll")
 
     async def health(self, call: AgencyCall) -> Health:
         answer = await self._transact(call, ECHO_TXCODE, {"lsh": call.dedupe_key})

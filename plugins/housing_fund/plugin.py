@@ -31,8 +31,7 @@ def onewindow_validate(item: Item, request: IntakeRequest) -> list[Problem]:
             path,
             "not_gbk",
             "含有公积金中心系统无法接收的生僻字，请到窗口人工办理",
-            "contains characters the housing fund centre's system cannot receive; "
-            "handle it at the window",
+            "contains characters the housing fund centre's system cannot receive; handle it at the window",
         )
         for path, text in texts.items()
         if not wire.encodable(text)

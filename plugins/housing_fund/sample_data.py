@@ -158,9 +158,7 @@ def loan_query(form: dict[str, str]) -> Reply:
         )
     wanted = form.get("dkzt") or "全部"
     loans = [loan for loan in loans if wanted in ("全部", loan["DKZT"])]
-    return Reply(
-        "0000", "交易成功", {"XINGMING": form.get("xingming", ""), "DKBS": str(len(loans))}, loans
-    )
+    return Reply("0000", "交易成功", {"XINGMING": form.get("xingming", ""), "DKBS": str(len(loans))}, loans)
 
 
 def employer_query(form: dict[str, str]) -> Reply:

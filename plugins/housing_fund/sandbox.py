@@ -67,9 +67,7 @@ def _centre_serial() -> str:
 
 
 def _interface_error(code: str, detail: str = "") -> web.Response:
-    return render(
-        Reply(code, INTERFACE_ERRORS[code] + (f"：{detail}" if detail else "")), _centre_serial()
-    )
+    return render(Reply(code, INTERFACE_ERRORS[code] + (f"：{detail}" if detail else "")), _centre_serial())
 
 
 def _unavailable(request: web.Request) -> web.Response:
@@ -84,17 +82,12 @@ def _garbage(request: web.Request) -> web.Response:
         "\tat com.zbgjj.front.TxDispatcher.dispatch(TxDispatcher.java:212)"
         "</pre></body></html>"
     )
-    return web.Response(
-        status=200, body=page.encode(ENCODING), content_type="text/html", charset="GBK"
-    )
+    return web.Response(status=200, body=page.encode(ENCODING), content_type="text/html", charset="GBK")
 
 
 def expected_sign(form: dict[str, str], key: str = SIGN_KEY) -> str:
     """The spec's signature: upper-hex MD5 of GBK ``k=v&...&key=KEY`` over sorted fields."""
-    plain = (
-        "&".join(f"{k}={form[k]}" for k in sorted(form) if k != "sign" and form[k] != "")
-        + f"&key={key}"
-    )
+    plain = "&".join(f"{k}={form[k]}" for k in sorted(form) if k != "sign" and form[k] != "") + f"&key={key}"
     return hashlib.md5(plain.encode(ENCODING)).hexdigest().upper()
 
 
@@ -102,11 +95,7 @@ def _parse_form(request: web.Request, body: bytes) -> dict[str, str] | None:
     if request.content_type != "application/x-www-form-urlencoded":
         return None
     try:
-        return dict(
-            parse_qsl(
-                body.decode("ascii"), keep_blank_values=True, encoding=ENCODING, errors="strict"
-            )
-        )
+        return dict(parse_qsl(body.decode("ascii"), keep_blank_values=True, encoding=ENCODING, errors="strict"))
     except (UnicodeDecodeError, ValueError):
         return None
 
@@ -155,11 +144,7 @@ def create_app(knobs: FaultKnobs) -> web.Application:
             )
         if txcode not in sample_data.QUERIES and txcode not in sample_data.SUBMISSIONS:
             return _interface_error("7001", txcode)
-        missing = [
-            f
-            for f in ("lsh", "zjlx", "zjhm", *sample_data.REQUIRED.get(txcode, ()))
-            if not form.get(f)
-        ]
+        missing = [f for f in ("lsh", "zjlx", "zjhm", *sample_data.REQUIRED.get(txcode, ())) if not form.get(f)]
         if missing:
             return _interface_error("7002", f"必输项[{','.join(missing)}]缺失")
         identity = sample_data.identity_problem(form)

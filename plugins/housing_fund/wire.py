@@ -46,8 +46,7 @@ def _gbk(text: str, what: str) -> bytes:
         return text.encode(CHARSET)
     except UnicodeEncodeError:
         raise AgencyRejectedCall(
-            f"{what} contains characters the centre's GBK interface cannot carry; "
-            "handle it at the counter"
+            f"{what} contains characters the centre's GBK interface cannot carry; handle it at the counter"
         ) from None
 
 
@@ -62,11 +61,7 @@ def encodable(text: str) -> bool:
 
 def signature(fields: Mapping[str, str], key: str) -> str:
     """MD5 over the sorted non-empty fields plus ``key=<sign key>``, GBK-encoded, upper-case hex."""
-    pairs = [
-        f"{name}={value}"
-        for name, value in sorted(fields.items())
-        if name != "sign" and value != ""
-    ]
+    pairs = [f"{name}={value}" for name, value in sorted(fields.items()) if name != "sign" and value != ""]
     plain = "&".join([*pairs, f"key={key}"])
     return hashlib.md5(_gbk(plain, "a field")).hexdigest().upper()
 
@@ -96,9 +91,7 @@ def _pairs(line: str) -> dict[str, str]:
             continue
         key, sep, value = part.partition("=")
         if not sep or not re.fullmatch(r"[A-Z][A-Z0-9_]*", key.strip()):
-            raise AgencyProtocolError(
-                f"housing fund answer has a field that is not KEY=VALUE: {part[:40]!r}"
-            )
+            raise AgencyProtocolError(f"housing fund answer has a field that is not KEY=VALUE: {part[:40]!r}")
         out[key.strip()] = value.strip()
     return out
 
@@ -108,9 +101,7 @@ def parse_answer(raw: bytes) -> Answer:
     try:
         text = raw.decode(CHARSET)
     except UnicodeDecodeError as exc:
-        raise AgencyProtocolError(
-            f"housing fund answer is not GBK text: {exc.reason} at byte {exc.start}"
-        ) from None
+        raise AgencyProtocolError(f"housing fund answer is not GBK text: {exc.reason} at byte {exc.start}") from None
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines or not lines[0].startswith("RETCODE="):
         raise AgencyProtocolError("housing fund answer does not start with a RETCODE header line")

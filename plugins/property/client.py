@@ -81,11 +81,7 @@ def _case_outcome(result: Any, call: AgencyCall) -> Outcome:
     is there on polls too): a ticket mixed up with another applicant's case
     must never have that case's certificate sealed under this request.
     """
-    if (
-        not isinstance(result, dict)
-        or not isinstance(result.get("caseNo"), str)
-        or not result["caseNo"]
-    ):
+    if not isinstance(result, dict) or not isinstance(result.get("caseNo"), str) or not result["caseNo"]:
         raise AgencyProtocolError("registration centre answered a case without a case number")
     case_no, status = result["caseNo"], result.get("status")
     service = SERVICES.get(call.request.item) if call.request is not None else None
@@ -105,9 +101,7 @@ def _case_outcome(result: Any, call: AgencyCall) -> Outcome:
     if status == "APPROVED":
         reference = result.get("certificateNo") or result.get("registerNo")
         if not reference:
-            raise AgencyProtocolError(
-                f"case {case_no} is approved but carries no certificate number"
-            )
+            raise AgencyProtocolError(f"case {case_no} is approved but carries no certificate number")
         document = {
             "case_no": case_no,
             "business": result.get("businessName"),
@@ -121,9 +115,7 @@ def _case_outcome(result: Any, call: AgencyCall) -> Outcome:
             "right_holder": result.get("qlr"),
             "details": readable(result.get("details") or {}),
         }
-        return Completed(
-            document={k: v for k, v in document.items() if v is not None}, reference=reference
-        )
+        return Completed(document={k: v for k, v in document.items() if v is not None}, reference=reference)
     if status == "REJECTED":
         reasons = tuple(
             Reason(f"property.{r.get('code')}", str(r.get("text", "")))
@@ -146,17 +138,13 @@ class PropertyAgency:
     required_secrets = ("api_token",)
     required_options = ("client_id",)
 
-    async def _call(
-        self, call: AgencyCall, method: str, path: str, payload: dict[str, Any] | None = None
-    ) -> Any:
+    async def _call(self, call: AgencyCall, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
         headers = {
             "X-BDC-Client": str(call.options["client_id"]),
             "X-BDC-Token": call.secrets["api_token"],
             "Accept": "application/json",
         }
-        async with call.session.request(
-            method, call.url(f"{API}/{path}"), json=payload, headers=headers
-        ) as response:
+        async with call.session.request(method, call.url(f"{API}/{path}"), json=payload, headers=headers) as response:
             raw = await response.read()
             status, retry_header = response.status, response.headers.get("Retry-After")
         try:
@@ -165,9 +153,7 @@ class PropertyAgency:
         except (ValueError, KeyError, TypeError):
             if status >= 500:
                 raise AgencyUnavailable(f"registration centre answered HTTP {status}") from None
-            raise AgencyProtocolError(
-                f"registration centre answered HTTP {status} without its JSON envelope"
-            ) from None
+            raise AgencyProtocolError(f"registration centre answered HTTP {status} without its JSON envelope") from None
         if success is True:
             return envelope.get("result")
         message = str(envelope.get("message", ""))
@@ -195,9 +181,7 @@ class PropertyAgency:
             if service.kind == "inquiry":
                 result = await self._call(call, "POST", "inquiries", payload)
                 if not isinstance(result, dict):
-                    raise AgencyProtocolError(
-                        "registration centre answered an inquiry without a result"
-                    )
+                    raise AgencyProtocolError("registration centre answered an inquiry without a result")
                 return Completed(document=readable(result), reference=result.get("cxbh"))
             return _case_outcome(await self._call(call, "POST", "cases", payload), call)
         except BusinessRefusal as refusal:
@@ -206,9 +190,7 @@ class PropertyAgency:
     async def poll(self, ticket: str, call: AgencyCall) -> Outcome:
         call.log.info("property.poll", case_no=ticket)
         try:
-            return _case_outcome(
-                await self._call(call, "GET", f"cases/{quote(ticket, safe='')}"), call
-            )
+            return _case_outcome(await self._call(call, "GET", f"cases/{quote(ticket, safe='')}"), call)
         except BusinessRefusal as refusal:
             return Rejected((refusal.reason,), reference=ticket)
 

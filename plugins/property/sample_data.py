@@ -102,9 +102,7 @@ def _unit(key: str, organisation: bool) -> dict[str, str]:
         location, use = f"{STREETS[s % len(STREETS)]}商业楼1层{101 + s % 20}室", "商业"
     else:
         floor = 1 + s % 18
-        location = (
-            f"{STREETS[s % len(STREETS)]}{1 + s % 12}号楼{1 + s % 3}单元{floor}{1 + s % 2:02d}室"
-        )
+        location = f"{STREETS[s % len(STREETS)]}{1 + s % 12}号楼{1 + s % 3}单元{floor}{1 + s % 2:02d}室"
         use = "住宅"
     return {
         "bdcdyh": f"370303{105001 + s % 7:06d}GB{s % 99999:05d}F{(s >> 8) % 10**8:08d}",
@@ -135,9 +133,7 @@ def holdings(applicant: dict[str, Any]) -> list[dict[str, str]]:
     return records
 
 
-def inquiry(
-    kind: str, applicant: dict[str, Any], params: dict[str, Any], today: date
-) -> dict[str, Any]:
+def inquiry(kind: str, applicant: dict[str, Any], params: dict[str, Any], today: date) -> dict[str, Any]:
     """Answer a DJXX (registration information) or QSZK (holdings) inquiry at once."""
     check_identity(applicant)
     if not params.get("cxmd"):
@@ -157,9 +153,7 @@ def inquiry(
         return answer | {"jls": len(records), "jl": records}
     if kind == "QSZK":
         where = f"经查询，截至{today:%Y年%m月%d日}，{applicant['qlrmc']}在张店区"
-        statement = (
-            f"{where}登记有{len(records)}处不动产" if records else f"{where}无不动产登记记录"
-        )
+        statement = f"{where}登记有{len(records)}处不动产" if records else f"{where}无不动产登记记录"
         brief = [{k: r[k] for k in ("bdcqzh", "zl", "yt", "mj")} for r in records]
         return answer | {"jls": len(brief), "jl": brief, "sm": statement}
     raise Refusal("P0400", f"参数校验失败：不支持的查询类型 {kind}")
@@ -226,9 +220,7 @@ def decide(
     proof = f"鲁({today.year})张店区不动产证明第{number:07d}号"
     noted = {"cnjl": "申请人已签署告知承诺书，替代相应材料"} if commitment else {}
     if business in ("BZ", "HZ"):
-        notice = (
-            "遗失声明已在登记中心门户网站公告15个工作日" if business == "BZ" else "原证书已收回作废"
-        )
+        notice = "遗失声明已在登记中心门户网站公告15个工作日" if business == "BZ" else "原证书已收回作废"
         return Decision(
             True,
             title,

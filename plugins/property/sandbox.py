@@ -125,9 +125,7 @@ class Case:
         }
 
 
-def create_app(
-    knobs: FaultKnobs, *, decision_delay_s: float = DEFAULT_DECISION_DELAY_S
-) -> web.Application:
+def create_app(knobs: FaultKnobs, *, decision_delay_s: float = DEFAULT_DECISION_DELAY_S) -> web.Application:
     """The registration centre sandbox; cases are decided ``decision_delay_s`` after acceptance."""
     ledger = SubmissionLedger(knobs)
     cases: dict[str, Case] = {}
@@ -167,9 +165,7 @@ def create_app(
 
     async def status(request: web.Request) -> web.Response:
         refused = authenticate(request)
-        return refused or envelope(
-            {"status": "UP", "system": "张店区不动产登记信息管理平台", "version": "3.2.0"}
-        )
+        return refused or envelope({"status": "UP", "system": "张店区不动产登记信息管理平台", "version": "3.2.0"})
 
     async def inquiries(request: web.Request) -> web.Response:
         refused = authenticate(request)

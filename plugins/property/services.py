@@ -93,9 +93,7 @@ SERVICES: dict[str, Service] = {
     "property.registration-query": Service(
         "inquiry", "DJXX", {"query_scope": "cxfw", "unit_number": "bdcdyh", "purpose": "cxmd"}
     ),
-    "property.holdings-query": Service(
-        "inquiry", "QSZK", {"purpose": "cxmd", "include_cancelled": "hlzx"}
-    ),
+    "property.holdings-query": Service("inquiry", "QSZK", {"purpose": "cxmd", "include_cancelled": "hlzx"}),
     "property.title-reissue": Service(
         "case",
         "BZHZ",

@@ -49,9 +49,7 @@ def test_es384_is_the_default_and_both_are_named_as_jose_and_nist_name_them() ->
 @pytest.mark.parametrize("kt", [ES384, ES256], ids=["es384", "es256"])
 def test_ec_params_der_is_the_curve_oid_inside_the_public_key_info(kt: KeyType) -> None:
     key = kt.generate()
-    spki = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     assert kt.ec_params_der in spki and key.curve.name == kt.curve_name
     assert key_type_of(key) is kt and key_type_of(key.public_key()) is kt
 

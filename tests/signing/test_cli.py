@@ -67,14 +67,10 @@ def test_registry_lifecycle_through_the_command_line(
     code, out, _ = run(capsys, "seal", "list", "--pki", pki)
     assert "370303-SP-0001" in out and "370303-BM-0012" in out and "property.*" in out
     stamp = tmp_path / "stamp.svg"
-    code, out, _ = run(
-        capsys, "seal", "show", "370303-SP-0001", "--pki", pki, "--stamp", str(stamp)
-    )
+    code, out, _ = run(capsys, "seal", "show", "370303-SP-0001", "--pki", pki, "--stamp", str(stamp))
     assert code == 0 and "history:" in out and "issued" in out
     assert "行政审批专用章" in stamp.read_text()
-    assert (
-        run(capsys, "seal", "suspend", "370303-SP-0001", "--pki", pki, "--reason", "audit")[0] == 0
-    )
+    assert run(capsys, "seal", "suspend", "370303-SP-0001", "--pki", pki, "--reason", "audit")[0] == 0
     assert run(capsys, "seal", "reinstate", "370303-SP-0001", "--pki", pki)[0] == 0
     code, out, _ = run(
         capsys,
@@ -113,9 +109,7 @@ def test_refused_operations_print_one_line_and_exit_2(
     code, _, err = run(capsys, "seal", "list")
     assert code == 2 and err.count("\n") == 1 and "init-district" in err
     run(capsys, "seal", "init-district")
-    code, _, err = run(
-        capsys, "seal", "issue", "--office", "12", "--name", "x", "--kind", "service_centre"
-    )
+    code, _, err = run(capsys, "seal", "issue", "--office", "12", "--name", "x", "--kind", "service_centre")
     assert code == 2 and err.startswith("error: office code") and err.count("\n") == 1
     code, _, err = run(capsys, "seal", "revoke", "370303-BM-0404", "--reason", "x")
     assert code == 2 and "no seal numbered" in err

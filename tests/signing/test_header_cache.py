@@ -93,7 +93,7 @@ TAILS = [
     b',"sigT":"\xed\xa0\x80"}',  # CESU-style surrogate bytes: surrogatepass, as json.loads
     b',"sigT":"\xff"}',  # not UTF-8
     b'\x0c,"sigT":1}',  # form feed is not JSON whitespace
-    b",\"sigT\":NaN}",
+    b',"sigT":NaN}',
 ]
 
 
@@ -199,4 +199,3 @@ def test_a_document_sealed_in_the_older_unpadded_layout_still_verifies(
         report = verify_document(doc, trust)
         assert report.passed, report.render()
     assert len(trust.header_cache) == 0
-

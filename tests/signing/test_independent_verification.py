@@ -116,9 +116,7 @@ def test_jwcrypto_refuses_our_seal_under_the_other_alg(
     """An independent JOSE stack agrees: the key's curve admits one alg only."""
     seal = seal_registry.seal_for(office[0], "service_centre", "tax.payment-record")
     assert seal is not None
-    doc = seal_document(
-        result_doc, seal_registry.signer_for(seal), seal, item="tax.payment-record", request_id="R"
-    )
+    doc = seal_document(result_doc, seal_registry.signer_for(seal), seal, item="tax.payment-record", request_id="R")
     token = jws.JWS()
     token.deserialize(doc["seal"]["jws"])
     other = "ES256" if key_type == "es384" else "ES384"

@@ -275,14 +275,10 @@ def test_list_and_cached_subtree_hashes_agree_on_every_range() -> None:
 
 
 @pytest.mark.parametrize(("index", "size", "path"), CT_INCLUSION)
-def test_inclusion_proofs_match_the_published_vectors(
-    index: int, size: int, path: list[str]
-) -> None:
+def test_inclusion_proofs_match_the_published_vectors(index: int, size: int, path: list[str]) -> None:
     proof = inclusion_proof(index, size, CT_TREE.subtree_hash)
     assert [h.hex() for h in proof] == path
-    assert verify_inclusion(
-        leaf_hash(CT_LEAVES[index]), index, size, proof, bytes.fromhex(CT_ROOTS[size])
-    )
+    assert verify_inclusion(leaf_hash(CT_LEAVES[index]), index, size, proof, bytes.fromhex(CT_ROOTS[size]))
 
 
 def test_every_inclusion_proof_of_small_trees_verifies_and_others_fail() -> None:
@@ -296,9 +292,7 @@ def test_every_inclusion_proof_of_small_trees_verifies_and_others_fail() -> None
                     assert not verify_inclusion(leaf, other, size, proof, root)
             for other_size in range(index + 1, 34):
                 if other_size != size:
-                    assert not verify_inclusion(
-                        leaf, index, other_size, proof, BIG_TREE.root(other_size)
-                    )
+                    assert not verify_inclusion(leaf, index, other_size, proof, BIG_TREE.root(other_size))
 
 
 def test_proof_over_a_plain_leaf_list_equals_the_cached_one() -> None:
@@ -308,9 +302,7 @@ def test_proof_over_a_plain_leaf_list_equals_the_cached_one() -> None:
         assert inclusion_proof(index, 77, from_list) == BIG_TREE.inclusion_proof(index, 77)
 
 
-sizes_and_indexes = st.integers(1, BIG).flatmap(
-    lambda n: st.tuples(st.just(n), st.integers(0, n - 1))
-)
+sizes_and_indexes = st.integers(1, BIG).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n - 1)))
 
 
 @settings(max_examples=150, deadline=None)
@@ -365,14 +357,10 @@ def test_inclusion_proof_length_errors_say_why() -> None:
 
 
 @pytest.mark.parametrize(("old", "new", "path"), CT_CONSISTENCY)
-def test_consistency_proofs_match_the_published_vectors(
-    old: int, new: int, path: list[str]
-) -> None:
+def test_consistency_proofs_match_the_published_vectors(old: int, new: int, path: list[str]) -> None:
     proof = consistency_proof(old, new, CT_TREE.subtree_hash)
     assert [h.hex() for h in proof] == path
-    assert verify_consistency(
-        old, new, bytes.fromhex(CT_ROOTS[old]), bytes.fromhex(CT_ROOTS[new]), proof
-    )
+    assert verify_consistency(old, new, bytes.fromhex(CT_ROOTS[old]), bytes.fromhex(CT_ROOTS[new]), proof)
 
 
 def test_every_consistency_proof_of_small_trees_verifies_and_wrong_sizes_fail() -> None:
@@ -384,13 +372,9 @@ def test_every_consistency_proof_of_small_trees_verifies_and_wrong_sizes_fail() 
                 continue  # empty proof: nothing beyond the roots to check
             for other in range(1, 34):
                 if other != old and other <= new:
-                    assert not verify_consistency(
-                        other, new, BIG_TREE.root(other), BIG_TREE.root(new), proof
-                    )
+                    assert not verify_consistency(other, new, BIG_TREE.root(other), BIG_TREE.root(new), proof)
                 if other != new and other >= old:
-                    assert not verify_consistency(
-                        old, other, BIG_TREE.root(old), BIG_TREE.root(other), proof
-                    )
+                    assert not verify_consistency(old, other, BIG_TREE.root(old), BIG_TREE.root(other), proof)
 
 
 sizes_pairs = st.integers(0, BIG).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n)))

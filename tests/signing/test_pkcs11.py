@@ -46,9 +46,7 @@ def token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 
 @pytest.fixture
-def hsm_registry(
-    token: None, seal_registry: SealRegistry, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[SealRegistry]:
+def hsm_registry(token: None, seal_registry: SealRegistry, monkeypatch: pytest.MonkeyPatch) -> Iterator[SealRegistry]:
     monkeypatch.setenv("ONEWINDOW_PKCS11_PIN", PIN)
     yield seal_registry
     seal_registry.close()  # end the token sessions, so the next test logs in afresh
@@ -83,9 +81,7 @@ def test_seal_with_a_token_key_verifies_like_any_other(
     assert not verify_document(doc, trust).passed
 
 
-def test_token_key_is_sensitive_and_not_extractable(
-    hsm_registry: SealRegistry, office: tuple[str, str]
-) -> None:
+def test_token_key_is_sensitive_and_not_extractable(hsm_registry: SealRegistry, office: tuple[str, str]) -> None:
     from signing.pkcs11_signer import TokenRef
 
     seal = hsm_registry.issue(

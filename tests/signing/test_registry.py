@@ -83,9 +83,7 @@ def test_seal_info_der_round_trips_and_rejects_garbage() -> None:
             decode_seal_info(bad)
 
 
-def test_explicit_numbers_are_honoured_and_never_reused(
-    seal_registry: SealRegistry, office: tuple[str, str]
-) -> None:
+def test_explicit_numbers_are_honoured_and_never_reused(seal_registry: SealRegistry, office: tuple[str, str]) -> None:
     issue = dict(office=office[0], holder_name=office[1], kind="service_centre")
     assert seal_registry.issue(**issue, number=7).number == "370303-BM-0007"
     assert seal_registry.issue(**issue).number == "370303-BM-0008"
@@ -141,9 +139,7 @@ def test_a_crash_while_writing_leaves_the_old_registry_and_no_temp_files(
         seal_registry.revoke("370303-BM-0001", "test")
     assert registry_file.read_bytes() == before
     assert not list(seal_registry.directory.glob(".registry.json.*"))
-    assert (
-        SealRegistry.open(seal_registry.directory).get("370303-BM-0001").status is SealStatus.ACTIVE
-    )
+    assert SealRegistry.open(seal_registry.directory).get("370303-BM-0001").status is SealStatus.ACTIVE
 
 
 def test_status_history_is_kept_and_revocation_is_final(seal_registry: SealRegistry) -> None:
@@ -178,21 +174,15 @@ def test_seal_for_picks_the_usable_seal_whose_kind_and_scope_cover_the_item(
     code, name = office
     general = seal_registry.seal_for(code, "delegated_approval", "property.title-reissue")
     assert general is not None and general.scope == ()
-    specific = seal_registry.issue(
-        office=code, holder_name=name, kind="delegated_approval", scope=["property.*"]
-    )
+    specific = seal_registry.issue(office=code, holder_name=name, kind="delegated_approval", scope=["property.*"])
     exact = seal_registry.issue(
         office=code, holder_name=name, kind="delegated_approval", scope=["property.title-reissue"]
     )
     chosen = seal_registry.seal_for(code, "delegated_approval", "property.title-reissue")
     assert chosen is not None and chosen.number == exact.number
-    assert seal_registry.seal_for(code, "delegated_approval", "property.other").number == (
-        specific.number
-    )
+    assert seal_registry.seal_for(code, "delegated_approval", "property.other").number == (specific.number)
     seal_registry.suspend(exact.number, "audit")
-    assert seal_registry.seal_for(code, "delegated_approval", "property.title-reissue").number == (
-        specific.number
-    )
+    assert seal_registry.seal_for(code, "delegated_approval", "property.title-reissue").number == (specific.number)
     assert seal_registry.seal_for("370303999000", "service_centre", "tax.x") is None
     sc = seal_registry.seal_for(code, SealKind.SERVICE_CENTRE, "tax.payment-record")
     assert sc is not None and sc.kind is SealKind.SERVICE_CENTRE
@@ -200,9 +190,7 @@ def test_seal_for_picks_the_usable_seal_whose_kind_and_scope_cover_the_item(
     assert seal_registry.seal_for(code, "service_centre", "tax.x", at=before_issue) is None
 
 
-def test_private_keys_are_encrypted_pkcs8_readable_only_by_owner(
-    seal_registry: SealRegistry, seal_env: str
-) -> None:
+def test_private_keys_are_encrypted_pkcs8_readable_only_by_owner(seal_registry: SealRegistry, seal_env: str) -> None:
     keys = [seal_registry.directory / "root/root-key.pem"]
     keys += sorted((seal_registry.directory / "seals").glob("*/key.pem"))
     assert len(keys) == 7
@@ -235,9 +223,7 @@ def test_wrong_or_missing_passphrase_is_a_clear_error(
         load_passphrase()
 
 
-def test_opening_a_missing_or_foreign_directory_fails_clearly(
-    tmp_path: Path, seal_env: str
-) -> None:
+def test_opening_a_missing_or_foreign_directory_fails_clearly(tmp_path: Path, seal_env: str) -> None:
     with pytest.raises(RegistryError, match="init-district"):
         SealRegistry.open(tmp_path / "nothing")
     (tmp_path / "junk").mkdir()
@@ -283,9 +269,7 @@ def test_an_es256_district_keeps_working_and_holds_each_seals_own_key_type(
     registry = SealRegistry.create(tmp_path / "pki", key_type="es256")
     assert registry.root_key_type.alg == "ES256"
     new = registry.issue(office=office[0], holder_name=office[1], kind="service_centre")
-    old = registry.issue(
-        office=office[0], holder_name=office[1], kind="service_centre", key_type="es256"
-    )
+    old = registry.issue(office=office[0], holder_name=office[1], kind="service_centre", key_type="es256")
     reopened = SealRegistry.open(registry.directory)
     assert {s.number: s.key_type.alg for s in reopened.seals()} == {
         new.number: "ES384",

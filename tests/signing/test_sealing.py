@@ -40,9 +40,7 @@ def test_sealed_document_keeps_the_content_and_adds_a_detached_compact_jws(
 ) -> None:
     seal = seal_registry.seal_for(office[0], "service_centre", ITEM)
     assert seal is not None
-    doc = seal_document(
-        result_doc, seal_registry.signer_for(seal), seal, item=ITEM, request_id="01J9Z8Q4C8"
-    )
+    doc = seal_document(result_doc, seal_registry.signer_for(seal), seal, item=ITEM, request_id="01J9Z8Q4C8")
     assert {k: v for k, v in doc.items() if k != "seal"} == result_doc
     assert "seal" not in result_doc
     block = doc["seal"]
@@ -96,17 +94,13 @@ def test_sealing_refuses_a_seal_that_may_not_be_used(
             signed_at=seal.not_before - timedelta(seconds=1),
         )
     with pytest.raises(SealingError, match="does not hold the key"):
-        seal_document(
-            result_doc, FileSigner(generate_private_key()), seal, item=ITEM, request_id="R"
-        )
+        seal_document(result_doc, FileSigner(generate_private_key()), seal, item=ITEM, request_id="R")
     with pytest.raises(SealingError, match="already carries"):
         seal_document({**result_doc, "seal": {}}, signer, seal, item=ITEM, request_id="R")
     with pytest.raises(SealingError, match="non-empty"):
         seal_document(result_doc, signer, seal, item=ITEM, request_id="")
     with pytest.raises(CanonicalizationError):
-        seal_document(
-            {**result_doc, "when": datetime.now(UTC)}, signer, seal, item=ITEM, request_id="R"
-        )
+        seal_document({**result_doc, "when": datetime.now(UTC)}, signer, seal, item=ITEM, request_id="R")
     suspended = seal_registry.suspend(seal.number, "audit")
     with pytest.raises(SealingError, match="suspended"):
         seal_document(result_doc, signer, suspended, item=ITEM, request_id="R")
@@ -129,9 +123,7 @@ def test_signature_is_ecdsa_with_the_key_types_hash_over_the_whole_signing_input
     )
     header_b64, _, signature_b64 = doc["seal"]["jws"].split(".")
     payload = canonicalize(result_doc)
-    header = protected_header(
-        seal, item=ITEM, request_id="R-9", signed_at=signed_at, payload=payload
-    )
+    header = protected_header(seal, item=ITEM, request_id="R-9", signed_at=signed_at, payload=payload)
     assert b64url(header) == header_b64  # the header we describe is the one signed
     data = signing_input(header_b64, payload)
     public = seal.certificate.public_key()
@@ -148,9 +140,7 @@ def test_static_header_part_is_padded_so_its_base64url_prefixes_every_header(
     signer = seal_registry.signer_for(seal)
     headers = [
         b64url_decode(
-            seal_document({**result_doc, "n": n}, signer, seal, item=ITEM, request_id=rid)[
-                "seal"
-            ]["jws"].split(".")[0]
+            seal_document({**result_doc, "n": n}, signer, seal, item=ITEM, request_id=rid)["seal"]["jws"].split(".")[0]
         )
         for n, rid in ((1, "R"), (22, "R-22"), (333, "请求-333"))
     ]

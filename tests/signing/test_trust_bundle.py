@@ -23,9 +23,7 @@ def bundle(seal_registry: SealRegistry) -> dict[str, Any]:
     return seal_registry.export_trust_bundle()
 
 
-def test_exported_bundle_loads_from_file_and_indexes_every_seal(
-    seal_registry: SealRegistry, tmp_path: Path
-) -> None:
+def test_exported_bundle_loads_from_file_and_indexes_every_seal(seal_registry: SealRegistry, tmp_path: Path) -> None:
     path = tmp_path / "trust.json"
     seal_registry.export_trust_bundle(path)
     trust = load_trust_bundle(path)
@@ -43,8 +41,7 @@ def test_crl_is_a_real_x509_crl_signed_by_the_root_with_reasons(
     root_key = seal_registry.root_certificate.public_key()
     assert crl.is_signature_valid(root_key)  # type: ignore[arg-type]
     reasons = {
-        entry.serial_number: entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
-        for entry in crl
+        entry.serial_number: entry.extensions.get_extension_for_class(x509.CRLReason).value.reason for entry in crl
     }
     revoked = seal_registry.get("370303-BM-0002").certificate.serial_number
     held = seal_registry.get("370303-SP-0003").certificate.serial_number
@@ -92,9 +89,7 @@ def test_crl_that_disagrees_with_history_is_rejected(
     from signing.keys import decrypt_private_key, load_passphrase
     from signing.trust import build_trust_bundle
 
-    root_key = decrypt_private_key(
-        (seal_registry.directory / "root/root-key.pem").read_bytes(), load_passphrase()
-    )
+    root_key = decrypt_private_key((seal_registry.directory / "root/root-key.pem").read_bytes(), load_passphrase())
     good = build_trust_bundle(
         root_key,
         seal_registry.root_certificate,
@@ -126,10 +121,7 @@ def test_unreadable_or_foreign_files_are_trust_bundle_errors(tmp_path: Path) -> 
         load_trust_bundle(tmp_path / "y.json")
 
 
-
-def test_bundle_signature_alg_must_be_the_roots(
-    seal_registry: SealRegistry, bundle: dict[str, Any]
-) -> None:
+def test_bundle_signature_alg_must_be_the_roots(seal_registry: SealRegistry, bundle: dict[str, Any]) -> None:
     """A bundle signed by the right root key, but claiming the other alg, is refused."""
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -139,9 +131,7 @@ def test_bundle_signature_alg_must_be_the_roots(
     from signing.jws import b64url, signing_input
     from signing.keys import decrypt_private_key, load_passphrase
 
-    root_key = decrypt_private_key(
-        (seal_registry.directory / "root/root-key.pem").read_bytes(), load_passphrase()
-    )
+    root_key = decrypt_private_key((seal_registry.directory / "root/root-key.pem").read_bytes(), load_passphrase())
     body = {k: v for k, v in bundle.items() if k != "signature"}
     header_b64 = bundle["signature"].split(".")[0]
     header = json.loads(base64.urlsafe_b64decode(header_b64 + "=" * (-len(header_b64) % 4)))

@@ -59,9 +59,7 @@ def test_untouched_document_passes_with_every_check_recorded(
     assert report.item == ITEM and report.request_id == "R-1"
     names = [c.name for c in report.checks]
     assert names[:2] == ["format", "certificate_chain"]
-    assert {"validity_period", "revocation_status", "scope", "payload_digest", "signature"} <= set(
-        names
-    )
+    assert {"validity_period", "revocation_status", "scope", "payload_digest", "signature"} <= set(names)
     assert all(c.passed for c in report.checks)
 
 
@@ -192,9 +190,7 @@ def test_sealed_before_revocation_still_passes_with_a_note(
     seal_registry: SealRegistry, office: tuple[str, str], result_doc: dict
 ) -> None:
     doc = sealed(seal_registry, office[0], result_doc)
-    seal_registry.revoke(
-        doc["seal"]["number"], "office merged", reason_code="cessation_of_operation"
-    )
+    seal_registry.revoke(doc["seal"]["number"], "office merged", reason_code="cessation_of_operation")
     trust = TrustBundle.from_dict(seal_registry.export_trust_bundle())
     report = verify_document(doc, trust)
     assert verdict(report) == ("TOTAL_PASSED", None)
@@ -219,9 +215,7 @@ def test_sealed_after_certificate_expiry_is_expired(
         seal_document(result_doc, signer, seal, item=ITEM, request_id="R-1")
     doc = sign_document(result_doc, signer, seal, item=ITEM, request_id="R-1")
     assert verdict(verify_document(doc, trust)) == ("TOTAL_FAILED", "EXPIRED")
-    early = sign_document(
-        result_doc, signer, seal, item=ITEM, request_id="R-2", signed_at=start + timedelta(days=1)
-    )
+    early = sign_document(result_doc, signer, seal, item=ITEM, request_id="R-2", signed_at=start + timedelta(days=1))
     assert verdict(verify_document(early, trust)) == ("TOTAL_PASSED", None)
 
 
@@ -262,9 +256,7 @@ def test_document_item_differing_from_sealed_item_is_sig_constraints_failure(
 ) -> None:
     seal = seal_registry.seal_for(office[0], "service_centre", "tax.other")
     assert seal is not None
-    doc = seal_document(
-        result_doc, seal_registry.signer_for(seal), seal, item="tax.other", request_id="R-1"
-    )
+    doc = seal_document(result_doc, seal_registry.signer_for(seal), seal, item="tax.other", request_id="R-1")
     assert verdict(verify_document(doc, trust)) == ("INDETERMINATE", "SIG_CONSTRAINTS_FAILURE")
 
 
@@ -332,11 +324,7 @@ def test_report_serialises_to_json_and_renders_in_chinese_and_english(
     bad = copy.deepcopy(doc)
     bad["total"] = 0
     rendered = verify_document(bad, trust).render()
-    assert (
-        "HASH_FAILURE" in rendered
-        and "内容被改动" in rendered
-        and "content was changed" in rendered
-    )
+    assert "HASH_FAILURE" in rendered and "内容被改动" in rendered and "content was changed" in rendered
 
 
 def test_every_sub_indication_maps_to_its_etsi_indication() -> None:
@@ -362,9 +350,7 @@ def test_chain_validation_is_cached_per_certificate(
 
 
 def _seal_private_key(registry: SealRegistry, seal: Seal) -> ec.EllipticCurvePrivateKey:
-    return decrypt_private_key(
-        (registry.directory / seal.key["path"]).read_bytes(), load_passphrase()
-    )
+    return decrypt_private_key((registry.directory / seal.key["path"]).read_bytes(), load_passphrase())
 
 
 def test_header_alg_other_than_the_keys_is_format_failure_even_with_a_valid_signature(
