@@ -15,6 +15,9 @@ from gateway.testing.samples import ORGANISATION as ORGANISATION
 from gateway.testing.samples import OTHER_PERSON as OTHER_PERSON
 from gateway.testing.samples import PERSON as PERSON
 
+# A third person the agency sandboxes know (a housing-fund account holder, a property owner).
+LIU_FANG = {"kind": "person", "id_number": "370303200102145629", "name": "刘芳"}
+
 WINDOW_KEY = "sample-fangzhen-window-key"
 KIOSK_KEY = "sample-fangzhen-kiosk-key"
 BANK_KEY = "sample-bank-outlet-key"

@@ -21,11 +21,13 @@ from gateway.extranet import Extranet
 from gateway.plugins import plugin_manager
 from gateway.registry import PluginError, load_registry
 from gateway.sandbox import start_sandbox
+from gateway.testing.samples import sample_materials
 from plugins.housing_fund import plugin as fund_plugin
 from plugins.housing_fund import sandbox as fund_sandbox
 from plugins.housing_fund import wire
 from plugins.housing_fund.client import CATALOGUE, HousingFundAgency
 from tests.helpers import (
+    LIU_FANG,
     ORGANISATION,
     OTHER_PERSON,
     PERSON,
@@ -37,11 +39,6 @@ from tests.helpers import (
 
 ITEMS = {item.code: item for item in load_items(CATALOGUE, plugin="housing_fund", agency="housing_fund")}
 SAMPLE_APPLICANTS = (PERSON, OTHER_PERSON, ORGANISATION)
-LIU_FANG = {"kind": "person", "id_number": "370303200102145629", "name": "刘芳"}
-
-
-def samples(code: str) -> dict:
-    return {m.name: m.sample for m in ITEMS[code].materials}
 
 
 @pytest.fixture
@@ -89,7 +86,7 @@ async def test_every_item_completes_for_every_sample_applicant(extranet) -> None
         for applicant in SAMPLE_APPLICANTS:
             if applicant["kind"] not in item.applicant_kinds:
                 continue
-            outcome = await submit(extranet, intake(code, applicant, samples(code)))
+            outcome = await submit(extranet, intake(code, applicant, sample_materials(ITEMS[code])))
             assert isinstance(outcome, Completed), (code, applicant["name"], outcome)
             assert outcome.document, code
             if item.kind == "application":
@@ -101,7 +98,7 @@ async def test_every_item_completes_for_every_sample_applicant(extranet) -> None
 async def test_chinese_answers_are_decoded_from_gbk(extranet) -> None:
     outcome = await submit(
         extranet,
-        intake("housing_fund.account-query", PERSON, samples("housing_fund.account-query")),
+        intake("housing_fund.account-query", PERSON, sample_materials(ITEMS["housing_fund.account-query"])),
     )
     assert isinstance(outcome, Completed)
     document = outcome.document
@@ -113,9 +110,9 @@ async def test_chinese_answers_are_decoded_from_gbk(extranet) -> None:
 
 async def test_the_sample_data_is_derived_from_the_id_number(extranet) -> None:
     code = "housing_fund.account-query"
-    one = await submit(extranet, intake(code, PERSON, samples(code)))
-    two = await submit(extranet, intake(code, PERSON, samples(code)))
-    other = await submit(extranet, intake(code, OTHER_PERSON, samples(code)))
+    one = await submit(extranet, intake(code, PERSON, sample_materials(ITEMS[code])))
+    two = await submit(extranet, intake(code, PERSON, sample_materials(ITEMS[code])))
+    other = await submit(extranet, intake(code, OTHER_PERSON, sample_materials(ITEMS[code])))
     assert one.document == two.document
     assert other.document["account_no"] != one.document["account_no"]
 
@@ -126,7 +123,7 @@ async def test_a_deposit_certificate_carries_the_centres_certificate_number(extr
         intake(
             "housing_fund.deposit-certificate",
             OTHER_PERSON,
-            samples("housing_fund.deposit-certificate"),
+            sample_materials(ITEMS["housing_fund.deposit-certificate"]),
         ),
     )
     assert isinstance(outcome, Completed)
@@ -145,7 +142,7 @@ async def test_chinese_form_values_reach_the_centre_intact(extranet) -> None:
 
 async def test_the_rejection_sample_is_refused_with_the_centres_reason(fund, extranet) -> None:
     rejection = fund.spec.rejection
-    materials = {**samples(rejection["item"]), **rejection.get("materials", {})}
+    materials = {**sample_materials(ITEMS[rejection["item"]]), **rejection.get("materials", {})}
     outcome = await submit(extranet, intake(rejection["item"], rejection["applicant"], materials))
     assert isinstance(outcome, Rejected)
     (reason,) = outcome.reasons
@@ -156,7 +153,7 @@ async def test_the_rejection_sample_is_refused_with_the_centres_reason(fund, ext
 
 async def test_a_pledge_replaces_the_proof_of_owning_no_home(extranet) -> None:
     code = "housing_fund.rent-withdrawal"
-    materials = {k: v for k, v in samples(code).items() if k != "no_house_proof"}
+    materials = {k: v for k, v in sample_materials(ITEMS[code]).items() if k != "no_house_proof"}
     refused = await submit(extranet, intake(code, PERSON, materials))
     assert isinstance(refused, Rejected)
     assert refused.reasons[0].message_zh == "缺少本人及配偶名下无房产证明，且未签署告知承诺书"
@@ -190,7 +187,7 @@ async def test_a_name_outside_gbk_is_refused_before_anything_is_sent(fund, extra
             intake(
                 "housing_fund.deposit-certificate",
                 rare,
-                samples("housing_fund.deposit-certificate"),
+                sample_materials(ITEMS["housing_fund.deposit-certificate"]),
             ),
         )
     assert fund.ledger.stats()["effective_submissions"] == 0
@@ -199,7 +196,7 @@ async def test_a_name_outside_gbk_is_refused_before_anything_is_sent(fund, extra
 def test_rare_characters_are_reported_at_intake_for_housing_fund_items_only() -> None:
     rare = {**OTHER_PERSON, "name": "王\U00020bb7"}
     code = "housing_fund.account-transfer"
-    request = intake(code, rare, {**samples(code), "from_centre": "济南\U00020bb7中心"})
+    request = intake(code, rare, {**sample_materials(ITEMS[code]), "from_centre": "济南\U00020bb7中心"})
     problems = fund_plugin.onewindow_validate(item=ITEMS[code], request=request)
     assert [(p.path, p.code) for p in problems] == [
         ("applicant/name", "not_gbk"),
@@ -239,7 +236,9 @@ async def test_an_error_page_instead_of_an_answer_is_a_protocol_error(fund, extr
 
 
 async def test_a_repeated_submission_is_acted_on_once_and_queries_are_not_counted(fund, extranet) -> None:
-    request = intake("housing_fund.rent-withdrawal", OTHER_PERSON, samples("housing_fund.rent-withdrawal"))
+    request = intake(
+        "housing_fund.rent-withdrawal", OTHER_PERSON, sample_materials(ITEMS["housing_fund.rent-withdrawal"])
+    )
     first = await submit(extranet, request)
     second = await submit(extranet, request)
     await submit(extranet, intake("housing_fund.account-query", OTHER_PERSON, {}))

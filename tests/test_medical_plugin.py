@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import aiohttp
 import pytest
@@ -20,6 +19,7 @@ from gateway.contract import (
 )
 from gateway.extranet import Extranet
 from gateway.sandbox import start_sandbox
+from gateway.testing.samples import sample_materials
 from plugins.medical import sandbox as yb_sandbox
 from plugins.medical.client import CATALOGUE, SERVICES, MedicalAgency, bearer_error
 from plugins.medical.oauth import basic_credentials
@@ -39,10 +39,6 @@ AGENCY = "medical"
 ITEMS = load_items(CATALOGUE, plugin=AGENCY, agency=AGENCY)
 APPLICANTS = {"person": (PERSON, OTHER_PERSON), "organisation": (ORGANISATION,)}
 RECORD = {"start_year": 2023, "end_year": 2025}
-
-
-def samples(item: Item) -> dict[str, Any]:
-    return {m.name: m.sample for m in item.materials}
 
 
 def item(code: str) -> Item:
@@ -118,7 +114,7 @@ def certificate_query():
     ],
 )
 async def test_every_item_completes_for_the_sample_applicants(bureau, code: str, applicant: dict) -> None:
-    outcome = await submit_once(bureau, intake(code, applicant, samples(item(code))))
+    outcome = await submit_once(bureau, intake(code, applicant, sample_materials(item(code))))
     assert isinstance(outcome, Completed), outcome
     assert outcome.reference and outcome.reference.startswith("YB")
 
@@ -176,7 +172,7 @@ async def test_a_wrong_client_secret_is_an_auth_error_not_a_retry(bureau) -> Non
 
 
 async def test_a_repeated_submission_is_acted_on_once(bureau) -> None:
-    request = intake("medical.offsite-care-filing", PERSON, samples(item("medical.offsite-care-filing")))
+    request = intake("medical.offsite-care-filing", PERSON, sample_materials(item("medical.offsite-care-filing")))
     first = await submit_once(bureau, request)
     second = await submit_once(bureau, request)
     assert first == second
@@ -190,7 +186,7 @@ async def test_queries_are_not_counted_as_submissions(bureau) -> None:
 
 
 async def test_a_pledge_replaces_the_residence_proof(bureau) -> None:
-    materials = samples(item("medical.offsite-care-filing"))
+    materials = sample_materials(item("medical.offsite-care-filing"))
     del materials["residence_proof"]
     pledge = Pledge(
         replaces=("residence_proof",),
@@ -295,10 +291,10 @@ def test_a_bearer_challenge_is_read_for_its_error() -> None:
 def test_intake_checks_the_year_range_and_the_newborns_birth_date() -> None:
     record, newborn = item("medical.contribution-record"), item("medical.newborn-enrolment")
     backwards = intake(record.code, PERSON, {"start_year": 2025, "end_year": 2023})
-    mismatch = intake(newborn.code, PERSON, {**samples(newborn), "birth_date": "2025-03-16"})
+    mismatch = intake(newborn.code, PERSON, {**sample_materials(newborn), "birth_date": "2025-03-16"})
     assert [p.code for p in onewindow_validate(record, backwards)] == ["period_order"]
     assert [p.code for p in onewindow_validate(newborn, mismatch)] == ["birth_date_mismatch"]
-    assert onewindow_validate(newborn, intake(newborn.code, PERSON, samples(newborn))) == []
+    assert onewindow_validate(newborn, intake(newborn.code, PERSON, sample_materials(newborn))) == []
 
 
 def test_every_catalogue_material_is_a_field_of_its_service() -> None:

@@ -21,9 +21,11 @@ from gateway.contract import (
 )
 from gateway.extranet import Extranet
 from gateway.sandbox import start_sandbox
+from gateway.testing.samples import sample_materials
 from plugins.property import sandbox as registry_sandbox
 from plugins.property.client import CATALOGUE, PropertyAgency
 from tests.helpers import (
+    LIU_FANG,
     ORGANISATION,
     OTHER_PERSON,
     PERSON,
@@ -36,13 +38,8 @@ from tests.helpers import (
 DELAY = 0.3
 ITEMS = {item.code: item for item in load_items(CATALOGUE, plugin="property", agency="property")}
 SAMPLE_APPLICANTS = (PERSON, OTHER_PERSON, ORGANISATION)
-LIU_FANG = {"kind": "person", "id_number": "370303200102145629", "name": "刘芳"}
 TITLE = re.compile(r"^鲁\(\d{4}\)张店区不动产权第\d{7}号$")
 PROOF = re.compile(r"^鲁\(\d{4}\)张店区不动产证明第\d{7}号$")
-
-
-def samples(code: str) -> dict:
-    return {m.name: m.sample for m in ITEMS[code].materials}
 
 
 @pytest.fixture
@@ -103,7 +100,7 @@ async def settle(extranet: Extranet, outcome):
 
 async def test_every_item_completes_for_every_sample_applicant(extranet) -> None:
     async def run(code: str, applicant: dict) -> None:
-        first = await submit(extranet, intake(code, applicant, samples(code)))
+        first = await submit(extranet, intake(code, applicant, sample_materials(ITEMS[code])))
         if ITEMS[code].long_running:
             assert isinstance(first, Pending), (code, first)
         final = await settle(extranet, first)
@@ -122,7 +119,7 @@ async def test_every_item_completes_for_every_sample_applicant(extranet) -> None
 
 async def test_a_registration_is_pending_until_the_decision_then_completed(extranet) -> None:
     code = "property.mortgage-registration"
-    first = await submit(extranet, intake(code, PERSON, samples(code)))
+    first = await submit(extranet, intake(code, PERSON, sample_materials(ITEMS[code])))
     assert isinstance(first, Pending)
     assert re.fullmatch(r"ZD\d{8}DYSC\d{5}", first.ticket)
     assert 0.1 <= first.poll_after <= DELAY  # from the centre's estimatedWaitSeconds
@@ -139,14 +136,14 @@ async def test_a_registration_is_pending_until_the_decision_then_completed(extra
 
 async def test_a_title_reissue_completes_with_a_new_title_certificate_number(extranet) -> None:
     code = "property.title-reissue"
-    outcome = await settle(extranet, await submit(extranet, intake(code, OTHER_PERSON, samples(code))))
+    outcome = await settle(extranet, await submit(extranet, intake(code, OTHER_PERSON, sample_materials(ITEMS[code]))))
     assert isinstance(outcome, Completed) and TITLE.match(outcome.reference)
     assert outcome.document["details"]["original_certificate_no"] == "鲁(2019)张店区不动产权第0012345号"
 
 
 async def test_a_mortgage_on_a_sealed_home_is_rejected_after_review(registry, extranet) -> None:
     rejection = registry.spec.rejection
-    materials = {**samples(rejection["item"]), **rejection.get("materials", {})}
+    materials = {**sample_materials(ITEMS[rejection["item"]]), **rejection.get("materials", {})}
     first = await submit(extranet, intake(rejection["item"], rejection["applicant"], materials))
     assert isinstance(first, Pending)
     outcome = await settle(extranet, first)
@@ -158,7 +155,7 @@ async def test_a_mortgage_on_a_sealed_home_is_rejected_after_review(registry, ex
 
 async def test_an_inquiry_completes_at_once_and_shows_the_seizure(extranet) -> None:
     code = "property.registration-query"
-    outcome = await submit(extranet, intake(code, LIU_FANG, samples(code)))
+    outcome = await submit(extranet, intake(code, LIU_FANG, sample_materials(ITEMS[code])))
     assert isinstance(outcome, Completed) and outcome.reference.startswith("CX")
     records = outcome.document["records"]
     assert records and all(r["seizure_status"] == "已查封" for r in records)
@@ -167,7 +164,7 @@ async def test_an_inquiry_completes_at_once_and_shows_the_seizure(extranet) -> N
 
 async def test_asking_about_someone_elses_unit_is_a_business_refusal(extranet) -> None:
     code = "property.registration-query"
-    materials = {**samples(code), "query_scope": "指定不动产单元"}
+    materials = {**sample_materials(ITEMS[code]), "query_scope": "指定不动产单元"}
     outcome = await submit(extranet, intake(code, PERSON, materials))
     assert isinstance(outcome, Rejected)
     assert [r.code for r in outcome.reasons] == ["property.B2003"]
@@ -175,7 +172,7 @@ async def test_asking_about_someone_elses_unit_is_a_business_refusal(extranet) -
 
 async def test_a_pledge_replaces_the_loss_statement(extranet) -> None:
     code = "property.title-reissue"
-    materials = {k: v for k, v in samples(code).items() if k != "loss_statement"}
+    materials = {k: v for k, v in sample_materials(ITEMS[code]).items() if k != "loss_statement"}
     refused = await submit(extranet, intake(code, PERSON, materials))
     assert isinstance(refused, Rejected) and refused.reasons[0].code == "property.B1004"
     pledge = Pledge(
@@ -190,14 +187,16 @@ async def test_a_pledge_replaces_the_loss_statement(extranet) -> None:
 
 async def test_a_resubmission_returns_the_same_case_and_is_acted_on_once(registry, extranet) -> None:
     code = "property.advance-notice"
-    request = intake(code, PERSON, samples(code))
+    request = intake(code, PERSON, sample_materials(ITEMS[code]))
     first = await submit(extranet, request)
     again = await submit(extranet, request)
     assert isinstance(again, Pending) and again.ticket == first.ticket
     decided = await settle(extranet, again)
     late = await submit(extranet, request)  # a retry after the decision gets the decision
     assert isinstance(decided, Completed) and late == decided
-    await submit(extranet, intake("property.holdings-query", PERSON, samples("property.holdings-query")))
+    await submit(
+        extranet, intake("property.holdings-query", PERSON, sample_materials(ITEMS["property.holdings-query"]))
+    )
     stats = registry.ledger.stats()
     assert stats["effective_submissions"] == 1 and stats["duplicate_submissions"] == 2
 
@@ -208,7 +207,9 @@ async def test_a_wrong_token_is_an_auth_error_not_a_retry(extranet) -> None:
         current, secrets={"api_token": "expired"}, max_attempts=3
     )
     with pytest.raises(AgencyAuthError, match="A0401"):
-        await submit(extranet, intake("property.holdings-query", PERSON, samples("property.holdings-query")))
+        await submit(
+            extranet, intake("property.holdings-query", PERSON, sample_materials(ITEMS["property.holdings-query"]))
+        )
 
 
 async def test_maintenance_is_unavailable_with_the_centres_retry_hint(registry, extranet) -> None:
@@ -221,7 +222,9 @@ async def test_maintenance_is_unavailable_with_the_centres_retry_hint(registry, 
 async def test_a_login_page_instead_of_json_is_a_protocol_error(registry, extranet) -> None:
     registry.knobs.update({"malformed_rate": 1.0})
     with pytest.raises(AgencyProtocolError, match="envelope"):
-        await submit(extranet, intake("property.holdings-query", PERSON, samples("property.holdings-query")))
+        await submit(
+            extranet, intake("property.holdings-query", PERSON, sample_materials(ITEMS["property.holdings-query"]))
+        )
 
 
 async def test_polling_an_unknown_case_is_a_refused_call(extranet) -> None:
@@ -248,7 +251,7 @@ async def test_the_default_sandbox_takes_seconds_to_decide() -> None:
     )
     try:
         code = "property.change-registration"
-        outcome = await submit(extranet, intake(code, PERSON, samples(code)))
+        outcome = await submit(extranet, intake(code, PERSON, sample_materials(ITEMS[code])))
     finally:
         await extranet.close()
         await running.stop()
@@ -258,11 +261,11 @@ async def test_the_default_sandbox_takes_seconds_to_decide() -> None:
 
 async def test_a_poll_answering_a_case_of_another_business_is_a_protocol_error(extranet) -> None:
     code = "property.mortgage-registration"
-    request = intake(code, PERSON, samples(code))
+    request = intake(code, PERSON, sample_materials(ITEMS[code]))
     pending = await submit(extranet, request)
     assert isinstance(pending, Pending)
     await asyncio.sleep(DELAY)
-    other = intake("property.title-reissue", PERSON, samples("property.title-reissue"))
+    other = intake("property.title-reissue", PERSON, sample_materials(ITEMS["property.title-reissue"]))
     with pytest.raises(AgencyProtocolError, match="DYSC"):
         await poll(extranet, pending.ticket, other)
     final = await poll(extranet, pending.ticket, request)

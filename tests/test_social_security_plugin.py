@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from typing import Any
 
 import aiohttp
 import pytest
@@ -21,6 +20,7 @@ from gateway.contract import (
 )
 from gateway.extranet import Extranet
 from gateway.sandbox import start_sandbox
+from gateway.testing.samples import sample_materials
 from plugins.social_security import sandbox as si_sandbox
 from plugins.social_security.client import (
     CATALOGUE,
@@ -53,10 +53,6 @@ AGENCY = "social_security"
 ITEMS = load_items(CATALOGUE, plugin=AGENCY, agency=AGENCY)
 APPLICANTS = {"person": (PERSON, OTHER_PERSON), "organisation": (ORGANISATION,)}
 CERTIFICATE = {"start_month": "2025-01", "end_month": "2025-12"}
-
-
-def samples(item: Item) -> dict[str, Any]:
-    return {m.name: m.sample for m in item.materials}
 
 
 def item(code: str) -> Item:
@@ -108,7 +104,7 @@ async def submit(extranet: Extranet, request):
     ],
 )
 async def test_every_item_completes_for_the_sample_applicants(bureau, code: str, applicant: dict) -> None:
-    outcome = await submit(extranet_for(bureau), intake(code, applicant, samples(item(code))))
+    outcome = await submit(extranet_for(bureau), intake(code, applicant, sample_materials(item(code))))
     assert isinstance(outcome, Completed), outcome
     assert outcome.reference and outcome.document["business_no"] == outcome.reference
 
@@ -152,7 +148,7 @@ async def test_an_age_rule_is_a_business_rejection(bureau) -> None:
         intake(
             "social_security.employment-certificate",
             child,
-            samples(item("social_security.employment-certificate")),
+            sample_materials(item("social_security.employment-certificate")),
         ),
     )
     assert isinstance(outcome, Rejected) and outcome.reasons[0].code == "social_security.BIZ-2101"
@@ -178,7 +174,7 @@ async def test_a_wrong_password_is_an_auth_error_not_a_retry(bureau) -> None:
 
 
 async def test_a_missing_field_is_a_rejected_call(bureau) -> None:
-    materials = samples(item("social_security.unemployment-registration"))
+    materials = sample_materials(item("social_security.unemployment-registration"))
     del materials["separation_proof"]
     with pytest.raises(AgencyRejectedCall, match=r"REQ-3003.*separationProof"):
         await submit(
@@ -188,7 +184,7 @@ async def test_a_missing_field_is_a_rejected_call(bureau) -> None:
 
 
 async def test_a_pledge_replaces_the_separation_proof(bureau) -> None:
-    materials = samples(item("social_security.unemployment-registration"))
+    materials = sample_materials(item("social_security.unemployment-registration"))
     del materials["separation_proof"]
     pledge = Pledge(
         replaces=("separation_proof",),
@@ -207,7 +203,7 @@ async def test_a_repeated_submission_is_acted_on_once(bureau) -> None:
     request = intake(
         "social_security.card-loss-report",
         PERSON,
-        samples(item("social_security.card-loss-report")),
+        sample_materials(item("social_security.card-loss-report")),
     )
     first = await submit(extranet_for(bureau), request)
     second = await submit(extranet_for(bureau), request)
