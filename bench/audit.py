@@ -38,13 +38,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey 
 from gateway.audit.entries import PreparedEntry, prepare_entry  # noqa: E402
 from gateway.audit.log import AuditLog  # noqa: E402
 from gateway.audit.proofs import prove_inclusion  # noqa: E402
-from gateway.audit.settings import AuditSettings  # noqa: E402
-from gateway.audit.stores import audit_store_for  # noqa: E402
+from gateway.audit.store import audit_store_for  # noqa: E402
 from gateway.audit.verify import verify_store  # noqa: E402
-from gateway.logs import configure_logging  # noqa: E402
+from gateway.config.audit import AuditSettings  # noqa: E402
+from gateway.observability.logs import configure_logging  # noqa: E402
 from gateway.store import make_store  # noqa: E402
-from signing.checkpoint import SignedCheckpoint, SoftwareSigner  # noqa: E402
-from signing.merkle import verify_inclusion  # noqa: E402
+from signing.audit.checkpoint import SignedCheckpoint, SoftwareSigner  # noqa: E402
+from signing.audit.merkle import verify_inclusion  # noqa: E402
 
 PG_URL = os.environ.get("ONEWINDOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 LOG_ID = "onewindow-audit/370303"
@@ -172,10 +172,10 @@ LAUNCHER = textwrap.dedent(
     """
     import asyncio, dataclasses, json, sys
     from gateway.config import load_settings
-    from gateway.core import sandbox_specs, with_sandbox_config
-    from gateway.logs import configure_logging
-    from gateway.plugins import plugin_manager
-    from gateway.serve import serve
+    from gateway.agencies.sandboxes import sandbox_specs, with_sandbox_config
+    from gateway.observability.logs import configure_logging
+    from gateway.agencies.plugin_manager import plugin_manager
+    from gateway.cli.serve import serve
 
     tmp, port, tax_url, audit_on = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4] == "on"
     s = load_settings(environ={})
@@ -253,8 +253,8 @@ async def gateway_rate(
 
 
 async def bench_gateway(requests: int, seconds: float, clients: int) -> None:
-    from gateway.core import sandbox_specs
-    from gateway.plugins import plugin_manager
+    from gateway.agencies.plugin_manager import plugin_manager
+    from gateway.agencies.sandboxes import sandbox_specs
     from gateway.sandbox import start_sandbox
 
     print(

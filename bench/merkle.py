@@ -1,4 +1,4 @@
-"""Benchmark of the audit-log Merkle tree (signing/merkle.py).
+"""Benchmark of the audit-log Merkle tree (signing/audit/merkle.py).
 
     .venv/bin/python bench/merkle.py [--size 1000000] [--entry-bytes 300]
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from signing.merkle import (
+from signing.audit.merkle import (
     Frontier,
     InMemoryTree,
     MerkleTreeBuilder,

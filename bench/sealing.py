@@ -31,15 +31,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from signing.algorithms import ES256, ES384, KeyType
-from signing.header_cache import HeaderCache
-from signing.jcs import canonicalize
-from signing.jws import parse_detached, signing_input
-from signing.keys import PASSPHRASE_ENV
-from signing.sample import create_sample_district
+from signing.jose.header_cache import HeaderCache
+from signing.jose.jcs import canonicalize
+from signing.jose.jws import parse_detached, signing_input
+from signing.keys.algorithms import ES256, ES384, KeyType
+from signing.keys.passphrase import PASSPHRASE_ENV
+from signing.registry.sample import create_sample_district
 from signing.sealing import DYNAMIC_MARKER, seal_document
-from signing.trust import TrustBundle
-from signing.verify import verify_document
+from signing.verify.trust import TrustBundle
+from signing.verify.verifier import verify_document
 
 MAX_ITERATIONS = 20_000
 ROUNDS = 5
@@ -142,7 +142,7 @@ def measure_formats(sealed: dict[str, Any], trust: TrustBundle, seconds: float) 
     return best(
         round_rates(
             {
-                "JCS fast path (signing.jcs)": lambda: canonicalize(doc),
+                "JCS fast path (signing.jose.jcs)": lambda: canonicalize(doc),
                 "JCS rfc8785 package": lambda: rfc8785.dumps(doc),
                 "header parse, no cache": lambda: parse_detached(token),
                 "header parse, cached": lambda: parse_detached(token, cache),
@@ -190,7 +190,7 @@ def main() -> int:
     print("|---|---:|---:|")
     for name, value in formats.items():
         print(f"| {name} | {value:,.0f} | {1e6 / value:.1f} |")
-    jcs = formats["JCS fast path (signing.jcs)"] / formats["JCS rfc8785 package"]
+    jcs = formats["JCS fast path (signing.jose.jcs)"] / formats["JCS rfc8785 package"]
     print(f"\nJCS fast path / rfc8785: {jcs:.1f}x faster")
     print()
     summary = {

@@ -22,7 +22,15 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import pluggy
 
-from gateway.catalogue import Item, Material
+from gateway.catalogue.items import Item, Material
+from gateway.errors import (
+    AgencyAuthError,
+    AgencyError,
+    AgencyProtocolError,
+    AgencyRejectedCall,
+    AgencyTimeout,
+    AgencyUnavailable,
+)
 from gateway.sandbox import FaultKnobs, SandboxSpec, SubmissionLedger, sandbox_application
 
 if TYPE_CHECKING:
@@ -190,44 +198,13 @@ class Problem:
 
 
 # --------------------------------------------------------------------------
-# What a plugin raises
+# What a plugin raises: AgencyError and its subclasses, defined with every
+# other gateway exception in gateway.errors and re-exported here. Raise
+# AgencyUnavailable for 5xx, maintenance and refused connections (retried,
+# deferred), AgencyProtocolError for answers you cannot read, AgencyAuthError
+# when the agency refuses our credentials, AgencyRejectedCall when it refuses
+# the call itself.
 # --------------------------------------------------------------------------
-
-
-class AgencyError(Exception):
-    """Base of every failure talking to an agency; catch this for "any"."""
-
-    retryable: bool = False
-
-
-class AgencyUnavailable(AgencyError):
-    """The agency could not be reached or said it is down; worth retrying.
-
-    Raise it for 5xx answers, maintenance pages, refused or reset
-    connections. ``retry_after`` (seconds) passes on an agency's hint.
-    """
-
-    retryable = True
-
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class AgencyTimeout(AgencyUnavailable):
-    """The agency did not answer in time; the core raises this itself."""
-
-
-class AgencyProtocolError(AgencyError):
-    """The agency answered, but with something the plugin cannot read."""
-
-
-class AgencyAuthError(AgencyError):
-    """The agency refused our credentials: a configuration problem, not retried."""
-
-
-class AgencyRejectedCall(AgencyError):
-    """The agency refused the call itself (bad parameters on our side), not the applicant."""
 
 
 # --------------------------------------------------------------------------

@@ -9,54 +9,32 @@ accepted. Stopping reverses it.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from typing import Any
 
 import pluggy
 
+from gateway.agencies.extranet import Attempt, Extranet
+from gateway.agencies.installed import Registry, load_registry
+from gateway.agencies.plugin_manager import gather_hook, plugin_manager
+from gateway.agencies.sandboxes import sandbox_specs, with_sandboxes
 from gateway.audit.log import AuditLog, AuditSink
 from gateway.audit.setup import open_audit_log
-from gateway.callbacks import CallbackSender
-from gateway.callers import ApiKeyAuthenticator, Authenticator
-from gateway.config import AgencySettings, Settings
-from gateway.delivery import Delivery
-from gateway.events import Events, LogSink
-from gateway.extranet import Attempt, Extranet
-from gateway.logs import get_logger
-from gateway.metrics import GatewayMetrics
-from gateway.outbox import OutboxWorker
-from gateway.plugins import gather_hook, hook_results_by_plugin, plugin_manager
-from gateway.registry import Registry, load_registry
-from gateway.router import Router, instance_name
-from gateway.sandbox import RunningSandbox, SandboxSpec, start_sandbox
-from gateway.sealer import Sealer
-from gateway.sealing import StartupError
-from gateway.store import Store, StoreError, make_store
+from gateway.config import Settings
+from gateway.delivery.callbacks import CallbackSender
+from gateway.delivery.delivery import Delivery
+from gateway.delivery.outbox import OutboxWorker
+from gateway.errors import StartupError, StoreError
+from gateway.intake.callers import ApiKeyAuthenticator, Authenticator
+from gateway.intake.router import Router, instance_name
+from gateway.observability.events import Events, LogSink
+from gateway.observability.logs import get_logger
+from gateway.observability.metrics import GatewayMetrics
+from gateway.sandbox import RunningSandbox, start_sandbox
+from gateway.sealing.sealer import Sealer
+from gateway.store import Store, make_store
 
 HEALTH_CACHE_S = 10.0
-
-
-def sandbox_specs(pm: pluggy.PluginManager) -> list[SandboxSpec]:
-    """Every sandbox the installed plugins offer."""
-    return [spec for _, specs in hook_results_by_plugin(pm, "onewindow_sandboxes") for spec in specs]
-
-
-def with_sandbox_config(settings: Settings, specs: list[SandboxSpec], urls: dict[str, str] | None = None) -> Settings:
-    """``settings`` with each sandbox's demo secrets and options under the configured ones (and its URL)."""
-    agencies = dict(settings.agencies)
-    for spec in specs:
-        configured = agencies.get(spec.agency, AgencySettings(code=spec.agency))
-        secrets = {**spec.config.get("secrets", {}), **configured.secrets}
-        options = {**spec.config.get("options", {}), **configured.options}
-        base_url = (urls or {}).get(spec.agency, configured.base_url)
-        agencies[spec.agency] = dataclasses.replace(configured, base_url=base_url, secrets=secrets, options=options)
-    return dataclasses.replace(settings, agencies=agencies)
-
-
-def with_sandboxes(settings: Settings, running: list[RunningSandbox]) -> Settings:
-    """``settings`` routed to running sandboxes (configured values win, except the URL)."""
-    return with_sandbox_config(settings, [s.spec for s in running], {s.spec.agency: s.url for s in running})
 
 
 class Gateway:
@@ -125,7 +103,7 @@ class Gateway:
         self.metrics.attach(self)
         self.authenticator = ApiKeyAuthenticator(self.settings.callers, self.settings)
         if self._sealer is None:
-            from gateway.sealing import DistrictSealer
+            from gateway.sealing.district_sealer import DistrictSealer
 
             self._sealer = DistrictSealer.for_settings(self.settings, self.registry.catalogue)
         self.audit = await open_audit_log(self.settings, self.store, instance=self.instance)

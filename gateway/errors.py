@@ -1,7 +1,149 @@
-"""Errors an operator can fix, shared by the command-line modules."""
+"""Every exception the gateway raises on purpose, in one tree.
+
+Catch at the level you care about, the way httpx's exceptions are laid out::
+
+    OnewindowError                  anything the gateway raises deliberately
+    ├── OperatorError               an operator can fix it: one line on stderr, exit 2
+    │   ├── ConfigError             the configuration (the message names the key)
+    │   ├── CatalogueError          a plugin's catalogue file (plugin, item, field)
+    │   ├── PluginError             a plugin broke the contract (names the plugin)
+    │   ├── StartupError            the gateway cannot start (says what to do)
+    │   │   └── AuditSetupError     the audit log cannot be opened
+    │   ├── AuditKeyError           the audit key is missing or will not open
+    │   ├── PayloadKeyError         the audit payload key cannot be read or does not fit
+    │   ├── StoreError              the store failed or cannot be reached
+    │   │   └── StoreMissing        a read-only command found no store
+    │   └── CommandError            a command's arguments or the state it found
+    │       ├── ScaffoldError       ``new-plugin`` cannot create what was asked
+    │       ├── OutboxCommandError  an outbox act was refused
+    │       ├── AuditInputError     an ``audit`` command cannot use its input
+    │       └── VerifyInputError    ``audit verify --from`` names nothing usable
+    ├── AuditIntegrityError         the stored audit log no longer matches what was signed
+    ├── SealUnavailable             no valid seal of the office covers the item
+    ├── TrustBundleUnavailable      no signed trust bundle to hand out
+    └── AgencyError                 talking to an agency failed (raised by plugins and the core)
+        ├── AgencyUnavailable       unreachable or down: retried, deferred
+        │   └── AgencyTimeout       no answer in time (raised by the core)
+        ├── AgencyProtocolError     answered, but nothing the plugin can read
+        ├── AgencyAuthError         our credentials were refused
+        └── AgencyRejectedCall      the call itself was refused (our parameters)
+
+Answers to intake callers are :class:`gateway.problems.ProblemError` (RFC 9457),
+a sibling of this tree rather than part of it: they are a response, not a fault.
+Plugins import the agency errors from :mod:`gateway.contract`, which re-exports them.
+Errors of the seal package are :class:`signing.errors.SigningError` and below.
+"""
 
 from __future__ import annotations
 
 
-class CommandError(Exception):
+class OnewindowError(Exception):
+    """Base of every exception the gateway raises on purpose."""
+
+
+class OperatorError(OnewindowError):
+    """A mistake an operator can fix; the command line prints it as one line and exits 2."""
+
+
+class ConfigError(OperatorError, ValueError):
+    """The configuration is invalid; the message names the field."""
+
+
+class CatalogueError(OperatorError, ValueError):
+    """A catalogue file is malformed; the message names plugin, item and field."""
+
+
+class PluginError(OperatorError):
+    """A plugin broke the contract; the message names it."""
+
+
+class StartupError(OperatorError):
+    """The gateway cannot start; the message says what to do."""
+
+
+class AuditSetupError(StartupError):
+    """The audit log cannot be opened; the message says what to do."""
+
+
+class AuditKeyError(OperatorError):
+    """The audit key is missing or cannot be opened; the message says what to do."""
+
+
+class PayloadKeyError(OperatorError, ValueError):
+    """The payload key cannot be read, or does not open a payload."""
+
+
+class StoreError(OperatorError):
+    """The store failed or is unreachable."""
+
+
+class StoreMissing(StoreError):
+    """A command that only reads the store found no store where the configuration points."""
+
+
+class CommandError(OperatorError):
     """A command failed in a way the user can fix; ``onewindow`` prints it as one line and exits 2."""
+
+
+class ScaffoldError(CommandError, ValueError):
+    """The plugin cannot be created as asked; the message is one line for the command."""
+
+
+class OutboxCommandError(CommandError):
+    """A refused outbox command; printed as one line (exit status 2)."""
+
+
+class AuditInputError(CommandError):
+    """Input an ``audit`` command cannot work with (exit 2)."""
+
+
+class VerifyInputError(CommandError, ValueError):
+    """``--from`` names nothing usable (exit 2)."""
+
+
+class AuditIntegrityError(OnewindowError):
+    """The stored log no longer matches what was appended or signed: refuse to sign over it."""
+
+
+class SealUnavailable(OnewindowError):
+    """The accepting office holds no valid seal covering the item."""
+
+
+class TrustBundleUnavailable(OnewindowError):
+    """No signed trust bundle to hand out; the message says what the bureau should do."""
+
+
+class AgencyError(OnewindowError):
+    """Base of every failure talking to an agency; catch this for "any"."""
+
+    retryable: bool = False
+
+
+class AgencyUnavailable(AgencyError):
+    """The agency could not be reached or said it is down; worth retrying.
+
+    Raise it for 5xx answers, maintenance pages, refused or reset
+    connections. ``retry_after`` (seconds) passes on an agency's hint.
+    """
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AgencyTimeout(AgencyUnavailable):
+    """The agency did not answer in time; the core raises this itself."""
+
+
+class AgencyProtocolError(AgencyError):
+    """The agency answered, but with something the plugin cannot read."""
+
+
+class AgencyAuthError(AgencyError):
+    """The agency refused our credentials: a configuration problem, not retried."""
+
+
+class AgencyRejectedCall(AgencyError):
+    """The agency refused the call itself (bad parameters on our side), not the applicant."""

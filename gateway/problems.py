@@ -9,11 +9,8 @@ integrator quotes when asking for help.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
-
-from aiohttp import web
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -185,7 +182,7 @@ def problem_type(slug: str) -> ProblemType | None:
 
 
 class ProblemError(Exception):
-    """Raise to answer with a problem; the middleware renders it."""
+    """Raise to answer with a problem; :func:`gateway.api.responses.problem_response` renders it."""
 
     def __init__(
         self,
@@ -219,12 +216,3 @@ class ProblemError(Exception):
             body["request_id"] = request_id
         body.update(self.extensions)
         return body
-
-    def response(self, *, request_id: str | None, instance: str | None) -> web.Response:
-        """The problem as an aiohttp response."""
-        return web.Response(
-            status=self.kind.status,
-            text=json.dumps(self.body(request_id=request_id, instance=instance), ensure_ascii=False),
-            content_type=PROBLEM_MEDIA_TYPE,
-            headers=self.headers,
-        )

@@ -5,7 +5,6 @@ alone (distribution ``onewindow-signing``).  The names below are the API the
 gateway uses; ``docs/seals.md`` specifies the sealed-document format.
 """
 
-from signing.algorithms import DEFAULT_KEY_TYPE, ES256, ES384, KEY_TYPES, KeyType
 from signing.errors import (
     CanonicalizationError,
     CertificateFormatError,
@@ -17,16 +16,18 @@ from signing.errors import (
     SigningError,
     TrustBundleError,
 )
-from signing.jcs import canonicalize
-from signing.keys import FileSigner, Signer, load_passphrase
+from signing.jose.jcs import canonicalize
+from signing.keys.algorithms import DEFAULT_KEY_TYPE, ES256, ES384, KEY_TYPES, KeyType
+from signing.keys.passphrase import load_passphrase
+from signing.keys.signers import FileSigner, Signer
 from signing.model import Seal, SealKind, SealStatus
-from signing.registry import SealRegistry
-from signing.report import Check, Indication, SubIndication, VerificationReport
-from signing.sample import SAMPLE_OFFICES, create_sample_district
+from signing.registry.sample import SAMPLE_OFFICES, create_sample_district
+from signing.registry.seal_registry import SealRegistry
 from signing.sealing import seal_document, sign_document
 from signing.stamp import render_stamp_svg
-from signing.trust import TrustBundle, load_trust_bundle
-from signing.verify import verify_document
+from signing.verify.report import Check, Indication, SubIndication, VerificationReport
+from signing.verify.trust import TrustBundle, load_trust_bundle
+from signing.verify.verifier import verify_document
 
 __all__ = [
     "DEFAULT_KEY_TYPE",

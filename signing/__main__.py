@@ -2,6 +2,6 @@
 
 import sys
 
-from signing.cli import main
+from signing.cli.main import main
 
 sys.exit(main())

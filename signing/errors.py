@@ -1,9 +1,25 @@
 """The exception tree of the signing package.
 
-Callers catch at the level they care about: ``SigningError`` for "anything
-about seals went wrong", or a leaf such as ``PassphraseError`` to tell the
-operator exactly what to fix.  Verification never raises for a bad
-*document* (it returns a report); these are for bad *inputs and setup*.
+Callers catch at the level they care about::
+
+    SigningError                    anything about seals or audit proofs went wrong
+    ├── CanonicalizationError       a value has no RFC 8785 canonical form
+    ├── PassphraseError             a key passphrase is missing, unreadable or wrong
+    ├── KeyStoreError               a private key cannot be stored, found or used
+    ├── RegistryError               the seal registry refused an operation or is unreadable
+    │   └── SealNotFoundError       no seal with that number
+    ├── TrustBundleError            a trust bundle is malformed or its signature fails
+    ├── SealingError                a document cannot be sealed
+    ├── CertificateFormatError      a certificate lacks or garbles the seal extension
+    ├── JwsFormatError              not a well-formed detached compact JWS
+    ├── CheckpointFormatError       not a well-formed audit checkpoint or proof file
+    ├── ProofError                  a Merkle proof cannot be checked
+    ├── BundleFormatError           not a well-formed audit export bundle
+    └── EntryFormatError            not a well-formed audit entry
+
+Verification never raises for a bad *document* (it returns a report); these
+are for bad *inputs and setup*. The format errors are also ``ValueError``,
+as they were before they joined the tree.
 """
 
 from __future__ import annotations
@@ -43,3 +59,23 @@ class SealingError(SigningError):
 
 class CertificateFormatError(SigningError):
     """A certificate lacks the seal extension or carries a malformed one."""
+
+
+class JwsFormatError(SigningError, ValueError):
+    """The token is not a well-formed detached compact JWS."""
+
+
+class CheckpointFormatError(SigningError, ValueError):
+    """Bytes or JSON that are not a well-formed checkpoint or proof file."""
+
+
+class ProofError(SigningError, ValueError):
+    """A proof cannot be checked: wrong shape, sizes out of range, or a mismatch."""
+
+
+class BundleFormatError(SigningError, ValueError):
+    """Not a well-formed audit bundle."""
+
+
+class EntryFormatError(SigningError, ValueError):
+    """Bytes that are not a well-formed audit entry."""

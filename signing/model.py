@@ -17,8 +17,8 @@ from typing import Any
 
 from cryptography import x509
 
-from signing.algorithms import KeyType, key_type_of
 from signing.errors import CertificateFormatError, RegistryError
+from signing.keys.algorithms import KeyType, key_type_of
 
 
 class SealKind(StrEnum):

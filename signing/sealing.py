@@ -12,7 +12,7 @@ The header is a per-seal static part (``alg``, ``typ``, ``kid``, ``x5c``,
 then the per-document fields.  The static part and its base64url are
 built once per seal, because sealing sits on every request's path and the
 ``x5c`` chain is most of the header; the padding makes its base64url a
-literal prefix of every header's (``signing.jws``), which the verifier's
+literal prefix of every header's (``signing.jose.jws``), which the verifier's
 header cache relies on; and the signing input starts with that prefix, so
 the hash state after it is kept too and resumed for each document (the
 signature is the same ECDSA over the same bytes, minus rehashing ~4 KB).
@@ -31,11 +31,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from signing.algorithms import key_type_for_alg
 from signing.errors import SealingError
-from signing.jcs import canonicalize
-from signing.jws import b64url, b64url_bytes
-from signing.keys import Signer, same_public_key
+from signing.jose.jcs import canonicalize
+from signing.jose.jws import b64url, b64url_bytes
+from signing.keys.algorithms import key_type_for_alg
+from signing.keys.signers import Signer, same_public_key
 from signing.model import Seal, format_time
 
 SEAL_FORMAT = "onewindow-seal/1"

@@ -15,13 +15,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gateway.audit.entries import prepare_entry
 from gateway.audit.keys import create_audit_key, load_signer
 from gateway.audit.payloads import PayloadCipher
-from gateway.audit.stores import audit_store_for
-from gateway.cli import main
+from gateway.audit.store import audit_store_for
+from gateway.cli.main import main
 from gateway.config import Settings, load_settings
 from gateway.store import make_store
-from gateway.store.postgres import split_schema
-from signing.checkpoint import SoftwareSigner
-from signing.keys import Passphrase
+from gateway.store.postgres.store import split_schema
+from signing.audit.checkpoint import SoftwareSigner
+from signing.keys.passphrase import Passphrase
 
 LOG_ID = "onewindow-audit/370303"
 PASSPHRASE = b"audit-test-passphrase"

@@ -20,15 +20,16 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from gateway.agencies.plugin_manager import plugin_manager
+from gateway.agencies.sandboxes import sandbox_specs, with_sandboxes
 from gateway.api.app import create_app
 from gateway.audit.keys import create_audit_key
 from gateway.config import Settings, load_settings
-from gateway.core import Gateway, sandbox_specs, with_sandboxes
-from gateway.plugins import plugin_manager
+from gateway.core import Gateway
 from gateway.sandbox import RunningSandbox, start_sandbox
 from gateway.store import Store, make_store
 from signing import create_sample_district
-from signing.keys import Passphrase
+from signing.keys.passphrase import Passphrase
 
 PG_URL = os.environ.get("ONEWINDOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.contract import AgencyCall, Completed, IntakeRequest, Outcome, Reason, Rejected, SandboxSpec, hookimpl
-from gateway.ids import new_ulid
+from gateway.intake.request_ids import new_ulid
 from plugins.tax import sandbox as tax_sandbox
 from plugins.tax.client import CATALOGUE, TaxAgency
 

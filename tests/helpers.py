@@ -8,7 +8,7 @@ from typing import Any
 
 from gateway.config import AgencySettings, Settings, load_settings
 from gateway.contract import Applicant, IntakeRequest
-from gateway.ids import new_ulid
+from gateway.intake.request_ids import new_ulid
 
 # The canonical sample applicants live in the test kit; re-exported for the tests.
 from gateway.testing.samples import ORGANISATION as ORGANISATION

@@ -19,9 +19,9 @@ from typing import Any
 
 import aiohttp
 
+from gateway.agencies.plugin_manager import plugin_manager
+from gateway.agencies.sandboxes import sandbox_specs
 from gateway.config import load_settings
-from gateway.core import sandbox_specs
-from gateway.plugins import plugin_manager
 
 ONEWINDOW = str(Path(sys.executable).with_name("onewindow"))
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from gateway.audit import record_admin_act
+from gateway.audit.admin import record_admin_act
 from gateway.audit.keys import load_audit_public_key
 from signing import create_sample_district
-from signing.checkpoint import key_id, public_key_pem
-from signing.keys import Passphrase
+from signing.audit.checkpoint import key_id, public_key_pem
+from signing.keys.passphrase import Passphrase
 from tests.audit_helpers import PASSPHRASE, build_log, other_signer, run_cli, settings_of, with_audit, write_config
 
 
@@ -74,7 +74,7 @@ def test_bad_input_is_one_line_and_exit_2_and_nothing_to_prove_is_exit_1(log, tm
         assert code == 2 and len(err.strip().splitlines()) == 1, (argv, err)
     code, _, err = run_cli(capsys, "audit", "prove", "100", "--config", log)
     assert code == 2 and err.strip() == "onewindow audit: entry 100 does not exist: the log holds entries 0..99"
-    assert record_admin_act(settings_of(log), "outbox_retry", request_id="01J0", by="ops-1") == 100
+    assert asyncio.run(record_admin_act(settings_of(log), "outbox_retry", request_id="01J0", by="ops-1")) == 100
     code, _, err = run_cli(capsys, "audit", "prove", "100", "--config", log)
     assert code == 1 and "not covered" in err  # it exists, but no checkpoint signs it yet
     assert run_cli(capsys, "audit", "show", "nobody", "--config", log)[0] == 1
@@ -90,7 +90,7 @@ def test_verify_with_no_signed_checkpoint_says_nothing_is_signed_yet(tmp_path, c
     code, out, _ = run_cli(capsys, "audit", "verify", "--config", config)
     assert code == 0 and "the log is empty" in out and "VALID" not in out
     for n in range(3):
-        record_admin_act(settings_of(config), "outbox_retry", request_id=f"01J{n}", by="ops-1")
+        asyncio.run(record_admin_act(settings_of(config), "outbox_retry", request_id=f"01J{n}", by="ops-1"))
     code, out, _ = run_cli(capsys, "audit", "verify", "--config", config)
     assert code == 0 and "VALID" not in out and "every signed checkpoint" not in out
     assert "NOTHING SIGNED YET: the entries are consistent" in out and "no signed checkpoint" in out
@@ -111,7 +111,7 @@ def test_a_checkpoint_can_be_signed_on_demand(tmp_path, capsys) -> None:
     url = f"sqlite:///{tmp_path}/log.db"
     config, signer = write_config(tmp_path, url)
     asyncio.run(build_log(url, signer, entries=10, every=1000))
-    assert record_admin_act(settings_of(config), "outbox_retry", request_id="01J0", by="ops-1") == 10
+    assert asyncio.run(record_admin_act(settings_of(config), "outbox_retry", request_id="01J0", by="ops-1")) == 10
     code, out, _ = run_cli(capsys, "audit", "checkpoint", "--config", config)
     assert code == 0 and "size 11" in out
     assert "already covers" in run_cli(capsys, "audit", "checkpoint", "--config", config)[1]
@@ -133,7 +133,9 @@ def test_seal_changes_and_operator_acts_are_admin_entries(tmp_path, capsys, monk
     assert code == 0, err
     code, _, err = run_cli(capsys, "seal", "reinstate", number, "--pki", str(pki), "--config", config)
     assert code == 0, err
-    seq = record_admin_act(settings_of(config), "outbox_dead_letter", request_id="01JX", by="ops-2", reason="手工")
+    seq = asyncio.run(
+        record_admin_act(settings_of(config), "outbox_dead_letter", request_id="01JX", by="ops-2", reason="手工")
+    )
 
     async def entries(audit):
         return [json.loads(r[1]) async for chunk in audit.entries() for r in chunk]

@@ -10,13 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.audit.entries import clean_fields, finish_entry, prepare_entry
-from gateway.audit.payloads import PayloadCipher, PayloadKeyError
-from gateway.audit.settings import parse_audit_settings
-from gateway.config import ConfigError, load_settings
-from gateway.events import digest
-from gateway.logs import sensitive
-from signing.audit_entry import EntryFormatError, parse_entry
-from signing.jcs import canonicalize
+from gateway.audit.payloads import PayloadCipher
+from gateway.config import load_settings
+from gateway.config.audit import parse_audit_settings
+from gateway.errors import ConfigError, PayloadKeyError
+from gateway.observability.events import digest
+from gateway.observability.logs import sensitive
+from signing.audit.entry import parse_entry
+from signing.errors import EntryFormatError
+from signing.jose.jcs import canonicalize
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(max_size=8),
@@ -117,7 +119,7 @@ def test_the_offline_audit_checkers_import_nothing_from_the_gateway() -> None:
     import sys
 
     code = (
-        "import sys, signing.audit_proof, signing.audit_bundle, signing.audit_log; "
+        "import sys, signing.audit.document_proof, signing.audit.bundle, signing.audit.log_verifier; "
         "sys.exit(any(m == 'gateway' or m.startswith('gateway.') for m in sys.modules))"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
@@ -126,7 +128,7 @@ def test_the_offline_audit_checkers_import_nothing_from_the_gateway() -> None:
 def test_every_kind_of_entry_the_gateway_appends_is_in_the_audit_guide() -> None:
     from pathlib import Path
 
-    from gateway.audit.admin import SEAL_ACTS
+    from gateway.cli.audited_seal import SEAL_ACTS
 
     root = Path(__file__).parents[1]
     emitted = {
@@ -134,9 +136,7 @@ def test_every_kind_of_entry_the_gateway_appends_is_in_the_audit_guide() -> None
         for path in (root / "gateway").rglob("*.py")
         for kind in re.findall(r"emit\(\s*\"([a-z_.]+)\"", path.read_text(encoding="utf-8"))
     }
-    outbox_acts = re.findall(
-        r"record_admin_act\(\s*settings,\s*\"([a-z_]+)\"", (root / "gateway/outbox_cli.py").read_text()
-    )
+    outbox_acts = re.findall(r"_record\(\s*settings,\s*\"([a-z_]+)\"", (root / "gateway/cli/outbox.py").read_text())
     kinds = (
         emitted | set(SEAL_ACTS.values()) | {f"admin.{act}{end}" for act in outbox_acts for end in ("", "_not_applied")}
     )

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from gateway.audit.proofs import prove_inclusion
-from gateway.audit.settings import AuditSettings
-from gateway.cli import main
-from signing.audit_entry import document_digest
-from signing.audit_proof import audit_checker, check_audit_proof
-from signing.checkpoint import SignedCheckpoint, public_key_pem
-from signing.proof_files import build_inclusion_proof_file
-from signing.verify import verify_document
+from gateway.cli.main import main
+from gateway.config.audit import AuditSettings
+from signing.audit.checkpoint import SignedCheckpoint, public_key_pem
+from signing.audit.document_proof import audit_checker, check_audit_proof
+from signing.audit.entry import document_digest
+from signing.audit.proof_files import build_inclusion_proof_file
+from signing.verify.verifier import verify_document
 from tests.audit_helpers import other_signer
 from tests.helpers import CLEARANCE as BASE_CLEARANCE
 from tests.helpers import PAYMENT_RECORD as BASE_PAYMENT_RECORD

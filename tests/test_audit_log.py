@@ -13,12 +13,12 @@ import pytest
 from gateway.audit.entries import prepare_entry
 from gateway.audit.log import AuditLog
 from gateway.audit.proofs import prove_consistency, prove_inclusion
-from gateway.audit.settings import AuditSettings
-from gateway.audit.store_base import AuditIntegrityError
-from gateway.audit.stores import audit_store_for
+from gateway.audit.store import audit_store_for
 from gateway.audit.verify import verify_store
-from signing.checkpoint import SignedCheckpoint
-from signing.merkle import InMemoryTree, verify_consistency, verify_inclusion
+from gateway.config.audit import AuditSettings
+from gateway.errors import AuditIntegrityError
+from signing.audit.checkpoint import SignedCheckpoint
+from signing.audit.merkle import InMemoryTree, verify_consistency, verify_inclusion
 from tests.audit_helpers import LOG_ID, RawDB, other_signer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,8 +119,8 @@ async def test_several_processes_on_one_postgresql_write_one_consistent_sequence
         """
         import asyncio, sys
         from gateway.audit.log import AuditLog
-        from gateway.audit.settings import AuditSettings
-        from gateway.audit.stores import audit_store_for
+        from gateway.config.audit import AuditSettings
+        from gateway.audit.store import audit_store_for
         from gateway.store import make_store
 
         async def main(url, name):

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from gateway.audit.payloads import PayloadCipher
-from signing.checkpoint import Checkpoint, SignedCheckpoint, sign_checkpoint
-from signing.merkle import MerkleTreeBuilder
+from signing.audit.checkpoint import Checkpoint, SignedCheckpoint, sign_checkpoint
+from signing.audit.merkle import MerkleTreeBuilder
 from tests.audit_helpers import LOG_ID, RawDB, build_log, other_signer, run_cli, write_config
 
 

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.catalogue import Catalogue, CatalogueError
-from gateway.catalogue_file import load_items
+from gateway.catalogue.files import load_items
+from gateway.catalogue.items import Catalogue
+from gateway.errors import CatalogueError
 from plugins.tax.client import CATALOGUE as TAX_CATALOGUE
 
 GOOD_ITEM = """
@@ -102,7 +103,7 @@ def test_the_tax_catalogue_is_valid_and_filterable() -> None:
 
 
 def test_catalog_show_states_every_materials_constraints(capsys: pytest.CaptureFixture[str]) -> None:
-    from gateway.cli import main
+    from gateway.cli.main import main
 
     assert main(["catalog", "show", "tax.clearance-certificate"]) == 0
     out = capsys.readouterr().out
@@ -114,7 +115,7 @@ def test_catalog_show_states_every_materials_constraints(capsys: pytest.CaptureF
 
 
 def test_constraint_notes_give_ranges_patterns_and_the_effective_size_limit() -> None:
-    from gateway.catalogue import Material
+    from gateway.catalogue.items import Material
 
     def notes(kind: str, max_attachment_bytes: int | None = None, **constraints) -> list[str]:
         return Material("m", kind, True, "材料", constraints=constraints).constraint_notes(max_attachment_bytes)
@@ -136,7 +137,7 @@ def test_constraint_notes_give_ranges_patterns_and_the_effective_size_limit() ->
 
 
 def test_catalog_list_of_an_agency_that_is_not_installed_says_so(capsys: pytest.CaptureFixture[str]) -> None:
-    from gateway.cli import main
+    from gateway.cli.main import main
 
     assert main(["catalog", "list", "--agency", "nope"]) == 2
     err = capsys.readouterr().err.strip()

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import main
-from gateway.config import ConfigError, load_settings
-from gateway.config_view import redacted
+from gateway.cli.main import main
+from gateway.config import load_settings
+from gateway.config.view import redacted
+from gateway.errors import ConfigError
 
 
 def test_without_a_file_the_sample_district_is_used() -> None:

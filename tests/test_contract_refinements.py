@@ -11,13 +11,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from gateway.cli import main
+from gateway.agencies.installed import load_registry
+from gateway.agencies.plugin_manager import plugin_manager
+from gateway.agencies.sandboxes import sandbox_specs
+from gateway.cli.main import main
+from gateway.cli.sandbox import parse_options
 from gateway.contract import AgencyCall, AgencyRejectedCall, Completed, Health, IntakeRequest, Pending, hookimpl
-from gateway.core import sandbox_specs
-from gateway.plugins import plugin_manager
-from gateway.registry import PluginError, load_registry
+from gateway.errors import PluginError
 from gateway.sandbox import FaultKnobs, SubmissionLedger, sandbox_options, start_sandbox
-from gateway.sandbox_cli import parse_options
 from plugins.medical import sandbox as medical_sandbox
 from plugins.medical.oauth import basic_credentials
 from plugins.property import sandbox as property_sandbox

@@ -11,14 +11,14 @@ import asyncio
 import datetime as real_datetime
 from datetime import timedelta
 
-from gateway import identifiers
+from gateway.agencies.installed import load_registry
+from gateway.agencies.plugin_manager import plugin_manager
 from gateway.contract import AgencyUnavailable, Completed, Pending
-from gateway.envelope import parse_envelope, stored_envelope
-from gateway.ids import new_ulid
-from gateway.plugins import plugin_manager
-from gateway.registry import load_registry
-from gateway.sealer import SealUnavailable
-from gateway.store import RequestRecord, RequestStatus, StoreError, utcnow
+from gateway.errors import SealUnavailable, StoreError
+from gateway.intake.envelope import parse_envelope, stored_envelope
+from gateway.intake.request_ids import new_ulid
+from gateway.personal_data import identifiers
+from gateway.store import RequestRecord, RequestStatus, utcnow
 from tests.helpers import sample_settings
 from tests.scripted_agency import ENVELOPE, ScriptedAgency, ScriptedPlugin
 

@@ -14,9 +14,9 @@ import time
 from collections import Counter
 from typing import Any
 
-from gateway.catalogue import Item
-from gateway.core import sandbox_specs
-from gateway.plugins import plugin_manager
+from gateway.agencies.plugin_manager import plugin_manager
+from gateway.agencies.sandboxes import sandbox_specs
+from gateway.catalogue.items import Item
 from gateway.testing import envelope_for
 from tests.helpers import TOWN
 

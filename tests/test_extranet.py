@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from gateway.breaker import BreakerState, CircuitBreaker, CircuitOpen
+from gateway.agencies.breaker import BreakerState, CircuitBreaker, CircuitOpen
+from gateway.agencies.extranet import Attempt, Extranet
 from gateway.contract import AgencyProtocolError, AgencyTimeout, AgencyUnavailable, Completed
-from gateway.extranet import Attempt, Extranet
 from gateway.sandbox import start_sandbox
 from plugins.tax import sandbox as tax_sandbox
 from plugins.tax.client import TaxAgency

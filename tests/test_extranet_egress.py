@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from gateway.config import ConfigError
+from gateway.agencies.extranet import Extranet
 from gateway.contract import AgencyError, AgencyUnavailable, Completed
-from gateway.extranet import Extranet
+from gateway.errors import ConfigError
 from gateway.sandbox import FaultKnobs
 from plugins.tax import sandbox as tax_sandbox
 from plugins.tax.client import TaxAgency

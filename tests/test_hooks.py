@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from gateway.agencies.plugin_manager import documented_hooks, plugin_manager
+from gateway.agencies.sandboxes import sandbox_specs
 from gateway.contract import AgencyCall, Completed, Health, IntakeRequest, Problem, SandboxSpec, hookimpl
-from gateway.core import sandbox_specs
-from gateway.plugins import documented_hooks, plugin_manager
 from plugins.tax import sandbox as tax_sandbox
 from tests.helpers import PERSON, TOWN
 

@@ -7,7 +7,10 @@ import hashlib
 
 import pytest
 
-from gateway.catalogue_file import load_items
+from gateway.agencies.extranet import Extranet
+from gateway.agencies.installed import load_registry
+from gateway.agencies.plugin_manager import plugin_manager
+from gateway.catalogue.files import load_items
 from gateway.contract import (
     AgencyAuthError,
     AgencyProtocolError,
@@ -17,9 +20,7 @@ from gateway.contract import (
     Pledge,
     Rejected,
 )
-from gateway.extranet import Extranet
-from gateway.plugins import plugin_manager
-from gateway.registry import PluginError, load_registry
+from gateway.errors import PluginError
 from gateway.sandbox import start_sandbox
 from gateway.testing.samples import sample_materials
 from plugins.housing_fund import plugin as fund_plugin

@@ -4,15 +4,14 @@ from datetime import date
 
 import pytest
 
-from gateway.identifiers import (
+from gateway.personal_data.identifiers import (
     credit_code_check_char,
     credit_code_problem,
-    mask_name,
-    mask_text,
     phone_problem,
     resident_id_check_char,
     resident_id_problem,
 )
+from gateway.personal_data.masking import mask_name, mask_text
 
 
 @pytest.mark.parametrize("number", ["370303199001011239", "11010519491231002X", "11010519491231002x"])

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from examples.intake_client import callback_is_genuine
-from gateway.callbacks import sign_callback
+from gateway.delivery.callbacks import sign_callback
 from tests.helpers import ORGANISATION, PERSON, TOWN
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "intake_client.py"

@@ -5,7 +5,7 @@ import json
 
 import structlog
 
-from gateway.logs import configure_logging, get_logger, sensitive
+from gateway.observability.logs import configure_logging, get_logger, sensitive
 
 
 def lines(stream: io.StringIO) -> list[dict]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-from gateway.envelope import parse_envelope
+from gateway.intake.envelope import parse_envelope
 from gateway.problems import problem_types
 
 _REF = "#/components/schemas/"

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from gateway.callbacks import SIGNATURE_HEADER, verify_callback
 from gateway.contract import AgencyCall, AgencyUnavailable, Health, IntakeRequest, hookimpl
-from gateway.envelope import parse_envelope, stored_envelope
-from gateway.ids import new_ulid
+from gateway.delivery.callbacks import SIGNATURE_HEADER, verify_callback
+from gateway.intake.envelope import parse_envelope, stored_envelope
+from gateway.intake.request_ids import new_ulid
 from gateway.store import RequestRecord, RequestStatus, utcnow
 from tests.helpers import ORGANISATION, PERSON, TOWN
 

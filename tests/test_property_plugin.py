@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from gateway.catalogue_file import load_items
+from gateway.agencies.extranet import Extranet
+from gateway.catalogue.files import load_items
 from gateway.contract import (
     AgencyAuthError,
     AgencyProtocolError,
@@ -19,7 +20,6 @@ from gateway.contract import (
     Pledge,
     Rejected,
 )
-from gateway.extranet import Extranet
 from gateway.sandbox import start_sandbox
 from gateway.testing.samples import sample_materials
 from plugins.property import sandbox as registry_sandbox

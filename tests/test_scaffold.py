@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import main
-from gateway.scaffold import ScaffoldError, check_name, placeholders
+from gateway.cli.main import main
+from gateway.cli.new_plugin.scaffold import check_name, placeholders
+from gateway.errors import ScaffoldError
 
 BIN = Path(sys.executable).parent
 NAME = "civil_affairs"
@@ -114,7 +115,7 @@ def test_a_generated_plugin_installs_is_found_and_passes_its_tests(tmp_path: Pat
     tests = run(python, "-m", "pytest", "-q")
     assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
     assert "16 passed" in tests.stdout
-    listing = run(python, "-m", "gateway.cli", "catalog", "list", "--agency", NAME, cwd=tmp_path)
+    listing = run(python, "-m", "gateway.cli.main", "catalog", "list", "--agency", NAME, cwd=tmp_path)
     assert listing.returncode == 0, listing.stderr
     assert "civil_affairs.allowance-record" in listing.stdout and "civil_affairs.temporary-assistance" in listing.stdout
     ours = run(

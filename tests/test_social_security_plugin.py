@@ -7,8 +7,9 @@ import xml.etree.ElementTree as ET
 import aiohttp
 import pytest
 
-from gateway.catalogue import Item
-from gateway.catalogue_file import load_items
+from gateway.agencies.extranet import Extranet
+from gateway.catalogue.files import load_items
+from gateway.catalogue.items import Item
 from gateway.contract import (
     AgencyAuthError,
     AgencyProtocolError,
@@ -18,7 +19,6 @@ from gateway.contract import (
     Pledge,
     Rejected,
 )
-from gateway.extranet import Extranet
 from gateway.sandbox import start_sandbox
 from gateway.testing.samples import sample_materials
 from plugins.social_security import sandbox as si_sandbox

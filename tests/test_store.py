@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from gateway.ids import new_ulid
+from gateway.intake.request_ids import new_ulid
 from gateway.store import ClaimState, RequestRecord, RequestStatus, Store, make_store, utcnow
 
 

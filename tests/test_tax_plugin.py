@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 
+from gateway.agencies.extranet import Extranet
 from gateway.contract import (
     AgencyAuthError,
     AgencyProtocolError,
@@ -13,7 +14,6 @@ from gateway.contract import (
     Completed,
     Rejected,
 )
-from gateway.extranet import Extranet
 from gateway.sandbox import FaultKnobs, start_sandbox
 from plugins.tax import sandbox as tax_sandbox
 from plugins.tax.client import TaxAgency

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from signing import SealRegistry, TrustBundle, verify_document
-from signing.jws import b64url_decode
+from signing.jose.jws import b64url_decode
 from signing.model import parse_time
 from signing.sealing import sign_document
 from tests.browser import Browser, chromium_path, decode_png
@@ -246,7 +246,7 @@ async def test_the_sample_district_made_at_first_start_exports_its_bundle(start_
 
 
 def _passphrase(path: Path):
-    from signing.keys import Passphrase
+    from signing.keys.passphrase import Passphrase
 
     return Passphrase(path.read_bytes().rstrip(b"\n"))
 
@@ -283,7 +283,7 @@ async def test_the_verification_page_works_in_a_real_browser(gw, tmp_path: Path)
 
 async def test_the_sample_district_scopes_each_seal_to_its_kind_of_items(start_gateway, tmp_path: Path) -> None:
     """A service-centre seal put on an item that needs the numbered approval seal does not pass, even offline."""
-    from signing.keys import Passphrase
+    from signing.keys.passphrase import Passphrase
     from signing.sealing import sign_document
 
     gw = await start_gateway(

@@ -7,11 +7,11 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api import audit, catalog, health, metrics, openapi, requests, verify
+from gateway.api import audit, catalogue, health, metrics, openapi, requests, verify
 from gateway.api.keys import GATEWAY
 from gateway.api.middleware import problems, request_ids
 
-CORE_ROUTES: tuple[ModuleType, ...] = (requests, catalog, health, metrics, openapi, verify, audit)
+CORE_ROUTES: tuple[ModuleType, ...] = (requests, catalogue, health, metrics, openapi, verify, audit)
 
 
 def create_app(gateway: Any, *, extra_routes: tuple[ModuleType, ...] = ()) -> web.Application:

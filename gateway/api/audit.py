@@ -16,17 +16,17 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api.keys import GATEWAY
-from gateway.api.openapi import problem_response
-from gateway.api.requests import json_response
+from gateway.api.openapi import openapi_problem
+from gateway.api.responses import json_response
 from gateway.audit.proofs import prove_inclusion
-from gateway.callers import may_read
-from gateway.ids import is_ulid
+from gateway.delivery.results import request_path
+from gateway.intake.callers import may_read
+from gateway.intake.request_ids import is_ulid
 from gateway.problems import AUDIT_UNAVAILABLE, NO_SEALED_RESULT, NOT_FOUND, ProblemError
-from gateway.results import request_path
 from gateway.store import RequestStatus
-from signing.audit_proof import SEALED_KIND, check_audit_proof
-from signing.checkpoint import SignedCheckpoint
-from signing.proof_files import build_inclusion_proof_file
+from signing.audit.checkpoint import SignedCheckpoint
+from signing.audit.document_proof import SEALED_KIND, check_audit_proof
+from signing.audit.proof_files import build_inclusion_proof_file
 
 
 async def get_audit_proof(request: web.Request) -> web.Response:
@@ -103,7 +103,7 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
         "type": "object",
         "description": "onewindow-inclusion-proof/v1 (docs/audit.md): the request's result.sealed entry, its RFC 9162 "
         "inclusion path and the signed checkpoint. Check offline with `onewindow audit check-proof` or "
-        "signing.audit_proof.check_audit_proof(document, audit_proof, audit_public_key).",
+        "signing.audit.document_proof.check_audit_proof(document, audit_proof, audit_public_key).",
         "required": ["format", "leaf_index", "tree_size", "entry", "proof", "checkpoint"],
         "properties": {
             "format": {"const": "onewindow-inclusion-proof/v1"},
@@ -134,10 +134,10 @@ OPENAPI_PATHS: dict[str, Any] = {
                     "headers": {"Retry-After": {"schema": {"type": "integer"}}},
                     "content": {"application/json": {"schema": _AWAITING}},
                 },
-                "401": problem_response("Missing or unknown API key"),
-                "404": problem_response("No such request visible to this caller"),
-                "409": problem_response("The request has no sealed result"),
-                "503": problem_response("The audit log is off, or its store does not match its checkpoints"),
+                "401": openapi_problem("Missing or unknown API key"),
+                "404": openapi_problem("No such request visible to this caller"),
+                "409": openapi_problem("The request has no sealed result"),
+                "503": openapi_problem("The audit log is off, or its store does not match its checkpoints"),
             },
         }
     }

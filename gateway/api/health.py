@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.keys import GATEWAY
-from gateway.api.requests import json_response
+from gateway.api.responses import json_response
 
 
 async def healthz(request: web.Request) -> web.Response:

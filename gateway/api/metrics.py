@@ -1,4 +1,4 @@
-"""``GET /metrics``: the Prometheus text exposition (see :mod:`gateway.metrics`).
+"""``GET /metrics``: the Prometheus text exposition (see :mod:`gateway.observability.metrics`).
 
 Unauthenticated like ``/healthz``: it carries item and agency codes and
 counts, never personal data. Restrict it to the monitoring network.
@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api.keys import GATEWAY
-from gateway.metrics import CONTENT_TYPE
+from gateway.observability.metrics import CONTENT_TYPE
 
 OPENAPI_PATHS: dict[str, Any] = {
     "/metrics": {

@@ -8,8 +8,9 @@ import structlog
 from aiohttp import web
 
 from gateway.api.keys import GATEWAY
-from gateway.ids import new_ulid
-from gateway.logs import get_logger
+from gateway.api.responses import problem_response
+from gateway.intake.request_ids import new_ulid
+from gateway.observability.logs import get_logger
 from gateway.problems import (
     INTERNAL_ERROR,
     MALFORMED_REQUEST,
@@ -61,17 +62,16 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     try:
         return await handler(request)
     except ProblemError as problem:
-        return problem.response(request_id=request.get(REQUEST_ID), instance=request.path)
+        return problem_response(problem, request_id=request.get(REQUEST_ID), instance=request.path)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         kind, en, zh = _HTTP_PROBLEMS.get(exc.status, (INTERNAL_ERROR, exc.reason, "请求失败。"))
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
-        return ProblemError(kind, en, zh, headers=headers).response(
-            request_id=request.get(REQUEST_ID), instance=request.path
+        return problem_response(
+            ProblemError(kind, en, zh, headers=headers), request_id=request.get(REQUEST_ID), instance=request.path
         )
     except Exception:
         _log.exception("http.unhandled_error")
-        return ProblemError(INTERNAL_ERROR, "The gateway failed unexpectedly.", "网关发生内部错误。").response(
-            request_id=request.get(REQUEST_ID), instance=request.path
-        )
+        internal = ProblemError(INTERNAL_ERROR, "The gateway failed unexpectedly.", "网关发生内部错误。")
+        return problem_response(internal, request_id=request.get(REQUEST_ID), instance=request.path)

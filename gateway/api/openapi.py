@@ -13,8 +13,8 @@ from typing import Any
 from aiohttp import web
 
 from gateway import __version__
-from gateway.api.requests import json_response
-from gateway.catalogue import CHANNELS, ITEM_KINDS, MATERIAL_TYPES, OFFICE_LEVELS, SEAL_KINDS
+from gateway.api.responses import json_response
+from gateway.catalogue.items import CHANNELS, ITEM_KINDS, MATERIAL_TYPES, OFFICE_LEVELS, SEAL_KINDS
 from gateway.problems import NOT_FOUND, ProblemError, problem_type, problem_types
 
 _REF = "#/components/schemas/"
@@ -30,7 +30,7 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def problem_response(description: str) -> dict[str, Any]:
+def openapi_problem(description: str) -> dict[str, Any]:
     """An OpenAPI response whose body is problem JSON."""
     return {"description": description, "content": _PROBLEM}
 
@@ -231,18 +231,18 @@ def _paths() -> dict[str, Any]:
                     "202": _json(
                         _ref("RequestResource"), "Accepted: pending at the agency or deferred; poll the Location"
                     ),
-                    "400": problem_response("Malformed JSON or envelope"),
-                    "401": problem_response("Missing or unknown API key"),
-                    "403": problem_response("This caller, office or channel may not request the item"),
-                    "404": problem_response("Unknown item"),
-                    "409": problem_response("Same Idempotency-Key still in flight"),
-                    "413": problem_response("Body over the configured limit"),
-                    "415": problem_response("Not application/json"),
-                    "422": problem_response(
+                    "400": openapi_problem("Malformed JSON or envelope"),
+                    "401": openapi_problem("Missing or unknown API key"),
+                    "403": openapi_problem("This caller, office or channel may not request the item"),
+                    "404": openapi_problem("Unknown item"),
+                    "409": openapi_problem("Same Idempotency-Key still in flight"),
+                    "413": openapi_problem("Body over the configured limit"),
+                    "415": openapi_problem("Not application/json"),
+                    "422": openapi_problem(
                         "Every missing or invalid material, all at once; or an Idempotency-Key reused with another body"
                     ),
-                    "502": problem_response("The agency answered unreadably"),
-                    "503": problem_response("Agency unavailable and the item cannot be deferred, or no valid seal"),
+                    "502": openapi_problem("The agency answered unreadably"),
+                    "503": openapi_problem("Agency unavailable and the item cannot be deferred, or no valid seal"),
                 },
             }
         },
@@ -254,8 +254,8 @@ def _paths() -> dict[str, Any]:
                 "parameters": [{"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {
                     "200": _json(_ref("RequestResource"), "The request"),
-                    "401": problem_response("Missing or unknown API key"),
-                    "404": problem_response("No such request visible to this caller"),
+                    "401": openapi_problem("Missing or unknown API key"),
+                    "404": openapi_problem("No such request visible to this caller"),
                 },
             }
         },
@@ -271,7 +271,7 @@ def _paths() -> dict[str, Any]:
                 ],
                 "responses": {
                     "200": _json(_ref("CatalogList"), "Matching items"),
-                    "400": problem_response("Unknown filter or value"),
+                    "400": openapi_problem("Unknown filter or value"),
                 },
             }
         },
@@ -280,7 +280,7 @@ def _paths() -> dict[str, Any]:
                 "operationId": "getServiceGuide",
                 "summary": "The service guide (服务指南) of one item",
                 "parameters": [item_param],
-                "responses": {"200": _json(_ref("ServiceGuide"), "The guide"), "404": problem_response("Unknown item")},
+                "responses": {"200": _json(_ref("ServiceGuide"), "The guide"), "404": openapi_problem("Unknown item")},
             }
         },
         "/healthz": {
@@ -311,7 +311,7 @@ def _paths() -> dict[str, Any]:
                 "parameters": [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {
                     "200": _json({"type": "object"}, "The problem type"),
-                    "404": problem_response("Unknown problem type"),
+                    "404": openapi_problem("Unknown problem type"),
                 },
             }
         },

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 from aiohttp import web
@@ -10,18 +9,13 @@ from aiohttp import web
 from gateway.api.body import read_json_object
 from gateway.api.keys import GATEWAY
 from gateway.api.middleware import REQUEST_ID
-from gateway.callers import may_read
-from gateway.ids import is_ulid
+from gateway.api.responses import json_response
+from gateway.delivery.results import request_view
+from gateway.intake.callers import may_read
+from gateway.intake.request_ids import is_ulid
 from gateway.problems import MALFORMED_REQUEST, NOT_FOUND, ProblemError
-from gateway.results import request_view
 
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-
-
-def json_response(status: int, body: object, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        status=status, text=json.dumps(body, ensure_ascii=False), content_type="application/json", headers=headers
-    )
 
 
 async def post_request(request: web.Request) -> web.Response:

@@ -23,14 +23,14 @@ from aiohttp import web
 
 from gateway.api.body import read_json_object
 from gateway.api.keys import GATEWAY
-from gateway.api.openapi import problem_response
-from gateway.api.requests import json_response
-from gateway.events import digest
+from gateway.api.openapi import openapi_problem
+from gateway.api.responses import json_response
+from gateway.errors import TrustBundleUnavailable
+from gateway.observability.events import digest
 from gateway.problems import TOO_MANY_REQUESTS, TRUST_BUNDLE_UNAVAILABLE, ProblemError
-from gateway.sealer import TrustBundleUnavailable
 from signing import render_stamp_svg, verify_document
-from signing.audit_proof import audit_checker
-from signing.verify import AuditChecker
+from signing.audit.document_proof import audit_checker
+from signing.verify.verifier import AuditChecker
 
 MAX_DOCUMENT_BYTES = 1_048_576
 #: On ``GET /v1/trust-bundle``: why the served bundle is out of date (absent when it is not).
@@ -173,10 +173,10 @@ OPENAPI_PATHS: dict[str, Any] = {
             "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
             "responses": {
                 "200": {"description": "The verification report", "content": {"application/json": {"schema": _REPORT}}},
-                "400": problem_response("Not JSON, or not a JSON object"),
-                "413": problem_response("Document over 1 MiB"),
-                "415": problem_response("Not application/json"),
-                "429": problem_response("More than 5 verifications a second (bursts of 20) from one address"),
+                "400": openapi_problem("Not JSON, or not a JSON object"),
+                "413": openapi_problem("Document over 1 MiB"),
+                "415": openapi_problem("Not application/json"),
+                "429": openapi_problem("More than 5 verifications a second (bursts of 20) from one address"),
             },
         }
     },
@@ -201,7 +201,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                     },
                     "content": {"application/json": {}},
                 },
-                "503": problem_response(
+                "503": openapi_problem(
                     "trust-bundle-unavailable: no exported trust-bundle.json on this gateway, or not a valid "
                     "bundle of this district's root"
                 ),

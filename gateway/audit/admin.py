@@ -5,130 +5,34 @@ configured store's audit log (one small transaction, same lock as the
 gateway's appenders: the entry lands in the one sequence). The entry's
 ``instance`` is ``cli:<user>@<host>``; the next checkpoint, signed by a
 running gateway or ``onewindow audit checkpoint``, covers it.
-
-The seal commands belong to ``signing`` (which knows nothing of the
-gateway); :func:`audit_seal_commands` wraps them in the gateway's command
-line so that each successful one is followed by its ``admin.seal.*`` entry.
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import os
-import sys
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from gateway.audit.entries import prepare_entry
 from gateway.audit.setup import cli_instance, open_store
-from gateway.config import Settings, load_settings
-
-SEAL_ACTS = {
-    "init-district": "admin.seal.district_created",
-    "issue": "admin.seal.issued",
-    "revoke": "admin.seal.revoked",
-    "suspend": "admin.seal.suspended",
-    "reinstate": "admin.seal.reinstated",
-}
+from gateway.config import Settings
+from gateway.observability.logs import get_logger
 
 
-async def append_admin_act(settings: Settings, kind: str, **fields: Any) -> int | None:
-    """Append ``admin.<kind>`` with ``fields`` (masked like every entry); its seq, or None if the log is off."""
-    if not settings.audit.enabled:
-        return None
-    kind = kind if kind.startswith("admin.") else f"admin.{kind}"
-    prepared = prepare_entry(kind, fields, instance=cli_instance())
-    async with open_store(settings) as (_, audit):
-        return await audit.append([prepared])
+async def record_admin_act(settings: Settings, kind: str, **fields: Any) -> int | None:
+    """Record the administrative act ``admin.<kind>`` with ``fields`` (masked like every entry).
 
-
-def record_admin_act(settings: Settings, kind: str, **fields: Any) -> int | None:
-    """Synchronous :func:`append_admin_act` for command-line tools (not inside a running event loop).
+    Returns the entry's sequence number in the audit log; with ``[audit]
+    enabled = false`` the act goes to the structured log instead and the
+    result is None. A failure to write the audit log propagates: an act that
+    cannot be recorded is not done.
 
     Example (the outbox command after an operator retries a dead letter)::
 
-        record_admin_act(settings, "outbox_retry", request_id=rid, by="ops-li", reason="税务系统已恢复")
+        await record_admin_act(settings, "outbox_retry", request_id=rid, by="ops-li", reason="税务系统已恢复")
     """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(append_admin_act(settings, kind, **fields))
-    raise RuntimeError("record_admin_act called inside an event loop: await append_admin_act instead")
-
-
-def _pki_dir(args: argparse.Namespace) -> Path:
-    from signing.cli import DEFAULT_PKI, PKI_ENV
-
-    return Path(getattr(args, "pki", None) or os.environ.get(PKI_ENV) or DEFAULT_PKI)
-
-
-def _seal_numbers(args: argparse.Namespace) -> set[str]:
-    from signing import SealRegistry, SigningError
-
-    try:
-        return {seal.number for seal in SealRegistry.open(_pki_dir(args)).seals()}
-    except (SigningError, OSError):
-        return set()
-
-
-def _act_fields(command: str, args: argparse.Namespace, before: set[str]) -> dict[str, Any]:
-    fields: dict[str, Any] = {"pki": str(_pki_dir(args))}
-    if command == "issue":
-        issued = sorted(_seal_numbers(args) - before)
-        fields.update(
-            seal_number=issued[0] if len(issued) == 1 else issued,
-            office=args.office,
-            seal_kind=args.kind,
-            scope=list(args.items or []),
-        )
-    elif command == "init-district":
-        fields.update(district=args.district)
-    else:
-        fields.update(seal_number=args.number, reason=getattr(args, "reason", None))
-        if getattr(args, "code", None):
-            fields["reason_code"] = args.code
-        if getattr(args, "at", None):
-            fields["effective_at"] = args.at
-    return fields
-
-
-def _audited(command: str, func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        from signing import SigningError
-
-        before = _seal_numbers(args) if command == "issue" else set()
-        try:
-            code = func(args)
-        except SigningError as exc:  # refused, as signing's own command line reports it: nothing to log
-            print(f"onewindow: {exc}", file=sys.stderr)
-            return 2
-        if code != 0:
-            return code
-        try:
-            settings = load_settings(args.config)
-            append = append_admin_act(settings, SEAL_ACTS[command], **_act_fields(command, args, before))
-            asyncio.run(append)
-        except Exception as exc:
-            print(f"onewindow: the seal command succeeded, but its audit entry was not written: {exc}", file=sys.stderr)
-            return 1
-        return 0
-
-    return run
-
-
-def audit_seal_commands(subparsers: argparse._SubParsersAction) -> None:
-    """After ``signing.cli.register(subparsers)``: log every successful seal change as an admin act."""
-    seal = subparsers.choices.get("seal")
-    if seal is None:
-        return
-    for action in seal._subparsers._group_actions if seal._subparsers else ():
-        for name, parser in getattr(action, "choices", {}).items():
-            func = parser.get_default("func")
-            if name not in SEAL_ACTS or func is None:
-                continue
-            parser.set_defaults(func=_audited(name, func))
-            parser.add_argument(
-                "--config", metavar="FILE", help="gateway configuration whose audit log records this act"
-            )
+    kind = kind if kind.startswith("admin.") else f"admin.{kind}"
+    if not settings.audit.enabled:
+        get_logger(component="admin").info(kind, **fields)
+        return None
+    prepared = prepare_entry(kind, fields, instance=cli_instance())
+    async with open_store(settings) as (_, audit):
+        return await audit.append([prepared])

@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gateway.audit.payloads import PayloadCipher
-from gateway.logs import mask_personal_data
-from signing.jcs import canonicalize
+from gateway.observability.logs import mask_personal_data
+from signing.jose.jcs import canonicalize
 
 # Produced by the gateway itself (ids, codes, enums, numbers): kept verbatim.
 # Masking them could corrupt them: a hex digest may contain a run of digits that looks like a phone number.

@@ -18,16 +18,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.config import Settings
+from gateway.errors import AuditKeyError
 from signing import SigningError, load_passphrase
-from signing.checkpoint import AuditPublicKey, SoftwareSigner, load_public_key, public_key_pem
+from signing.audit.checkpoint import AuditPublicKey, SoftwareSigner, load_public_key, public_key_pem
 from signing.fsutil import atomic_write
-from signing.keys import Passphrase
+from signing.keys.passphrase import Passphrase
 
 LOG_ID_PREFIX = "onewindow-audit/"
-
-
-class AuditKeyError(RuntimeError):
-    """The audit key is missing or cannot be opened; the message says what to do."""
 
 
 def key_path(settings: Settings) -> Path:

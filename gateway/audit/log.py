@@ -27,10 +27,11 @@ from typing import Any
 
 from gateway.audit.entries import PreparedEntry, prepare_entry
 from gateway.audit.payloads import PayloadCipher
-from gateway.audit.settings import AuditSettings
-from gateway.audit.store_base import AuditIntegrityError, AuditStore
-from gateway.logs import get_logger
-from signing.checkpoint import CheckpointSigner, SignedCheckpoint
+from gateway.audit.store.base import AuditStore
+from gateway.config.audit import AuditSettings
+from gateway.errors import AuditIntegrityError
+from gateway.observability.logs import get_logger
+from signing.audit.checkpoint import CheckpointSigner, SignedCheckpoint
 
 _Pending = tuple[PreparedEntry, "asyncio.Future[int]"]
 
@@ -175,7 +176,7 @@ class AuditLog:
 
 
 class AuditSink:
-    """The :class:`gateway.events.EventSink` that appends to the audit log (raw payloads included)."""
+    """The :class:`gateway.observability.events.EventSink` that appends to the audit log (raw payloads included)."""
 
     keeps_raw = True
 

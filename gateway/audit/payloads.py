@@ -30,17 +30,14 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from signing.audit_entry import PAYLOAD_ALGORITHM
+from gateway.errors import PayloadKeyError
+from signing.audit.entry import PAYLOAD_ALGORITHM
 
 _NONCE = 12
 
 
-class PayloadKeyError(ValueError):
-    """The payload key cannot be read, or does not open a payload."""
-
-
 def plaintext_of(raw: Any) -> bytes:
-    """The exact bytes :func:`gateway.events.digest` hashes for ``raw``."""
+    """The exact bytes :func:`gateway.observability.events.digest` hashes for ``raw``."""
     if isinstance(raw, bytes):
         return raw
     return json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

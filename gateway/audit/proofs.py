@@ -1,6 +1,6 @@
 """Inclusion and consistency proofs from the store, in O(log n) reads.
 
-The proof algorithms of :mod:`signing.merkle` ask for subtree hashes through
+The proof algorithms of :mod:`signing.audit.merkle` ask for subtree hashes through
 a synchronous ``subtree_hash(start, end)`` callback. Which subtrees they ask
 for depends only on the sizes, never on the hashes, so a dry run with a
 recording callback lists them; every one of them decomposes into perfect,
@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from gateway.audit.store_base import CACHE_MIN_LEVEL, AuditStore
-from signing.merkle import (
+from gateway.audit.store.base import CACHE_MIN_LEVEL, AuditStore
+from signing.audit.merkle import (
     SubtreeHash,
     consistency_proof,
     inclusion_proof,

@@ -7,18 +7,14 @@ import getpass
 import socket
 from collections.abc import AsyncIterator
 
-from gateway.audit.keys import AuditKeyError, ensure_audit_key, load_signer, log_id
+from gateway.audit.keys import ensure_audit_key, load_signer, log_id
 from gateway.audit.log import AuditLog
-from gateway.audit.payloads import PayloadCipher, PayloadKeyError
-from gateway.audit.store_base import AuditStore
-from gateway.audit.stores import audit_store_for
+from gateway.audit.payloads import PayloadCipher
+from gateway.audit.store import audit_store_for
+from gateway.audit.store.base import AuditStore
 from gateway.config import Settings
-from gateway.sealing import StartupError
+from gateway.errors import AuditKeyError, AuditSetupError, PayloadKeyError
 from gateway.store import Store, make_store
-
-
-class AuditSetupError(StartupError):
-    """The audit log cannot be opened; the message says what to do."""
 
 
 def payload_cipher(settings: Settings) -> PayloadCipher | None:

@@ -14,10 +14,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.audit.payloads import PayloadCipher, PayloadKeyError
-from gateway.audit.store_base import AuditStore, EntryRow
-from signing.audit_entry import AuditEntry, EntryFormatError, parse_entry
-from signing.checkpoint import SignedCheckpoint
+from gateway.audit.payloads import PayloadCipher
+from gateway.audit.store.base import AuditStore, EntryRow
+from gateway.errors import PayloadKeyError
+from signing.audit.checkpoint import SignedCheckpoint
+from signing.audit.entry import AuditEntry, parse_entry
+from signing.errors import EntryFormatError
 
 _SHOWN_FIRST = ("caller", "office", "operator", "channel", "item", "agency", "status")
 

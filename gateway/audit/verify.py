@@ -1,6 +1,6 @@
 """``audit verify`` against the store: recompute everything, then name the damage.
 
-The judgement itself is :class:`signing.audit_log.LogVerifier` (the same one
+The judgement itself is :class:`signing.audit.log_verifier.LogVerifier` (the same one
 that checks export bundles offline). This module feeds it the store's rows,
 chooses where to start (``--from`` a stored checkpoint or a checkpoint the
 auditor kept), compares the recomputed tree with the stored head, and when a
@@ -18,14 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.audit.proofs import cached_subtree, subtree_resolver
-from gateway.audit.store_base import AuditStore
-from signing.audit_log import CheckpointRecord, Finding, LogReport, LogVerifier, Suspect
-from signing.checkpoint import AuditPublicKey, Checkpoint, SignedCheckpoint, verify_checkpoint
-from signing.merkle import Frontier, MerkleTreeBuilder, SubtreeHash, node_hash, split_point
-
-
-class VerifyInputError(ValueError):
-    """``--from`` names nothing usable (exit 2)."""
+from gateway.audit.store.base import AuditStore
+from gateway.errors import VerifyInputError
+from signing.audit.checkpoint import AuditPublicKey, Checkpoint, SignedCheckpoint, verify_checkpoint
+from signing.audit.log_verifier import CheckpointRecord, Finding, LogReport, LogVerifier, Suspect
+from signing.audit.merkle import Frontier, MerkleTreeBuilder, SubtreeHash, node_hash, split_point
 
 
 @dataclass(frozen=True)

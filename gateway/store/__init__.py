@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gateway.errors import StoreError, StoreMissing
 from gateway.store.base import (
     AdminResult,
     ClaimState,
@@ -13,7 +14,6 @@ from gateway.store.base import (
     RequestRecord,
     RequestStatus,
     Store,
-    StoreError,
     utcnow,
 )
 
@@ -37,18 +37,14 @@ __all__ = [
 def make_store(url: str) -> Store:
     """The store for a URL: ``sqlite:///path`` or ``postgresql://...``."""
     if url.startswith("sqlite:"):
-        from gateway.store.sqlite import SQLiteStore
+        from gateway.store.sqlite.store import SQLiteStore
 
         return SQLiteStore.from_url(url)
     if url.startswith(("postgresql:", "postgres:")):
-        from gateway.store.postgres import PostgresStore
+        from gateway.store.postgres.store import PostgresStore
 
         return PostgresStore.from_url(url)
     raise ValueError(f"unsupported store URL {url!r}: use sqlite:///PATH or postgresql://HOST/DB")
-
-
-class StoreMissing(StoreError):
-    """A command that only reads the store found no store where the configuration points."""
 
 
 def require_existing_store(url: str) -> None:
@@ -60,7 +56,7 @@ def require_existing_store(url: str) -> None:
     """
     if not url.startswith("sqlite:"):
         return
-    from gateway.store.sqlite import SQLiteStore
+    from gateway.store.sqlite.store import SQLiteStore
 
     path = SQLiteStore.from_url(url).path
     if path == ":memory:" or Path(path).exists():

@@ -21,10 +21,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class StoreError(Exception):
-    """The store failed or is unreachable."""
-
-
 class RequestStatus(enum.StrEnum):
     """Where a request stands. ``completed``, ``rejected``, ``failed`` and
     ``dead_letter`` are final."""

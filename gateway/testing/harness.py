@@ -3,7 +3,7 @@
 The contract kit and a plugin author's own tests both need the same thing:
 the installed plugin found through the ``onewindow`` entry points, its
 sandbox serving on loopback, and every call made through
-:class:`gateway.extranet.Extranet` with the settings the gateway would use
+:class:`gateway.agencies.extranet.Extranet` with the settings the gateway would use
 (the sandbox's demo credentials, the gateway's deadline, ``call.request``
 set on submit and poll). :class:`AgencyHarness` is that, as an async
 context manager; nothing in it is a mock.
@@ -24,16 +24,17 @@ from typing import Any
 import pluggy
 import structlog
 
-from gateway.catalogue import CatalogueError, Item
-from gateway.catalogue_file import load_items
+from gateway.agencies.extranet import Extranet
+from gateway.agencies.installed import check_adapter
+from gateway.agencies.plugin_manager import hook_results_by_plugin, plugin_manager
+from gateway.agencies.sandboxes import sandbox_specs, with_sandbox_config
+from gateway.catalogue.files import load_items
+from gateway.catalogue.items import Item
 from gateway.config import Settings, load_settings
 from gateway.contract import Agency, Health, IntakeRequest, Outcome, Pending
-from gateway.core import sandbox_specs, with_sandbox_config
-from gateway.extranet import Extranet
-from gateway.ids import new_ulid
-from gateway.logs import configure_logging
-from gateway.plugins import hook_results_by_plugin, plugin_manager
-from gateway.registry import PluginError, check_adapter
+from gateway.errors import CatalogueError, PluginError
+from gateway.intake.request_ids import new_ulid
+from gateway.observability.logs import configure_logging
 from gateway.sandbox import FaultKnobs, RunningSandbox, SandboxSpec, SubmissionLedger, start_sandbox
 from gateway.testing.samples import envelope_for, intake_for
 

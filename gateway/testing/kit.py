@@ -38,7 +38,7 @@ from gateway.contract import (
     Reason,
     Rejected,
 )
-from gateway.identifiers import credit_code_problem, phone_problem, resident_id_problem
+from gateway.personal_data.identifiers import credit_code_problem, phone_problem, resident_id_problem
 from gateway.testing.harness import AgencyHarness, KitError, PluginUnderTest, captured_logs, find_agency
 from gateway.testing.samples import ORGANISATION, PERSON, SAMPLE_PHONE, SampleError, envelope_for, intake_for
 
@@ -130,9 +130,9 @@ class AgencyContract:
 
     def test_sandbox_config_provides_every_required_setting(self) -> None:
         """``required_secrets``/``required_options`` are satisfied by the sandbox's demo configuration."""
+        from gateway.agencies.installed import missing_settings
+        from gateway.agencies.sandboxes import with_sandbox_config
         from gateway.config import load_settings
-        from gateway.core import with_sandbox_config
-        from gateway.registry import missing_settings
 
         target = self.target()
         settings = with_sandbox_config(load_settings(environ={}), [target.spec])
@@ -244,7 +244,7 @@ class AgencyContract:
 
 async def _plugin_problems(target: PluginUnderTest, item: Item, request: IntakeRequest) -> list[Problem]:
     """The plugins' own validation (``onewindow_validate``) of a sample request, as the gateway runs it."""
-    from gateway.plugins import gather_hook
+    from gateway.agencies.plugin_manager import gather_hook
 
     found = await gather_hook(target.pm.hook.onewindow_validate, item=item, request=request)
     return [problem for problems in found for problem in problems or []]
@@ -266,7 +266,7 @@ def check_final(item_code: str, outcome: Any) -> None:
             json.dumps(dict(outcome.document), ensure_ascii=False, allow_nan=False)
         except (TypeError, ValueError) as exc:
             pytest.fail(f"{item_code}: the Completed document is not JSON data: {exc}")
-        from signing.jcs import canonicalize
+        from signing.jose.jcs import canonicalize
 
         canonicalize(dict(outcome.document))  # what sealing needs (RFC 8785)
         assert outcome.reference is None or isinstance(outcome.reference, str), (

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.catalogue import Item
+from gateway.catalogue.items import Item
 
 PERSON: dict[str, str] = {"kind": "person", "id_number": "370303199001011239", "name": "张伟"}
 OTHER_PERSON: dict[str, str] = {"kind": "person", "id_number": "370303198503120027", "name": "王秀英"}
@@ -25,7 +25,7 @@ ORGANISATION: dict[str, str] = {
     "name": "淄博房镇鑫源商贸有限公司",
 }
 SAMPLE_PHONE = "13805330123"
-# The sample district's offices (gateway/settings/sample.toml), one per level.
+# The sample district's offices (gateway/config/sample.toml), one per level.
 OFFICES: dict[str, str] = {"town": "370303105000", "street_office": "370303007000", "village_station": "370303105201"}
 OPERATOR = "kit-window-01"
 
@@ -75,7 +75,7 @@ def intake_for(item: Item, envelope: Mapping[str, Any], request_id: str, *, max_
     Raises :class:`SampleError` listing every problem the core finds, as the
     window would hear them in one 422 answer.
     """
-    from gateway.envelope import intake_request, parse_envelope
+    from gateway.intake.envelope import intake_request, parse_envelope
 
     parsed, problems = parse_envelope(envelope, item, max_attachment_bytes=max_attachment_bytes)
     if parsed is None:

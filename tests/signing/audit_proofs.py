@@ -13,12 +13,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from signing.audit_entry import document_digest
-from signing.checkpoint import Checkpoint, sign_checkpoint, timestamp_ms
-from signing.jcs import canonicalize
-from signing.merkle import InMemoryTree, leaf_hash
+from signing.audit.checkpoint import Checkpoint, sign_checkpoint, timestamp_ms
+from signing.audit.entry import document_digest
+from signing.audit.merkle import InMemoryTree, leaf_hash
+from signing.audit.proof_files import build_inclusion_proof_file
+from signing.jose.jcs import canonicalize
 from signing.model import format_time
-from signing.proof_files import build_inclusion_proof_file
 
 LOG_ID = "onewindow-audit/370303"
 

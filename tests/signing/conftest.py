@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from signing.keys import PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, Passphrase
-from signing.registry import SealRegistry
-from signing.sample import SAMPLE_OFFICES, create_sample_district
-from signing.trust import TrustBundle
+from signing.keys.passphrase import PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, Passphrase
+from signing.registry.sample import SAMPLE_OFFICES, create_sample_district
+from signing.registry.seal_registry import SealRegistry
+from signing.verify.trust import TrustBundle
 
 SECRET = "correct horse battery staple"
 OFFICE, OFFICE_NAME = SAMPLE_OFFICES[1]

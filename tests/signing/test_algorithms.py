@@ -9,7 +9,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from signing.algorithms import (
+from signing.errors import KeyStoreError
+from signing.keys.algorithms import (
     DEFAULT_KEY_TYPE,
     ES256,
     ES384,
@@ -19,8 +20,8 @@ from signing.algorithms import (
     key_type_named,
     key_type_of,
 )
-from signing.errors import KeyStoreError
-from signing.keys import FileSigner, Passphrase, decrypt_private_key, encrypt_private_key
+from signing.keys.passphrase import Passphrase
+from signing.keys.signers import FileSigner, decrypt_private_key, encrypt_private_key
 
 DATA = b"eyJhbGciOiJFUzM4NCJ9.eyJpdGVtIjoidGF4LnBheW1lbnQtcmVjb3JkIn0"
 

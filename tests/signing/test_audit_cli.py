@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from signing.audit_cli import add_check_proof_command, register_audit_offline
-from signing.checkpoint import Checkpoint, SignedCheckpoint, public_key_pem, sign_checkpoint
-from signing.merkle import InMemoryTree, leaf_hash
-from signing.proof_files import build_consistency_proof_file, build_inclusion_proof_file
+from signing.audit.checkpoint import Checkpoint, SignedCheckpoint, public_key_pem, sign_checkpoint
+from signing.audit.merkle import InMemoryTree, leaf_hash
+from signing.audit.proof_files import build_consistency_proof_file, build_inclusion_proof_file
+from signing.cli.audit import add_check_proof_command, register_audit_offline
 
 LOG = "onewindow-audit/370303"
 KEY = Ed25519PrivateKey.generate()

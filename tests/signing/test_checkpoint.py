@@ -21,11 +21,10 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signing.checkpoint import (
+from signing.audit.checkpoint import (
     AuditPrivateKey,
     AuditPublicKey,
     Checkpoint,
-    CheckpointFormatError,
     Problem,
     SignedCheckpoint,
     key_id,
@@ -36,14 +35,15 @@ from signing.checkpoint import (
     timestamp_ms,
     verify_checkpoint,
 )
-from signing.merkle import InMemoryTree, leaf_hash
-from signing.proof_files import (
+from signing.audit.merkle import InMemoryTree, leaf_hash
+from signing.audit.proof_files import (
     build_consistency_proof_file,
     build_inclusion_proof_file,
     check_consistency_proof_file,
     check_inclusion_proof_file,
     check_proof_file,
 )
+from signing.errors import CheckpointFormatError
 
 LOG = "onewindow-audit/370303"
 ROOT8 = bytes.fromhex("5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328")

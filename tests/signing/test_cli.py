@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from signing.cli import PKI_ENV, main, register
-from signing.registry import SealRegistry
+from signing.cli.main import main, register
+from signing.cli.seal import PKI_ENV
+from signing.registry.seal_registry import SealRegistry
 from signing.sealing import seal_document
 
 
@@ -224,7 +225,7 @@ def test_key_type_option_picks_the_root_and_each_seals_algorithm(
 def test_every_registry_change_re_exports_the_trust_bundle_into_the_registry(
     tmp_path: Path, seal_env: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from signing.trust import load_trust_bundle
+    from signing.verify.trust import load_trust_bundle
 
     pki = tmp_path / "pki"
     bundle_path = pki / "trust-bundle.json"
@@ -260,7 +261,7 @@ def test_every_registry_change_re_exports_the_trust_bundle_into_the_registry(
 def test_a_change_without_the_root_key_stands_and_warns_that_the_bundle_is_stale(
     seal_registry: SealRegistry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from signing.trust import load_trust_bundle
+    from signing.verify.trust import load_trust_bundle
 
     pki = tmp_path / "gateway-pki"
     shutil.copytree(seal_registry.directory, pki)

@@ -1,6 +1,6 @@
 """The verifier's header cache gives exactly what the plain parse and hash give.
 
-``signing.header_cache`` skips decoding, parsing and hashing the static part
+``signing.jose.header_cache`` skips decoding, parsing and hashing the static part
 of a seal header once it has seen it; these tests hold it to the plain path
 (``parse_header`` and hashing the whole signing input) on generated headers,
 adversarial tails, and real sealed documents, including documents sealed in
@@ -19,20 +19,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from signing.header_cache import HeaderCache
-from signing.jcs import canonicalize
-from signing.jws import (
-    JwsFormatError,
-    b64url,
-    b64url_decode,
-    parse_header,
-    sign_detached,
-    signing_input,
-)
-from signing.registry import SealRegistry
+from signing.errors import JwsFormatError
+from signing.jose.header_cache import HeaderCache
+from signing.jose.jcs import canonicalize
+from signing.jose.jws import b64url, b64url_decode, parse_header, sign_detached, signing_input
+from signing.registry.seal_registry import SealRegistry
 from signing.sealing import DYNAMIC_MARKER, protected_header, seal_document
-from signing.trust import TrustBundle
-from signing.verify import verify_document
+from signing.verify.trust import TrustBundle
+from signing.verify.verifier import verify_document
 
 CERT_LIKE = "MIIB" + "x" * 150  # long enough that the static part passes HeaderCache.HEAD
 ITEM = "tax.payment-record"

@@ -18,7 +18,7 @@ import rfc8785
 from cryptography import x509
 from jwcrypto import jwk, jws
 
-from signing.registry import SealRegistry
+from signing.registry.seal_registry import SealRegistry
 from signing.sealing import seal_document
 
 #: RFC 7518 section 3.4: the curve fixes the JWS alg.

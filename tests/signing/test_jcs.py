@@ -11,9 +11,9 @@ import rfc8785
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-import signing.jcs
+import signing.jose.jcs
 from signing.errors import CanonicalizationError
-from signing.jcs import ENCODERS, canonicalize, canonicalize_exact, format_number
+from signing.jose.jcs import ENCODERS, canonicalize, canonicalize_exact, format_number
 
 # Characters that stress ordering: ASCII, BMP just below/above the surrogate
 # block, private use (U+E000..), and astral planes (UTF-16 surrogate pairs).
@@ -88,7 +88,7 @@ def test_fast_path_is_byte_identical_to_rfc8785_package(value: Any) -> None:
 @pytest.mark.parametrize("encoder", sorted(ENCODERS))
 def test_every_fast_encoder_is_byte_identical_to_rfc8785_package(encoder: str, monkeypatch) -> None:
     """orjson (when installed) and CPython's C encoder both stand in for the same plan."""
-    monkeypatch.setattr(signing.jcs, "_encode", ENCODERS[encoder])
+    monkeypatch.setattr(signing.jose.jcs, "_encode", ENCODERS[encoder])
 
     @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(json_values)
@@ -103,7 +103,7 @@ def test_every_fast_encoder_is_byte_identical_to_rfc8785_package(encoder: str, m
 
 def test_orjson_is_the_fast_encoder_when_installed() -> None:
     pytest.importorskip("orjson")
-    assert next(iter(ENCODERS)) == "orjson" and signing.jcs._encode is ENCODERS["orjson"]
+    assert next(iter(ENCODERS)) == "orjson" and signing.jose.jcs._encode is ENCODERS["orjson"]
 
 
 @settings(max_examples=200, deadline=None)

@@ -9,12 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signing.merkle import (
+from signing.audit.merkle import (
     EMPTY_ROOT,
     Frontier,
     InMemoryTree,
     MerkleTreeBuilder,
-    ProofError,
     check_consistency,
     consistency_proof,
     inclusion_proof,
@@ -27,6 +26,7 @@ from signing.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from signing.errors import ProofError
 
 # The RFC 6962 test vectors of the Certificate Transparency reference
 # implementation (merkle_tree_test.cc), also used by Trillian and others.

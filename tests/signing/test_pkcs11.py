@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from signing.algorithms import KEY_TYPES
 from signing.errors import KeyStoreError
-from signing.registry import SealRegistry
+from signing.keys.algorithms import KEY_TYPES
+from signing.registry.seal_registry import SealRegistry
 from signing.sealing import seal_document
-from signing.trust import TrustBundle
-from signing.verify import verify_document
+from signing.verify.trust import TrustBundle
+from signing.verify.verifier import verify_document
 
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 TOKEN, PIN = "onewindow-test", "123456"
@@ -56,7 +56,7 @@ def hsm_registry(token: None, seal_registry: SealRegistry, monkeypatch: pytest.M
 def test_seal_with_a_token_key_verifies_like_any_other(
     hsm_registry: SealRegistry, office: tuple[str, str], result_doc: dict, key_type: str
 ) -> None:
-    from signing.pkcs11_signer import Pkcs11Signer, TokenRef
+    from signing.keys.pkcs11 import Pkcs11Signer, TokenRef
 
     seal = hsm_registry.issue(
         office=office[0],
@@ -82,7 +82,7 @@ def test_seal_with_a_token_key_verifies_like_any_other(
 
 
 def test_token_key_is_sensitive_and_not_extractable(hsm_registry: SealRegistry, office: tuple[str, str]) -> None:
-    from signing.pkcs11_signer import TokenRef
+    from signing.keys.pkcs11 import TokenRef
 
     seal = hsm_registry.issue(
         office=office[0],
@@ -101,7 +101,7 @@ def test_token_key_is_sensitive_and_not_extractable(hsm_registry: SealRegistry, 
 def test_wrong_pin_or_missing_pin_is_a_key_store_error(
     hsm_registry: SealRegistry, office: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from signing.pkcs11_signer import TokenRef
+    from signing.keys.pkcs11 import TokenRef
 
     seal = hsm_registry.issue(
         office=office[0],

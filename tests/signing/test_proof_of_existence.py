@@ -17,15 +17,15 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from signing.audit_proof import audit_checker, check_audit_proof
-from signing.checkpoint import public_key_pem
-from signing.cli import main
+from signing.audit.checkpoint import public_key_pem
+from signing.audit.document_proof import audit_checker, check_audit_proof
+from signing.cli.main import main
 from signing.model import Seal
-from signing.registry import SealRegistry
-from signing.report import Indication, SubIndication
+from signing.registry.seal_registry import SealRegistry
 from signing.sealing import sign_document
-from signing.trust import TrustBundle
-from signing.verify import verify_document
+from signing.verify.report import Indication, SubIndication
+from signing.verify.trust import TrustBundle
+from signing.verify.verifier import verify_document
 from tests.signing.audit_proofs import audit_proof_for, with_audit_proof
 from tests.signing.conftest import ISSUED
 
@@ -229,6 +229,6 @@ def test_onewindow_verify_exits_1_for_a_backdated_forgery_and_0_with_a_genuine_p
 
 
 def test_revoked_no_poe_is_indeterminate_in_the_etsi_mapping() -> None:
-    from signing.report import INDICATION_OF
+    from signing.verify.report import INDICATION_OF
 
     assert INDICATION_OF[SubIndication.REVOKED_NO_POE] is Indication.INDETERMINATE

@@ -12,21 +12,21 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 
-from signing.asn1 import SEAL_INFO_OID, SealInfo, decode_seal_info, encode_seal_info
 from signing.errors import (
     CertificateFormatError,
     PassphraseError,
     RegistryError,
     SealNotFoundError,
 )
-from signing.keys import PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, load_passphrase
+from signing.keys.passphrase import PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, load_passphrase
 from signing.model import SealKind, SealStatus
-from signing.pki import seal_info_of
-from signing.registry import SealRegistry
-from signing.sample import SAMPLE_OFFICES
+from signing.pki.certificates import seal_info_of
+from signing.pki.seal_info import SEAL_INFO_OID, SealInfo, decode_seal_info, encode_seal_info
+from signing.registry.sample import SAMPLE_OFFICES
+from signing.registry.seal_registry import SealRegistry
 from signing.sealing import seal_document
-from signing.trust import TrustBundle
-from signing.verify import verify_document
+from signing.verify.trust import TrustBundle
+from signing.verify.verifier import verify_document
 
 
 def test_sample_district_has_one_seal_of_each_kind_per_office(seal_registry: SealRegistry) -> None:
@@ -291,13 +291,8 @@ def test_the_root_may_have_a_passphrase_of_its_own(
     tmp_path: Path, seal_env: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """ONEWINDOW_ROOT_PASSPHRASE(_FILE): knowing the seal passphrase (every gateway does) issues nothing."""
-    from signing.keys import (
-        ROOT_PASSPHRASE_ENV,
-        ROOT_PASSPHRASE_FILE_ENV,
-        Passphrase,
-        decrypt_private_key,
-        load_root_passphrase,
-    )
+    from signing.keys.passphrase import ROOT_PASSPHRASE_ENV, ROOT_PASSPHRASE_FILE_ENV, Passphrase, load_root_passphrase
+    from signing.keys.signers import decrypt_private_key
 
     root_secret = tmp_path / "root-passphrase"
     root_secret.write_text("the bureau's own root passphrase\n")

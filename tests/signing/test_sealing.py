@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from cryptography import x509
 
-from signing.algorithms import KEY_TYPES
 from signing.errors import CanonicalizationError, SealingError
-from signing.jcs import canonicalize
-from signing.jws import b64url, b64url_decode, signing_input
-from signing.keys import FileSigner, generate_private_key
-from signing.registry import SealRegistry
+from signing.jose.jcs import canonicalize
+from signing.jose.jws import b64url, b64url_decode, signing_input
+from signing.keys.algorithms import KEY_TYPES
+from signing.keys.signers import FileSigner, generate_private_key
+from signing.registry.seal_registry import SealRegistry
 from signing.sealing import protected_header, seal_document
 
 ITEM = "tax.payment-record"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from signing.checkpoint import public_key_pem
+from signing.audit.checkpoint import public_key_pem
 
 SIGNING_DIR = Path(__file__).resolve().parents[2] / "signing"
 

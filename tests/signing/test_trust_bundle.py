@@ -12,8 +12,8 @@ import pytest
 from cryptography import x509
 
 from signing.errors import TrustBundleError
-from signing.registry import SealRegistry
-from signing.trust import TrustBundle, load_trust_bundle
+from signing.registry.seal_registry import SealRegistry
+from signing.verify.trust import TrustBundle, load_trust_bundle
 
 
 @pytest.fixture
@@ -86,8 +86,9 @@ def test_crl_that_disagrees_with_history_is_rejected(
 ) -> None:
     # A CRL from before the revocation, glued into the newer (validly signed) bundle body,
     # is caught by the signature; re-signing needs the root key, which is what we test here.
-    from signing.keys import decrypt_private_key, load_passphrase
-    from signing.trust import build_trust_bundle
+    from signing.keys.passphrase import load_passphrase
+    from signing.keys.signers import decrypt_private_key
+    from signing.verify.trust import build_trust_bundle
 
     root_key = decrypt_private_key((seal_registry.directory / "root/root-key.pem").read_bytes(), load_passphrase())
     good = build_trust_bundle(
@@ -100,9 +101,9 @@ def test_crl_that_disagrees_with_history_is_rejected(
     mixed = copy.deepcopy(bundle)
     mixed["crl"] = good["crl"]
     mixed.pop("signature")
-    from signing.jcs import canonicalize
-    from signing.jws import sign_detached
-    from signing.keys import FileSigner
+    from signing.jose.jcs import canonicalize
+    from signing.jose.jws import sign_detached
+    from signing.keys.signers import FileSigner
 
     header = base64.urlsafe_b64decode(bundle["signature"].split(".")[0] + "==")
     mixed["signature"] = sign_detached(header, canonicalize(mixed), FileSigner(root_key))
@@ -127,9 +128,10 @@ def test_bundle_signature_alg_must_be_the_roots(seal_registry: SealRegistry, bun
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-    from signing.jcs import canonicalize
-    from signing.jws import b64url, signing_input
-    from signing.keys import decrypt_private_key, load_passphrase
+    from signing.jose.jcs import canonicalize
+    from signing.jose.jws import b64url, signing_input
+    from signing.keys.passphrase import load_passphrase
+    from signing.keys.signers import decrypt_private_key
 
     root_key = decrypt_private_key((seal_registry.directory / "root/root-key.pem").read_bytes(), load_passphrase())
     body = {k: v for k, v in bundle.items() if k != "signature"}

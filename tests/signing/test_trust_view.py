@@ -11,16 +11,16 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from signing.audit_proof import audit_checker
+from signing.audit.document_proof import audit_checker
 from signing.errors import RegistryError, TrustBundleError
-from signing.jws import b64url, b64url_decode
+from signing.jose.jws import b64url, b64url_decode
 from signing.model import Seal
-from signing.registry import SealRegistry
-from signing.report import SubIndication
-from signing.sample import SAMPLE_OFFICES
+from signing.registry.sample import SAMPLE_OFFICES
+from signing.registry.seal_registry import SealRegistry
 from signing.sealing import seal_document, sign_document
-from signing.trust import TrustBundle, load_trust_bundle
-from signing.verify import verify_document
+from signing.verify.report import SubIndication
+from signing.verify.trust import TrustBundle, load_trust_bundle
+from signing.verify.verifier import verify_document
 from tests.signing.audit_proofs import audit_proof_for, with_audit_proof
 
 ITEM = "tax.payment-record"

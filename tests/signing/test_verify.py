@@ -15,16 +15,17 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from signing.algorithms import KEY_TYPES
-from signing.jcs import canonicalize
-from signing.jws import b64url, b64url_decode, signing_input
-from signing.keys import decrypt_private_key, load_passphrase
+from signing.jose.jcs import canonicalize
+from signing.jose.jws import b64url, b64url_decode, signing_input
+from signing.keys.algorithms import KEY_TYPES
+from signing.keys.passphrase import load_passphrase
+from signing.keys.signers import decrypt_private_key
 from signing.model import Seal
-from signing.registry import SealRegistry
-from signing.report import Indication, SubIndication
+from signing.registry.seal_registry import SealRegistry
 from signing.sealing import seal_document, sign_document
-from signing.trust import TrustBundle
-from signing.verify import verify_document
+from signing.verify.report import Indication, SubIndication
+from signing.verify.trust import TrustBundle
+from signing.verify.verifier import verify_document
 
 ITEM = "tax.payment-record"
 
@@ -328,7 +329,7 @@ def test_report_serialises_to_json_and_renders_in_chinese_and_english(
 
 
 def test_every_sub_indication_maps_to_its_etsi_indication() -> None:
-    from signing.report import INDICATION_OF
+    from signing.verify.report import INDICATION_OF
 
     assert set(INDICATION_OF) == set(SubIndication)
     indeterminate = {s for s, i in INDICATION_OF.items() if i is Indication.INDETERMINATE}

@@ -1,0 +1,8 @@
+"""The agencies: plugins found and loaded, and every call to an agency system.
+
+* :mod:`~gateway.agencies.plugin_manager` -- finding plugins (entry points) and calling their hooks
+* :mod:`~gateway.agencies.installed` -- the installed agencies and their catalogues, checked at start-up
+* :mod:`~gateway.agencies.extranet` -- the one egress: sessions, deadlines, retries, the dedupe key
+* :mod:`~gateway.agencies.breaker` -- a circuit breaker per agency
+* :mod:`~gateway.agencies.sandboxes` -- the installed plugins' sandboxes, and settings routed to them
+"""

@@ -1,0 +1,205 @@
+"""The audit log on PostgreSQL: one sequence for every gateway process sharing the database.
+
+The log's single head row (size + frontier) is what serialises appends. A
+batch is numbered contiguously after the head, hashed onto its frontier,
+and written -- entries, newly completed subtree hashes, new head -- in one
+statement that applies only if the head is still the one the batch was
+built on (compare-and-set on the row; one round trip, its own transaction,
+one WAL flush). A process that was the last to append (the usual case, and
+always with one gateway process) succeeds at once. If another process got
+in first, the statement writes nothing, and the batch is redone under the
+head row's lock: ``SELECT ... FOR UPDATE`` in a transaction, which queues
+the contenders in order and lets each extend the tree from the stored
+frontier -- the transaction-scoped lock of the design, taken only when
+there is contention.
+
+A row lock rather than an advisory lock because it is scoped to this log's
+own table: logs in other schemas of the same database never wait on each
+other. A lock holder that stalls inside its transaction (a paused process)
+is cut off by the server after 3 s (``idle_in_transaction_session_timeout``),
+so it cannot stop the other gateways for longer than that.
+
+Entry times are the appending process's clock, read when the batch is
+built; for processes on one host (one clock) the order of ``time`` follows
+the order of ``seq``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+
+import asyncpg
+
+from gateway.audit.entries import PreparedEntry, format_time
+from gateway.audit.store.base import (
+    AuditStore,
+    BatchRows,
+    EntryRow,
+    StoredCheckpoint,
+    build_batch,
+    checkpoint_row,
+    frontier_bytes,
+    frontier_from,
+    plan_checkpoint,
+    signed_json,
+)
+from gateway.store.postgres.store import PostgresStore
+from signing.audit.checkpoint import CheckpointSigner, SignedCheckpoint
+from signing.audit.merkle import Frontier
+
+# The log's lock: the head row, FOR UPDATE, until commit (see the module docstring).
+_LOCK_HEAD = (
+    "WITH h AS (SELECT size, frontier FROM audit_head WHERE id = 1 FOR UPDATE) "
+    "SELECT h.size, h.frontier, set_config('idle_in_transaction_session_timeout', '3s', true) FROM h"
+)
+_ROW = "SELECT seq, entry, leaf_hash, kind, request_id, appended_at, payload FROM audit_entries"
+_ENTRIES = (
+    "INSERT INTO audit_entries (seq, entry, leaf_hash, kind, request_id, appended_at, payload) "
+    "SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::text[], $5::text[], $6::text[], $7::bytea[])"
+)
+_SUBTREES = (
+    "INSERT INTO audit_subtrees (level, idx, hash) SELECT * FROM unnest($8::smallint[], $9::bigint[], $10::bytea[])"
+)
+_UPSERT = " ON CONFLICT (level, idx) DO UPDATE SET hash = excluded.hash"
+# Under the lock: entries, cached subtrees and the new head in one statement.
+_WRITE = (
+    f"WITH e AS ({_ENTRIES}), s AS ({_SUBTREES}{_UPSERT}) UPDATE audit_head SET size = $11, frontier = $12 WHERE id = 1"
+)
+# Without taking the lock first: the same, applied only if the head is still the one the batch was built on
+# (compare-and-set; a single statement is its own transaction). 1 when written, 0 when someone else appended first.
+_WRITE_IF_HEAD = (
+    "WITH h AS (UPDATE audit_head SET size = $11, frontier = $12 WHERE id = 1 AND size = $13 AND frontier = $14 "
+    "RETURNING 1), "
+    f"e AS ({_ENTRIES} WHERE EXISTS (SELECT 1 FROM h)), "
+    f"s AS ({_SUBTREES} WHERE EXISTS (SELECT 1 FROM h){_UPSERT}) "
+    "SELECT count(*) FROM h"
+)
+
+
+def _arguments(rows: BatchRows) -> list:
+    """The query arguments of a batch: one array per column, then the new head."""
+    columns = [list(c) for c in zip(*rows.entries, strict=True)]
+    subtrees = [list(c) for c in zip(*rows.subtrees, strict=True)] if rows.subtrees else [[], [], []]
+    return [*columns, *subtrees, rows.head.size, frontier_bytes(rows.head)]
+
+
+def _row(r: asyncpg.Record) -> EntryRow:
+    return (r[0], r[1], r[2], r[3], r[4], r[5], r[6])
+
+
+class PostgresAuditStore(AuditStore):
+    """:class:`AuditStore` over an open :class:`PostgresStore`."""
+
+    def __init__(self, store: PostgresStore) -> None:
+        self.store = store
+        self._head: Frontier | None = None  # as this process last wrote it
+
+    async def append(self, batch: Sequence[PreparedEntry]) -> int:
+        head = self._head
+        if head is not None:  # the usual case: nobody else appended since our last batch -- one statement
+            rows = build_batch(batch, head, datetime.now(UTC))
+            written = await self.store.pool.fetchval(_WRITE_IF_HEAD, *_arguments(rows), head.size, frontier_bytes(head))
+            if written:
+                self._head = rows.head
+                return head.size
+        async with self.store.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(_LOCK_HEAD)
+            head = frontier_from(row["size"], row["frontier"])
+            rows = build_batch(batch, head, datetime.now(UTC))
+            await conn.execute(_WRITE, *_arguments(rows))
+        self._head = rows.head
+        return head.size
+
+    async def head(self) -> Frontier:
+        row = await self.store.pool.fetchrow("SELECT size, frontier FROM audit_head WHERE id = 1")
+        return frontier_from(row["size"], row["frontier"])
+
+    async def checkpoint(self, signer: CheckpointSigner, log_id: str) -> SignedCheckpoint | None:
+        async with self.store.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(_LOCK_HEAD)
+            head = frontier_from(row["size"], row["frontier"])
+            latest_row = await conn.fetchrow(
+                "SELECT tree_size, signed, frontier, created_at FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1"
+            )
+            latest = None if latest_row is None else _checkpoint(latest_row)
+            if head.size == (latest.tree_size if latest else 0):
+                return None
+            records = await conn.fetch(
+                "SELECT seq, entry FROM audit_entries WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+                latest.tree_size if latest else 0,
+                head.size,
+            )
+            signed, frontier = plan_checkpoint(
+                head=head,
+                latest=latest,
+                entries=[(r[0], r[1]) for r in records],
+                signer=signer,
+                log_id=log_id,
+            )
+            await conn.execute(
+                "INSERT INTO audit_checkpoints (tree_size, signed, frontier, created_at) VALUES ($1, $2, $3, $4)",
+                head.size,
+                signed_json(signed),
+                frontier_bytes(frontier),
+                format_time(datetime.now(UTC)),
+            )
+            return signed
+
+    async def entries(
+        self, start: int = 0, end: int | None = None, *, chunk: int = 20_000
+    ) -> AsyncIterator[list[EntryRow]]:
+        last = start - 1
+        stop = end if end is not None else 2**63 - 1
+        while True:
+            rows = await self.store.pool.fetch(
+                _ROW + " WHERE seq > $1 AND seq < $2 ORDER BY seq LIMIT $3", last, stop, chunk
+            )
+            if not rows:
+                return
+            yield [_row(r) for r in rows]
+            last = rows[-1][0]
+
+    async def entries_for_request(self, request_id: str) -> list[EntryRow]:
+        rows = await self.store.pool.fetch(_ROW + " WHERE request_id = $1 ORDER BY seq", request_id)
+        return [_row(r) for r in rows]
+
+    async def find_entry(self, request_id: str, kind: str) -> EntryRow | None:
+        row = await self.store.pool.fetchrow(
+            _ROW + " WHERE request_id = $1 AND kind = $2 ORDER BY seq DESC LIMIT 1", request_id, kind
+        )
+        return None if row is None else _row(row)
+
+    async def checkpoints(self) -> list[StoredCheckpoint]:
+        rows = await self.store.pool.fetch(
+            "SELECT tree_size, signed, frontier, created_at FROM audit_checkpoints ORDER BY tree_size"
+        )
+        return [_checkpoint(r) for r in rows]
+
+    async def latest_checkpoint(self) -> StoredCheckpoint | None:
+        row = await self.store.pool.fetchrow(
+            "SELECT tree_size, signed, frontier, created_at FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1"
+        )
+        return None if row is None else _checkpoint(row)
+
+    async def subtree_hashes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        if not keys:
+            return {}
+        rows = await self.store.pool.fetch(
+            "SELECT s.level, s.idx, s.hash FROM audit_subtrees s "
+            "JOIN unnest($1::smallint[], $2::bigint[]) AS k (level, idx) ON s.level = k.level AND s.idx = k.idx",
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+        )
+        return {(r[0], r[1]): r[2] for r in rows}
+
+    async def leaf_hashes(self, start: int, end: int) -> list[bytes]:
+        rows = await self.store.pool.fetch(
+            "SELECT leaf_hash FROM audit_entries WHERE seq >= $1 AND seq < $2 ORDER BY seq", start, end
+        )
+        return [r[0] for r in rows]
+
+
+def _checkpoint(row: asyncpg.Record) -> StoredCheckpoint:
+    size = int(row[0])
+    return checkpoint_row(size, row[1], row[2], size, row[3])

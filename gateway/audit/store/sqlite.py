@@ -1,0 +1,152 @@
+"""The audit log on SQLite: one writer at a time, by the database's own write lock.
+
+Each batch is one ``BEGIN IMMEDIATE`` transaction on the store's connection
+(so it also waits its turn behind the gateway's other writes in this
+process, and behind any other process -- e.g. an administrative command --
+through SQLite's file lock and busy timeout), run whole in the connection's
+thread (:meth:`SQLiteStore.run_in_transaction`): one hop, not one per
+statement. With ``synchronous=FULL`` the commit is on disk before the
+waiters are released.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+
+from gateway.audit.entries import PreparedEntry, format_time
+from gateway.audit.store.base import (
+    AuditStore,
+    EntryRow,
+    StoredCheckpoint,
+    build_batch,
+    checkpoint_row,
+    frontier_bytes,
+    frontier_from,
+    plan_checkpoint,
+    signed_json,
+)
+from gateway.store.sqlite.store import SQLiteStore
+from signing.audit.checkpoint import CheckpointSigner, SignedCheckpoint
+from signing.audit.merkle import Frontier
+
+_ROW = "SELECT seq, entry, leaf_hash, kind, request_id, appended_at, payload FROM audit_entries"
+_CHECKPOINTS = "SELECT tree_size, signed, frontier, created_at FROM audit_checkpoints"
+
+
+def _row(r: tuple) -> EntryRow:
+    return (r[0], bytes(r[1]), bytes(r[2]), r[3], r[4], r[5], None if r[6] is None else bytes(r[6]))
+
+
+class SQLiteAuditStore(AuditStore):
+    """:class:`AuditStore` over an open :class:`SQLiteStore`."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self.store = store
+
+    async def append(self, batch: Sequence[PreparedEntry]) -> int:
+        return await self.store.run_in_transaction(lambda conn: self._append(conn, batch))
+
+    @staticmethod
+    def _append(conn: sqlite3.Connection, batch: Sequence[PreparedEntry]) -> int:
+        """The whole batch in the connection's thread: read the head, number, hash, write."""
+        head = _head(conn)
+        rows = build_batch(batch, head, datetime.now(UTC))
+        conn.executemany(
+            "INSERT INTO audit_entries (seq, entry, leaf_hash, kind, request_id, appended_at, payload) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows.entries,
+        )
+        if rows.subtrees:
+            conn.executemany("INSERT OR REPLACE INTO audit_subtrees (level, idx, hash) VALUES (?, ?, ?)", rows.subtrees)
+        conn.execute(
+            "UPDATE audit_head SET size = ?, frontier = ? WHERE id = 1", (rows.head.size, frontier_bytes(rows.head))
+        )
+        return head.size
+
+    async def head(self) -> Frontier:
+        row = await self.store.read_one("SELECT size, frontier FROM audit_head WHERE id = 1", tuples=True)
+        return frontier_from(row[0], bytes(row[1]))
+
+    async def checkpoint(self, signer: CheckpointSigner, log_id: str) -> SignedCheckpoint | None:
+        return await self.store.run_in_transaction(lambda conn: self._checkpoint(conn, signer, log_id))
+
+    @staticmethod
+    def _checkpoint(conn: sqlite3.Connection, signer: CheckpointSigner, log_id: str) -> SignedCheckpoint | None:
+        head = _head(conn)
+        row = conn.execute(_CHECKPOINTS + " ORDER BY tree_size DESC LIMIT 1").fetchone()
+        latest = None if row is None else _checkpoint(row)
+        if head.size == (latest.tree_size if latest else 0):
+            return None
+        entries = conn.execute(
+            "SELECT seq, entry FROM audit_entries WHERE seq >= ? AND seq < ? ORDER BY seq",
+            (latest.tree_size if latest else 0, head.size),
+        ).fetchall()
+        signed, frontier = plan_checkpoint(
+            head=head, latest=latest, entries=[(r[0], bytes(r[1])) for r in entries], signer=signer, log_id=log_id
+        )
+        conn.execute(
+            "INSERT INTO audit_checkpoints (tree_size, signed, frontier, created_at) VALUES (?, ?, ?, ?)",
+            (head.size, signed_json(signed), frontier_bytes(frontier), format_time(datetime.now(UTC))),
+        )
+        return signed
+
+    async def entries(
+        self, start: int = 0, end: int | None = None, *, chunk: int = 20_000
+    ) -> AsyncIterator[list[EntryRow]]:
+        last = start - 1
+        stop = end if end is not None else 2**63 - 1
+        while True:
+            rows = await self.store.read(
+                _ROW + " WHERE seq > ? AND seq < ? ORDER BY seq LIMIT ?", (last, stop, chunk), tuples=True
+            )
+            if not rows:
+                return
+            yield [_row(r) for r in rows]
+            last = rows[-1][0]
+
+    async def entries_for_request(self, request_id: str) -> list[EntryRow]:
+        rows = await self.store.read(_ROW + " WHERE request_id = ? ORDER BY seq", (request_id,), tuples=True)
+        return [_row(r) for r in rows]
+
+    async def find_entry(self, request_id: str, kind: str) -> EntryRow | None:
+        row = await self.store.read_one(
+            _ROW + " WHERE request_id = ? AND kind = ? ORDER BY seq DESC LIMIT 1", (request_id, kind), tuples=True
+        )
+        return None if row is None else _row(row)
+
+    async def checkpoints(self) -> list[StoredCheckpoint]:
+        return [_checkpoint(r) for r in await self.store.read(_CHECKPOINTS + " ORDER BY tree_size", tuples=True)]
+
+    async def latest_checkpoint(self) -> StoredCheckpoint | None:
+        row = await self.store.read_one(_CHECKPOINTS + " ORDER BY tree_size DESC LIMIT 1", tuples=True)
+        return None if row is None else _checkpoint(row)
+
+    async def subtree_hashes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        found: dict[tuple[int, int], bytes] = {}
+        for i in range(0, len(keys), 300):
+            part = keys[i : i + 300]
+            where = " OR ".join("(level = ? AND idx = ?)" for _ in part)
+            params = [v for key in part for v in key]
+            rows = await self.store.read(
+                f"SELECT level, idx, hash FROM audit_subtrees WHERE {where}", params, tuples=True
+            )
+            found.update({(r[0], r[1]): bytes(r[2]) for r in rows})
+        return found
+
+    async def leaf_hashes(self, start: int, end: int) -> list[bytes]:
+        rows = await self.store.read(
+            "SELECT leaf_hash FROM audit_entries WHERE seq >= ? AND seq < ? ORDER BY seq", (start, end), tuples=True
+        )
+        return [bytes(r[0]) for r in rows]
+
+
+def _head(conn: sqlite3.Connection) -> Frontier:
+    row = conn.execute("SELECT size, frontier FROM audit_head WHERE id = 1").fetchone()
+    return frontier_from(row[0], bytes(row[1]))
+
+
+def _checkpoint(row: tuple) -> StoredCheckpoint:
+    size = int(row[0])
+    return checkpoint_row(size, row[1], None if row[2] is None else bytes(row[2]), size, row[3])

@@ -1,0 +1,5 @@
+"""The service catalogue (事项目录清单): what can be requested, where, and with which materials.
+
+* :mod:`~gateway.catalogue.items` -- items, materials and the catalogue, with each item's service guide
+* :mod:`~gateway.catalogue.files` -- reading a plugin's catalogue file (TOML), strictly
+"""

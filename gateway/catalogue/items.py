@@ -1,0 +1,232 @@
+"""The service catalogue (事项目录清单): items, their materials and guides.
+
+Each agency plugin ships a TOML catalogue file; the core loads it here and
+refuses to start on a malformed entry, naming the plugin, item and field, so
+a mistake in a catalogue is found by whoever deploys it rather than by an
+applicant at the window.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.errors import CatalogueError
+
+OFFICE_LEVELS = ("town", "street_office", "village_station")
+CHANNELS = ("window", "village_station", "kiosk", "partner_outlet", "helper", "online")
+ITEM_KINDS = ("query", "application")
+SEAL_KINDS = ("service_centre", "delegated_approval")
+APPLICANT_KINDS = ("person", "organisation")
+MATERIAL_TYPES = (
+    "text",
+    "integer",
+    "number",
+    "boolean",
+    "date",
+    "enum",
+    "resident_id",
+    "credit_code",
+    "phone",
+    "attachment",
+)
+
+
+@dataclass(frozen=True)
+class Material:
+    """One material (申请材料) an item asks for."""
+
+    name: str
+    type: str
+    required: bool
+    description_zh: str
+    description_en: str = ""
+    constraints: Mapping[str, Any] = field(default_factory=dict)
+    sample: Any = None
+
+    def guide(self) -> dict[str, Any]:
+        """The material as shown in the service guide."""
+        return {
+            "name": self.name,
+            "type": self.type,
+            "required": self.required,
+            "description_zh": self.description_zh,
+            "description_en": self.description_en,
+            "constraints": dict(self.constraints),
+        }
+
+    def constraint_notes(self, max_attachment_bytes: int | None = None) -> list[str]:
+        """The material's constraints in words, for a person reading the guide on a terminal.
+
+        ``max_attachment_bytes`` is the gateway's own limit, which caps an attachment's ``max_bytes``.
+        """
+        c, notes = self.constraints, []
+        if self.type == "enum":
+            notes.append("one of: " + ", ".join(map(str, c["choices"])))
+        elif self.type == "text":
+            low, high = c.get("min_length"), c.get("max_length")
+            if low is not None and high is not None:
+                notes.append(f"{low}-{high} characters")
+            elif low is not None or high is not None:
+                notes.append(f"at least {low} characters" if high is None else f"at most {high} characters")
+            if "pattern" in c:
+                notes.append(f"pattern {c['pattern']}")
+        elif self.type in ("integer", "number"):
+            low, high = c.get("minimum"), c.get("maximum")
+            if low is not None and high is not None:
+                notes.append(f"from {low} to {high}")
+            elif low is not None or high is not None:
+                notes.append(f"at least {low}" if high is None else f"at most {high}")
+        elif self.type == "date":
+            notes.append("YYYY-MM-DD")
+            notes += [f"not {when} today" for when in ("after", "before") if c.get(f"not_{when}_today")]
+        elif self.type in _IDENTIFIER_NOTES:
+            notes.append(_IDENTIFIER_NOTES[self.type])
+        elif self.type == "attachment":
+            if c.get("media_types"):
+                notes.append("media types: " + ", ".join(c["media_types"]))
+            limit = c.get("max_bytes", max_attachment_bytes)
+            if limit is not None and max_attachment_bytes is not None and limit > max_attachment_bytes:
+                notes.append(
+                    f"at most {_size(max_attachment_bytes)} (the item allows {_size(limit)}; "
+                    "server.max_attachment_bytes is lower)"
+                )
+            elif limit is not None:
+                notes.append(f"at most {_size(limit)}")
+        return notes
+
+
+_IDENTIFIER_NOTES = {
+    "resident_id": "resident ID number, check digit verified (GB 11643)",
+    "credit_code": "unified social credit code, check character verified (GB 32100)",
+    "phone": "mainland mobile number",
+}
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= scale and count % scale == 0:
+            return f"{count // scale} {unit}"
+    return f"{count:,} bytes"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One catalogue item: what may be requested, by whom, with what."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    agency: str
+    kind: str
+    seal: str
+    office_levels: tuple[str, ...]
+    channels: tuple[str, ...]
+    applicant_kinds: tuple[str, ...]
+    materials: tuple[Material, ...]
+    pledge_replaces: tuple[str, ...]
+    legal_basis: tuple[str, ...]
+    time_limit_days: int
+    steps: tuple[str, ...]
+    long_running: bool
+    conditions_zh: tuple[str, ...] = ()
+    fee_zh: str = "不收费"
+    deferrable: bool = True
+    max_age_hours: float = 72.0
+    plugin: str = ""
+
+    def material(self, name: str) -> Material | None:
+        """The material called ``name``, or None."""
+        return next((m for m in self.materials if m.name == name), None)
+
+    def guide(self) -> dict[str, Any]:
+        """The service guide (服务指南) of this item, as the API returns it."""
+        return {
+            "code": self.code,
+            "name_zh": self.name_zh,
+            "name_en": self.name_en,
+            "agency": self.agency,
+            "kind": self.kind,
+            "seal": self.seal,
+            "office_levels": list(self.office_levels),
+            "channels": list(self.channels),
+            "applicant_kinds": list(self.applicant_kinds),
+            "conditions_zh": list(self.conditions_zh),
+            "materials": [m.guide() for m in self.materials],
+            "pledge_replaces": list(self.pledge_replaces),
+            "legal_basis": list(self.legal_basis),
+            "time_limit_days": self.time_limit_days,
+            "steps": list(self.steps),
+            "fee_zh": self.fee_zh,
+            "long_running": self.long_running,
+            "deferrable": self.deferrable,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """The short form used in catalogue listings."""
+        return {
+            "code": self.code,
+            "name_zh": self.name_zh,
+            "name_en": self.name_en,
+            "agency": self.agency,
+            "kind": self.kind,
+            "seal": self.seal,
+            "office_levels": list(self.office_levels),
+            "channels": list(self.channels),
+            "time_limit_days": self.time_limit_days,
+            "long_running": self.long_running,
+        }
+
+
+class Catalogue:
+    """All items the gateway offers, looked up by code and filtered for listings."""
+
+    def __init__(self, items: Iterable[Item] = ()) -> None:
+        self._items: dict[str, Item] = {}
+        for item in items:
+            self.add(item)
+
+    def add(self, item: Item) -> None:
+        """Add one item; two plugins may not declare the same code."""
+        existing = self._items.get(item.code)
+        if existing is not None:
+            raise CatalogueError(
+                f"plugin {item.plugin!r}, item {item.code!r}, field 'code': "
+                f"already declared by plugin {existing.plugin!r}"
+            )
+        self._items[item.code] = item
+
+    def get(self, code: str) -> Item | None:
+        """The item with this code, or None."""
+        return self._items.get(code)
+
+    def __iter__(self) -> Iterator[Item]:
+        return iter(sorted(self._items.values(), key=lambda i: i.code))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def filter(
+        self,
+        *,
+        agency: str | None = None,
+        office_level: str | None = None,
+        channel: str | None = None,
+        kind: str | None = None,
+    ) -> list[Item]:
+        """Items matching every given filter, in code order."""
+        return [
+            item
+            for item in self
+            if (agency is None or item.agency == agency)
+            and (office_level is None or office_level in item.office_levels)
+            and (channel is None or channel in item.channels)
+            and (kind is None or item.kind == kind)
+        ]
+
+
+def matches_any(code: str, patterns: Iterable[str]) -> bool:
+    """True when ``code`` matches one of the glob ``patterns`` (``tax.*``, ``*``)."""
+    return any(fnmatch.fnmatchcase(code, p) for p in patterns)

@@ -1,0 +1,15 @@
+"""The ``onewindow`` command line, one module per command group.
+
+* :mod:`~gateway.cli.main` -- the parser and how every command ends (the console entry point)
+* :mod:`~gateway.cli.serve`, :mod:`~gateway.cli.supervisor` -- ``serve``, and ``serve --workers N``
+* :mod:`~gateway.cli.config` -- ``check-config``, and the configuration every command starts from
+* :mod:`~gateway.cli.catalogue` -- ``catalog list|show``
+* :mod:`~gateway.cli.callers` -- ``caller new-key``
+* :mod:`~gateway.cli.outbox` -- ``outbox list|show|retry|dead-letter|drop``
+* :mod:`~gateway.cli.audit` -- ``audit verify|prove|export|show ...`` against the store
+* :mod:`~gateway.cli.audited_seal` -- ``seal ...`` (from :mod:`signing.cli`), each act audited
+* :mod:`~gateway.cli.sandbox` -- ``sandbox run``
+* :mod:`~gateway.cli.new_plugin` -- ``new-plugin NAME`` and its templates
+
+Nothing here is imported by the rest of the gateway: the command line sits on top.
+"""

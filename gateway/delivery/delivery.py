@@ -1,0 +1,315 @@
+"""Delivery: getting a recorded request to its agency and settling the outcome.
+
+Used both on the intake path (the caller waits) and by the outbox workers
+(nobody waits). Every transition is written to the store before the next
+step, and the request's outbox row is only removed once its work is done,
+so a crash at any point leaves work for a worker, never a lost request.
+The agency sees the same deduplication key (the request id) on every
+attempt, so redelivery never makes it act twice.
+
+Every status change is *guarded*: it applies only while the request is
+still where this delivery found it. A delivery that outlived its lease
+(a stalled process, a paused machine) while another one finished the
+request therefore changes nothing: it neither seals a second result nor
+turns a completed request back into a deferred one.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import pluggy
+
+from gateway.agencies.extranet import Extranet
+from gateway.agencies.installed import Registry
+from gateway.agencies.plugin_manager import gather_hook
+from gateway.catalogue.items import Item
+from gateway.config import Settings
+from gateway.contract import (
+    AgencyError,
+    AgencyProtocolError,
+    AgencyUnavailable,
+    Completed,
+    Outcome,
+    Pending,
+    Rejected,
+)
+from gateway.delivery.failures import SUBMITTING, WAITING, DeliveryFailures
+from gateway.delivery.results import Answer, answer_for, reasons_json, result_document
+from gateway.errors import SealUnavailable
+from gateway.intake.envelope import envelope_from_stored, intake_request
+from gateway.observability.events import Events, digest
+from gateway.observability.logs import get_logger
+from gateway.problems import SEAL_UNAVAILABLE, ProblemError
+from gateway.sealing.sealer import Sealer
+from gateway.store import OutboxEntry, RequestRecord, RequestStatus, Store, utcnow
+from signing.audit.entry import document_digest
+
+
+def poll_expiry(item: Item, created_at: datetime) -> datetime:
+    """How long a long-running item may stay pending before it is dead-lettered."""
+    return created_at + timedelta(hours=max(item.max_age_hours, (item.time_limit_days + 5) * 24))
+
+
+class Delivery(DeliveryFailures):
+    """Submits, polls and settles requests; owns every status transition after acceptance."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        registry: Registry,
+        store: Store,
+        extranet: Extranet,
+        events: Events,
+        pm: pluggy.PluginManager,
+        sealer: Sealer,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.store = store
+        self.extranet = extranet
+        self.events = events
+        self.pm = pm
+        self.sealer = sealer
+        self.clock = clock
+        self.log = get_logger(component="delivery")
+
+    def retry_delay(self, attempts: int) -> float:
+        """Seconds before the next redelivery: exponential, capped, with jitter."""
+        cfg = self.settings.outbox
+        base = min(cfg.retry_max_s, cfg.retry_initial_s * 2 ** max(0, attempts - 1))
+        return base * random.uniform(0.5, 1.0)
+
+    # -- submitting ---------------------------------------------------------
+
+    async def _call_agency(self, record: RequestRecord, item: Item, operation: str) -> Outcome:
+        """Submit or poll through the extranet, under the request's deadline and dedupe key."""
+        agency = self.registry.agency_for(item.code)
+        request = intake_request(record.id, envelope_from_stored(record.envelope))  # call.request on polls too
+        ticket = record.ticket or ""
+        return await self.extranet.call(
+            agency.code,
+            operation,
+            (lambda call: agency.submit(request, call))
+            if operation == "submit"
+            else (lambda call: agency.poll(ticket, call)),
+            dedupe_key=record.id,
+            deadline=time.monotonic() + self.settings.request_deadline_s,
+            item=item.code,
+            log=self.log.bind(request_id=record.id, item=item.code),
+            request=request,
+        )
+
+    async def submit(self, record: RequestRecord, item: Item, *, background: bool) -> Answer:
+        """Send a recorded request to its agency and settle what comes back."""
+        attempts = record.attempts + 1
+        try:
+            outcome = await self._call_agency(record, item, "submit")
+        except AgencyUnavailable as exc:
+            return await self._unavailable(record, item, exc, attempts, background=background)
+        except AgencyError as exc:
+            return await self._failed(record, item, exc, attempts, background=background)
+        return await self.settle(record, item, outcome, attempts=attempts, action="submit", background=background)
+
+    async def poll(self, record: RequestRecord, item: Item, entry: OutboxEntry) -> None:
+        """Ask the agency again about a pending request's ticket."""
+        await self.events.emit(
+            "agency.poll", request_id=record.id, item=item.code, agency=item.agency, poll=entry.attempts + 1
+        )
+        try:
+            outcome = await self._call_agency(record, item, "poll")
+        except AgencyError as exc:
+            await self.retry_or_give_up(record, item, entry, exc)
+            return
+        if isinstance(outcome, Pending):
+            if self.clock() >= entry.expires_at:
+                await self.dead_letter(
+                    record,
+                    item,
+                    f"still pending at the agency when the item's time ran out ({entry.expires_at:%Y-%m-%d})",
+                    record.attempts,
+                    action="poll",
+                    expect=WAITING,
+                )
+                return
+            await self.store.schedule(
+                record.id,
+                "poll",
+                due_at=self.clock() + timedelta(seconds=outcome.poll_after),
+                expires_at=entry.expires_at,
+                attempts=entry.attempts + 1,
+            )
+            return
+        await self.settle(record, item, outcome, attempts=record.attempts, action="poll", background=True)
+
+    # -- outcomes -----------------------------------------------------------
+
+    async def settle(
+        self, record: RequestRecord, item: Item, outcome: Outcome, *, attempts: int, action: str, background: bool
+    ) -> Answer:
+        """Store ``outcome`` as the request's new status (sealing completed results) and finish ``action``."""
+        expect = WAITING if action == "poll" else SUBMITTING
+        now = self.clock()
+        if isinstance(outcome, Completed):
+            if not await self._complete(
+                record, item, outcome, attempts, expect=expect, action=action, background=background
+            ):
+                return await self._stale(record.id, action)
+        elif isinstance(outcome, Rejected):
+            result = {"reasons": reasons_json(outcome.reasons)}
+            changed = await self.store.update_request(
+                record.id,
+                expect=expect,
+                status=RequestStatus.REJECTED,
+                attempts=attempts,
+                agency_reference=outcome.reference,
+                result=result,
+                error=None,
+                finished_at=now,
+                ticket=None,
+            )
+            if not changed:
+                return await self._stale(record.id, action)
+            await self.events.emit(
+                "request.rejected",
+                request_id=record.id,
+                item=item.code,
+                reasons=[r.code for r in outcome.reasons],
+                result_digest=digest(result),
+                raw=result,
+            )
+        elif isinstance(outcome, Pending):
+            changed = await self.store.update_request(
+                record.id,
+                expect=expect,
+                status=RequestStatus.PENDING,
+                attempts=attempts,
+                ticket=outcome.ticket,
+                error=None,
+            )
+            if not changed:
+                return await self._stale(record.id, action)
+            await self.store.schedule(
+                record.id,
+                "poll",
+                due_at=now + timedelta(seconds=outcome.poll_after),
+                expires_at=poll_expiry(item, record.created_at),
+            )
+            await self.events.emit(
+                "request.pending", request_id=record.id, item=item.code, poll_after_s=outcome.poll_after
+            )
+        else:
+            raise AgencyProtocolError(f"the plugin returned {type(outcome).__name__}, not an Outcome")
+        await self.store.finish_outbox(record.id, action)
+        return await self._after(record.id, item, outcome)
+
+    async def _complete(
+        self,
+        record: RequestRecord,
+        item: Item,
+        outcome: Completed,
+        attempts: int,
+        *,
+        expect: tuple[RequestStatus, ...],
+        action: str,
+        background: bool,
+    ) -> bool:
+        """Seal and store a completed result; False when another delivery already settled the request."""
+        current = await self.store.get_request(record.id)
+        if current is None or current.status not in expect:
+            return False  # never seal a second result for a settled request
+        office = self.settings.office(record.office)
+        if office is None:
+            raise SealUnavailable(f"office {record.office} is no longer configured")
+        document = result_document(
+            request_id=record.id,
+            item=item,
+            agency=self.registry.agency_for(item.code),
+            office=office,
+            applicant=envelope_from_stored(record.envelope).applicant,
+            content=outcome.document,
+            reference=outcome.reference,
+        )
+        try:
+            sealed = self.sealer.seal(document, item=item, office=office, request_id=record.id)
+        except SealUnavailable as exc:
+            changed = await self.store.update_request(
+                record.id,
+                expect=expect,
+                status=RequestStatus.FAILED,
+                attempts=attempts,
+                agency_reference=outcome.reference,
+                result={"unsealed": document},
+                error={"code": "seal_unavailable", "message": str(exc)},
+                finished_at=self.clock(),
+            )
+            if not changed:
+                return False
+            await self.store.finish_outbox(record.id, action)
+            await self.events.emit("request.failed", request_id=record.id, item=item.code, reason="seal_unavailable")
+            await self._after(record.id, item, outcome)
+            if background:
+                return True
+            raise ProblemError(SEAL_UNAVAILABLE, str(exc), "受理机构没有覆盖该事项的有效电子印章。") from exc
+        changed = await self.store.update_request(
+            record.id,
+            expect=expect,
+            status=RequestStatus.COMPLETED,
+            attempts=attempts,
+            agency_reference=outcome.reference,
+            result={"document": sealed},
+            error=None,
+            finished_at=self.clock(),
+            ticket=None,
+        )
+        if not changed:
+            return False  # settled meanwhile by another delivery: this seal is discarded, never handed out
+        await self.events.emit(
+            "result.sealed",
+            request_id=record.id,
+            item=item.code,
+            seal_number=sealed.get("seal", {}).get("number"),
+            document_digest=document_digest(document),
+        )
+        await self.events.emit(
+            "request.completed", request_id=record.id, item=item.code, result_digest=digest(sealed), raw=sealed
+        )
+        return True
+
+    async def _stale(self, request_id: str, action: str) -> Answer:
+        """This delivery lost its request to another (its lease ran out): change nothing, report what stands."""
+        fresh = await self.store.get_request(request_id)
+        assert fresh is not None
+        self.log.warning("delivery.stale", request_id=request_id, action=action, status=str(fresh.status))
+        return answer_for(fresh)
+
+    async def _after(self, request_id: str, item: Item | None, outcome: Outcome | None) -> Answer:
+        """Reload the record; for a final status notify plugins and schedule the callback."""
+        fresh = await self.store.get_request(request_id)
+        assert fresh is not None
+        if fresh.status.final:
+            if fresh.callback_url:
+                now = self.clock()
+                await self.store.schedule(
+                    fresh.id,
+                    "callback",
+                    due_at=now,
+                    expires_at=now + timedelta(hours=self.settings.outbox.callback_max_age_hours),
+                )
+            if item is not None:
+                try:
+                    await gather_hook(
+                        self.pm.hook.onewindow_request_finished,
+                        item=item,
+                        request_id=fresh.id,
+                        status=str(fresh.status),
+                        outcome=outcome,
+                    )
+                except Exception as exc:
+                    self.log.warning("hook.request_finished.failed", request_id=fresh.id, error=repr(exc))
+        return answer_for(fresh)

@@ -1,0 +1,100 @@
+"""What the gateway hands back: result documents and request resources.
+
+A result document is what gets sealed and what an applicant may later show
+anyone: it names the item, the agency, the accepting office, the applicant
+and the agency's answer. The request resource is the integrator's view of
+one request: its status and, when there is one, the sealed result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.catalogue.items import Item
+from gateway.config import Office
+from gateway.contract import Agency, Applicant, Reason
+from gateway.store import RequestRecord, RequestStatus
+
+DOCUMENT_TYPE = "onewindow.result.v1"
+
+
+def result_document(
+    *,
+    request_id: str,
+    item: Item,
+    agency: Agency,
+    office: Office,
+    applicant: Applicant,
+    content: Mapping[str, Any],
+    reference: str | None,
+    issued_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The document to seal for a completed request."""
+    return {
+        "document_type": DOCUMENT_TYPE,
+        "request_id": request_id,
+        "item": item.code,
+        "item_name": {"zh": item.name_zh, "en": item.name_en},
+        "agency": {"code": agency.code, "name_zh": agency.name_zh},
+        "office": {"code": office.code, "name": office.name},
+        "applicant": {"kind": applicant.kind, "name": applicant.name, "id_number": applicant.id_number},
+        "agency_reference": reference,
+        "issued_at": (issued_at or datetime.now(UTC)).isoformat(timespec="seconds"),
+        "content": dict(content),
+    }
+
+
+def reasons_json(reasons: tuple[Reason, ...]) -> list[dict[str, Any]]:
+    """Business reasons as JSON."""
+    return [{"code": r.code, "message_zh": r.message_zh, "message_en": r.message_en} for r in reasons]
+
+
+def request_path(request_id: str) -> str:
+    return f"/v1/requests/{request_id}"
+
+
+def request_view(record: RequestRecord) -> dict[str, Any]:
+    """The request resource returned by ``POST /v1/requests`` and ``GET /v1/requests/{id}``."""
+    view: dict[str, Any] = {
+        "id": record.id,
+        "status": str(record.status),
+        "item": record.item,
+        "agency": record.agency,
+        "office": record.office,
+        "operator": record.operator,
+        "channel": record.channel,
+        "created_at": record.created_at.isoformat(),
+        "updated_at": record.updated_at.isoformat(),
+        "attempts": record.attempts,
+        "links": {"self": request_path(record.id)},
+    }
+    if record.finished_at:
+        view["finished_at"] = record.finished_at.isoformat()
+    if record.agency_reference:
+        view["agency_reference"] = record.agency_reference
+    if record.status is RequestStatus.COMPLETED and record.result is not None:
+        view["result"] = record.result.get("document")
+    if record.status is RequestStatus.REJECTED and record.result is not None:
+        view["reasons"] = record.result.get("reasons", [])
+    if record.error is not None and record.status is not RequestStatus.COMPLETED:
+        view["error"] = record.error
+    return view
+
+
+@dataclass
+class Answer:
+    """What to send back: an HTTP status, a JSON body and headers."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+    retryable: bool = False
+
+
+def answer_for(record: RequestRecord) -> Answer:
+    """The HTTP answer describing ``record`` as it stands."""
+    waiting = record.status in (RequestStatus.PENDING, RequestStatus.DEFERRED, RequestStatus.ACCEPTED)
+    return Answer(202 if waiting else 201, request_view(record), {"Location": request_path(record.id)})

@@ -1,0 +1,8 @@
+"""Intake: one request from the HTTP body to an accepted, authorised, validated record.
+
+* :mod:`~gateway.intake.router` -- the intake path of one request, from envelope to answer
+* :mod:`~gateway.intake.envelope` -- parsing ``POST /v1/requests`` bodies
+* :mod:`~gateway.intake.validation` -- every material checked, every problem reported at once (一次性告知)
+* :mod:`~gateway.intake.callers` -- who is calling (authentication) and what they may do (authorisation)
+* :mod:`~gateway.intake.request_ids` -- request ids (ULIDs)
+"""

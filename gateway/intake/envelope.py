@@ -1,0 +1,268 @@
+"""The intake envelope: parsing ``POST /v1/requests`` bodies into requests.
+
+The envelope is the same for every item: ``item``, ``applicant``,
+``materials``, ``office``, ``operator``, ``channel`` and optionally
+``pledge`` and ``callback_url``. Parsing collects every problem rather than
+stopping at the first, and hands the materials to :mod:`gateway.intake.validation`
+so the caller gets one complete list.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from gateway.catalogue.items import CHANNELS, Item
+from gateway.contract import Applicant, IntakeRequest, Pledge, Problem
+from gateway.intake.validation import attachment_sizes, check_materials, identifier_problem
+from gateway.personal_data.identifiers import credit_code_problem, phone_problem, resident_id_problem
+
+ENVELOPE_FIELDS = frozenset(
+    {"item", "applicant", "materials", "office", "operator", "channel", "pledge", "callback_url"}
+)
+_OPERATOR = re.compile(r"^[\w.\-@]{1,64}$")
+_ID_TYPES = {"person": "resident_id", "organisation": "credit_code"}
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A checked envelope, ready to become an :class:`~gateway.contract.IntakeRequest`."""
+
+    item: str
+    applicant: Applicant
+    materials: Mapping[str, Any]
+    office: str
+    operator: str
+    channel: str
+    pledge: Pledge | None
+    callback_url: str | None
+
+
+def _p(path: str, code: str, zh: str, en: str) -> Problem:
+    return Problem(path, code, zh, en)
+
+
+def _applicant(raw: Any, item: Item, problems: list[Problem]) -> Applicant | None:
+    if not isinstance(raw, Mapping):
+        problems.append(_p("applicant", "required", "缺少申请人信息", "applicant is required (an object)"))
+        return None
+    kind = raw.get("kind")
+    if kind not in _ID_TYPES:
+        problems.append(
+            _p(
+                "applicant/kind",
+                "choice",
+                "申请人类型应为 person（个人）或 organisation（单位）",
+                "applicant/kind must be 'person' or 'organisation'",
+            )
+        )
+        return None
+    if kind not in item.applicant_kinds:
+        allowed = "、".join(item.applicant_kinds)
+        problems.append(
+            _p(
+                "applicant/kind",
+                "not_allowed",
+                f"该事项的申请人应为：{allowed}",
+                f"{item.code} is for applicants of kind: {', '.join(item.applicant_kinds)}",
+            )
+        )
+    id_type = raw.get("id_type", _ID_TYPES[kind])
+    if id_type != _ID_TYPES[kind]:
+        problems.append(
+            _p(
+                "applicant/id_type",
+                "choice",
+                f"证件类型应为 {_ID_TYPES[kind]}",
+                f"applicant/id_type must be {_ID_TYPES[kind]!r} for a {kind}",
+            )
+        )
+    id_number = raw.get("id_number")
+    label_zh, label_en = (
+        ("公民身份号码", "resident ID number") if kind == "person" else ("统一社会信用代码", "credit code")
+    )
+    if not isinstance(id_number, str) or not id_number:
+        problems.append(_p("applicant/id_number", "required", f"缺少{label_zh}", f"applicant {label_en} is required"))
+    else:
+        check = resident_id_problem if kind == "person" else credit_code_problem
+        reason = check(id_number)
+        if reason:
+            problems.append(identifier_problem("applicant/id_number", label_zh, label_en, reason))
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 100:
+        problems.append(_p("applicant/name", "required", "缺少申请人姓名或名称", "applicant/name is required"))
+    phone = raw.get("phone")
+    if phone is not None and (not isinstance(phone, str) or phone_problem(phone)):
+        problems.append(identifier_problem("applicant/phone", "联系电话", "phone", "format"))
+    if not isinstance(id_number, str) or not isinstance(name, str):
+        return None
+    return Applicant(kind=kind, id_type=id_type, id_number=id_number.upper(), name=name.strip(), phone=phone)
+
+
+def _pledge(raw: Any, item: Item, problems: list[Problem]) -> Pledge | None:
+    if raw is None:
+        return None
+    if not item.pledge_replaces:
+        problems.append(_p("pledge", "not_allowed", "该事项不适用告知承诺制", f"{item.code} does not accept a pledge"))
+        return None
+    if not isinstance(raw, Mapping):
+        problems.append(_p("pledge", "type", "告知承诺应为对象", "pledge must be an object"))
+        return None
+    replaces = raw.get("replaces")
+    ok = True
+    if not isinstance(replaces, list) or not replaces or not all(isinstance(r, str) for r in replaces):
+        problems.append(
+            _p("pledge/replaces", "required", "请列明承诺代替的材料", "pledge/replaces must list material names")
+        )
+        ok = False
+    else:
+        for name in replaces:
+            if name not in item.pledge_replaces:
+                problems.append(
+                    _p(
+                        "pledge/replaces",
+                        "not_replaceable",
+                        f"材料 {name} 不能以告知承诺代替",
+                        f"{name} cannot be replaced by a pledge for {item.code}",
+                    )
+                )
+                ok = False
+    for key, zh in (("statement", "承诺内容"), ("signed_by", "承诺人")):
+        if not isinstance(raw.get(key), str) or not raw[key].strip():
+            problems.append(_p(f"pledge/{key}", "required", f"缺少{zh}", f"pledge/{key} is required"))
+            ok = False
+    signed_at = raw.get("signed_at")
+    try:
+        stamp = datetime.fromisoformat(signed_at) if isinstance(signed_at, str) else None
+    except ValueError:
+        stamp = None
+    if stamp is None or stamp.tzinfo is None:
+        problems.append(
+            _p(
+                "pledge/signed_at",
+                "date",
+                "承诺时间应为带时区的 ISO 8601 时间",
+                "pledge/signed_at must be an ISO 8601 time with a UTC offset",
+            )
+        )
+        ok = False
+    if not ok:
+        return None
+    return Pledge(tuple(replaces), raw["statement"].strip(), raw["signed_by"].strip(), signed_at)
+
+
+def _callback(raw: Any, problems: list[Problem]) -> str | None:
+    if raw is None:
+        return None
+    parts = urlsplit(raw) if isinstance(raw, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or len(raw) > 2000:
+        problems.append(_p("callback_url", "url", "回调地址应为 http(s) URL", "callback_url must be an http(s) URL"))
+        return None
+    return raw
+
+
+def parse_envelope(
+    body: Mapping[str, Any], item: Item, *, max_attachment_bytes: int
+) -> tuple[Envelope | None, list[Problem]]:
+    """Check every part of the envelope for ``item``; returns the envelope or the problems."""
+    problems: list[Problem] = []
+    for name in sorted(set(body) - ENVELOPE_FIELDS):
+        problems.append(_p(name, "unknown_field", f"未知字段 {name}", f"{name} is not an envelope field"))
+    applicant = _applicant(body.get("applicant"), item, problems)
+    office = body.get("office")
+    if not isinstance(office, str) or not re.fullmatch(r"\d{12}", office):
+        problems.append(
+            _p("office", "required", "受理机构应为12位行政区划代码", "office must be the 12-digit office code")
+        )
+    operator = body.get("operator")
+    if not isinstance(operator, str) or not _OPERATOR.match(operator):
+        problems.append(
+            _p(
+                "operator",
+                "required",
+                "缺少受理人员编号（首问负责）",
+                "operator (the accepting staff member's id, 1-64 characters) is required",
+            )
+        )
+    channel = body.get("channel")
+    if channel not in CHANNELS:
+        problems.append(
+            _p(
+                "channel",
+                "choice",
+                f"受理渠道应为：{'、'.join(CHANNELS)}",
+                f"channel must be one of: {', '.join(CHANNELS)}",
+            )
+        )
+    pledge = _pledge(body.get("pledge"), item, problems)
+    callback_url = _callback(body.get("callback_url"), problems)
+    materials = body.get("materials", {})
+    if not isinstance(materials, Mapping):
+        problems.append(_p("materials", "type", "申请材料应为对象", "materials must be an object"))
+        materials = {}
+    pledged = frozenset(pledge.replaces) if pledge else frozenset()
+    problems.extend(check_materials(item, materials, pledged=pledged, max_attachment_bytes=max_attachment_bytes))
+    if problems or applicant is None:
+        return None, problems
+    materials = attachment_sizes(item, materials)
+    return Envelope(item.code, applicant, materials, office, operator, channel, pledge, callback_url), problems
+
+
+def stored_envelope(envelope: Envelope) -> dict[str, Any]:
+    """The envelope as stored with its request, so it can be redelivered or polled later."""
+    a, p = envelope.applicant, envelope.pledge
+    return {
+        "item": envelope.item,
+        "applicant": {"kind": a.kind, "id_type": a.id_type, "id_number": a.id_number, "name": a.name, "phone": a.phone},
+        "materials": dict(envelope.materials),
+        "office": envelope.office,
+        "operator": envelope.operator,
+        "channel": envelope.channel,
+        "pledge": None
+        if p is None
+        else {
+            "replaces": list(p.replaces),
+            "statement": p.statement,
+            "signed_by": p.signed_by,
+            "signed_at": p.signed_at,
+        },
+        "callback_url": envelope.callback_url,
+    }
+
+
+def envelope_from_stored(data: Mapping[str, Any]) -> Envelope:
+    """Rebuild a stored envelope without checking it again.
+
+    It was checked when it was accepted; checking it again on a later day
+    could refuse what was valid then (a date "not before today"), and a
+    deferred request must be delivered as it was accepted.
+    """
+    a, p = data["applicant"], data.get("pledge")
+    return Envelope(
+        item=data["item"],
+        applicant=Applicant(a["kind"], a["id_type"], a["id_number"], a["name"], a.get("phone")),
+        materials=dict(data["materials"]),
+        office=data["office"],
+        operator=data["operator"],
+        channel=data["channel"],
+        pledge=None if p is None else Pledge(tuple(p["replaces"]), p["statement"], p["signed_by"], p["signed_at"]),
+        callback_url=data.get("callback_url"),
+    )
+
+
+def intake_request(request_id: str, envelope: Envelope) -> IntakeRequest:
+    """The plugin's view of a stored or fresh envelope."""
+    return IntakeRequest(
+        request_id=request_id,
+        item=envelope.item,
+        applicant=envelope.applicant,
+        materials=envelope.materials,
+        office=envelope.office,
+        operator=envelope.operator,
+        channel=envelope.channel,
+        pledge=envelope.pledge,
+    )

@@ -1,0 +1,326 @@
+"""The core router: the intake path of one request, from envelope to answer.
+
+The data path of DESIGN.md, in order: look the item up in the catalogue,
+authorise the caller, validate everything at once, make sure a result could
+be sealed, claim the idempotency key, record the request together with its
+outbox row, and hand it to :mod:`gateway.delivery.delivery`. HTTP lives in
+:mod:`gateway.api`; this module is the same for every transport.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import pluggy
+
+from gateway.agencies.installed import Registry
+from gateway.agencies.plugin_manager import gather_hook
+from gateway.catalogue.items import Item
+from gateway.config import Settings
+from gateway.contract import Problem
+from gateway.delivery.delivery import Delivery
+from gateway.delivery.results import Answer, answer_for
+from gateway.errors import SealUnavailable
+from gateway.intake.callers import Caller, authorise
+from gateway.intake.envelope import Envelope, intake_request, parse_envelope, stored_envelope
+from gateway.observability.events import Events, digest
+from gateway.observability.logs import get_logger, sensitive
+from gateway.problems import (
+    IDEMPOTENCY_IN_FLIGHT,
+    IDEMPOTENCY_MISMATCH,
+    SEAL_UNAVAILABLE,
+    UNKNOWN_ITEM,
+    VALIDATION_FAILED,
+    ProblemError,
+)
+from gateway.store import ClaimState, RequestRecord, RequestStatus, Store, utcnow
+
+LEASE_MARGIN_S = 5.0
+
+
+def instance_name() -> str:
+    """A name for this process, unique among the gateway's instances."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+def problems_json(problems: list[Problem]) -> list[dict[str, str]]:
+    return [{"path": p.path, "code": p.code, "message_zh": p.message_zh, "message_en": p.message_en} for p in problems]
+
+
+class Router:
+    """Runs intake requests through the data path."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        registry: Registry,
+        store: Store,
+        events: Events,
+        pm: pluggy.PluginManager,
+        delivery: Delivery,
+        instance: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.store = store
+        self.events = events
+        self.pm = pm
+        self.delivery = delivery
+        self.instance = instance or instance_name()
+        self.log = get_logger(component="router")
+
+    async def submit(
+        self, caller: Caller, body: Mapping[str, Any], *, request_id: str, idempotency_key: str | None
+    ) -> Answer:
+        """Handle one ``POST /v1/requests`` envelope from ``caller``."""
+        try:
+            item = self._item(body)
+        except ProblemError:
+            requested = body.get("item")
+            await self.events.emit(
+                "validation.failed",
+                request_id=request_id,
+                caller=caller.id,
+                item_requested=requested if isinstance(requested, str) else None,
+                problems=["item:unknown" if isinstance(requested, str) and requested else "item:required"],
+            )
+            raise
+        office = body.get("office") if isinstance(body.get("office"), str) else caller.office.code
+        channel = body.get("channel") if isinstance(body.get("channel"), str) else caller.channel
+        try:
+            authorise(caller, item, office=office, channel=channel)
+        except ProblemError as denied:
+            await self.events.emit(
+                "authorisation.denied",
+                request_id=request_id,
+                caller=caller.id,
+                item=item.code,
+                office=office,
+                channel=channel,
+                reason=denied.detail_en,
+            )
+            raise
+        applicant = body.get("applicant") if isinstance(body.get("applicant"), Mapping) else {}
+        with sensitive([applicant.get("name"), applicant.get("id_number")]):
+            envelope = await self._validate(caller, item, body, request_id)
+            try:
+                self.delivery.sealer.check(item, caller.office)
+            except SealUnavailable as exc:  # refuse before the agency acts: no unsealed success, ever
+                await self.events.emit(
+                    "request.refused",
+                    request_id=request_id,
+                    caller=caller.id,
+                    item=item.code,
+                    reason="seal_unavailable",
+                    detail=str(exc),
+                )
+                raise ProblemError(
+                    SEAL_UNAVAILABLE, str(exc), "受理机构没有覆盖该事项的有效电子印章，暂不能办理。", item=item.code
+                ) from exc
+            if idempotency_key is None:
+                return await self._run(caller, item, envelope, request_id, resumed=False)
+            return await self._run_idempotent(caller, item, envelope, body, request_id, idempotency_key)
+
+    def _item(self, body: Mapping[str, Any]) -> Item:
+        code = body.get("item")
+        if not isinstance(code, str) or not code:
+            raise ProblemError(
+                VALIDATION_FAILED,
+                "The envelope names no item.",
+                "请求未指明办理事项。",
+                errors=[
+                    {
+                        "path": "item",
+                        "code": "required",
+                        "message_zh": "缺少事项编码",
+                        "message_en": "item (a catalogue code) is required",
+                    }
+                ],
+            )
+        item = self.registry.catalogue.get(code)
+        if item is None:
+            raise ProblemError(
+                UNKNOWN_ITEM,
+                f"No catalogue item is called {code!r}.",
+                f"事项目录中没有编码为 {code} 的事项。",
+                item=code,
+            )
+        return item
+
+    async def _validate(self, caller: Caller, item: Item, body: Mapping[str, Any], request_id: str) -> Envelope:
+        envelope, problems = parse_envelope(body, item, max_attachment_bytes=self.settings.max_attachment_bytes)
+        if (
+            envelope is not None
+            and envelope.callback_url
+            and not (caller.callback_secret and envelope.callback_url.startswith(caller.callback_prefixes))
+        ):
+            # Results carry the applicant's identity: they go only where the district allowed, signed.
+            problems.append(
+                Problem(
+                    "callback_url",
+                    "callback_not_allowed",
+                    "回调地址不在该终端登记的回调地址范围内（或未配置回调密钥）",
+                    "callback_url is not under one of this caller's configured callback_prefixes "
+                    "(or the caller has no callback secret)",
+                )
+            )
+        if envelope is not None:
+            request = intake_request(request_id, envelope)
+            for extra in await gather_hook(self.pm.hook.onewindow_validate, item=item, request=request):
+                problems.extend(extra or [])
+        if problems:
+            await self.events.emit(
+                "validation.failed",
+                request_id=request_id,
+                caller=caller.id,
+                item=item.code,
+                problems=[f"{p.path}:{p.code}" for p in problems],
+            )
+            raise ProblemError(
+                VALIDATION_FAILED,
+                f"{len(problems)} problem(s) with the request; every one is listed in 'errors'.",
+                f"申请共有 {len(problems)} 处问题，已在 errors 中一次性列出。",
+                errors=problems_json(problems),
+                item=item.code,
+            )
+        assert envelope is not None
+        return envelope
+
+    async def _run_idempotent(
+        self, caller: Caller, item: Item, envelope: Envelope, body: Mapping[str, Any], request_id: str, key: str
+    ) -> Answer:
+        now = utcnow()
+        claim = await self.store.claim_idempotency_key(
+            caller.id,
+            key,
+            body_digest=digest(body),
+            request_id=request_id,
+            now=now,
+            expires_at=now + timedelta(hours=self.settings.idempotency_ttl_hours),
+            lease_until=now + timedelta(seconds=self.settings.request_deadline_s + LEASE_MARGIN_S),
+        )
+        if claim.state is ClaimState.REPLAY:
+            headers = {**(claim.headers or {}), "Idempotent-Replayed": "true"}
+            return Answer(claim.status_code or 200, claim.response or {}, headers)
+        if claim.state is ClaimState.MISMATCH:
+            raise ProblemError(
+                IDEMPOTENCY_MISMATCH,
+                "This Idempotency-Key was used with a different body.",
+                "该幂等键已用于内容不同的请求。",
+                original_request_id=claim.request_id,
+            )
+        if claim.state is ClaimState.IN_FLIGHT:
+            raise ProblemError(
+                IDEMPOTENCY_IN_FLIGHT,
+                "A request with this Idempotency-Key is still in progress.",
+                "相同幂等键的请求正在处理中，请稍后重试。",
+                headers={"Retry-After": "1"},
+                original_request_id=claim.request_id,
+            )
+        answer: Answer | None = None
+        try:
+            answer = await self._run(caller, item, envelope, claim.request_id, resumed=claim.state is ClaimState.RESUME)
+            return answer
+        except ProblemError as problem:
+            answer = Answer(
+                problem.kind.status,
+                problem.body(request_id=claim.request_id, instance=None),
+                problem.headers,
+                retryable=problem.kind.status >= 500,
+            )
+            raise
+        finally:
+            if answer is None:  # an unexpected failure: let the client's retry resume it
+                answer = Answer(500, {}, retryable=True)
+            await self.store.finish_idempotency_key(
+                caller.id,
+                key,
+                status_code=answer.status,
+                response={"body": answer.body, "headers": answer.headers},
+                retryable=answer.retryable,
+            )
+
+    async def _run(self, caller: Caller, item: Item, envelope: Envelope, request_id: str, *, resumed: bool) -> Answer:
+        record = await self.store.get_request(request_id) if resumed else None
+        if record is not None:
+            if record.status is not RequestStatus.FAILED:
+                return answer_for(record)  # done, pending or in the outbox: report, never act twice
+            # The client asks to try a failed request again, under the same id so the agency deduplicates.
+            # It becomes "accepted" again first, with an outbox row due after this attempt's deadline,
+            # so a crash meanwhile leaves it to a worker like any accepted request.
+            if not await self.store.update_request(
+                record.id, expect=(RequestStatus.FAILED,), status=RequestStatus.ACCEPTED, error=None, finished_at=None
+            ):
+                fresh = await self.store.get_request(record.id)
+                assert fresh is not None
+                return answer_for(fresh)  # an operator or another instance moved it meanwhile
+            now = utcnow()
+            await self.store.schedule(
+                record.id,
+                "submit",
+                due_at=now + timedelta(seconds=self.settings.request_deadline_s + LEASE_MARGIN_S),
+                expires_at=now + timedelta(hours=item.max_age_hours),
+                attempts=record.attempts,
+            )
+            await self.events.emit(
+                "request.retried", request_id=record.id, caller=caller.id, item=item.code, attempts=record.attempts
+            )
+            record.status = RequestStatus.ACCEPTED
+            return await self._deliver(record, item)
+        now = utcnow()
+        record = RequestRecord(
+            id=request_id,
+            caller_id=caller.id,
+            item=item.code,
+            agency=item.agency,
+            office=envelope.office,
+            operator=envelope.operator,
+            channel=envelope.channel,
+            status=RequestStatus.ACCEPTED,
+            envelope=stored_envelope(envelope),
+            created_at=now,
+            updated_at=now,
+            callback_url=envelope.callback_url,
+        )
+        # Recorded before it exists: the gateway never acts on a request its audit log does not show accepted.
+        await self.events.emit(
+            "request.accepted",
+            request_id=request_id,
+            caller=caller.id,
+            office=envelope.office,
+            operator=envelope.operator,
+            channel=envelope.channel,
+            item=item.code,
+            request_digest=digest(record.envelope),
+            pledge=envelope.pledge is not None,
+            raw=record.envelope,
+        )
+        await self.store.accept_request(
+            record,
+            claimed_by=self.instance,
+            lease_until=now + timedelta(seconds=self.settings.request_deadline_s + LEASE_MARGIN_S),
+            expires_at=now + timedelta(hours=item.max_age_hours),
+        )
+        return await self._deliver(record, item)
+
+    async def _deliver(self, record: RequestRecord, item: Item) -> Answer:
+        """Deliver now; if that fails unexpectedly the request is still safe in the outbox, so say 202, not 500.
+
+        A 500 would invite a retry without an idempotency key, which would make a second request.
+        """
+        try:
+            return await self.delivery.submit(record, item, background=False)
+        except ProblemError:
+            raise
+        except Exception:
+            self.log.exception("delivery.failed_after_acceptance", request_id=record.id, item=item.code)
+            fresh = await self.store.get_request(record.id)
+            answer = answer_for(fresh or record)
+            answer.headers["Retry-After"] = str(int(self.settings.request_deadline_s + LEASE_MARGIN_S))
+            return answer

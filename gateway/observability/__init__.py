@@ -1,0 +1,6 @@
+"""What the gateway tells its operators: events, log lines and metrics.
+
+* :mod:`~gateway.observability.events` -- every step of every request, told to each sink (log, audit log)
+* :mod:`~gateway.observability.logs` -- structured JSON logs with personal data masked on every line
+* :mod:`~gateway.observability.metrics` -- Prometheus metrics fed by events and agency attempts
+"""

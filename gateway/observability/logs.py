@@ -1,0 +1,108 @@
+"""Structured JSON logs with personal data masked on every line.
+
+Logs leave the gateway (to files, collectors, screenshots in chat groups);
+personal data must not. A structlog processor masks resident ID numbers,
+credit codes and phone numbers wherever they appear, masks the values of
+name fields, and masks the names of the applicant currently being served
+wherever a plugin or library happens to log them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterable, Iterator, MutableMapping
+from contextvars import ContextVar
+from typing import Any, TextIO
+
+import structlog
+
+from gateway.personal_data.masking import mask_name, mask_text
+
+NAME_KEYS = frozenset({"name", "applicant_name", "operator_name", "signed_by", "holder_name"})
+_sensitive: ContextVar[tuple[str, ...]] = ContextVar("onewindow_sensitive", default=())
+
+
+@contextlib.contextmanager
+def sensitive(values: Iterable[str | None]) -> Iterator[None]:
+    """Mask these exact strings (e.g. the applicant's name) on every line logged inside."""
+    extra = tuple(v for v in values if v and len(v) >= 2)
+    token = _sensitive.set(_sensitive.get() + extra)
+    try:
+        yield
+    finally:
+        _sensitive.reset(token)
+
+
+def _mask_value(value: Any, key: str | None, known: tuple[str, ...]) -> Any:
+    if isinstance(value, str):
+        if key in NAME_KEYS:
+            return mask_name(value)
+        for secret in known:
+            if secret in value:
+                value = value.replace(secret, mask_name(secret))
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {k: _mask_value(v, k, known) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask_value(v, key, known) for v in value]
+    if isinstance(value, BaseException):
+        return _mask_value(repr(value), key, known)
+    return value
+
+
+def mask_personal_data(logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: mask personal data in every value of the event."""
+    known = _sensitive.get()
+    for key, value in list(event_dict.items()):
+        event_dict[key] = _mask_value(value, key, known)
+    return event_dict
+
+
+def _mask_rendered(logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    # Tracebacks are rendered into strings by format_exc_info; mask them too.
+    if "exception" in event_dict and isinstance(event_dict["exception"], str):
+        event_dict["exception"] = mask_text(event_dict["exception"])
+    return event_dict
+
+
+def configure_logging(level: str = "info", *, stream: TextIO | None = None, json: bool = True) -> None:
+    """Set up structlog (and stdlib logging through it) for the gateway process."""
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        raise ValueError(f"unknown log level {level!r}")
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        mask_personal_data,
+        structlog.processors.format_exc_info,
+        _mask_rendered,
+    ]
+    renderer = (
+        structlog.processors.JSONRenderer(ensure_ascii=False) if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[*shared, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    # Libraries (aiohttp, asyncpg) log through the stdlib; route them through the same masking.
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processor=renderer,
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared[1:]],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(max(numeric, logging.INFO))
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+def get_logger(**bound: Any) -> structlog.typing.FilteringBoundLogger:
+    """A logger with ``bound`` values on every line."""
+    return structlog.get_logger("onewindow").bind(**bound)

@@ -1,0 +1,175 @@
+"""Prometheus metrics of one gateway: intake outcomes, agency calls, breakers, the outbox.
+
+Counters and histograms are fed by what the gateway already reports -- its
+events (the same ones the audit log records) and the extranet's attempt
+observers -- so the data path carries no metrics code. Outbox depth, the
+oldest row's age and the number of dead letters are read from the store when
+``/metrics`` is scraped: they are shared state (on PostgreSQL shared by every
+instance), not something one process counts.
+
+Each gateway has its own :class:`CollectorRegistry`, so many gateways can run
+in one process (the tests do). Under ``onewindow serve --workers N`` the
+supervisor sets ``PROMETHEUS_MULTIPROC_DIR``: every worker writes its samples
+to files there (prometheus_client's multiprocess mode) and whichever worker
+answers a scrape of the shared port aggregates all of them, so one scrape
+reports the whole instance rather than one random worker.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from gateway.agencies.breaker import BreakerState
+from gateway.agencies.extranet import Attempt
+from gateway.store import OutboxStats, Store, utcnow
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+BREAKER_VALUES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
+AGENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0)
+# event kind -> the request outcome it stands for
+FINAL_EVENTS = {
+    "request.completed": "completed",
+    "request.rejected": "rejected",
+    "request.failed": "failed",
+    "request.dead_lettered": "dead_letter",
+    "validation.failed": "invalid",
+    "authorisation.denied": "denied",
+}
+CALLBACK_EVENTS = {"callback.delivered": "delivered", "callback.failed": "failed", "callback.abandoned": "abandoned"}
+OUTBOX_ACTIONS = ("submit", "poll", "callback")
+
+
+def multiprocess_dir() -> str | None:
+    """The shared sample directory when running as one of several workers, else None."""
+    path = os.environ.get(MULTIPROC_ENV)
+    return path if path and os.path.isdir(path) else None
+
+
+class StoreSnapshot:
+    """Outbox and dead-letter gauges from one reading of the store (a one-shot collector)."""
+
+    def __init__(self, stats: OutboxStats, now: datetime) -> None:
+        self.stats = stats
+        self.now = now
+
+    def collect(self) -> Iterator[Metric]:
+        depth = GaugeMetricFamily("onewindow_outbox_depth", "Outbox rows waiting, per action", labels=["action"])
+        due = GaugeMetricFamily("onewindow_outbox_due", "Outbox rows due now (not yet picked up)", labels=["action"])
+        oldest = GaugeMetricFamily(
+            "onewindow_outbox_oldest_age_seconds", "Age of the oldest outbox row, per action", labels=["action"]
+        )
+        for action in OUTBOX_ACTIONS:
+            depth.add_metric([action], self.stats.depth.get(action, 0))
+            due.add_metric([action], self.stats.due.get(action, 0))
+            created = self.stats.oldest_created_at.get(action)
+            oldest.add_metric([action], max(0.0, (self.now - created).total_seconds()) if created else 0.0)
+        dead = GaugeMetricFamily("onewindow_dead_letters", "Requests given up on (status dead_letter)")
+        dead.add_metric([], self.stats.dead_letters)
+        yield from (depth, due, oldest, dead)
+
+
+class GatewayMetrics:
+    """The metrics of one gateway, in a registry of its own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "onewindow_requests",
+            "Requests by item and outcome: each final status reached, or refused at intake (invalid, denied)",
+            ["item", "outcome"],
+            registry=r,
+        )
+        self.accepted = Counter(
+            "onewindow_requests_accepted", "Requests accepted at intake", ["item", "channel"], registry=r
+        )
+        self.deferred = Counter(
+            "onewindow_requests_deferred", "Deferrals to the outbox (agency down)", ["item", "agency"], registry=r
+        )
+        self.pending = Counter(
+            "onewindow_requests_pending", "Requests the agency took on with a ticket to poll", ["item"], registry=r
+        )
+        self.redeliveries = Counter(
+            "onewindow_outbox_redeliveries", "Deferred requests sent again by the outbox", ["item"], registry=r
+        )
+        self.agency_seconds = Histogram(
+            "onewindow_agency_call_duration_seconds",
+            "Duration of each attempt to reach an agency",
+            ["agency", "operation", "outcome"],
+            buckets=AGENCY_BUCKETS,
+            registry=r,
+        )
+        self.retries = Counter(
+            "onewindow_agency_retries", "Attempts followed by a retry", ["agency", "operation"], registry=r
+        )
+        self.circuit_state = Gauge(
+            "onewindow_circuit_state",
+            "Circuit breaker per agency: 0 closed, 1 half-open, 2 open (the worst of all workers)",
+            ["agency"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+        self.circuit_transitions = Counter(
+            "onewindow_circuit_transitions", "Breaker state changes", ["agency", "state"], registry=r
+        )
+        self.callbacks = Counter("onewindow_callbacks", "Callback deliveries by outcome", ["outcome"], registry=r)
+        self.keys_purged = Counter("onewindow_idempotency_keys_purged", "Expired idempotency keys deleted", registry=r)
+
+    def attach(self, gateway: Any) -> None:
+        """Listen to ``gateway``'s events, agency attempts and breakers."""
+        gateway.events.sinks.append(self)
+        gateway.extranet.observers.append(self.observe)
+        for code in gateway.registry.agencies:
+            breaker = gateway.extranet.breaker(code)
+            breaker.listeners.append(self.breaker_changed)
+            self.circuit_state.labels(code).set(BREAKER_VALUES[breaker.state])
+
+    def record(self, kind: str, fields: Mapping[str, Any]) -> None:
+        """Event sink: count the events that stand for an outcome."""
+        item = str(fields.get("item", ""))
+        if kind in FINAL_EVENTS:
+            self.requests.labels(item, FINAL_EVENTS[kind]).inc()
+        elif kind == "request.accepted":
+            self.accepted.labels(item, str(fields.get("channel", ""))).inc()
+        elif kind == "request.deferred":
+            self.deferred.labels(item, str(fields.get("agency", ""))).inc()
+        elif kind == "request.pending":
+            self.pending.labels(item).inc()
+        elif kind == "outbox.redeliver":
+            self.redeliveries.labels(item).inc()
+        elif kind in CALLBACK_EVENTS:
+            self.callbacks.labels(CALLBACK_EVENTS[kind]).inc()
+        elif kind == "idempotency.purged":
+            self.keys_purged.inc(int(fields.get("keys", 0)))
+
+    def observe(self, attempt: Attempt) -> None:
+        """Extranet observer: the latency of every attempt, and whether it was retried."""
+        self.agency_seconds.labels(attempt.agency, attempt.operation, attempt.outcome).observe(attempt.latency_s)
+        if attempt.will_retry:
+            self.retries.labels(attempt.agency, attempt.operation).inc()
+
+    def breaker_changed(self, agency: str, state: BreakerState) -> None:
+        self.circuit_state.labels(agency).set(BREAKER_VALUES[state])
+        self.circuit_transitions.labels(agency, str(state)).inc()
+
+    async def exposition(self, store: Store, breakers: Mapping[str, Any]) -> bytes:
+        """The text exposition: this gateway's (or every worker's) samples and the store's gauges."""
+        for code, breaker in breakers.items():  # an open breaker turns half-open by the clock alone
+            self.circuit_state.labels(code).set(BREAKER_VALUES[breaker.state])
+        now = utcnow()
+        snapshot = StoreSnapshot(await store.outbox_stats(now), now)
+        shared = multiprocess_dir()
+        if shared is None:
+            return generate_latest(self.registry) + generate_latest(snapshot)  # type: ignore[arg-type]
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=shared)
+        registry.register(snapshot)  # type: ignore[arg-type]
+        return generate_latest(registry)

@@ -1,1 +1,0 @@
-"""Templates of ``onewindow new-plugin`` (package data; ``$name``-style placeholders, see gateway.scaffold)."""

@@ -1,0 +1,5 @@
+"""Sealing results in the gateway (审批一枚印章), with the district's seals from :mod:`signing`.
+
+* :mod:`~gateway.sealing.sealer` -- the seam: what the core needs from whatever seals results
+* :mod:`~gateway.sealing.district_sealer` -- the implementation backed by the district's seal registry
+"""

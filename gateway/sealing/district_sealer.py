@@ -1,0 +1,230 @@
+"""Sealing results with the district's seals (审批一枚印章).
+
+The item says which kind of seal it needs: ``service_centre`` for public
+services (the accepting centre's own seal) or ``delegated_approval`` for
+approvals the district bureau delegates (the numbered approval seal it
+issued to that office). The office's valid seal of that kind whose scope
+covers the item signs the result; with none, the gateway refuses before it
+calls the agency, and never returns an unsealed success.
+
+The gateway never opens the district root key: it verifies with a view of
+the registry it already trusts (:meth:`DistrictSealer.trust_view`) and hands
+out the signed bundle the bureau exported into the registry directory
+(:meth:`DistrictSealer.published_bundle`), saying when that file is out of
+date.  The root key belongs on the bureau's machine (docs/seals.md).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from gateway.catalogue.items import Catalogue, Item
+from gateway.config import Office, Settings
+from gateway.errors import SealUnavailable, StartupError, TrustBundleUnavailable
+from gateway.observability.logs import get_logger
+from gateway.sealing.sealer import PublishedBundle
+from signing import (
+    SealingError,
+    SealRegistry,
+    SigningError,
+    TrustBundle,
+    create_sample_district,
+    load_passphrase,
+    seal_document,
+)
+from signing.keys.passphrase import Passphrase
+from signing.pki.certificates import fingerprint
+from signing.registry.seal_registry import ROOT_KEY_FILE
+from signing.registry.state_file import file_version
+
+_Version = tuple[int, int, int] | None
+
+
+def _passphrase(settings: Settings) -> Passphrase | None:
+    if settings.pki_passphrase_file:
+        path = Path(settings.pki_passphrase_file)
+        if path.exists():
+            return Passphrase(path.read_bytes().rstrip(b"\r\n"))
+        if not settings.pki_create_sample:
+            raise StartupError(f"pki.passphrase_file {path} does not exist")
+        return None
+    try:
+        return load_passphrase()
+    except SigningError as exc:
+        raise StartupError(f"cannot read the seal-key passphrase: {exc}") from None
+
+
+def _sample_passphrase(settings: Settings) -> Passphrase:
+    path = Path(settings.pki_passphrase_file or Path(settings.pki_dir).with_name("sample-seal-passphrase"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(24).encode()
+    path.touch(mode=0o600, exist_ok=False)
+    path.write_bytes(secret + b"\n")
+    return Passphrase(secret)
+
+
+class DistrictSealer:
+    """Seals result documents with the seals in the district registry."""
+
+    def __init__(self, registry: SealRegistry, passphrase: Passphrase | None) -> None:
+        self.registry = registry
+        self._passphrase = passphrase  # of the seal keys only: the root key is never opened here
+        self._view: tuple[_Version, TrustBundle] | None = None
+        self._published: tuple[tuple[_Version, _Version], PublishedBundle | TrustBundleUnavailable] | None = None
+        self.log = get_logger(component="sealing")
+
+    @classmethod
+    def for_settings(cls, settings: Settings, catalogue: Catalogue | None = None) -> DistrictSealer:
+        """Open the registry at ``pki.dir``; create the sample district first if configured to.
+
+        The sample's seals are scoped to the catalogue's items of their kind,
+        so even an offline verifier refuses a service-centre seal on an item
+        that needs the numbered approval seal.
+        """
+        directory = Path(settings.pki_dir)
+        if not (directory / "registry.json").exists():
+            if not settings.pki_create_sample:
+                raise StartupError(
+                    f"no district seal registry at {directory}: create one with 'onewindow seal init-district' "
+                    f"and issue seals with 'onewindow seal issue' (see docs/seals.md)"
+                )
+            passphrase = _sample_passphrase(settings)
+            offices = [(o.code, o.name) for o in settings.offices.values()]
+            scopes = {
+                kind: sorted(item.code for item in (catalogue or ()) if item.seal == kind)
+                for kind in ("service_centre", "delegated_approval")
+            }
+            create_sample_district(  # also writes trust-bundle.json
+                directory,
+                offices=offices,
+                service_scope=scopes["service_centre"],
+                approval_scope=scopes["delegated_approval"],
+                passphrase=passphrase,
+            )
+            get_logger(component="sealing").info(
+                "pki.sample_district_created", directory=str(directory), seals=2 * len(offices)
+            )
+            return cls(SealRegistry.open(directory), passphrase)
+        try:
+            registry = SealRegistry.open(directory)
+        except SigningError as exc:
+            raise StartupError(f"cannot open the seal registry at {directory}: {exc}") from None
+        sealer = cls(registry, _passphrase(settings))
+        sealer.unlock(settings)
+        sealer.report_pki_layout()
+        return sealer
+
+    def report_pki_layout(self) -> None:
+        """Warn at start-up about what the gateway host should (not) hold: the root key, the bundle."""
+        directory = self.registry.directory
+        if (directory / ROOT_KEY_FILE).exists():
+            self.log.warning(
+                "pki.root_key_on_gateway_host",
+                path=str(directory / ROOT_KEY_FILE),
+                advice="the gateway never uses the district root key; keep it on the bureau's offline machine "
+                "and remove it from this host (docs/seals.md)",
+            )
+        try:
+            self.published_bundle()
+        except TrustBundleUnavailable as exc:
+            self.log.warning("pki.trust_bundle_unavailable", reason=str(exc))
+
+    def unlock(self, settings: Settings) -> None:
+        """Open the signer of every usable seal of the configured offices now, not on the first request.
+
+        A wrong passphrase or a missing token then stops the start with a
+        clear message instead of failing an applicant's request later.
+        """
+        offices = set(settings.offices)
+        now = datetime.now(UTC)
+        for seal in self.registry.seals():
+            if seal.office in offices and seal.usable_at(now):
+                try:
+                    self.registry.signer_for(seal, passphrase=self._passphrase)
+                except SigningError as exc:
+                    raise StartupError(f"cannot open the key of seal {seal.number}: {exc}") from None
+
+    def _seal_for(self, item: Item, office: Office) -> Any:
+        seal = self.registry.seal_for(office.code, item.seal, item.code)
+        if seal is None:
+            kind = "numbered approval" if item.seal == "delegated_approval" else "service-centre"
+            raise SealUnavailable(
+                f"office {office.code} ({office.name}) holds no valid {kind} seal covering {item.code}"
+            )
+        return seal
+
+    def check(self, item: Item, office: Office) -> None:
+        self._seal_for(item, office)
+
+    def seal(self, document: dict[str, Any], *, item: Item, office: Office, request_id: str) -> dict[str, Any]:
+        seal = self._seal_for(item, office)
+        try:
+            signer = self.registry.signer_for(seal, passphrase=self._passphrase)
+            return seal_document(document, signer, seal, item=item.code, request_id=request_id)
+        except SealingError as exc:
+            raise SealUnavailable(f"seal {seal.number} cannot seal {item.code}: {exc}") from exc
+
+    def trust_view(self) -> TrustBundle:
+        """The registry as a trust bundle for ``/v1/verify``: no root key, no signature, always current.
+
+        Rebuilt when ``registry.json`` changes, so a revocation written by
+        security staff shows at once, whether or not a bundle was exported.
+        """
+        version = file_version(self.registry.directory)
+        if self._view is None or self._view[0] != version:
+            self._view = (version, self.registry.trust_view())
+        return self._view[1]
+
+    def published_bundle(self) -> PublishedBundle:
+        """The signed ``trust-bundle.json`` the bureau exported, checked against this registry.
+
+        Re-read when the file (or the registry) changes.  Raises
+        :class:`TrustBundleUnavailable` when it is missing or is not a valid
+        bundle of this district's root; ``registry_changed`` says the bureau
+        has to re-export.
+        """
+        path = self.registry.trust_bundle_path
+        versions = (_file_version(path), file_version(self.registry.directory))
+        if self._published is None or self._published[0] != versions:
+            self._published = (versions, self._load_published(path))
+        loaded = self._published[1]
+        if isinstance(loaded, TrustBundleUnavailable):
+            raise loaded
+        return loaded
+
+    def _load_published(self, path: Path) -> PublishedBundle | TrustBundleUnavailable:
+        export = f"export it with 'onewindow seal export-trust {path.name}' where the district root key is"
+        try:
+            body = path.read_bytes()
+        except FileNotFoundError:
+            return TrustBundleUnavailable(
+                f"no signed trust bundle at {path}: {export}, then copy it to this gateway's seal registry directory"
+            )
+        except OSError as exc:
+            return TrustBundleUnavailable(f"cannot read the trust bundle {path}: {exc.strerror}")
+        pinned = fingerprint(self.registry.root_certificate)
+        try:
+            bundle = TrustBundle.from_dict(json.loads(body), root_fingerprint=pinned)
+        except (ValueError, SigningError) as exc:  # JSON errors are ValueErrors
+            return TrustBundleUnavailable(
+                f"{path} is not a valid trust bundle of this district's root ({exc}); {export}"
+            )
+        current = self.registry.bundle_is_current(bundle)
+        if not current:
+            self.log.warning("pki.trust_bundle_out_of_date", path=str(path), advice=export)
+        return PublishedBundle(body, bundle, registry_changed=not current)
+
+    def close(self) -> None:
+        self.registry.close()
+
+
+def _file_version(path: Path) -> _Version:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_ino, info.st_mtime_ns, info.st_size

@@ -1,0 +1,6 @@
+"""The SQLite backend: the embedded default for one gateway process.
+
+* :mod:`~gateway.store.sqlite.store` -- :class:`~gateway.store.sqlite.store.SQLiteStore`
+* :mod:`~gateway.store.sqlite.idempotency` -- claiming and answering idempotency keys
+* :mod:`~gateway.store.sqlite.rows` -- rows as Python values (times as ISO-8601 text, JSON as text)
+"""

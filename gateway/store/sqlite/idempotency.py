@@ -1,0 +1,89 @@
+"""Idempotency keys on SQLite: the part of :class:`~gateway.store.sqlite.store.SQLiteStore` that claims them."""
+
+from __future__ import annotations
+
+import json
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from gateway.store.base import ClaimState, IdempotencyClaim
+from gateway.store.sqlite.rows import dt, ts
+
+
+class SQLiteIdempotency:
+    """Mixed into the SQLite store; uses its write transaction."""
+
+    def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:  # provided by SQLiteStore
+        raise NotImplementedError
+
+    async def claim_idempotency_key(
+        self,
+        caller_id: str,
+        key: str,
+        *,
+        body_digest: str,
+        request_id: str,
+        now: datetime,
+        expires_at: datetime,
+        lease_until: datetime,
+    ) -> IdempotencyClaim:
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                "SELECT * FROM idempotency_keys WHERE caller_id = ? AND key = ?", (caller_id, key)
+            )
+            row = await cursor.fetchone()
+            if row is not None and dt(row["expires_at"]) <= now:
+                await db.execute("DELETE FROM idempotency_keys WHERE caller_id = ? AND key = ?", (caller_id, key))
+                row = None
+            if row is None:
+                await db.execute(
+                    "INSERT INTO idempotency_keys (caller_id, key, body_digest, request_id, state, "
+                    "created_at, expires_at, lease_until) VALUES (?, ?, ?, ?, 'in_flight', ?, ?, ?)",
+                    (caller_id, key, body_digest, request_id, ts(now), ts(expires_at), ts(lease_until)),
+                )
+                return IdempotencyClaim(ClaimState.NEW, request_id)
+            if row["body_digest"] != body_digest:
+                return IdempotencyClaim(ClaimState.MISMATCH, row["request_id"])
+            if row["state"] == "done":
+                stored = json.loads(row["response"])
+                return IdempotencyClaim(
+                    ClaimState.REPLAY, row["request_id"], row["status_code"], stored["body"], stored["headers"]
+                )
+            if row["state"] == "in_flight" and dt(row["lease_until"]) > now:
+                return IdempotencyClaim(ClaimState.IN_FLIGHT, row["request_id"])
+            await db.execute(
+                "UPDATE idempotency_keys SET state = 'in_flight', lease_until = ? WHERE caller_id = ? AND key = ?",
+                (ts(lease_until), caller_id, key),
+            )
+            return IdempotencyClaim(ClaimState.RESUME, row["request_id"])
+
+    async def finish_idempotency_key(
+        self, caller_id: str, key: str, *, status_code: int, response: dict[str, Any], retryable: bool
+    ) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE idempotency_keys SET state = ?, status_code = ?, response = ? WHERE caller_id = ? AND key = ?",
+                (
+                    "retryable" if retryable else "done",
+                    status_code,
+                    json.dumps(response, ensure_ascii=False),
+                    caller_id,
+                    key,
+                ),
+            )
+
+    async def purge_idempotency_keys(self, now: datetime) -> int:
+        async with self.transaction() as db:
+            cursor = await db.execute("DELETE FROM idempotency_keys WHERE expires_at <= ?", (ts(now),))
+            return cursor.rowcount
+
+    async def release_idempotency_leases(self, now: datetime) -> int:
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                "UPDATE idempotency_keys SET lease_until = ? WHERE state = 'in_flight' AND lease_until > ?",
+                (ts(now), ts(now)),
+            )
+            return cursor.rowcount

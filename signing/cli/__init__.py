@@ -1,0 +1,7 @@
+"""The command line of the seal package, one module per command.
+
+* :mod:`~signing.cli.main` -- ``register`` (for the gateway's ``onewindow``) and ``main`` (standalone)
+* :mod:`~signing.cli.seal` -- ``seal init-district|issue|list|show|revoke|suspend|reinstate|export-trust``
+* :mod:`~signing.cli.verify` -- ``verify FILE --trust BUNDLE``
+* :mod:`~signing.cli.audit` -- ``audit check-proof``, offline
+"""

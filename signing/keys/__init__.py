@@ -1,0 +1,8 @@
+"""Seal keys: their algorithms, passphrases, encrypted files and PKCS#11 tokens.
+
+* :mod:`~signing.keys.algorithms` -- ES384 (default) and ES256
+* :mod:`~signing.keys.passphrase` -- the passphrases, read from the environment or a file
+* :mod:`~signing.keys.signers` -- encrypted PKCS#8 keys and the ``Signer`` protocol
+* :mod:`~signing.keys.pkcs11` -- a key that never leaves its token
+* :mod:`~signing.keys.keystore` -- where a seal's key lives, and opening a signer for it
+"""

@@ -1,0 +1,7 @@
+"""The district seal registry: a directory holding the root, every seal and its history.
+
+* :mod:`~signing.registry.seal_registry` -- :class:`SealRegistry`: init, issue, revoke, suspend, reinstate
+* :mod:`~signing.registry.state_file` -- ``registry.json``, written atomically
+* :mod:`~signing.registry.publishing` -- the signed trust bundle and the local trust view
+* :mod:`~signing.registry.sample` -- a sample district for demos and tests
+"""

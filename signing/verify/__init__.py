@@ -1,0 +1,7 @@
+"""Offline verification of sealed documents, with an ETSI EN 319 102-1 verdict.
+
+* :mod:`~signing.verify.verifier` -- :func:`verify_document`, step by step
+* :mod:`~signing.verify.report` -- the verdict: indications, sub-indications, checks, plain words
+* :mod:`~signing.verify.revocation` -- status at the signing time, and proof of existence
+* :mod:`~signing.verify.trust` -- the trust bundle everything is judged against
+"""

@@ -1,0 +1,258 @@
+"""The trust bundle: everything an offline verifier needs, signed by the district root.
+
+A bundle is one JSON file: the root certificate, every seal ever issued
+(certificate, scope, status history), a standard X.509 CRL, and a
+detached JWS by the root key over the JCS form of all of that.  Loading
+checks the signature, the CRL and every seal certificate, so an edited
+bundle is refused before any document is judged with it.
+
+The bundle proves itself consistent with the root *it contains*; to know
+that root is the district's, compare its fingerprint with the one the
+district publishes (``root_fingerprint=`` / ``--root-fingerprint``).
+
+A process that holds the registry itself (the gateway) needs no signed
+bundle to verify: :meth:`TrustBundle.from_local_state` indexes the root
+certificate and the seals it already trusts, with no CRL and no signature,
+so it never needs the root's private key.  Verification reads only the
+root, the seal certificates and their status histories, never the CRL, so
+both kinds judge every document alike.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from signing.errors import JwsFormatError, TrustBundleError
+from signing.jose.header_cache import HeaderCache
+from signing.jose.jcs import canonicalize
+from signing.jose.jws import b64url, parse_detached, sign_detached, signing_input
+from signing.keys.algorithms import key_type_of
+from signing.keys.signers import FileSigner
+from signing.model import Seal, SealStatus, format_time, parse_time
+from signing.pki.certificates import build_crl, issued_by
+from signing.sealing import DYNAMIC_MARKER
+
+BUNDLE_FORMAT = "onewindow-trust-bundle/1"
+BUNDLE_TYP = "onewindow-trust-bundle+jws"
+
+
+def build_trust_bundle(
+    root_key: ec.EllipticCurvePrivateKey,
+    root_cert: x509.Certificate,
+    district: dict[str, str],
+    seals: list[Seal],
+    now: datetime,
+    crl_days: int = 7,
+) -> dict[str, Any]:
+    """Assemble and sign a bundle (the registry calls this on ``export-trust``).
+
+    The signature's ``alg`` is the root key's: ES384 for a P-384 root.
+    """
+    signer = FileSigner(root_key)
+    crl = build_crl(root_key, root_cert, seals, now, crl_days)
+    root_der = root_cert.public_bytes(Encoding.DER)
+    body: dict[str, Any] = {
+        "format": BUNDLE_FORMAT,
+        "district": dict(district),
+        "issued_at": format_time(now),
+        "next_update": format_time(now + timedelta(days=crl_days)),
+        "root": base64.b64encode(root_der).decode("ascii"),
+        "root_sha256": hashlib.sha256(root_der).hexdigest(),
+        "crl": base64.b64encode(crl.public_bytes(Encoding.DER)).decode("ascii"),
+        "seals": [seal.to_dict(include_key=False) for seal in seals],
+    }
+    header = {
+        "alg": signer.algorithm,
+        "typ": BUNDLE_TYP,
+        "x5t#S256": b64url(hashlib.sha256(root_der).digest()),
+    }
+    header_json = json.dumps(header, separators=(",", ":")).encode()
+    body["signature"] = sign_detached(header_json, canonicalize(body), signer)
+    return body
+
+
+class TrustBundle:
+    """A verified bundle, indexed for verification; holds the per-certificate chain cache.
+
+    Two kinds: a **signed** bundle (:meth:`from_dict`, :func:`load_trust_bundle`:
+    root signature and CRL checked, ``crl`` set, ``signed`` True) and a
+    **local view** (:meth:`from_local_state`: built from a registry the
+    process trusts, ``crl`` None, ``signed`` False, not for handing out).
+    """
+
+    def __init__(
+        self,
+        data: dict[str, Any],
+        root: x509.Certificate,
+        seals: list[Seal],
+        crl: x509.CertificateRevocationList | None,
+    ) -> None:
+        self.data = data
+        #: True for a bundle whose root signature was checked; False for a local view.
+        self.signed = crl is not None and "signature" in data
+        self.root = root
+        self.root_public_key = root.public_key()
+        self.root_der = root.public_bytes(Encoding.DER)
+        self.root_b64 = base64.b64encode(self.root_der).decode("ascii")
+        self.root_fingerprint = hashlib.sha256(self.root_der).hexdigest()
+        self.district: dict[str, str] = dict(data["district"])
+        self.issued_at = parse_time(data["issued_at"])
+        self.crl = crl
+        self.seals: dict[str, Seal] = {seal.number: seal for seal in seals}
+        self.by_certificate: dict[str, Seal] = {
+            base64.b64encode(seal.certificate_der).decode("ascii"): seal for seal in seals
+        }
+        #: x5c tuple -> result of chain validation; see ``signing.verify.verifier``.
+        self.chain_cache: dict[tuple[str, ...], Any] = {}
+        #: Parsed static parts of seal headers; see ``signing.jose.header_cache``.
+        self.header_cache = HeaderCache(DYNAMIC_MARKER)
+
+    @classmethod
+    def from_dict(cls, data: Any, *, root_fingerprint: str | None = None) -> TrustBundle:
+        """Check and index a parsed bundle; raise :class:`TrustBundleError` if anything is off."""
+        if not isinstance(data, dict) or data.get("format") != BUNDLE_FORMAT:
+            raise TrustBundleError(f"not a trust bundle (expected format {BUNDLE_FORMAT})")
+        try:
+            root = x509.load_der_x509_certificate(base64.b64decode(data["root"], validate=True))
+        except (KeyError, TypeError, ValueError):
+            raise TrustBundleError("trust bundle: root certificate is missing or unreadable") from None
+        if not issued_by(root, root):
+            raise TrustBundleError("trust bundle: root certificate is not self-signed")
+        root_der = root.public_bytes(Encoding.DER)
+        actual = hashlib.sha256(root_der).hexdigest()
+        if root_fingerprint is not None and _norm(root_fingerprint) != actual:
+            raise TrustBundleError(
+                f"trust bundle root {actual} is not the pinned district root {_norm(root_fingerprint)}"
+            )
+        _check_signature(data, root, root_der)
+        try:
+            seals = [Seal.from_dict(entry) for entry in data["seals"]]
+            crl = x509.load_der_x509_crl(base64.b64decode(data["crl"], validate=True))
+            parse_time(data["issued_at"])
+            dict(data["district"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TrustBundleError(f"trust bundle: malformed content ({exc})") from None
+        for seal in seals:
+            if not issued_by(seal.certificate, root):
+                raise TrustBundleError(f"trust bundle: seal {seal.number} was not issued by the root")
+        _check_crl(crl, root, seals, parse_time(data["issued_at"]))
+        return cls(data, root, seals, crl)
+
+    @classmethod
+    def from_local_state(
+        cls,
+        root: x509.Certificate,
+        district: dict[str, str],
+        seals: list[Seal],
+        *,
+        issued_at: datetime,
+    ) -> TrustBundle:
+        """A view of trusted local state (the registry), for verification without the root key.
+
+        Nothing to check a signature of, so no CRL: revocation status comes
+        from the seals' histories, as it does for a signed bundle.  The
+        same structural checks as :meth:`from_dict` still run (the root is
+        self-signed, every seal certificate was issued by it), so a
+        tampered registry file fails here rather than passing documents.
+        """
+        if not issued_by(root, root):
+            raise TrustBundleError("registry: root certificate is not self-signed")
+        for seal in seals:
+            if not issued_by(seal.certificate, root):
+                raise TrustBundleError(f"registry: seal {seal.number} was not issued by the root")
+        root_der = root.public_bytes(Encoding.DER)
+        data: dict[str, Any] = {
+            "format": BUNDLE_FORMAT,
+            "district": dict(district),
+            "issued_at": format_time(issued_at),
+            "root": base64.b64encode(root_der).decode("ascii"),
+            "root_sha256": hashlib.sha256(root_der).hexdigest(),
+            "seals": [seal.to_dict(include_key=False) for seal in seals],
+        }
+        return cls(data, root, seals, None)
+
+    def seal_entries(self) -> list[dict[str, Any]]:
+        """The bundle's ``seals`` member: every seal with its status history, as JSON data."""
+        return list(self.data["seals"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The signed bundle as JSON data; a local view has no signature and cannot be handed out."""
+        if not self.signed:
+            raise TrustBundleError(
+                "a local registry view is not a signed trust bundle: export one with 'onewindow seal export-trust'"
+            )
+        return self.data
+
+
+def load_trust_bundle(path: str | Path, *, root_fingerprint: str | None = None) -> TrustBundle:
+    """Read, verify and index a trust bundle file."""
+    try:
+        data = json.loads(Path(path).read_bytes())
+    except OSError as exc:
+        raise TrustBundleError(f"cannot read trust bundle {path}: {exc.strerror}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise TrustBundleError(f"trust bundle {path} is not JSON") from None
+    return TrustBundle.from_dict(data, root_fingerprint=root_fingerprint)
+
+
+def _norm(fingerprint: str) -> str:
+    return fingerprint.replace(":", "").strip().lower()
+
+
+def _check_signature(data: dict[str, Any], root: x509.Certificate, root_der: bytes) -> None:
+    body = {k: v for k, v in data.items() if k != "signature"}
+    try:
+        header_b64, header, signature = parse_detached(data.get("signature"))  # type: ignore[arg-type]
+    except JwsFormatError as exc:
+        raise TrustBundleError(f"trust bundle signature is malformed: {exc}") from None
+    expected_thumbprint = b64url(hashlib.sha256(root_der).digest())
+    if header.get("x5t#S256") != expected_thumbprint:
+        raise TrustBundleError("trust bundle signature was not made by the bundle's root")
+    public_key = root.public_key()
+    key_type = key_type_of(public_key)
+    if not isinstance(public_key, ec.EllipticCurvePublicKey) or key_type is None:
+        raise TrustBundleError("trust bundle root key is not ECDSA P-384 or P-256")
+    if header.get("alg") != key_type.alg:
+        raise TrustBundleError(
+            f"trust bundle signature says alg {header.get('alg')!r}, "
+            f"but the root's {key_type.nist_name} key signs {key_type.alg}"
+        )
+    try:
+        payload = canonicalize(body)
+    except ValueError as exc:
+        raise TrustBundleError(f"trust bundle content is not canonicalizable: {exc}") from None
+    if not key_type.verify(public_key, signature, signing_input(header_b64, payload)):
+        raise TrustBundleError(
+            "trust bundle signature does not verify: the bundle was altered after the root signed it"
+        )
+
+
+def _check_crl(
+    crl: x509.CertificateRevocationList,
+    root: x509.Certificate,
+    seals: list[Seal],
+    issued_at: datetime,
+) -> None:
+    """The CRL must be the root's and list exactly the seals the registry marks unusable."""
+    public_key = root.public_key()
+    if crl.issuer != root.subject or not (
+        isinstance(public_key, ec.EllipticCurvePublicKey) and crl.is_signature_valid(public_key)
+    ):
+        raise TrustBundleError("trust bundle: CRL is not signed by the root")
+    listed = {entry.serial_number for entry in crl}
+    expected = set()
+    for seal in seals:
+        event = seal.status_at(issued_at)
+        if event is not None and event.status is not SealStatus.ACTIVE:
+            expected.add(seal.certificate.serial_number)
+    if listed != expected:
+        raise TrustBundleError("trust bundle: CRL disagrees with the seal status history")

@@ -1,0 +1,279 @@
+"""Offline verification of a sealed document against a trust bundle.
+
+Returns a :class:`VerificationReport`, never a bare bool.  Steps, in the
+order of ``docs/seals.md``: format, certificate chain (cached per ``x5c``),
+validity at the signing time, revocation/suspension at the signing time,
+signing time not in the future, scope, payload digest, signature, and the
+optional audit proof.  When several steps fail, the verdict names the
+first in this priority: FORMAT_FAILURE, HASH_FAILURE, SIG_CRYPTO_FAILURE,
+NO_CERTIFICATE_CHAIN_FOUND, NOT_YET_VALID, EXPIRED, REVOKED,
+REVOKED_NO_POE, SIG_CONSTRAINTS_FAILURE.
+
+The signing time ``sigT`` is the sealer's claim.  It is believed when the
+seal was later revoked for a reason that leaves the key in the holder's
+hands (superseded, cessation of operation, affiliation changed), but not
+after a revocation that means someone else may hold the key
+(``signing.pki.certificates.COMPROMISE_REASON_CODES``): then a signature claimed before
+the revocation needs a proof of existence (POE, ETSI EN 319 102-1) from
+before it -- the audit checker's ``poe_time`` -- or the verdict is
+INDETERMINATE / REVOKED_NO_POE.
+
+The algorithm comes from the seal certificate's key, never from the
+header: a P-384 key verifies only as ES384 and a P-256 key only as ES256,
+and a header whose ``alg`` is not the one the key implies (or a signature
+of the wrong length for it) is FORMAT_FAILURE: such a token does not
+conform to RFC 7518 section 3.4, whoever made it.
+
+HASH_FAILURE versus SIG_CRYPTO_FAILURE: the signed header carries
+``ow_jcs_sha256``, the SHA-256 of the canonical payload.  If the document
+no longer hashes to it, the *content* changed (HASH_FAILURE); if it does
+but the signature fails, the seal block itself was altered or damaged.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from signing.errors import CertificateFormatError, JwsFormatError
+from signing.jose.jcs import canonicalize
+from signing.jose.jws import b64url, parse_detached
+from signing.keys.algorithms import KeyType, key_type_for_alg, key_type_of
+from signing.model import Seal, format_time, parse_time
+from signing.pki.certificates import seal_info_of
+from signing.sealing import SEAL_FORMAT, SEAL_TYP
+from signing.verify.report import INDICATION_OF, Check, Indication, SubIndication, VerificationReport
+from signing.verify.revocation import AuditChecker, AuditEvidence, audit_evidence, check_status
+from signing.verify.trust import TrustBundle
+
+__all__ = ["CLOCK_SKEW", "AuditChecker", "AuditEvidence", "verify_document"]
+
+CLOCK_SKEW = timedelta(minutes=5)
+_PRIORITY = (
+    SubIndication.HASH_FAILURE,
+    SubIndication.SIG_CRYPTO_FAILURE,
+    SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
+    SubIndication.NOT_YET_VALID,
+    SubIndication.EXPIRED,
+    SubIndication.REVOKED,
+    SubIndication.REVOKED_NO_POE,
+    SubIndication.SIG_CONSTRAINTS_FAILURE,
+)
+_STRING_FIELDS = ("kid", "sigT", "ow_kind", "ow_item", "ow_request_id", "ow_jcs_sha256")
+
+
+class _Malformed(Exception):
+    """Internal: the document is not a well-formed sealed document."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Chain:
+    """Cached outcome of validating one ``x5c`` against one trust bundle."""
+
+    seal: Seal | None
+    public_key: ec.EllipticCurvePublicKey
+    key_type: KeyType  # from the certificate's key: decides the JWS alg
+    certificate: x509.Certificate
+    problem: str  # empty when the chain is good
+
+
+def _chain(trust: TrustBundle, x5c: tuple[str, ...]) -> _Chain:
+    """Validate ``x5c`` once per bundle: the result cannot change while the bundle lives."""
+    cached = trust.chain_cache.get(x5c)
+    if cached is not None:
+        return cached
+    try:
+        cert = x509.load_der_x509_certificate(base64.b64decode(x5c[0], validate=True))
+    except (binascii.Error, ValueError):
+        raise _Malformed("x5c[0] is not a base64 DER certificate") from None
+    key = cert.public_key()
+    key_type = key_type_of(key)
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key_type is None:
+        raise _Malformed("seal certificate key is not ECDSA P-384 or P-256")
+    seal, problem = trust.by_certificate.get(x5c[0]), ""
+    if seal is None:
+        problem = "certificate is not in the district seal registry (foreign or unknown seal)"
+    elif len(x5c) > 1 and x5c[1] != trust.root_b64:
+        problem = "x5c names an issuer other than the district root"
+    else:
+        try:
+            info = seal_info_of(cert)
+        except CertificateFormatError as exc:
+            problem = str(exc)
+        else:
+            facts = (seal.number, seal.kind.value, seal.office, seal.holder_name, seal.scope)
+            if (info.number, info.kind, info.office, info.holder_name, info.scope) != facts:
+                problem = "certificate seal extension disagrees with the registry"
+    result = _Chain(seal if not problem else None, key, key_type, cert, problem)
+    if len(trust.chain_cache) < 4096:
+        trust.chain_cache[x5c] = result
+    return result
+
+
+def _parse(document: Any, trust: TrustBundle) -> tuple[dict[str, Any], str, dict[str, Any], bytes, datetime]:
+    if not isinstance(document, dict):
+        raise _Malformed("document is not a JSON object")
+    block = document.get("seal")
+    if not isinstance(block, dict) or block.get("format") != SEAL_FORMAT:
+        raise _Malformed(f"no seal block of format {SEAL_FORMAT}")
+    try:
+        header_b64, header, signature = parse_detached(
+            block.get("jws"),  # type: ignore[arg-type]
+            trust.header_cache,
+        )
+    except JwsFormatError as exc:
+        raise _Malformed(f"jws: {exc}") from None
+    if key_type_for_alg(header.get("alg")) is None or header.get("typ") != SEAL_TYP:
+        raise _Malformed(f"header must say alg ES384 or ES256 and typ {SEAL_TYP}")
+    if "crit" in header:
+        raise _Malformed("header lists critical extensions this verifier does not know")
+    for name in _STRING_FIELDS:
+        if not isinstance(header.get(name), str):
+            raise _Malformed(f"header field {name} is missing or not a string")
+    x5c = header.get("x5c")
+    if not isinstance(x5c, list) or not x5c or not all(isinstance(c, str) for c in x5c):
+        raise _Malformed("header x5c must be a non-empty list of certificates")
+    if block.get("number") != header["kid"]:
+        raise _Malformed("seal block number differs from the signed kid")
+    try:
+        signed_at = parse_time(header["sigT"])
+    except ValueError:
+        raise _Malformed("sigT is not an RFC 3339 time with offset") from None
+    return block, header_b64, header, signature, signed_at
+
+
+def _check_algorithm(alg: str, signature: bytes, key_type: KeyType) -> None:
+    """The key decides the algorithm; a header may only repeat it (RFC 7518 section 3.4)."""
+    if alg != key_type.alg:
+        raise _Malformed(
+            f"header alg {alg} does not match the seal certificate's {key_type.nist_name} key, "
+            f"which signs {key_type.alg} only"
+        )
+    if len(signature) != key_type.signature_size:
+        raise _Malformed(f"{key_type.alg} signature must be {key_type.signature_size} bytes")
+
+
+def verify_document(
+    document: dict[str, Any],
+    trust: TrustBundle,
+    *,
+    at: datetime | None = None,
+    audit_checker: AuditChecker | None = None,
+) -> VerificationReport:
+    """Judge a sealed document; ``at`` is the validation time (default now)."""
+    validated_at = (at or datetime.now(UTC)).astimezone(UTC)
+    try:
+        block, header_b64, header, signature, signed_at = _parse(document, trust)
+        chain = _chain(trust, tuple(header["x5c"]))
+        _check_algorithm(header["alg"], signature, chain.key_type)
+        payload = canonicalize({k: v for k, v in document.items() if k != "seal"})
+    except (_Malformed, ValueError) as exc:
+        return VerificationReport(
+            Indication.TOTAL_FAILED,
+            SubIndication.FORMAT_FAILURE,
+            (Check("format", False, str(exc)),),
+            validated_at=validated_at,
+            root_fingerprint=trust.root_fingerprint,
+        )
+    checks = [Check("format", True)]
+    failed: set[SubIndication] = set()
+    notes: list[str] = []
+    revocation_note = None
+
+    def record(name: str, ok: bool, sub: SubIndication, detail: str = "") -> None:
+        checks.append(Check(name, ok, detail))
+        if not ok:
+            failed.add(sub)
+
+    seal = chain.seal
+    record(
+        "certificate_chain",
+        seal is not None,
+        SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
+        chain.problem,
+    )
+    cert = chain.certificate
+    not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
+    if signed_at < not_before:
+        record(
+            "validity_period",
+            False,
+            SubIndication.NOT_YET_VALID,
+            f"sealed {format_time(signed_at)}, certificate valid from {format_time(not_before)}",
+        )
+    elif signed_at > not_after:
+        record(
+            "validity_period",
+            False,
+            SubIndication.EXPIRED,
+            f"sealed {format_time(signed_at)}, certificate expired {format_time(not_after)}",
+        )
+    else:
+        record("validity_period", True, SubIndication.EXPIRED)
+    evidence = audit_evidence(block, document, audit_checker)
+    if seal is not None:
+        revocation_note = check_status(seal, signed_at, validated_at, record, evidence)
+        scope_ok = seal.covers(header["ow_item"]) and header["ow_kind"] == seal.kind.value
+        doc_item = document.get("item", header["ow_item"])
+        record(
+            "scope",
+            scope_ok and doc_item == header["ow_item"],
+            SubIndication.SIG_CONSTRAINTS_FAILURE,
+            ""
+            if scope_ok and doc_item == header["ow_item"]
+            else f"seal {seal.number} may not seal {header['ow_item']} (document item {doc_item})",
+        )
+    else:
+        checks.append(Check("revocation_status", None, "not checked: seal not in the registry"))
+        checks.append(Check("scope", None, "not checked: seal not in the registry"))
+    future = signed_at > validated_at + CLOCK_SKEW
+    record(
+        "signing_time",
+        not future,
+        SubIndication.SIG_CONSTRAINTS_FAILURE,
+        "signing time lies in the future" if future else "",
+    )
+    digest_ok = b64url(hashlib.sha256(payload).digest()) == header["ow_jcs_sha256"]
+    record(
+        "payload_digest",
+        digest_ok,
+        SubIndication.HASH_FAILURE,
+        "" if digest_ok else "document content differs from what was sealed",
+    )
+    key_type = chain.key_type
+    digest = trust.header_cache.signing_input_digest(header_b64, payload, key_type.hash_name)
+    signature_ok = key_type.verify_digest(chain.public_key, signature, digest)
+    record("signature", signature_ok, SubIndication.SIG_CRYPTO_FAILURE)
+    if "audit_proof" in block:
+        if not evidence.ran:
+            checks.append(
+                Check("audit_proof", None, "present but not checked: give the district audit key (--audit-key)")
+            )
+        else:
+            record("audit_proof", evidence.ok, SubIndication.SIG_CONSTRAINTS_FAILURE, evidence.detail)
+    if trust.issued_at < signed_at:
+        notes.append(f"revocation status known up to {format_time(trust.issued_at)} (trust bundle date)")
+    sub = next((s for s in _PRIORITY if s in failed), None)
+    return VerificationReport(
+        INDICATION_OF[sub] if sub else Indication.TOTAL_PASSED,
+        sub,
+        tuple(checks),
+        seal_number=header["kid"],
+        holder_office=seal.office if seal else None,
+        holder_name=seal.holder_name if seal else None,
+        kind=seal.kind if seal else None,
+        item=header["ow_item"],
+        request_id=header["ow_request_id"],
+        signed_at=signed_at,
+        validated_at=validated_at,
+        revocation_note=revocation_note,
+        notes=tuple(notes),
+        root_fingerprint=trust.root_fingerprint,
+    )
