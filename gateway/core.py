@@ -9,6 +9,7 @@ accepted. Stopping reverses it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -31,6 +32,7 @@ from gateway.observability.events import Events, LogSink
 from gateway.observability.logs import get_logger
 from gateway.observability.metrics import GatewayMetrics
 from gateway.sandbox import RunningSandbox, start_sandbox
+from gateway.sealing.district_sealer import DistrictSealer
 from gateway.sealing.sealer import Sealer
 from gateway.store import Store, make_store
 
@@ -38,31 +40,41 @@ HEALTH_CACHE_S = 10.0
 
 
 class Gateway:
-    """One running gateway process: configuration, plugins, store, router."""
+    """One running gateway process: configuration, plugins, store, router.
+
+    :meth:`start` builds every part in one place (:meth:`_assemble`) before
+    anything is opened, and registers each opened part's closing on a stack
+    that :meth:`stop` unwinds: stopping undoes exactly what starting did, in
+    reverse, however far starting got.
+    """
 
     def __init__(
         self, settings: Settings, *, pm: pluggy.PluginManager | None = None, sealer: Sealer | None = None
     ) -> None:
         self.settings = settings
         self.pm = pm or plugin_manager(disabled=settings.plugins_disabled)
-        self._sealer = sealer
+        self._given_sealer = sealer
         self.sandboxes: list[RunningSandbox] = []
-        self.registry: Registry
-        self.store: Store
-        self.extranet: Extranet
-        self.events: Events
-        self.delivery: Delivery
-        self.router: Router
-        self.worker: OutboxWorker | None = None
-        self.callbacks: CallbackSender | None = None
-        self.audit: AuditLog | None = None
-        self.authenticator: Authenticator
         self.metrics = GatewayMetrics()
         self.instance = instance_name()
         self.started = False
         self.stopping = False
         self.log = get_logger(component="gateway")
         self._health_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._opened = contextlib.AsyncExitStack()
+        # Built by _assemble(), before anything uses them:
+        self.registry: Registry
+        self.store: Store
+        self.extranet: Extranet
+        self.events: Events
+        self.authenticator: Authenticator
+        self._sealer: Sealer
+        self.delivery: Delivery
+        self.router: Router
+        self.callbacks: CallbackSender
+        # Optional by configuration ([audit] enabled, [outbox] workers):
+        self.audit: AuditLog | None = None
+        self.worker: OutboxWorker | None = None
 
     async def start(self) -> None:
         """Bring every part up; raises with a clear message when one cannot start.
@@ -81,34 +93,26 @@ class Gateway:
         for spec in sandbox_specs(self.pm):
             port = spec.default_port + offset
             try:
-                self.sandboxes.append(await start_sandbox(spec, host=self.settings.sandboxes_host, port=port))
+                running = await start_sandbox(spec, host=self.settings.sandboxes_host, port=port)
             except OSError as exc:
                 raise StartupError(
                     f"cannot start the {spec.agency} sandbox on {self.settings.sandboxes_host}:{port}: {exc.strerror}"
                     " (is another gateway running? stop it, or move the sandboxes with"
                     " ONEWINDOW_SANDBOXES__PORT_OFFSET=100)"
                 ) from None
-            self.log.info("sandbox.started", agency=spec.agency, url=self.sandboxes[-1].url)
+            self.sandboxes.append(running)
+            self._opened.push_async_callback(running.stop)
+            self.log.info("sandbox.started", agency=spec.agency, url=running.url)
         self.settings = with_sandboxes(self.settings, self.sandboxes)
 
-    async def _start(self) -> None:
-        if self.settings.sandboxes_start:
-            await self._start_sandboxes()
+    def _assemble(self) -> None:
+        """Build every part from the settings and the plugins; nothing is opened yet."""
         self.registry = load_registry(self.pm, self.settings)
         self.store = make_store(self.settings.store_url)
-        await self.store.open()
         self.extranet = Extranet(self.settings)
         self.events = Events(LogSink())
-        self.extranet.observers.append(self._record_attempt)
-        self.metrics.attach(self)
         self.authenticator = ApiKeyAuthenticator(self.settings.callers, self.settings)
-        if self._sealer is None:
-            from gateway.sealing.district_sealer import DistrictSealer
-
-            self._sealer = DistrictSealer.for_settings(self.settings, self.registry.catalogue)
-        self.audit = await open_audit_log(self.settings, self.store, instance=self.instance)
-        if self.audit is not None:  # durable before emit returns: see gateway.audit.log
-            self.events.sinks.append(AuditSink(self.audit))
+        self._sealer = self._given_sealer or DistrictSealer.for_settings(self.settings, self.registry.catalogue)
         self.delivery = Delivery(
             settings=self.settings,
             registry=self.registry,
@@ -133,7 +137,24 @@ class Gateway:
             secrets={c.id: c.callback_secret for c in self.settings.callers},
             retry_delay=self.delivery.retry_delay,
         )
+        self.extranet.observers.append(self._record_attempt)
+        self.metrics.attach(self)
+
+    async def _start(self) -> None:
+        if self.settings.sandboxes_start:
+            await self._start_sandboxes()
+        self._assemble()
+        self._opened.callback(self._sealer.close)
+        await self.store.open()
+        self._opened.push_async_callback(self.store.close)
+        self._opened.push_async_callback(self.extranet.close)
+        self.audit = await open_audit_log(self.settings, self.store, instance=self.instance)
+        if self.audit is not None:  # durable before emit returns: see gateway.audit.log
+            self._opened.push_async_callback(self.audit.close)
+            self.events.sinks.append(AuditSink(self.audit))
         await gather_hook(self.pm.hook.onewindow_startup, gateway=self)
+        self._opened.push_async_callback(self._shutdown_hook)
+        self._opened.push_async_callback(self.callbacks.close)
         await self.events.emit(
             "configuration.loaded",
             source=self.settings.source,
@@ -147,38 +168,27 @@ class Gateway:
             await self.worker.start()
         self.started = True
 
+    async def _shutdown_hook(self) -> None:
+        await gather_hook(self.pm.hook.onewindow_shutdown, gateway=self)
+
     async def stop(self, grace_s: float | None = None) -> None:
-        """Stop in reverse order; safe to call twice.
+        """Stop in reverse order of starting; safe to call twice.
 
         Outbox work still running gets ``grace_s`` (default from the
         configuration) to finish; what does not finish stays in the outbox.
         """
         self.stopping = True
+        self.started = False
         if self.worker is not None:
-            await self.worker.stop(grace_s)
-            self.worker = None
-        if self.callbacks is not None:
-            await self.callbacks.close()
-        if self.started:
-            await gather_hook(self.pm.hook.onewindow_shutdown, gateway=self)
-            self.started = False
-        if self.audit is not None:
-            await self.audit.close()
-            self.audit = None
-        if getattr(self, "extranet", None) is not None:
-            await self.extranet.close()
-        if getattr(self, "store", None) is not None:
-            await self.store.close()
-        if self._sealer is not None and hasattr(self._sealer, "close"):
-            self._sealer.close()
-        for sandbox in reversed(self.sandboxes):
-            await sandbox.stop()
+            worker, self.worker = self.worker, None
+            await worker.stop(grace_s)
+        await self._opened.aclose()
+        self.audit = None
         self.sandboxes.clear()
 
     @property
     def sealer(self) -> Sealer:
         """The sealer results are sealed with (and whose trust bundle ``/v1/verify`` uses)."""
-        assert self._sealer is not None, "the gateway is not started"
         return self._sealer
 
     async def _record_attempt(self, attempt: Attempt) -> None:

@@ -171,6 +171,9 @@ class RevokedSealer:
     def published_bundle(self):
         return self.real.published_bundle()
 
+    def close(self):
+        self.real.close()
+
 
 async def test_a_polled_result_that_cannot_be_sealed_is_called_back_and_leaves_no_outbox_row(start_gateway, tmp_path):
     agency = ScriptedAgency(tmp_path)

@@ -30,7 +30,6 @@ from gateway.config import Settings
 from gateway.core import Gateway
 from gateway.errors import CommandError
 from gateway.observability.logs import configure_logging, get_logger
-from signing.pki.certificates import fingerprint
 
 CANCEL_MARGIN_S = 3.0  # after the grace: for cancelled handlers to record their state
 SAMPLE_CALLER_KEY = "sample-fangzhen-window-key"
@@ -110,9 +109,8 @@ async def serve(
         file=out,
         flush=True,
     )
-    registry = getattr(gateway.sealer, "registry", None)
-    if registry is not None:  # what verifiers pin: `onewindow verify --root-fingerprint`
-        print(f"District root certificate sha256: {fingerprint(registry.root_certificate)}", file=out)
+    # what verifiers pin: `onewindow verify --root-fingerprint`
+    print(f"District root certificate sha256: {gateway.sealer.trust_view().root_fingerprint}", file=out)
     if settings.sandboxes_start:
         print("Agency sandboxes: " + ", ".join(f"{s.spec.agency}={s.url}" for s in gateway.sandboxes), file=out)
         print("Try it:", file=out)

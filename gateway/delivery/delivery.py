@@ -7,16 +7,14 @@ so a crash at any point leaves work for a worker, never a lost request.
 The agency sees the same deduplication key (the request id) on every
 attempt, so redelivery never makes it act twice.
 
-Every status change is *guarded*: it applies only while the request is
-still where this delivery found it. A delivery that outlived its lease
-(a stalled process, a paused machine) while another one finished the
-request therefore changes nothing: it neither seals a second result nor
-turns a completed request back into a deferred one.
+Every status change is *guarded* (:mod:`gateway.delivery.transitions`):
+a delivery that outlived its lease while another one finished the request
+changes nothing. What happens when the agency cannot be used is
+:mod:`gateway.delivery.failures`.
 """
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -25,7 +23,6 @@ import pluggy
 
 from gateway.agencies.extranet import Extranet
 from gateway.agencies.installed import Registry
-from gateway.agencies.plugin_manager import gather_hook
 from gateway.catalogue.items import Item
 from gateway.config import Settings
 from gateway.contract import (
@@ -37,8 +34,9 @@ from gateway.contract import (
     Pending,
     Rejected,
 )
-from gateway.delivery.failures import SUBMITTING, WAITING, DeliveryFailures
-from gateway.delivery.results import Answer, answer_for, reasons_json, result_document
+from gateway.delivery.failures import Failures
+from gateway.delivery.results import Answer, reasons_json, result_document
+from gateway.delivery.transitions import SUBMITTING, WAITING, Transitions
 from gateway.errors import SealUnavailable
 from gateway.intake.envelope import envelope_from_stored, intake_request
 from gateway.observability.events import Events, digest
@@ -54,7 +52,7 @@ def poll_expiry(item: Item, created_at: datetime) -> datetime:
     return created_at + timedelta(hours=max(item.max_age_hours, (item.time_limit_days + 5) * 24))
 
 
-class Delivery(DeliveryFailures):
+class Delivery:
     """Submits, polls and settles requests; owns every status transition after acceptance."""
 
     def __init__(
@@ -78,12 +76,33 @@ class Delivery(DeliveryFailures):
         self.sealer = sealer
         self.clock = clock
         self.log = get_logger(component="delivery")
+        self.transitions = Transitions(settings=settings, store=store, pm=pm, clock=clock)
+        self.failures = Failures(
+            outbox=settings.outbox, store=store, events=events, transitions=self.transitions, clock=clock
+        )
 
     def retry_delay(self, attempts: int) -> float:
         """Seconds before the next redelivery: exponential, capped, with jitter."""
-        cfg = self.settings.outbox
-        base = min(cfg.retry_max_s, cfg.retry_initial_s * 2 ** max(0, attempts - 1))
-        return base * random.uniform(0.5, 1.0)
+        return self.failures.retry_delay(attempts)
+
+    async def retry_or_give_up(
+        self, record: RequestRecord, item: Item | None, entry: OutboxEntry, exc: Exception | str
+    ) -> None:
+        """Schedule ``entry`` again with backoff, or dead-letter the request once the row has expired."""
+        await self.failures.retry_or_give_up(record, item, entry, exc)
+
+    async def dead_letter(
+        self,
+        record: RequestRecord,
+        item: Item | None,
+        reason: str,
+        attempts: int,
+        *,
+        action: str = "submit",
+        expect: tuple[RequestStatus, ...] = SUBMITTING,
+    ) -> Answer:
+        """Give up on a request: record why, which agency failed and how often it was tried."""
+        return await self.failures.dead_letter(record, item, reason, attempts, action=action, expect=expect)
 
     # -- submitting ---------------------------------------------------------
 
@@ -111,9 +130,9 @@ class Delivery(DeliveryFailures):
         try:
             outcome = await self._call_agency(record, item, "submit")
         except AgencyUnavailable as exc:
-            return await self._unavailable(record, item, exc, attempts, background=background)
+            return await self.failures.unavailable(record, item, exc, attempts, background=background)
         except AgencyError as exc:
-            return await self._failed(record, item, exc, attempts, background=background)
+            return await self.failures.failed(record, item, exc, attempts, background=background)
         return await self.settle(record, item, outcome, attempts=attempts, action="submit", background=background)
 
     async def poll(self, record: RequestRecord, item: Item, entry: OutboxEntry) -> None:
@@ -124,11 +143,11 @@ class Delivery(DeliveryFailures):
         try:
             outcome = await self._call_agency(record, item, "poll")
         except AgencyError as exc:
-            await self.retry_or_give_up(record, item, entry, exc)
+            await self.failures.retry_or_give_up(record, item, entry, exc)
             return
         if isinstance(outcome, Pending):
             if self.clock() >= entry.expires_at:
-                await self.dead_letter(
+                await self.failures.dead_letter(
                     record,
                     item,
                     f"still pending at the agency when the item's time ran out ({entry.expires_at:%Y-%m-%d})",
@@ -159,11 +178,11 @@ class Delivery(DeliveryFailures):
             if not await self._complete(
                 record, item, outcome, attempts, expect=expect, action=action, background=background
             ):
-                return await self._stale(record.id, action)
+                return await self.transitions.stale(record.id, action)
         elif isinstance(outcome, Rejected):
             result = {"reasons": reasons_json(outcome.reasons)}
-            changed = await self.store.update_request(
-                record.id,
+            moved = await self.transitions.move(
+                record,
                 expect=expect,
                 status=RequestStatus.REJECTED,
                 attempts=attempts,
@@ -173,8 +192,8 @@ class Delivery(DeliveryFailures):
                 finished_at=now,
                 ticket=None,
             )
-            if not changed:
-                return await self._stale(record.id, action)
+            if not moved:
+                return await self.transitions.stale(record.id, action)
             await self.events.emit(
                 "request.rejected",
                 request_id=record.id,
@@ -184,16 +203,16 @@ class Delivery(DeliveryFailures):
                 raw=result,
             )
         elif isinstance(outcome, Pending):
-            changed = await self.store.update_request(
-                record.id,
+            moved = await self.transitions.move(
+                record,
                 expect=expect,
                 status=RequestStatus.PENDING,
                 attempts=attempts,
                 ticket=outcome.ticket,
                 error=None,
             )
-            if not changed:
-                return await self._stale(record.id, action)
+            if not moved:
+                return await self.transitions.stale(record.id, action)
             await self.store.schedule(
                 record.id,
                 "poll",
@@ -206,7 +225,7 @@ class Delivery(DeliveryFailures):
         else:
             raise AgencyProtocolError(f"the plugin returned {type(outcome).__name__}, not an Outcome")
         await self.store.finish_outbox(record.id, action)
-        return await self._after(record.id, item, outcome)
+        return await self.transitions.finished(record.id, item, outcome)
 
     async def _complete(
         self,
@@ -238,8 +257,8 @@ class Delivery(DeliveryFailures):
         try:
             sealed = self.sealer.seal(document, item=item, office=office, request_id=record.id)
         except SealUnavailable as exc:
-            changed = await self.store.update_request(
-                record.id,
+            moved = await self.transitions.move(
+                record,
                 expect=expect,
                 status=RequestStatus.FAILED,
                 attempts=attempts,
@@ -248,16 +267,16 @@ class Delivery(DeliveryFailures):
                 error={"code": "seal_unavailable", "message": str(exc)},
                 finished_at=self.clock(),
             )
-            if not changed:
+            if not moved:
                 return False
             await self.store.finish_outbox(record.id, action)
             await self.events.emit("request.failed", request_id=record.id, item=item.code, reason="seal_unavailable")
-            await self._after(record.id, item, outcome)
+            await self.transitions.finished(record.id, item, outcome)
             if background:
                 return True
             raise ProblemError(SEAL_UNAVAILABLE, str(exc), "受理机构没有覆盖该事项的有效电子印章。") from exc
-        changed = await self.store.update_request(
-            record.id,
+        moved = await self.transitions.move(
+            record,
             expect=expect,
             status=RequestStatus.COMPLETED,
             attempts=attempts,
@@ -267,7 +286,7 @@ class Delivery(DeliveryFailures):
             finished_at=self.clock(),
             ticket=None,
         )
-        if not changed:
+        if not moved:
             return False  # settled meanwhile by another delivery: this seal is discarded, never handed out
         await self.events.emit(
             "result.sealed",
@@ -280,36 +299,3 @@ class Delivery(DeliveryFailures):
             "request.completed", request_id=record.id, item=item.code, result_digest=digest(sealed), raw=sealed
         )
         return True
-
-    async def _stale(self, request_id: str, action: str) -> Answer:
-        """This delivery lost its request to another (its lease ran out): change nothing, report what stands."""
-        fresh = await self.store.get_request(request_id)
-        assert fresh is not None
-        self.log.warning("delivery.stale", request_id=request_id, action=action, status=str(fresh.status))
-        return answer_for(fresh)
-
-    async def _after(self, request_id: str, item: Item | None, outcome: Outcome | None) -> Answer:
-        """Reload the record; for a final status notify plugins and schedule the callback."""
-        fresh = await self.store.get_request(request_id)
-        assert fresh is not None
-        if fresh.status.final:
-            if fresh.callback_url:
-                now = self.clock()
-                await self.store.schedule(
-                    fresh.id,
-                    "callback",
-                    due_at=now,
-                    expires_at=now + timedelta(hours=self.settings.outbox.callback_max_age_hours),
-                )
-            if item is not None:
-                try:
-                    await gather_hook(
-                        self.pm.hook.onewindow_request_finished,
-                        item=item,
-                        request_id=fresh.id,
-                        status=str(fresh.status),
-                        outcome=outcome,
-                    )
-                except Exception as exc:
-                    self.log.warning("hook.request_finished.failed", request_id=fresh.id, error=repr(exc))
-        return answer_for(fresh)

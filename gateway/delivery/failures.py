@@ -1,56 +1,59 @@
 """What delivery does when an agency cannot be used: defer, fail, retry later or give up.
 
-Part of :class:`gateway.delivery.delivery.Delivery`. Each transition is guarded like
-the rest of delivery: it applies only while the request is still where this
-delivery found it.
+Each change goes through :class:`~gateway.delivery.transitions.Transitions`,
+so it is guarded like the rest of delivery: it applies only while the
+request is still where this delivery found it.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-import structlog
-
 from gateway.catalogue.items import Item
-from gateway.config import Settings
-from gateway.contract import AgencyError, AgencyUnavailable, Outcome
+from gateway.config import OutboxSettings
+from gateway.contract import AgencyError, AgencyUnavailable
 from gateway.delivery.results import Answer, answer_for
+from gateway.delivery.transitions import SUBMITTING, WAITING, Transitions
 from gateway.observability.events import Events
 from gateway.problems import AGENCY_PROTOCOL_ERROR, AGENCY_UNAVAILABLE, ProblemError
 from gateway.store import OutboxEntry, RequestRecord, RequestStatus, Store
 
-#: Where a request may be while its submission is under way (a retry of a failed one is made ``accepted`` first).
-SUBMITTING = (RequestStatus.ACCEPTED, RequestStatus.DEFERRED)
-#: Where a request is while the agency decides.
-WAITING = (RequestStatus.PENDING,)
+
+def retry_delay(outbox: OutboxSettings, attempts: int) -> float:
+    """Seconds before the next redelivery: exponential, capped, with jitter."""
+    base = min(outbox.retry_max_s, outbox.retry_initial_s * 2 ** max(0, attempts - 1))
+    return base * random.uniform(0.5, 1.0)
 
 
-class DeliveryFailures:
-    """Mixed into :class:`~gateway.delivery.delivery.Delivery`, which provides these attributes and the two methods."""
+class Failures:
+    """Defers, fails, reschedules and dead-letters requests an agency could not take."""
 
-    settings: Settings
-    store: Store
-    events: Events
-    clock: Callable[[], datetime]
-    log: structlog.typing.FilteringBoundLogger
+    def __init__(
+        self,
+        *,
+        outbox: OutboxSettings,
+        store: Store,
+        events: Events,
+        transitions: Transitions,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.outbox = outbox
+        self.store = store
+        self.events = events
+        self.transitions = transitions
+        self.clock = clock
 
-    def retry_delay(self, attempts: int) -> float:  # provided by Delivery
-        raise NotImplementedError
+    def retry_delay(self, attempts: int) -> float:
+        """Seconds before the next redelivery (see :func:`retry_delay`)."""
+        return retry_delay(self.outbox, attempts)
 
-    async def _stale(self, request_id: str, action: str) -> Answer:  # provided by Delivery
-        raise NotImplementedError
-
-    async def _after(self, request_id: str, item: Item | None, outcome: Outcome | None) -> Answer:
-        raise NotImplementedError  # provided by Delivery
-
-    # -- failures -----------------------------------------------------------
-
-    async def _unavailable(
+    async def unavailable(
         self, record: RequestRecord, item: Item, exc: AgencyUnavailable, attempts: int, *, background: bool
     ) -> Answer:
         if not item.deferrable:
-            return await self._failed(record, item, exc, attempts, background=background)
+            return await self.failed(record, item, exc, attempts, background=background)
         now = self.clock()
         expires_at = record.created_at + timedelta(hours=item.max_age_hours)
         if now >= expires_at:
@@ -64,11 +67,10 @@ class DeliveryFailures:
             "message": str(exc),
             "next_attempt_at": (now + timedelta(seconds=delay)).isoformat(),
         }
-        changed = await self.store.update_request(
-            record.id, expect=SUBMITTING, status=RequestStatus.DEFERRED, attempts=attempts, error=error
-        )
-        if not changed:
-            return await self._stale(record.id, "submit")
+        if not await self.transitions.move(
+            record, expect=SUBMITTING, status=RequestStatus.DEFERRED, attempts=attempts, error=error
+        ):
+            return await self.transitions.stale(record.id, "submit")
         await self.store.schedule(
             record.id,
             "submit",
@@ -92,12 +94,12 @@ class DeliveryFailures:
         answer.headers["Retry-After"] = str(max(1, int(delay)))
         return answer
 
-    async def _failed(
+    async def failed(
         self, record: RequestRecord, item: Item, exc: AgencyError, attempts: int, *, background: bool
     ) -> Answer:
         unavailable = isinstance(exc, AgencyUnavailable)
-        changed = await self.store.update_request(
-            record.id,
+        moved = await self.transitions.move(
+            record,
             expect=SUBMITTING,
             status=RequestStatus.FAILED,
             attempts=attempts,
@@ -108,13 +110,13 @@ class DeliveryFailures:
                 "message": str(exc),
             },
         )
-        if not changed:
-            return await self._stale(record.id, "submit")
+        if not moved:
+            return await self.transitions.stale(record.id, "submit")
         await self.store.finish_outbox(record.id, "submit")
         await self.events.emit(
             "request.failed", request_id=record.id, item=item.code, reason=type(exc).__name__, detail=str(exc)
         )
-        answer = await self._after(record.id, item, None)
+        answer = await self.transitions.finished(record.id, item, None)
         if background:
             return answer
         if unavailable:
@@ -178,8 +180,8 @@ class DeliveryFailures:
         expect: tuple[RequestStatus, ...] = SUBMITTING,
     ) -> Answer:
         """Give up on a request: record why, which agency failed and how often it was tried."""
-        changed = await self.store.update_request(
-            record.id,
+        moved = await self.transitions.move(
+            record,
             expect=expect,
             status=RequestStatus.DEAD_LETTER,
             attempts=attempts,
@@ -193,8 +195,8 @@ class DeliveryFailures:
             },
         )
         await self.store.finish_outbox(record.id, action)
-        if not changed:
-            return await self._stale(record.id, action)
+        if not moved:
+            return await self.transitions.stale(record.id, action)
         await self.events.emit(
             "request.dead_lettered",
             request_id=record.id,
@@ -203,4 +205,4 @@ class DeliveryFailures:
             attempts=attempts,
             reason=reason,
         )
-        return await self._after(record.id, item, None)
+        return await self.transitions.finished(record.id, item, None)

@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from gateway.delivery.callbacks import CallbackSender
 from gateway.delivery.delivery import Delivery, poll_expiry
-from gateway.delivery.failures import SUBMITTING, WAITING
+from gateway.delivery.transitions import SUBMITTING, WAITING
 from gateway.observability.logs import get_logger, sensitive
 from gateway.problems import ProblemError
 from gateway.store import OutboxEntry, RequestRecord, RequestStatus, Store, utcnow

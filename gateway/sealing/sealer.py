@@ -53,3 +53,6 @@ class Sealer(Protocol):
 
     def published_bundle(self) -> PublishedBundle:
         """The signed bundle for offline verifiers; :class:`TrustBundleUnavailable` when there is none."""
+
+    def close(self) -> None:
+        """Release what sealing holds (a PKCS#11 session, file locks); the gateway calls it when it stops."""

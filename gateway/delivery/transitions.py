@@ -1,0 +1,86 @@
+"""Guarded status transitions: the one owner of every status change after acceptance.
+
+A change applies only while the request is still where this delivery
+found it (``expect``). A delivery that outlived its lease -- a stalled
+process, a paused machine -- while another one finished the request
+therefore changes nothing: it neither seals a second result nor turns a
+completed request back into a deferred one. It reports what stands instead
+(:meth:`Transitions.stale`).
+
+Reaching a final status has consequences owned here too
+(:meth:`Transitions.finished`): the callback is scheduled and plugins hear
+of it through ``onewindow_request_finished``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import pluggy
+
+from gateway.agencies.plugin_manager import gather_hook
+from gateway.catalogue.items import Item
+from gateway.config import Settings
+from gateway.contract import Outcome
+from gateway.delivery.results import Answer, answer_for
+from gateway.observability.logs import get_logger
+from gateway.store import RequestRecord, RequestStatus, Store
+
+#: Where a request may be while its submission is under way (a retry of a failed one is made ``accepted`` first).
+SUBMITTING = (RequestStatus.ACCEPTED, RequestStatus.DEFERRED)
+#: Where a request is while the agency decides.
+WAITING = (RequestStatus.PENDING,)
+
+
+class Transitions:
+    """Moves requests between statuses, guarded, and finishes them."""
+
+    def __init__(
+        self, *, settings: Settings, store: Store, pm: pluggy.PluginManager, clock: Callable[[], datetime]
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.pm = pm
+        self.clock = clock
+        self.log = get_logger(component="delivery")
+
+    async def move(
+        self, record: RequestRecord, *, expect: tuple[RequestStatus, ...], status: RequestStatus, **fields: Any
+    ) -> bool:
+        """Set ``status`` and ``fields`` if the request is still in ``expect``; False when it has moved on."""
+        return await self.store.update_request(record.id, expect=expect, status=status, **fields)
+
+    async def stale(self, request_id: str, action: str) -> Answer:
+        """This delivery lost its request to another (its lease ran out): change nothing, report what stands."""
+        fresh = await self.store.get_request(request_id)
+        assert fresh is not None
+        self.log.warning("delivery.stale", request_id=request_id, action=action, status=str(fresh.status))
+        return answer_for(fresh)
+
+    async def finished(self, request_id: str, item: Item | None, outcome: Outcome | None) -> Answer:
+        """Reload the record; for a final status schedule the callback and tell plugins."""
+        fresh = await self.store.get_request(request_id)
+        assert fresh is not None
+        if fresh.status.final:
+            if fresh.callback_url:
+                now = self.clock()
+                await self.store.schedule(
+                    fresh.id,
+                    "callback",
+                    due_at=now,
+                    expires_at=now + timedelta(hours=self.settings.outbox.callback_max_age_hours),
+                )
+            if item is not None:
+                try:
+                    await gather_hook(
+                        self.pm.hook.onewindow_request_finished,
+                        item=item,
+                        request_id=fresh.id,
+                        status=str(fresh.status),
+                        outcome=outcome,
+                    )
+                except Exception as exc:
+                    self.log.warning("hook.request_finished.failed", request_id=fresh.id, error=repr(exc))
+        return answer_for(fresh)
