@@ -36,9 +36,13 @@ system-deps:
 run: $(STAMP)
 	$(BIN)/onewindow serve
 
+# Types are checked, not only written: the whole tree, and the seal package and
+# the plugin contract (what others build on) under --strict.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/mypy --strict signing gateway/contract.py
 
 test: $(STAMP) system-deps lint
 	$(BIN)/pytest -q

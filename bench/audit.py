@@ -175,7 +175,7 @@ LAUNCHER = textwrap.dedent(
     from gateway.agencies.sandboxes import sandbox_specs, with_sandbox_config
     from gateway.observability.logs import configure_logging
     from gateway.agencies.plugin_manager import plugin_manager
-    from gateway.cli.serve import serve
+    from gateway.api.server import serve
 
     tmp, port, tax_url, audit_on = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4] == "on"
     s = load_settings(environ={})

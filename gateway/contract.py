@@ -284,7 +284,7 @@ class Agency(Protocol):
 
 
 @hookspec
-def onewindow_agencies(config: Any) -> Sequence[Agency] | None:  # type: ignore[empty-body]
+def onewindow_agencies(config: Any) -> Sequence[Agency] | None:
     """Return the agencies this plugin connects.
 
     ``config`` is the gateway's configuration; ``config.agency(code)``
@@ -295,7 +295,7 @@ def onewindow_agencies(config: Any) -> Sequence[Agency] | None:  # type: ignore[
 
 
 @hookspec
-def onewindow_sandboxes() -> Sequence[SandboxSpec] | None:  # type: ignore[empty-body]
+def onewindow_sandboxes() -> Sequence[SandboxSpec] | None:
     """Return sandboxes that imitate this plugin's agency systems.
 
     Each :class:`SandboxSpec` builds a real aiohttp application; ``onewindow
@@ -318,7 +318,7 @@ def onewindow_shutdown(gateway: Any) -> Any:
 
 
 @hookspec
-def onewindow_validate(item: Item, request: IntakeRequest) -> Sequence[Problem] | None:  # type: ignore[empty-body]
+def onewindow_validate(item: Item, request: IntakeRequest) -> Sequence[Problem] | None:
     """Return extra problems for a request to ``item`` (empty when it is fine).
 
     Called for every request after the core's own checks of the envelope and

@@ -145,3 +145,10 @@ def test_catalog_list_of_an_agency_that_is_not_installed_says_so(capsys: pytest.
     assert "\n" not in err
     assert main(["catalog", "list", "--agency", "tax"]) == 0
     assert "tax.clearance-certificate" in capsys.readouterr().out
+
+
+def test_every_material_type_of_the_catalogue_has_a_check() -> None:
+    from gateway.catalogue.items import MATERIAL_TYPES
+    from gateway.intake.validation import _CHECKS
+
+    assert set(_CHECKS) == set(MATERIAL_TYPES)

@@ -14,8 +14,9 @@ from datetime import timedelta
 from gateway.agencies.installed import load_registry
 from gateway.agencies.plugin_manager import plugin_manager
 from gateway.contract import AgencyUnavailable, Completed, Pending
+from gateway.delivery.accepted import stored_envelope
 from gateway.errors import SealUnavailable, StoreError
-from gateway.intake.envelope import parse_envelope, stored_envelope
+from gateway.intake.envelope import parse_envelope
 from gateway.intake.request_ids import new_ulid
 from gateway.personal_data import identifiers
 from gateway.store import RequestRecord, RequestStatus, utcnow

@@ -21,7 +21,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from gateway.cli.serve import CANCEL_MARGIN_S
+from gateway.api.server import CANCEL_MARGIN_S
 from gateway.store import make_store
 from tests.burst import Books, burst, dead_letter_reasons, replay_all, settle
 from tests.procs import Process, free_port, start_sandboxes, wait_http, write_config

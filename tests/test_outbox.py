@@ -8,8 +8,9 @@ from datetime import timedelta
 from aiohttp import web
 
 from gateway.contract import AgencyCall, AgencyUnavailable, Health, IntakeRequest, hookimpl
+from gateway.delivery.accepted import stored_envelope
 from gateway.delivery.callbacks import SIGNATURE_HEADER, verify_callback
-from gateway.intake.envelope import parse_envelope, stored_envelope
+from gateway.intake.envelope import parse_envelope
 from gateway.intake.request_ids import new_ulid
 from gateway.store import RequestRecord, RequestStatus, utcnow
 from tests.helpers import ORGANISATION, PERSON, TOWN

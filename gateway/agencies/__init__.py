@@ -5,4 +5,8 @@
 * :mod:`~gateway.agencies.extranet` -- the one egress: sessions, deadlines, retries, the dedupe key
 * :mod:`~gateway.agencies.breaker` -- a circuit breaker per agency
 * :mod:`~gateway.agencies.sandboxes` -- the installed plugins' sandboxes, and settings routed to them
+
+``__all__`` names the modules other packages may import; the rest are this package's own.
 """
+
+__all__ = ["breaker", "extranet", "installed", "plugin_manager", "sandboxes"]

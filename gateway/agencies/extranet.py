@@ -174,39 +174,16 @@ class Extranet:
         ``call.request``. Raises the contract's errors only.
         """
         cfg = self.agency_settings(agency)
-        breaker = self.breaker(agency)
         log = log or get_logger(agency=agency)
         per_attempt = cfg.item_timeouts.get(item or "", cfg.total_timeout_s)
         attempts = cfg.max_attempts if retry else 1
-
-        def retryable(exc: BaseException) -> bool:
-            if isinstance(exc, CircuitOpen):
-                return False  # fail fast: waiting would only hold the caller
-            return isinstance(exc, AgencyError) and exc.retryable and deadline - time.monotonic() > 0.05
-
-        backoff = wait_exponential_jitter(
-            multiplier=cfg.backoff_initial_s, max=cfg.backoff_max_s, jitter=cfg.backoff_initial_s
-        )
-
-        def wait(state: RetryCallState) -> float:
-            base = backoff(state)
-            exc = state.outcome.exception() if state.outcome else None
-            hint = getattr(exc, "retry_after", None) or 0.0
-            return max(0.0, min(max(base, min(hint, cfg.backoff_max_s)), deadline - time.monotonic() - 0.05))
-
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(attempts),
-            wait=wait,
-            retry=retry_if_exception(retryable),
-            reraise=True,
-        )
-        async for attempt_state in retrying:
+        retryable = _retryable_until(deadline)
+        async for attempt_state in _retrying(cfg, deadline, attempts, retryable):
             with attempt_state:
                 number = attempt_state.retry_state.attempt_number
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise AgencyTimeout("the request's deadline passed before the agency answered")
-                breaker.before_call()
                 call = AgencyCall(
                     agency=agency,
                     session=self.session(agency),
@@ -219,39 +196,79 @@ class Extranet:
                     attempt=number,
                     request=request,
                 )
-                started = time.monotonic()
-                try:
-                    async with asyncio.timeout(min(remaining, per_attempt)):
-                        result = await work(call)
-                except asyncio.CancelledError:
-                    breaker.record_neutral()
-                    raise
-                except BaseException as exc:
-                    error = _translate(exc)
-                    if error is None:
-                        breaker.record_neutral()
-                        raise
-                    if error.retryable:
-                        breaker.record_failure()
-                    else:
-                        breaker.record_success()  # it answered, even if unreadably
-                    will_retry = retryable(error) and number < attempts
-                    await self._notify(
-                        Attempt(
-                            agency,
-                            operation,
-                            dedupe_key,
-                            number,
-                            time.monotonic() - started,
-                            type(error).__name__,
-                            str(error),
-                            will_retry,
-                        )
-                    )
-                    if error is exc:
-                        raise
-                    raise error from exc
-                breaker.record_success()
-                await self._notify(Attempt(agency, operation, dedupe_key, number, time.monotonic() - started, "ok"))
-                return result
+                timeout = min(remaining, per_attempt)
+                last = number >= attempts
+                return await self._attempt(operation, work, call, timeout=timeout, retryable=retryable, last=last)
         raise AssertionError("unreachable: tenacity either returns or re-raises")
+
+    async def _attempt(
+        self,
+        operation: str,
+        work: Callable[[AgencyCall], Awaitable[T]],
+        call: AgencyCall,
+        *,
+        timeout: float,
+        retryable: Callable[[BaseException], bool],
+        last: bool,
+    ) -> T:
+        """One attempt: through the breaker, under ``timeout``, its outcome told to every observer."""
+        breaker = self.breaker(call.agency)
+        breaker.before_call()
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(timeout):
+                result = await work(call)
+        except asyncio.CancelledError:
+            breaker.record_neutral()
+            raise
+        except BaseException as exc:
+            error = _translate(exc)
+            if error is None:
+                breaker.record_neutral()
+                raise
+            if error.retryable:
+                breaker.record_failure()
+            else:
+                breaker.record_success()  # it answered, even if unreadably
+            latency, kind, will_retry = time.monotonic() - started, type(error).__name__, retryable(error) and not last
+            await self._notify(
+                Attempt(call.agency, operation, call.dedupe_key, call.attempt, latency, kind, str(error), will_retry)
+            )
+            if error is exc:
+                raise
+            raise error from exc
+        breaker.record_success()
+        latency = time.monotonic() - started
+        await self._notify(Attempt(call.agency, operation, call.dedupe_key, call.attempt, latency, "ok"))
+        return result
+
+
+def _retryable_until(deadline: float) -> Callable[[BaseException], bool]:
+    """Whether an error is worth another attempt while ``deadline`` (monotonic) allows one."""
+
+    def retryable(exc: BaseException) -> bool:
+        if isinstance(exc, CircuitOpen):
+            return False  # fail fast: waiting would only hold the caller
+        return isinstance(exc, AgencyError) and exc.retryable and deadline - time.monotonic() > 0.05
+
+    return retryable
+
+
+def _retrying(
+    cfg: AgencySettings, deadline: float, attempts: int, retryable: Callable[[BaseException], bool]
+) -> AsyncRetrying:
+    """Tenacity's loop: ``attempts`` at most, exponential backoff with jitter, an agency's hint honoured,
+    and no wait past ``deadline``."""
+    backoff = wait_exponential_jitter(
+        multiplier=cfg.backoff_initial_s, max=cfg.backoff_max_s, jitter=cfg.backoff_initial_s
+    )
+
+    def wait(state: RetryCallState) -> float:
+        base = backoff(state)
+        exc = state.outcome.exception() if state.outcome else None
+        hint = getattr(exc, "retry_after", None) or 0.0
+        return max(0.0, min(max(base, min(hint, cfg.backoff_max_s)), deadline - time.monotonic() - 0.05))
+
+    return AsyncRetrying(
+        stop=stop_after_attempt(attempts), wait=wait, retry=retry_if_exception(retryable), reraise=True
+    )

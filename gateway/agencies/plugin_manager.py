@@ -44,7 +44,7 @@ def plugin_manager(
 
 def plugin_name(pm: pluggy.PluginManager, plugin: object) -> str:
     """The name a plugin is known by (its entry-point name when it has one)."""
-    return pm.get_name(plugin) or getattr(plugin, "__name__", repr(plugin))
+    return pm.get_name(plugin) or str(getattr(plugin, "__name__", repr(plugin)))
 
 
 async def gather_hook(hook: pluggy.HookCaller, **kwargs: Any) -> list[Any]:

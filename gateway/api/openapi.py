@@ -19,7 +19,7 @@ from gateway.problems import NOT_FOUND, ProblemError, problem_type, problem_type
 
 _REF = "#/components/schemas/"
 _PROBLEM = {"application/problem+json": {"schema": {"$ref": _REF + "Problem"}}}
-_AUTH = [{"apiKey": []}]
+_AUTH: list[dict[str, list[str]]] = [{"apiKey": []}]
 
 
 def _ref(name: str) -> dict[str, str]:

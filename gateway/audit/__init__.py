@@ -10,6 +10,10 @@ checkpoints signed by the district audit key (docs/audit.md). The modules:
 * :mod:`~gateway.audit.proofs` -- inclusion / consistency proofs from the subtree cache
 * :mod:`~gateway.audit.verify` -- ``audit verify`` against the store
 * :mod:`~gateway.audit.admin` -- administrative acts from the command line
+
+``__all__`` names the modules other packages may import; the rest are this package's own.
 """
 
 from __future__ import annotations
+
+__all__ = ["admin", "keys", "log", "payloads", "proofs", "setup", "store", "story", "verify"]

@@ -28,7 +28,7 @@ from typing import Any
 from gateway.audit.entries import PreparedEntry, prepare_entry
 from gateway.audit.payloads import PayloadCipher
 from gateway.audit.store.base import AuditStore
-from gateway.config.audit import AuditSettings
+from gateway.config import AuditSettings
 from gateway.errors import AuditIntegrityError
 from gateway.observability.logs import get_logger
 from signing.audit.checkpoint import CheckpointSigner, SignedCheckpoint

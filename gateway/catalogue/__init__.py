@@ -2,4 +2,8 @@
 
 * :mod:`~gateway.catalogue.items` -- items, materials and the catalogue, with each item's service guide
 * :mod:`~gateway.catalogue.files` -- reading a plugin's catalogue file (TOML), strictly
+
+``__all__`` names the modules other packages may import; the rest are this package's own.
 """
+
+__all__ = ["files", "items"]

@@ -12,4 +12,8 @@
 * :mod:`~gateway.cli.new_plugin` -- ``new-plugin NAME`` and its templates
 
 Nothing here is imported by the rest of the gateway: the command line sits on top.
+
+``__all__`` names the modules other packages may import; the rest are this package's own.
 """
+
+__all__ = ["main"]

@@ -142,7 +142,7 @@ async def _show(args: argparse.Namespace) -> int:
         rows = [_row_json(e, record) for e in await store.list_outbox(request_id=record.id)]
     finally:
         await store.close()
-    shown = {"request": _record_json(record), "outbox": rows}
+    shown: dict[str, Any] = {"request": _record_json(record), "outbox": rows}
     if args.json:
         print(json.dumps(shown, ensure_ascii=False, indent=2))
         return 0

@@ -250,7 +250,7 @@ async def _tell_serving(ready: asyncio.Event, fd: int) -> None:
 
 
 async def _run_worker(settings: Settings, ready_fd: int | None) -> None:
-    from gateway.cli.serve import serve
+    from gateway.api.server import serve
 
     ready = asyncio.Event()
     helpers = [asyncio.create_task(_leave_with_parent(os.getppid()))]

@@ -5,7 +5,8 @@
 * :mod:`~gateway.config.view` -- the effective configuration, secrets redacted (``check-config``)
 * ``base.toml`` (every default) and ``sample.toml`` (the sample district), package data
 
-Every other part of the gateway reads its settings from the names below.
+Every other part of the gateway reads its settings from the names below (and
+``check-config`` shows them through :mod:`~gateway.config.view`).
 """
 
 from gateway.config.audit import AuditSettings
@@ -32,4 +33,5 @@ __all__ = [
     "Settings",
     "build_settings",
     "load_settings",
+    "view",
 ]

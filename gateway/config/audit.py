@@ -41,7 +41,7 @@ def parse_audit_settings(table: Any) -> AuditSettings:
             value = float(value)
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
             raise ValueError(f"audit.{name}: expected {kind.__name__}, got {value!r}")
-        if kind in (int, float) and value <= 0:
+        if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
             raise ValueError(f"audit.{name}: must be greater than zero")
         values[name] = value
     log_id = values.get("log_id", "")

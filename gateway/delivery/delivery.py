@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import pluggy
 
@@ -34,11 +35,11 @@ from gateway.contract import (
     Pending,
     Rejected,
 )
+from gateway.delivery.accepted import envelope_from_stored, intake_request
 from gateway.delivery.failures import Failures
 from gateway.delivery.results import Answer, reasons_json, result_document
 from gateway.delivery.transitions import SUBMITTING, WAITING, Transitions
 from gateway.errors import SealUnavailable
-from gateway.intake.envelope import envelope_from_stored, intake_request
 from gateway.observability.events import Events, digest
 from gateway.observability.logs import get_logger
 from gateway.problems import SEAL_UNAVAILABLE, ProblemError
@@ -257,21 +258,8 @@ class Delivery:
         try:
             sealed = self.sealer.seal(document, item=item, office=office, request_id=record.id)
         except SealUnavailable as exc:
-            moved = await self.transitions.move(
-                record,
-                expect=expect,
-                status=RequestStatus.FAILED,
-                attempts=attempts,
-                agency_reference=outcome.reference,
-                result={"unsealed": document},
-                error={"code": "seal_unavailable", "message": str(exc)},
-                finished_at=self.clock(),
-            )
-            if not moved:
+            if not await self._unsealable(record, item, outcome, attempts, document, exc, expect=expect, action=action):
                 return False
-            await self.store.finish_outbox(record.id, action)
-            await self.events.emit("request.failed", request_id=record.id, item=item.code, reason="seal_unavailable")
-            await self.transitions.finished(record.id, item, outcome)
             if background:
                 return True
             raise ProblemError(SEAL_UNAVAILABLE, str(exc), "受理机构没有覆盖该事项的有效电子印章。") from exc
@@ -298,4 +286,34 @@ class Delivery:
         await self.events.emit(
             "request.completed", request_id=record.id, item=item.code, result_digest=digest(sealed), raw=sealed
         )
+        return True
+
+    async def _unsealable(
+        self,
+        record: RequestRecord,
+        item: Item,
+        outcome: Completed,
+        attempts: int,
+        document: dict[str, Any],
+        exc: SealUnavailable,
+        *,
+        expect: tuple[RequestStatus, ...],
+        action: str,
+    ) -> bool:
+        """The agency decided but no valid seal covers the result: fail the request, keeping the unsealed answer."""
+        moved = await self.transitions.move(
+            record,
+            expect=expect,
+            status=RequestStatus.FAILED,
+            attempts=attempts,
+            agency_reference=outcome.reference,
+            result={"unsealed": document},
+            error={"code": "seal_unavailable", "message": str(exc)},
+            finished_at=self.clock(),
+        )
+        if not moved:
+            return False
+        await self.store.finish_outbox(record.id, action)
+        await self.events.emit("request.failed", request_id=record.id, item=item.code, reason="seal_unavailable")
+        await self.transitions.finished(record.id, item, outcome)
         return True

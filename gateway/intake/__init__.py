@@ -5,4 +5,8 @@
 * :mod:`~gateway.intake.validation` -- every material checked, every problem reported at once (一次性告知)
 * :mod:`~gateway.intake.callers` -- who is calling (authentication) and what they may do (authorisation)
 * :mod:`~gateway.intake.request_ids` -- request ids (ULIDs)
+
+``__all__`` names the modules other packages may import; the rest are this package's own.
 """
+
+__all__ = ["callers", "envelope", "request_ids", "router"]

@@ -4,20 +4,21 @@ The envelope is the same for every item: ``item``, ``applicant``,
 ``materials``, ``office``, ``operator``, ``channel`` and optionally
 ``pledge`` and ``callback_url``. Parsing collects every problem rather than
 stopping at the first, and hands the materials to :mod:`gateway.intake.validation`
-so the caller gets one complete list.
+so the caller gets one complete list. What it returns,
+:class:`~gateway.delivery.accepted.Envelope`, is what delivery takes to the agency.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.catalogue.items import CHANNELS, Item
-from gateway.contract import Applicant, IntakeRequest, Pledge, Problem
+from gateway.contract import Applicant, Pledge, Problem
+from gateway.delivery.accepted import Envelope
 from gateway.intake.validation import attachment_sizes, check_materials, identifier_problem
 from gateway.personal_data.identifiers import credit_code_problem, phone_problem, resident_id_problem
 
@@ -26,20 +27,6 @@ ENVELOPE_FIELDS = frozenset(
 )
 _OPERATOR = re.compile(r"^[\w.\-@]{1,64}$")
 _ID_TYPES = {"person": "resident_id", "organisation": "credit_code"}
-
-
-@dataclass(frozen=True)
-class Envelope:
-    """A checked envelope, ready to become an :class:`~gateway.contract.IntakeRequest`."""
-
-    item: str
-    applicant: Applicant
-    materials: Mapping[str, Any]
-    office: str
-    operator: str
-    channel: str
-    pledge: Pledge | None
-    callback_url: str | None
 
 
 def _p(path: str, code: str, zh: str, en: str) -> Problem:
@@ -152,6 +139,7 @@ def _pledge(raw: Any, item: Item, problems: list[Problem]) -> Pledge | None:
         ok = False
     if not ok:
         return None
+    assert isinstance(replaces, list) and isinstance(signed_at, str)  # checked above, else ok is False
     return Pledge(tuple(replaces), raw["statement"].strip(), raw["signed_by"].strip(), signed_at)
 
 
@@ -209,60 +197,5 @@ def parse_envelope(
     if problems or applicant is None:
         return None, problems
     materials = attachment_sizes(item, materials)
+    assert isinstance(office, str) and isinstance(operator, str) and isinstance(channel, str)  # checked above
     return Envelope(item.code, applicant, materials, office, operator, channel, pledge, callback_url), problems
-
-
-def stored_envelope(envelope: Envelope) -> dict[str, Any]:
-    """The envelope as stored with its request, so it can be redelivered or polled later."""
-    a, p = envelope.applicant, envelope.pledge
-    return {
-        "item": envelope.item,
-        "applicant": {"kind": a.kind, "id_type": a.id_type, "id_number": a.id_number, "name": a.name, "phone": a.phone},
-        "materials": dict(envelope.materials),
-        "office": envelope.office,
-        "operator": envelope.operator,
-        "channel": envelope.channel,
-        "pledge": None
-        if p is None
-        else {
-            "replaces": list(p.replaces),
-            "statement": p.statement,
-            "signed_by": p.signed_by,
-            "signed_at": p.signed_at,
-        },
-        "callback_url": envelope.callback_url,
-    }
-
-
-def envelope_from_stored(data: Mapping[str, Any]) -> Envelope:
-    """Rebuild a stored envelope without checking it again.
-
-    It was checked when it was accepted; checking it again on a later day
-    could refuse what was valid then (a date "not before today"), and a
-    deferred request must be delivered as it was accepted.
-    """
-    a, p = data["applicant"], data.get("pledge")
-    return Envelope(
-        item=data["item"],
-        applicant=Applicant(a["kind"], a["id_type"], a["id_number"], a["name"], a.get("phone")),
-        materials=dict(data["materials"]),
-        office=data["office"],
-        operator=data["operator"],
-        channel=data["channel"],
-        pledge=None if p is None else Pledge(tuple(p["replaces"]), p["statement"], p["signed_by"], p["signed_at"]),
-        callback_url=data.get("callback_url"),
-    )
-
-
-def intake_request(request_id: str, envelope: Envelope) -> IntakeRequest:
-    """The plugin's view of a stored or fresh envelope."""
-    return IntakeRequest(
-        request_id=request_id,
-        item=envelope.item,
-        applicant=envelope.applicant,
-        materials=envelope.materials,
-        office=envelope.office,
-        operator=envelope.operator,
-        channel=envelope.channel,
-        pledge=envelope.pledge,
-    )

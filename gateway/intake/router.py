@@ -23,11 +23,12 @@ from gateway.agencies.plugin_manager import gather_hook
 from gateway.catalogue.items import Item
 from gateway.config import Settings
 from gateway.contract import Problem
+from gateway.delivery.accepted import Envelope, intake_request, stored_envelope
 from gateway.delivery.delivery import Delivery
 from gateway.delivery.results import Answer, answer_for
 from gateway.errors import SealUnavailable
 from gateway.intake.callers import Caller, authorise
-from gateway.intake.envelope import Envelope, intake_request, parse_envelope, stored_envelope
+from gateway.intake.envelope import parse_envelope
 from gateway.observability.events import Events, digest
 from gateway.observability.logs import get_logger, sensitive
 from gateway.problems import (
@@ -91,8 +92,10 @@ class Router:
                 problems=["item:unknown" if isinstance(requested, str) and requested else "item:required"],
             )
             raise
-        office = body.get("office") if isinstance(body.get("office"), str) else caller.office.code
-        channel = body.get("channel") if isinstance(body.get("channel"), str) else caller.channel
+        office = body.get("office")
+        office = office if isinstance(office, str) else caller.office.code
+        channel = body.get("channel")
+        channel = channel if isinstance(channel, str) else caller.channel
         try:
             authorise(caller, item, office=office, channel=channel)
         except ProblemError as denied:
@@ -106,7 +109,8 @@ class Router:
                 reason=denied.detail_en,
             )
             raise
-        applicant = body.get("applicant") if isinstance(body.get("applicant"), Mapping) else {}
+        applicant = body.get("applicant")
+        applicant = applicant if isinstance(applicant, Mapping) else {}
         with sensitive([applicant.get("name"), applicant.get("id_number")]):
             envelope = await self._validate(caller, item, body, request_id)
             try:
@@ -248,31 +252,39 @@ class Router:
 
     async def _run(self, caller: Caller, item: Item, envelope: Envelope, request_id: str, *, resumed: bool) -> Answer:
         record = await self.store.get_request(request_id) if resumed else None
-        if record is not None:
-            if record.status is not RequestStatus.FAILED:
-                return answer_for(record)  # done, pending or in the outbox: report, never act twice
-            # The client asks to try a failed request again, under the same id so the agency deduplicates.
-            # It becomes "accepted" again first, with an outbox row due after this attempt's deadline,
-            # so a crash meanwhile leaves it to a worker like any accepted request.
-            if not await self.store.update_request(
-                record.id, expect=(RequestStatus.FAILED,), status=RequestStatus.ACCEPTED, error=None, finished_at=None
-            ):
-                fresh = await self.store.get_request(record.id)
-                assert fresh is not None
-                return answer_for(fresh)  # an operator or another instance moved it meanwhile
-            now = utcnow()
-            await self.store.schedule(
-                record.id,
-                "submit",
-                due_at=now + timedelta(seconds=self.settings.request_deadline_s + LEASE_MARGIN_S),
-                expires_at=now + timedelta(hours=item.max_age_hours),
-                attempts=record.attempts,
-            )
-            await self.events.emit(
-                "request.retried", request_id=record.id, caller=caller.id, item=item.code, attempts=record.attempts
-            )
-            record.status = RequestStatus.ACCEPTED
-            return await self._deliver(record, item)
+        if record is None:
+            return await self._accept(caller, item, envelope, request_id)
+        if record.status is not RequestStatus.FAILED:
+            return answer_for(record)  # done, pending or in the outbox: report, never act twice
+        return await self._retry_failed(caller, item, record)
+
+    async def _retry_failed(self, caller: Caller, item: Item, record: RequestRecord) -> Answer:
+        """The client asks to try a failed request again, under the same id so the agency deduplicates.
+
+        It becomes "accepted" again first, with an outbox row due after this attempt's deadline,
+        so a crash meanwhile leaves it to a worker like any accepted request.
+        """
+        transitions = self.delivery.transitions
+        if not await transitions.move(
+            record, expect=(RequestStatus.FAILED,), status=RequestStatus.ACCEPTED, error=None, finished_at=None
+        ):
+            return await transitions.stale(record.id, "retry")  # an operator or another instance moved it meanwhile
+        now = utcnow()
+        await self.store.schedule(
+            record.id,
+            "submit",
+            due_at=now + timedelta(seconds=self.settings.request_deadline_s + LEASE_MARGIN_S),
+            expires_at=now + timedelta(hours=item.max_age_hours),
+            attempts=record.attempts,
+        )
+        await self.events.emit(
+            "request.retried", request_id=record.id, caller=caller.id, item=item.code, attempts=record.attempts
+        )
+        record.status = RequestStatus.ACCEPTED
+        return await self._deliver(record, item)
+
+    async def _accept(self, caller: Caller, item: Item, envelope: Envelope, request_id: str) -> Answer:
+        """Record a new request as accepted -- in the audit log first -- and deliver it."""
         now = utcnow()
         record = RequestRecord(
             id=request_id,

@@ -11,7 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -36,163 +37,144 @@ def identifier_problem(path: str, label_zh: str, label_en: str, reason: str) -> 
     return Problem(path, f"invalid_{reason}", f"{label_zh}{zh}", f"{label_en} {en}")
 
 
-def _check(material: Material, value: Any, path: str, max_attachment_bytes: int) -> list[Problem]:
-    c = material.constraints
-    label = material.description_zh
-    kind = material.type
+@dataclass(frozen=True)
+class _Field:
+    """One material's value at ``path``, and how to word a problem with it."""
 
-    def wrong_type(zh: str, en: str) -> list[Problem]:
-        return [Problem(path, "type", f"{label}应为{zh}", f"{material.name} must be {en}")]
+    material: Material
+    path: str
+    max_attachment_bytes: int
 
-    if kind == "text":
-        if not isinstance(value, str):
-            return wrong_type("文本", "a string")
-        out = []
-        if len(value.strip()) < c.get("min_length", 1):
-            out.append(
-                Problem(
-                    path,
-                    "too_short",
-                    f"{label}不能少于{c.get('min_length', 1)}个字",
-                    f"{material.name} is shorter than {c.get('min_length', 1)} characters",
-                )
-            )
-        if "max_length" in c and len(value) > c["max_length"]:
-            out.append(
-                Problem(
-                    path,
-                    "too_long",
-                    f"{label}不能超过{c['max_length']}个字",
-                    f"{material.name} is longer than {c['max_length']} characters",
-                )
-            )
-        if "pattern" in c and not re.fullmatch(c["pattern"], value):
-            out.append(Problem(path, "pattern", f"{label}格式不正确", f"{material.name} is not in the expected format"))
-        return out
-    if kind in ("integer", "number"):
-        ok = int if kind == "integer" else (int, float)
-        if isinstance(value, bool) or not isinstance(value, ok):
-            return wrong_type(
-                "整数" if kind == "integer" else "数字", "an integer" if kind == "integer" else "a number"
-            )
-        out = []
-        if "minimum" in c and value < c["minimum"]:
-            out.append(
-                Problem(
-                    path,
-                    "minimum",
-                    f"{label}不能小于{c['minimum']}",
-                    f"{material.name} must be at least {c['minimum']}",
-                )
-            )
-        if "maximum" in c and value > c["maximum"]:
-            out.append(
-                Problem(
-                    path, "maximum", f"{label}不能大于{c['maximum']}", f"{material.name} must be at most {c['maximum']}"
-                )
-            )
-        return out
-    if kind == "boolean":
-        return [] if isinstance(value, bool) else wrong_type("是/否", "true or false")
-    if kind == "date":
-        try:
-            day = date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
-        except ValueError:
-            day = None
-        if day is None:
-            return [
-                Problem(
-                    path, "date", f"{label}应为 YYYY-MM-DD 格式的日期", f"{material.name} must be a date as YYYY-MM-DD"
-                )
-            ]
-        if c.get("not_after_today") and day > today_in_china():
-            return [Problem(path, "date_in_future", f"{label}不能晚于今天", f"{material.name} cannot be in the future")]
-        if c.get("not_before_today") and day < today_in_china():
-            return [Problem(path, "date_in_past", f"{label}不能早于今天", f"{material.name} cannot be in the past")]
+    def problem(self, code: str, zh: str, en: str, *, sub: str = "") -> Problem:
+        """A problem with this field (or its part ``sub``), labelled in both languages."""
+        path = f"{self.path}/{sub}" if sub else self.path
+        return Problem(path, code, f"{self.material.description_zh}{zh}", f"{self.material.name} {en}")
+
+    def wrong_type(self, zh: str, en: str) -> list[Problem]:
+        return [self.problem("type", f"应为{zh}", f"must be {en}")]
+
+
+def _check_text(field: _Field, value: Any) -> list[Problem]:
+    if not isinstance(value, str):
+        return field.wrong_type("文本", "a string")
+    c, out = field.material.constraints, []
+    shortest = c.get("min_length", 1)
+    if len(value.strip()) < shortest:
+        out.append(field.problem("too_short", f"不能少于{shortest}个字", f"is shorter than {shortest} characters"))
+    if "max_length" in c and len(value) > c["max_length"]:
+        longest = c["max_length"]
+        out.append(field.problem("too_long", f"不能超过{longest}个字", f"is longer than {longest} characters"))
+    if "pattern" in c and not re.fullmatch(c["pattern"], value):
+        out.append(field.problem("pattern", "格式不正确", "is not in the expected format"))
+    return out
+
+
+def _check_number(field: _Field, value: Any) -> list[Problem]:
+    integer = field.material.type == "integer"
+    if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+        return field.wrong_type("整数" if integer else "数字", "an integer" if integer else "a number")
+    c, out = field.material.constraints, []
+    if "minimum" in c and value < c["minimum"]:
+        out.append(field.problem("minimum", f"不能小于{c['minimum']}", f"must be at least {c['minimum']}"))
+    if "maximum" in c and value > c["maximum"]:
+        out.append(field.problem("maximum", f"不能大于{c['maximum']}", f"must be at most {c['maximum']}"))
+    return out
+
+
+def _check_boolean(field: _Field, value: Any) -> list[Problem]:
+    return [] if isinstance(value, bool) else field.wrong_type("是/否", "true or false")
+
+
+def _check_date(field: _Field, value: Any) -> list[Problem]:
+    try:
+        day = date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+    except ValueError:
+        day = None
+    if day is None:
+        return [field.problem("date", "应为 YYYY-MM-DD 格式的日期", "must be a date as YYYY-MM-DD")]
+    c = field.material.constraints
+    if c.get("not_after_today") and day > today_in_china():
+        return [field.problem("date_in_future", "不能晚于今天", "cannot be in the future")]
+    if c.get("not_before_today") and day < today_in_china():
+        return [field.problem("date_in_past", "不能早于今天", "cannot be in the past")]
+    return []
+
+
+def _check_choice(field: _Field, value: Any) -> list[Problem]:
+    choices = field.material.constraints["choices"]
+    if value in choices:
         return []
-    if kind == "enum":
-        if value not in c["choices"]:
-            choices = "、".join(map(str, c["choices"]))
-            return [
-                Problem(
-                    path,
-                    "choice",
-                    f"{label}应为以下之一：{choices}",
-                    f"{material.name} must be one of: {', '.join(map(str, c['choices']))}",
-                )
-            ]
-        return []
-    if kind in ("resident_id", "credit_code", "phone"):
-        if not isinstance(value, str):
-            return wrong_type("文本", "a string")
-        check = {"resident_id": resident_id_problem, "credit_code": credit_code_problem, "phone": phone_problem}[kind]
-        reason = check(value)
-        return [] if reason is None else [identifier_problem(path, label, material.name, reason)]
-    return _check_attachment(material, value, path, max_attachment_bytes)
+    zh, en = "、".join(map(str, choices)), ", ".join(map(str, choices))
+    return [field.problem("choice", f"应为以下之一：{zh}", f"must be one of: {en}")]
 
 
-def _check_attachment(material: Material, value: Any, path: str, max_attachment_bytes: int) -> list[Problem]:
-    label = material.description_zh
+_IDENTIFIER_CHECKS = {"resident_id": resident_id_problem, "credit_code": credit_code_problem, "phone": phone_problem}
+
+
+def _check_identifier(field: _Field, value: Any) -> list[Problem]:
+    if not isinstance(value, str):
+        return field.wrong_type("文本", "a string")
+    reason = _IDENTIFIER_CHECKS[field.material.type](value)
+    material = field.material
+    return [] if reason is None else [identifier_problem(field.path, material.description_zh, material.name, reason)]
+
+
+def _check_attachment(field: _Field, value: Any) -> list[Problem]:
     if (
         not isinstance(value, Mapping)
         or not isinstance(value.get("content_base64"), str)
         or not isinstance(value.get("media_type"), str)
     ):
         return [
-            Problem(
-                path,
+            field.problem(
                 "attachment",
-                f"{label}应为附件：{{media_type, content_base64}}",
-                f"{material.name} must be an attachment object with media_type and content_base64",
+                "应为附件：{media_type, content_base64}",
+                "must be an attachment object with media_type and content_base64",
             )
         ]
     out = []
-    allowed = material.constraints.get("media_types")
+    allowed = field.material.constraints.get("media_types")
     if allowed and value["media_type"] not in allowed:
-        out.append(
-            Problem(
-                f"{path}/media_type",
-                "media_type",
-                f"{label}的文件类型应为：{'、'.join(allowed)}",
-                f"{material.name} must be one of: {', '.join(allowed)}",
-            )
-        )
-    limit = min(max_attachment_bytes, material.constraints.get("max_bytes", max_attachment_bytes))
+        zh, en = "、".join(allowed), ", ".join(allowed)
+        out.append(field.problem("media_type", f"的文件类型应为：{zh}", f"must be one of: {en}", sub="media_type"))
+    limit = min(field.max_attachment_bytes, field.material.constraints.get("max_bytes", field.max_attachment_bytes))
+    too_large = field.problem(
+        "too_large", f"超过大小上限（{limit}字节）", f"is larger than the limit of {limit} bytes", sub="content_base64"
+    )
     encoded = value["content_base64"]
-    if len(encoded) > (limit + 2) // 3 * 4 + 4:
-        out.append(
-            Problem(
-                f"{path}/content_base64",
-                "too_large",
-                f"{label}超过大小上限（{limit}字节）",
-                f"{material.name} is larger than the limit of {limit} bytes",
-            )
-        )
-        return out
+    if len(encoded) > (limit + 2) // 3 * 4 + 4:  # too large before it is even decoded
+        return [*out, too_large]
     try:
         content = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
-        out.append(
-            Problem(
-                f"{path}/content_base64",
-                "base64",
-                f"{label}的内容不是有效的 Base64 编码",
-                f"{material.name} content is not valid base64",
-            )
+        base64_problem = field.problem(
+            "base64", "的内容不是有效的 Base64 编码", "content is not valid base64", sub="content_base64"
         )
-        return out
+        return [*out, base64_problem]
     if not content:
-        out.append(Problem(f"{path}/content_base64", "empty", f"{label}为空文件", f"{material.name} is empty"))
+        out.append(field.problem("empty", "为空文件", "is empty", sub="content_base64"))
     elif len(content) > limit:
-        out.append(
-            Problem(
-                f"{path}/content_base64",
-                "too_large",
-                f"{label}超过大小上限（{limit}字节）",
-                f"{material.name} is larger than the limit of {limit} bytes",
-            )
-        )
+        out.append(too_large)
     return out
+
+
+_CHECKS: dict[str, Callable[[_Field, Any], list[Problem]]] = {
+    "text": _check_text,
+    "integer": _check_number,
+    "number": _check_number,
+    "boolean": _check_boolean,
+    "date": _check_date,
+    "enum": _check_choice,
+    "resident_id": _check_identifier,
+    "credit_code": _check_identifier,
+    "phone": _check_identifier,
+    "attachment": _check_attachment,
+}
+
+
+def _check(material: Material, value: Any, path: str, max_attachment_bytes: int) -> list[Problem]:
+    """Every problem with one material's value, by its type in the catalogue."""
+    return _CHECKS[material.type](_Field(material, path, max_attachment_bytes), value)
 
 
 def check_materials(

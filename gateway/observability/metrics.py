@@ -20,19 +20,17 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from gateway.agencies.breaker import BreakerState
-from gateway.agencies.extranet import Attempt
 from gateway.store import OutboxStats, Store, utcnow
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-BREAKER_VALUES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
+BREAKER_VALUES = {"closed": 0, "half_open": 1, "open": 2}  # by the breaker state's value
 AGENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0)
 # event kind -> the request outcome it stands for
 FINAL_EVENTS = {
@@ -51,6 +49,19 @@ def multiprocess_dir() -> str | None:
     """The shared sample directory when running as one of several workers, else None."""
     path = os.environ.get(MULTIPROC_ENV)
     return path if path and os.path.isdir(path) else None
+
+
+class AgencyAttempt(Protocol):
+    """What metrics read of one agency attempt (:class:`gateway.agencies.extranet.Attempt`).
+
+    Observed, not imported: the agencies report to metrics, never the reverse.
+    """
+
+    agency: str
+    operation: str
+    outcome: str
+    latency_s: float
+    will_retry: bool
 
 
 class StoreSnapshot:
@@ -150,13 +161,13 @@ class GatewayMetrics:
         elif kind == "idempotency.purged":
             self.keys_purged.inc(int(fields.get("keys", 0)))
 
-    def observe(self, attempt: Attempt) -> None:
+    def observe(self, attempt: AgencyAttempt) -> None:
         """Extranet observer: the latency of every attempt, and whether it was retried."""
         self.agency_seconds.labels(attempt.agency, attempt.operation, attempt.outcome).observe(attempt.latency_s)
         if attempt.will_retry:
             self.retries.labels(attempt.agency, attempt.operation).inc()
 
-    def breaker_changed(self, agency: str, state: BreakerState) -> None:
+    def breaker_changed(self, agency: str, state: str) -> None:
         self.circuit_state.labels(agency).set(BREAKER_VALUES[state])
         self.circuit_transitions.labels(agency, str(state)).inc()
 
@@ -168,8 +179,8 @@ class GatewayMetrics:
         snapshot = StoreSnapshot(await store.outbox_stats(now), now)
         shared = multiprocess_dir()
         if shared is None:
-            return generate_latest(self.registry) + generate_latest(snapshot)  # type: ignore[arg-type]
+            return generate_latest(self.registry) + generate_latest(snapshot)
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=shared)
-        registry.register(snapshot)  # type: ignore[arg-type]
+        registry.register(snapshot)
         return generate_latest(registry)

@@ -92,7 +92,7 @@ class AgencyContract:
             if name not in metafunc.fixturenames:
                 continue
             try:
-                codes = [i.code for i in self.target().items if keep(i)]
+                codes: list[Any] = [i.code for i in self.target().items if keep(i)]
             except KitError:
                 codes = [None]  # the test itself reports why the plugin cannot be loaded
             if not codes:

@@ -75,7 +75,8 @@ def intake_for(item: Item, envelope: Mapping[str, Any], request_id: str, *, max_
     Raises :class:`SampleError` listing every problem the core finds, as the
     window would hear them in one 422 answer.
     """
-    from gateway.intake.envelope import intake_request, parse_envelope
+    from gateway.delivery.accepted import intake_request
+    from gateway.intake.envelope import parse_envelope
 
     parsed, problems = parse_envelope(envelope, item, max_attachment_bytes=max_attachment_bytes)
     if parsed is None:

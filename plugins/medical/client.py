@@ -142,9 +142,15 @@ def read_envelope(answer: _Answer) -> dict[str, Any]:
     return envelope
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """``value`` when the bureau sent an object, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
 def _rejection(envelope: dict[str, Any]) -> Rejected:
-    data = envelope.get("data") if isinstance(envelope.get("data"), dict) else {}
-    listed = data.get("reasons") if isinstance(data.get("reasons"), list) else []
+    data = _dict(envelope.get("data"))
+    listed = data.get("reasons")
+    listed = listed if isinstance(listed, list) else []
     reasons = tuple(
         Reason(f"medical.{r.get('code', envelope['errcode'])}", str(r.get("msg", "")))
         for r in listed
@@ -217,5 +223,5 @@ class MedicalAgency:
 
     async def health(self, call: AgencyCall) -> Health:
         envelope = await self._call(call, "GET", "api/v1/ping", None)
-        data = envelope.get("data") if isinstance(envelope.get("data"), dict) else {}
+        data = _dict(envelope.get("data"))
         return Health(ok=envelope["errcode"] == 0, detail=str(data.get("version", "")))

@@ -172,7 +172,7 @@ def contribution_record(holder: Holder, biz: Mapping[str, Any], serial: str) -> 
     employee = s % 3 == 0
     since = max(2012 + s % 8, born(holder.id_number).year)
     base = 4200 + (s >> 8) % 4000 // 10 * 10
-    records = []
+    records: list[dict[str, Any]] = []
     for year in range(start, end + 1):
         if year < since or year > date.today().year:
             continue

@@ -181,7 +181,7 @@ def payment_certificate(applicant: Applicant, fields: Fields, serial: str) -> di
         "工伤保险": (0.004, 0.0),
     }
     headcount = 5 + (s >> 16) % 60 if applicant.kind == "organisation" else 1
-    records = []
+    records: list[dict[str, Any]] = []
     for month in months:
         if int(month[:4]) < since:
             continue

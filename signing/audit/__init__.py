@@ -11,4 +11,8 @@ check the gateway's log with only ``onewindow-signing`` installed.
 * :mod:`~signing.audit.bundle` -- export bundles: a stretch of the log that verifies alone
 * :mod:`~signing.audit.log_verifier` -- recompute a log and judge it against its checkpoints
 * :mod:`~signing.audit.log_report` -- that judgement: findings and the first bad place
+
+``__all__`` names the modules other packages may import; the rest are this package's own.
 """
+
+__all__ = ["bundle", "checkpoint", "document_proof", "entry", "log_verifier", "merkle", "proof_files"]

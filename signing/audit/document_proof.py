@@ -79,6 +79,8 @@ def check_audit_proof(
     if not inclusion.ok:
         return AuditProofCheck(False, str(inclusion.problem), inclusion.reason, inclusion.checkpoint)
     cp, index = inclusion.checkpoint, audit_proof["leaf_index"]
+    if cp is None:  # pragma: no cover - a valid inclusion always names its checkpoint
+        return AuditProofCheck(False, "malformed", "the proof names no checkpoint")
     try:
         entry = parse_entry(base64.b64decode(audit_proof["entry"], validate=True))
     except (binascii.Error, EntryFormatError) as exc:

@@ -4,4 +4,8 @@
 * :mod:`~signing.cli.seal` -- ``seal init-district|issue|list|show|revoke|suspend|reinstate|export-trust``
 * :mod:`~signing.cli.verify` -- ``verify FILE --trust BUNDLE``
 * :mod:`~signing.cli.audit` -- ``audit check-proof``, offline
+
+``__all__`` names the modules other packages may import; the rest are this package's own.
 """
+
+__all__ = ["audit", "main", "seal"]

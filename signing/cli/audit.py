@@ -28,10 +28,12 @@ class _BadInput(Exception):
     """Input that cannot be checked at all (exit 2)."""
 
 
-def register_audit_offline(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
+def register_audit_offline(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
     """Add an ``audit`` command to ``subparsers``; return its own subparsers."""
     audit = subparsers.add_parser(
-        "audit", help="check the tamper-evident audit log", description=__doc__.split("\n")[0]
+        "audit", help="check the tamper-evident audit log", description=(__doc__ or "").split("\n")[0]
     )
     audit_subparsers = audit.add_subparsers(dest="audit_command", metavar="COMMAND", required=True)
     add_check_proof_command(audit_subparsers)
@@ -39,7 +41,7 @@ def register_audit_offline(subparsers: argparse._SubParsersAction) -> argparse._
 
 
 def add_check_proof_command(
-    audit_subparsers: argparse._SubParsersAction,
+    audit_subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
 ) -> argparse.ArgumentParser:
     """Add ``check-proof FILE [--key PUBKEY.pem]`` to an existing ``audit`` parser."""
     parser = audit_subparsers.add_parser(

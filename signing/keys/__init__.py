@@ -4,5 +4,8 @@
 * :mod:`~signing.keys.passphrase` -- the passphrases, read from the environment or a file
 * :mod:`~signing.keys.signers` -- encrypted PKCS#8 keys and the ``Signer`` protocol
 * :mod:`~signing.keys.pkcs11` -- a key that never leaves its token
-* :mod:`~signing.keys.keystore` -- where a seal's key lives, and opening a signer for it
+
+``__all__`` names the modules other packages may import; the rest are this package's own.
 """
+
+__all__ = ["algorithms", "passphrase", "pkcs11", "signers"]

@@ -28,7 +28,7 @@ try:
     from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
     from pkcs11.util.ec import encode_ec_public_key
 except ImportError:  # pragma: no cover - exercised only without the extra
-    pkcs11 = None
+    pkcs11 = None  # type: ignore[assignment]
 
 PIN_ENV = "ONEWINDOW_PKCS11_PIN"
 PIN_FILE_ENV = "ONEWINDOW_PKCS11_PIN_FILE"

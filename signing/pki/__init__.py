@@ -2,4 +2,8 @@
 
 * :mod:`~signing.pki.certificates` -- building and reading the certificates and the CRL
 * :mod:`~signing.pki.seal_info` -- DER of the one private extension seal certificates carry
+
+``__all__`` names the modules other packages may import; the rest are this package's own.
 """
+
+__all__ = ["certificates", "seal_info"]

@@ -41,12 +41,15 @@ REASON_CODES = tuple(_CRL_REASONS)
 COMPROMISE_REASON_CODES = frozenset({"key_compromise", "ca_compromise", "unspecified"})
 
 
-def signature_hash(key: ec.EllipticCurvePrivateKey) -> hashes.HashAlgorithm:
+def signature_hash(key: ec.EllipticCurvePrivateKey) -> hashes.SHA256 | hashes.SHA384:
     """The hash the root signs certificates and CRLs with: the one of its curve."""
     key_type = key_type_of(key)
     if key_type is None:
         raise KeyStoreError("the district root key must be ECDSA P-384 or P-256")
-    return key_type.ecdsa.algorithm
+    algorithm = key_type.ecdsa.algorithm
+    if not isinstance(algorithm, hashes.SHA256 | hashes.SHA384):  # pragma: no cover - both key types are
+        raise KeyStoreError("the district root key's hash is not SHA-256 or SHA-384")
+    return algorithm
 
 
 def root_name(district: str, district_name: str) -> x509.Name:

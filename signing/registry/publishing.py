@@ -31,11 +31,14 @@ class RegistryPublishing:
     """Mixed into :class:`~signing.registry.seal_registry.SealRegistry`, which provides these attributes and methods."""
 
     directory: Path
-    district: dict[str, str]
     _root_cert: x509.Certificate
     _state: dict[str, Any]
 
     def seals(self) -> list[Seal]:  # provided by SealRegistry
+        raise NotImplementedError
+
+    @property
+    def district(self) -> dict[str, str]:  # provided by SealRegistry
         raise NotImplementedError
 
     def _root_key(self, secret: Passphrase) -> ec.EllipticCurvePrivateKey:  # provided by SealRegistry

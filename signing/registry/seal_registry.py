@@ -35,7 +35,6 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from signing.errors import RegistryError, SealNotFoundError
 from signing.fsutil import atomic_write, exclusive_lock
 from signing.keys.algorithms import DEFAULT_KEY_TYPE, KeyType, key_type_named, key_type_of
-from signing.keys.keystore import create_seal_key, open_signer
 from signing.keys.passphrase import Passphrase, load_passphrase, load_root_passphrase
 from signing.keys.signers import Signer, decrypt_private_key, encrypt_private_key, generate_private_key
 from signing.model import (
@@ -51,6 +50,7 @@ from signing.model import (
 from signing.pki.certificates import REASON_CODES, build_root_certificate, build_seal_certificate, fingerprint
 from signing.pki.seal_info import SealInfo
 from signing.registry.publishing import RegistryPublishing
+from signing.registry.seal_keys import create_seal_key, open_signer
 from signing.registry.state_file import REGISTRY_FORMAT, file_version, read_state, write_state
 
 DEFAULT_DISTRICT = ("370303", "淄博市张店区行政审批服务局")

@@ -4,4 +4,8 @@
 * :mod:`~signing.verify.report` -- the verdict: indications, sub-indications, checks, plain words
 * :mod:`~signing.verify.revocation` -- status at the signing time, and proof of existence
 * :mod:`~signing.verify.trust` -- the trust bundle everything is judged against
+
+``__all__`` names the modules other packages may import; the rest are this package's own.
 """
+
+__all__ = ["report", "trust", "verifier"]

@@ -50,7 +50,7 @@ from signing.model import Seal, format_time, parse_time
 from signing.pki.certificates import seal_info_of
 from signing.sealing import SEAL_FORMAT, SEAL_TYP
 from signing.verify.report import INDICATION_OF, Check, Indication, SubIndication, VerificationReport
-from signing.verify.revocation import AuditChecker, AuditEvidence, audit_evidence, check_status
+from signing.verify.revocation import AuditChecker, AuditEvidence, Evidence, audit_evidence, check_status
 from signing.verify.trust import TrustBundle
 
 __all__ = ["CLOCK_SKEW", "AuditChecker", "AuditEvidence", "verify_document"]
@@ -86,7 +86,7 @@ class _Chain:
 
 def _chain(trust: TrustBundle, x5c: tuple[str, ...]) -> _Chain:
     """Validate ``x5c`` once per bundle: the result cannot change while the bundle lives."""
-    cached = trust.chain_cache.get(x5c)
+    cached: _Chain | None = trust.chain_cache.get(x5c)
     if cached is not None:
         return cached
     try:
@@ -117,7 +117,21 @@ def _chain(trust: TrustBundle, x5c: tuple[str, ...]) -> _Chain:
     return result
 
 
-def _parse(document: Any, trust: TrustBundle) -> tuple[dict[str, Any], str, dict[str, Any], bytes, datetime]:
+@dataclass(frozen=True, slots=True)
+class _Sealed:
+    """A well-formed sealed document, taken apart: what every later step judges."""
+
+    block: dict[str, Any]
+    header_b64: str
+    header: dict[str, Any]
+    signature: bytes
+    signed_at: datetime
+    chain: _Chain
+    payload: bytes  # the canonical bytes of the document without its seal block
+
+
+def _parse(document: Any, trust: TrustBundle) -> _Sealed:
+    """Take the document apart; :class:`_Malformed` (FORMAT_FAILURE) when it is not a sealed document."""
     if not isinstance(document, dict):
         raise _Malformed("document is not a JSON object")
     block = document.get("seal")
@@ -130,6 +144,18 @@ def _parse(document: Any, trust: TrustBundle) -> tuple[dict[str, Any], str, dict
         )
     except JwsFormatError as exc:
         raise _Malformed(f"jws: {exc}") from None
+    signed_at = _check_header(header, block)
+    chain = _chain(trust, tuple(header["x5c"]))
+    _check_algorithm(header["alg"], signature, chain.key_type)
+    try:
+        payload = canonicalize({k: v for k, v in document.items() if k != "seal"})
+    except ValueError as exc:
+        raise _Malformed(str(exc)) from None
+    return _Sealed(block, header_b64, header, signature, signed_at, chain, payload)
+
+
+def _check_header(header: dict[str, Any], block: dict[str, Any]) -> datetime:
+    """The protected header has every member a seal needs; returns its signing time."""
     if key_type_for_alg(header.get("alg")) is None or header.get("typ") != SEAL_TYP:
         raise _Malformed(f"header must say alg ES384 or ES256 and typ {SEAL_TYP}")
     if "crit" in header:
@@ -143,10 +169,9 @@ def _parse(document: Any, trust: TrustBundle) -> tuple[dict[str, Any], str, dict
     if block.get("number") != header["kid"]:
         raise _Malformed("seal block number differs from the signed kid")
     try:
-        signed_at = parse_time(header["sigT"])
+        return parse_time(header["sigT"])
     except ValueError:
         raise _Malformed("sigT is not an RFC 3339 time with offset") from None
-    return block, header_b64, header, signature, signed_at
 
 
 def _check_algorithm(alg: str, signature: bytes, key_type: KeyType) -> None:
@@ -160,6 +185,72 @@ def _check_algorithm(alg: str, signature: bytes, key_type: KeyType) -> None:
         raise _Malformed(f"{key_type.alg} signature must be {key_type.signature_size} bytes")
 
 
+class _Checks:
+    """The checks made so far, and the sub-indications of those that failed."""
+
+    def __init__(self) -> None:
+        self.checks: list[Check] = [Check("format", True)]
+        self.failed: set[SubIndication] = set()
+
+    def record(self, name: str, ok: bool, sub: SubIndication, detail: str = "") -> None:
+        """A check made: failing it means ``sub``."""
+        self.checks.append(Check(name, ok, detail))
+        if not ok:
+            self.failed.add(sub)
+
+    def skip(self, name: str, detail: str) -> None:
+        """A check that could not be made (neither passed nor failed)."""
+        self.checks.append(Check(name, None, detail))
+
+    def verdict(self) -> tuple[Indication, SubIndication | None]:
+        """TOTAL_PASSED, or the indication of the first failure in priority order."""
+        sub = next((s for s in _PRIORITY if s in self.failed), None)
+        return (INDICATION_OF[sub] if sub else Indication.TOTAL_PASSED), sub
+
+
+def _check_validity(checks: _Checks, cert: x509.Certificate, signed_at: datetime) -> None:
+    """The seal certificate was valid at the signing time."""
+    not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
+    if signed_at < not_before:
+        when = f"sealed {format_time(signed_at)}, certificate valid from {format_time(not_before)}"
+        checks.record("validity_period", False, SubIndication.NOT_YET_VALID, when)
+    elif signed_at > not_after:
+        when = f"sealed {format_time(signed_at)}, certificate expired {format_time(not_after)}"
+        checks.record("validity_period", False, SubIndication.EXPIRED, when)
+    else:
+        checks.record("validity_period", True, SubIndication.EXPIRED)
+
+
+def _check_scope(checks: _Checks, seal: Seal, header: dict[str, Any], document: dict[str, Any]) -> None:
+    """The seal may seal this item, as the kind it claims, and the document is about that item."""
+    item = header["ow_item"]
+    doc_item = document.get("item", item)
+    ok = seal.covers(item) and header["ow_kind"] == seal.kind.value and doc_item == item
+    detail = "" if ok else f"seal {seal.number} may not seal {item} (document item {doc_item})"
+    checks.record("scope", ok, SubIndication.SIG_CONSTRAINTS_FAILURE, detail)
+
+
+def _check_integrity(checks: _Checks, sealed: _Sealed, trust: TrustBundle) -> None:
+    """The content hashes to what was sealed, and the signature over it verifies."""
+    digest_ok = b64url(hashlib.sha256(sealed.payload).digest()) == sealed.header["ow_jcs_sha256"]
+    detail = "" if digest_ok else "document content differs from what was sealed"
+    checks.record("payload_digest", digest_ok, SubIndication.HASH_FAILURE, detail)
+    key_type = sealed.chain.key_type
+    digest = trust.header_cache.signing_input_digest(sealed.header_b64, sealed.payload, key_type.hash_name)
+    signature_ok = key_type.verify_digest(sealed.chain.public_key, sealed.signature, digest)
+    checks.record("signature", signature_ok, SubIndication.SIG_CRYPTO_FAILURE)
+
+
+def _check_audit_proof(checks: _Checks, block: dict[str, Any], evidence: Evidence) -> None:
+    """The optional audit-log inclusion proof, when the document carries one."""
+    if "audit_proof" not in block:
+        return
+    if not evidence.ran:
+        checks.skip("audit_proof", "present but not checked: give the district audit key (--audit-key)")
+    else:
+        checks.record("audit_proof", evidence.ok, SubIndication.SIG_CONSTRAINTS_FAILURE, evidence.detail)
+
+
 def verify_document(
     document: dict[str, Any],
     trust: TrustBundle,
@@ -170,10 +261,7 @@ def verify_document(
     """Judge a sealed document; ``at`` is the validation time (default now)."""
     validated_at = (at or datetime.now(UTC)).astimezone(UTC)
     try:
-        block, header_b64, header, signature, signed_at = _parse(document, trust)
-        chain = _chain(trust, tuple(header["x5c"]))
-        _check_algorithm(header["alg"], signature, chain.key_type)
-        payload = canonicalize({k: v for k, v in document.items() if k != "seal"})
+        sealed = _parse(document, trust)
     except (_Malformed, ValueError) as exc:
         return VerificationReport(
             Indication.TOTAL_FAILED,
@@ -182,89 +270,31 @@ def verify_document(
             validated_at=validated_at,
             root_fingerprint=trust.root_fingerprint,
         )
-    checks = [Check("format", True)]
-    failed: set[SubIndication] = set()
-    notes: list[str] = []
+    header, signed_at, seal = sealed.header, sealed.signed_at, sealed.chain.seal
+    checks = _Checks()
+    checks.record("certificate_chain", seal is not None, SubIndication.NO_CERTIFICATE_CHAIN_FOUND, sealed.chain.problem)
+    _check_validity(checks, sealed.chain.certificate, signed_at)
+    evidence = audit_evidence(sealed.block, document, audit_checker)
     revocation_note = None
-
-    def record(name: str, ok: bool, sub: SubIndication, detail: str = "") -> None:
-        checks.append(Check(name, ok, detail))
-        if not ok:
-            failed.add(sub)
-
-    seal = chain.seal
-    record(
-        "certificate_chain",
-        seal is not None,
-        SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
-        chain.problem,
-    )
-    cert = chain.certificate
-    not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
-    if signed_at < not_before:
-        record(
-            "validity_period",
-            False,
-            SubIndication.NOT_YET_VALID,
-            f"sealed {format_time(signed_at)}, certificate valid from {format_time(not_before)}",
-        )
-    elif signed_at > not_after:
-        record(
-            "validity_period",
-            False,
-            SubIndication.EXPIRED,
-            f"sealed {format_time(signed_at)}, certificate expired {format_time(not_after)}",
-        )
-    else:
-        record("validity_period", True, SubIndication.EXPIRED)
-    evidence = audit_evidence(block, document, audit_checker)
     if seal is not None:
-        revocation_note = check_status(seal, signed_at, validated_at, record, evidence)
-        scope_ok = seal.covers(header["ow_item"]) and header["ow_kind"] == seal.kind.value
-        doc_item = document.get("item", header["ow_item"])
-        record(
-            "scope",
-            scope_ok and doc_item == header["ow_item"],
-            SubIndication.SIG_CONSTRAINTS_FAILURE,
-            ""
-            if scope_ok and doc_item == header["ow_item"]
-            else f"seal {seal.number} may not seal {header['ow_item']} (document item {doc_item})",
-        )
+        revocation_note = check_status(seal, signed_at, validated_at, checks.record, evidence)
+        _check_scope(checks, seal, header, document)
     else:
-        checks.append(Check("revocation_status", None, "not checked: seal not in the registry"))
-        checks.append(Check("scope", None, "not checked: seal not in the registry"))
+        checks.skip("revocation_status", "not checked: seal not in the registry")
+        checks.skip("scope", "not checked: seal not in the registry")
     future = signed_at > validated_at + CLOCK_SKEW
-    record(
-        "signing_time",
-        not future,
-        SubIndication.SIG_CONSTRAINTS_FAILURE,
-        "signing time lies in the future" if future else "",
-    )
-    digest_ok = b64url(hashlib.sha256(payload).digest()) == header["ow_jcs_sha256"]
-    record(
-        "payload_digest",
-        digest_ok,
-        SubIndication.HASH_FAILURE,
-        "" if digest_ok else "document content differs from what was sealed",
-    )
-    key_type = chain.key_type
-    digest = trust.header_cache.signing_input_digest(header_b64, payload, key_type.hash_name)
-    signature_ok = key_type.verify_digest(chain.public_key, signature, digest)
-    record("signature", signature_ok, SubIndication.SIG_CRYPTO_FAILURE)
-    if "audit_proof" in block:
-        if not evidence.ran:
-            checks.append(
-                Check("audit_proof", None, "present but not checked: give the district audit key (--audit-key)")
-            )
-        else:
-            record("audit_proof", evidence.ok, SubIndication.SIG_CONSTRAINTS_FAILURE, evidence.detail)
+    detail = "signing time lies in the future" if future else ""
+    checks.record("signing_time", not future, SubIndication.SIG_CONSTRAINTS_FAILURE, detail)
+    _check_integrity(checks, sealed, trust)
+    _check_audit_proof(checks, sealed.block, evidence)
+    notes = []
     if trust.issued_at < signed_at:
         notes.append(f"revocation status known up to {format_time(trust.issued_at)} (trust bundle date)")
-    sub = next((s for s in _PRIORITY if s in failed), None)
+    indication, sub = checks.verdict()
     return VerificationReport(
-        INDICATION_OF[sub] if sub else Indication.TOTAL_PASSED,
+        indication,
         sub,
-        tuple(checks),
+        tuple(checks.checks),
         seal_number=header["kid"],
         holder_office=seal.office if seal else None,
         holder_name=seal.holder_name if seal else None,

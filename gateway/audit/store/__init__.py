@@ -1,4 +1,10 @@
-"""Choosing the audit tables' implementation for the gateway's store backend."""
+"""Where the audit log lives: one implementation per store backend, and choosing it.
+
+* :mod:`~gateway.audit.store.base` -- the interface both backends implement, and their shared logic
+* :mod:`~gateway.audit.store.sqlite`, :mod:`~gateway.audit.store.postgres` -- the tables and the append transaction
+
+``__all__`` names what other packages may import; the rest are this package's own.
+"""
 
 from __future__ import annotations
 
@@ -18,3 +24,6 @@ def audit_store_for(store: Any) -> AuditStore:
 
         return PostgresAuditStore(store)
     raise ValueError(f"no audit log for the {store.backend} store")
+
+
+__all__ = ["audit_store_for", "base"]

@@ -66,7 +66,7 @@ class SQLiteAuditStore(AuditStore):
         return head.size
 
     async def head(self) -> Frontier:
-        row = await self.store.read_one("SELECT size, frontier FROM audit_head WHERE id = 1", tuples=True)
+        row = await self.store.read_row("SELECT size, frontier FROM audit_head WHERE id = 1", tuples=True)
         return frontier_from(row[0], bytes(row[1]))
 
     async def checkpoint(self, signer: CheckpointSigner, log_id: str) -> SignedCheckpoint | None:

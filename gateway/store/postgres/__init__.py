@@ -2,4 +2,8 @@
 
 * :mod:`~gateway.store.postgres.store` -- :class:`~gateway.store.postgres.store.PostgresStore`
 * :mod:`~gateway.store.postgres.idempotency` -- claiming idempotency keys across processes
+
+``__all__`` names the modules other packages may import; the rest are this package's own.
 """
+
+__all__ = ["store"]

@@ -194,7 +194,8 @@ class PostgresStore(PostgresIdempotency, Store):
     async def list_requests(
         self, *, status: str | None = None, caller_id: str | None = None, limit: int = 100
     ) -> list[RequestRecord]:
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         for column, value in (("status", status), ("caller_id", caller_id)):
             if value is not None:
                 params.append(value)

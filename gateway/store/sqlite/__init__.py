@@ -3,4 +3,8 @@
 * :mod:`~gateway.store.sqlite.store` -- :class:`~gateway.store.sqlite.store.SQLiteStore`
 * :mod:`~gateway.store.sqlite.idempotency` -- claiming and answering idempotency keys
 * :mod:`~gateway.store.sqlite.rows` -- rows as Python values (times as ISO-8601 text, JSON as text)
+
+``__all__`` names the modules other packages may import; the rest are this package's own.
 """
+
+__all__ = ["store"]

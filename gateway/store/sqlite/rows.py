@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 import aiosqlite
 
@@ -22,7 +22,12 @@ def ts(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+@overload
+def dt(value: str) -> datetime: ...
+@overload
+def dt(value: None) -> None: ...
 def dt(value: str | None) -> datetime | None:
+    """A stored time back as an aware datetime (None stays None)."""
     return None if value is None else datetime.fromisoformat(value)
 
 

@@ -100,8 +100,16 @@ class SQLiteStore(SQLiteIdempotency, Store):
             return await self.db._execute(run, self.db._conn)
 
     async def read_one(self, sql: str, params: Sequence[Any] = (), *, tuples: bool = False) -> Any | None:
+        """The first row of one query, or None."""
         rows = await self.read(sql, params, tuples=tuples)
         return rows[0] if rows else None
+
+    async def read_row(self, sql: str, params: Sequence[Any] = (), *, tuples: bool = False) -> Any:
+        """The first row of a query that always yields one (an aggregate, a singleton table)."""
+        row = await self.read_one(sql, params, tuples=tuples)
+        if row is None:
+            raise StoreError(f"the SQLite store is missing a row it always holds ({sql.split(' FROM ')[-1][:40]})")
+        return row
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -162,7 +170,7 @@ class SQLiteStore(SQLiteIdempotency, Store):
             raise StoreError(f"SQLite store does not answer: {exc}") from exc
 
     async def schema_version(self) -> int:
-        row = await self.read_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+        row = await self.read_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
         return int(row[0])
 
     # -- requests ---------------------------------------------------------
@@ -328,7 +336,7 @@ class SQLiteStore(SQLiteIdempotency, Store):
             "FROM outbox GROUP BY action",
             (ts(now),),
         )
-        dead = (await self.read_one("SELECT count(*) FROM requests WHERE status = 'dead_letter'"))[0]
+        dead = (await self.read_row("SELECT count(*) FROM requests WHERE status = 'dead_letter'"))[0]
         return OutboxStats(
             depth={r["action"]: int(r["depth"]) for r in rows},
             due={r["action"]: int(r["due"] or 0) for r in rows},
@@ -380,7 +388,8 @@ class SQLiteStore(SQLiteIdempotency, Store):
                 "AND lease_until >= ?",
                 (request_id, ts(now)),
             )
-            if (await cursor.fetchone())[0]:
+            busy = await cursor.fetchone()
+            if busy is not None and busy[0]:
                 return AdminResult.BUSY
             await db.execute(
                 "UPDATE requests SET status = 'dead_letter', error = ?, finished_at = ?, updated_at = ? WHERE id = ?",

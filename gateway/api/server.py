@@ -1,0 +1,128 @@
+"""Serving the gateway over HTTP until told to stop.
+
+On SIGTERM or SIGINT the listener closes first (no new requests) and the
+outbox worker stops claiming; intake calls and deliveries in flight get up
+to ``[outbox] shutdown_grace_s`` to finish, side by side. What has not
+finished by then is cancelled and stays in the outbox (this instance's
+leases are released, so the next instance redelivers it at once, with the
+same dedupe key), and only then are the store and sessions closed. The
+process exits within the grace period plus a few seconds; a second signal
+during the drain ends it at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import time
+from typing import TextIO
+
+from aiohttp import web
+
+from gateway.api.app import create_app
+from gateway.config import Settings
+from gateway.core import Gateway
+from gateway.observability.logs import get_logger
+
+CANCEL_MARGIN_S = 3.0  # after the grace: for cancelled handlers to record their state
+SAMPLE_CALLER_KEY = "sample-fangzhen-window-key"
+SAMPLE_ENVELOPE = {
+    "item": "tax.payment-record",
+    "applicant": {"kind": "person", "id_number": "370303199001011239", "name": "张伟"},
+    "materials": {"period_start": "2025-01-01", "period_end": "2025-12-31"},
+    "office": "370303105000",
+    "operator": "fz-window-01",
+    "channel": "window",
+}
+
+
+def sample_call(url: str) -> str:
+    """A one-line curl command that submits a sample request (sample configuration only)."""
+    body = json.dumps(SAMPLE_ENVELOPE, ensure_ascii=False, separators=(",", ":"))
+    return (
+        f"curl -sS -X POST {url}/v1/requests -H 'Authorization: Bearer {SAMPLE_CALLER_KEY}' "
+        f"-H 'Content-Type: application/json' -d '{body}'"
+    )
+
+
+async def drain(runner: web.AppRunner, gateway: Gateway, grace_s: float) -> None:
+    """Stop accepting, let in-flight intake calls and deliveries finish within ``grace_s``, then stop.
+
+    aiohttp's ``runner.cleanup()`` closes the listener, closes idle
+    keep-alive connections, waits up to ``shutdown_timeout`` for each running
+    handler, then cancels it and waits up to ``shutdown_timeout`` again; the
+    overall bound below keeps that second wait from doubling the deadline.
+    """
+    log = get_logger(component="serve")
+    started = time.monotonic()
+    gateway.stopping = True  # /readyz answers 503 from now on
+    worker = gateway.worker
+    quiesce = worker.stop(grace_s, release=False) if worker is not None else asyncio.sleep(0)
+    try:
+        async with asyncio.timeout(grace_s + CANCEL_MARGIN_S):
+            await asyncio.gather(runner.cleanup(), quiesce)
+    except TimeoutError:
+        log.warning("gateway.drain_overran", grace_s=grace_s)
+    if worker is None:  # [outbox] workers = false: release this instance's intake leases here
+        with contextlib.suppress(Exception):
+            await gateway.store.release_outbox_claims(gateway.instance)
+    await gateway.stop(grace_s=0)  # releases this instance's leases: the rest waits in the outbox
+    log.info("gateway.stopped", drained_in_s=round(time.monotonic() - started, 2))
+
+
+async def serve(
+    settings: Settings, *, out: TextIO = sys.stdout, ready: asyncio.Event | None = None, reuse_port: bool = False
+) -> None:
+    """Run the gateway until SIGTERM/SIGINT; ``reuse_port`` lets several workers share the port."""
+    shutdown_grace_s = settings.outbox.shutdown_grace_s
+    log = get_logger(component="serve")
+    gateway = Gateway(settings)
+    await gateway.start()
+    app = create_app(gateway)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_grace_s, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True, reuse_port=reuse_port or None)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        await gateway.stop()
+        raise SystemExit(f"onewindow: cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
+    url = f"http://{settings.host}:{runner.addresses[0][1]}"
+    log.info(
+        "gateway.serving",
+        url=url,
+        store=gateway.store.backend,
+        items=len(gateway.registry.catalogue),
+        configuration=settings.source,
+    )
+    print(
+        f"Onewindow is serving on {url} ({len(gateway.registry.catalogue)} items, "
+        f"{gateway.store.backend} store, {settings.source}).",
+        file=out,
+        flush=True,
+    )
+    # what verifiers pin: `onewindow verify --root-fingerprint`
+    print(f"District root certificate sha256: {gateway.sealer.trust_view().root_fingerprint}", file=out)
+    if settings.sandboxes_start:
+        print("Agency sandboxes: " + ", ".join(f"{s.spec.agency}={s.url}" for s in gateway.sandboxes), file=out)
+        print("Try it:", file=out)
+        print(f"$ {sample_call(url)}", file=out, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+    finally:
+        log.info("gateway.stopping", grace_s=shutdown_grace_s)
+        gateway.stopping = True
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sig)
+        await drain(runner, gateway, shutdown_grace_s)
