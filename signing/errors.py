@@ -4,6 +4,7 @@ Callers catch at the level they care about::
 
     SigningError                    anything about seals or audit proofs went wrong
     ├── CanonicalizationError       a value has no RFC 8785 canonical form
+    ├── IJsonError                  a text is not I-JSON (RFC 7493): duplicate names, lone surrogates, too deep
     ├── PassphraseError             a key passphrase is missing, unreadable or wrong
     ├── KeyStoreError               a private key cannot be stored, found or used
     ├── RegistryError               the seal registry refused an operation or is unreadable
@@ -31,6 +32,10 @@ class SigningError(Exception):
 
 class CanonicalizationError(SigningError, ValueError):
     """A value cannot be expressed in RFC 8785 canonical JSON."""
+
+
+class IJsonError(SigningError, ValueError):
+    """A text is not I-JSON (RFC 7493): not JSON, a member name twice, a lone surrogate, nested too deeply."""
 
 
 class PassphraseError(SigningError):
