@@ -29,6 +29,7 @@ from gateway.core import Gateway
 from gateway.sandbox import RunningSandbox, start_sandbox
 from gateway.store import Store, make_store
 from signing import create_sample_district
+from signing.keys import pkcs8
 from signing.keys.passphrase import Passphrase
 
 PG_URL = os.environ.get("ONEWINDOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -98,6 +99,11 @@ async def store(store_url: str) -> AsyncIterator[Store]:
 
 # -- a running gateway ------------------------------------------------------------
 
+
+# Throw-away districts: their keys under a cheap scrypt (a fifth of a second per key otherwise, at every
+# one of a thousand gateway starts). Key files still read back by their own parameters, and
+# tests/signing/test_key_files.py checks the real setting in a fresh interpreter.
+pkcs8.WRITE_KDF = pkcs8.Kdf("scrypt", 2**10, 8, 1)
 
 SAMPLE_PASSPHRASE = b"test-district-passphrase"
 

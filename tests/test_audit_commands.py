@@ -174,3 +174,22 @@ def test_reading_commands_refuse_a_sqlite_store_that_does_not_exist(tmp_path, ca
     assert not (elsewhere / "var").exists()  # no empty store was made
     monkeypatch.chdir(tmp_path)
     assert run_cli(capsys, "audit", "verify", "--config", config)[0] == 0
+
+
+def test_audit_rekey_re_encrypts_the_key_under_scrypt_with_a_new_passphrase(log, tmp_path, capsys) -> None:
+    from gateway.audit.keys import key_path, load_signer
+    from signing.keys.pkcs8 import kdf_of
+
+    settings = settings_of(log)
+    before = load_signer(settings).public_key()
+    new = tmp_path / "new-passphrase"
+    new.write_bytes(b"a new audit-key passphrase\n")
+    code, out, err = run_cli(capsys, "audit", "rekey", "--config", log, "--new-passphrase-file", str(new))
+    assert code == 0, err
+    assert "-> scrypt" in out and kdf_of(key_path(settings).read_bytes()).current
+    code, _, err = run_cli(capsys, "audit", "rekey", "--config", log)  # the old passphrase no longer opens it
+    assert code == 2 and "wrong passphrase" in err
+    import dataclasses
+
+    moved = dataclasses.replace(settings, pki_passphrase_file=str(new))
+    assert public_key_pem(load_signer(moved).public_key()) == public_key_pem(before)

@@ -246,3 +246,32 @@ async def test_reads_never_see_a_transaction_that_has_not_committed(tmp_path) ->
         assert (await store.get_request(rec.id)).caller_id == "c"
     finally:
         await store.close()
+
+
+async def test_the_sqlite_files_are_readable_by_the_gateway_s_user_only(tmp_path) -> None:
+    import stat
+
+    path = tmp_path / "new-dir" / "onewindow.db"
+    store = make_store(f"sqlite:///{path}")
+    await store.open()
+    await store.insert_request(record())
+    try:
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        for name in ("onewindow.db", "onewindow.db-wal", "onewindow.db-shm"):
+            assert stat.S_IMODE((path.parent / name).stat().st_mode) == 0o600, name
+    finally:
+        await store.close()
+
+
+async def test_an_existing_world_readable_sqlite_file_is_narrowed(tmp_path) -> None:
+    import stat
+
+    path = tmp_path / "old.db"
+    first = make_store(f"sqlite:///{path}")
+    await first.open()
+    await first.close()
+    path.chmod(0o644)
+    again = make_store(f"sqlite:///{path}")
+    await again.open()
+    await again.close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -23,6 +23,7 @@ from signing import SigningError, load_passphrase
 from signing.audit.checkpoint import AuditPublicKey, SoftwareSigner, load_public_key, public_key_pem
 from signing.fsutil import atomic_write
 from signing.keys.passphrase import Passphrase
+from signing.keys.pkcs8 import encrypt_pkcs8
 
 LOG_ID_PREFIX = "onewindow-audit/"
 
@@ -59,11 +60,7 @@ def create_audit_key(path: Path, secret: Passphrase) -> AuditPublicKey:
     if path.exists():
         raise AuditKeyError(f"an audit key already exists at {path}; it is never replaced in place")
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(secret.reveal()),
-    )
+    pem = encrypt_pkcs8(key, secret)
     atomic_write(public_path, public_key_pem(key.public_key()).encode("ascii"))
     atomic_write(path, pem, mode=0o600)
     return key.public_key()

@@ -6,6 +6,7 @@
 * :mod:`~gateway.cli.catalogue` -- ``catalog list|show``
 * :mod:`~gateway.cli.callers` -- ``caller new-key``
 * :mod:`~gateway.cli.outbox` -- ``outbox list|show|retry|dead-letter|drop``
+* :mod:`~gateway.cli.retention` -- ``purge``: personal data of finished requests past the retention period
 * :mod:`~gateway.cli.audit` -- ``audit verify|prove|export|show ...`` against the store
 * :mod:`~gateway.cli.audited_seal` -- ``seal ...`` (from :mod:`signing.cli`), each act audited
 * :mod:`~gateway.cli.sandbox` -- ``sandbox run``

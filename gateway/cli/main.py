@@ -20,7 +20,18 @@ from signing.errors import SigningError
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``onewindow`` argument parser with every subcommand."""
-    from gateway.cli import audit, audited_seal, callers, catalogue, config, new_plugin, outbox, sandbox, serve
+    from gateway.cli import (
+        audit,
+        audited_seal,
+        callers,
+        catalogue,
+        config,
+        new_plugin,
+        outbox,
+        retention,
+        sandbox,
+        serve,
+    )
     from signing.cli import main as signing_cli
 
     parser = argparse.ArgumentParser(
@@ -36,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.register(sub)
     new_plugin.register(sub)
     outbox.register(sub)
+    retention.register(sub)
     signing_cli.register(sub)
     audited_seal.audit_seal_commands(sub)  # each successful seal change becomes an admin.seal.* audit entry
     audit.register(sub)

@@ -2,6 +2,7 @@
 
 * :mod:`~gateway.config.settings` -- the typed settings and how a file becomes them
 * :mod:`~gateway.config.audit` -- the ``[audit]`` section
+* :mod:`~gateway.config.retention` -- the ``[retention]`` section
 * :mod:`~gateway.config.view` -- the effective configuration, secrets redacted (``check-config``)
 * ``base.toml`` (every default) and ``sample.toml`` (the sample district), package data
 
@@ -10,6 +11,7 @@ Every other part of the gateway reads its settings from the names below (and
 """
 
 from gateway.config.audit import AuditSettings
+from gateway.config.retention import RetentionSettings
 from gateway.config.settings import (
     ENV_PREFIX,
     AgencySettings,
@@ -30,6 +32,7 @@ __all__ = [
     "ConfigError",
     "Office",
     "OutboxSettings",
+    "RetentionSettings",
     "Settings",
     "build_settings",
     "load_settings",

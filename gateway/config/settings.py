@@ -21,6 +21,7 @@ from typing import Any
 
 from gateway.catalogue.items import CHANNELS, OFFICE_LEVELS
 from gateway.config.audit import AuditSettings, parse_audit_settings
+from gateway.config.retention import RetentionSettings, parse_retention_settings
 from gateway.errors import ConfigError
 
 ENV_PREFIX = "ONEWINDOW_"
@@ -118,6 +119,7 @@ class Settings:
     raw: Mapping[str, Any]
     source: str
     audit: AuditSettings = field(default_factory=AuditSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
 
     def agency(self, code: str) -> AgencySettings:
         """Settings for agency ``code`` (defaults when it is not configured)."""
@@ -313,6 +315,13 @@ def _audit(table: Any) -> AuditSettings:
         raise ConfigError(str(exc)) from None
 
 
+def _retention(table: Any) -> RetentionSettings:
+    try:
+        return parse_retention_settings(table)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def build_settings(data: Mapping[str, Any], *, source: str) -> Settings:
     """Check the merged configuration ``data`` and turn it into :class:`Settings`."""
     server = data.get("server", {})
@@ -362,6 +371,7 @@ def build_settings(data: Mapping[str, Any], *, source: str) -> Settings:
         raw=data,
         source=source,
         audit=_audit(data.get("audit", {})),
+        retention=_retention(data.get("retention", {})),
     )
 
 

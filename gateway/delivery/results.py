@@ -73,6 +73,8 @@ def request_view(record: RequestRecord) -> dict[str, Any]:
     }
     if record.finished_at:
         view["finished_at"] = record.finished_at.isoformat()
+    if record.purged_at:
+        view["purged_at"] = record.purged_at.isoformat()  # envelope and result removed: docs/operations.md
     if record.agency_reference:
         view["agency_reference"] = record.agency_reference
     if record.status is RequestStatus.COMPLETED and record.result is not None:

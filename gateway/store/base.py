@@ -65,6 +65,7 @@ class RequestRecord:
     attempts: int = 0
     callback_url: str | None = None
     finished_at: datetime | None = None
+    purged_at: datetime | None = None  # envelope and result removed under the retention rule
 
 
 @dataclass
@@ -284,6 +285,22 @@ class Store(abc.ABC):
         ``retryable`` answers (the agency was unavailable) release the key
         for the client's next retry instead of being replayed.
         """
+
+    @abc.abstractmethod
+    async def purge_finished(self, finished_before: datetime, *, now: datetime, limit: int) -> list[str]:
+        """Remove the personal data of up to ``limit`` requests finished before ``finished_before``.
+
+        The envelope becomes ``{"purged": true}``, the result goes, the error
+        keeps only its code, the callback URL goes; stored idempotent answers
+        of those requests are deleted and their audit payloads (raw copies
+        kept encrypted beside the entries) are dropped. Status, times, item,
+        office and the audit entries themselves (digests only) stay. Returns
+        the ids purged, oldest first.
+        """
+
+    @abc.abstractmethod
+    async def count_purgeable(self, finished_before: datetime) -> int:
+        """How many finished requests :meth:`purge_finished` would purge with this cut-off."""
 
     @abc.abstractmethod
     async def purge_idempotency_keys(self, now: datetime) -> int:

@@ -19,6 +19,7 @@ from typing import Any
 from signing.cli.arguments import print_json, rfc3339_time
 from signing.errors import SigningError
 from signing.keys.algorithms import DEFAULT_KEY_TYPE, KEY_TYPES
+from signing.keys.passphrase import MIN_PASSPHRASE_LENGTH, Passphrase, load_passphrase, load_root_passphrase
 from signing.model import SealKind, format_time
 from signing.pki.certificates import COMPROMISE_REASON_CODES, REASON_CODES, fingerprint
 
@@ -204,6 +205,42 @@ def cmd_export_trust(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_passphrase_file(path: str) -> Passphrase:
+    try:
+        secret = Path(path).read_bytes().rstrip(b"\r\n")
+    except OSError as exc:
+        raise SigningError(f"cannot read passphrase file {path}: {exc.strerror}") from None
+    if len(secret) < MIN_PASSPHRASE_LENGTH:
+        raise SigningError(f"the passphrase in {path} must be at least {MIN_PASSPHRASE_LENGTH} bytes")
+    return Passphrase(secret)
+
+
+def cmd_rekey(args: argparse.Namespace) -> int:
+    """Re-encrypt the root key and every file seal key under today's KDF, optionally under new passphrases."""
+    from signing.registry.seal_keys import rekey_files
+    from signing.registry.seal_registry import ROOT_KEY_FILE
+
+    registry = _registry(args)
+    seal_old, root_old = load_passphrase(), load_root_passphrase()
+    seal_new = _read_passphrase_file(args.new_seal_passphrase_file) if args.new_seal_passphrase_file else seal_old
+    root_new = _read_passphrase_file(args.new_root_passphrase_file) if args.new_root_passphrase_file else root_old
+    files = []
+    if not args.seals_only:
+        root_path = registry.directory / ROOT_KEY_FILE
+        if not root_path.exists():
+            raise SigningError(f"no district root key at {root_path}: run this where the root is, or pass --seals-only")
+        files.append((root_path, root_old, root_new))
+    files += [
+        (registry.directory / seal.key["path"], seal_old, seal_new)
+        for seal in registry.seals()
+        if seal.key.get("backend") == "file"
+    ]
+    for done in rekey_files(files):
+        print(f"{done.path}: {done.before} -> {done.after}")
+    print(f"{len(files)} key file(s) re-encrypted; gateways need the new passphrase(s) from their next start")
+    return 0
+
+
 def _leaf(group: Any, name: str, func: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = group.add_parser(name, help=help_text, description=help_text)
     parser.add_argument(
@@ -279,6 +316,11 @@ def register(subparsers: Any) -> None:
                 help="CRL reason code (default unspecified); key_compromise, ca_compromise and unspecified "
                 "make verifiers require an audit-log proof for documents claimed before the revocation",
             )
+
+    p = _leaf(group, "rekey", cmd_rekey, "re-encrypt the root and seal keys under today's KDF (scrypt)")
+    p.add_argument("--new-seal-passphrase-file", metavar="FILE", help="also change the seal keys' passphrase")
+    p.add_argument("--new-root-passphrase-file", metavar="FILE", help="also change the root key's passphrase")
+    p.add_argument("--seals-only", action="store_true", help="leave the root key alone (a gateway host has none)")
 
     p = _leaf(group, "export-trust", cmd_export_trust, "write the signed trust bundle (needs the root key)")
     p.add_argument("file", nargs="?", help="where to write it (default: trust-bundle.json in the registry directory)")

@@ -14,10 +14,13 @@ from typing import Protocol, runtime_checkable
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from signing.errors import KeyStoreError, PassphraseError
+from signing.fsutil import atomic_write
 from signing.keys.algorithms import DEFAULT_KEY_TYPE, KeyType, key_type_of
 from signing.keys.passphrase import Passphrase
+from signing.keys.pkcs8 import encrypt_pkcs8, kdf_of
 
 
 def generate_private_key(key_type: KeyType = DEFAULT_KEY_TYPE) -> ec.EllipticCurvePrivateKey:
@@ -25,12 +28,8 @@ def generate_private_key(key_type: KeyType = DEFAULT_KEY_TYPE) -> ec.EllipticCur
 
 
 def encrypt_private_key(key: ec.EllipticCurvePrivateKey, passphrase: Passphrase) -> bytes:
-    """PEM of encrypted PKCS#8 (``BestAvailableEncryption``)."""
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(passphrase.reveal()),
-    )
+    """PEM of encrypted PKCS#8 under scrypt (:func:`signing.keys.pkcs8.encrypt_pkcs8`)."""
+    return encrypt_pkcs8(key, passphrase)
 
 
 def decrypt_private_key(pem: bytes, passphrase: Passphrase, *, what: str = "seal key") -> ec.EllipticCurvePrivateKey:
@@ -107,6 +106,19 @@ class FileSigner:
 
     def __repr__(self) -> str:
         return "FileSigner(<private key>)"
+
+
+def upgrade_key_file(path: Path, pem: bytes, key: PrivateKeyTypes, passphrase: Passphrase) -> bool:
+    """Re-encrypt a key file whose KDF is weaker than today's; True if it was rewritten.
+
+    Called where a command already holds the decrypted key and the
+    passphrase (the seal commands open the root key), so upgrading costs no
+    extra secret. The file is replaced atomically, mode 0600.
+    """
+    if kdf_of(pem).current:
+        return False
+    atomic_write(path, encrypt_pkcs8(key, passphrase), mode=0o600)
+    return True
 
 
 def same_public_key(a: ec.EllipticCurvePublicKey, b: ec.EllipticCurvePublicKey) -> bool:

@@ -9,4 +9,4 @@
 ``__all__`` names the modules other packages may import; the rest are this package's own.
 """
 
-__all__ = ["sample", "seal_registry", "state_file"]
+__all__ = ["sample", "seal_keys", "seal_registry", "state_file"]

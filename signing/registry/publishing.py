@@ -15,12 +15,17 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from signing.errors import TrustBundleError
 from signing.fsutil import atomic_write
 from signing.keys.passphrase import Passphrase, load_root_passphrase
 from signing.model import Seal
 from signing.verify.trust import TrustBundle, build_trust_bundle
 
 TRUST_BUNDLE_FILE = "trust-bundle.json"
+
+
+#: A bundle promises its revocation list is complete until then: a year at most.
+MAX_CRL_DAYS = 366
 
 
 def _now(moment: datetime | None) -> datetime:
@@ -57,6 +62,8 @@ class RegistryPublishing:
         Needs the root key: ``passphrase`` is the root's (default
         :func:`signing.keys.passphrase.load_root_passphrase`).
         """
+        if not 1 <= crl_days <= MAX_CRL_DAYS:
+            raise TrustBundleError(f"the CRL's next update must be 1 to {MAX_CRL_DAYS} days ahead, not {crl_days}")
         root_key = self._root_key(passphrase or load_root_passphrase())
         bundle = build_trust_bundle(root_key, self._root_cert, self.district, self.seals(), _now(now), crl_days)
         if path is not None:

@@ -8,15 +8,19 @@ them, checking that the key matches the seal certificate.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from signing.errors import KeyStoreError
+from signing.errors import KeyStoreError, PassphraseError
 from signing.fsutil import atomic_write
+from signing.keys import pkcs8
 from signing.keys.algorithms import DEFAULT_KEY_TYPE, KeyType
 from signing.keys.passphrase import Passphrase, load_passphrase
+from signing.keys.pkcs8 import Kdf, encrypt_pkcs8, kdf_of
 from signing.keys.signers import FileSigner, Signer, encrypt_private_key, generate_private_key, same_public_key
 from signing.model import Seal
 
@@ -64,3 +68,40 @@ def open_signer(directory: Path, seal: Seal, *, passphrase: Passphrase | None = 
     if not isinstance(cert_key, ec.EllipticCurvePublicKey) or not same_public_key(signer.public_key(), cert_key):
         raise KeyStoreError(f"key of seal {seal.number} does not match its certificate")
     return signer
+
+
+@dataclass(frozen=True)
+class Rekeyed:
+    """One key file re-encrypted: what protected it before, and now."""
+
+    path: Path
+    before: Kdf
+    after: Kdf
+
+
+def rekey_files(
+    files: list[tuple[Path, Passphrase, Passphrase]],
+) -> list[Rekeyed]:
+    """Re-encrypt each ``(path, old passphrase, new passphrase)`` under today's KDF.
+
+    Every key is decrypted before any is written, so a wrong passphrase
+    changes nothing; each file is then replaced atomically (mode 0600).
+    """
+    opened = []
+    for path, old, new in files:
+        try:
+            pem = path.read_bytes()
+        except OSError as exc:
+            raise KeyStoreError(f"cannot read key file {path}: {exc.strerror}") from None
+        if b"ENCRYPTED PRIVATE KEY" not in pem:
+            raise KeyStoreError(f"refusing {path}: not an encrypted PKCS#8 key")
+        try:
+            key = serialization.load_pem_private_key(pem, password=old.reveal())
+        except (ValueError, TypeError):
+            raise PassphraseError(f"cannot decrypt {path}: wrong passphrase?") from None
+        opened.append((path, kdf_of(pem), key, new))
+    done = []
+    for path, before, key, new in opened:
+        atomic_write(path, encrypt_pkcs8(key, new), mode=0o600)
+        done.append(Rekeyed(path, before, pkcs8.WRITE_KDF))
+    return done

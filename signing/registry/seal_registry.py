@@ -36,7 +36,13 @@ from signing.errors import RegistryError, SealNotFoundError
 from signing.fsutil import atomic_write, exclusive_lock
 from signing.keys.algorithms import DEFAULT_KEY_TYPE, KeyType, key_type_named, key_type_of
 from signing.keys.passphrase import Passphrase, load_passphrase, load_root_passphrase
-from signing.keys.signers import Signer, decrypt_private_key, encrypt_private_key, generate_private_key
+from signing.keys.signers import (
+    Signer,
+    decrypt_private_key,
+    encrypt_private_key,
+    generate_private_key,
+    upgrade_key_file,
+)
 from signing.model import (
     Seal,
     SealKind,
@@ -106,6 +112,8 @@ class SealRegistry(RegistryPublishing):
             raise RegistryError(f"district code {district!r} must be 6 digits (e.g. 370303)")
         if not district_name.strip():
             raise RegistryError("district name must not be empty")
+        if not 365 <= valid_days <= 30 * 365:
+            raise RegistryError("the root's valid days must be between 365 and 10950 (30 years)")
         root_type = _key_type(key_type)
         secret = root_passphrase or passphrase or load_root_passphrase()
         key = generate_private_key(root_type)
@@ -360,7 +368,9 @@ class SealRegistry(RegistryPublishing):
                 f"cannot read the district root key {path} ({exc.strerror}): issuing seals and "
                 "signing trust bundles need it; run this on the bureau's machine that holds the root"
             ) from None
-        return decrypt_private_key(pem, secret, what="district root key")
+        key = decrypt_private_key(pem, secret, what="district root key")
+        upgrade_key_file(path, pem, key, secret)  # a root key under an old KDF is re-encrypted as it is used
+        return key
 
     def _seal_dir(self, number: str) -> Path:
         return self.directory / "seals" / number

@@ -277,3 +277,59 @@ def test_a_change_without_the_root_key_stands_and_warns_that_the_bundle_is_stale
     assert not registry.bundle_is_current(load_trust_bundle(pki / "trust-bundle.json"))
     code, _, err = run(capsys, "seal", "export-trust", "--pki", str(pki))
     assert code == 2 and "root key" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("seal", "export-trust", "--crl-days", "-1"), "next update must be 1 to 366 days ahead, not -1"),
+        (("seal", "export-trust", "--crl-days", "0"), "not 0"),
+        (("seal", "init-district", "--valid-days", "0"), "root's valid days must be between 365"),
+    ],
+)
+def test_a_refused_seal_command_says_why_in_one_line_and_exits_2(
+    tmp_path: Path, seal_env: str, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], message: str
+) -> None:
+    pki = tmp_path / ("pki" if argv[1] != "init-district" else "fresh")
+    if argv[1] != "init-district":
+        assert run(capsys, "seal", "init-district", "--pki", str(pki))[0] == 0
+    code, _, err = run(capsys, *argv, "--pki", str(pki))
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_rekey_re_encrypts_every_key_under_a_new_passphrase(
+    tmp_path: Path, seal_env: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from signing.keys.pkcs8 import kdf_of
+    from signing.keys.signers import FileSigner
+
+    pki = tmp_path / "pki"
+    run(capsys, "seal", "init-district", "--pki", str(pki))
+    code, _, _ = run(
+        capsys,
+        "seal",
+        "issue",
+        "--pki",
+        str(pki),
+        "--office",
+        "370303100000",
+        "--name",
+        "马尚",
+        "--kind",
+        "service_centre",
+    )
+    assert code == 0
+    new = tmp_path / "new-passphrase"
+    new.write_bytes(b"a brand new seal passphrase\n")
+    code, out, err = run(capsys, "seal", "rekey", "--pki", str(pki), "--new-seal-passphrase-file", str(new))
+    assert code == 0, err
+    assert "2 key file(s) re-encrypted" in out
+    seal_key = next(pki.joinpath("seals").rglob("key.pem"))
+    assert kdf_of(seal_key.read_bytes()).current
+    from signing.errors import PassphraseError
+    from signing.keys.passphrase import Passphrase
+
+    FileSigner.from_file(seal_key, Passphrase(b"a brand new seal passphrase"))
+    with pytest.raises(PassphraseError):
+        FileSigner.from_file(seal_key, Passphrase(seal_env.encode()))

@@ -77,5 +77,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("file", metavar="FILE")
 
     leaf("init-key", commands.init_key, "create the district audit key (once, beside the seal registry)")
+    p = leaf(
+        "rekey", commands.rekey, "re-encrypt the audit key under today's KDF (scrypt), optionally a new passphrase"
+    )
+    p.add_argument("--new-passphrase-file", metavar="FILE", help="also change the passphrase the key opens with")
     leaf("checkpoint", commands.checkpoint, "sign a checkpoint of the log as it stands now")
     add_check_proof_command(sub)

@@ -26,12 +26,15 @@ from gateway.audit.story import story
 from gateway.audit.verify import verify_store
 from gateway.cli.audit.console import EXIT_OK, EXIT_PROBLEM, Progress, write_json
 from gateway.config import Settings, load_settings
-from gateway.errors import AuditInputError, AuditIntegrityError, VerifyInputError
+from gateway.errors import AuditInputError, AuditIntegrityError, AuditKeyError, VerifyInputError
 from gateway.store import require_existing_store
 from signing.audit.bundle import build_bundle, bundle_public_key, verify_bundle
 from signing.audit.checkpoint import AuditPublicKey, SignedCheckpoint, key_id, load_public_key, public_key_pem
 from signing.audit.log_verifier import LogReport
 from signing.audit.proof_files import build_consistency_proof_file, build_inclusion_proof_file, check_proof_file
+from signing.errors import SigningError
+from signing.keys.passphrase import Passphrase
+from signing.registry.seal_keys import rekey_files
 
 
 def _settings(args: argparse.Namespace, *, reads_store: bool = False) -> Settings:
@@ -274,6 +277,19 @@ async def init_key(args: argparse.Namespace) -> int:
     key = create_audit_key(path, passphrase(settings))
     print(f"district audit key (Ed25519) created at {path}; public key {public_key_path(settings)}")
     print(f"key id {key_id(key)}  (publish it with the public key for verifiers)")
+    return EXIT_OK
+
+
+async def rekey(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    path = key_path(settings)
+    old = passphrase(settings)
+    new = Passphrase(Path(args.new_passphrase_file).read_bytes().rstrip(b"\r\n")) if args.new_passphrase_file else old
+    try:
+        (done,) = rekey_files([(path, old, new)])
+    except SigningError as exc:
+        raise AuditKeyError(f"{exc}") from None
+    print(f"{done.path}: {done.before} -> {done.after}")
     return EXIT_OK
 
 

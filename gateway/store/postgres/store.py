@@ -29,6 +29,7 @@ from gateway.store.base import (
 )
 from gateway.store.migrations import migrations, statements
 from gateway.store.postgres.idempotency import PostgresIdempotency
+from gateway.store.postgres.retention import PostgresRetention
 
 _MIGRATION_LOCK = 0x0E1D0  # advisory lock key: "one window"
 _COLUMNS = (
@@ -76,7 +77,7 @@ def _record(row: asyncpg.Record) -> RequestRecord:
     return RequestRecord(**data)
 
 
-class PostgresStore(PostgresIdempotency, Store):
+class PostgresStore(PostgresIdempotency, PostgresRetention, Store):
     """Store backed by PostgreSQL through an asyncpg pool."""
 
     backend = "postgres"

@@ -11,7 +11,7 @@ import aiosqlite
 from gateway.store.base import OutboxEntry, RequestRecord, RequestStatus
 
 JSON_COLUMNS = ("envelope", "result", "error")
-TIME_COLUMNS = ("created_at", "updated_at", "finished_at")
+TIME_COLUMNS = ("created_at", "updated_at", "finished_at", "purged_at")
 
 
 def ts(value: datetime | None) -> str | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from datetime import datetime
@@ -35,10 +36,11 @@ from gateway.store.base import (
 )
 from gateway.store.migrations import migrations, statements
 from gateway.store.sqlite.idempotency import SQLiteIdempotency
+from gateway.store.sqlite.retention import SQLiteRetention
 from gateway.store.sqlite.rows import JSON_COLUMNS, TIME_COLUMNS, dt, entry_of, record_of, ts
 
 
-class SQLiteStore(SQLiteIdempotency, Store):
+class SQLiteStore(SQLiteIdempotency, SQLiteRetention, Store):
     """Store backed by one SQLite file (``sqlite:///path`` or ``sqlite://:memory:``)."""
 
     backend = "sqlite"
@@ -63,7 +65,7 @@ class SQLiteStore(SQLiteIdempotency, Store):
 
     async def open(self) -> None:
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(self.path))
         try:
             self._db = await aiosqlite.connect(self.path, isolation_level=None)
         except Exception as exc:  # sqlite3.OperationalError and friends
@@ -72,6 +74,10 @@ class SQLiteStore(SQLiteIdempotency, Store):
         for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=10000"):
             await self._db.execute(f"PRAGMA {pragma}")
         await self._migrate()
+        if self.path != ":memory:":  # SQLite gives its -wal and -shm files the database's mode; hold it to that
+            for suffix in ("-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.chmod(self.path + suffix, 0o600)
         if self.path != ":memory:":  # an in-memory database has one connection: reads take the lock instead
             self._reader = await aiosqlite.connect(self.path, isolation_level=None)
             for pragma in ("query_only=ON", "busy_timeout=10000"):
@@ -410,3 +416,18 @@ class SQLiteStore(SQLiteIdempotency, Store):
                 return AdminResult.BUSY
             await db.execute("DELETE FROM outbox WHERE request_id = ? AND action = ?", (request_id, action))
             return AdminResult.DONE
+
+
+def _private_file(path: Path) -> None:
+    """Create the database file 0600 (its directory 0700 when it is new) before SQLite opens it.
+
+    The store holds every applicant's request and result: nobody but the
+    gateway's own user may read it. An existing file is narrowed to 0600.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+        os.chmod(path, 0o600)
+    except OSError as exc:
+        raise StoreError(f"cannot create the SQLite database {path}: {exc.strerror}") from None

@@ -1,0 +1,50 @@
+"""Retention on SQLite: the part of :class:`~gateway.store.sqlite.store.SQLiteStore` that purges personal data."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from gateway.store.sqlite.rows import ts
+
+_FINAL = "('completed', 'rejected', 'failed', 'dead_letter')"
+_DUE = f"status IN {_FINAL} AND purged_at IS NULL AND finished_at < ?"
+
+
+class SQLiteRetention:
+    """Mixed into the SQLite store; uses its write transaction and its reader."""
+
+    def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:  # provided by SQLiteStore
+        raise NotImplementedError
+
+    async def read_row(self, sql: str, params: Any = (), *, tuples: bool = False) -> Any:  # provided by SQLiteStore
+        raise NotImplementedError
+
+    async def purge_finished(self, finished_before: datetime, *, now: datetime, limit: int) -> list[str]:
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                f"SELECT id FROM requests WHERE {_DUE} ORDER BY finished_at, id LIMIT ?", (ts(finished_before), limit)
+            )
+            ids = [row[0] for row in await cursor.fetchall()]
+            if not ids:
+                return []
+            marks = ", ".join("?" for _ in ids)
+            await db.execute(
+                "UPDATE requests SET envelope = '{\"purged\": true}', result = NULL, callback_url = NULL, "
+                "error = CASE WHEN error IS NULL THEN NULL "
+                "ELSE json_object('code', json_extract(error, '$.code')) END, "
+                f"purged_at = ?, updated_at = ? WHERE id IN ({marks})",
+                (ts(now), ts(now), *ids),
+            )
+            await db.execute(f"DELETE FROM idempotency_keys WHERE request_id IN ({marks})", ids)
+            await db.execute(
+                f"UPDATE audit_entries SET payload = NULL WHERE payload IS NOT NULL AND request_id IN ({marks})", ids
+            )
+        return ids
+
+    async def count_purgeable(self, finished_before: datetime) -> int:
+        row = await self.read_row(f"SELECT count(*) FROM requests WHERE {_DUE}", (ts(finished_before),))
+        return int(row[0])
