@@ -43,9 +43,15 @@ def seal_registry(tmp_path: Path, seal_env: str, key_type: str) -> SealRegistry:
     return create_sample_district(tmp_path / "pki", now=ISSUED, key_type=key_type)
 
 
+def pinned_bundle(registry: SealRegistry, **export: Any) -> TrustBundle:
+    """A freshly exported bundle of ``registry``, loaded with its root pinned (as a careful verifier does)."""
+    bundle = registry.export_trust_bundle(**export)
+    return TrustBundle.from_dict(bundle, root_fingerprint=bundle["root_sha256"])
+
+
 @pytest.fixture
 def trust(seal_registry: SealRegistry) -> TrustBundle:
-    return TrustBundle.from_dict(seal_registry.export_trust_bundle())
+    return pinned_bundle(seal_registry)
 
 
 @pytest.fixture(scope="session")
