@@ -16,6 +16,7 @@ import pytest
 from signing.keys.passphrase import PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, Passphrase
 from signing.registry.sample import SAMPLE_OFFICES, create_sample_district
 from signing.registry.seal_registry import SealRegistry
+from signing.verify.pinning import TRUST_STORE_ENV
 from signing.verify.trust import TrustBundle
 
 SECRET = "correct horse battery staple"
@@ -52,6 +53,14 @@ def pinned_bundle(registry: SealRegistry, **export: Any) -> TrustBundle:
 @pytest.fixture
 def trust(seal_registry: SealRegistry) -> TrustBundle:
     return pinned_bundle(seal_registry)
+
+
+@pytest.fixture
+def trust_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A trust store of the test's own (``$ONEWINDOW_TRUST_STORE``), empty: nothing pinned yet."""
+    path = tmp_path / "config" / "trusted-roots.json"
+    monkeypatch.setenv(TRUST_STORE_ENV, str(path))
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,6 @@ from signing.cli.main import main, register
 from signing.cli.seal import PKI_ENV
 from signing.registry.seal_registry import SealRegistry
 from signing.sealing import seal_document
-from signing.verify.pinning import TRUST_STORE_ENV
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -136,10 +135,9 @@ def sealed_files(
     office: tuple[str, str],
     result_doc: dict,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    trust_store: Path,
 ) -> tuple[Path, Path]:
     """A sealed document and its bundle on disk; an empty trust store of the test's own."""
-    monkeypatch.setenv(TRUST_STORE_ENV, str(tmp_path / "trusted-roots.json"))
     seal = seal_registry.seal_for(office[0], "service_centre", "tax.payment-record")
     assert seal is not None
     doc = seal_document(

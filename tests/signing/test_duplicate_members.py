@@ -20,7 +20,6 @@ from signing.errors import NotJsonError, RegistryError, TrustBundleError
 from signing.jose.jws import b64url, b64url_decode
 from signing.registry.seal_registry import SealRegistry
 from signing.sealing import seal_document
-from signing.verify.pinning import TRUST_STORE_ENV
 from signing.verify.reading import verify_text
 from signing.verify.trust import TrustBundle, load_trust_bundle
 
@@ -113,9 +112,8 @@ def test_onewindow_verify_says_format_failure_for_a_duplicate_and_refuses_such_a
     seal_registry: SealRegistry,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    trust_store: Path,
 ) -> None:
-    monkeypatch.setenv(TRUST_STORE_ENV, str(tmp_path / "trusted-roots.json"))
     bundle = tmp_path / "bundle.json"
     root = seal_registry.export_trust_bundle(bundle)["root_sha256"]
     doc = tmp_path / "doc.json"
@@ -136,7 +134,7 @@ def test_a_request_resource_is_verified_by_its_result_in_the_library_and_the_cli
     trust: TrustBundle,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    trust_store: Path,
 ) -> None:
     rid = document["request_id"]
     resource = {"id": rid, "status": "completed", "item": ITEM, "result": document}
@@ -146,7 +144,6 @@ def test_a_request_resource_is_verified_by_its_result_in_the_library_and_the_cli
     other = verify_text(json.dumps({**resource, "id": "R-2"}), trust).report
     assert other.sub_indication is not None and other.sub_indication.value == "FORMAT_FAILURE"
     assert "is not the request_id" in other.checks[0].detail
-    monkeypatch.setenv(TRUST_STORE_ENV, str(tmp_path / "trusted-roots.json"))
     bundle = tmp_path / "bundle.json"
     root = seal_registry.export_trust_bundle(bundle)["root_sha256"]
     (tmp_path / "resource.json").write_text(json.dumps(resource, ensure_ascii=False), encoding="utf-8")

@@ -20,7 +20,6 @@ from signing.cli.main import main
 from signing.model import Seal
 from signing.registry.seal_registry import SealRegistry
 from signing.sealing import sign_document
-from signing.verify.pinning import TRUST_STORE_ENV
 from signing.verify.verifier import verify_document
 from tests.signing.conftest import ISSUED, pinned_bundle
 
@@ -91,9 +90,8 @@ def test_onewindow_verify_says_try_later_and_accepts_a_stale_bundle_only_when_as
     document: dict[str, Any],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    trust_store: Path,
 ) -> None:
-    monkeypatch.setenv(TRUST_STORE_ENV, str(tmp_path / "trusted-roots.json"))
     bundle = tmp_path / "bundle.json"
     root = seal_registry.export_trust_bundle(bundle, now=BUNDLE_AT)["root_sha256"]
     (tmp_path / "doc.json").write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")

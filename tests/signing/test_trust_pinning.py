@@ -60,10 +60,8 @@ def forgery(
 
 
 @pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "config" / "trusted-roots.json"
-    monkeypatch.setenv(TRUST_STORE_ENV, str(path))
-    return path
+def store(trust_store: Path) -> Path:
+    return trust_store
 
 
 def verify(capsys: pytest.CaptureFixture[str], doc: Path, bundle: Path, *extra: str) -> tuple[int, str, str]:
