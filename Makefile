@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml signing/pyproject.toml 2>/dev/null | sha256sum | cut -c1-12)
-SYSTEM_PACKAGES := softhsm2 chromium
+SYSTEM_PACKAGES := softhsm2 chromium fonts-wqy-zenhei
 export ONEWINDOW_TEST_PG ?= postgresql://postgres@127.0.0.1:5432/test
 
 .PHONY: run test lint system-deps clean bench
@@ -16,13 +16,16 @@ $(STAMP):
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-# SoftHSM2 (PKCS#11 seal keys) and Chromium (the verification page's browser
-# test). Installed with apt when missing and we are root; otherwise the tests
-# that need them say so (and fail rather than skip when CI=true).
+# SoftHSM2 (PKCS#11 seal keys), Chromium (the verification page's browser
+# test) and a Chinese font (WenQuanYi Zen Hei: without a CJK font Chromium
+# draws every Chinese character as the same empty box). Installed with apt
+# when missing and we are root; otherwise the tests that need them say so
+# (and fail rather than skip when CI=true).
 system-deps:
 	@missing=""; \
 	command -v softhsm2-util >/dev/null 2>&1 || missing="$$missing softhsm2"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	fc-list :lang=zh 2>/dev/null | grep -q . || missing="$$missing fonts-wqy-zenhei"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing system packages:$$missing"; \

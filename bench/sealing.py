@@ -99,7 +99,8 @@ def measure_key_type(key_type: KeyType, workdir: Path, seconds: float) -> dict[s
     seal = registry.seal_for("370303100000", "service_centre", ITEM)
     assert seal is not None and seal.key_type is key_type
     signer = registry.signer_for(seal)
-    trust = TrustBundle.from_dict(registry.export_trust_bundle())
+    exported = registry.export_trust_bundle()
+    trust = TrustBundle.from_dict(exported, root_fingerprint=exported["root_sha256"])
     doc = result_document()
     sealed = seal_document(doc, signer, seal, item=ITEM, request_id="R-1")
     header_b64 = sealed["seal"]["jws"].split(".")[0]
@@ -137,7 +138,7 @@ def measure_formats(sealed: dict[str, Any], trust: TrustBundle, seconds: float) 
     token = sealed["seal"]["jws"]
     cache = HeaderCache(DYNAMIC_MARKER)
     cache.parse(token.split(".")[0])
-    uncached = TrustBundle.from_dict(trust.to_dict())
+    uncached = TrustBundle.from_dict(trust.to_dict(), root_fingerprint=trust.root_fingerprint)
     uncached.header_cache = HeaderCache(DYNAMIC_MARKER, max_entries=0)
     return best(
         round_rates(

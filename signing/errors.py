@@ -5,6 +5,7 @@ Callers catch at the level they care about::
     SigningError                    anything about seals or audit proofs went wrong
     ├── CanonicalizationError       a value has no RFC 8785 canonical form
     ├── IJsonError                  a text is not I-JSON (RFC 7493): duplicate names, lone surrogates, too deep
+    │   └── NotJsonError            not even JSON: bad syntax or not UTF-8
     ├── PassphraseError             a key passphrase is missing, unreadable or wrong
     ├── KeyStoreError               a private key cannot be stored, found or used
     ├── RegistryError               the seal registry refused an operation or is unreadable
@@ -36,6 +37,14 @@ class CanonicalizationError(SigningError, ValueError):
 
 class IJsonError(SigningError, ValueError):
     """A text is not I-JSON (RFC 7493): not JSON, a member name twice, a lone surrogate, nested too deeply."""
+
+
+class NotJsonError(IJsonError):
+    """A text is not JSON at all (syntax, encoding), as opposed to JSON that I-JSON forbids.
+
+    Verifiers tell the two apart: a file that is not JSON is bad input, while
+    JSON with a duplicate member name is a sealed document that fails (FORMAT_FAILURE).
+    """
 
 
 class PassphraseError(SigningError):

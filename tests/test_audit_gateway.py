@@ -248,6 +248,8 @@ async def test_a_sealed_result_carries_its_audit_proof_once_a_checkpoint_covers_
             str(tmp_path / "bundle.json"),
             "--audit-key",
             str(tmp_path / "audit-key.pem"),
+            "--root-fingerprint",
+            trust.root_fingerprint,  # the gateway's own district root, as the bureau publishes it
             "--json",
         )
         checks = {c["name"]: c["passed"] for c in json.loads(out)["checks"]}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -15,7 +16,9 @@ import pytest
 from signing import SealRegistry, TrustBundle, verify_document
 from signing.jose.jws import b64url_decode
 from signing.model import parse_time
+from signing.pki.certificates import fingerprint
 from signing.sealing import sign_document
+from signing.stamp import RED
 from tests.browser import Browser, chromium_path, decode_png
 from tests.conftest import IN_CI, make_district
 from tests.helpers import CLEARANCE, PAYMENT_RECORD, TOWN
@@ -63,9 +66,54 @@ async def test_a_changed_document_fails_with_hash_failure(gw) -> None:
 async def test_something_that_is_not_a_sealed_document_is_a_format_failure(gw) -> None:
     report = (await verify(gw, {"hello": "world"}))["report"]
     assert report["sub_indication"] == "FORMAT_FAILURE"
-    assert (
-        await gw.client.post("/v1/verify", data=b"[1,2", headers={"Content-Type": "application/json"})
-    ).status == 400
+    assert (await verify(gw, [1, 2]))["report"]["sub_indication"] == "FORMAT_FAILURE"
+    broken = await gw.client.post("/v1/verify", data=b"[1,2", headers={"Content-Type": "application/json"})
+    assert broken.status == 400 and broken.content_type == "application/problem+json"
+    assert "not JSON" in (await broken.json())["detail"]
+    text = await gw.client.post("/v1/verify", data=b"{}", headers={"Content-Type": "text/plain"})
+    assert text.status == 415
+
+
+async def test_the_gateways_verdict_names_its_root_and_judges_with_its_own_registry(gw) -> None:
+    result = await verify(gw, await sealed(gw))
+    report = result["report"]
+    assert report["root_sha256"] == report["trust"]["root_sha256"] == root_of(gw)
+    assert report["trust"]["anchor"]["source"] == "local_registry" and report["trust"]["bundle_next_update"] is None
+    assert f"Root SHA-256: {root_of(gw)}" in result["text"]
+
+
+async def test_a_result_edited_to_name_the_amount_twice_is_a_format_failure_naming_it(gw) -> None:
+    document = await sealed(gw)
+    text = json.dumps(document, ensure_ascii=False)
+    genuine = document["content"]["records"][0]["amount"]
+    edited = text.replace(f'"amount": "{genuine}"', f'"amount": "99999.00", "amount": "{genuine}"', 1)
+    assert json.loads(edited) == document  # the last one wins: a lenient parser sees the sealed value
+    response = await gw.client.post("/v1/verify", data=edited.encode(), headers={"Content-Type": "application/json"})
+    assert response.status == 200
+    result = await response.json()
+    report = result["report"]
+    assert (report["indication"], report["sub_indication"]) == ("TOTAL_FAILED", "FORMAT_FAILURE")
+    assert "duplicate member name 'amount'" in report["checks"][0]["detail"]
+    assert result["document"] is None and result["stamp_svg"] is None and report["root_sha256"] == root_of(gw)
+
+
+async def test_a_request_resource_is_verified_by_its_result(gw) -> None:
+    created = await (await gw.post(PAYMENT_RECORD)).json()
+    result = await verify(gw, created)
+    assert result["report"]["indication"] == "TOTAL_PASSED", result["text"]
+    assert f"request resource {created['id']}" in result["report"]["notes"][0]
+    assert result["document"]["request_id"] == created["id"] and "seal" not in result["document"]
+    mislabelled = await verify(gw, {**created, "id": "01J0000000000000000000000X"})
+    assert mislabelled["report"]["sub_indication"] == "FORMAT_FAILURE"
+
+
+async def test_the_stamp_is_red_only_for_a_passed_verdict(gw) -> None:
+    document = await sealed(gw)
+    assert RED in (await verify(gw, document))["stamp_svg"]
+    document["content"]["records"][0]["amount"] = "0.01"
+    failed = await verify(gw, document)
+    assert failed["report"]["sub_indication"] == "HASH_FAILURE"
+    assert RED not in failed["stamp_svg"] and "未通过验证" in failed["stamp_svg"]
 
 
 async def test_verification_requests_are_events(gw) -> None:
@@ -78,22 +126,30 @@ async def test_verification_requests_are_events(gw) -> None:
     assert fields["sub_indication"] == "FORMAT_FAILURE" and fields["document_digest"].startswith("sha256:")
 
 
+def root_of(gw) -> str:
+    """The fingerprint of the gateway's district root: what the bureau publishes for verifiers to pin."""
+    return fingerprint(gw.gateway.sealer.registry.root_certificate)
+
+
 async def test_the_trust_bundle_verifies_results_offline(gw, tmp_path: Path) -> None:
     document = await sealed(gw)
     bundle = await (await gw.client.get("/v1/trust-bundle")).json()
-    assert verify_document(document, TrustBundle.from_dict(bundle)).passed
+    assert verify_document(document, TrustBundle.from_dict(bundle, root_fingerprint=root_of(gw))).passed
     third_party_verify(copy.deepcopy(document), bundle)  # jwcrypto + rfc8785, from docs/seals.md alone
     (tmp_path / "doc.json").write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
     (tmp_path / "bundle.json").write_text(json.dumps(bundle, ensure_ascii=False), encoding="utf-8")
+    pin = ("--root-fingerprint", root_of(gw))
     ok = subprocess.run(
-        [sys.executable, "-m", "signing", "verify", "doc.json", "--trust", "bundle.json", "--json"],
+        [sys.executable, "-m", "signing", "verify", "doc.json", "--trust", "bundle.json", "--json", *pin],
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=60,
+        env={**os.environ, "ONEWINDOW_TRUST_STORE": str(tmp_path / "trusted-roots.json")},
     )
     assert ok.returncode == 0, ok.stderr
-    assert json.loads(ok.stdout)["indication"] == "TOTAL_PASSED"
+    report = json.loads(ok.stdout)
+    assert report["indication"] == "TOTAL_PASSED" and report["trust"]["root_sha256"] == root_of(gw)
 
 
 async def test_revocation_stops_sealing_but_earlier_results_still_pass(start_gateway, tmp_path: Path) -> None:
@@ -187,7 +243,7 @@ async def test_the_gateway_seals_verifies_and_serves_the_bundle_without_the_root
     assert response.status == 200
     served = await response.read()
     assert served == (pki / "trust-bundle.json").read_bytes()  # the bundle the bureau exported, as is
-    assert verify_document(document, TrustBundle.from_dict(json.loads(served))).passed
+    assert verify_document(document, TrustBundle.from_dict(json.loads(served), root_fingerprint=root_of(gw))).passed
     assert not (pki / "root" / "root-key.pem").exists()
 
 
@@ -234,6 +290,17 @@ async def test_no_exported_bundle_is_a_clear_problem(start_gateway, tmp_path: Pa
     assert (await gw.client.get("/problems/trust-bundle-unavailable")).status == 200
 
 
+async def test_the_gateway_refuses_to_serve_a_bundle_naming_a_member_twice(start_gateway, tmp_path: Path) -> None:
+    pki, secret = make_district(tmp_path)
+    gw = await start_gateway(pki_dir=str(pki), pki_passphrase_file=str(secret))
+    path = pki / "trust-bundle.json"
+    text = path.read_text(encoding="utf-8")
+    at = text.index('"next_update": ')
+    path.write_text(text[:at] + '"next_update": "2999-01-01T00:00:00Z", ' + text[at:], encoding="utf-8")
+    response = await gw.client.get("/v1/trust-bundle")
+    assert response.status == 503 and "duplicate member name 'next_update'" in (await response.json())["detail"]
+
+
 async def test_the_sample_district_made_at_first_start_exports_its_bundle(start_gateway, tmp_path: Path) -> None:
     pki = tmp_path / "sample" / "pki"
     gw = await start_gateway(
@@ -242,7 +309,8 @@ async def test_the_sample_district_made_at_first_start_exports_its_bundle(start_
     assert (pki / "trust-bundle.json").exists()
     response = await gw.client.get("/v1/trust-bundle")
     assert response.status == 200 and "Onewindow-Trust-Bundle-Stale" not in response.headers
-    assert verify_document(await sealed(gw), TrustBundle.from_dict(await response.json())).passed
+    bundle = TrustBundle.from_dict(await response.json(), root_fingerprint=root_of(gw))
+    assert verify_document(await sealed(gw), bundle).passed
 
 
 def _passphrase(path: Path):
@@ -251,34 +319,93 @@ def _passphrase(path: Path):
     return Passphrase(path.read_bytes().rstrip(b"\n"))
 
 
-@pytest.mark.skipif(not chromium_path() and not IN_CI, reason="chromium is not installed")
-async def test_the_verification_page_works_in_a_real_browser(gw, tmp_path: Path) -> None:
-    document = await sealed(gw, CLEARANCE)
+needs_chromium = pytest.mark.skipif(not chromium_path() and not IN_CI, reason="chromium is not installed")
+
+
+async def _paste_and_verify(browser: Browser, text: str, expect: str) -> str:
+    """Paste ``text``, press Verify, wait for a verdict of class ``expect``; returns the result panel's text."""
+    await browser.evaluate("document.getElementById('verdict').className = 'waiting'")
+    await browser.evaluate(f"document.getElementById('document').value = {json.dumps(text)}")
+    await browser.evaluate("document.getElementById('verify').click()")
+    await browser.wait_for(f"document.getElementById('verdict').className === {json.dumps(expect)}")
+    return str(await browser.evaluate("document.querySelector('main').innerText"))
+
+
+def _red_share(png: bytes) -> float:
+    width, height, pixels = decode_png(png)
+    assert width >= 200 and height >= 200
+    return sum(1 for r, g, b in pixels if r > 150 and g < 90 and b < 90) / len(pixels)
+
+
+@needs_chromium
+async def test_the_verification_page_shows_the_document_and_the_verdict_in_words(gw, tmp_path: Path) -> None:
+    created = await (await gw.post(CLEARANCE)).json()
+    document = created["result"]
     async with Browser(tmp_path / "profile") as browser:
         await browser.goto(str(gw.client.make_url("/verify")))
         assert "电子印章验证" in await browser.evaluate("document.title")
-        await browser.evaluate(f"document.getElementById('document').value = {json.dumps(json.dumps(document))}")
-        await browser.evaluate("document.getElementById('verify').click()")
-        await browser.wait_for(
-            "document.getElementById('verdict').textContent.includes('TOTAL') || "
-            "document.getElementById('verdict').className === 'pass'"
-        )
-        verdict = await browser.evaluate("document.getElementById('verdict').textContent")
-        assert "验证通过" in verdict
+        page = await _paste_and_verify(browser, json.dumps(document, ensure_ascii=False), "pass")
+        assert "验证通过" in await browser.evaluate("document.getElementById('verdict').textContent")
+        # The content, readably: item, applicant, office, and the agency's answer as a table.
+        summary = await browser.evaluate("document.getElementById('summary').innerText")
+        assert document["item_name"]["zh"] in summary and document["applicant"]["name"] in summary
+        assert document["office"]["name"] in summary and "办理事项 Item" in summary
+        answer = await browser.evaluate("document.getElementById('answer').innerText")
+        assert document["content"]["certificate_no"] in answer
+        assert await browser.evaluate("document.querySelectorAll('#answer table td').length") >= 2
+        assert "不可采信" not in page and "以下内容与印章所盖内容一致" in page
+        # Checks and the seal kind in words, not identifiers; the root fingerprint shown.
+        checks = await browser.evaluate("document.getElementById('check-rows').innerText")
+        assert "内容摘要" in checks and "签名值" in checks and "payload_digest" not in checks
         facts = await browser.evaluate("document.getElementById('facts').innerText")
-        assert document["seal"]["number"] in facts
+        assert document["seal"]["number"] in facts and "行政审批专用章" in facts and "delegated_approval" not in facts
+        assert root_of(gw) in facts
+        assert _red_share(await browser.screenshot("#stamp")) > 0.03, "no red stamp drawn for a passed verdict"
+        (tmp_path / "passed.png").write_bytes(await browser.screenshot())
+        # The request resource as the gateway returned it: verified by its result.
+        page = await _paste_and_verify(browser, json.dumps(created, ensure_ascii=False), "pass")
+        assert f"request resource {created['id']}" in page
+        # A tampered document: failed in words, content marked unreliable, and the stamp not red.
+        tampered = copy.deepcopy(document)
+        tampered["content"]["certificate_no"] = "伪造"
+        page = await _paste_and_verify(browser, json.dumps(tampered, ensure_ascii=False), "fail")
+        assert "HASH_FAILURE" in page and "盖章后内容被改动过" in page and "不可采信" in page
         png = await browser.screenshot("#stamp")
-        width, height, pixels = decode_png(png)
-        red = sum(1 for r, g, b in pixels if r > 150 and g < 90 and b < 90)
-        assert width >= 200 and height >= 200
-        assert red / len(pixels) > 0.03, f"only {red} red pixels: no stamp drawn"
-        (tmp_path / "page.png").write_bytes(await browser.screenshot())
-        # A tampered document: the page says so in plain words, and draws no false assurance.
-        document["content"]["certificate_no"] = "伪造"
-        await browser.evaluate(f"document.getElementById('document').value = {json.dumps(json.dumps(document))}")
-        await browser.evaluate("document.getElementById('verify').click()")
-        await browser.wait_for("document.getElementById('verdict').className === 'fail'")
-        assert "HASH_FAILURE" in await browser.evaluate("document.getElementById('verdict').textContent")
+        assert _red_share(png) < 0.002, "a failed verdict must not draw the stamp red, as if valid"
+        assert sum(1 for r, g, b in decode_png(png)[2] if abs(r - g) < 12 and abs(g - b) < 12 and r < 200) > 500
+        (tmp_path / "failed.png").write_bytes(await browser.screenshot())
+
+
+@needs_chromium
+async def test_the_verification_page_refuses_a_document_that_names_a_member_twice(gw, tmp_path: Path) -> None:
+    document = await sealed(gw, CLEARANCE)
+    genuine = document["content"]["certificate_no"]
+    text = json.dumps(document, ensure_ascii=False).replace(
+        f'"certificate_no": "{genuine}"', f'"certificate_no": "伪造", "certificate_no": "{genuine}"'
+    )
+    async with Browser(tmp_path / "profile") as browser:
+        await browser.goto(str(gw.client.make_url("/verify")))
+        page = await _paste_and_verify(browser, text, "fail")
+        assert "FORMAT_FAILURE" in page and "duplicate member name 'certificate_no'" in page
+        assert await browser.evaluate("document.getElementById('content-section').hidden") is True
+
+
+@needs_chromium
+async def test_the_verification_page_draws_chinese_glyphs_not_empty_boxes(gw, tmp_path: Path) -> None:
+    """Without a CJK font every character is the same empty box: two different texts would look identical."""
+    async with Browser(tmp_path / "profile") as browser:
+        await browser.goto(str(gw.client.make_url("/verify")))
+        await browser.evaluate(
+            "document.body.insertAdjacentHTML('afterbegin', "
+            '\'<p style="font-size:40px;margin:0"><span id="a">印章真实有效</span></p>'
+            '<p style="font-size:40px;margin:0"><span id="b">内容未被改动</span></p>\')'
+        )
+        first, second = decode_png(await browser.screenshot("#a")), decode_png(await browser.screenshot("#b"))
+        assert first[:2] == second[:2]
+        ink = [sum(1 for r, g, b in image[2] if r + g + b < 300) for image in (first, second)]
+        assert min(ink) > 100, f"no glyphs drawn: {ink}"
+        differing = sum(1 for p, q in zip(first[2], second[2], strict=True) if p != q)
+        assert differing > len(first[2]) // 20, "two different Chinese texts render alike: empty boxes, no CJK font"
 
 
 async def test_the_sample_district_scopes_each_seal_to_its_kind_of_items(start_gateway, tmp_path: Path) -> None:

@@ -1,9 +1,13 @@
 """Verification for everyone who is handed a sealed result.
 
 ``POST /v1/verify`` checks a sealed document against the district's seal
-registry (the gateway's current view of it: no root key involved) and
-answers with the ETSI-style report, its plain-words rendering and the seal
-drawn as the red stamp.  With the audit log on, a document's
+registry (the gateway's current view of it: no root key involved; its own
+district, so its root is pinned by construction) and answers with the
+ETSI-style report, its plain-words rendering, the document it judged and
+the seal drawn as the stamp -- red only when the verdict is TOTAL_PASSED.
+The body is parsed as I-JSON: a member name twice is FORMAT_FAILURE naming
+it, never a reading of one of the two values.  A request resource
+(``{"id": ..., "result": {...}}``) is judged by its ``result``.  With the audit log on, a document's
 ``seal.audit_proof`` is checked with the gateway's audit key, which gives the
 proof of existence a seal revoked for key compromise needs.  ``GET /verify``
 is the page security staff use to paste or drop a document;
@@ -21,15 +25,24 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api.body import read_json_object
+from gateway.api.body import read_limited
 from gateway.api.keys import GATEWAY
 from gateway.api.openapi import openapi_problem
 from gateway.api.responses import json_response
 from gateway.errors import TrustBundleUnavailable
 from gateway.observability.events import digest
-from gateway.problems import TOO_MANY_REQUESTS, TRUST_BUNDLE_UNAVAILABLE, ProblemError
-from signing import render_stamp_svg, verify_document
+from gateway.problems import (
+    MALFORMED_REQUEST,
+    TOO_MANY_REQUESTS,
+    TRUST_BUNDLE_UNAVAILABLE,
+    UNSUPPORTED_MEDIA_TYPE,
+    ProblemError,
+)
+from signing import render_stamp_svg
 from signing.audit.document_proof import audit_checker
+from signing.errors import NotJsonError
+from signing.verify.reading import verify_text
+from signing.verify.report import VerificationReport
 from signing.verify.verifier import AuditChecker
 
 MAX_DOCUMENT_BYTES = 1_048_576
@@ -73,20 +86,37 @@ async def post_verify(request: web.Request) -> web.Response:
             "该地址的验证请求过于频繁，请稍后再试。",
             headers={"Retry-After": str(max(1, round(wait)))},
         )
-    document = await read_json_object(request, min(MAX_DOCUMENT_BYTES, gateway.settings.max_body_bytes))
-    report = verify_document(document, gateway.sealer.trust_view(), audit_checker=_audit_checker(gateway))
-    stamp = None
-    if report.seal_number and report.holder_name and report.kind:
-        stamp = render_stamp_svg(report.holder_name, report.seal_number, report.kind.value)
+    if request.content_type not in ("application/json", "application/problem+json") and request.body_exists:
+        raise ProblemError(
+            UNSUPPORTED_MEDIA_TYPE,
+            f"Expected application/json, got {request.content_type}.",
+            "请以 application/json 格式提交。",
+        )
+    raw = await read_limited(request, min(MAX_DOCUMENT_BYTES, gateway.settings.max_body_bytes))
+    try:
+        verified = verify_text(raw, gateway.sealer.trust_view(), audit_checker=_audit_checker(gateway))
+    except NotJsonError as exc:
+        raise ProblemError(MALFORMED_REQUEST, f"The body is {exc}.", "请求内容不是合法的 JSON。") from None
+    report, document = verified.report, verified.document
     await gateway.events.emit(
         "verification.requested",
-        document_digest=digest(document),
+        document_digest=digest(raw),
         indication=report.indication.value,
         sub_indication=report.sub_indication.value if report.sub_indication else None,
         seal_number=report.seal_number,
         request_id=report.request_id,
     )
-    return json_response(200, {"report": report.to_dict(), "text": report.render(), "stamp_svg": stamp})
+    content = {k: v for k, v in document.items() if k != "seal"} if document is not None else None
+    return json_response(
+        200, {"report": report.to_dict(), "text": report.render(), "stamp_svg": _stamp(report), "document": content}
+    )
+
+
+def _stamp(report: VerificationReport) -> str | None:
+    """The seal as a picture: red for TOTAL_PASSED only; grey and struck through for every other verdict."""
+    if not (report.seal_number and report.holder_name and report.kind):
+        return None
+    return render_stamp_svg(report.holder_name, report.seal_number, report.kind.value, void=not report.passed)
 
 
 def _audit_checker(gateway: Any) -> AuditChecker | None:
@@ -140,7 +170,16 @@ _REPORT: dict[str, Any] = {
     "properties": {
         "report": {"$ref": "#/components/schemas/VerificationReport"},
         "text": {"type": "string", "description": "The verdict in plain words, Chinese and English."},
-        "stamp_svg": {"type": ["string", "null"], "description": "The seal drawn as the red round stamp (SVG)."},
+        "stamp_svg": {
+            "type": ["string", "null"],
+            "description": "The seal drawn as the round stamp (SVG): red for TOTAL_PASSED, grey and struck through "
+            "with 未通过验证 / NOT VALID for every other verdict.",
+        },
+        "document": {
+            "type": ["object", "null"],
+            "description": "The sealed document that was judged, without its seal block (a request resource's "
+            "`result`); null when the body held none that could be read unambiguously (e.g. a member name twice).",
+        },
     },
 }
 OPENAPI_SCHEMAS: dict[str, Any] = {
@@ -148,9 +187,11 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
         "type": "object",
         "description": "ETSI EN 319 102-1 vocabulary: indication TOTAL_PASSED, TOTAL_FAILED or INDETERMINATE, "
         "with a sub-indication such as HASH_FAILURE, SIG_CRYPTO_FAILURE, REVOKED, REVOKED_NO_POE, EXPIRED, "
-        "NOT_YET_VALID, NO_CERTIFICATE_CHAIN_FOUND, FORMAT_FAILURE or SIG_CONSTRAINTS_FAILURE. REVOKED_NO_POE "
-        "(INDETERMINATE): the seal was revoked for key compromise after the claimed signing time and no audit-log "
-        "proof shows the document existed before the revocation.",
+        "NOT_YET_VALID, NO_CERTIFICATE_CHAIN_FOUND, FORMAT_FAILURE, SIG_CONSTRAINTS_FAILURE or TRY_LATER. "
+        "REVOKED_NO_POE (INDETERMINATE): the seal was revoked for key compromise after the claimed signing time and "
+        "no audit-log proof shows the document existed before the revocation. FORMAT_FAILURE includes a document "
+        "that names a member twice (I-JSON, RFC 7493). `trust` says which root judged it (this gateway's own "
+        "registry) and `words` and each check's `label` give the verdict in words.",
         "properties": {
             "indication": {"enum": ["TOTAL_PASSED", "TOTAL_FAILED", "INDETERMINATE"]},
             "sub_indication": {"type": ["string", "null"]},
@@ -161,7 +202,26 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
             "request_id": {"type": ["string", "null"]},
             "signed_at": {"type": ["string", "null"]},
             "revocation_note": {"type": ["string", "null"]},
-            "checks": {"type": "array", "items": {"type": "object"}},
+            "notes": {"type": "array", "items": {"type": "string"}},
+            "root_sha256": {"type": ["string", "null"], "description": "SHA-256 of the district root certificate"},
+            "trust": {
+                "type": ["object", "null"],
+                "description": "root_sha256, anchor {source, detail}, bundle_issued_at, bundle_next_update, "
+                "stale_bundle_accepted",
+            },
+            "words": {"type": "object", "description": "verdict, reason and seal kind as {zh, en} words"},
+            "checks": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string"},
+                        "label": {"type": "object", "description": "{zh, en}"},
+                        "passed": {"type": ["boolean", "null"]},
+                        "detail": {"type": "string"},
+                    },
+                },
+            },
         },
     }
 }
@@ -169,11 +229,11 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/v1/verify": {
         "post": {
             "operationId": "verifySealedDocument",
-            "summary": "Verify a sealed result document (any verdict is a 200)",
+            "summary": "Verify a sealed result document, or a request resource by its result (any verdict is a 200)",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
             "responses": {
                 "200": {"description": "The verification report", "content": {"application/json": {"schema": _REPORT}}},
-                "400": openapi_problem("Not JSON, or not a JSON object"),
+                "400": openapi_problem("Not JSON at all (JSON that is not I-JSON is a FORMAT_FAILURE verdict)"),
                 "413": openapi_problem("Document over 1 MiB"),
                 "415": openapi_problem("Not application/json"),
                 "429": openapi_problem("More than 5 verifications a second (bursts of 20) from one address"),

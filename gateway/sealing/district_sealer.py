@@ -16,7 +16,6 @@ date.  The root key belongs on the bureau's machine (docs/seals.md).
 
 from __future__ import annotations
 
-import json
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +35,7 @@ from signing import (
     load_passphrase,
     seal_document,
 )
+from signing.jose import ijson
 from signing.keys.passphrase import Passphrase
 from signing.pki.certificates import fingerprint
 from signing.registry.seal_registry import ROOT_KEY_FILE
@@ -208,8 +208,8 @@ class DistrictSealer:
             return TrustBundleUnavailable(f"cannot read the trust bundle {path}: {exc.strerror}")
         pinned = fingerprint(self.registry.root_certificate)
         try:
-            bundle = TrustBundle.from_dict(json.loads(body), root_fingerprint=pinned)
-        except (ValueError, SigningError) as exc:  # JSON errors are ValueErrors
+            bundle = TrustBundle.from_dict(ijson.loads(body), root_fingerprint=pinned)
+        except (ValueError, SigningError) as exc:  # I-JSON errors are ValueErrors: a member twice is refused
             return TrustBundleUnavailable(
                 f"{path} is not a valid trust bundle of this district's root ({exc}); {export}"
             )

@@ -16,12 +16,12 @@ from ``gateway`` so security staff can check entries with ``signing`` alone.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from signing.errors import EntryFormatError
+from signing.jose import ijson
 from signing.jose.jcs import canonicalize
 
 ENTRY_VERSION = 1
@@ -47,7 +47,7 @@ class AuditEntry:
 def parse_entry(data: bytes) -> AuditEntry:
     """Parse and check the shape of one entry's bytes; :class:`EntryFormatError` if malformed."""
     try:
-        doc = json.loads(data)
+        doc = ijson.loads(data)  # I-JSON: an entry with a member twice is malformed, naming it
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise EntryFormatError(f"not JSON: {exc}") from None
     if not isinstance(doc, dict):

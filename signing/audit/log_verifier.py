@@ -18,7 +18,6 @@ same judgement runs online and offline; it imports nothing from ``gateway``.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ from signing.audit.entry import parse_entry
 from signing.audit.log_report import Finding, LogReport, Suspect
 from signing.audit.merkle import Frontier, MerkleTreeBuilder
 from signing.errors import CheckpointFormatError, EntryFormatError
+from signing.jose import ijson
 
 __all__ = ["MISSING", "CheckpointRecord", "Finding", "LogReport", "LogVerifier", "Row", "Suspect"]
 
@@ -103,7 +103,7 @@ class LogVerifier:
         ordered = sorted(records, key=lambda r: r.filed_size if r.filed_size is not None else -1)
         for record in ordered:
             try:
-                doc = json.loads(record.signed) if isinstance(record.signed, str) else record.signed
+                doc = ijson.loads(record.signed) if isinstance(record.signed, str) else record.signed
                 signed = SignedCheckpoint.from_dict(doc)
             except (CheckpointFormatError, ValueError) as exc:
                 self._cp(record.filed_size, f"malformed checkpoint: {exc}")

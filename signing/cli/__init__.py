@@ -3,6 +3,7 @@
 * :mod:`~signing.cli.main` -- ``register`` (for the gateway's ``onewindow``) and ``main`` (standalone)
 * :mod:`~signing.cli.seal` -- ``seal init-district|issue|list|show|revoke|suspend|reinstate|export-trust``
 * :mod:`~signing.cli.verify` -- ``verify FILE --trust BUNDLE``
+* :mod:`~signing.cli.trust` -- ``trust pin|unpin|list``: pinned district roots
 * :mod:`~signing.cli.audit` -- ``audit check-proof``, offline
 
 ``__all__`` names the modules other packages may import; the rest are this package's own.

@@ -13,13 +13,13 @@ malformed file or key), each with a one-line message.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
 from signing.audit.checkpoint import AuditPublicKey, Problem, key_id, load_public_key
 from signing.audit.proof_files import ProofCheck, check_proof_file, embedded_public_key
-from signing.errors import CheckpointFormatError
+from signing.errors import CheckpointFormatError, IJsonError, NotJsonError
+from signing.jose import ijson
 
 EXIT_VALID, EXIT_INVALID, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -91,17 +91,11 @@ def _load_json(path: str) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise _BadInput(f"cannot read {path}: {exc}") from exc
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicate_keys)
-    except (ValueError, RecursionError) as exc:
-        raise _BadInput(f"{path} is not valid JSON: {exc}") from exc
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """Reject duplicate members: two readers must never see two different proofs."""
-    doc = dict(pairs)
-    if len(doc) != len(pairs):
-        raise ValueError("duplicate member name")
-    return doc
+        return ijson.loads(text)  # two readers must never see two different proofs: duplicates refused
+    except NotJsonError as exc:
+        raise _BadInput(f"{path} is not valid JSON: {exc}") from None
+    except IJsonError as exc:
+        raise _BadInput(f"{path} is not I-JSON (RFC 7493): {exc}") from None
 
 
 def _resolve_key(doc: Any, key_path: str | None) -> tuple[AuditPublicKey, bool]:

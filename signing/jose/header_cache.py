@@ -12,23 +12,27 @@ prefix instead of rehashing it for the signature.
 
 Equivalence with the plain path (``signing.jose.jws.parse_header`` and hashing
 the whole signing input) is what makes this safe; tests/signing prove it
-on generated headers.  The argument: a prefix ``P`` is learnt only when
-``P + "}"`` parses to a non-empty object, which leaves the JSON parser
-right after a complete member of the top-level object.  From there
-``P + T`` is valid JSON exactly when ``T`` is ``ws "," members "}" ws``,
-and then it parses to ``{**parse(P + "}"), **parse("{" + members "}")}``
-(later duplicates win, as in ``json.loads``).  Any other tail takes the
-full parse, which decides.  The header must start ``{"`` so that
-``json.loads`` reads it as UTF-8, as the tail is read.
+on generated and adversarial headers.  The argument: a prefix ``P`` is
+learnt only when ``P + "}"`` parses (as I-JSON, like the plain path) to a
+non-empty object, which leaves the parser right after a complete member of
+the top-level object.  From there ``P + T`` is valid JSON exactly when
+``T`` is ``ws "," members "}" ws``, and it is I-JSON exactly when, in
+addition, ``"{" + members "}"`` is I-JSON and names no member ``P`` already
+has: then it parses to ``{**parse(P + "}"), **parse("{" + members "}")}``.
+A tail that repeats a name (of the prefix or of itself), or is anything
+else, takes the full parse, which decides -- and refuses duplicates naming
+the member, as :func:`signing.jose.jws.parse_header` does.  ``P`` ends on
+a character boundary (it is valid UTF-8 on its own), so ``P + T`` is UTF-8
+exactly when ``T`` is.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
-from signing.errors import JwsFormatError
+from signing.errors import IJsonError, JwsFormatError
+from signing.jose import ijson
 from signing.jose.jws import b64url_bytes, b64url_decode, load_header_json
 
 _JSON_WS = " \t\n\r"  # the four whitespace characters of RFC 8259
@@ -75,7 +79,7 @@ class HeaderCache:
         entry = self._prefix_of(header_b64)
         if entry is not None:
             dynamic = _continuation(header_b64[len(entry.text) :])
-            if dynamic is not None:
+            if dynamic is not None and dynamic.keys().isdisjoint(entry.members):
                 return {**entry.members, **dynamic}
         raw = b64url_decode(header_b64)
         header = load_header_json(raw)
@@ -107,8 +111,8 @@ class HeaderCache:
         if cut <= 0 or cut % 3 or cut * 4 // 3 <= self.HEAD:
             return  # no static part, or its base64 is not a prefix of the header's
         try:
-            members = json.loads(raw[:cut] + b"}")
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            members = ijson.loads(raw[:cut] + b"}")
+        except IJsonError:
             return
         if not isinstance(members, dict) or not members:
             return
@@ -121,14 +125,14 @@ class HeaderCache:
 def _continuation(tail_b64: str) -> dict[str, Any] | None:
     """Parse ``ws "," members "}" ws`` (base64url) as an object; None if it is not that."""
     try:
-        text = b64url_decode(tail_b64).decode("utf-8", "surrogatepass")
+        text = b64url_decode(tail_b64).decode("utf-8")
     except (JwsFormatError, UnicodeDecodeError):
         return None
     body = text.lstrip(_JSON_WS)
     if not body.startswith(","):
         return None
     try:
-        members = json.loads("{" + body[1:])
-    except (json.JSONDecodeError, RecursionError):
+        members = ijson.loads("{" + body[1:])
+    except IJsonError:
         return None
     return members if isinstance(members, dict) and members else None

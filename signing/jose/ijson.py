@@ -14,7 +14,9 @@ intake envelopes -- goes through :func:`loads`, which refuses:
 * NaN and Infinity, which are not JSON at all.
 
 Every refusal is :class:`signing.errors.IJsonError` (a ``ValueError``) with a
-one-line reason; echoed input is cut short.
+one-line reason; echoed input is cut short.  Text that is not JSON at all
+(bad syntax, not UTF-8) is the subclass :class:`signing.errors.NotJsonError`,
+so a verifier can call that bad input and the rest a malformed document.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from signing.errors import IJsonError
+from signing.errors import IJsonError, NotJsonError
 
 MAX_DEPTH = 64
 _ECHO = 40
@@ -43,7 +45,7 @@ def loads(data: str | bytes, *, max_depth: int = MAX_DEPTH, max_members: int | N
         try:
             data = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise IJsonError(f"not UTF-8 (byte {exc.start})") from None
+            raise NotJsonError(f"not UTF-8 (byte {exc.start})") from None
     members = 0
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -65,7 +67,7 @@ def loads(data: str | bytes, *, max_depth: int = MAX_DEPTH, max_members: int | N
     except RecursionError:
         raise IJsonError(f"nested more than {max_depth} levels deep") from None
     except json.JSONDecodeError as exc:
-        raise IJsonError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise NotJsonError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     _check_tree(value, max_depth)
     return value
 

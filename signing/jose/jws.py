@@ -14,10 +14,10 @@ every such header's text.  The sealer encodes that part once per seal and
 from __future__ import annotations
 
 import binascii
-import json
 from typing import Any, Protocol
 
-from signing.errors import JwsFormatError
+from signing.errors import IJsonError, JwsFormatError, NotJsonError
+from signing.jose import ijson
 from signing.keys.signers import Signer
 
 
@@ -93,13 +93,18 @@ def parse_header(header_b64: str) -> dict[str, Any]:
 
 
 def load_header_json(raw: bytes) -> dict[str, Any]:
-    """``json.loads`` of decoded header bytes, which must be a JSON object."""
+    """Decoded header bytes parsed as I-JSON (RFC 7515 section 5.2 step 4), which must be a JSON object.
+
+    A member name twice is refused, naming it: RFC 7515 lets a JWS parser
+    reject duplicates or keep the last, and two verifiers that differ there
+    read two different headers from one token.
+    """
     try:
-        header = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        header = ijson.loads(raw)
+    except NotJsonError:
         raise JwsFormatError("protected header is not JSON") from None
-    except RecursionError:
-        raise JwsFormatError("protected header is nested too deeply") from None
+    except IJsonError as exc:
+        raise JwsFormatError(f"protected header is not I-JSON: {exc}") from None
     if not isinstance(header, dict):
         raise JwsFormatError("protected header is not a JSON object")
     return header

@@ -14,6 +14,7 @@ from typing import Any
 
 from signing.errors import RegistryError
 from signing.fsutil import atomic_write
+from signing.jose import ijson
 
 REGISTRY_FORMAT = "onewindow-seal-registry/1"
 
@@ -22,7 +23,7 @@ def read_state(directory: Path) -> dict[str, Any]:
     """The parsed ``registry.json`` of ``directory``; :class:`RegistryError` if absent or foreign."""
     path = directory / "registry.json"
     try:
-        state = json.loads(path.read_bytes())
+        state = ijson.loads(path.read_bytes())
     except FileNotFoundError:
         raise RegistryError(f"no seal registry at {directory} (run: seal init-district)") from None
     except (OSError, ValueError) as exc:

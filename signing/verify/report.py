@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from signing.model import KIND_WORDS, SealKind, format_time
+from signing.verify.pinning import Anchor
 
 
 class Indication(StrEnum):
@@ -31,6 +32,7 @@ class SubIndication(StrEnum):
     EXPIRED = "EXPIRED"
     NOT_YET_VALID = "NOT_YET_VALID"
     SIG_CONSTRAINTS_FAILURE = "SIG_CONSTRAINTS_FAILURE"
+    TRY_LATER = "TRY_LATER"
 
 
 #: EN 319 102-1 table 5: which main indication each sub-indication belongs to.
@@ -44,6 +46,7 @@ INDICATION_OF: dict[SubIndication, Indication] = {
     SubIndication.NO_CERTIFICATE_CHAIN_FOUND: Indication.INDETERMINATE,
     SubIndication.REVOKED_NO_POE: Indication.INDETERMINATE,
     SubIndication.SIG_CONSTRAINTS_FAILURE: Indication.INDETERMINATE,
+    SubIndication.TRY_LATER: Indication.INDETERMINATE,
 }
 
 _VERDICT_WORDS: dict[Indication, tuple[str, str]] = {
@@ -68,8 +71,9 @@ _REASON_WORDS: dict[SubIndication, tuple[str, str]] = {
         "the signature value is wrong (seal data altered or damaged)",
     ),
     SubIndication.NO_CERTIFICATE_CHAIN_FOUND: (
-        "印章证书不是本区签发或不在印章登记册中",
-        "the seal certificate is not one the district issued",
+        "印章证书不能追溯到受信任的区根证书（不是本区签发，或信任包的根证书未经固定）",
+        "the seal certificate does not chain to a trusted district root (not issued by the district, "
+        "or the trust bundle's root is not pinned)",
     ),
     SubIndication.REVOKED: (
         "盖章时印章已被吊销",
@@ -92,9 +96,16 @@ _REASON_WORDS: dict[SubIndication, tuple[str, str]] = {
         "印章不得用于此事项或此时",
         "the seal was not allowed to seal this item at that time",
     ),
+    SubIndication.TRY_LATER: (
+        "信任包已过下次更新时间，无法确认盖章时印章是否已被吊销：请取得最新的信任包后再验证",
+        "the trust bundle is past its next update, so whether the seal was revoked is not known: "
+        "get a fresh trust bundle and verify again",
+    ),
 }
 _CHECK_WORDS: dict[str, tuple[str, str]] = {
     "format": ("文件格式", "document format"),
+    "trust_anchor": ("根证书已固定（信任锚）", "district root pinned (trust anchor)"),
+    "revocation_freshness": ("信任包是否过期", "trust bundle up to date"),
     "certificate_chain": ("证书链与登记册", "certificate chain and registry"),
     "validity_period": ("证书有效期", "certificate validity period"),
     "revocation_status": ("吊销与暂停状态", "revocation and suspension status"),
@@ -114,7 +125,50 @@ class Check(NamedTuple):
     detail: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "passed": self.passed, "detail": self.detail}
+        zh, en = _CHECK_WORDS.get(self.name, (self.name, self.name))
+        return {"name": self.name, "label": {"zh": zh, "en": en}, "passed": self.passed, "detail": self.detail}
+
+
+def _words(pair: tuple[str, str] | None) -> dict[str, str] | None:
+    return {"zh": pair[0], "en": pair[1]} if pair else None
+
+
+@dataclass(frozen=True, slots=True)
+class TrustFacts:
+    """What the verdict was judged against: the root, how it is trusted, how fresh the bundle is."""
+
+    root_fingerprint: str
+    anchor: Anchor | None
+    bundle_issued_at: datetime
+    bundle_next_update: datetime | None = None  # None: the verifier's own registry, always current
+    stale_bundle_accepted: bool = False  # past next_update, and the verifier said to accept it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "root_sha256": self.root_fingerprint,
+            "anchor": self.anchor.to_dict() if self.anchor else None,
+            "bundle_issued_at": format_time(self.bundle_issued_at),
+            "bundle_next_update": format_time(self.bundle_next_update) if self.bundle_next_update else None,
+            "stale_bundle_accepted": self.stale_bundle_accepted,
+        }
+
+    def render(self) -> list[str]:
+        """Lines for every verdict: the root fingerprint and the anchor, always."""
+        lines = [f"根证书 Root SHA-256: {self.root_fingerprint}"]
+        if self.anchor:
+            lines.append(f"信任锚 Trust anchor: {self.anchor.detail}")
+        else:
+            lines.append(
+                "信任锚 Trust anchor: 未固定 NOT PINNED — 不能据此认定印章真实 / "
+                "nothing this bundle vouches for is genuine"
+            )
+        if self.stale_bundle_accepted and self.bundle_next_update:
+            lines.append(
+                f"信任包 Trust bundle: 已过期仍按要求采用 / accepted past its next update "
+                f"({format_time(self.bundle_next_update)}, --accept-stale-bundle): "
+                f"revocations after {format_time(self.bundle_issued_at)} are not known"
+            )
+        return lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,14 +188,19 @@ class VerificationReport:
     validated_at: datetime | None = None
     revocation_note: str | None = None
     notes: tuple[str, ...] = field(default=())
-    root_fingerprint: str | None = None
+    trust: TrustFacts | None = None
 
     @property
     def passed(self) -> bool:
         return self.indication is Indication.TOTAL_PASSED
 
+    @property
+    def root_fingerprint(self) -> str | None:
+        """SHA-256 of the root the verdict was judged against."""
+        return self.trust.root_fingerprint if self.trust else None
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (times RFC 3339 UTC)."""
+        """JSON-ready form (times RFC 3339 UTC); ``words`` and each check's ``label`` are for people."""
         return {
             "indication": self.indication.value,
             "sub_indication": self.sub_indication.value if self.sub_indication else None,
@@ -155,6 +214,12 @@ class VerificationReport:
             "revocation_note": self.revocation_note,
             "notes": list(self.notes),
             "root_sha256": self.root_fingerprint,
+            "trust": self.trust.to_dict() if self.trust else None,
+            "words": {
+                "verdict": _words(_VERDICT_WORDS[self.indication]),
+                "reason": _words(_REASON_WORDS[self.sub_indication]) if self.sub_indication else None,
+                "kind": _words(KIND_WORDS[self.kind]) if self.kind else None,
+            },
             "checks": [check.to_dict() for check in self.checks],
         }
 
@@ -182,6 +247,8 @@ class VerificationReport:
         ):
             if value:
                 lines.append(f"{label}: {value}")
+        if self.trust:
+            lines.extend(self.trust.render())
         lines.extend(f"说明 Note: {note}" for note in self.notes)
         lines.append("检查项 Checks:")
         for check in self.checks:

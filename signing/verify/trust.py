@@ -7,8 +7,10 @@ checks the signature, the CRL and every seal certificate, so an edited
 bundle is refused before any document is judged with it.
 
 The bundle proves itself consistent with the root *it contains*; to know
-that root is the district's, compare its fingerprint with the one the
-district publishes (``root_fingerprint=`` / ``--root-fingerprint``).
+that root is the district's, the verifier pins it (``root_fingerprint=``,
+or a trust store: :mod:`signing.verify.pinning`).  The bundle records how
+(:attr:`TrustBundle.anchor`); without an anchor no verdict says genuine.
+Its ``next_update`` says until when its revocation information is fresh.
 
 A process that holds the registry itself (the gateway) needs no signed
 bundle to verify: :meth:`TrustBundle.from_local_state` indexes the root
@@ -31,7 +33,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from signing.errors import JwsFormatError, TrustBundleError
+from signing.errors import IJsonError, JwsFormatError, NotJsonError, TrustBundleError
+from signing.jose import ijson
 from signing.jose.header_cache import HeaderCache
 from signing.jose.jcs import canonicalize
 from signing.jose.jws import b64url, parse_detached, sign_detached, signing_input
@@ -40,6 +43,14 @@ from signing.keys.signers import FileSigner
 from signing.model import Seal, SealStatus, format_time, parse_time
 from signing.pki.certificates import build_crl, issued_by
 from signing.sealing import DYNAMIC_MARKER
+from signing.verify.pinning import (
+    Anchor,
+    AnchorSource,
+    PinnedRoot,
+    TrustStore,
+    anchor_from_store,
+    normalise_fingerprint,
+)
 
 BUNDLE_FORMAT = "onewindow-trust-bundle/1"
 BUNDLE_TYP = "onewindow-trust-bundle+jws"
@@ -95,6 +106,7 @@ class TrustBundle:
         root: x509.Certificate,
         seals: list[Seal],
         crl: x509.CertificateRevocationList | None,
+        anchor: Anchor | None = None,
     ) -> None:
         self.data = data
         #: True for a bundle whose root signature was checked; False for a local view.
@@ -106,6 +118,12 @@ class TrustBundle:
         self.root_fingerprint = hashlib.sha256(self.root_der).hexdigest()
         self.district: dict[str, str] = dict(data["district"])
         self.issued_at = parse_time(data["issued_at"])
+        #: Until when the revocation information is fresh; None for a local view (always current).
+        self.next_update = parse_time(data["next_update"]) if "next_update" in data else None
+        #: Why this root is trusted; None when nobody pinned it (then nothing it vouches for is genuine).
+        self.anchor = anchor
+        #: The trust-store entry recorded on first use while loading, for the loud notice; else None.
+        self.recorded_pin: PinnedRoot | None = None
         self.crl = crl
         self.seals: dict[str, Seal] = {seal.number: seal for seal in seals}
         self.by_certificate: dict[str, Seal] = {
@@ -117,8 +135,21 @@ class TrustBundle:
         self.header_cache = HeaderCache(DYNAMIC_MARKER)
 
     @classmethod
-    def from_dict(cls, data: Any, *, root_fingerprint: str | None = None) -> TrustBundle:
-        """Check and index a parsed bundle; raise :class:`TrustBundleError` if anything is off."""
+    def from_dict(
+        cls,
+        data: Any,
+        *,
+        root_fingerprint: str | None = None,
+        trust_store: TrustStore | None = None,
+        first_use: bool = False,
+    ) -> TrustBundle:
+        """Check and index a parsed bundle; raise :class:`TrustBundleError` if anything is off.
+
+        The anchor: ``root_fingerprint`` when given (a different root is
+        refused), else the ``trust_store`` (a district it knows with another
+        root is refused; an unknown one is recorded when ``first_use``),
+        else none -- the bundle loads, but no verdict with it says genuine.
+        """
         if not isinstance(data, dict) or data.get("format") != BUNDLE_FORMAT:
             raise TrustBundleError(f"not a trust bundle (expected format {BUNDLE_FORMAT})")
         try:
@@ -129,23 +160,32 @@ class TrustBundle:
             raise TrustBundleError("trust bundle: root certificate is not self-signed")
         root_der = root.public_bytes(Encoding.DER)
         actual = hashlib.sha256(root_der).hexdigest()
-        if root_fingerprint is not None and _norm(root_fingerprint) != actual:
-            raise TrustBundleError(
-                f"trust bundle root {actual} is not the pinned district root {_norm(root_fingerprint)}"
-            )
+        anchor = None
+        if root_fingerprint is not None:
+            pinned = normalise_fingerprint(root_fingerprint)
+            if pinned != actual:
+                raise TrustBundleError(f"trust bundle root {actual} is not the pinned district root {pinned}")
+            anchor = Anchor(AnchorSource.ROOT_FINGERPRINT, "root pinned by the fingerprint given (--root-fingerprint)")
         _check_signature(data, root, root_der)
         try:
             seals = [Seal.from_dict(entry) for entry in data["seals"]]
             crl = x509.load_der_x509_crl(base64.b64decode(data["crl"], validate=True))
-            parse_time(data["issued_at"])
-            dict(data["district"])
+            issued_at, next_update = parse_time(data["issued_at"]), parse_time(data["next_update"])
+            district = {"code": str(data["district"]["code"]), "name": str(data["district"]["name"])}
         except (KeyError, TypeError, ValueError) as exc:
             raise TrustBundleError(f"trust bundle: malformed content ({exc})") from None
+        if next_update < issued_at:
+            raise TrustBundleError("trust bundle: next_update lies before issued_at")
         for seal in seals:
             if not issued_by(seal.certificate, root):
                 raise TrustBundleError(f"trust bundle: seal {seal.number} was not issued by the root")
-        _check_crl(crl, root, seals, parse_time(data["issued_at"]))
-        return cls(data, root, seals, crl)
+        _check_crl(crl, root, seals, issued_at)
+        recorded = None
+        if anchor is None and trust_store is not None:  # only a bundle that passed every check is remembered
+            anchor, recorded = anchor_from_store(trust_store, district, actual, first_use=first_use)
+        bundle = cls(data, root, seals, crl, anchor)
+        bundle.recorded_pin = recorded
+        return bundle
 
     @classmethod
     def from_local_state(
@@ -178,7 +218,8 @@ class TrustBundle:
             "root_sha256": hashlib.sha256(root_der).hexdigest(),
             "seals": [seal.to_dict(include_key=False) for seal in seals],
         }
-        return cls(data, root, seals, None)
+        anchor = Anchor(AnchorSource.LOCAL_REGISTRY, f"the verifier's own registry of district {district['code']}")
+        return cls(data, root, seals, None, anchor)
 
     def seal_entries(self) -> list[dict[str, Any]]:
         """The bundle's ``seals`` member: every seal with its status history, as JSON data."""
@@ -193,19 +234,23 @@ class TrustBundle:
         return self.data
 
 
-def load_trust_bundle(path: str | Path, *, root_fingerprint: str | None = None) -> TrustBundle:
-    """Read, verify and index a trust bundle file."""
+def load_trust_bundle(
+    path: str | Path,
+    *,
+    root_fingerprint: str | None = None,
+    trust_store: TrustStore | None = None,
+    first_use: bool = False,
+) -> TrustBundle:
+    """Read (as I-JSON: a member name twice is refused, naming it), verify and index a trust bundle file."""
     try:
-        data = json.loads(Path(path).read_bytes())
+        data = ijson.loads(Path(path).read_bytes())
     except OSError as exc:
         raise TrustBundleError(f"cannot read trust bundle {path}: {exc.strerror}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except NotJsonError:
         raise TrustBundleError(f"trust bundle {path} is not JSON") from None
-    return TrustBundle.from_dict(data, root_fingerprint=root_fingerprint)
-
-
-def _norm(fingerprint: str) -> str:
-    return fingerprint.replace(":", "").strip().lower()
+    except IJsonError as exc:
+        raise TrustBundleError(f"trust bundle {path} is not I-JSON (RFC 7493): {exc}") from None
+    return TrustBundle.from_dict(data, root_fingerprint=root_fingerprint, trust_store=trust_store, first_use=first_use)
 
 
 def _check_signature(data: dict[str, Any], root: x509.Certificate, root_der: bytes) -> None:

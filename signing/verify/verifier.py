@@ -1,13 +1,22 @@
 """Offline verification of a sealed document against a trust bundle.
 
 Returns a :class:`VerificationReport`, never a bare bool.  Steps, in the
-order of ``docs/seals.md``: format, certificate chain (cached per ``x5c``),
-validity at the signing time, revocation/suspension at the signing time,
-signing time not in the future, scope, payload digest, signature, and the
-optional audit proof.  When several steps fail, the verdict names the
-first in this priority: FORMAT_FAILURE, HASH_FAILURE, SIG_CRYPTO_FAILURE,
+order of ``docs/seals.md``: format, trust anchor (the bundle's root is
+pinned), freshness of the revocation information (the bundle's
+``next_update``), certificate chain (cached per ``x5c``), validity at the
+signing time, revocation/suspension at the signing time, signing time not
+in the future, scope, payload digest, signature, and the optional audit
+proof.  When several steps fail, the verdict names the first in this
+priority: FORMAT_FAILURE, HASH_FAILURE, SIG_CRYPTO_FAILURE,
 NO_CERTIFICATE_CHAIN_FOUND, NOT_YET_VALID, EXPIRED, REVOKED,
-REVOKED_NO_POE, SIG_CONSTRAINTS_FAILURE.
+REVOKED_NO_POE, SIG_CONSTRAINTS_FAILURE, TRY_LATER.
+
+A bundle nobody pinned (:attr:`TrustBundle.anchor` None) never gives
+TOTAL_PASSED: INDETERMINATE / NO_CERTIFICATE_CHAIN_FOUND, the chain does not
+reach a trusted anchor.  A bundle past its ``next_update`` does not know
+revocations made since it was issued: INDETERMINATE / TRY_LATER (EN 319
+102-1: revocation information not fresh, a fresher one may decide), unless
+the caller accepts it (``accept_stale_bundle``), which the verdict states.
 
 The signing time ``sigT`` is the sealer's claim.  It is believed when the
 seal was later revoked for a reason that leaves the key in the holder's
@@ -49,11 +58,11 @@ from signing.keys.algorithms import KeyType, key_type_for_alg, key_type_of
 from signing.model import Seal, format_time, parse_time
 from signing.pki.certificates import seal_info_of
 from signing.sealing import SEAL_FORMAT, SEAL_TYP
-from signing.verify.report import INDICATION_OF, Check, Indication, SubIndication, VerificationReport
+from signing.verify.report import INDICATION_OF, Check, Indication, SubIndication, TrustFacts, VerificationReport
 from signing.verify.revocation import AuditChecker, AuditEvidence, Evidence, audit_evidence, check_status
 from signing.verify.trust import TrustBundle
 
-__all__ = ["CLOCK_SKEW", "AuditChecker", "AuditEvidence", "verify_document"]
+__all__ = ["CLOCK_SKEW", "AuditChecker", "AuditEvidence", "format_failure", "verify_document"]
 
 CLOCK_SKEW = timedelta(minutes=5)
 _PRIORITY = (
@@ -65,6 +74,7 @@ _PRIORITY = (
     SubIndication.REVOKED,
     SubIndication.REVOKED_NO_POE,
     SubIndication.SIG_CONSTRAINTS_FAILURE,
+    SubIndication.TRY_LATER,
 )
 _STRING_FIELDS = ("kid", "sigT", "ow_kind", "ow_item", "ow_request_id", "ow_jcs_sha256")
 
@@ -208,6 +218,48 @@ class _Checks:
         return (INDICATION_OF[sub] if sub else Indication.TOTAL_PASSED), sub
 
 
+def _check_trust(checks: _Checks, trust: TrustBundle, validated_at: datetime, accept_stale: bool) -> TrustFacts:
+    """The root is pinned, and the bundle's revocation information is fresh at the validation time."""
+    if trust.anchor is not None:
+        checks.record("trust_anchor", True, SubIndication.NO_CERTIFICATE_CHAIN_FOUND, trust.anchor.detail)
+    else:
+        detail = "the trust bundle's root is not pinned: give --root-fingerprint or pin it (onewindow trust pin)"
+        checks.record("trust_anchor", False, SubIndication.NO_CERTIFICATE_CHAIN_FOUND, detail)
+    next_update, issued = trust.next_update, format_time(trust.issued_at)
+    stale = next_update is not None and validated_at > next_update
+    if next_update is None:
+        checks.record("revocation_freshness", True, SubIndication.TRY_LATER, "the verifier's own registry, read now")
+    elif not stale:
+        checks.record("revocation_freshness", True, SubIndication.TRY_LATER, f"fresh until {format_time(next_update)}")
+    elif accept_stale:
+        detail = (
+            f"past its next update {format_time(next_update)}, accepted as asked; revocations after {issued} unknown"
+        )
+        checks.record("revocation_freshness", True, SubIndication.TRY_LATER, detail)
+    else:
+        detail = (
+            f"the trust bundle of {issued} was due for renewal at {format_time(next_update)}: revocations since "
+            "are not known; get a fresh bundle (or accept this one with --accept-stale-bundle)"
+        )
+        checks.record("revocation_freshness", False, SubIndication.TRY_LATER, detail)
+    return _facts(trust, stale_accepted=stale and accept_stale)
+
+
+def _facts(trust: TrustBundle, *, stale_accepted: bool = False) -> TrustFacts:
+    return TrustFacts(trust.root_fingerprint, trust.anchor, trust.issued_at, trust.next_update, stale_accepted)
+
+
+def format_failure(trust: TrustBundle, detail: str, at: datetime | None = None) -> VerificationReport:
+    """TOTAL_FAILED / FORMAT_FAILURE: not a well-formed sealed document (``detail`` says why)."""
+    return VerificationReport(
+        Indication.TOTAL_FAILED,
+        SubIndication.FORMAT_FAILURE,
+        (Check("format", False, detail),),
+        validated_at=(at or datetime.now(UTC)).astimezone(UTC),
+        trust=_facts(trust),
+    )
+
+
 def _check_validity(checks: _Checks, cert: x509.Certificate, signed_at: datetime) -> None:
     """The seal certificate was valid at the signing time."""
     not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
@@ -257,21 +309,21 @@ def verify_document(
     *,
     at: datetime | None = None,
     audit_checker: AuditChecker | None = None,
+    accept_stale_bundle: bool = False,
 ) -> VerificationReport:
-    """Judge a sealed document; ``at`` is the validation time (default now)."""
+    """Judge a sealed document; ``at`` is the validation time (default now).
+
+    ``accept_stale_bundle``: judge with a bundle past its ``next_update``
+    as if it were fresh (the verdict says so) instead of TRY_LATER.
+    """
     validated_at = (at or datetime.now(UTC)).astimezone(UTC)
     try:
         sealed = _parse(document, trust)
     except (_Malformed, ValueError) as exc:
-        return VerificationReport(
-            Indication.TOTAL_FAILED,
-            SubIndication.FORMAT_FAILURE,
-            (Check("format", False, str(exc)),),
-            validated_at=validated_at,
-            root_fingerprint=trust.root_fingerprint,
-        )
+        return format_failure(trust, str(exc), validated_at)
     header, signed_at, seal = sealed.header, sealed.signed_at, sealed.chain.seal
     checks = _Checks()
+    facts = _check_trust(checks, trust, validated_at, accept_stale_bundle)
     checks.record("certificate_chain", seal is not None, SubIndication.NO_CERTIFICATE_CHAIN_FOUND, sealed.chain.problem)
     _check_validity(checks, sealed.chain.certificate, signed_at)
     evidence = audit_evidence(sealed.block, document, audit_checker)
@@ -305,5 +357,5 @@ def verify_document(
         validated_at=validated_at,
         revocation_note=revocation_note,
         notes=tuple(notes),
-        root_fingerprint=trust.root_fingerprint,
+        trust=facts,
     )

@@ -16,6 +16,7 @@ import pytest
 from signing.keys.passphrase import PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, Passphrase
 from signing.registry.sample import SAMPLE_OFFICES, create_sample_district
 from signing.registry.seal_registry import SealRegistry
+from signing.verify.pinning import TRUST_STORE_ENV
 from signing.verify.trust import TrustBundle
 
 SECRET = "correct horse battery staple"
@@ -43,9 +44,23 @@ def seal_registry(tmp_path: Path, seal_env: str, key_type: str) -> SealRegistry:
     return create_sample_district(tmp_path / "pki", now=ISSUED, key_type=key_type)
 
 
+def pinned_bundle(registry: SealRegistry, **export: Any) -> TrustBundle:
+    """A freshly exported bundle of ``registry``, loaded with its root pinned (as a careful verifier does)."""
+    bundle = registry.export_trust_bundle(**export)
+    return TrustBundle.from_dict(bundle, root_fingerprint=bundle["root_sha256"])
+
+
 @pytest.fixture
 def trust(seal_registry: SealRegistry) -> TrustBundle:
-    return TrustBundle.from_dict(seal_registry.export_trust_bundle())
+    return pinned_bundle(seal_registry)
+
+
+@pytest.fixture
+def trust_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A trust store of the test's own (``$ONEWINDOW_TRUST_STORE``), empty: nothing pinned yet."""
+    path = tmp_path / "config" / "trusted-roots.json"
+    monkeypatch.setenv(TRUST_STORE_ENV, str(path))
+    return path
 
 
 @pytest.fixture(scope="session")

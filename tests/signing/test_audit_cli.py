@@ -102,7 +102,7 @@ def test_proof_signed_by_another_key_exits_1(tmp_path: Path, capsys: pytest.Capt
     ("content", "message"),
     [
         ("{not json", "not valid JSON"),
-        ("[" * 100_000, "not valid JSON"),
+        ("[" * 100_000, "nested more than 64 levels deep"),
         ('{"format": "onewindow-inclusion-proof/v1", "format": "x"}', "duplicate"),
         ({"format": "something"}, "malformed proof file"),
         ({"format": "onewindow-inclusion-proof/v1", "leaf_index": 1}, "malformed proof file"),

@@ -131,8 +131,13 @@ def test_refused_operations_print_one_line_and_exit_2(
 
 @pytest.fixture
 def sealed_files(
-    seal_registry: SealRegistry, office: tuple[str, str], result_doc: dict, tmp_path: Path
+    seal_registry: SealRegistry,
+    office: tuple[str, str],
+    result_doc: dict,
+    tmp_path: Path,
+    trust_store: Path,
 ) -> tuple[Path, Path]:
+    """A sealed document and its bundle on disk; an empty trust store of the test's own."""
     seal = seal_registry.seal_for(office[0], "service_centre", "tax.payment-record")
     assert seal is not None
     doc = seal_document(
@@ -152,16 +157,22 @@ def test_verify_exits_0_only_for_total_passed(
     sealed_files: tuple[Path, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     doc, bundle = sealed_files
-    code, out, _ = run(capsys, "verify", str(doc), "--trust", str(bundle))
+    pin = ("--root-fingerprint", root_of(bundle))
+    code, out, _ = run(capsys, "verify", str(doc), "--trust", str(bundle), *pin)
     assert code == 0 and "TOTAL_PASSED" in out and "通过" in out
-    code, out, _ = run(capsys, "verify", str(doc), "--trust", str(bundle), "--json")
+    code, out, _ = run(capsys, "verify", str(doc), "--trust", str(bundle), "--json", *pin)
     assert code == 0 and json.loads(out)["indication"] == "TOTAL_PASSED"
     altered: dict[str, Any] = json.loads(doc.read_text())
     altered["records"][0]["paid"] = False
     bad = tmp_path / "altered.json"
     bad.write_text(json.dumps(altered))
-    code, out, _ = run(capsys, "verify", str(bad), "--trust", str(bundle), "--json")
+    code, out, _ = run(capsys, "verify", str(bad), "--trust", str(bundle), "--json", *pin)
     assert code == 1 and json.loads(out)["sub_indication"] == "HASH_FAILURE"
+
+
+def root_of(bundle: Path) -> str:
+    """The root fingerprint a bundle carries (what the bureau publishes, in these tests)."""
+    return str(json.loads(bundle.read_text())["root_sha256"])
 
 
 def test_verify_bad_input_is_one_line_exit_2(

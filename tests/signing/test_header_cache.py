@@ -39,6 +39,7 @@ json_text = st.text(
     max_size=12,
 )
 names = st.one_of(st.sampled_from(["alg", "kid", "x5c", "sigT", "ow_item", "z"]), json_text)
+static_names = names.filter(lambda name: name != "sigT")  # the static part ends where "sigT" begins
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-(10**6), 10**6), json_text)
 values = st.one_of(scalars, st.lists(scalars, max_size=3))
 
@@ -82,7 +83,10 @@ TAILS = [
     b',"sigT":1}x',  # trailing garbage
     b',"sigT":1',  # never closed
     b',"sigT":1}}',
-    b',"alg":"ES256","sigT":"t"}',  # a duplicate that overrides the static alg
+    b',"alg":"ES256","sigT":"t"}',  # a member of the static part again: refused, not overridden
+    b',"\\u0061lg":"ES256"}',  # the same, spelled with an escape
+    b',"sigT":1,"sigT":2}',  # a member of the tail twice
+    b',"sigT":{"a":1,"a":2}}',  # twice in a nested object
     b'\t\n,"sigT":"\\ud800"}',  # lone surrogate escape: json.loads keeps it
     b',"sigT":"\xed\xa0\x80"}',  # CESU-style surrogate bytes: surrogatepass, as json.loads
     b',"sigT":"\xff"}',  # not UTF-8
@@ -93,7 +97,7 @@ TAILS = [
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    static_members=st.dictionaries(names, values, max_size=4),
+    static_members=st.dictionaries(static_names, values, max_size=4),
     dynamic_members=st.dictionaries(names, values, max_size=4),
     pad=st.sampled_from(["", " ", "  ", "\t", " \n "]),
     ensure_ascii=st.booleans(),
@@ -121,6 +125,29 @@ def test_cached_parse_equals_the_plain_parse(
         for name in ("sha256", "sha384"):
             expected = hashlib.new(name, signing_input(header, payload)).digest()
             assert cache.signing_input_digest(header, payload, name) == expected
+
+
+@pytest.mark.parametrize(
+    ("tail", "member"),
+    [
+        (b',"alg":"ES256","sigT":"t"}', "alg"),  # would override the static alg if later duplicates won
+        (b',"sigT":"t","x5c":["MIIBforged"]}', "x5c"),
+        (b',"\\u006bid":"370303-BM-0099","sigT":"t"}', "kid"),  # an escape spells the same name
+        (b',"sigT":"t","sigT":"u"}', "sigT"),  # twice within the tail
+        (b',"sigT":"t","ow_item":{"a":1,"a":2}}', "a"),  # twice in a nested object
+    ],
+)
+def test_a_header_repeating_a_member_is_refused_naming_it_whether_or_not_its_prefix_is_cached(
+    tail: bytes, member: str
+) -> None:
+    learnt = _aligned(_static({"kid": "370303-BM-0001"}, "", True))
+    cache = HeaderCache(DYNAMIC_MARKER)
+    cache.parse(b64url(learnt + _dynamic({}, True)))
+    assert len(cache) == 1  # the prefix is learnt: the next header takes the fast path
+    header = b64url(learnt + tail)
+    for parse in (cache.parse, parse_header):
+        with pytest.raises(JwsFormatError, match=f"duplicate member name '{member}'"):
+            parse(header)
 
 
 def test_a_learnt_prefix_is_really_reused_and_the_cache_stays_bounded() -> None:
@@ -164,7 +191,7 @@ def test_verify_document_with_and_without_the_cache_agree_on_every_verdict(
         forged = copy.deepcopy(good)
         forged["seal"]["jws"] = f"{b64url(static + tail)}..{signature}"
         variants.append(forged)
-    uncached = TrustBundle.from_dict(trust.to_dict())
+    uncached = TrustBundle.from_dict(trust.to_dict(), root_fingerprint=trust.root_fingerprint)
     uncached.header_cache = HeaderCache(DYNAMIC_MARKER, max_entries=0)
     for doc in variants:
         assert _report(doc, trust) == _report(doc, uncached)

@@ -14,8 +14,8 @@ from signing.errors import KeyStoreError
 from signing.keys.algorithms import KEY_TYPES
 from signing.registry.seal_registry import SealRegistry
 from signing.sealing import seal_document
-from signing.verify.trust import TrustBundle
 from signing.verify.verifier import verify_document
+from tests.signing.conftest import pinned_bundle
 
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 TOKEN, PIN = "onewindow-test", "123456"
@@ -74,7 +74,7 @@ def test_seal_with_a_token_key_verifies_like_any_other(
     data = b"signed on the token"
     assert seal.key_type.verify(signer.public_key(), signer.sign(data), data)
     doc = seal_document(result_doc, signer, seal, item="tax.payment-record", request_id="R-1")
-    trust = TrustBundle.from_dict(hsm_registry.export_trust_bundle())
+    trust = pinned_bundle(hsm_registry)
     report = verify_document(doc, trust)
     assert report.passed, report.render()
     doc["total"] = 0

@@ -27,7 +27,7 @@ from signing.verify.report import Indication, SubIndication
 from signing.verify.trust import TrustBundle
 from signing.verify.verifier import verify_document
 from tests.signing.audit_proofs import audit_proof_for, with_audit_proof
-from tests.signing.conftest import ISSUED
+from tests.signing.conftest import ISSUED, pinned_bundle
 
 ITEM = "tax.payment-record"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -54,7 +54,7 @@ def _seal_at(registry: SealRegistry, seal: Seal, doc: dict[str, Any], at: dateti
 
 def _revoke(registry: SealRegistry, seal: Seal, code: str = "key_compromise", at: datetime = REVOKED_AT) -> TrustBundle:
     registry.revoke(seal.number, "印章密钥卡遗失 key card lost", at=at, reason_code=code)
-    return TrustBundle.from_dict(registry.export_trust_bundle())
+    return pinned_bundle(registry)
 
 
 def _forgery(registry: SealRegistry, seal: Seal, result_doc: dict[str, Any]) -> dict[str, Any]:
@@ -177,11 +177,11 @@ def test_expiry_after_signing_needs_no_poe_but_a_compromise_found_after_expiry_d
         office=office[0], holder_name=office[1], kind="service_centre", valid_days=5, not_before=start
     )
     inside = _seal_at(seal_registry, short, result_doc, start + timedelta(days=1))
-    trust = TrustBundle.from_dict(seal_registry.export_trust_bundle())
+    trust = pinned_bundle(seal_registry)
     assert verdict(verify_document(inside, trust)) == ("TOTAL_PASSED", None)  # expired since: still valid
     # The registry keeps the status of expired seals for good, so a later compromise is still recorded.
     seal_registry.revoke(short.number, "expired key found on a stolen laptop", reason_code="key_compromise")
-    trust = TrustBundle.from_dict(seal_registry.export_trust_bundle())
+    trust = pinned_bundle(seal_registry)
     assert verdict(verify_document(inside, trust)) == ("INDETERMINATE", "REVOKED_NO_POE")
 
 
@@ -209,14 +209,16 @@ def test_onewindow_verify_exits_1_for_a_backdated_forgery_and_0_with_a_genuine_p
     proven = with_audit_proof(genuine, audit_proof_for(genuine, audit_key, checkpoint_at=GENUINE_AT))
     _revoke(seal_registry, seal)
     bundle = tmp_path / "bundle.json"
-    seal_registry.export_trust_bundle(bundle)
+    root = seal_registry.export_trust_bundle(bundle)["root_sha256"]
     (tmp_path / "audit-key.pem").write_text(public_key_pem(audit_key.public_key()), encoding="ascii")
     files = {"forged.json": _forgery(seal_registry, seal, result_doc), "genuine.json": proven}
     for name, doc in files.items():
         (tmp_path / name).write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
 
     def verify(name: str, *extra: str) -> tuple[int, dict[str, Any]]:
-        code = main(["verify", str(tmp_path / name), "--trust", str(bundle), "--json", *extra])
+        code = main(
+            ["verify", str(tmp_path / name), "--trust", str(bundle), "--root-fingerprint", root, "--json", *extra]
+        )
         return code, json.loads(capsys.readouterr().out)
 
     audit = ("--audit-key", str(tmp_path / "audit-key.pem"))

@@ -25,8 +25,8 @@ from signing.pki.seal_info import SEAL_INFO_OID, SealInfo, decode_seal_info, enc
 from signing.registry.sample import SAMPLE_OFFICES
 from signing.registry.seal_registry import SealRegistry
 from signing.sealing import seal_document
-from signing.verify.trust import TrustBundle
 from signing.verify.verifier import verify_document
+from tests.signing.conftest import pinned_bundle
 
 
 def test_sample_district_has_one_seal_of_each_kind_per_office(seal_registry: SealRegistry) -> None:
@@ -278,7 +278,7 @@ def test_an_es256_district_keeps_working_and_holds_each_seals_own_key_type(
     for seal in (new, old):
         assert isinstance(seal.certificate.signature_hash_algorithm, hashes.SHA256)
         seal.certificate.verify_directly_issued_by(registry.root_certificate)
-    trust = TrustBundle.from_dict(reopened.export_trust_bundle())
+    trust = pinned_bundle(reopened)
     for seal in reopened.seals():
         signer = reopened.signer_for(seal)
         assert signer.algorithm == seal.key_type.alg

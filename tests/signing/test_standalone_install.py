@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from signing.audit.checkpoint import public_key_pem
+from signing.pki.certificates import fingerprint
 
 SIGNING_DIR = Path(__file__).resolve().parents[2] / "signing"
 
@@ -49,6 +50,7 @@ async def test_fresh_venv_with_only_onewindow_signing_verifies_a_result_of_the_r
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["ONEWINDOW_TRUST_STORE"] = str(workdir / "trusted-roots.json")
     subprocess.run(
         [str(venv / "bin/pip"), "install", "--quiet", str(source)],
         check=True,
@@ -86,10 +88,23 @@ async def test_fresh_venv_with_only_onewindow_signing_verifies_a_result_of_the_r
             timeout=120,
         )
 
+    unpinned = verify("doc.json")  # the bundle alone vouches only for itself
+    assert unpinned.returncode == 1 and json.loads(unpinned.stdout)["sub_indication"] == "NO_CERTIFICATE_CHAIN_FOUND"
+    root = fingerprint(gw.gateway.sealer.registry.root_certificate)  # as the bureau publishes it
+    assert f"onewindow trust pin 370303 {root}" in unpinned.stderr
+    pin = subprocess.run(
+        [str(venv / "bin/onewindow"), "trust", "pin", "370303", root],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert pin.returncode == 0, pin.stderr
     good = verify("doc.json")
     assert good.returncode == 0, good.stderr
     report = json.loads(good.stdout)
-    assert report["indication"] == "TOTAL_PASSED"
+    assert report["indication"] == "TOTAL_PASSED" and report["trust"]["anchor"]["source"] == "trust_store"
     assert {c["name"]: c["passed"] for c in report["checks"]}["audit_proof"] is True
     bad = verify("altered.json")
     assert bad.returncode == 1

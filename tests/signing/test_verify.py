@@ -26,6 +26,7 @@ from signing.sealing import seal_document, sign_document
 from signing.verify.report import Indication, SubIndication
 from signing.verify.trust import TrustBundle
 from signing.verify.verifier import verify_document
+from tests.signing.conftest import pinned_bundle
 
 ITEM = "tax.payment-record"
 
@@ -59,7 +60,7 @@ def test_untouched_document_passes_with_every_check_recorded(
     assert report.kind is not None and report.kind.value == "service_centre"
     assert report.item == ITEM and report.request_id == "R-1"
     names = [c.name for c in report.checks]
-    assert names[:2] == ["format", "certificate_chain"]
+    assert names[:4] == ["format", "trust_anchor", "revocation_freshness", "certificate_chain"]
     assert {"validity_period", "revocation_status", "scope", "payload_digest", "signature"} <= set(names)
     assert all(c.passed for c in report.checks)
 
@@ -179,7 +180,7 @@ def test_sealed_after_revocation_is_revoked(
     signer = seal_registry.signer_for(stale)
     revoked_at = datetime.now(UTC) - timedelta(hours=2)
     seal_registry.revoke(stale.number, "key card lost", at=revoked_at, reason_code="key_compromise")
-    trust = TrustBundle.from_dict(seal_registry.export_trust_bundle())
+    trust = pinned_bundle(seal_registry)
     # A gateway still holding the stale seal record seals after the revocation.
     doc = seal_document(result_doc, signer, stale, item=ITEM, request_id="R-1")
     report = verify_document(doc, trust)
@@ -192,7 +193,7 @@ def test_sealed_before_revocation_still_passes_with_a_note(
 ) -> None:
     doc = sealed(seal_registry, office[0], result_doc)
     seal_registry.revoke(doc["seal"]["number"], "office merged", reason_code="cessation_of_operation")
-    trust = TrustBundle.from_dict(seal_registry.export_trust_bundle())
+    trust = pinned_bundle(seal_registry)
     report = verify_document(doc, trust)
     assert verdict(report) == ("TOTAL_PASSED", None)
     assert report.revocation_note and "office merged" in report.revocation_note
@@ -210,7 +211,7 @@ def test_sealed_after_certificate_expiry_is_expired(
         valid_days=2,
         not_before=start,
     )
-    trust = TrustBundle.from_dict(seal_registry.export_trust_bundle())
+    trust = pinned_bundle(seal_registry)
     signer = seal_registry.signer_for(seal)
     with pytest.raises(Exception, match="cannot seal"):
         seal_document(result_doc, signer, seal, item=ITEM, request_id="R-1")
@@ -242,7 +243,7 @@ def test_item_outside_the_seal_scope_is_sig_constraints_failure(
     narrow = seal_registry.issue(
         office=office[0], holder_name=office[1], kind="delegated_approval", scope=["property.*"]
     )
-    trust = TrustBundle.from_dict(seal_registry.export_trust_bundle())
+    trust = pinned_bundle(seal_registry)
     signer = seal_registry.signer_for(narrow)
     with pytest.raises(Exception, match="does not cover"):
         seal_document(result_doc, signer, narrow, item=ITEM, request_id="R-1")
@@ -270,7 +271,7 @@ def test_sealed_while_suspended_is_sig_constraints_failure_and_reinstating_does_
     seal_registry.suspend(stale.number, "audit in progress")
     doc = seal_document(result_doc, signer, stale, item=ITEM, request_id="R-1")
     seal_registry.reinstate(stale.number, "audit closed")
-    trust = TrustBundle.from_dict(seal_registry.export_trust_bundle())
+    trust = pinned_bundle(seal_registry)
     assert verdict(verify_document(doc, trust)) == ("INDETERMINATE", "SIG_CONSTRAINTS_FAILURE")
 
 
@@ -319,8 +320,13 @@ def test_report_serialises_to_json_and_renders_in_chinese_and_english(
     data = json.loads(json.dumps(good.to_dict()))
     assert data["indication"] == "TOTAL_PASSED" and data["sub_indication"] is None
     assert data["holder"] == {"office": office[0], "name": office[1]}
-    assert all(set(c) == {"name", "passed", "detail"} for c in data["checks"])
+    assert all(set(c) == {"name", "label", "passed", "detail"} for c in data["checks"])
+    assert {c["name"]: c["label"]["zh"] for c in data["checks"]}["payload_digest"] == "内容摘要"
+    assert data["words"]["kind"] == {"zh": "便民服务专用章", "en": "service-centre seal"}
+    assert data["trust"]["root_sha256"] == trust.root_fingerprint == data["root_sha256"]
+    assert data["trust"]["anchor"]["source"] == "root_fingerprint"
     text = good.render()
+    assert f"Root SHA-256: {trust.root_fingerprint}" in text
     assert "通过" in text and "PASSED" in text and office[1] in text and "便民服务专用章" in text
     bad = copy.deepcopy(doc)
     bad["total"] = 0
@@ -337,6 +343,7 @@ def test_every_sub_indication_maps_to_its_etsi_indication() -> None:
         SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
         SubIndication.REVOKED_NO_POE,
         SubIndication.SIG_CONSTRAINTS_FAILURE,
+        SubIndication.TRY_LATER,
     }
 
 

@@ -33,6 +33,7 @@ from signing.audit.checkpoint import AuditPublicKey, SignedCheckpoint, key_id, l
 from signing.audit.log_verifier import LogReport
 from signing.audit.proof_files import build_consistency_proof_file, build_inclusion_proof_file, check_proof_file
 from signing.errors import SigningError
+from signing.jose import ijson
 from signing.keys.passphrase import Passphrase
 from signing.registry.seal_keys import rekey_files
 
@@ -47,7 +48,7 @@ def _settings(args: argparse.Namespace, *, reads_store: bool = False) -> Setting
 
 def _read_json(path: str) -> Any:
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        return ijson.loads(Path(path).read_bytes())  # I-JSON: a member twice is refused, naming it
     except OSError as exc:
         raise AuditInputError(f"cannot read {path}: {exc.strerror}") from None
     except (UnicodeDecodeError, ValueError) as exc:
