@@ -50,7 +50,7 @@ def loads(data: str | bytes, *, max_depth: int = MAX_DEPTH, max_members: int | N
         nonlocal members
         members += len(items)
         if max_members is not None and members > max_members:
-            raise IJsonError(f"more than {max_members} object members")
+            raise IJsonError(f"more than {max_members} object members", limit="max_members")
         obj = dict(items)
         if len(obj) != len(items):
             seen: set[str] = set()
@@ -63,7 +63,7 @@ def loads(data: str | bytes, *, max_depth: int = MAX_DEPTH, max_members: int | N
     try:
         value = json.loads(data, object_pairs_hook=pairs, parse_constant=_constant)
     except RecursionError:
-        raise IJsonError(f"nested more than {max_depth} levels deep") from None
+        raise IJsonError(f"nested more than {max_depth} levels deep", limit="max_depth") from None
     except json.JSONDecodeError as exc:
         raise IJsonError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     _check_tree(value, max_depth)
@@ -79,13 +79,13 @@ def _check_tree(value: Any, max_depth: int) -> None:
             _check_string(node)
         elif isinstance(node, dict):
             if depth > max_depth:
-                raise IJsonError(f"nested more than {max_depth} levels deep")
+                raise IJsonError(f"nested more than {max_depth} levels deep", limit="max_depth")
             for name, member in node.items():
                 _check_string(name)
                 stack.append((member, depth + 1))
         elif isinstance(node, list):
             if depth > max_depth:
-                raise IJsonError(f"nested more than {max_depth} levels deep")
+                raise IJsonError(f"nested more than {max_depth} levels deep", limit="max_depth")
             stack.extend((member, depth + 1) for member in node)
 
 
