@@ -15,6 +15,7 @@ from aiohttp import web
 from gateway import __version__
 from gateway.api.responses import json_response
 from gateway.catalogue.items import CHANNELS, ITEM_KINDS, MATERIAL_TYPES, OFFICE_LEVELS, SEAL_KINDS
+from gateway.catalogue.rules import RULE_KINDS
 from gateway.problems import NOT_FOUND, ProblemError, problem_type, problem_types
 
 _REF = "#/components/schemas/"
@@ -90,6 +91,7 @@ def _schemas() -> dict[str, Any]:
                 "operator": {
                     "type": "string",
                     "maxLength": 64,
+                    "pattern": "^[A-Za-z0-9_.@-]+$",
                     "description": "The accepting staff member's id (首问负责).",
                 },
                 "channel": {"enum": list(CHANNELS)},
@@ -100,9 +102,13 @@ def _schemas() -> dict[str, Any]:
                 "callback_url": {
                     "type": ["string", "null"],
                     "format": "uri",
+                    "maxLength": 2000,
                     "description": "Optional: where the final request resource is POSTed, signed with the "
-                    "caller's callback_secret. It must start with one of the caller's configured "
-                    "callback_prefixes, else 422 with error code callback_not_allowed.",
+                    "caller's callback_secret. Parsed and normalised (scheme and host case, IDNA, default port); "
+                    "userinfo, backslashes, dot segments, fragments and unusual IP forms are refused (422, code "
+                    "url). Its scheme, host, port and path must fall under one of the caller's configured "
+                    "callback_prefixes, else 422 with error code callback_not_allowed. The normalised URL is "
+                    "what is called.",
                 },
             },
             "additionalProperties": False,
@@ -149,12 +155,45 @@ def _schemas() -> dict[str, Any]:
                 "instance": text,
                 "request_id": text,
                 "errors": {"type": "array", "items": _ref("FieldProblem")},
+                "limit": {
+                    "type": "string",
+                    "description": "The limit the request went over: a configuration key (server.max_body_bytes, "
+                    "server.body_timeout_s, server.max_json_depth, ...) or a fixed one of the HTTP server "
+                    "(request_line_bytes, header_field_bytes, header_fields)",
+                },
+                "limit_value": {"type": "number", "description": "What that limit allows"},
             },
         },
         "FieldProblem": {
             "type": "object",
             "required": ["path", "code", "message_zh", "message_en"],
-            "properties": {"path": text, "code": text, "message_zh": text, "message_en": text},
+            "properties": {
+                "path": text,
+                "code": text,
+                "message_zh": text,
+                "message_en": text,
+                "related": {
+                    "type": "array",
+                    "items": text,
+                    "description": "For a cross-field rule: the other places it checked path against "
+                    "(the start of a period whose end is at path)",
+                },
+            },
+        },
+        "Rule": {
+            "type": "object",
+            "description": "A cross-field rule of the item (跨字段规则), checked at intake with every other problem.",
+            "required": ["kind", "materials", "statement_zh", "statement_en"],
+            "properties": {
+                "kind": {"enum": list(RULE_KINDS)},
+                "materials": {"type": "array", "items": text},
+                "statement_zh": text,
+                "statement_en": text,
+                "unit": {"enum": ["day", "month", "year"]},
+                "max": {"type": "integer"},
+                "strict": {"type": "boolean"},
+                "equals": {"type": "array"},
+            },
         },
         "ItemSummary": {
             "type": "object",
@@ -193,6 +232,7 @@ def _schemas() -> dict[str, Any]:
                 "conditions_zh": {"type": "array", "items": text},
                 "materials": {"type": "array", "items": _ref("Material")},
                 "pledge_replaces": {"type": "array", "items": text},
+                "rules": {"type": "array", "items": _ref("Rule")},
                 "legal_basis": {"type": "array", "items": text},
                 "steps": {"type": "array", "items": text},
                 "fee_zh": text,
@@ -231,16 +271,23 @@ def _paths() -> dict[str, Any]:
                     "202": _json(
                         _ref("RequestResource"), "Accepted: pending at the agency or deferred; poll the Location"
                     ),
-                    "400": openapi_problem("Malformed JSON or envelope"),
+                    "400": openapi_problem(
+                        "Not I-JSON (a duplicate member name, a lone surrogate), over server.max_json_depth or "
+                        "server.max_json_members, or an unreadable request head"
+                    ),
                     "401": openapi_problem("Missing or unknown API key"),
                     "403": openapi_problem("This caller, office or channel may not request the item"),
                     "404": openapi_problem("Unknown item"),
+                    "408": openapi_problem("The body did not arrive within server.body_timeout_s"),
                     "409": openapi_problem("Same Idempotency-Key still in flight"),
                     "413": openapi_problem("Body over the configured limit"),
+                    "414": openapi_problem("Request line over its limit"),
                     "415": openapi_problem("Not application/json"),
                     "422": openapi_problem(
                         "Every missing or invalid material, all at once; or an Idempotency-Key reused with another body"
                     ),
+                    "429": openapi_problem("This address holds server.max_connections_per_address connections"),
+                    "431": openapi_problem("A header over its limit, or too many headers"),
                     "502": openapi_problem("The agency answered unreadably"),
                     "503": openapi_problem("Agency unavailable and the item cannot be deferred, or no valid seal"),
                 },

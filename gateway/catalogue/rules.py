@@ -117,7 +117,9 @@ def _rule(where: str, table: Any, materials: Mapping[str, Material], pledge_repl
         if found is None:
             raise CatalogueError(f"{where}, field {key!r}: names no material of this item ({table[key]!r})")
         if types and found.type not in types:
-            raise CatalogueError(f"{where}, field {key!r}: {found.name} is a {found.type}, not a {' or '.join(types)}")
+            raise CatalogueError(
+                f"{where}, field {key!r}: {found.name} has type {found.type}; it needs {' or '.join(types)}"
+            )
         return found
 
     if kind in ("period_order", "longest_span"):
@@ -147,7 +149,7 @@ def _period(where: str, kind: str, table: Mapping[str, Any], start: Material, en
     if start.name == end.name:
         raise CatalogueError(f"{where}, field 'end': a period needs two different materials")
     if start.type != end.type:
-        raise CatalogueError(f"{where}, field 'end': {start.name} is a {start.type} but {end.name} a {end.type}")
+        raise CatalogueError(f"{where}, field 'end': {start.name} has type {start.type} but {end.name} {end.type}")
     if start.type == "text" and not all("pattern" in m.constraints for m in (start, end)):
         raise CatalogueError(f"{where}, field 'start': month materials need a pattern (YYYY-MM) constraint")
     strict = table.get("strict", False)
