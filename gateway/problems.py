@@ -9,6 +9,7 @@ integrator quotes when asking for help.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,8 @@ from gateway.personal_data.masking import mask_text
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 ECHO_LIMIT = 40
+# An ID number run together with other digits has no boundary for the masking patterns: mask the run.
+_LONG_DIGITS = re.compile(r"\d{13,}")
 
 
 def echo(value: object, limit: int = ECHO_LIMIT) -> str:
@@ -25,6 +28,7 @@ def echo(value: object, limit: int = ECHO_LIMIT) -> str:
     a megabyte long or an ID number; the answer says which one, not all of it.
     """
     text = mask_text(value if isinstance(value, str) else repr(value))
+    text = _LONG_DIGITS.sub(lambda m: m.group(0)[:4] + "*" * (len(m.group(0)) - 8) + m.group(0)[-4:], text)
     text = "".join(char if char.isprintable() else "\ufffd" for char in text)
     return text if len(text) <= limit else text[:limit] + "…"
 

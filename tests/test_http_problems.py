@@ -111,3 +111,29 @@ async def test_echoed_input_in_answers_is_cut_short_and_masked(gw) -> None:
         assert LONG_ID not in text, text[:300]
         assert len(text) < 2500, len(text)
     assert unknown_item["status"] == 404 and unknown_field["status"] == 422 and missing.status == 404
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (b"GET /v1/requests/01M8G4SDVRC5CZWFY161WBZNNC HTTP/1.1\r\nHost: g\r\nAuthorization: Bearer \xff\xfe\r\n", 401),
+        (b"GET /v1/requests/01M8G4SDVRC5CZWFY161WBZNNC HTTP/1.1\r\nHost: g\r\nX-Api-Key: \xe4\xb8\xad\r\n", 401),
+        (b"GET /v1/requests/%ff%fe HTTP/1.1\r\nHost: g\r\nAuthorization: Bearer " + WINDOW_KEY.encode() + b"\r\n", 404),
+        (b"GET /v1/catalog?%ff=1 HTTP/1.1\r\nHost: g\r\n", 400),
+        (b"GET /v1/cat%ffalog HTTP/1.1\r\nHost: g\r\n", 404),
+    ],
+    ids=["bearer-not-utf8", "api-key-not-ascii", "path-not-utf8", "query-not-utf8", "route-not-utf8"],
+)
+async def test_bytes_that_are_not_utf8_in_a_head_are_a_4xx_problem_not_a_500(
+    start_gateway, raw: bytes, status: int
+) -> None:
+    rg = await start_gateway()
+    async with served(rg.gateway) as gw:
+        answer = problem(await gw.exchange(raw + b"Connection: close\r\n\r\n"))
+    assert answer["status"] == status, answer
+
+
+async def test_a_refusal_quotes_the_office_and_channel_it_was_sent_cut_short(gw) -> None:
+    response = await gw.post({**PAYMENT_RECORD, "office": LONG_ID * 300, "channel": "c" * 5000})
+    answer = await response.json()
+    assert response.status == 403 and LONG_ID not in answer["detail"] and len(answer["detail"]) < 600

@@ -96,3 +96,15 @@ async def test_the_member_and_depth_limits_follow_the_configuration(start_gatewa
     await assert_nothing_stored(gw)
     status, _, answer = await post_raw(gw, ENVELOPE)  # three levels, twelve members: within both
     assert status == 201, answer
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["1" * 5000, "1e999", "-1e999"],
+    ids=["more-digits-than-python-converts", "beyond-a-double", "below-a-double"],
+)
+async def test_a_number_no_double_can_hold_is_400_not_500(gw, number: str) -> None:
+    status, media_type, answer = await post_raw(gw, with_materials(number))
+    assert status == 400 and media_type == "application/problem+json", answer
+    assert answer["type"] == "/problems/malformed-request"
+    await assert_nothing_stored(gw)

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from gateway.catalogue.items import Catalogue, Item, matches_any
 from gateway.config import CallbackPrefix, CallbackTarget, CallerConfig, Office, Settings, allowed
-from gateway.problems import FORBIDDEN, UNAUTHENTICATED, ProblemError
+from gateway.problems import FORBIDDEN, UNAUTHENTICATED, ProblemError, echo
 from gateway.store import RequestRecord
 
 
@@ -89,6 +89,8 @@ class ApiKeyAuthenticator:
                 "请在 Authorization 头中以 Bearer 方式提供 API 密钥。",
                 headers={"WWW-Authenticate": 'Bearer realm="onewindow"'},
             )
+        if not (key.isascii() and key.isprintable()):  # no key is anything else; bytes that are not UTF-8 neither
+            key = ""
         digest = hash_api_key(key)
         for known, caller in self._by_digest.items():
             if hmac.compare_digest(known, digest):
@@ -107,15 +109,15 @@ def _refusals(caller: Caller, item: Item, *, office: str, channel: str) -> list[
     if office != caller.office.code:
         reasons.append(
             (
-                f"this caller belongs to office {caller.office.code}, not {office}",
-                f"该终端隶属于 {caller.office.code}，不能代表 {office} 受理",
+                f"this caller belongs to office {caller.office.code}, not {echo(office)}",
+                f"该终端隶属于 {caller.office.code}，不能代表 {echo(office)} 受理",
             )
         )
     if channel != caller.channel:
         reasons.append(
             (
-                f"this caller is registered for channel {caller.channel!r}, not {channel!r}",
-                f"该终端登记的渠道为 {caller.channel}，不是 {channel}",
+                f"this caller is registered for channel '{caller.channel}', not '{echo(channel)}'",
+                f"该终端登记的渠道为 {caller.channel}，不是 {echo(channel)}",
             )
         )
     if not matches_any(item.code, caller.items):
@@ -129,7 +131,10 @@ def _refusals(caller: Caller, item: Item, *, office: str, channel: str) -> list[
         )
     if channel not in item.channels:
         reasons.append(
-            (f"{item.code} cannot be requested over channel {channel!r}", f"该事项不能通过 {channel} 渠道办理")
+            (
+                f"{item.code} cannot be requested over channel '{echo(channel)}'",
+                f"该事项不能通过 {echo(channel)} 渠道办理",
+            )
         )
     return reasons
 

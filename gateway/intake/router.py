@@ -110,8 +110,8 @@ class Router:
                 request_id=request_id,
                 caller=caller.id,
                 item=item.code,
-                office=office,
-                channel=channel,
+                office=echo(office),
+                channel=echo(channel),
                 reason=denied.detail_en,
             )
             raise

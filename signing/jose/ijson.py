@@ -11,7 +11,8 @@ intake envelopes -- goes through :func:`loads`, which refuses:
   strings that UTF-8 cannot carry);
 * nesting deeper than ``max_depth`` (64 unless the caller says otherwise),
   and more than ``max_members`` object members in all, when a limit is given;
-* NaN and Infinity, which are not JSON at all.
+* NaN and Infinity, which are not JSON at all, and numbers too large for a
+  double (``1e999``) or with more digits than Python converts.
 
 Every refusal is :class:`signing.errors.IJsonError` (a ``ValueError``) with a
 one-line reason; echoed input is cut short.
@@ -20,6 +21,7 @@ one-line reason; echoed input is cut short.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from signing.errors import IJsonError
@@ -35,6 +37,14 @@ def echo(text: str) -> str:
 
 def _constant(name: str) -> Any:
     raise IJsonError(f"{name} is not a JSON number")
+
+
+def _float(text: str) -> float:
+    """A number as a double; one too large for a double (``1e999``) would silently be infinity."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise IJsonError(f"the number {echo(text)} is too large for a double (RFC 7493 section 2.2)")
+    return value
 
 
 def loads(data: str | bytes, *, max_depth: int = MAX_DEPTH, max_members: int | None = None) -> Any:
@@ -61,11 +71,15 @@ def loads(data: str | bytes, *, max_depth: int = MAX_DEPTH, max_members: int | N
         return obj
 
     try:
-        value = json.loads(data, object_pairs_hook=pairs, parse_constant=_constant)
+        value = json.loads(data, object_pairs_hook=pairs, parse_constant=_constant, parse_float=_float)
     except RecursionError:
         raise IJsonError(f"nested more than {max_depth} levels deep", limit="max_depth") from None
     except json.JSONDecodeError as exc:
         raise IJsonError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except IJsonError:
+        raise
+    except ValueError:  # an integer with more digits than Python converts (sys.get_int_max_str_digits)
+        raise IJsonError("a number has too many digits") from None
     _check_tree(value, max_depth)
     return value
 
