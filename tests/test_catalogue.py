@@ -113,7 +113,10 @@ def test_catalog_show_states_every_materials_constraints(capsys: pytest.CaptureF
     assert main(["catalog", "show", "tax.payment-record"]) == 0
     out = capsys.readouterr().out
     assert "period_start [date, required] 查询起始日期 — YYYY-MM-DD; not after today" in out
-    assert "rules across materials:\n    - period_end must not be before period_start (查询截止日期不能早于查询起始日期)" in out
+    assert (
+        "rules across materials:\n    - period_end must not be before period_start (查询截止日期不能早于查询起始日期)"
+        in out
+    )
 
 
 def test_constraint_notes_give_ranges_patterns_and_the_effective_size_limit() -> None:

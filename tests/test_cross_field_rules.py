@@ -16,6 +16,7 @@ from gateway.errors import CatalogueError
 from gateway.intake.validation import check_materials
 from gateway.testing.samples import sample_materials
 from tests.helpers import ORGANISATION, PAYMENT_RECORD, PERSON
+from tests.test_catalogue import GOOD_ITEM
 
 CATALOGUE = load_registry(plugin_manager(), load_settings(environ={}), check_settings=False).catalogue
 
@@ -150,20 +151,9 @@ async def test_the_service_guide_states_the_rules(gw) -> None:
     ]
 
 
-ITEM = """
-[[items]]
-code = "demo.thing"
-name_zh = "示例事项"
-name_en = "Demo"
-kind = "query"
-seal = "service_centre"
-office_levels = ["town"]
-channels = ["window"]
-applicant_kinds = ["person"]
-legal_basis = ["某法第一条"]
-time_limit_days = 0
-steps = ["受理"]
-pledge_replaces = ["proof"]
+ITEM = (
+    GOOD_ITEM.replace('steps = ["受理"]\n', 'steps = ["受理"]\npledge_replaces = ["proof"]\n')
+    + """
 [[items.materials]]
 name = "start"
 type = "date"
@@ -192,6 +182,7 @@ type = "attachment"
 description_zh = "证明"
 [[items.rules]]
 """
+)
 
 
 @pytest.mark.parametrize(
