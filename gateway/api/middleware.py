@@ -27,6 +27,7 @@ from gateway.problems import (
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REQUEST_ID_HEADER = "X-Request-Id"
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
+CLIENT_GONE: web.RequestKey[bool] = web.RequestKey("client_gone", bool)
 LOGGED_PATH_LIMIT = 200
 _HTTP_PROBLEMS: dict[int, tuple[ProblemType, str, str]] = {
     400: (MALFORMED_REQUEST, "The request could not be understood.", "请求无法解析。"),
@@ -50,7 +51,7 @@ async def request_ids(request: web.Request, handler: Handler) -> web.StreamRespo
     try:
         response = await handler(request)
         final_id = request.get(REQUEST_ID, request_id)
-        if request.method == "POST" and request.path == "/v1/requests":
+        if request.method == "POST" and request.path == "/v1/requests" and not request.get(CLIENT_GONE):
             # The answer is part of the request's story; recorded before it is sent.
             await request.app[GATEWAY].events.emit(
                 "response.sent", request_id=final_id, path=request.path, status=response.status
@@ -70,6 +71,7 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         return problem_response(problem, request_id=request.get(REQUEST_ID), instance=_instance(request))
     except ClientDisconnected as gone:  # nobody is left to answer; not a fault of the gateway
         _log.info("http.client_disconnected", reason=str(gone))
+        request[CLIENT_GONE] = True  # no answer is sent, so none is recorded as sent
         closed = ProblemError(MALFORMED_REQUEST, "The connection closed before the body was complete.", "连接中断。")
         return problem_response(closed, request_id=request.get(REQUEST_ID), instance=_instance(request))
     except web.HTTPException as exc:
