@@ -3,12 +3,15 @@ echoed input is cut short and masked."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
+from aiohttp import web
 
-from gateway.api.guard import MAX_HEADER_FIELD_BYTES, MAX_HEADERS, MAX_REQUEST_LINE_BYTES
-from tests.guarded import problem, served
+from gateway.api.guard import MAX_HEADER_FIELD_BYTES, MAX_HEADERS, MAX_REQUEST_LINE_BYTES, make_runner
+from gateway.config import HttpLimits
+from tests.guarded import parse_answer, problem, served
 from tests.helpers import PAYMENT_RECORD, PERSON, WINDOW_KEY
 
 LONG_ID = "370303199001011239"
@@ -137,3 +140,25 @@ async def test_a_refusal_quotes_the_office_and_channel_it_was_sent_cut_short(gw)
     response = await gw.post({**PAYMENT_RECORD, "office": LONG_ID * 300, "channel": "c" * 5000})
     answer = await response.json()
     assert response.status == 403 and LONG_ID not in answer["detail"] and len(answer["detail"]) < 600
+
+
+async def test_an_exception_no_middleware_caught_is_a_500_problem_without_a_traceback() -> None:
+    """The guarded runner's last line: whatever escapes the application is still problem JSON."""
+
+    async def broken(request: web.Request) -> web.Response:
+        raise RuntimeError("secret internals 370303199001011239")
+
+    app = web.Application()
+    app.router.add_get("/broken", broken)
+    runner = make_runner(app, HttpLimits(), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", runner.addresses[0][1])
+        writer.write(b"GET /broken HTTP/1.1\r\nHost: g\r\nAccept: text/html\r\n\r\n")
+        answer = problem(parse_answer(await reader.read()))
+        writer.close()
+    finally:
+        await runner.cleanup()
+    assert answer["status"] == 500 and answer["type"] == "/problems/internal-error"
+    assert "secret internals" not in json.dumps(answer) and "Traceback" not in json.dumps(answer)

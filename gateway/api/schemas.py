@@ -76,7 +76,6 @@ def component_schemas() -> dict[str, Any]:
                 "operator": {
                     "type": "string",
                     "maxLength": 64,
-                    "pattern": "^[A-Za-z0-9_.@-]+$",
                     "description": "The accepting staff member's id (首问负责).",
                 },
                 "channel": {"enum": list(CHANNELS)},
