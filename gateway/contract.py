@@ -188,13 +188,16 @@ class Problem:
     """One problem with a request, reported with every other one (一次性告知).
 
     ``path`` is a JSON-pointer-like location in the request envelope, e.g.
-    ``materials/deed_number`` or ``applicant/id_number``.
+    ``materials/deed_number`` or ``applicant/id_number``; ``related`` names the
+    other places a rule across fields checked it against (the start of a
+    period whose end is at ``path``).
     """
 
     path: str
     code: str
     message_zh: str
     message_en: str
+    related: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------

@@ -135,6 +135,7 @@ class Gateway:
             store=self.store,
             events=self.events,
             secrets={c.id: c.callback_secret for c in self.settings.callers},
+            prefixes={c.id: c.callback_prefixes for c in self.settings.callers},
             retry_delay=self.delivery.retry_delay,
         )
         self.extranet.observers.append(self._record_attempt)

@@ -20,6 +20,8 @@ Catch at the level you care about, the way httpx's exceptions are laid out::
     │       └── VerifyInputError    ``audit verify --from`` names nothing usable
     ├── AuditIntegrityError         the stored audit log no longer matches what was signed
     ├── SealUnavailable             no valid seal of the office covers the item
+    ├── UnsafeCallbackUrl           a callback URL or prefix that could send results elsewhere
+    ├── ClientDisconnected          the client went away before its body arrived
     ├── TrustBundleUnavailable      no signed trust bundle to hand out
     └── AgencyError                 talking to an agency failed (raised by plugins and the core)
         ├── AgencyUnavailable       unreachable or down: retried, deferred
@@ -107,6 +109,14 @@ class AuditIntegrityError(OnewindowError):
 
 class SealUnavailable(OnewindowError):
     """The accepting office holds no valid seal covering the item."""
+
+
+class UnsafeCallbackUrl(OnewindowError, ValueError):
+    """A callback URL (or configured prefix) is not one the gateway can compare safely; the message says why."""
+
+
+class ClientDisconnected(OnewindowError, ConnectionError):
+    """The client closed its connection before its request body was complete: nobody to answer."""
 
 
 class TrustBundleUnavailable(OnewindowError):

@@ -9,10 +9,28 @@ integrator quotes when asking for help.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.personal_data.masking import mask_text
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+ECHO_LIMIT = 40
+# An ID number run together with other digits has no boundary for the masking patterns: mask the run.
+_LONG_DIGITS = re.compile(r"\d{13,}")
+
+
+def echo(value: object, limit: int = ECHO_LIMIT) -> str:
+    """Caller input as it may be quoted back in an error or a log line: numbers masked, cut at ``limit``.
+
+    A name the caller made up (an unknown field, an item code, a path) can be
+    a megabyte long or an ID number; the answer says which one, not all of it.
+    """
+    text = mask_text(value if isinstance(value, str) else repr(value))
+    text = _LONG_DIGITS.sub(lambda m: m.group(0)[:4] + "*" * (len(m.group(0)) - 8) + m.group(0)[-4:], text)
+    text = "".join(char if char.isprintable() else "\ufffd" for char in text)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 @dataclass(frozen=True)
@@ -71,6 +89,14 @@ METHOD_NOT_ALLOWED = _t(
     "不支持的请求方法",
     "The route exists but not with this HTTP method.",
 )
+REQUEST_TIMEOUT = _t(
+    "request-timeout",
+    408,
+    "Request timeout",
+    "请求超时",
+    "The request head or body did not arrive in time (server.header_timeout_s, server.body_timeout_s); "
+    "the connection is closed. Send the whole request at once and retry.",
+)
 IDEMPOTENCY_IN_FLIGHT = _t(
     "idempotency-in-flight",
     409,
@@ -84,6 +110,13 @@ PAYLOAD_TOO_LARGE = _t(
     "Payload too large",
     "请求内容过大",
     "The body exceeds the configured limit; it was not read past the limit.",
+)
+URI_TOO_LONG = _t(
+    "uri-too-long",
+    414,
+    "URI too long",
+    "请求地址过长",
+    "The request line is longer than the server reads; `limit` and `limit_value` say how long it may be.",
 )
 UNSUPPORTED_MEDIA_TYPE = _t(
     "unsupported-media-type",
@@ -112,6 +145,22 @@ TOO_MANY_REQUESTS = _t(
     "Too many requests",
     "请求过于频繁",
     "This client sent more requests than the public endpoint allows; wait for Retry-After seconds.",
+)
+TOO_MANY_CONNECTIONS = _t(
+    "too-many-connections",
+    429,
+    "Too many connections",
+    "连接数过多",
+    "This client address already holds as many open connections as the gateway allows one address "
+    "(server.max_connections_per_address); reuse them, or wait for Retry-After seconds.",
+)
+HEADERS_TOO_LARGE = _t(
+    "request-header-fields-too-large",
+    431,
+    "Request header fields too large",
+    "请求头过大",
+    "A header is longer, or there are more headers, than the server reads; `limit` and `limit_value` say "
+    "which limit and how much it allows.",
 )
 INTERNAL_ERROR = _t(
     "internal-error",

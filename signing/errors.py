@@ -36,7 +36,14 @@ class CanonicalizationError(SigningError, ValueError):
 
 
 class IJsonError(SigningError, ValueError):
-    """A text is not I-JSON (RFC 7493): not JSON, a member name twice, a lone surrogate, nested too deeply."""
+    """A text is not I-JSON (RFC 7493): not JSON, a member name twice, a lone surrogate, nested too deeply.
+
+    ``limit`` names the parser's limit it went over (``"max_depth"`` or ``"max_members"``), else None.
+    """
+
+    def __init__(self, message: str, *, limit: str | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 class NotJsonError(IJsonError):

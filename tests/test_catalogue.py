@@ -111,7 +111,12 @@ def test_catalog_show_states_every_materials_constraints(capsys: pytest.CaptureF
     assert "contact_phone [phone, required] 经办人联系电话 — mainland mobile number" in out
     assert "— media types: application/pdf, image/jpeg, image/png; at most 1 MiB (a pledge may replace it)" in out
     assert main(["catalog", "show", "tax.payment-record"]) == 0
-    assert "period_start [date, required] 查询起始日期 — YYYY-MM-DD; not after today" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "period_start [date, required] 查询起始日期 — YYYY-MM-DD; not after today" in out
+    assert (
+        "rules across materials:\n    - period_end must not be before period_start (查询截止日期不能早于查询起始日期)"
+        in out
+    )
 
 
 def test_constraint_notes_give_ranges_patterns_and_the_effective_size_limit() -> None:

@@ -18,12 +18,12 @@ from gateway.contract import (
     Pledge,
     Rejected,
 )
+from gateway.intake.validation import check_materials
 from gateway.sandbox import start_sandbox
 from gateway.testing.samples import sample_materials
 from plugins.medical import sandbox as yb_sandbox
 from plugins.medical.client import CATALOGUE, SERVICES, MedicalAgency, bearer_error
 from plugins.medical.oauth import basic_credentials
-from plugins.medical.plugin import onewindow_validate
 from plugins.medical.sandbox_data import SERVICES as SANDBOX_SERVICES
 from tests.helpers import (
     ORGANISATION,
@@ -288,13 +288,23 @@ def test_a_bearer_challenge_is_read_for_its_error() -> None:
     assert bearer_error('Bearer realm="x"') is None and bearer_error('Basic realm="x"') is None
 
 
-def test_intake_checks_the_year_range_and_the_newborns_birth_date() -> None:
-    record, newborn = item("medical.contribution-record"), item("medical.newborn-enrolment")
-    backwards = intake(record.code, PERSON, {"start_year": 2025, "end_year": 2023})
-    mismatch = intake(newborn.code, PERSON, {**sample_materials(newborn), "birth_date": "2025-03-16"})
-    assert [p.code for p in onewindow_validate(record, backwards)] == ["period_order"]
-    assert [p.code for p in onewindow_validate(newborn, mismatch)] == ["birth_date_mismatch"]
-    assert onewindow_validate(newborn, intake(newborn.code, PERSON, sample_materials(newborn))) == []
+def test_the_catalogue_declares_the_year_range_and_the_newborns_rules() -> None:
+    def codes(code: str, materials: dict) -> list[str]:
+        found = check_materials(
+            item(code), materials, pledged=frozenset(), max_attachment_bytes=1 << 20, applicant_id=PERSON["id_number"]
+        )
+        return [p.code for p in found]
+
+    record, newborn = "medical.contribution-record", item("medical.newborn-enrolment")
+    assert codes(record, {"start_year": 2025, "end_year": 2023}) == ["period_order"]
+    assert codes(record, {"start_year": 2015, "end_year": 2025}) == ["period_too_long"]
+    assert codes(record, {"start_year": 2016, "end_year": 2025}) == []  # ten years, both counted
+    good = sample_materials(newborn)
+    assert codes(newborn.code, {**good, "birth_date": "2025-03-16"}) == ["birth_date_mismatch"]
+    assert codes(newborn.code, {**good, "newborn_id_number": PERSON["id_number"], "birth_date": "1990-01-01"}) == [
+        "is_applicant"
+    ]
+    assert codes(newborn.code, good) == []
 
 
 def test_every_catalogue_material_is_a_field_of_its_service() -> None:

@@ -19,6 +19,7 @@ from gateway.contract import (
     Pledge,
     Rejected,
 )
+from gateway.intake.validation import check_materials
 from gateway.sandbox import start_sandbox
 from gateway.testing.samples import sample_materials
 from plugins.social_security import sandbox as si_sandbox
@@ -28,7 +29,6 @@ from plugins.social_security.client import (
     SocialSecurityAgency,
     security_header,
 )
-from plugins.social_security.plugin import onewindow_validate
 from plugins.social_security.soap import (
     SERVICE_PATH,
     SOAP_ENV,
@@ -269,13 +269,16 @@ def test_every_catalogue_material_maps_to_an_element() -> None:
     assert any("partner_outlet" in i.channels for i in ITEMS) and any("village_station" in i.channels for i in ITEMS)
 
 
-def test_intake_refuses_a_backwards_or_overlong_certificate_period() -> None:
-    certificate = item("social_security.payment-certificate")
-    backwards = intake(certificate.code, PERSON, {"start_month": "2025-06", "end_month": "2025-01"})
-    overlong = intake(certificate.code, PERSON, {"start_month": "2015-01", "end_month": "2025-12"})
-    assert [p.code for p in onewindow_validate(certificate, backwards)] == ["period_order"]
-    assert [p.code for p in onewindow_validate(certificate, overlong)] == ["period_too_long"]
-    assert onewindow_validate(certificate, intake(certificate.code, PERSON, CERTIFICATE)) == []
+def test_the_catalogue_declares_the_certificate_period_rules_the_bureau_enforces() -> None:
+    def codes(materials: dict) -> list[str]:
+        found = check_materials(item(certificate), materials, pledged=frozenset(), max_attachment_bytes=1 << 20)
+        return [p.code for p in found]
+
+    certificate = "social_security.payment-certificate"
+    assert codes({"start_month": "2025-06", "end_month": "2025-01"}) == ["period_order"]
+    assert codes({"start_month": "2015-01", "end_month": "2025-12"}) == ["period_too_long"]
+    assert codes({"start_month": "2021-01", "end_month": "2025-12"}) == []  # 60 months, both counted
+    assert codes(CERTIFICATE) == []
 
 
 def test_the_sandbox_spec_carries_credentials_and_port() -> None:

@@ -17,12 +17,11 @@ from aiohttp import web
 
 from gateway.api.keys import GATEWAY
 from gateway.api.openapi import openapi_problem
+from gateway.api.requests import visible_record
 from gateway.api.responses import json_response
 from gateway.audit.proofs import prove_inclusion
 from gateway.delivery.results import request_path
-from gateway.intake.callers import may_read
-from gateway.intake.request_ids import is_ulid
-from gateway.problems import AUDIT_UNAVAILABLE, NO_SEALED_RESULT, NOT_FOUND, ProblemError
+from gateway.problems import AUDIT_UNAVAILABLE, NO_SEALED_RESULT, ProblemError
 from gateway.store import RequestStatus
 from signing.audit.checkpoint import SignedCheckpoint
 from signing.audit.document_proof import SEALED_KIND, check_audit_proof
@@ -32,15 +31,8 @@ from signing.audit.proof_files import build_inclusion_proof_file
 async def get_audit_proof(request: web.Request) -> web.Response:
     """The sealed result with ``seal.audit_proof`` filled, once a checkpoint covers it."""
     gateway = request.app[GATEWAY]
-    caller = gateway.authenticator.authenticate(request)
-    request_id = request.match_info["request_id"]
-    record = await gateway.store.get_request(request_id) if is_ulid(request_id) else None
-    if record is None or not may_read(caller, record.caller_id, record.office, record.item):
-        raise ProblemError(
-            NOT_FOUND,
-            f"No request {request_id} is visible to this caller.",
-            f"未找到编号为 {request_id} 的申请，或无权查看。",
-        )
+    record = await visible_record(request)
+    request_id = record.id
     document = (record.result or {}).get("document") if record.status is RequestStatus.COMPLETED else None
     if not isinstance(document, dict) or not isinstance(document.get("seal"), dict):
         raise ProblemError(

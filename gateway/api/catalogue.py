@@ -7,7 +7,7 @@ from aiohttp import web
 from gateway.api.keys import GATEWAY
 from gateway.api.responses import json_response
 from gateway.catalogue.items import CHANNELS, ITEM_KINDS, OFFICE_LEVELS
-from gateway.problems import MALFORMED_REQUEST, UNKNOWN_ITEM, ProblemError
+from gateway.problems import MALFORMED_REQUEST, UNKNOWN_ITEM, ProblemError, echo
 
 _FILTERS = {"agency": None, "office_level": OFFICE_LEVELS, "channel": CHANNELS, "kind": ITEM_KINDS}
 
@@ -19,7 +19,9 @@ async def list_items(request: web.Request) -> web.Response:
     for name, value in request.query.items():
         if name not in _FILTERS:
             raise ProblemError(
-                MALFORMED_REQUEST, f"Unknown filter {name!r}; use {', '.join(_FILTERS)}.", f"未知的筛选条件 {name}。"
+                MALFORMED_REQUEST,
+                f"Unknown filter '{echo(name)}'; use {', '.join(_FILTERS)}.",
+                f"未知的筛选条件 {echo(name)}。",
             )
         allowed = _FILTERS[name]
         if allowed is not None and value not in allowed:
@@ -39,7 +41,10 @@ async def item_guide(request: web.Request) -> web.Response:
     item = request.app[GATEWAY].registry.catalogue.get(code)
     if item is None:
         raise ProblemError(
-            UNKNOWN_ITEM, f"No catalogue item is called {code!r}.", f"事项目录中没有 {code}。", item=code
+            UNKNOWN_ITEM,
+            f"No catalogue item is called '{echo(code)}'.",
+            f"事项目录中没有 {echo(code)}。",
+            item=echo(code),
         )
     return json_response(200, item.guide())
 

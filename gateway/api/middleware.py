@@ -9,6 +9,7 @@ from aiohttp import web
 
 from gateway.api.keys import GATEWAY
 from gateway.api.responses import problem_response
+from gateway.errors import ClientDisconnected
 from gateway.intake.request_ids import new_ulid
 from gateway.observability.logs import get_logger
 from gateway.problems import (
@@ -20,11 +21,14 @@ from gateway.problems import (
     UNSUPPORTED_MEDIA_TYPE,
     ProblemError,
     ProblemType,
+    echo,
 )
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REQUEST_ID_HEADER = "X-Request-Id"
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
+CLIENT_GONE: web.RequestKey[bool] = web.RequestKey("client_gone", bool)
+LOGGED_PATH_LIMIT = 200
 _HTTP_PROBLEMS: dict[int, tuple[ProblemType, str, str]] = {
     400: (MALFORMED_REQUEST, "The request could not be understood.", "请求无法解析。"),
     404: (NOT_FOUND, "There is nothing at this path.", "该路径下没有资源。"),
@@ -41,11 +45,13 @@ async def request_ids(request: web.Request, handler: Handler) -> web.StreamRespo
     request_id = new_ulid()
     request[REQUEST_ID] = request_id
     structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(request_id=request_id, method=request.method, path=request.path)
+    structlog.contextvars.bind_contextvars(
+        request_id=request_id, method=echo(request.method, 16), path=echo(request.path, LOGGED_PATH_LIMIT)
+    )
     try:
         response = await handler(request)
         final_id = request.get(REQUEST_ID, request_id)
-        if request.method == "POST" and request.path == "/v1/requests":
+        if request.method == "POST" and request.path == "/v1/requests" and not request.get(CLIENT_GONE):
             # The answer is part of the request's story; recorded before it is sent.
             await request.app[GATEWAY].events.emit(
                 "response.sent", request_id=final_id, path=request.path, status=response.status
@@ -62,16 +68,26 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     try:
         return await handler(request)
     except ProblemError as problem:
-        return problem_response(problem, request_id=request.get(REQUEST_ID), instance=request.path)
+        return problem_response(problem, request_id=request.get(REQUEST_ID), instance=_instance(request))
+    except ClientDisconnected as gone:  # nobody is left to answer; not a fault of the gateway
+        _log.info("http.client_disconnected", reason=str(gone))
+        request[CLIENT_GONE] = True  # no answer is sent, so none is recorded as sent
+        closed = ProblemError(MALFORMED_REQUEST, "The connection closed before the body was complete.", "连接中断。")
+        return problem_response(closed, request_id=request.get(REQUEST_ID), instance=_instance(request))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         kind, en, zh = _HTTP_PROBLEMS.get(exc.status, (INTERNAL_ERROR, exc.reason, "请求失败。"))
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
         return problem_response(
-            ProblemError(kind, en, zh, headers=headers), request_id=request.get(REQUEST_ID), instance=request.path
+            ProblemError(kind, en, zh, headers=headers), request_id=request.get(REQUEST_ID), instance=_instance(request)
         )
     except Exception:
         _log.exception("http.unhandled_error")
         internal = ProblemError(INTERNAL_ERROR, "The gateway failed unexpectedly.", "网关发生内部错误。")
-        return problem_response(internal, request_id=request.get(REQUEST_ID), instance=request.path)
+        return problem_response(internal, request_id=request.get(REQUEST_ID), instance=_instance(request))
+
+
+def _instance(request: web.Request) -> str:
+    """The problem's ``instance``: the path, cut short (a path is caller input)."""
+    return echo(request.path, LOGGED_PATH_LIMIT)

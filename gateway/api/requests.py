@@ -13,7 +13,8 @@ from gateway.api.responses import json_response
 from gateway.delivery.results import request_view
 from gateway.intake.callers import may_read
 from gateway.intake.request_ids import is_ulid
-from gateway.problems import MALFORMED_REQUEST, NOT_FOUND, ProblemError
+from gateway.problems import MALFORMED_REQUEST, NOT_FOUND, ProblemError, echo
+from gateway.store import RequestRecord
 
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
@@ -36,19 +37,29 @@ async def post_request(request: web.Request) -> web.Response:
     return json_response(answer.status, answer.body, answer.headers)
 
 
-async def get_request(request: web.Request) -> web.Response:
-    """The status (and, once there is one, the sealed result) of a request."""
+async def visible_record(request: web.Request) -> RequestRecord:
+    """The request named in the path, if the authenticated caller may read it (see ``may_read``).
+
+    Anything else is 404, whether the id does not exist or belongs to a
+    request this caller may not read: a 403 would confirm to a caller that
+    an id it guessed or overheard is a real request.
+    """
     gateway = request.app[GATEWAY]
     caller = gateway.authenticator.authenticate(request)
     request_id = request.match_info["request_id"]
     record = await gateway.store.get_request(request_id) if is_ulid(request_id) else None
-    if record is None or not may_read(caller, record.caller_id, record.office, record.item):
+    if record is None or not may_read(caller, record, gateway.registry.catalogue):
         raise ProblemError(
             NOT_FOUND,
-            f"No request {request_id} is visible to this caller.",
-            f"未找到编号为 {request_id} 的申请，或无权查看。",
+            f"No request '{echo(request_id)}' is visible to this caller.",
+            f"未找到编号为 {echo(request_id)} 的申请，或无权查看。",
         )
-    return json_response(200, request_view(record))
+    return record
+
+
+async def get_request(request: web.Request) -> web.Response:
+    """The status (and, once there is one, the sealed result) of a request."""
+    return json_response(200, request_view(await visible_record(request)))
 
 
 def add_routes(app: web.Application) -> None:

@@ -23,6 +23,7 @@ from typing import TextIO
 from aiohttp import web
 
 from gateway.api.app import create_app
+from gateway.api.guard import make_runner
 from gateway.config import Settings
 from gateway.core import Gateway
 from gateway.observability.logs import get_logger
@@ -82,7 +83,7 @@ async def serve(
     gateway = Gateway(settings)
     await gateway.start()
     app = create_app(gateway)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_grace_s, handle_signals=False)
+    runner = make_runner(app, settings.http, access_log=None, shutdown_timeout=shutdown_grace_s, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True, reuse_port=reuse_port or None)
     try:

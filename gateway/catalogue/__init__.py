@@ -2,8 +2,9 @@
 
 * :mod:`~gateway.catalogue.items` -- items, materials and the catalogue, with each item's service guide
 * :mod:`~gateway.catalogue.files` -- reading a plugin's catalogue file (TOML), strictly
+* :mod:`~gateway.catalogue.rules` -- cross-field rules an item declares (period order, longest span, ...)
 
 ``__all__`` names the modules other packages may import; the rest are this package's own.
 """
 
-__all__ = ["files", "items"]
+__all__ = ["files", "items", "rules"]

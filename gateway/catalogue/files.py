@@ -23,6 +23,7 @@ from gateway.catalogue.items import (
     Item,
     Material,
 )
+from gateway.catalogue.rules import parse_rules
 from gateway.errors import CatalogueError
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9][a-z0-9-]*$")
@@ -61,6 +62,7 @@ _ITEM_KEYS = frozenset(
         "fee_zh",
         "deferrable",
         "max_age_hours",
+        "rules",
     }
 )
 _MATERIAL_KEYS = frozenset({"name", "type", "required", "description_zh", "description_en", "constraints", "sample"})
@@ -202,6 +204,7 @@ def _item(plugin: str, agency: str, table: Any, index: int) -> Item:
         deferrable=r.boolean("deferrable", True),
         max_age_hours=r.number("max_age_hours", 72.0),
         plugin=plugin,
+        rules=parse_rules(r.where, table.get("rules"), materials, pledge),
     )
 
 

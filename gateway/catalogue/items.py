@@ -11,9 +11,12 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.errors import CatalogueError
+
+if TYPE_CHECKING:
+    from gateway.catalogue.rules import Rule
 
 OFFICE_LEVELS = ("town", "street_office", "village_station")
 CHANNELS = ("window", "village_station", "kiosk", "partner_outlet", "helper", "online")
@@ -136,6 +139,7 @@ class Item:
     deferrable: bool = True
     max_age_hours: float = 72.0
     plugin: str = ""
+    rules: tuple[Rule, ...] = ()  # cross-field rules (gateway.catalogue.rules)
 
     def material(self, name: str) -> Material | None:
         """The material called ``name``, or None."""
@@ -156,6 +160,7 @@ class Item:
             "conditions_zh": list(self.conditions_zh),
             "materials": [m.guide() for m in self.materials],
             "pledge_replaces": list(self.pledge_replaces),
+            "rules": [rule.guide() for rule in self.rules],
             "legal_basis": list(self.legal_basis),
             "time_limit_days": self.time_limit_days,
             "steps": list(self.steps),

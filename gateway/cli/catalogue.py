@@ -62,6 +62,10 @@ def cmd_catalog_show(args: argparse.Namespace) -> int:
             + (f" — {notes}" if notes else "")
             + pledge
         )
+    if item.rules:
+        print("  rules across materials:")
+        for rule in item.rules:
+            print(f"    - {rule.statement_en} ({rule.statement_zh})")
     return 0
 
 

@@ -1,6 +1,10 @@
 """Configuration: one TOML file over embedded defaults, environment overrides, typed settings.
 
 * :mod:`~gateway.config.settings` -- the typed settings and how a file becomes them
+* :mod:`~gateway.config.callers` -- the ``[[offices]]`` and ``[[callers]]`` tables
+* :mod:`~gateway.config.callback_urls` -- callback URLs and prefixes, parsed and compared part by part
+* :mod:`~gateway.config.http` -- per-connection limits of the HTTP server (``[server]``)
+* :mod:`~gateway.config.values` -- reading one checked value of a table
 * :mod:`~gateway.config.audit` -- the ``[audit]`` section
 * :mod:`~gateway.config.retention` -- the ``[retention]`` section
 * :mod:`~gateway.config.view` -- the effective configuration, secrets redacted (``check-config``)
@@ -11,12 +15,19 @@ Every other part of the gateway reads its settings from the names below (and
 """
 
 from gateway.config.audit import AuditSettings
+from gateway.config.callback_urls import (
+    MAX_CALLBACK_URL_LENGTH,
+    CallbackPrefix,
+    CallbackTarget,
+    allowed,
+    parse_callback_url,
+)
+from gateway.config.callers import CallerConfig, Office
+from gateway.config.http import HttpLimits
 from gateway.config.retention import RetentionSettings
 from gateway.config.settings import (
     ENV_PREFIX,
     AgencySettings,
-    CallerConfig,
-    Office,
     OutboxSettings,
     Settings,
     build_settings,
@@ -26,15 +37,21 @@ from gateway.errors import ConfigError
 
 __all__ = [
     "ENV_PREFIX",
+    "MAX_CALLBACK_URL_LENGTH",
     "AgencySettings",
     "AuditSettings",
+    "CallbackPrefix",
+    "CallbackTarget",
     "CallerConfig",
     "ConfigError",
+    "HttpLimits",
     "Office",
     "OutboxSettings",
     "RetentionSettings",
     "Settings",
+    "allowed",
     "build_settings",
     "load_settings",
+    "parse_callback_url",
     "view",
 ]

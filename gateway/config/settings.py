@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,38 +18,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from gateway.catalogue.items import CHANNELS, OFFICE_LEVELS
 from gateway.config.audit import AuditSettings, parse_audit_settings
+from gateway.config.callers import CallerConfig, Office, parse_callers, parse_offices
+from gateway.config.http import HttpLimits, parse_http_limits
 from gateway.config.retention import RetentionSettings, parse_retention_settings
+from gateway.config.values import get_value, positive
 from gateway.errors import ConfigError
 
 ENV_PREFIX = "ONEWINDOW_"
-# A digest of a key, or the path of a file holding a secret, is not itself a secret.
-_OFFICE_CODE = re.compile(r"^\d{12}$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-
-@dataclass(frozen=True)
-class Office:
-    """A service centre or station that accepts requests (the 首问 office)."""
-
-    code: str
-    name: str
-    level: str
-
-
-@dataclass(frozen=True)
-class CallerConfig:
-    """An intake system allowed to call the gateway."""
-
-    id: str
-    name: str
-    office: str
-    channel: str
-    items: tuple[str, ...]
-    api_key_sha256: str
-    callback_secret: str = ""
-    callback_prefixes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,6 +94,7 @@ class Settings:
     raw: Mapping[str, Any]
     source: str
     audit: AuditSettings = field(default_factory=AuditSettings)
+    http: HttpLimits = field(default_factory=HttpLimits)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
 
     def agency(self, code: str) -> AgencySettings:
@@ -166,25 +142,6 @@ def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, An
     return data
 
 
-def _get(table: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str, default: Any = None) -> Any:
-    value = table.get(key, default)
-    if value is None:
-        raise ConfigError(f"{where}.{key}: is required")
-    if isinstance(value, bool) and kind is not bool:
-        raise ConfigError(f"{where}.{key}: expected {getattr(kind, '__name__', kind)}, got a boolean")
-    if kind is float and isinstance(value, int):
-        value = float(value)
-    if not isinstance(value, kind):
-        raise ConfigError(f"{where}.{key}: expected {getattr(kind, '__name__', kind)}, got {value!r}")
-    return value
-
-
-def _positive(value: float, where: str) -> float:
-    if value <= 0:
-        raise ConfigError(f"{where}: must be greater than zero")
-    return value
-
-
 def _agency(code: str, table: Mapping[str, Any]) -> AgencySettings:
     where = f"agencies.{code}"
     if not isinstance(table, Mapping):
@@ -198,9 +155,9 @@ def _agency(code: str, table: Mapping[str, Any]) -> AgencySettings:
         if name in ("code", "secrets", "options", "item_timeouts") or name not in table:
             continue
         kind = {"int": int, "float": float, "str": str}[str(spec.type)]
-        values[name] = _get(table, name, kind, where)
+        values[name] = get_value(table, name, kind, where)
         if kind in (int, float) and name not in ("max_attempts",):
-            _positive(values[name], f"{where}.{name}")
+            positive(values[name], f"{where}.{name}")
     if values.get("max_attempts", 1) < 1:
         raise ConfigError(f"{where}.max_attempts: must be at least 1")
     if values.get("client_key") and not values.get("client_cert"):
@@ -216,77 +173,8 @@ def _agency(code: str, table: Mapping[str, Any]) -> AgencySettings:
     return AgencySettings(code=code, **values)
 
 
-def _offices(rows: Any) -> dict[str, Office]:
-    if not isinstance(rows, list):
-        raise ConfigError("offices: must be a list of [[offices]] tables")
-    out: dict[str, Office] = {}
-    for i, row in enumerate(rows):
-        where = f"offices[{i}]"
-        code = _get(row, "code", str, where)
-        if not _OFFICE_CODE.match(code):
-            raise ConfigError(f"{where}.code: must be a 12-digit administrative division code")
-        level = _get(row, "level", str, where)
-        if level not in OFFICE_LEVELS:
-            raise ConfigError(f"{where}.level: must be one of {', '.join(OFFICE_LEVELS)}")
-        if code in out:
-            raise ConfigError(f"{where}.code: office {code} is declared twice")
-        out[code] = Office(code=code, name=_get(row, "name", str, where), level=level)
-    return out
-
-
-def _callers(rows: Any, offices: Mapping[str, Office]) -> tuple[CallerConfig, ...]:
-    if not isinstance(rows, list):
-        raise ConfigError("callers: must be a list of [[callers]] tables")
-    out: list[CallerConfig] = []
-    seen: set[str] = set()
-    for i, row in enumerate(rows):
-        where = f"callers[{i}]"
-        caller_id = _get(row, "id", str, where)
-        if caller_id in seen:
-            raise ConfigError(f"{where}.id: caller {caller_id!r} is declared twice")
-        seen.add(caller_id)
-        office = _get(row, "office", str, where)
-        if office not in offices:
-            raise ConfigError(f"{where}.office: {office!r} is not a declared office")
-        channel = _get(row, "channel", str, where)
-        if channel not in CHANNELS:
-            raise ConfigError(f"{where}.channel: must be one of {', '.join(CHANNELS)}")
-        items = _get(row, "items", list, where)
-        if not items or not all(isinstance(p, str) and p for p in items):
-            raise ConfigError(f"{where}.items: must be a non-empty list of item codes or patterns")
-        digest = _get(row, "api_key_sha256", str, where).lower()
-        if not _SHA256.match(digest):
-            raise ConfigError(f"{where}.api_key_sha256: must be 64 hex characters (see 'onewindow caller new-key')")
-        out.append(
-            CallerConfig(
-                id=caller_id,
-                name=_get(row, "name", str, where, caller_id),
-                office=office,
-                channel=channel,
-                items=tuple(items),
-                api_key_sha256=digest,
-                callback_secret=_get(row, "callback_secret", str, where, ""),
-                callback_prefixes=_callback_prefixes(row, where),
-            )
-        )
-    return tuple(out)
-
-
-def _callback_prefixes(row: Mapping[str, Any], where: str) -> tuple[str, ...]:
-    prefixes = _get(row, "callback_prefixes", list, where, [])
-    for prefix in prefixes:
-        if not isinstance(prefix, str) or not re.match(r"^https?://[^/?#]+[:/]", prefix):
-            raise ConfigError(
-                f"{where}.callback_prefixes: {prefix!r} must be an http(s) URL prefix that names the host, "
-                "e.g. 'https://window.example/onewindow/'"
-            )
-    if prefixes and not row.get("callback_secret"):
-        raise ConfigError(f"{where}.callback_prefixes: callbacks are signed, so a callback_secret is needed too")
-    return tuple(prefixes)
-
-
 def _plugins_disabled(table: Mapping[str, Any]) -> tuple[str, ...]:
-    names = _get(table, "disabled", list, "plugins", [])
+    names = get_value(table, "disabled", list, "plugins", [])
     if not all(isinstance(name, str) and name for name in names):
         raise ConfigError('plugins.disabled: must be a list of plugin names, e.g. ["property"]')
     return tuple(names)
@@ -302,9 +190,9 @@ def _outbox(table: Mapping[str, Any]) -> OutboxSettings:
     for name, spec in OutboxSettings.__dataclass_fields__.items():
         if name in table:
             kind = {"int": int, "float": float, "bool": bool}[str(spec.type)]
-            values[name] = _get(table, name, kind, "outbox")
+            values[name] = get_value(table, name, kind, "outbox")
             if kind is not bool:
-                _positive(values[name], f"outbox.{name}")
+                positive(values[name], f"outbox.{name}")
     return OutboxSettings(**values)
 
 
@@ -328,49 +216,52 @@ def build_settings(data: Mapping[str, Any], *, source: str) -> Settings:
     store = data.get("store", {})
     logs = data.get("logging", {})
     sandboxes = data.get("sandboxes", {})
-    offices = _offices(data.get("offices", []))
+    offices = parse_offices(data.get("offices", []))
     agencies_raw = data.get("agencies", {})
     if not isinstance(agencies_raw, Mapping):
         raise ConfigError("agencies: must be a table of [agencies.<code>] tables")
-    port = _get(server, "port", int, "server")
+    port = get_value(server, "port", int, "server")
     if not 0 <= port <= 65535:
         raise ConfigError("server.port: must be between 0 and 65535")
-    store_url = _get(store, "url", str, "store")
+    store_url = get_value(store, "url", str, "store")
     if not store_url.startswith(("sqlite:", "postgresql:", "postgres:")):
         raise ConfigError("store.url: must start with sqlite: or postgresql:")
-    log_format = _get(logs, "format", str, "logging", "json")
+    log_format = get_value(logs, "format", str, "logging", "json")
     if log_format not in ("json", "console"):
         raise ConfigError("logging.format: must be json or console")
-    host = _get(server, "host", str, "server")
+    host = get_value(server, "host", str, "server")
     return Settings(
         host=host,
         port=port,
-        public_url=_get(server, "public_url", str, "server", f"http://{host}:{port}").rstrip("/"),
-        max_body_bytes=int(_positive(_get(server, "max_body_bytes", int, "server"), "server.max_body_bytes")),
+        public_url=get_value(server, "public_url", str, "server", f"http://{host}:{port}").rstrip("/"),
+        max_body_bytes=int(positive(get_value(server, "max_body_bytes", int, "server"), "server.max_body_bytes")),
         max_attachment_bytes=int(
-            _positive(_get(server, "max_attachment_bytes", int, "server"), "server.max_attachment_bytes")
+            positive(get_value(server, "max_attachment_bytes", int, "server"), "server.max_attachment_bytes")
         ),
-        request_deadline_s=_positive(_get(server, "request_deadline_s", float, "server"), "server.request_deadline_s"),
+        request_deadline_s=positive(
+            get_value(server, "request_deadline_s", float, "server"), "server.request_deadline_s"
+        ),
         store_url=store_url,
-        log_level=_get(logs, "level", str, "logging", "info"),
+        log_level=get_value(logs, "level", str, "logging", "info"),
         log_format=log_format,
-        idempotency_ttl_hours=_positive(
-            _get(data.get("idempotency", {}), "ttl_hours", float, "idempotency", 24.0), "idempotency.ttl_hours"
+        idempotency_ttl_hours=positive(
+            get_value(data.get("idempotency", {}), "ttl_hours", float, "idempotency", 24.0), "idempotency.ttl_hours"
         ),
-        sandboxes_start=_get(sandboxes, "start", bool, "sandboxes", False),
-        sandboxes_host=_get(sandboxes, "host", str, "sandboxes", "127.0.0.1"),
-        sandboxes_port_offset=_get(sandboxes, "port_offset", int, "sandboxes", 0),
+        sandboxes_start=get_value(sandboxes, "start", bool, "sandboxes", False),
+        sandboxes_host=get_value(sandboxes, "host", str, "sandboxes", "127.0.0.1"),
+        sandboxes_port_offset=get_value(sandboxes, "port_offset", int, "sandboxes", 0),
         plugins_disabled=_plugins_disabled(data.get("plugins", {})),
-        pki_dir=_get(data.get("pki", {}), "dir", str, "pki", "var/pki"),
-        pki_passphrase_file=_get(data.get("pki", {}), "passphrase_file", str, "pki", ""),
-        pki_create_sample=_get(data.get("pki", {}), "create_sample_district", bool, "pki", False),
+        pki_dir=get_value(data.get("pki", {}), "dir", str, "pki", "var/pki"),
+        pki_passphrase_file=get_value(data.get("pki", {}), "passphrase_file", str, "pki", ""),
+        pki_create_sample=get_value(data.get("pki", {}), "create_sample_district", bool, "pki", False),
         outbox=_outbox(data.get("outbox", {})),
         offices=offices,
-        callers=_callers(data.get("callers", []), offices),
+        callers=parse_callers(data.get("callers", []), offices),
         agencies={code: _agency(code, table) for code, table in agencies_raw.items()},
         raw=data,
         source=source,
         audit=_audit(data.get("audit", {})),
+        http=parse_http_limits(server),
         retention=_retention(data.get("retention", {})),
     )
 

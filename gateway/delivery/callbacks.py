@@ -8,6 +8,11 @@ the gateway and is fresh::
     Onewindow-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>
 
 Failed deliveries are retried with backoff until ``callback_max_age_hours``.
+
+The URL is checked again against the caller's configured prefixes before
+every attempt (the configuration may have changed since, and a row stored
+before a stricter check must not leak), and redirects are not followed: a
+result goes to the allowed URL or nowhere.
 """
 
 from __future__ import annotations
@@ -20,8 +25,11 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 import aiohttp
+import yarl
 
+from gateway.config import CallbackPrefix, allowed, parse_callback_url
 from gateway.delivery.results import request_view
+from gateway.errors import UnsafeCallbackUrl
 from gateway.observability.events import Events
 from gateway.observability.logs import get_logger
 from gateway.store import OutboxEntry, RequestRecord, Store, utcnow
@@ -58,12 +66,14 @@ class CallbackSender:
         store: Store,
         events: Events,
         secrets: Mapping[str, str],
+        prefixes: Mapping[str, tuple[CallbackPrefix, ...]],
         retry_delay: Callable[[int], float],
         timeout_s: float = 10.0,
     ) -> None:
         self.store = store
         self.events = events
         self.secrets = secrets
+        self.prefixes = prefixes
         self.retry_delay = retry_delay
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session: aiohttp.ClientSession | None = None
@@ -74,20 +84,28 @@ class CallbackSender:
             await self._session.close()
             self._session = None
 
+    def _refusal(self, record: RequestRecord, secret: str) -> str | None:
+        """Why this callback may not be sent now, or None."""
+        if not secret:
+            return "the caller has no callback secret configured any more"
+        try:
+            target = parse_callback_url(record.callback_url or "")
+        except UnsafeCallbackUrl as exc:
+            return f"callback_url {exc}"
+        if target.url != record.callback_url or not allowed(target, self.prefixes.get(record.caller_id, ())):
+            return "callback_url is not under the caller's configured callback_prefixes"
+        return None
+
     async def send(self, record: RequestRecord, entry: OutboxEntry) -> None:
         """Try once; on failure schedule the next try or give up at the row's expiry."""
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self.timeout, headers={"User-Agent": "onewindow-gateway"})
         body = json.dumps(request_view(record), ensure_ascii=False).encode()
         secret = self.secrets.get(record.caller_id, "")
-        if not secret:  # the caller's secret was removed since: never send an unsigned result
+        refusal = self._refusal(record, secret)
+        if refusal is not None:  # never send an unsigned result, nor one anywhere the district did not allow
             await self.store.finish_outbox(record.id, "callback")
-            await self.events.emit(
-                "callback.abandoned",
-                request_id=record.id,
-                attempts=entry.attempts,
-                reason="the caller has no callback secret configured any more",
-            )
+            await self.events.emit("callback.abandoned", request_id=record.id, attempts=entry.attempts, reason=refusal)
             return
         headers = {
             "Content-Type": "application/json",
@@ -96,7 +114,8 @@ class CallbackSender:
         }
         error: str | None = None
         try:
-            async with self._session.post(record.callback_url or "", data=body, headers=headers) as response:
+            url = yarl.URL(record.callback_url or "", encoded=True)  # already normalised: sent as checked
+            async with self._session.post(url, data=body, headers=headers, allow_redirects=False) as response:
                 if 200 <= response.status < 300:
                     await self.store.finish_outbox(record.id, "callback")
                     await self.events.emit(

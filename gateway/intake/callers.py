@@ -17,9 +17,10 @@ from typing import Protocol
 
 from aiohttp import web
 
-from gateway.catalogue.items import Item, matches_any
-from gateway.config import CallerConfig, Office, Settings
-from gateway.problems import FORBIDDEN, UNAUTHENTICATED, ProblemError
+from gateway.catalogue.items import Catalogue, Item, matches_any
+from gateway.config import CallbackPrefix, CallbackTarget, CallerConfig, Office, Settings, allowed
+from gateway.problems import FORBIDDEN, UNAUTHENTICATED, ProblemError, echo
+from gateway.store import RequestRecord
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,12 @@ class Caller:
     channel: str
     items: tuple[str, ...]
     callback_secret: str = ""
-    callback_prefixes: tuple[str, ...] = ()
+    callback_prefixes: tuple[CallbackPrefix, ...] = ()
+    read_office_requests: bool = False
+
+    def may_call_back(self, target: CallbackTarget) -> bool:
+        """Whether results may be POSTed to ``target``: signed (a secret) and under a configured prefix."""
+        return bool(self.callback_secret) and allowed(target, self.callback_prefixes)
 
 
 def hash_api_key(key: str) -> str:
@@ -61,7 +67,14 @@ class ApiKeyAuthenticator:
             office = settings.office(c.office)
             assert office is not None  # checked when the configuration was loaded
             self._by_digest[c.api_key_sha256] = Caller(
-                c.id, c.name, office, c.channel, c.items, c.callback_secret, c.callback_prefixes
+                c.id,
+                c.name,
+                office,
+                c.channel,
+                c.items,
+                c.callback_secret,
+                c.callback_prefixes,
+                c.read_office_requests,
             )
 
     def authenticate(self, request: web.Request) -> Caller:
@@ -76,6 +89,8 @@ class ApiKeyAuthenticator:
                 "请在 Authorization 头中以 Bearer 方式提供 API 密钥。",
                 headers={"WWW-Authenticate": 'Bearer realm="onewindow"'},
             )
+        if not (key.isascii() and key.isprintable()):  # no key is anything else; bytes that are not UTF-8 neither
+            key = ""
         digest = hash_api_key(key)
         for known, caller in self._by_digest.items():
             if hmac.compare_digest(known, digest):
@@ -88,21 +103,21 @@ class ApiKeyAuthenticator:
         )
 
 
-def authorise(caller: Caller, item: Item, *, office: str, channel: str) -> None:
-    """Raise a 403 problem unless ``caller`` may request ``item`` from ``office`` over ``channel``."""
+def _refusals(caller: Caller, item: Item, *, office: str, channel: str) -> list[tuple[str, str]]:
+    """Why ``caller`` may not request ``item`` from ``office`` over ``channel`` (English, Chinese); empty if it may."""
     reasons: list[tuple[str, str]] = []
     if office != caller.office.code:
         reasons.append(
             (
-                f"this caller belongs to office {caller.office.code}, not {office}",
-                f"该终端隶属于 {caller.office.code}，不能代表 {office} 受理",
+                f"this caller belongs to office {caller.office.code}, not {echo(office)}",
+                f"该终端隶属于 {caller.office.code}，不能代表 {echo(office)} 受理",
             )
         )
     if channel != caller.channel:
         reasons.append(
             (
-                f"this caller is registered for channel {caller.channel!r}, not {channel!r}",
-                f"该终端登记的渠道为 {caller.channel}，不是 {channel}",
+                f"this caller is registered for channel '{caller.channel}', not '{echo(channel)}'",
+                f"该终端登记的渠道为 {caller.channel}，不是 {echo(channel)}",
             )
         )
     if not matches_any(item.code, caller.items):
@@ -116,8 +131,17 @@ def authorise(caller: Caller, item: Item, *, office: str, channel: str) -> None:
         )
     if channel not in item.channels:
         reasons.append(
-            (f"{item.code} cannot be requested over channel {channel!r}", f"该事项不能通过 {channel} 渠道办理")
+            (
+                f"{item.code} cannot be requested over channel '{echo(channel)}'",
+                f"该事项不能通过 {echo(channel)} 渠道办理",
+            )
         )
+    return reasons
+
+
+def authorise(caller: Caller, item: Item, *, office: str, channel: str) -> None:
+    """Raise a 403 problem unless ``caller`` may request ``item`` from ``office`` over ``channel``."""
+    reasons = _refusals(caller, item, office=office, channel=channel)
     if reasons:
         raise ProblemError(
             FORBIDDEN,
@@ -128,12 +152,18 @@ def authorise(caller: Caller, item: Item, *, office: str, channel: str) -> None:
         )
 
 
-def may_read(caller: Caller, record_caller_id: str, record_office: str, record_item: str) -> bool:
-    """Whether ``caller`` may see a request: its own, or one of its office for an item it may handle itself.
+def may_read(caller: Caller, record: RequestRecord, catalogue: Catalogue) -> bool:
+    """Whether ``caller`` may see ``record``: the request it made itself, and nothing else -- unless
+    the district set ``read_office_requests`` for it, which adds its office's requests for items it
+    could have requested itself (its item list, its channel, its office level).
 
-    A partner outlet in a town centre must not read the window's results for
-    items it may not request (they carry the applicant's identity).
+    A result names the applicant: a bank outlet sharing the town centre's
+    office must not read the window's tax records, nor a kiosk a clearance
+    certificate its channel may not even request.
     """
-    if record_caller_id == caller.id:
+    if record.caller_id == caller.id:
         return True
-    return record_office == caller.office.code and matches_any(record_item, caller.items)
+    item = catalogue.get(record.item)
+    if not caller.read_office_requests or item is None or record.office != caller.office.code:
+        return False
+    return not _refusals(caller, item, office=record.office, channel=caller.channel)

@@ -14,23 +14,32 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from gateway.catalogue.items import CHANNELS, Item
+from gateway.config import MAX_CALLBACK_URL_LENGTH, CallbackTarget, parse_callback_url
 from gateway.contract import Applicant, Pledge, Problem
 from gateway.delivery.accepted import Envelope
+from gateway.errors import UnsafeCallbackUrl
 from gateway.intake.validation import attachment_sizes, check_materials, identifier_problem
 from gateway.personal_data.identifiers import credit_code_problem, phone_problem, resident_id_problem
+from gateway.problems import echo
 
 ENVELOPE_FIELDS = frozenset(
     {"item", "applicant", "materials", "office", "operator", "channel", "pledge", "callback_url"}
 )
-_OPERATOR = re.compile(r"^[\w.\-@]{1,64}$")
+MAX_NAME_LENGTH = 100
+MAX_OPERATOR_LENGTH = 64
+_OPERATOR = re.compile(r"^[\w.\-@]+$")
 _ID_TYPES = {"person": "resident_id", "organisation": "credit_code"}
 
 
 def _p(path: str, code: str, zh: str, en: str) -> Problem:
     return Problem(path, code, zh, en)
+
+
+def _too_long(path: str, label_zh: str, label_en: str, limit: int) -> Problem:
+    """A value over one of the envelope's length limits, naming the limit."""
+    return _p(path, "too_long", f"{label_zh}不能超过{limit}个字符", f"{label_en} is longer than {limit} characters")
 
 
 def _applicant(raw: Any, item: Item, problems: list[Problem]) -> Applicant | None:
@@ -80,8 +89,10 @@ def _applicant(raw: Any, item: Item, problems: list[Problem]) -> Applicant | Non
         if reason:
             problems.append(identifier_problem("applicant/id_number", label_zh, label_en, reason))
     name = raw.get("name")
-    if not isinstance(name, str) or not name.strip() or len(name) > 100:
+    if not isinstance(name, str) or not name.strip():
         problems.append(_p("applicant/name", "required", "缺少申请人姓名或名称", "applicant/name is required"))
+    elif len(name) > MAX_NAME_LENGTH:
+        problems.append(_too_long("applicant/name", "申请人姓名或名称", "applicant/name", MAX_NAME_LENGTH))
     phone = raw.get("phone")
     if phone is not None and (not isinstance(phone, str) or phone_problem(phone)):
         problems.append(identifier_problem("applicant/phone", "联系电话", "phone", "format"))
@@ -143,14 +154,48 @@ def _pledge(raw: Any, item: Item, problems: list[Problem]) -> Pledge | None:
     return Pledge(tuple(replaces), raw["statement"].strip(), raw["signed_by"].strip(), signed_at)
 
 
-def _callback(raw: Any, problems: list[Problem]) -> str | None:
+def _callback(raw: Any, problems: list[Problem]) -> CallbackTarget | None:
+    """The callback URL parsed and normalised; what is stored and called is its normalised form."""
     if raw is None:
         return None
-    parts = urlsplit(raw) if isinstance(raw, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or len(raw) > 2000:
-        problems.append(_p("callback_url", "url", "回调地址应为 http(s) URL", "callback_url must be an http(s) URL"))
+    if not isinstance(raw, str):
+        problems.append(_p("callback_url", "type", "回调地址应为文本", "callback_url must be a string"))
         return None
-    return raw
+    if len(raw) > MAX_CALLBACK_URL_LENGTH:
+        problems.append(_too_long("callback_url", "回调地址", "callback_url", MAX_CALLBACK_URL_LENGTH))
+        return None
+    try:
+        return parse_callback_url(raw)
+    except UnsafeCallbackUrl as exc:
+        problems.append(
+            _p("callback_url", "url", f"回调地址不是可以安全比对的 http(s) URL：{exc}", f"callback_url {exc}")
+        )
+        return None
+
+
+def _operator(raw: Any, problems: list[Problem]) -> None:
+    if raw is None or raw == "":
+        problems.append(
+            _p(
+                "operator",
+                "required",
+                "缺少受理人员编号（首问负责）",
+                "operator (the accepting staff member's id) is required",
+            )
+        )
+    elif not isinstance(raw, str):
+        problems.append(_p("operator", "type", "受理人员编号应为文本", "operator must be a string"))
+    elif len(raw) > MAX_OPERATOR_LENGTH:
+        problems.append(_too_long("operator", "受理人员编号", "operator", MAX_OPERATOR_LENGTH))
+    elif not _OPERATOR.match(raw):
+        problems.append(
+            _p(
+                "operator",
+                "pattern",
+                "受理人员编号只能包含字母、数字和 . - _ @",
+                "operator may hold letters, digits and . - _ @ only",
+            )
+        )
 
 
 def parse_envelope(
@@ -159,23 +204,17 @@ def parse_envelope(
     """Check every part of the envelope for ``item``; returns the envelope or the problems."""
     problems: list[Problem] = []
     for name in sorted(set(body) - ENVELOPE_FIELDS):
-        problems.append(_p(name, "unknown_field", f"未知字段 {name}", f"{name} is not an envelope field"))
+        shown = echo(name)
+        problems.append(_p(shown, "unknown_field", f"未知字段 {shown}", f"{shown} is not an envelope field"))
     applicant = _applicant(body.get("applicant"), item, problems)
     office = body.get("office")
-    if not isinstance(office, str) or not re.fullmatch(r"\d{12}", office):
+    if office is None:
+        problems.append(_p("office", "required", "缺少受理机构代码", "office (the 12-digit office code) is required"))
+    elif not isinstance(office, str) or not re.fullmatch(r"\d{12}", office, re.ASCII):
         problems.append(
-            _p("office", "required", "受理机构应为12位行政区划代码", "office must be the 12-digit office code")
+            _p("office", "pattern", "受理机构应为12位行政区划代码", "office must be the 12-digit office code")
         )
-    operator = body.get("operator")
-    if not isinstance(operator, str) or not _OPERATOR.match(operator):
-        problems.append(
-            _p(
-                "operator",
-                "required",
-                "缺少受理人员编号（首问负责）",
-                "operator (the accepting staff member's id, 1-64 characters) is required",
-            )
-        )
+    _operator(body.get("operator"), problems)
     channel = body.get("channel")
     if channel not in CHANNELS:
         problems.append(
@@ -187,15 +226,22 @@ def parse_envelope(
             )
         )
     pledge = _pledge(body.get("pledge"), item, problems)
-    callback_url = _callback(body.get("callback_url"), problems)
+    callback = _callback(body.get("callback_url"), problems)
     materials = body.get("materials", {})
     if not isinstance(materials, Mapping):
         problems.append(_p("materials", "type", "申请材料应为对象", "materials must be an object"))
         materials = {}
     pledged = frozenset(pledge.replaces) if pledge else frozenset()
-    problems.extend(check_materials(item, materials, pledged=pledged, max_attachment_bytes=max_attachment_bytes))
+    applicant_id = applicant.id_number if applicant is not None else None
+    problems.extend(
+        check_materials(
+            item, materials, pledged=pledged, max_attachment_bytes=max_attachment_bytes, applicant_id=applicant_id
+        )
+    )
     if problems or applicant is None:
         return None, problems
     materials = attachment_sizes(item, materials)
+    operator = body["operator"]
     assert isinstance(office, str) and isinstance(operator, str) and isinstance(channel, str)  # checked above
-    return Envelope(item.code, applicant, materials, office, operator, channel, pledge, callback_url), problems
+    url = callback.url if callback is not None else None
+    return Envelope(item.code, applicant, materials, office, operator, channel, pledge, url), problems

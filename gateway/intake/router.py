@@ -21,7 +21,7 @@ import pluggy
 from gateway.agencies.installed import Registry
 from gateway.agencies.plugin_manager import gather_hook
 from gateway.catalogue.items import Item
-from gateway.config import Settings
+from gateway.config import Settings, parse_callback_url
 from gateway.contract import Problem
 from gateway.delivery.accepted import Envelope, intake_request, stored_envelope
 from gateway.delivery.delivery import Delivery
@@ -38,6 +38,7 @@ from gateway.problems import (
     UNKNOWN_ITEM,
     VALIDATION_FAILED,
     ProblemError,
+    echo,
 )
 from gateway.store import ClaimState, RequestRecord, RequestStatus, Store, utcnow
 
@@ -49,8 +50,13 @@ def instance_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
-def problems_json(problems: list[Problem]) -> list[dict[str, str]]:
-    return [{"path": p.path, "code": p.code, "message_zh": p.message_zh, "message_en": p.message_en} for p in problems]
+def problems_json(problems: list[Problem]) -> list[dict[str, Any]]:
+    """The ``errors`` of a 422: each problem, with the other paths a cross-field rule involved."""
+    return [
+        {"path": p.path, "code": p.code, "message_zh": p.message_zh, "message_en": p.message_en}
+        | ({"related": list(p.related)} if p.related else {})
+        for p in problems
+    ]
 
 
 class Router:
@@ -88,7 +94,7 @@ class Router:
                 "validation.failed",
                 request_id=request_id,
                 caller=caller.id,
-                item_requested=requested if isinstance(requested, str) else None,
+                item_requested=echo(requested) if isinstance(requested, str) else None,
                 problems=["item:unknown" if isinstance(requested, str) and requested else "item:required"],
             )
             raise
@@ -104,8 +110,8 @@ class Router:
                 request_id=request_id,
                 caller=caller.id,
                 item=item.code,
-                office=office,
-                channel=channel,
+                office=echo(office),
+                channel=echo(channel),
                 reason=denied.detail_en,
             )
             raise
@@ -151,9 +157,9 @@ class Router:
         if item is None:
             raise ProblemError(
                 UNKNOWN_ITEM,
-                f"No catalogue item is called {code!r}.",
-                f"事项目录中没有编码为 {code} 的事项。",
-                item=code,
+                f"No catalogue item is called '{echo(code)}'.",
+                f"事项目录中没有编码为 {echo(code)} 的事项。",
+                item=echo(code),
             )
         return item
 
@@ -162,7 +168,7 @@ class Router:
         if (
             envelope is not None
             and envelope.callback_url
-            and not (caller.callback_secret and envelope.callback_url.startswith(caller.callback_prefixes))
+            and not caller.may_call_back(parse_callback_url(envelope.callback_url))
         ):
             # Results carry the applicant's identity: they go only where the district allowed, signed.
             problems.append(

@@ -18,7 +18,9 @@ from typing import Any
 
 from gateway.catalogue.items import Item, Material
 from gateway.contract import Problem
+from gateway.intake.cross_field import Facts, check_rules
 from gateway.personal_data.identifiers import credit_code_problem, phone_problem, resident_id_problem, today_in_china
+from gateway.problems import echo
 
 _ID_REASONS = {
     "length": ("应为18位", "must be 18 characters"),
@@ -183,13 +185,16 @@ def check_materials(
     *,
     pledged: frozenset[str],
     max_attachment_bytes: int,
+    applicant_id: str | None = None,
 ) -> list[Problem]:
-    """Every problem with ``materials`` for ``item``; an empty list when they are fine.
+    """Every problem with ``materials`` for ``item``, its cross-field rules included; empty when all is fine.
 
     ``pledged`` names materials the applicant's pledge replaces (already
-    checked to be replaceable); they need not be sent.
+    checked to be replaceable); they need not be sent. ``applicant_id`` is
+    the applicant's ID number or credit code, for rules that compare with it.
     """
     problems: list[Problem] = []
+    valid: dict[str, Any] = {}
     for material in item.materials:
         path = f"materials/{material.name}"
         if material.name not in materials or materials[material.name] in (None, ""):
@@ -205,16 +210,22 @@ def check_materials(
                     )
                 )
             continue
-        problems.extend(_check(material, materials[material.name], path, max_attachment_bytes))
+        found = _check(material, materials[material.name], path, max_attachment_bytes)
+        if not found:
+            valid[material.name] = materials[material.name]
+        problems.extend(found)
     for name in sorted(set(materials) - {m.name for m in item.materials}):
+        shown = echo(name)
         problems.append(
             Problem(
-                f"materials/{name}",
+                f"materials/{shown}",
                 "unknown_material",
-                f"{name} 不是该事项的申请材料",
-                f"{name} is not a material of {item.code}",
+                f"{shown} 不是该事项的申请材料",
+                f"{shown} is not a material of {item.code}",
             )
         )
+    given = frozenset(name for name, value in materials.items() if value not in (None, ""))
+    problems.extend(check_rules(item, Facts(valid, given, pledged, applicant_id)))
     return problems
 
 

@@ -11,7 +11,8 @@ intake envelopes -- goes through :func:`loads`, which refuses:
   strings that UTF-8 cannot carry);
 * nesting deeper than ``max_depth`` (64 unless the caller says otherwise),
   and more than ``max_members`` object members in all, when a limit is given;
-* NaN and Infinity, which are not JSON at all.
+* NaN and Infinity, which are not JSON at all, and numbers too large for a
+  double (``1e999``) or with more digits than Python converts.
 
 Every refusal is :class:`signing.errors.IJsonError` (a ``ValueError``) with a
 one-line reason; echoed input is cut short.  Text that is not JSON at all
@@ -22,6 +23,7 @@ so a verifier can call that bad input and the rest a malformed document.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from signing.errors import IJsonError, NotJsonError
@@ -39,6 +41,14 @@ def _constant(name: str) -> Any:
     raise IJsonError(f"{name} is not a JSON number")
 
 
+def _float(text: str) -> float:
+    """A number as a double; one too large for a double (``1e999``) would silently be infinity."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise IJsonError(f"the number {echo(text)} is too large for a double (RFC 7493 section 2.2)")
+    return value
+
+
 def loads(data: str | bytes, *, max_depth: int = MAX_DEPTH, max_members: int | None = None) -> Any:
     """Parse ``data`` (UTF-8 when bytes) as I-JSON; :class:`IJsonError` when it is not."""
     if isinstance(data, bytes):
@@ -52,7 +62,7 @@ def loads(data: str | bytes, *, max_depth: int = MAX_DEPTH, max_members: int | N
         nonlocal members
         members += len(items)
         if max_members is not None and members > max_members:
-            raise IJsonError(f"more than {max_members} object members")
+            raise IJsonError(f"more than {max_members} object members", limit="max_members")
         obj = dict(items)
         if len(obj) != len(items):
             seen: set[str] = set()
@@ -63,11 +73,15 @@ def loads(data: str | bytes, *, max_depth: int = MAX_DEPTH, max_members: int | N
         return obj
 
     try:
-        value = json.loads(data, object_pairs_hook=pairs, parse_constant=_constant)
+        value = json.loads(data, object_pairs_hook=pairs, parse_constant=_constant, parse_float=_float)
     except RecursionError:
-        raise IJsonError(f"nested more than {max_depth} levels deep") from None
+        raise IJsonError(f"nested more than {max_depth} levels deep", limit="max_depth") from None
     except json.JSONDecodeError as exc:
         raise NotJsonError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except IJsonError:
+        raise
+    except ValueError:  # an integer with more digits than Python converts (sys.get_int_max_str_digits)
+        raise IJsonError("a number has too many digits") from None
     _check_tree(value, max_depth)
     return value
 
@@ -81,13 +95,13 @@ def _check_tree(value: Any, max_depth: int) -> None:
             _check_string(node)
         elif isinstance(node, dict):
             if depth > max_depth:
-                raise IJsonError(f"nested more than {max_depth} levels deep")
+                raise IJsonError(f"nested more than {max_depth} levels deep", limit="max_depth")
             for name, member in node.items():
                 _check_string(name)
                 stack.append((member, depth + 1))
         elif isinstance(node, list):
             if depth > max_depth:
-                raise IJsonError(f"nested more than {max_depth} levels deep")
+                raise IJsonError(f"nested more than {max_depth} levels deep", limit="max_depth")
             stack.extend((member, depth + 1) for member in node)
 
 

@@ -1,0 +1,135 @@
+"""The ``[[offices]]`` and ``[[callers]]`` tables: who may call the gateway, from which office.
+
+Each caller's settings are checked when the configuration loads, so a typo
+stops the start with a message naming the key: an unknown key is refused
+rather than ignored (a misspelt ``read_office_requests`` must not silently
+leave a caller with less, or more, than the district meant), and every
+callback prefix is parsed the way callback URLs are
+(:mod:`gateway.config.callback_urls`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from gateway.catalogue.items import CHANNELS, OFFICE_LEVELS
+from gateway.config.callback_urls import CallbackPrefix, parse_callback_prefix
+from gateway.config.values import get_value
+from gateway.errors import ConfigError, UnsafeCallbackUrl
+
+_OFFICE_CODE = re.compile(r"^\d{12}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class Office:
+    """A service centre or station that accepts requests (the 首问 office)."""
+
+    code: str
+    name: str
+    level: str
+
+
+@dataclass(frozen=True)
+class CallerConfig:
+    """An intake system allowed to call the gateway."""
+
+    id: str
+    name: str
+    office: str
+    channel: str
+    items: tuple[str, ...]
+    api_key_sha256: str
+    callback_secret: str = ""
+    callback_prefixes: tuple[CallbackPrefix, ...] = ()
+    read_office_requests: bool = False  # may read its office's requests for items it may request itself
+
+
+_CALLER_KEYS = frozenset(f.name for f in fields(CallerConfig))
+
+
+def parse_offices(rows: Any) -> dict[str, Office]:
+    """``[[offices]]`` by code."""
+    if not isinstance(rows, list):
+        raise ConfigError("offices: must be a list of [[offices]] tables")
+    out: dict[str, Office] = {}
+    for i, row in enumerate(rows):
+        where = f"offices[{i}]"
+        code = get_value(row, "code", str, where)
+        if not _OFFICE_CODE.match(code):
+            raise ConfigError(f"{where}.code: must be a 12-digit administrative division code")
+        level = get_value(row, "level", str, where)
+        if level not in OFFICE_LEVELS:
+            raise ConfigError(f"{where}.level: must be one of {', '.join(OFFICE_LEVELS)}")
+        if code in out:
+            raise ConfigError(f"{where}.code: office {code} is declared twice")
+        out[code] = Office(code=code, name=get_value(row, "name", str, where), level=level)
+    return out
+
+
+def parse_callers(rows: Any, offices: Mapping[str, Office]) -> tuple[CallerConfig, ...]:
+    """``[[callers]]``, each checked against the declared offices."""
+    if not isinstance(rows, list):
+        raise ConfigError("callers: must be a list of [[callers]] tables")
+    out: list[CallerConfig] = []
+    seen: set[str] = set()
+    for i, row in enumerate(rows):
+        where = f"callers[{i}]"
+        if not isinstance(row, Mapping):
+            raise ConfigError(f"{where}: must be a table")
+        unknown = sorted(set(row) - _CALLER_KEYS)
+        if unknown:
+            raise ConfigError(f"{where}: unknown setting(s) {unknown}")
+        caller = _caller(row, where, offices)
+        if caller.id in seen:
+            raise ConfigError(f"{where}.id: caller {caller.id!r} is declared twice")
+        seen.add(caller.id)
+        out.append(caller)
+    return tuple(out)
+
+
+def _caller(row: Mapping[str, Any], where: str, offices: Mapping[str, Office]) -> CallerConfig:
+    caller_id = get_value(row, "id", str, where)
+    office = get_value(row, "office", str, where)
+    if office not in offices:
+        raise ConfigError(f"{where}.office: {office!r} is not a declared office")
+    channel = get_value(row, "channel", str, where)
+    if channel not in CHANNELS:
+        raise ConfigError(f"{where}.channel: must be one of {', '.join(CHANNELS)}")
+    items = get_value(row, "items", list, where)
+    if not items or not all(isinstance(p, str) and p for p in items):
+        raise ConfigError(f"{where}.items: must be a non-empty list of item codes or patterns")
+    digest = get_value(row, "api_key_sha256", str, where).lower()
+    if not _SHA256.match(digest):
+        raise ConfigError(f"{where}.api_key_sha256: must be 64 hex characters (see 'onewindow caller new-key')")
+    return CallerConfig(
+        id=caller_id,
+        name=get_value(row, "name", str, where, caller_id),
+        office=office,
+        channel=channel,
+        items=tuple(items),
+        api_key_sha256=digest,
+        callback_secret=get_value(row, "callback_secret", str, where, ""),
+        callback_prefixes=_callback_prefixes(row, where),
+        read_office_requests=get_value(row, "read_office_requests", bool, where, False),
+    )
+
+
+def _callback_prefixes(row: Mapping[str, Any], where: str) -> tuple[CallbackPrefix, ...]:
+    prefixes: list[CallbackPrefix] = []
+    for text in get_value(row, "callback_prefixes", list, where, []):
+        if not isinstance(text, str):
+            raise ConfigError(f"{where}.callback_prefixes: {text!r} is not a string")
+        try:
+            prefixes.append(parse_callback_prefix(text))
+        except UnsafeCallbackUrl as exc:
+            raise ConfigError(
+                f"{where}.callback_prefixes: {text[:80]!r} {exc} "
+                "(a prefix is scheme://host[:port or :*]/path/, e.g. 'https://window.example/onewindow/')"
+            ) from None
+    if prefixes and not row.get("callback_secret"):
+        raise ConfigError(f"{where}.callback_prefixes: callbacks are signed, so a callback_secret is needed too")
+    return tuple(prefixes)
