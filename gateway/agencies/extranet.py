@@ -218,8 +218,12 @@ class Extranet:
         try:
             async with asyncio.timeout(timeout):
                 result = await work(call)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # the gateway is stopping (or the caller left): the attempt is still told
             breaker.record_neutral()
+            latency = time.monotonic() - started
+            await self._notify(
+                Attempt(call.agency, operation, call.dedupe_key, call.attempt, latency, "interrupted", "cancelled")
+            )
             raise
         except BaseException as exc:
             error = _translate(exc)

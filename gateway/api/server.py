@@ -53,20 +53,34 @@ async def drain(runner: web.AppRunner, gateway: Gateway, grace_s: float) -> None
     """Stop accepting, let in-flight intake calls and deliveries finish within ``grace_s``, then stop.
 
     aiohttp's ``runner.cleanup()`` closes the listener, closes idle
-    keep-alive connections, waits up to ``shutdown_timeout`` for each running
-    handler, then cancels it and waits up to ``shutdown_timeout`` again; the
-    overall bound below keeps that second wait from doubling the deadline.
+    keep-alive connections and waits for each running handler. An intake
+    call still waiting on its agency when ``grace_s`` is up is interrupted
+    (:meth:`Router.interrupt`): its caller gets ``202`` with the request as it
+    stands, and the request waits in the outbox for the next instance; the
+    interrupted attempt is audited. Outbox work still running is cancelled
+    the same way and stays in the outbox. Only when every handler has
+    answered are the audit log, the extranet and, last, the store closed.
     """
     log = get_logger(component="serve")
     started = time.monotonic()
     gateway.stopping = True  # /readyz answers 503 from now on
     worker = gateway.worker
     quiesce = worker.stop(grace_s, release=False) if worker is not None else asyncio.sleep(0)
+
+    async def interrupt_at_grace() -> None:
+        await asyncio.sleep(grace_s)
+        interrupted = gateway.router.interrupt()
+        if interrupted:
+            log.warning("gateway.intake_interrupted", requests=interrupted, grace_s=grace_s)
+
+    interrupter = asyncio.create_task(interrupt_at_grace())
     try:
         async with asyncio.timeout(grace_s + CANCEL_MARGIN_S):
             await asyncio.gather(runner.cleanup(), quiesce)
     except TimeoutError:
         log.warning("gateway.drain_overran", grace_s=grace_s)
+    finally:
+        interrupter.cancel()
     if worker is None:  # [outbox] workers = false: release this instance's intake leases here
         with contextlib.suppress(Exception):
             await gateway.store.release_outbox_claims(gateway.instance)
@@ -83,7 +97,10 @@ async def serve(
     gateway = Gateway(settings)
     await gateway.start()
     app = create_app(gateway)
-    runner = make_runner(app, settings.http, access_log=None, shutdown_timeout=shutdown_grace_s, handle_signals=False)
+    # aiohttp cancels a handler only after the grace and half the margin: by then drain() has interrupted it
+    # and it has answered 202 (a cancelled handler answers nothing at all).
+    cancel_after = shutdown_grace_s + CANCEL_MARGIN_S / 2
+    runner = make_runner(app, settings.http, access_log=None, shutdown_timeout=cancel_after, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True, reuse_port=reuse_port or None)
     try:

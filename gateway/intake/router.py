@@ -9,6 +9,7 @@ outbox row, and hand it to :mod:`gateway.delivery.delivery`. HTTP lives in
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import socket
@@ -81,6 +82,22 @@ class Router:
         self.delivery = delivery
         self.instance = instance or instance_name()
         self.log = get_logger(component="router")
+        self._in_flight: set[asyncio.Task[Answer]] = set()  # intake calls waiting on their agency
+        self._interrupted = False
+
+    def interrupt(self) -> int:
+        """Stopping, at the end of the grace period: interrupt every intake call still waiting on its agency.
+
+        Each interrupted caller is answered ``202`` with its request as it
+        stands (accepted, in the outbox, its lease released so the next
+        instance delivers it at once); the interrupted attempt is audited.
+        Returns how many calls were interrupted.
+        """
+        self._interrupted = True
+        pending = [task for task in self._in_flight if not task.done()]
+        for task in pending:
+            task.cancel()
+        return len(pending)
 
     async def submit(
         self, caller: Caller, body: Mapping[str, Any], *, request_id: str, idempotency_key: str | None
@@ -332,13 +349,32 @@ class Router:
 
         A 500 would invite a retry without an idempotency key, which would make a second request.
         """
+        submit = asyncio.ensure_future(self.delivery.submit(record, item, background=False))
+        self._in_flight.add(submit)
+        submit.add_done_callback(self._in_flight.discard)
         try:
-            return await self.delivery.submit(record, item, background=False)
+            return await submit
         except ProblemError:
             raise
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not (submit.cancelled() and self._interrupted) or (current is not None and current.cancelling()):
+                raise  # the handler itself is cancelled: nobody is left to answer
+            return await self._interrupted_answer(record)
         except Exception:
             self.log.exception("delivery.failed_after_acceptance", request_id=record.id, item=item.code)
             fresh = await self.store.get_request(record.id)
             answer = answer_for(fresh or record)
             answer.headers["Retry-After"] = str(int(self.settings.request_deadline_s + LEASE_MARGIN_S))
             return answer
+
+    async def _interrupted_answer(self, record: RequestRecord) -> Answer:
+        """The gateway stopped while the agency had not answered: 202, and the request left for the next instance.
+
+        Its outbox row (written with the request) stays; the instance releases its leases as it stops.
+        """
+        await self.events.emit("request.interrupted", request_id=record.id, item=record.item, reason="shutdown")
+        fresh = await self.store.get_request(record.id)
+        answer = answer_for(fresh or record)
+        answer.headers["Retry-After"] = "1"
+        return answer
