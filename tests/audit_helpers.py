@@ -12,12 +12,15 @@ from typing import Any
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gateway.audit.chain import EntryChain
 from gateway.audit.entries import prepare_entry
 from gateway.audit.keys import create_audit_key, load_signer
 from gateway.audit.payloads import PayloadCipher
+from gateway.audit.secret import AuditSecret
 from gateway.audit.store import audit_store_for
 from gateway.cli.main import main
 from gateway.config import Settings, load_settings
+from gateway.observability.events import PayloadDigests
 from gateway.store import make_store
 from gateway.store.postgres.store import split_schema
 from signing.audit.checkpoint import SoftwareSigner
@@ -25,6 +28,9 @@ from signing.keys.passphrase import Passphrase
 
 LOG_ID = "onewindow-audit/370303"
 PASSPHRASE = b"audit-test-passphrase"
+SECRET = bytes(range(100, 132))
+"""The district audit secret every configuration written here holds (so a test can build a log outside a gateway)."""
+CHAIN = EntryChain(AuditSecret.from_bytes(SECRET).chain_key)
 
 
 def write_config(tmp_path: Path, store_url: str, **audit: Any) -> tuple[str, SoftwareSigner]:
@@ -35,6 +41,9 @@ def write_config(tmp_path: Path, store_url: str, **audit: Any) -> tuple[str, Sof
     key_file = pki / "audit" / "audit-key.pem"
     if not key_file.exists():
         create_audit_key(key_file, Passphrase(PASSPHRASE))
+    secret_file = pki / "audit" / "audit-secret.key"
+    if not secret_file.exists():
+        secret_file.write_text(SECRET.hex() + "\n", encoding="ascii")
     values = {"log_id": LOG_ID, **audit}
     lines = [
         "[store]",
@@ -75,7 +84,7 @@ async def build_log(
     store = make_store(store_url)
     await store.open()
     try:
-        audit = audit_store_for(store)
+        audit = audit_store_for(store, CHAIN)
         for start in range(0, entries, 8):
             batch = [
                 prepare_entry(
@@ -84,6 +93,7 @@ async def build_log(
                     instance="test",
                     cipher=cipher,
                     raw={"n": i} if cipher else None,
+                    digests=PayloadDigests(AuditSecret.from_bytes(SECRET).digest_key),
                 )
                 for i in range(start, min(start + 8, entries))
             ]
@@ -100,7 +110,7 @@ async def with_audit(store_url: str, action: Any) -> Any:
     store = make_store(store_url)
     await store.open()
     try:
-        return await action(audit_store_for(store))
+        return await action(audit_store_for(store, CHAIN))
     finally:
         await store.close()
 

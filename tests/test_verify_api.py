@@ -75,7 +75,7 @@ async def test_verification_requests_are_events(gw) -> None:
     )
     await verify(gw, {"hello": "world"})
     (fields,) = [f for kind, f in seen if kind == "verification.requested"]
-    assert fields["sub_indication"] == "FORMAT_FAILURE" and fields["document_digest"].startswith("sha256:")
+    assert fields["sub_indication"] == "FORMAT_FAILURE" and fields["document_digest"].startswith("hmac-sha256:")
 
 
 async def test_the_trust_bundle_verifies_results_offline(gw, tmp_path: Path) -> None:

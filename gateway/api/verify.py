@@ -26,7 +26,6 @@ from gateway.api.keys import GATEWAY
 from gateway.api.openapi import openapi_problem
 from gateway.api.responses import json_response
 from gateway.errors import TrustBundleUnavailable
-from gateway.observability.events import digest
 from gateway.problems import TOO_MANY_REQUESTS, TRUST_BUNDLE_UNAVAILABLE, ProblemError
 from signing import render_stamp_svg, verify_document
 from signing.audit.document_proof import audit_checker
@@ -80,7 +79,7 @@ async def post_verify(request: web.Request) -> web.Response:
         stamp = render_stamp_svg(report.holder_name, report.seal_number, report.kind.value)
     await gateway.events.emit(
         "verification.requested",
-        document_digest=digest(document),
+        document_digest=gateway.events.digest(document, request_id=report.request_id),
         indication=report.indication.value,
         sub_indication=report.sub_indication.value if report.sub_indication else None,
         seal_number=report.seal_number,

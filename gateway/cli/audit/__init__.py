@@ -76,6 +76,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = leaf("export-key", commands.export_key, "write the district audit public key (PEM) for verifiers")
     p.add_argument("file", metavar="FILE")
 
-    leaf("init-key", commands.init_key, "create the district audit key (once, beside the seal registry)")
+    leaf("init-key", commands.init_key, "create the district audit key and secret (once, beside the seal registry)")
+    leaf("init-secret", commands.init_secret, "create the district audit secret (a district whose key predates it)")
     leaf("checkpoint", commands.checkpoint, "sign a checkpoint of the log as it stands now")
+
+    p = leaf("recover", commands.recover_log, "set aside what the gateway did not write, record it, sign again")
+    p.add_argument("--by", required=True, help="who is acting (recorded in the audit log)")
+    p.add_argument("--reason", required=True, help="why, e.g. the incident number (recorded in the audit log)")
     add_check_proof_command(sub)
