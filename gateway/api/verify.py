@@ -26,6 +26,7 @@ from gateway.api.keys import GATEWAY
 from gateway.api.openapi import openapi_problem
 from gateway.api.responses import json_response
 from gateway.errors import TrustBundleUnavailable
+from gateway.observability.logs import personal_values, sensitive
 from gateway.problems import TOO_MANY_REQUESTS, TRUST_BUNDLE_UNAVAILABLE, ProblemError
 from signing import render_stamp_svg, verify_document
 from signing.audit.document_proof import audit_checker
@@ -77,14 +78,15 @@ async def post_verify(request: web.Request) -> web.Response:
     stamp = None
     if report.seal_number and report.holder_name and report.kind:
         stamp = render_stamp_svg(report.holder_name, report.seal_number, report.kind.value)
-    await gateway.events.emit(
-        "verification.requested",
-        document_digest=gateway.events.digest(document, request_id=report.request_id),
-        indication=report.indication.value,
-        sub_indication=report.sub_indication.value if report.sub_indication else None,
-        seal_number=report.seal_number,
-        request_id=report.request_id,
-    )
+    with sensitive(personal_values(document)):  # the document's own names, wherever its header repeats them
+        await gateway.events.emit(
+            "verification.requested",
+            document_digest=gateway.events.digest(document, request_id=report.request_id),
+            indication=report.indication.value,
+            sub_indication=report.sub_indication.value if report.sub_indication else None,
+            seal_number=report.seal_number,
+            request_id=report.request_id,
+        )
     return json_response(200, {"report": report.to_dict(), "text": report.render(), "stamp_svg": stamp})
 
 

@@ -245,7 +245,8 @@ def _count_damage(snapshot: Snapshot) -> Damage | None:
         return Damage(f"beyond the log's head (size {size}): inserted", size, high)
     if count != size or (count and low != 0):
         first = snapshot.first_missing if snapshot.first_missing is not None else 0
-        return Damage(f"missing: the log's head counts {size} entries, the store holds {count}", first)
+        last = size - 1 if high is None or first == high + 1 else None  # a gap at the end: it reaches the head
+        return Damage(f"missing: the log's head counts {size} entries, the store holds {count}", first, last)
     return None
 
 

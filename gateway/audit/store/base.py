@@ -30,7 +30,16 @@ from typing import Any, Protocol
 
 from gateway.audit.chain import EntryChain
 from gateway.audit.entries import PreparedEntry, finish_entry, format_time
-from gateway.audit.integrity import Head, Snapshot, Soundness, TailRow, judge, plan_checkpoint
+from gateway.audit.integrity import (
+    Head,
+    Snapshot,
+    Soundness,
+    TailRow,
+    check_tail,
+    judge,
+    plan_checkpoint,
+    signed_start,
+)
 from gateway.errors import AuditIntegrityError, AuditSetupError
 from signing.audit.checkpoint import AuditPublicKey, CheckpointSigner, SignedCheckpoint
 from signing.audit.merkle import EMPTY_ROOT, HASH_SIZE, Frontier, MerkleTreeBuilder
@@ -232,12 +241,15 @@ class AuditStore(abc.ABC):
 
         Under the log's lock, so the head signed is the whole log: the chain
         restarts from the new checkpoint's anchor in the same transaction.
+        With nothing new to sign, the latest checkpoint and the head are
+        still checked, so damage is found on the next tick either way.
         """
         chain = self.chain_or_refuse()
         async with self.locked() as tx:
             snapshot = await read_snapshot(tx, count=False)
             head, latest = snapshot.head, snapshot.latest
-            if head.size == (latest.tree_size if latest else 0):
+            if head.size == (latest.tree_size if latest else 0):  # nothing new: still say if what stands is sound
+                check_tail(chain, head, signed_start(latest, signer.public_key(), log_id), snapshot.rows)
                 return None
             signed, frontier, anchor = plan_checkpoint(
                 head=head, latest=latest, rows=snapshot.rows, signer=signer, log_id=log_id, chain=chain
