@@ -270,3 +270,18 @@ async def test_configuration_loaded_opens_the_story_of_every_gateway_start(gw) -
     first = json.loads(rows[0][1])
     assert first["kind"] == "configuration.loaded" and first["fields"]["items"] > 30
     assert first["seq"] == 0 and "tax" in first["fields"]["agencies"]
+
+
+async def test_a_gateway_without_the_district_secret_does_not_start_and_the_sample_district_gets_one(
+    start_gateway, tmp_path
+) -> None:
+    from gateway.errors import AuditSetupError
+    from tests.conftest import make_district
+
+    pki, passphrase = make_district(tmp_path / "real")
+    (pki / "audit" / "audit-secret.key").unlink()
+    with pytest.raises(AuditSetupError, match=r"no audit secret at .*onewindow audit init-secret"):
+        await start_gateway(pki_dir=str(pki), pki_passphrase_file=str(passphrase))
+    gw = await start_gateway(pki_dir=str(pki), pki_passphrase_file=str(passphrase), pki_create_sample=True)
+    secret = pki / "audit" / "audit-secret.key"
+    assert secret.stat().st_mode & 0o777 == 0o600 and gw.gateway.audit.sound
