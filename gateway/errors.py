@@ -19,7 +19,8 @@ Catch at the level you care about, the way httpx's exceptions are laid out::
     │       ├── AuditInputError     an ``audit`` command cannot use its input
     │       └── VerifyInputError    ``audit verify --from`` names nothing usable
     ├── AuditIntegrityError         the stored audit log no longer matches what was written or signed
-    │   └── AuditUnavailable        the log was found damaged: nothing is appended or sealed until repaired
+    │   └── AuditUnavailable        the log was found damaged: nothing is recorded or sealed until repaired
+    │                               (also an OperatorError: a command prints one line and exits 2)
     ├── SealUnavailable             no valid seal of the office covers the item
     ├── TrustBundleUnavailable      no signed trust bundle to hand out
     └── AgencyError                 talking to an agency failed (raised by plugins and the core)
