@@ -208,8 +208,15 @@ def plant_entry(db: RawDB, kind: str = "result.sealed", *, chain: bytes | str | 
     (size,) = db.run("SELECT size FROM audit_head WHERE id = 1")[0]
     time = "2026-01-01T00:00:00.000000Z"
     request_id = fields.pop("request_id", "01JZZZZZZZZZZZZZZZZZZZZZZZ")
-    doc = {"fields": fields, "instance": "gw-host-1-abcdef", "kind": kind, "request_id": request_id,
-           "seq": size, "time": time, "v": 1}  # fmt: skip
+    doc = {
+        "fields": fields,
+        "instance": "gw-host-1-abcdef",
+        "kind": kind,
+        "request_id": request_id,
+        "seq": size,
+        "time": time,
+        "v": 1,
+    }
     entry = canonicalize(doc)
     mac = os.urandom(32) if chain == "guess" else chain
     db.run(

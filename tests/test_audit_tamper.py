@@ -271,8 +271,9 @@ def test_recovery_refuses_what_a_valid_checkpoint_signed_and_says_restore(log, c
 
 async def test_a_running_log_closes_when_the_check_before_a_checkpoint_finds_a_planted_entry(store, store_url) -> None:
     signer = other_signer()
-    audit = AuditLog(audit_store_for(store, CHAIN), settings=AuditSettings(), log_id=LOG_ID, instance="t",
-                     signer=signer)  # fmt: skip
+    audit = AuditLog(
+        audit_store_for(store, CHAIN), settings=AuditSettings(), log_id=LOG_ID, instance="t", signer=signer
+    )
     await audit.start()
     for i in range(5):
         await audit.append("agency.attempt", {"request_id": f"R{i}"})
@@ -324,4 +325,18 @@ def test_entries_a_store_from_before_the_chain_left_unsigned_wait_for_recovery(l
     assert code == 1 and "entry 100: carries no chain MAC" in err
     code, out, _ = run_cli(capsys, "audit", "recover", "--config", config, "--by", "ops-1", "--reason", "upgrade")
     assert code == 0 and "set aside 1 entry (100..100)" in out
+    assert verify(capsys, config, "--key", audit_key(config))[0] == 0
+
+
+def test_a_deleted_latest_checkpoint_is_named_and_recovery_signs_again_without_setting_entries_aside(
+    log, capsys
+) -> None:
+    config, db = log
+    asyncio.run(record_admin_act(settings_of(config), "outbox_retry", request_id="01J0", by="ops-1"))
+    db.run("DELETE FROM audit_checkpoints WHERE tree_size = 100")  # the chain restarted there: entry 100 says so
+    code, _, err = run_cli(capsys, "audit", "checkpoint", "--config", config)
+    assert code == 1 and "checkpoint was signed at size 100, but it is gone" in err
+    code, out, err = run_cli(capsys, "audit", "recover", "--config", config, "--by", "ops-1", "--reason", "INC-10")
+    assert code == 0 and "set aside" not in out and "signed again the checkpoint(s) at size 100" in out, err
+    assert [r[0] for r in db.run("SELECT tree_size FROM audit_checkpoints WHERE tree_size >= 96")] == [96, 100, 102]
     assert verify(capsys, config, "--key", audit_key(config))[0] == 0

@@ -190,6 +190,8 @@ def check_tail(chain: EntryChain, head: Head, start: Frontier, rows: Sequence[Ta
         if recorded != leaf:
             raise damaged(Damage("altered: its bytes no longer hash to the leaf recorded when it was appended", seq))
         if not _equal(mac, chain.link(expected, seq, leaf)):
+            if _equal(mac, chain.link(chain.anchor(seq, builder.root()), seq, leaf)):  # the chain restarted here
+                raise damaged(Damage(_CHECKPOINT_GONE.format(seq), checkpoint=seq))
             raise damaged(Damage(_FOREIGN, seq))
         expected = mac
         builder.append(leaf)
@@ -209,6 +211,7 @@ _UNCHAINED = (
     "migrated after an unclean stop) or by someone else"
 )
 _FOREIGN = "not written by this district's gateways: its chain MAC does not follow (inserted, or altered since)"
+_CHECKPOINT_GONE = "the entries say a checkpoint was signed at size {}, but it is gone from the store (deleted)"
 
 
 def _equal(a: bytes, b: bytes) -> bool:

@@ -41,14 +41,24 @@ from gateway.audit.store.base import (
     LogTx,
     StoredCheckpoint,
     build_batch,
+    frontier_bytes,
     read_snapshot,
+    signed_json,
     stored_checkpoint,
     write_batch,
     write_head,
 )
 from gateway.errors import AuditIntegrityError
 from gateway.observability.events import stable_json
-from signing.audit.checkpoint import AuditPublicKey, SignedCheckpoint, verify_checkpoint
+from signing.audit.checkpoint import (
+    AuditPublicKey,
+    Checkpoint,
+    CheckpointSigner,
+    SignedCheckpoint,
+    sign_checkpoint,
+    timestamp_ms,
+    verify_checkpoint,
+)
 from signing.audit.merkle import Frontier, MerkleTreeBuilder
 
 RECOVERED_KIND = "admin.audit_recovered"
@@ -72,6 +82,7 @@ class Recovery:
     set_aside_count: int
     set_aside_checkpoints: tuple[int, ...]
     set_aside_digest: str
+    resigned_checkpoints: tuple[int, ...] = ()
     seq: int = -1
 
     def fields(self) -> dict[str, Any]:
@@ -85,11 +96,12 @@ class Recovery:
             "set_aside_entries": None if first_last is None else {**first_last, "count": self.set_aside_count},
             "set_aside_checkpoints": list(self.set_aside_checkpoints),
             "set_aside_digest": self.set_aside_digest,
+            "resigned_checkpoints": list(self.resigned_checkpoints),
         }
 
 
 async def recover(
-    audit: AuditStore, public_key: AuditPublicKey, log_id: str, *, by: str, reason: str, instance: str
+    audit: AuditStore, signer: CheckpointSigner, log_id: str, *, by: str, reason: str, instance: str
 ) -> Recovery | None:
     """Recover a damaged log in one transaction under its lock; None when it is sound (nothing done).
 
@@ -98,6 +110,7 @@ async def recover(
     Sign a checkpoint afterwards.
     """
     chain = audit.chain_or_refuse()
+    public_key = signer.public_key()
     async with audit.locked() as tx:
         verdict = judge(await read_snapshot(tx, count=True), chain, public_key, log_id)
         if verdict.ok:
@@ -105,7 +118,7 @@ async def recover(
         assert verdict.damage is not None
         head_before = verdict.size
         base, forged = await _base(tx, public_key, log_id)
-        kept, head = await _walk(tx, chain, base)
+        kept, head, restarts = await _walk(tx, chain, base)
         beyond = await tx.rows("SELECT seq, entry FROM audit_entries WHERE seq >= ? ORDER BY seq", kept)
         digest = hashlib.sha256()
         for _, entry in beyond:
@@ -121,9 +134,11 @@ async def recover(
             set_aside_count=len(beyond),
             set_aside_checkpoints=tuple(c.tree_size for c in forged),
             set_aside_digest="sha256:" + digest.hexdigest(),
+            resigned_checkpoints=tuple(f.size for f in restarts),
             seq=kept,
         )
         await _set_aside(tx, plan, head)
+        await _resign(tx, signer, log_id, base, restarts)
         entry = prepare_entry(RECOVERED_KIND, {"by": by, "reason": reason, **plan.fields()}, instance=instance)
         batch = build_batch([entry], head, datetime.now(UTC), chain)
         await write_batch(tx, batch)
@@ -165,11 +180,13 @@ def _signature_holds(stored: StoredCheckpoint, key: AuditPublicKey, log_id: str)
     return verify_checkpoint(signed, key, log_id=log_id).ok and signed.checkpoint.tree_size == stored.tree_size
 
 
-async def _walk(tx: LogTx, chain: EntryChain, base: StoredCheckpoint | None) -> tuple[int, Head]:
-    """How many entries the district's key chained, from ``base`` on, and the head after the last of them."""
+async def _walk(tx: LogTx, chain: EntryChain, base: StoredCheckpoint | None) -> tuple[int, Head, list[Frontier]]:
+    """How many entries the district's key chained from ``base`` on, the head after the last of them, and
+    the frontiers where the chain restarted at a checkpoint whose row is gone (forged or deleted)."""
     start = base.frontier if base is not None and base.frontier is not None else Frontier(0, ())
     builder = MerkleTreeBuilder(start)
     expected = chain.anchor(start.size, start.root())
+    restarts: list[Frontier] = []
     rows = await tx.rows(_CHAINED + " WHERE seq >= ? ORDER BY seq", start.size)
     for seq, entry, recorded, mac in rows:
         if seq != builder.size or mac is None:
@@ -178,11 +195,39 @@ async def _walk(tx: LogTx, chain: EntryChain, base: StoredCheckpoint | None) -> 
         mac = bytes(mac)
         if bytes(recorded) != leaf:
             break
-        if mac != chain.link(expected, seq, leaf) and mac != chain.link(chain.anchor(seq, builder.root()), seq, leaf):
-            break
+        if mac != chain.link(expected, seq, leaf):
+            if mac != chain.link(chain.anchor(seq, builder.root()), seq, leaf):
+                break
+            restarts.append(builder.frontier())
         expected = mac
         builder.append(leaf)
-    return builder.size, Head(builder.frontier(), expected)
+    return builder.size, Head(builder.frontier(), expected), restarts
+
+
+async def _resign(
+    tx: LogTx, signer: CheckpointSigner, log_id: str, base: StoredCheckpoint | None, restarts: list[Frontier]
+) -> None:
+    """Sign again the checkpoints the chain says were signed (it restarted there) but whose rows are gone.
+
+    The entries they covered were chained by the district's key up to them, so
+    the tree at that size is the one that was signed; without the row, the chain
+    could not be followed across it at the next check.
+    """
+    previous = base.tree_size if base is not None else None
+    stamp = timestamp_ms(datetime.now(UTC))
+    if base is not None:
+        stamp = max(stamp, SignedCheckpoint.from_dict(base.signed).checkpoint.timestamp_ms)
+    for frontier in restarts:
+        checkpoint = Checkpoint(log_id, frontier.size, frontier.root(), stamp, previous_size=previous)
+        signed = sign_checkpoint(checkpoint, signer)
+        await tx.run(
+            "INSERT INTO audit_checkpoints (tree_size, signed, frontier, created_at) VALUES (?, ?, ?, ?)",
+            frontier.size,
+            signed_json(signed),
+            frontier_bytes(frontier),
+            format_time(datetime.now(UTC)),
+        )
+        previous = frontier.size
 
 
 async def _set_aside(tx: LogTx, plan: Recovery, head: Head) -> None:

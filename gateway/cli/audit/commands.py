@@ -321,14 +321,15 @@ async def checkpoint(args: argparse.Namespace) -> int:
 
 async def recover_log(args: argparse.Namespace) -> int:
     settings = _settings(args, reads_store=True)
-    key = load_audit_public_key(settings)
     signer = load_signer(settings)  # the passphrase, before anything is moved: recovery ends with a checkpoint
     if optional_secret(settings) is None:
         raise AuditInputError(f"no district audit secret at {secret_path(settings)}: recovery needs the chain key")
 
     async with open_store(settings) as (_, audit):
         try:
-            done = await recover(audit, key, log_id(settings), by=args.by, reason=args.reason, instance=cli_instance())
+            done = await recover(
+                audit, signer, log_id(settings), by=args.by, reason=args.reason, instance=cli_instance()
+            )
         except RecoveryRefused as exc:
             print(f"cannot recover: {exc}", file=sys.stderr)
             return EXIT_PROBLEM
@@ -346,6 +347,9 @@ async def recover_log(args: argparse.Namespace) -> int:
     if done.set_aside_checkpoints:
         sizes = ", ".join(str(s) for s in done.set_aside_checkpoints)
         print(f"set aside checkpoint(s) at size {sizes} into audit_checkpoints_set_aside (signature does not hold)")
+    if done.resigned_checkpoints:
+        sizes = ", ".join(str(s) for s in done.resigned_checkpoints)
+        print(f"signed again the checkpoint(s) at size {sizes}: the chain shows they were signed, their rows are gone")
     size = signed.checkpoint.tree_size if signed else done.seq + 1
     print(f"recorded as entry {done.seq} ({RECOVERED_KIND}); signed checkpoint at size {size:,}")
     print("restart every gateway instance on this store: each checks the log again when it starts")
