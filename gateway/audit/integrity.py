@@ -38,6 +38,7 @@ from signing.audit.checkpoint import (
     timestamp_ms,
     verify_checkpoint,
 )
+from signing.audit.log_verifier import Finding
 from signing.audit.merkle import Frontier, MerkleTreeBuilder
 
 TailRow = tuple[int, bytes, bytes, bytes | None]
@@ -72,13 +73,9 @@ class CheckpointRow(Protocol):
 
 
 @dataclass(frozen=True)
-class Damage:
-    """What no longer holds in the stored log, and where (entries, a checkpoint, or the head)."""
-
-    what: str
-    first: int | None = None
-    last: int | None = None
-    checkpoint: int | None = None
+class Damage(Finding):
+    """What no longer holds in the stored log, and where: a :class:`Finding` of ``audit verify``'s kind,
+    said in one line (entries, a checkpoint, or the head)."""
 
     def where(self) -> str:
         if self.first is not None:
@@ -92,13 +89,7 @@ class Damage:
         return f"{self.where()}: {self.what}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "where": self.where(),
-            "what": self.what,
-            "first": self.first,
-            "last": self.last,
-            "checkpoint": self.checkpoint,
-        }
+        return {"where": self.where(), **super().to_dict()}
 
 
 def damaged(damage: Damage) -> AuditIntegrityError:
@@ -253,6 +244,14 @@ def _count_damage(snapshot: Snapshot) -> Damage | None:
     return None
 
 
+def next_timestamp(latest: CheckpointRow | None, now: datetime | None = None) -> int:
+    """The timestamp of the next checkpoint: now, and never before the one it extends."""
+    stamp = timestamp_ms(now or datetime.now(UTC))
+    if latest is None:
+        return stamp
+    return max(stamp, SignedCheckpoint.from_dict(latest.signed).checkpoint.timestamp_ms)
+
+
 def plan_checkpoint(
     *,
     head: Head,
@@ -272,10 +271,6 @@ def plan_checkpoint(
     """
     start = signed_start(latest, signer.public_key(), log_id)
     frontier = check_tail(chain, head, start, rows)
-    stamp = timestamp_ms(now or datetime.now(UTC))
-    previous = None
-    if latest is not None:
-        previous = latest.tree_size
-        stamp = max(stamp, SignedCheckpoint.from_dict(latest.signed).checkpoint.timestamp_ms)
-    checkpoint = Checkpoint(log_id, head.size, frontier.root(), stamp, previous_size=previous)
+    previous = latest.tree_size if latest is not None else None
+    checkpoint = Checkpoint(log_id, head.size, frontier.root(), next_timestamp(latest, now), previous_size=previous)
     return sign_checkpoint(checkpoint, signer), frontier, chain.anchor(head.size, frontier.root())

@@ -35,15 +35,14 @@ from typing import Any
 
 from gateway.audit.chain import EntryChain
 from gateway.audit.entries import format_time, prepare_entry
-from gateway.audit.integrity import Damage, Head, judge, signed_start
+from gateway.audit.integrity import Damage, Head, judge, next_timestamp, signed_start
 from gateway.audit.store.base import (
     AuditStore,
     LogTx,
     StoredCheckpoint,
     build_batch,
-    frontier_bytes,
+    insert_checkpoint,
     read_snapshot,
-    signed_json,
     stored_checkpoint,
     write_batch,
     write_head,
@@ -56,7 +55,6 @@ from signing.audit.checkpoint import (
     CheckpointSigner,
     SignedCheckpoint,
     sign_checkpoint,
-    timestamp_ms,
     verify_checkpoint,
 )
 from signing.audit.merkle import Frontier, MerkleTreeBuilder
@@ -213,20 +211,10 @@ async def _resign(
     the tree at that size is the one that was signed; without the row, the chain
     could not be followed across it at the next check.
     """
-    previous = base.tree_size if base is not None else None
-    stamp = timestamp_ms(datetime.now(UTC))
-    if base is not None:
-        stamp = max(stamp, SignedCheckpoint.from_dict(base.signed).checkpoint.timestamp_ms)
+    previous, stamp = base.tree_size if base is not None else None, next_timestamp(base)
     for frontier in restarts:
         checkpoint = Checkpoint(log_id, frontier.size, frontier.root(), stamp, previous_size=previous)
-        signed = sign_checkpoint(checkpoint, signer)
-        await tx.run(
-            "INSERT INTO audit_checkpoints (tree_size, signed, frontier, created_at) VALUES (?, ?, ?, ?)",
-            frontier.size,
-            signed_json(signed),
-            frontier_bytes(frontier),
-            format_time(datetime.now(UTC)),
-        )
+        await insert_checkpoint(tx, sign_checkpoint(checkpoint, signer), frontier)
         previous = frontier.size
 
 

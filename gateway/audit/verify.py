@@ -100,8 +100,7 @@ async def _check_chain(audit: AuditStore, public_key: AuditPublicKey, log_id: st
     async with audit.locked() as tx:
         verdict = judge(await read_snapshot(tx, count=False), audit.chain, public_key, log_id)
     if verdict.damage is not None:
-        damage = verdict.damage
-        report.findings.append(Finding(damage.what, damage.first, damage.last, damage.checkpoint))
+        report.findings.append(verdict.damage)
 
 
 async def _start(

@@ -201,6 +201,17 @@ async def write_head(tx: LogTx, head: Head) -> None:
     )
 
 
+async def insert_checkpoint(tx: LogTx, signed: SignedCheckpoint, frontier: Frontier) -> None:
+    """Keep a signed checkpoint with the frontier at its size."""
+    await tx.run(
+        "INSERT INTO audit_checkpoints (tree_size, signed, frontier, created_at) VALUES (?, ?, ?, ?)",
+        frontier.size,
+        signed_json(signed),
+        frontier_bytes(frontier),
+        format_time(datetime.now(UTC)),
+    )
+
+
 def stored_checkpoint(row: tuple[Any, ...]) -> StoredCheckpoint:
     """A checkpoint from its row ``(tree_size, signed, frontier, created_at)``."""
     size = int(row[0])
@@ -254,13 +265,7 @@ class AuditStore(abc.ABC):
             signed, frontier, anchor = plan_checkpoint(
                 head=head, latest=latest, rows=snapshot.rows, signer=signer, log_id=log_id, chain=chain
             )
-            await tx.run(
-                "INSERT INTO audit_checkpoints (tree_size, signed, frontier, created_at) VALUES (?, ?, ?, ?)",
-                head.size,
-                signed_json(signed),
-                frontier_bytes(frontier),
-                format_time(datetime.now(UTC)),
-            )
+            await insert_checkpoint(tx, signed, frontier)
             await tx.run("UPDATE audit_head SET chain = ? WHERE id = 1", anchor)
             return signed
 
