@@ -174,3 +174,23 @@ async def test_damage_found_while_running_closes_the_log_and_stops_the_outbox(lo
     assert (await gw.post(PAYMENT_RECORD)).status == 503
     assert (await gw.client.get("/readyz")).status == 503
     assert [e["where"] for e in log_lines() if e["event"] == "audit.damaged"] == [f"entry {planted}"]
+
+
+async def test_an_outbox_delivery_caught_by_the_log_closing_is_left_in_the_outbox_untouched(start_gateway) -> None:
+    from gateway.delivery.outbox import OutboxWorker
+    from tests.helpers import CLEARANCE, TOWN
+
+    gw = await start_gateway(agency_changes={"tax": {"max_attempts": 1}})
+    gw.sandboxes["tax"].knobs.update({"maintenance": True})
+    deferred = await (await gw.post({**CLEARANCE, "office": TOWN})).json()
+    assert deferred["status"] == "deferred"
+    await asyncio.to_thread(plant_entry, RawDB(gw.gateway.settings.store_url))
+    with pytest.raises(Exception, match="chain MAC"):
+        await gw.gateway.audit.checkpoint()
+    gw.sandboxes["tax"].knobs.update({"maintenance": False})
+    store = gw.gateway.store
+    (row,) = await store.list_outbox(request_id=deferred["id"])
+    worker = OutboxWorker(store=store, delivery=gw.gateway.delivery, callbacks=gw.gateway.callbacks, instance="t")
+    await worker._handle(row)  # its first event meets the closed log
+    assert await store.list_outbox(request_id=deferred["id"]) == [row]  # not retried, not dead-lettered
+    assert (await store.get_request(deferred["id"])).status.value == "deferred"
