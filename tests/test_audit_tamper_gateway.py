@@ -130,6 +130,7 @@ async def test_a_gateway_started_on_a_damaged_log_says_where_and_refuses_to_seal
     assert not [e for e in log_lines() if e["event"] == "http.unhandled_error"]
     proof = await gw.get(f"/v1/requests/{request_id}/audit-proof")
     assert proof.status == 503 and (await proof.json())["type"] == "/problems/audit-unavailable"
+    assert (await gw.client.post("/v1/verify", json={"hello": "world"})).status == 503  # recorded, so refused too
     assert (await gw.get(f"/v1/requests/{request_id}")).status == 200  # what is stored can still be read
 
     await gw.gateway.stop()  # no last checkpoint over damage

@@ -202,7 +202,17 @@ def _schemas() -> dict[str, Any]:
         "Health": {"type": "object", "properties": {"status": text}},
         "Readiness": {
             "type": "object",
-            "properties": {"ready": {"type": "boolean"}, "store": {"type": "object"}, "agencies": {"type": "object"}},
+            "properties": {
+                "ready": {"type": "boolean"},
+                "store": {"type": "object"},
+                "audit": {
+                    "type": "object",
+                    "description": "state: off, sound (checked from the latest signed checkpoint) or damaged "
+                    "(where, what: the gateway refuses every POST until an operator repairs the log)",
+                    "properties": {"ok": {"type": "boolean"}, "state": {"enum": ["off", "sound", "damaged"]}},
+                },
+                "agencies": {"type": "object"},
+            },
         },
     }
 
@@ -242,7 +252,10 @@ def _paths() -> dict[str, Any]:
                         "Every missing or invalid material, all at once; or an Idempotency-Key reused with another body"
                     ),
                     "502": openapi_problem("The agency answered unreadably"),
-                    "503": openapi_problem("Agency unavailable and the item cannot be deferred, or no valid seal"),
+                    "503": openapi_problem(
+                        "Agency unavailable and the item cannot be deferred, or no valid seal, or the gateway's "
+                        "audit log was found damaged (audit-unavailable: nothing was done)"
+                    ),
                 },
             }
         },

@@ -178,6 +178,10 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "413": openapi_problem("Document over 1 MiB"),
                 "415": openapi_problem("Not application/json"),
                 "429": openapi_problem("More than 5 verifications a second (bursts of 20) from one address"),
+                "503": openapi_problem(
+                    "audit-unavailable: the gateway's audit log was found damaged, so it records "
+                    "no verification until an operator repairs it"
+                ),
             },
         }
     },
