@@ -1,4 +1,4 @@
-"""``onewindow audit ...``: verify the audit log, prove from it, export it, tell a request's story.
+"""``onewindow audit ...``: verify the audit log, prove from it, export it, tell a request's story, recover it.
 
 Exit codes (every command): 0 valid / done, 1 a problem was detected (or
 there is nothing yet to prove it with), 2 bad input, with a one-line message.
@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from gateway.cli.audit import commands
     from signing.cli.audit import add_check_proof_command
 
-    audit = subparsers.add_parser("audit", help="the tamper-evident audit log: verify, prove, export, show")
+    audit = subparsers.add_parser("audit", help="the tamper-evident audit log: verify, prove, export, show, recover")
     sub = audit.add_subparsers(dest="audit_command", metavar="COMMAND", required=True)
 
     def leaf(name: str, handler: Any, help_text: str) -> argparse.ArgumentParser:
