@@ -75,6 +75,7 @@ class Gateway:
         # Optional by configuration ([audit] enabled, [outbox] workers):
         self.audit: AuditLog | None = None
         self.worker: OutboxWorker | None = None
+        self._worker_stopping: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Bring every part up; raises with a clear message when one cannot start.
@@ -149,25 +150,45 @@ class Gateway:
         await self.store.open()
         self._opened.push_async_callback(self.store.close)
         self._opened.push_async_callback(self.extranet.close)
-        self.audit = await open_audit_log(self.settings, self.store, instance=self.instance)
-        if self.audit is not None:  # durable before emit returns: see gateway.audit.log
-            self._opened.push_async_callback(self.audit.close)
-            self.events.sinks.append(AuditSink(self.audit))
+        await self._open_audit()
         await gather_hook(self.pm.hook.onewindow_startup, gateway=self)
         self._opened.push_async_callback(self._shutdown_hook)
         self._opened.push_async_callback(self.callbacks.close)
-        await self.events.emit(
-            "configuration.loaded",
-            source=self.settings.source,
-            items=len(self.registry.catalogue),
-            agencies=sorted(self.registry.agencies),
-        )
-        if self.settings.outbox.workers:
+        if self.audit_sound:  # a damaged log records nothing: the start itself is told by the audit.damaged line
+            await self.events.emit(
+                "configuration.loaded",
+                source=self.settings.source,
+                items=len(self.registry.catalogue),
+                agencies=sorted(self.registry.agencies),
+            )
+        if self.settings.outbox.workers and self.audit_sound:  # deliveries record every step: none while closed
             self.worker = OutboxWorker(
                 store=self.store, delivery=self.delivery, callbacks=self.callbacks, instance=self.instance
             )
             await self.worker.start()
         self.started = True
+
+    async def _open_audit(self) -> None:
+        """Open (and check) the audit log; events become durable entries, digests keyed by the district secret."""
+        self.audit = await open_audit_log(self.settings, self.store, instance=self.instance)
+        if self.audit is None:
+            return
+        self._opened.push_async_callback(self.audit.close)
+        self.events.sinks.append(AuditSink(self.audit))  # durable before emit returns: see gateway.audit.log
+        if self.audit.digests is not None:
+            self.events.digests = self.audit.digests
+        self.audit.on_damage.append(self._audit_damaged)
+
+    @property
+    def audit_sound(self) -> bool:
+        """False while the audit log is closed for damage (nothing may be accepted, sealed or delivered)."""
+        return self.audit is None or self.audit.sound
+
+    def _audit_damaged(self, damage: Any) -> None:
+        """Damage found while running: stop delivering from the outbox (its rows wait, untouched)."""
+        if self.worker is not None and not self.stopping:
+            worker, self.worker = self.worker, None
+            self._worker_stopping = asyncio.create_task(worker.stop(0), name="onewindow-outbox-stop")
 
     async def _shutdown_hook(self) -> None:
         await gather_hook(self.pm.hook.onewindow_shutdown, gateway=self)
@@ -183,6 +204,8 @@ class Gateway:
         if self.worker is not None:
             worker, self.worker = self.worker, None
             await worker.stop(grace_s)
+        if self._worker_stopping is not None:
+            await self._worker_stopping
         await self._opened.aclose()
         self.audit = None
         self.sandboxes.clear()
@@ -235,8 +258,28 @@ class Gateway:
             store = {"ok": False, "backend": self.store.backend, "detail": str(exc)}
         codes = sorted(self.registry.agencies)
         reports = await asyncio.gather(*(self._agency_health(code) for code in codes))
+        audit = self._audit_readiness()
         return {
-            "ready": bool(store["ok"] and self.started and not self.stopping),
+            "ready": bool(store["ok"] and audit["ok"] and self.started and not self.stopping),
             "store": store,
+            "audit": audit,
             "agencies": dict(zip(codes, reports, strict=True)),
         }
+
+    def _audit_readiness(self) -> dict[str, Any]:
+        """The audit log's state for ``/readyz``: off, sound (checked from which checkpoint), or damaged (where)."""
+        if self.audit is None:
+            return {"ok": True, "state": "off"}
+        if self.audit.damage is not None:
+            return {
+                "ok": False,
+                "state": "damaged",
+                **self.audit.damage.to_dict(),
+                "action": "an operator must repair the store ('onewindow audit recover' or a restore) and "
+                "restart the gateway: docs/audit.md",
+            }
+        checked = self.audit.soundness
+        report: dict[str, Any] = {"ok": True, "state": "sound"}
+        if checked is not None:
+            report.update(checked_from_checkpoint=checked.checkpoint, entries_checked=checked.checked)
+        return report

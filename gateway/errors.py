@@ -18,7 +18,9 @@ Catch at the level you care about, the way httpx's exceptions are laid out::
     │       ├── OutboxCommandError  an outbox act was refused
     │       ├── AuditInputError     an ``audit`` command cannot use its input
     │       └── VerifyInputError    ``audit verify --from`` names nothing usable
-    ├── AuditIntegrityError         the stored audit log no longer matches what was signed
+    ├── AuditIntegrityError         the stored audit log no longer matches what was written or signed
+    │   └── AuditUnavailable        the log was found damaged: nothing is recorded or sealed until repaired
+    │                               (also an OperatorError: a command prints one line and exits 2)
     ├── SealUnavailable             no valid seal of the office covers the item
     ├── UnsafeCallbackUrl           a callback URL or prefix that could send results elsewhere
     ├── ClientDisconnected          the client went away before its body arrived
@@ -37,6 +39,8 @@ Errors of the seal package are :class:`signing.errors.SigningError` and below.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class OnewindowError(Exception):
@@ -104,7 +108,23 @@ class VerifyInputError(CommandError, ValueError):
 
 
 class AuditIntegrityError(OnewindowError):
-    """The stored log no longer matches what was appended or signed: refuse to sign over it."""
+    """The stored log no longer matches what was appended or signed: refuse to sign over it.
+
+    ``damage`` (a :class:`gateway.audit.integrity.Damage`) says what and where, when known.
+    """
+
+    def __init__(self, message: str, *, damage: Any = None) -> None:
+        super().__init__(message)
+        self.damage = damage
+
+
+class AuditUnavailable(AuditIntegrityError, OperatorError):
+    """The audit log is closed because it was found damaged: nothing is appended, signed or sealed.
+
+    It stays closed until an operator repairs or recovers the store and the
+    gateway restarts (docs/audit.md, "When the log is damaged"); a command
+    that meets it prints one line and exits 2, as for every operator error.
+    """
 
 
 class SealUnavailable(OnewindowError):

@@ -24,6 +24,7 @@ from gateway.agencies.plugin_manager import plugin_manager
 from gateway.agencies.sandboxes import sandbox_specs, with_sandboxes
 from gateway.api.app import create_app
 from gateway.audit.keys import create_audit_key
+from gateway.audit.secret import create_audit_secret
 from gateway.config import Settings, load_settings
 from gateway.core import Gateway
 from gateway.sandbox import RunningSandbox, start_sandbox
@@ -115,7 +116,7 @@ def district(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def make_district(root: Path) -> tuple[Path, Path]:
-    """Create a sample district (root, seals, audit key) under ``root``; returns (pki dir, passphrase file)."""
+    """A sample district (root, seals, audit key and secret) under ``root``; returns (pki dir, passphrase file)."""
     settings = load_settings(environ={})
     create_sample_district(
         root / "pki",
@@ -123,6 +124,7 @@ def make_district(root: Path) -> tuple[Path, Path]:
         passphrase=Passphrase(SAMPLE_PASSPHRASE),
     )
     create_audit_key(root / "pki" / "audit" / "audit-key.pem", Passphrase(SAMPLE_PASSPHRASE))
+    create_audit_secret(root / "pki" / "audit" / "audit-secret.key")
     secret = root / "passphrase"
     secret.write_bytes(SAMPLE_PASSPHRASE)
     return root / "pki", secret

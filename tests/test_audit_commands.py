@@ -10,6 +10,7 @@ import pytest
 
 from gateway.audit.admin import record_admin_act
 from gateway.audit.keys import load_audit_public_key
+from gateway.errors import AuditKeyError
 from signing import create_sample_district
 from signing.audit.checkpoint import key_id, public_key_pem
 from signing.keys.passphrase import Passphrase
@@ -193,3 +194,29 @@ def test_audit_rekey_re_encrypts_the_key_under_scrypt_with_a_new_passphrase(log,
 
     moved = dataclasses.replace(settings, pki_passphrase_file=str(new))
     assert public_key_pem(load_signer(moved).public_key()) == public_key_pem(before)
+
+
+def test_init_key_makes_the_district_secret_too_and_init_secret_never_replaces_one(tmp_path, capsys) -> None:
+    config, _ = write_config(tmp_path, f"sqlite:///{tmp_path}/log.db")
+    secret = tmp_path / "pki" / "audit" / "audit-secret.key"
+    before = secret.read_bytes()
+    code, _, err = run_cli(capsys, "audit", "init-secret", "--config", config)
+    assert code == 2 and "already exists" in err and secret.read_bytes() == before
+    secret.unlink()
+    code, out, _ = run_cli(capsys, "audit", "init-secret", "--config", config)
+    assert code == 0 and "copy it to every gateway" in out
+    assert secret.stat().st_mode & 0o777 == 0o600 and len(bytes.fromhex(secret.read_text())) == 32
+    (tmp_path / "pki" / "audit" / "audit-key.pem").unlink()
+    secret.unlink()
+    code, out, _ = run_cli(capsys, "audit", "init-key", "--config", config)
+    assert code == 0 and secret.exists() and "audit secret created" in out
+
+
+def test_an_administrative_act_needs_the_district_secret_and_says_where_it_should_be(tmp_path, capsys) -> None:
+    config, _ = write_config(tmp_path, f"sqlite:///{tmp_path}/log.db")
+    (tmp_path / "pki" / "audit" / "audit-secret.key").write_text("not a secret\n", encoding="ascii")
+    with pytest.raises(AuditKeyError, match="is not an audit secret"):
+        asyncio.run(record_admin_act(settings_of(config), "outbox_retry", request_id="01J0", by="ops-1"))
+    (tmp_path / "pki" / "audit" / "audit-secret.key").unlink()
+    with pytest.raises(AuditKeyError, match="onewindow audit init-secret"):
+        asyncio.run(record_admin_act(settings_of(config), "outbox_retry", request_id="01J0", by="ops-1"))

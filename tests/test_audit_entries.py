@@ -14,7 +14,7 @@ from gateway.audit.payloads import PayloadCipher
 from gateway.config import load_settings
 from gateway.config.audit import parse_audit_settings
 from gateway.errors import ConfigError, PayloadKeyError
-from gateway.observability.events import digest
+from gateway.observability.events import PayloadDigests, digest
 from gateway.observability.logs import sensitive
 from signing.audit.entry import parse_entry
 from signing.errors import EntryFormatError
@@ -74,11 +74,14 @@ def test_a_malformed_entry_is_refused() -> None:
 
 def test_a_payload_round_trips_and_proves_what_was_sent() -> None:
     cipher = PayloadCipher(bytes(range(32)))
+    digests = PayloadDigests(bytes(range(32, 64)))
     envelope = {"applicant": {"name": "张伟"}, "item": "tax.payment-record"}
-    commitment, blob = cipher.seal("request.accepted", "R1", envelope)
-    assert commitment["digest"] == digest(envelope)
+    commitment, blob = cipher.seal("request.accepted", "R1", envelope, digest=digests(envelope, request_id="R1"))
+    assert commitment["digest"].startswith("hmac-sha256:") and commitment["digest"] != digest(envelope)
     assert b"\xe5\xbc\xa0" not in blob  # 张 is not in the ciphertext
-    assert json.loads(cipher.open("request.accepted", "R1", blob, commitment)) == envelope
+    assert json.loads(cipher.open("request.accepted", "R1", blob, commitment, digests)) == envelope
+    with pytest.raises(PayloadKeyError, match="digest"):  # the digest is checked with the district secret
+        cipher.open("request.accepted", "R1", blob, {**commitment, "digest": digests({}, request_id="R1")}, digests)
     with pytest.raises(PayloadKeyError):
         cipher.open("request.accepted", "R1", blob[:-1] + bytes([blob[-1] ^ 1]), commitment)
     with pytest.raises(PayloadKeyError):

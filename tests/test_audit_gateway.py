@@ -5,21 +5,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gateway.audit.proofs import prove_inclusion
-from gateway.cli.main import main
 from gateway.config.audit import AuditSettings
 from signing.audit.checkpoint import SignedCheckpoint, public_key_pem
 from signing.audit.document_proof import audit_checker, check_audit_proof
 from signing.audit.entry import document_digest
 from signing.audit.proof_files import build_inclusion_proof_file
 from signing.verify.verifier import verify_document
-from tests.audit_helpers import other_signer
+from tests.audit_helpers import cli, gateway_config, other_signer
 from tests.helpers import CLEARANCE as BASE_CLEARANCE
 from tests.helpers import PAYMENT_RECORD as BASE_PAYMENT_RECORD
 from tests.helpers import PERSON, TOWN
@@ -42,28 +39,6 @@ INVOICE = {
         "contract": {"media_type": "application/pdf", "content_base64": "JVBERi0xLjQK"},
     },
 }
-
-
-def gateway_config(tmp_path: Path, store_url: str, district: tuple[Path, Path], **audit: Any) -> str:
-    """The configuration file the audit commands read for a test gateway's store and district."""
-    lines = ["[store]", f"url = {json.dumps(store_url)}", "[pki]", f"dir = {json.dumps(str(district[0]))}"]
-    lines.append(f"passphrase_file = {json.dumps(str(district[1]))}")
-    lines += ["[audit]", *(f"{k} = {json.dumps(v)}" for k, v in audit.items())]
-    path = tmp_path / "audit.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return str(path)
-
-
-_LOG_LINE = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}\S* +\[")
-
-
-async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    """Run ``onewindow ARGV`` (in a thread: it runs its own event loop) and capture stdout."""
-    capsys.readouterr()
-    code = await asyncio.to_thread(main, list(argv))
-    # The gateway under test keeps running (and logging) meanwhile; its log lines are not the command's output.
-    out = "".join(line for line in capsys.readouterr().out.splitlines(keepends=True) if not _LOG_LINE.match(line))
-    return code, out
 
 
 async def story(capsys: pytest.CaptureFixture[str], config: str, request_id: str) -> list[dict[str, Any]]:
@@ -297,3 +272,18 @@ async def test_configuration_loaded_opens_the_story_of_every_gateway_start(gw) -
     first = json.loads(rows[0][1])
     assert first["kind"] == "configuration.loaded" and first["fields"]["items"] > 30
     assert first["seq"] == 0 and "tax" in first["fields"]["agencies"]
+
+
+async def test_a_gateway_without_the_district_secret_does_not_start_and_the_sample_district_gets_one(
+    start_gateway, tmp_path
+) -> None:
+    from gateway.errors import AuditSetupError
+    from tests.conftest import make_district
+
+    pki, passphrase = make_district(tmp_path / "real")
+    (pki / "audit" / "audit-secret.key").unlink()
+    with pytest.raises(AuditSetupError, match=r"no audit secret at .*onewindow audit init-secret"):
+        await start_gateway(pki_dir=str(pki), pki_passphrase_file=str(passphrase))
+    gw = await start_gateway(pki_dir=str(pki), pki_passphrase_file=str(passphrase), pki_create_sample=True)
+    secret = pki / "audit" / "audit-secret.key"
+    assert secret.stat().st_mode & 0o777 == 0o600 and gw.gateway.audit.sound

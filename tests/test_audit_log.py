@@ -19,14 +19,14 @@ from gateway.config.audit import AuditSettings
 from gateway.errors import AuditIntegrityError
 from signing.audit.checkpoint import SignedCheckpoint
 from signing.audit.merkle import InMemoryTree, verify_consistency, verify_inclusion
-from tests.audit_helpers import LOG_ID, RawDB, other_signer
+from tests.audit_helpers import CHAIN, LOG_ID, SECRET, RawDB, other_signer
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 async def test_concurrent_appends_share_transactions_and_get_contiguous_numbers(store) -> None:
     audit = AuditLog(
-        audit_store_for(store), settings=AuditSettings(), log_id=LOG_ID, instance="t", signer=other_signer()
+        audit_store_for(store, CHAIN), settings=AuditSettings(), log_id=LOG_ID, instance="t", signer=other_signer()
     )
     await audit.start()
     seqs = await asyncio.gather(
@@ -42,7 +42,7 @@ async def test_concurrent_appends_share_transactions_and_get_contiguous_numbers(
 
 
 async def test_an_append_is_durable_when_it_returns(store, store_url) -> None:
-    audit = AuditLog(audit_store_for(store), settings=AuditSettings(), log_id=LOG_ID, instance="t")
+    audit = AuditLog(audit_store_for(store, CHAIN), settings=AuditSettings(), log_id=LOG_ID, instance="t")
     await audit.start()
     seq = await audit.append("configuration.loaded", {"items": 3})
     (count,) = (await asyncio.to_thread(RawDB(store_url).run, "SELECT COUNT(*) FROM audit_entries WHERE seq = ?", seq))[
@@ -55,7 +55,7 @@ async def test_an_append_is_durable_when_it_returns(store, store_url) -> None:
 async def test_checkpoints_follow_the_entry_count_and_proofs_from_the_store_match_the_tree(store) -> None:
     signer = other_signer()
     audit = AuditLog(
-        audit_store_for(store),
+        audit_store_for(store, CHAIN),
         settings=AuditSettings(checkpoint_every=40, batch_window_ms=0.0),
         log_id=LOG_ID,
         instance="t",
@@ -86,7 +86,7 @@ async def test_checkpoints_follow_the_entry_count_and_proofs_from_the_store_matc
 
 async def test_the_checkpointer_refuses_to_sign_over_an_entry_altered_since_it_was_appended(store, store_url) -> None:
     signer = other_signer()
-    audit = audit_store_for(store)
+    audit = audit_store_for(store, CHAIN)
     await audit.append([prepare_entry("k", {"request_id": f"R{i}"}, instance="t") for i in range(20)])
     await audit.checkpoint(signer, LOG_ID)
     await audit.append([prepare_entry("k", {"request_id": f"S{i}"}, instance="t") for i in range(5)])
@@ -101,7 +101,7 @@ async def test_the_checkpointer_refuses_to_sign_over_an_entry_altered_since_it_w
 
 async def test_an_altered_head_is_detected(store, store_url) -> None:
     signer = other_signer()
-    audit = audit_store_for(store)
+    audit = audit_store_for(store, CHAIN)
     await audit.append([prepare_entry("k", {"request_id": f"R{i}"}, instance="t") for i in range(33)])
     await audit.checkpoint(signer, LOG_ID)
     await asyncio.to_thread(RawDB(store_url).run, "UPDATE audit_head SET frontier = ? WHERE id = 1", b"\x01" * 64)
@@ -120,13 +120,16 @@ async def test_several_processes_on_one_postgresql_write_one_consistent_sequence
         import asyncio, sys
         from gateway.audit.log import AuditLog
         from gateway.config.audit import AuditSettings
+        from gateway.audit.chain import EntryChain
+        from gateway.audit.secret import AuditSecret
         from gateway.audit.store import audit_store_for
         from gateway.store import make_store
 
-        async def main(url, name):
+        async def main(url, name, secret):
             store = make_store(url)
             await store.open()
-            log = AuditLog(audit_store_for(store), settings=AuditSettings(), log_id="x", instance=name)
+            chain = EntryChain(AuditSecret.from_bytes(bytes.fromhex(secret)).chain_key)
+            log = AuditLog(audit_store_for(store, chain), settings=AuditSettings(), log_id="x", instance=name)
             await log.start()
             for round in range(10):
                 await asyncio.gather(*(log.append("agency.attempt", {"request_id": f"{name}-{round}-{i}"})
@@ -135,17 +138,25 @@ async def test_several_processes_on_one_postgresql_write_one_consistent_sequence
             await store.close()
             print(log.batches)
 
-        asyncio.run(main(sys.argv[1], sys.argv[2]))
+        asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3]))
         """
     )
     writers = [
         await asyncio.create_subprocess_exec(
-            sys.executable, "-c", script, pg_url, f"p{n}", cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            sys.executable,
+            "-c",
+            script,
+            pg_url,
+            f"p{n}",
+            SECRET.hex(),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         for n in range(3)
     ]
     signer = other_signer()
-    audit = audit_store_for(store)
+    audit = audit_store_for(store, CHAIN)
     for _ in range(10):  # this process appends and signs checkpoints meanwhile
         await audit.append([prepare_entry("agency.attempt", {"request_id": "main"}, instance="main")])
         await audit.checkpoint(signer, LOG_ID)

@@ -123,7 +123,7 @@ async def test_verification_requests_are_events(gw) -> None:
     )
     await verify(gw, {"hello": "world"})
     (fields,) = [f for kind, f in seen if kind == "verification.requested"]
-    assert fields["sub_indication"] == "FORMAT_FAILURE" and fields["document_digest"].startswith("sha256:")
+    assert fields["sub_indication"] == "FORMAT_FAILURE" and fields["document_digest"].startswith("hmac-sha256:")
 
 
 def root_of(gw) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api import audit, catalogue, health, metrics, openapi, requests, verify
+from gateway.api.audit import refuse_while_damaged
 from gateway.api.keys import GATEWAY
 from gateway.api.middleware import problems, request_ids
 
@@ -20,7 +21,9 @@ def create_app(gateway: Any, *, extra_routes: tuple[ModuleType, ...] = ()) -> we
     Each route module has ``add_routes(app)``; modules beyond the core ones
     also describe themselves with ``OPENAPI_PATHS`` and ``OPENAPI_SCHEMAS``.
     """
-    app = web.Application(middlewares=[request_ids, problems], client_max_size=gateway.settings.max_body_bytes)
+    app = web.Application(
+        middlewares=[refuse_while_damaged, request_ids, problems], client_max_size=gateway.settings.max_body_bytes
+    )
     app[GATEWAY] = gateway
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {}

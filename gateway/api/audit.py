@@ -6,11 +6,18 @@ entry against the latest signed checkpoint: evidence, independent of the
 seal's claimed signing time, that this exact document (by its JCS digest)
 was logged by then. It can only be given once a checkpoint covers the entry;
 until then the answer is 202 with ``Retry-After``.
+
+While the audit log is closed for damage (:mod:`gateway.audit.log`), no proof
+is given (503 ``audit-unavailable``), and every ``POST`` is answered the same
+way before it is handled (:func:`refuse_while_damaged`): each one is
+recorded, and a damaged log records nothing -- so nothing is accepted,
+sealed or verified-and-logged until an operator acts.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -19,13 +26,59 @@ from gateway.api.keys import GATEWAY
 from gateway.api.openapi import openapi_problem
 from gateway.api.requests import visible_record
 from gateway.api.responses import json_response
+from gateway.api.responses import json_response, problem_response
 from gateway.audit.proofs import prove_inclusion
 from gateway.delivery.results import request_path
+from gateway.errors import AuditIntegrityError, AuditUnavailable
+from gateway.intake.callers import may_read
+from gateway.intake.request_ids import is_ulid, new_ulid
+from gateway.observability.logs import get_logger
+from gateway.problems import AUDIT_UNAVAILABLE, NO_SEALED_RESULT, NOT_FOUND, ProblemError
 from gateway.problems import AUDIT_UNAVAILABLE, NO_SEALED_RESULT, ProblemError
 from gateway.store import RequestStatus
 from signing.audit.checkpoint import SignedCheckpoint
 from signing.audit.document_proof import SEALED_KIND, check_audit_proof
 from signing.audit.proof_files import build_inclusion_proof_file
+from signing.errors import SigningError
+
+_log = get_logger(component="audit-proof")
+
+
+def damaged_problem(damage: Any) -> ProblemError:
+    """The 503 answer while the audit log is closed for ``damage``."""
+    where = damage.where() if damage is not None else "see the gateway log"
+    return ProblemError(
+        AUDIT_UNAVAILABLE,
+        f"The audit log was found damaged ({where}), so this gateway records, seals and proves nothing "
+        "until an operator repairs it.",
+        f"审计日志已损坏（{where}），在运维人员修复之前，本网关不受理、不盖章、不出具证明。",
+    )
+
+
+@web.middleware
+async def refuse_while_damaged(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """While the audit log is closed, answer every POST with 503 ``audit-unavailable`` before handling it.
+
+    The outermost middleware: a request already under way when the log
+    closes meets :class:`AuditUnavailable` on its next event, and gets the
+    same answer here.
+    """
+    audit = request.app[GATEWAY].audit
+    if request.method == "POST" and audit is not None and audit.damage is not None:
+        return _refusal(request, audit.damage)
+    try:
+        return await handler(request)
+    except AuditUnavailable as exc:
+        return _refusal(request, exc.damage)
+
+
+def _refusal(request: web.Request, damage: Any) -> web.Response:
+    request_id = new_ulid()
+    response = problem_response(damaged_problem(damage), request_id=request_id, instance=request.path)
+    response.headers["X-Request-Id"] = request_id
+    return response
 
 
 async def get_audit_proof(request: web.Request) -> web.Response:
@@ -45,11 +98,29 @@ async def get_audit_proof(request: web.Request) -> web.Response:
         raise ProblemError(
             AUDIT_UNAVAILABLE, "The audit log is switched off on this gateway.", "本网关未启用审计日志。"
         )
+    if audit.damage is not None:
+        raise damaged_problem(audit.damage)
+    try:
+        return await _prove(audit, record, document)
+    except (AuditIntegrityError, SigningError, LookupError, ValueError) as exc:  # the store no longer adds up
+        _log.error("audit.proof_refused", request_id=record.id, error=f"{type(exc).__name__}: {exc}")
+        raise _unprovable() from None
+
+
+def _unprovable() -> ProblemError:
+    return ProblemError(
+        AUDIT_UNAVAILABLE,
+        "The stored audit tree does not prove this entry against its signed checkpoint.",
+        "审计日志存储与已签名检查点不一致，无法出具证明。",
+    )
+
+
+async def _prove(audit: Any, record: Any, document: dict[str, Any]) -> web.Response:
     row = await audit.store.find_entry(record.id, SEALED_KIND)
     if row is None:
         raise ProblemError(
             NO_SEALED_RESULT,
-            f"The audit log holds no {SEALED_KIND} entry for request {request_id}.",
+            f"The audit log holds no {SEALED_KIND} entry for request {record.id}.",
             "审计日志中没有该申请的盖章记录。",
         )
     latest = await audit.store.latest_checkpoint()
@@ -67,12 +138,10 @@ async def get_audit_proof(request: web.Request) -> web.Response:
     path = await prove_inclusion(audit.store, row[0], latest.tree_size)
     key = audit.signer.public_key()
     proof = build_inclusion_proof_file(signed, row[0], path, entry=row[1], leaf_hash=row[2], public_key=key)
-    if not check_audit_proof(document, proof, key):  # never hand out a proof that does not hold
-        raise ProblemError(
-            AUDIT_UNAVAILABLE,
-            "The stored audit tree does not prove this entry against its signed checkpoint.",
-            "审计日志存储与已签名检查点不一致，无法出具证明。",
-        )
+    verdict = check_audit_proof(document, proof, key)
+    if not verdict:  # never hand out a proof that does not hold
+        _log.error("audit.proof_refused", request_id=record.id, entry=row[0], error=verdict.reason)
+        raise _unprovable()
     return json_response(200, {**document, "seal": {**document["seal"], "audit_proof": proof}})
 
 
@@ -129,7 +198,9 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "401": openapi_problem("Missing or unknown API key"),
                 "404": openapi_problem("No such request visible to this caller"),
                 "409": openapi_problem("The request has no sealed result"),
-                "503": openapi_problem("The audit log is off, or its store does not match its checkpoints"),
+                "503": openapi_problem(
+                    "The audit log is off, or was found damaged, or its store does not match its checkpoints"
+                ),
             },
         }
     }

@@ -73,7 +73,10 @@ def _paths() -> dict[str, Any]:
                     "429": openapi_problem("This address holds server.max_connections_per_address connections"),
                     "431": openapi_problem("A header over its limit, or too many headers"),
                     "502": openapi_problem("The agency answered unreadably"),
-                    "503": openapi_problem("Agency unavailable and the item cannot be deferred, or no valid seal"),
+                    "503": openapi_problem(
+                        "Agency unavailable and the item cannot be deferred, or no valid seal, or the gateway's "
+                        "audit log was found damaged (audit-unavailable: nothing was done)"
+                    ),
                 },
             }
         },

@@ -13,6 +13,7 @@ from gateway.api.responses import json_response
 from gateway.delivery.results import request_view
 from gateway.intake.callers import may_read
 from gateway.intake.request_ids import is_ulid
+from gateway.observability.logs import personal_values, sensitive
 from gateway.problems import MALFORMED_REQUEST, NOT_FOUND, ProblemError, echo
 from gateway.store import RequestRecord
 
@@ -31,7 +32,8 @@ async def post_request(request: web.Request) -> web.Response:
             "Idempotency-Key 应为 1 至 255 个可见 ASCII 字符。",
         )
     body = await read_json_object(request, gateway.settings.max_body_bytes)
-    answer = await gateway.router.submit(caller, body, request_id=request[REQUEST_ID], idempotency_key=key)
+    with sensitive(personal_values(body)):  # masked in every log line and audit entry of this request, any field
+        answer = await gateway.router.submit(caller, body, request_id=request[REQUEST_ID], idempotency_key=key)
     if "id" in answer.body:
         request[REQUEST_ID] = answer.body["id"]
     return json_response(answer.status, answer.body, answer.headers)

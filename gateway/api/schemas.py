@@ -226,6 +226,16 @@ def component_schemas() -> dict[str, Any]:
         "Health": {"type": "object", "properties": {"status": text}},
         "Readiness": {
             "type": "object",
-            "properties": {"ready": {"type": "boolean"}, "store": {"type": "object"}, "agencies": {"type": "object"}},
+            "properties": {
+                "ready": {"type": "boolean"},
+                "store": {"type": "object"},
+                "audit": {
+                    "type": "object",
+                    "description": "state: off, sound (checked from the latest signed checkpoint) or damaged "
+                    "(where, what: the gateway refuses every POST until an operator repairs the log)",
+                    "properties": {"ok": {"type": "boolean"}, "state": {"enum": ["off", "sound", "damaged"]}},
+                },
+                "agencies": {"type": "object"},
+            },
         },
     }

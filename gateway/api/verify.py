@@ -30,7 +30,7 @@ from gateway.api.keys import GATEWAY
 from gateway.api.openapi import openapi_problem
 from gateway.api.responses import json_response
 from gateway.errors import TrustBundleUnavailable
-from gateway.observability.events import digest
+from gateway.observability.logs import personal_values, sensitive
 from gateway.problems import (
     MALFORMED_REQUEST,
     TOO_MANY_REQUESTS,
@@ -98,14 +98,15 @@ async def post_verify(request: web.Request) -> web.Response:
     except NotJsonError as exc:
         raise ProblemError(MALFORMED_REQUEST, f"The body is {exc}.", "请求内容不是合法的 JSON。") from None
     report, document = verified.report, verified.document
-    await gateway.events.emit(
-        "verification.requested",
-        document_digest=digest(raw),
-        indication=report.indication.value,
-        sub_indication=report.sub_indication.value if report.sub_indication else None,
-        seal_number=report.seal_number,
-        request_id=report.request_id,
-    )
+    with sensitive(personal_values(document) if document is not None else ()):  # its names, wherever repeated
+        await gateway.events.emit(
+            "verification.requested",
+            document_digest=gateway.events.digest(raw, request_id=report.request_id),
+            indication=report.indication.value,
+            sub_indication=report.sub_indication.value if report.sub_indication else None,
+            seal_number=report.seal_number,
+            request_id=report.request_id,
+        )
     content = {k: v for k, v in document.items() if k != "seal"} if document is not None else None
     return json_response(
         200, {"report": report.to_dict(), "text": report.render(), "stamp_svg": _stamp(report), "document": content}
@@ -237,6 +238,10 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "413": openapi_problem("Document over 1 MiB"),
                 "415": openapi_problem("Not application/json"),
                 "429": openapi_problem("More than 5 verifications a second (bursts of 20) from one address"),
+                "503": openapi_problem(
+                    "audit-unavailable: the gateway's audit log was found damaged, so it records "
+                    "no verification until an operator repairs it"
+                ),
             },
         }
     },

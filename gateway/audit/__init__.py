@@ -4,11 +4,15 @@ Every step of every request and every administrative act becomes one entry
 of an append-only RFC 9162 Merkle tree kept in the gateway's store, with
 checkpoints signed by the district audit key (docs/audit.md). The modules:
 
-* :mod:`~gateway.audit.entries` -- what an event becomes (masked, canonical bytes)
-* :mod:`~gateway.audit.log` -- the appender (group commit) and the checkpointer
+* :mod:`~gateway.audit.entries` -- what an event becomes (canonical bytes); :mod:`~gateway.audit.fields` -- masked
+* :mod:`~gateway.audit.log` -- the appender (group commit), the checkpointer, closing on damage
+* :mod:`~gateway.audit.secret` -- the district audit secret: chain key and digest key
+* :mod:`~gateway.audit.chain` -- the keyed MAC through the entries; :mod:`~gateway.audit.integrity` -- the check
+  from the latest signed checkpoint (before each checkpoint, at start-up)
 * :mod:`~gateway.audit.store.sqlite`, :mod:`~gateway.audit.store.postgres` -- tables and the append transaction
 * :mod:`~gateway.audit.proofs` -- inclusion / consistency proofs from the subtree cache
 * :mod:`~gateway.audit.verify` -- ``audit verify`` against the store
+* :mod:`~gateway.audit.recovery` -- the operator's act on a damaged log (``audit recover``)
 * :mod:`~gateway.audit.admin` -- administrative acts from the command line
 
 ``__all__`` names the modules other packages may import; the rest are this package's own.
@@ -16,4 +20,4 @@ checkpoints signed by the district audit key (docs/audit.md). The modules:
 
 from __future__ import annotations
 
-__all__ = ["admin", "keys", "log", "payloads", "proofs", "setup", "store", "story", "verify"]
+__all__ = ["admin", "keys", "log", "payloads", "proofs", "recovery", "secret", "setup", "store", "story", "verify"]

@@ -15,6 +15,13 @@ Checkpoints are signed after every ``checkpoint_every`` entries and every
 ``checkpoint_interval_s`` while new entries arrive, off the requests' path.
 A failing append fails the events waiting on it (the request answers 500):
 the gateway does not act without a record.
+
+When the log opens, and before every checkpoint, it is checked from the
+latest signed checkpoint (:mod:`gateway.audit.integrity`). Damage closes it:
+one ``audit.damaged`` log line says where, every append raises
+:class:`~gateway.errors.AuditUnavailable` (so nothing is accepted, sealed or
+signed), and it stays closed until an operator repairs or recovers the store
+and restarts the gateway (docs/audit.md, "When the log is damaged").
 """
 
 from __future__ import annotations
@@ -22,16 +29,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gateway.audit.entries import PreparedEntry, prepare_entry
+from gateway.audit.integrity import Damage, Soundness, unavailable
 from gateway.audit.payloads import PayloadCipher
 from gateway.audit.store.base import AuditStore
 from gateway.config import AuditSettings
-from gateway.errors import AuditIntegrityError
+from gateway.errors import AuditIntegrityError, AuditUnavailable
+from gateway.observability.events import PayloadDigests
 from gateway.observability.logs import get_logger
-from signing.audit.checkpoint import CheckpointSigner, SignedCheckpoint
+from signing.audit.checkpoint import AuditPublicKey, CheckpointSigner, SignedCheckpoint
 
 _Pending = tuple[PreparedEntry, "asyncio.Future[int]"]
 
@@ -48,6 +57,8 @@ class AuditLog:
         instance: str,
         signer: CheckpointSigner | None = None,
         cipher: PayloadCipher | None = None,
+        digests: PayloadDigests | None = None,
+        public_key: AuditPublicKey | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -55,6 +66,11 @@ class AuditLog:
         self.instance = instance
         self.signer = signer
         self.cipher = cipher
+        self.digests = digests
+        self.public_key = public_key or (signer.public_key() if signer is not None else None)
+        self.damage: Damage | None = None
+        self.soundness: Soundness | None = None
+        self.on_damage: list[Callable[[Damage], Any]] = []
         self.log = get_logger(component="audit", instance=instance)
         self._queue: list[_Pending] = []
         self._wake = asyncio.Event()
@@ -69,14 +85,57 @@ class AuditLog:
         self.appended = 0
 
     async def start(self) -> None:
-        """Start the appender (and, with a signer, the checkpoint timer)."""
+        """Check the log from its latest signed checkpoint; if sound, start the appender and the checkpoint timer.
+
+        Damage found here closes the log instead (see :meth:`close_for`):
+        the gateway still starts, but answers that it cannot record.
+        """
+        if self.public_key is not None:
+            self.soundness = await self.store.inspect(self.public_key, self.log_id)
+            if self.soundness.damage is not None:
+                self.close_for(self.soundness.damage)
+                return
         self._appender = asyncio.create_task(self._run(), name="onewindow-audit-appender")
         if self.signer is not None:
             self._timer = asyncio.create_task(self._tick(), name="onewindow-audit-checkpoints")
 
+    @property
+    def sound(self) -> bool:
+        """False once damage was found: the log is closed until an operator acts and the gateway restarts."""
+        return self.damage is None
+
+    def close_for(self, damage: Damage) -> None:
+        """Close the log because of ``damage``: one log line says where; nothing is appended or signed after."""
+        if self.damage is not None:
+            return
+        self.damage = damage
+        self.log.error(
+            "audit.damaged",
+            where=damage.where(),
+            what=damage.what,
+            first=damage.first,
+            last=damage.last,
+            checkpoint=damage.checkpoint,
+            consequence="the audit log is closed: nothing is accepted, sealed or signed until an operator repairs "
+            "the store ('onewindow audit recover', or a restore) and restarts the gateway (docs/audit.md)",
+        )
+        for _, future in self._queue:
+            if not future.done():
+                future.set_exception(unavailable(damage))
+        self._queue.clear()
+        for callback in self.on_damage:
+            callback(damage)
+
     async def append(self, kind: str, fields: Mapping[str, Any], *, raw: Any = None) -> int:
-        """Append one event; returns its sequence number once it is committed."""
-        prepared = prepare_entry(kind, fields, instance=self.instance, cipher=self.cipher, raw=raw)
+        """Append one event; returns its sequence number once it is committed.
+
+        Raises :class:`AuditUnavailable` while the log is closed for damage.
+        """
+        if self.damage is not None:
+            raise unavailable(self.damage)
+        prepared = prepare_entry(
+            kind, fields, instance=self.instance, cipher=self.cipher, raw=raw, digests=self.digests
+        )
         if self._closed or self._appender is None:
             return await self.store.append([prepared])
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -101,9 +160,14 @@ class AuditLog:
 
     async def _commit(self, batch: list[_Pending]) -> None:
         try:
+            if self.damage is not None:
+                raise unavailable(self.damage)
             first = await self.store.append([p for p, _ in batch])
         except Exception as exc:
-            self.log.error("audit.append_failed", entries=len(batch), error=f"{type(exc).__name__}: {exc}")
+            if isinstance(exc, AuditIntegrityError) and not isinstance(exc, AuditUnavailable):
+                self.close_for(exc.damage or Damage(str(exc)))
+            else:
+                self.log.error("audit.append_failed", entries=len(batch), error=f"{type(exc).__name__}: {exc}")
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
@@ -125,17 +189,27 @@ class AuditLog:
     async def _checkpoint_quietly(self) -> None:
         try:
             await self.checkpoint()
-        except AuditIntegrityError as exc:
-            self.log.error("audit.checkpoint_refused", error=str(exc))
+        except AuditIntegrityError:
+            pass  # the log is closed now, and said why (audit.damaged)
         except Exception as exc:
             self.log.error("audit.checkpoint_failed", error=f"{type(exc).__name__}: {exc}")
 
     async def checkpoint(self) -> SignedCheckpoint | None:
-        """Sign a checkpoint of everything appended so far (None when the latest covers it)."""
+        """Sign a checkpoint of everything appended so far (None when the latest covers it).
+
+        The log is checked from the previous checkpoint first; damage closes
+        the log and raises :class:`AuditIntegrityError` instead of signing.
+        """
         if self.signer is None:
             raise RuntimeError("this audit log has no signer")
+        if self.damage is not None:
+            raise unavailable(self.damage)
         async with self._checkpoint_lock:
-            signed = await self.store.checkpoint(self.signer, self.log_id)
+            try:
+                signed = await self.store.checkpoint(self.signer, self.log_id)
+            except AuditIntegrityError as exc:
+                self.close_for(exc.damage or Damage(str(exc)))
+                raise
         if signed is not None:
             self._since_checkpoint = 0
             self.log.info("audit.checkpoint", tree_size=signed.checkpoint.tree_size)
@@ -143,7 +217,7 @@ class AuditLog:
 
     async def _tick(self) -> None:
         interval = self.settings.checkpoint_interval_s
-        while True:
+        while self.damage is None:
             await asyncio.sleep(interval)
             latest = await _quiet(self.store.latest_checkpoint())
             issued = latest.signed.get("checkpoint", "") if latest else ""
@@ -171,7 +245,7 @@ class AuditLog:
             await self._appender
         if self._checkpointing is not None:
             await self._checkpointing
-        if self.signer is not None:
+        if self.signer is not None and self.damage is None:
             await self._checkpoint_quietly()
 
 

@@ -7,13 +7,17 @@ import getpass
 import socket
 from collections.abc import AsyncIterator
 
-from gateway.audit.keys import ensure_audit_key, load_signer, log_id
+from gateway.audit.chain import EntryChain
+from gateway.audit.integrity import unavailable
+from gateway.audit.keys import ensure_audit_key, load_audit_public_key, load_signer, log_id
 from gateway.audit.log import AuditLog
 from gateway.audit.payloads import PayloadCipher
+from gateway.audit.secret import AuditSecret, ensure_audit_secret, load_audit_secret, secret_path
 from gateway.audit.store import audit_store_for
 from gateway.audit.store.base import AuditStore
 from gateway.config import Settings
 from gateway.errors import AuditKeyError, AuditSetupError, PayloadKeyError
+from gateway.observability.events import PayloadDigests
 from gateway.store import Store, make_store
 
 
@@ -27,11 +31,23 @@ def payload_cipher(settings: Settings) -> PayloadCipher | None:
         raise AuditSetupError(str(exc)) from None
 
 
+def district_secret(settings: Settings) -> AuditSecret:
+    """The district audit secret a gateway needs (the sample district's is made on first start)."""
+    try:
+        ensure_audit_secret(settings)
+        return load_audit_secret(settings)
+    except AuditKeyError as exc:
+        raise AuditSetupError(str(exc)) from None
+
+
 async def open_audit_log(settings: Settings, store: Store, *, instance: str) -> AuditLog | None:
     """The running audit log of a gateway process (None when ``[audit] enabled = false``).
 
-    The audit key is opened now, so a missing key or a wrong passphrase
-    stops the start instead of leaving the log without checkpoints.
+    The audit key and secret are opened now, so a missing one or a wrong
+    passphrase stops the start instead of leaving the log unchained or
+    without checkpoints. The log is then checked from its latest signed
+    checkpoint: damage does not stop the start, it leaves the log closed
+    (:attr:`AuditLog.damage`), so the gateway can say why it will not seal.
     """
     if not settings.audit.enabled:
         return None
@@ -40,13 +56,15 @@ async def open_audit_log(settings: Settings, store: Store, *, instance: str) -> 
         signer = load_signer(settings)
     except AuditKeyError as exc:
         raise AuditSetupError(str(exc)) from None
+    secret = district_secret(settings)
     audit = AuditLog(
-        audit_store_for(store),
+        audit_store_for(store, EntryChain(secret.chain_key)),
         settings=settings.audit,
         log_id=log_id(settings),
         instance=instance,
         signer=signer,
         cipher=payload_cipher(settings),
+        digests=PayloadDigests(secret.digest_key),
     )
     await audit.start()
     return audit
@@ -61,12 +79,31 @@ def cli_instance() -> str:
     return f"cli:{user}@{socket.gethostname()}"
 
 
+def optional_secret(settings: Settings) -> AuditSecret | None:
+    """The district audit secret if this machine holds it (an auditor's copy of the store may not)."""
+    if not secret_path(settings).exists():
+        return None
+    return load_audit_secret(settings)
+
+
 @contextlib.asynccontextmanager
-async def open_store(settings: Settings) -> AsyncIterator[tuple[Store, AuditStore]]:
-    """The configured store (migrated) and its audit tables, closed afterwards."""
+async def open_store(settings: Settings, *, writing: bool = False) -> AsyncIterator[tuple[Store, AuditStore]]:
+    """The configured store (migrated) and its audit tables, closed afterwards.
+
+    With ``writing`` (an administrative act), the district secret is required
+    and the log is checked from its latest signed checkpoint first: a damaged
+    log raises :class:`~gateway.errors.AuditUnavailable` and nothing is written.
+    Otherwise the secret is used when present (to check the chain), not required.
+    """
+    secret = load_audit_secret(settings) if writing else optional_secret(settings)
     store = make_store(settings.store_url)
     await store.open()
     try:
-        yield store, audit_store_for(store)
+        audit = audit_store_for(store, EntryChain(secret.chain_key) if secret else None)
+        if writing:
+            soundness = await audit.inspect(load_audit_public_key(settings), log_id(settings))
+            if soundness.damage is not None:
+                raise unavailable(soundness.damage)
+        yield store, audit
     finally:
         await store.close()

@@ -17,6 +17,7 @@ from typing import Any
 from gateway.audit.payloads import PayloadCipher
 from gateway.audit.store.base import AuditStore, EntryRow
 from gateway.errors import PayloadKeyError
+from gateway.observability.events import PayloadDigests
 from signing.audit.checkpoint import SignedCheckpoint
 from signing.audit.entry import AuditEntry, parse_entry
 from signing.errors import EntryFormatError
@@ -54,6 +55,7 @@ class Story:
     entries: list[StoryEntry]
     checkpoint_size: int | None
     checkpoint_time: str | None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -65,6 +67,7 @@ class Story:
             "ok": self.ok,
             "latest_checkpoint": self.checkpoint_size,
             "entries": [e.to_dict() for e in self.entries],
+            "notes": self.notes,
         }
 
     def render(self) -> str:
@@ -89,6 +92,7 @@ class Story:
                 f"signed checkpoint at size {self.checkpoint_size:,} ({self.checkpoint_time}); "
                 "'+' marks entries after it, not yet covered"
             )
+        lines.extend(f"note: {note}" for note in self.notes)
         if not self.ok:
             lines.append("PROBLEM: entries marked !! were altered in the store; run 'onewindow audit verify'")
         return "\n".join(lines)
@@ -123,8 +127,14 @@ def check_row(row: EntryRow) -> tuple[AuditEntry | None, list[str]]:
     return entry, problems
 
 
-async def story(audit: AuditStore, request_id: str, *, cipher: PayloadCipher | None = None) -> Story:
-    """Load and check every entry about ``request_id``."""
+async def story(
+    audit: AuditStore,
+    request_id: str,
+    *,
+    cipher: PayloadCipher | None = None,
+    digests: PayloadDigests | None = None,
+) -> Story:
+    """Every entry about ``request_id``, checked; payloads opened with ``cipher``, digests checked with ``digests``."""
     latest = await audit.latest_checkpoint()
     size = time = None
     if latest is not None:
@@ -139,8 +149,20 @@ async def story(audit: AuditStore, request_id: str, *, cipher: PayloadCipher | N
         item = StoryEntry(row[0], entry, size is not None and row[0] < size, problems)
         if cipher is not None and entry is not None and entry.payload is not None and row[6] is not None:
             try:
-                item.plaintext = json.loads(cipher.open(entry.kind, entry.request_id, row[6], dict(entry.payload)))
+                plaintext = cipher.open(entry.kind, entry.request_id, row[6], dict(entry.payload), digests)
+                item.plaintext = json.loads(plaintext)
             except (PayloadKeyError, ValueError) as exc:
                 item.problems.append(f"payload: {exc}")
         items.append(item)
-    return Story(request_id, items, size, time)
+    told = Story(request_id, items, size, time)
+    keyed = any(
+        i.plaintext is not None and str(i.entry.payload.get("digest", "")).startswith("hmac-")
+        for i in items
+        if i.entry is not None and i.entry.payload is not None
+    )
+    if keyed and digests is None:
+        told.notes.append(
+            "the payloads' keyed digests were not checked (the district audit secret is not on this machine); "
+            "each payload still matches the ciphertext its entry commits to"
+        )
+    return told

@@ -4,7 +4,11 @@ The judgement itself is :class:`signing.audit.log_verifier.LogVerifier` (the sam
 that checks export bundles offline). This module feeds it the store's rows,
 chooses where to start (``--from`` a stored checkpoint or a checkpoint the
 auditor kept), compares the recomputed tree with the stored head, and when a
-checkpoint does not match, walks down the tree to the altered entry.
+checkpoint does not match, walks down the tree to the altered entry. Where
+the district audit secret is at hand, the entries after the latest
+checkpoint -- which no signature covers yet -- are also checked against
+their chain MACs (:mod:`gateway.audit.integrity`): an entry the gateway did
+not write is named before anything signs it.
 
 Walking down uses the subtree cache, but never trusts it: a cached pair of
 children is believed only if it hashes to a parent already known to be
@@ -17,8 +21,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gateway.audit.integrity import judge
 from gateway.audit.proofs import cached_subtree, subtree_resolver
-from gateway.audit.store.base import AuditStore
+from gateway.audit.store.base import AuditStore, read_snapshot
 from gateway.errors import VerifyInputError
 from signing.audit.checkpoint import AuditPublicKey, Checkpoint, SignedCheckpoint, verify_checkpoint
 from signing.audit.log_verifier import CheckpointRecord, Finding, LogReport, LogVerifier, Suspect
@@ -74,7 +79,28 @@ async def verify_store(
         narrowed = await locate(audit, report.suspect)
         if narrowed is not None:
             report.findings.append(narrowed)
+    if report.ok:
+        await _check_chain(audit, public_key, log_id or report.log_id, report)
     return report
+
+
+async def _check_chain(audit: AuditStore, public_key: AuditPublicKey, log_id: str | None, report: LogReport) -> None:
+    """The chain MACs of the entries no checkpoint covers yet; a note when the secret is not here to check them."""
+    latest = report.checkpoints[-1].tree_size if report.checkpoints else 0
+    unsigned = report.size - latest
+    if unsigned <= 0 or log_id is None:
+        return
+    if audit.chain is None:
+        report.notes.append(
+            f"the chain MACs of the {unsigned} entr{'y' if unsigned == 1 else 'ies'} after the latest checkpoint were "
+            "not checked (the district audit secret is not on this machine): until a checkpoint signs them, they "
+            "prove only what the database says"
+        )
+        return
+    async with audit.locked() as tx:
+        verdict = judge(await read_snapshot(tx, count=False), audit.chain, public_key, log_id)
+    if verdict.damage is not None:
+        report.findings.append(verdict.damage)
 
 
 async def _start(

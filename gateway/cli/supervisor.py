@@ -98,15 +98,17 @@ class Supervisor:
         from gateway.agencies.installed import load_registry
         from gateway.agencies.plugin_manager import plugin_manager
         from gateway.audit.keys import ensure_audit_key
+        from gateway.audit.secret import ensure_audit_secret
         from gateway.errors import AuditKeyError, StartupError
         from gateway.sealing.district_sealer import DistrictSealer
 
-        try:  # the sample district and its audit key are created once, here, not by N workers at once
+        try:  # the sample district, its audit key and secret are made once, here, not by N workers at once
             pm = plugin_manager(disabled=self.settings.plugins_disabled)
             catalogue = load_registry(pm, self.settings, check_settings=False).catalogue
             DistrictSealer.for_settings(self.settings, catalogue)
             if self.settings.audit.enabled:
                 ensure_audit_key(self.settings)
+                ensure_audit_secret(self.settings)
         except (StartupError, AuditKeyError) as exc:
             raise SystemExit(f"onewindow: {exc}") from None
 

@@ -24,6 +24,7 @@ class AuditSettings:
     batch_window_ms: float = 2.0  # group commit: how long the appender waits for more entries
     batch_max: int = 512  # at most this many entries per transaction
     payload_key_file: str = ""  # AES-256-GCM key: keep raw payloads encrypted beside their entries
+    secret_file: str = ""  # default: <pki.dir>/audit/audit-secret.key (entry chain and keyed digests)
 
 
 def parse_audit_settings(table: Any) -> AuditSettings:

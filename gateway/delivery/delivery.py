@@ -40,7 +40,7 @@ from gateway.delivery.failures import Failures
 from gateway.delivery.results import Answer, reasons_json, result_document
 from gateway.delivery.transitions import SUBMITTING, WAITING, Transitions
 from gateway.errors import SealUnavailable
-from gateway.observability.events import Events, digest
+from gateway.observability.events import Events
 from gateway.observability.logs import get_logger
 from gateway.problems import SEAL_UNAVAILABLE, ProblemError
 from gateway.sealing.sealer import Sealer
@@ -200,7 +200,7 @@ class Delivery:
                 request_id=record.id,
                 item=item.code,
                 reasons=[r.code for r in outcome.reasons],
-                result_digest=digest(result),
+                result_digest=self.events.digest(result, request_id=record.id),
                 raw=result,
             )
         elif isinstance(outcome, Pending):
@@ -284,7 +284,11 @@ class Delivery:
             document_digest=document_digest(document),
         )
         await self.events.emit(
-            "request.completed", request_id=record.id, item=item.code, result_digest=digest(sealed), raw=sealed
+            "request.completed",
+            request_id=record.id,
+            item=item.code,
+            result_digest=self.events.digest(sealed, request_id=record.id),
+            raw=sealed,
         )
         return True
 

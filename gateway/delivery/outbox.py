@@ -19,6 +19,7 @@ from datetime import timedelta
 from gateway.delivery.callbacks import CallbackSender
 from gateway.delivery.delivery import Delivery, poll_expiry
 from gateway.delivery.transitions import SUBMITTING, WAITING
+from gateway.errors import AuditUnavailable
 from gateway.observability.logs import get_logger, sensitive
 from gateway.problems import ProblemError
 from gateway.store import OutboxEntry, RequestRecord, RequestStatus, Store, utcnow
@@ -143,6 +144,8 @@ class OutboxWorker:
                 await self._dispatch(entry)
             except ProblemError:
                 pass  # already recorded on the request (e.g. no valid seal)
+            except AuditUnavailable:  # the audit log closed under it: leave the row as it is, leased, for later
+                self.log.warning("outbox.left_for_later", request_id=entry.request_id, reason="audit log damaged")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

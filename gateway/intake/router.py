@@ -332,7 +332,7 @@ class Router:
             operator=envelope.operator,
             channel=envelope.channel,
             item=item.code,
-            request_digest=digest(record.envelope),
+            request_digest=self.events.digest(record.envelope, request_id=request_id),
             pledge=envelope.pledge is not None,
             raw=record.envelope,
         )

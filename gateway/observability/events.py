@@ -3,12 +3,13 @@
 The router says what happened once (``accepted``, ``agency.attempt``,
 ``completed`` ...) and each :class:`EventSink` records it its own way: the
 structured log always, the tamper-evident audit log when it is configured.
-Events carry digests and identifiers, never raw personal data.
+Events carry keyed digests and identifiers, never raw personal data.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import inspect
 import json
 from collections.abc import Awaitable, Mapping
@@ -17,14 +18,43 @@ from typing import Any, Protocol
 from gateway.observability.logs import get_logger
 
 
+def stable_json(payload: Any) -> bytes:
+    """A JSON payload in the gateway's stable form: sorted keys, no spaces, UTF-8 (bytes pass as they are)."""
+    if isinstance(payload, bytes):
+        return payload
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
 def digest(payload: Any) -> str:
-    """``sha256:<hex>`` of a JSON payload in a stable form (sorted keys, no spaces)."""
-    data = (
-        payload
-        if isinstance(payload, bytes)
-        else json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    )
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+    """``sha256:<hex>`` of a payload's stable form -- for comparing bodies in the store, never for a log.
+
+    A plain digest of an envelope links equal requests and lets anyone
+    confirm a guessed one: what events carry is :class:`PayloadDigests`.
+    """
+    return "sha256:" + hashlib.sha256(stable_json(payload)).hexdigest()
+
+
+class PayloadDigests:
+    """Keyed digests of the payloads events refer to (envelope, result, reasons).
+
+    ``hmac-sha256:<hex>`` of ``"onewindow-payload-digest/v1\n" || request id || "\n" ||
+    stable JSON``, keyed with the district audit secret's digest key: equal
+    envelopes of two requests differ in the log, and only the secret's
+    holder can check one against a payload. Without a key (the audit log
+    switched off) there is no digest: events leave the field out.
+    """
+
+    def __init__(self, key: bytes | None = None) -> None:
+        self._key = key
+
+    def __call__(self, payload: Any, *, request_id: str | None) -> str | None:
+        if self._key is None:
+            return None
+        message = b"onewindow-payload-digest/v1\n" + (request_id or "").encode("utf-8") + b"\n" + stable_json(payload)
+        return "hmac-sha256:" + hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    def __repr__(self) -> str:
+        return f"PayloadDigests(keyed={self._key is not None})"
 
 
 class EventSink(Protocol):
@@ -46,8 +76,13 @@ class LogSink:
 class Events:
     """Fans each event out to every sink, in order."""
 
-    def __init__(self, *sinks: EventSink) -> None:
+    def __init__(self, *sinks: EventSink, digests: PayloadDigests | None = None) -> None:
         self.sinks: list[EventSink] = list(sinks)
+        self.digests = digests or PayloadDigests()
+
+    def digest(self, payload: Any, *, request_id: str | None) -> str | None:
+        """The keyed digest of a payload an event refers to (see :class:`PayloadDigests`)."""
+        return self.digests(payload, request_id=request_id)
 
     async def emit(self, kind: str, /, *, raw: Any = None, **fields: Any) -> None:
         """Record one event with every sink; an awaitable sink is awaited (durable first).

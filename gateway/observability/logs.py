@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from contextvars import ContextVar
 from typing import Any, TextIO
 
@@ -33,6 +33,36 @@ def sensitive(values: Iterable[str | None]) -> Iterator[None]:
         yield
     finally:
         _sensitive.reset(token)
+
+
+def personal_values(body: Any, *, limit: int = 64) -> list[str]:
+    """The strings of an envelope that name or identify a person, to mask wherever they reappear.
+
+    The applicant's name, ID number and phone, and every value under a name
+    key (``name``, ``buyer_name``, ...) at any depth: a caller may repeat them
+    in any other field (an item code, a channel, a material's name), and
+    only exact strings known to be personal can be masked there.
+    """
+    found: list[str] = []
+
+    def walk(value: Any, key: str | None, depth: int) -> None:
+        if len(found) >= limit or depth > 8:
+            return
+        if isinstance(value, str):
+            if key is not None and (key in NAME_KEYS or key.endswith("_name") or key in _APPLICANT_KEYS):
+                found.append(value)
+        elif isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(v, str(k), depth + 1)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, key, depth + 1)
+
+    walk(body, None, 0)
+    return found
+
+
+_APPLICANT_KEYS = frozenset({"id_number", "phone"})
 
 
 def _mask_value(value: Any, key: str | None, known: tuple[str, ...]) -> Any:

@@ -10,19 +10,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.audit.chain import EntryChain
 from gateway.audit.store.base import AuditStore
 
 
-def audit_store_for(store: Any) -> AuditStore:
-    """The audit tables of an open gateway :class:`~gateway.store.Store`."""
+def audit_store_for(store: Any, chain: EntryChain | None = None) -> AuditStore:
+    """The audit tables of an open gateway :class:`~gateway.store.Store`.
+
+    ``chain`` (the district audit secret's chain key) is needed to append,
+    sign checkpoints and check the log; without it the log can only be read.
+    """
     if store.backend == "sqlite":
         from gateway.audit.store.sqlite import SQLiteAuditStore
 
-        return SQLiteAuditStore(store)
+        return SQLiteAuditStore(store, chain)
     if store.backend == "postgres":
         from gateway.audit.store.postgres import PostgresAuditStore
 
-        return PostgresAuditStore(store)
+        return PostgresAuditStore(store, chain)
     raise ValueError(f"no audit log for the {store.backend} store")
 
 

@@ -1,11 +1,12 @@
 """The audit log on PostgreSQL: one sequence for every gateway process sharing the database.
 
-The log's single head row (size + frontier) is what serialises appends. A
-batch is numbered contiguously after the head, hashed onto its frontier,
-and written -- entries, newly completed subtree hashes, new head -- in one
-statement that applies only if the head is still the one the batch was
-built on (compare-and-set on the row; one round trip, its own transaction,
-one WAL flush). A process that was the last to append (the usual case, and
+The log's single head row (size, frontier, chain value) is what serialises
+appends. A batch is numbered contiguously after the head, hashed onto its
+frontier, chained onto its chain value, and written -- entries, newly
+completed subtree hashes, new head -- in one statement that applies only if
+the head is still the one the batch was built on (compare-and-set on the
+row; one round trip, its own transaction, one WAL flush). Signing a
+checkpoint restarts the chain, so it moves the head too. A process that was the last to append (the usual case, and
 always with one gateway process) succeeds at once. If another process got
 in first, the statement writes nothing, and the batch is redone under the
 head row's lock: ``SELECT ... FOR UPDATE`` in a transaction, which queues
@@ -26,51 +27,55 @@ the order of ``seq``.
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 
-from gateway.audit.entries import PreparedEntry, format_time
+from gateway.audit.chain import EntryChain
+from gateway.audit.entries import PreparedEntry
 from gateway.audit.store.base import (
     AuditStore,
     BatchRows,
     EntryRow,
+    Head,
+    LogTx,
     StoredCheckpoint,
     build_batch,
-    checkpoint_row,
     frontier_bytes,
     frontier_from,
-    plan_checkpoint,
-    signed_json,
+    head_of,
+    stored_checkpoint,
 )
 from gateway.store.postgres.store import PostgresStore
-from signing.audit.checkpoint import CheckpointSigner, SignedCheckpoint
 from signing.audit.merkle import Frontier
 
 # The log's lock: the head row, FOR UPDATE, until commit (see the module docstring).
 _LOCK_HEAD = (
-    "WITH h AS (SELECT size, frontier FROM audit_head WHERE id = 1 FOR UPDATE) "
-    "SELECT h.size, h.frontier, set_config('idle_in_transaction_session_timeout', '3s', true) FROM h"
+    "WITH h AS (SELECT size, frontier, chain FROM audit_head WHERE id = 1 FOR UPDATE) "
+    "SELECT h.size, h.frontier, h.chain, set_config('idle_in_transaction_session_timeout', '3s', true) FROM h"
 )
 _ROW = "SELECT seq, entry, leaf_hash, kind, request_id, appended_at, payload FROM audit_entries"
 _ENTRIES = (
-    "INSERT INTO audit_entries (seq, entry, leaf_hash, kind, request_id, appended_at, payload) "
-    "SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::text[], $5::text[], $6::text[], $7::bytea[])"
+    "INSERT INTO audit_entries (seq, entry, leaf_hash, kind, request_id, appended_at, payload, chain) "
+    "SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::text[], $5::text[], $6::text[], $7::bytea[], "
+    "$8::bytea[])"
 )
 _SUBTREES = (
-    "INSERT INTO audit_subtrees (level, idx, hash) SELECT * FROM unnest($8::smallint[], $9::bigint[], $10::bytea[])"
+    "INSERT INTO audit_subtrees (level, idx, hash) SELECT * FROM unnest($9::smallint[], $10::bigint[], $11::bytea[])"
 )
 _UPSERT = " ON CONFLICT (level, idx) DO UPDATE SET hash = excluded.hash"
+_NEW_HEAD = "UPDATE audit_head SET size = $12, frontier = $13, chain = $14 WHERE id = 1"
 # Under the lock: entries, cached subtrees and the new head in one statement.
-_WRITE = (
-    f"WITH e AS ({_ENTRIES}), s AS ({_SUBTREES}{_UPSERT}) UPDATE audit_head SET size = $11, frontier = $12 WHERE id = 1"
-)
-# Without taking the lock first: the same, applied only if the head is still the one the batch was built on
-# (compare-and-set; a single statement is its own transaction). 1 when written, 0 when someone else appended first.
+_WRITE = f"WITH e AS ({_ENTRIES}), s AS ({_SUBTREES}{_UPSERT}) {_NEW_HEAD}"
+# Without taking the lock first: the same, applied only if the head (size, frontier and chain value: a checkpoint
+# restarts the chain) is still the one the batch was built on -- compare-and-set; a single statement is its own
+# transaction. 1 when written, 0 when someone else appended or signed first.
 _WRITE_IF_HEAD = (
-    "WITH h AS (UPDATE audit_head SET size = $11, frontier = $12 WHERE id = 1 AND size = $13 AND frontier = $14 "
-    "RETURNING 1), "
+    f"WITH h AS ({_NEW_HEAD} AND size = $15 AND frontier = $16 AND chain = $17 RETURNING 1), "
     f"e AS ({_ENTRIES} WHERE EXISTS (SELECT 1 FROM h)), "
     f"s AS ({_SUBTREES} WHERE EXISTS (SELECT 1 FROM h){_UPSERT}) "
     "SELECT count(*) FROM h"
@@ -81,7 +86,26 @@ def _arguments(rows: BatchRows) -> list:
     """The query arguments of a batch: one array per column, then the new head."""
     columns = [list(c) for c in zip(*rows.entries, strict=True)]
     subtrees = [list(c) for c in zip(*rows.subtrees, strict=True)] if rows.subtrees else [[], [], []]
-    return [*columns, *subtrees, rows.head.size, frontier_bytes(rows.head)]
+    return [*columns, *subtrees, rows.head.size, frontier_bytes(rows.head.frontier), rows.head.chain]
+
+
+def _numbered(sql: str) -> str:
+    """``?`` placeholders as PostgreSQL's ``$1, $2 ...``."""
+    count = iter(range(1, sql.count("?") + 1))
+    return re.sub(r"\?", lambda _: f"${next(count)}", sql)
+
+
+class _Tx:
+    """:class:`LogTx` on one connection, inside a transaction that holds the head row's lock."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in await self.conn.fetch(_numbered(sql), *params)]
+
+    async def run(self, sql: str, *params: Any) -> None:
+        await self.conn.execute(_numbered(sql), *params)
 
 
 def _row(r: asyncpg.Record) -> EntryRow:
@@ -91,60 +115,39 @@ def _row(r: asyncpg.Record) -> EntryRow:
 class PostgresAuditStore(AuditStore):
     """:class:`AuditStore` over an open :class:`PostgresStore`."""
 
-    def __init__(self, store: PostgresStore) -> None:
+    def __init__(self, store: PostgresStore, chain: EntryChain | None = None) -> None:
         self.store = store
-        self._head: Frontier | None = None  # as this process last wrote it
+        self.chain = chain
+        self._head: Head | None = None  # as this process last wrote it
 
     async def append(self, batch: Sequence[PreparedEntry]) -> int:
+        chain = self.chain_or_refuse()
         head = self._head
         if head is not None:  # the usual case: nobody else appended since our last batch -- one statement
-            rows = build_batch(batch, head, datetime.now(UTC))
-            written = await self.store.pool.fetchval(_WRITE_IF_HEAD, *_arguments(rows), head.size, frontier_bytes(head))
+            rows = build_batch(batch, head, datetime.now(UTC), chain)
+            written = await self.store.pool.fetchval(
+                _WRITE_IF_HEAD, *_arguments(rows), head.size, frontier_bytes(head.frontier), head.chain
+            )
             if written:
                 self._head = rows.head
                 return head.size
         async with self.store.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(_LOCK_HEAD)
-            head = frontier_from(row["size"], row["frontier"])
-            rows = build_batch(batch, head, datetime.now(UTC))
+            head = head_of(tuple(await conn.fetchrow(_LOCK_HEAD))[:3])
+            rows = build_batch(batch, head, datetime.now(UTC), chain)
             await conn.execute(_WRITE, *_arguments(rows))
         self._head = rows.head
         return head.size
 
+    @contextlib.asynccontextmanager
+    async def locked(self) -> AsyncIterator[LogTx]:
+        self._head = None  # a check, checkpoint or recovery may move the head or restart the chain
+        async with self.store.pool.acquire() as conn, conn.transaction():
+            await conn.fetchrow(_LOCK_HEAD)  # the log's lock, until commit
+            yield _Tx(conn)
+
     async def head(self) -> Frontier:
         row = await self.store.pool.fetchrow("SELECT size, frontier FROM audit_head WHERE id = 1")
         return frontier_from(row["size"], row["frontier"])
-
-    async def checkpoint(self, signer: CheckpointSigner, log_id: str) -> SignedCheckpoint | None:
-        async with self.store.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(_LOCK_HEAD)
-            head = frontier_from(row["size"], row["frontier"])
-            latest_row = await conn.fetchrow(
-                "SELECT tree_size, signed, frontier, created_at FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1"
-            )
-            latest = None if latest_row is None else _checkpoint(latest_row)
-            if head.size == (latest.tree_size if latest else 0):
-                return None
-            records = await conn.fetch(
-                "SELECT seq, entry FROM audit_entries WHERE seq >= $1 AND seq < $2 ORDER BY seq",
-                latest.tree_size if latest else 0,
-                head.size,
-            )
-            signed, frontier = plan_checkpoint(
-                head=head,
-                latest=latest,
-                entries=[(r[0], r[1]) for r in records],
-                signer=signer,
-                log_id=log_id,
-            )
-            await conn.execute(
-                "INSERT INTO audit_checkpoints (tree_size, signed, frontier, created_at) VALUES ($1, $2, $3, $4)",
-                head.size,
-                signed_json(signed),
-                frontier_bytes(frontier),
-                format_time(datetime.now(UTC)),
-            )
-            return signed
 
     async def entries(
         self, start: int = 0, end: int | None = None, *, chunk: int = 20_000
@@ -174,13 +177,13 @@ class PostgresAuditStore(AuditStore):
         rows = await self.store.pool.fetch(
             "SELECT tree_size, signed, frontier, created_at FROM audit_checkpoints ORDER BY tree_size"
         )
-        return [_checkpoint(r) for r in rows]
+        return [stored_checkpoint(tuple(r)) for r in rows]
 
     async def latest_checkpoint(self) -> StoredCheckpoint | None:
         row = await self.store.pool.fetchrow(
             "SELECT tree_size, signed, frontier, created_at FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1"
         )
-        return None if row is None else _checkpoint(row)
+        return None if row is None else stored_checkpoint(tuple(row))
 
     async def subtree_hashes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         if not keys:
@@ -198,8 +201,3 @@ class PostgresAuditStore(AuditStore):
             "SELECT leaf_hash FROM audit_entries WHERE seq >= $1 AND seq < $2 ORDER BY seq", start, end
         )
         return [r[0] for r in rows]
-
-
-def _checkpoint(row: asyncpg.Record) -> StoredCheckpoint:
-    size = int(row[0])
-    return checkpoint_row(size, row[1], row[2], size, row[3])

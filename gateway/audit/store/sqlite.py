@@ -11,24 +11,28 @@ waiters are released.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from gateway.audit.entries import PreparedEntry, format_time
+import aiosqlite
+
+from gateway.audit.chain import EntryChain
+from gateway.audit.entries import PreparedEntry
 from gateway.audit.store.base import (
     AuditStore,
     EntryRow,
+    LogTx,
     StoredCheckpoint,
     build_batch,
-    checkpoint_row,
     frontier_bytes,
     frontier_from,
-    plan_checkpoint,
-    signed_json,
+    head_of,
+    stored_checkpoint,
 )
 from gateway.store.sqlite.store import SQLiteStore
-from signing.audit.checkpoint import CheckpointSigner, SignedCheckpoint
 from signing.audit.merkle import Frontier
 
 _ROW = "SELECT seq, entry, leaf_hash, kind, request_id, appended_at, payload FROM audit_entries"
@@ -39,58 +43,56 @@ def _row(r: tuple) -> EntryRow:
     return (r[0], bytes(r[1]), bytes(r[2]), r[3], r[4], r[5], None if r[6] is None else bytes(r[6]))
 
 
+class _Tx:
+    """:class:`LogTx` on the store's connection, inside its immediate transaction."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self.db = db
+
+    async def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in await self.db.execute_fetchall(sql, params)]
+
+    async def run(self, sql: str, *params: Any) -> None:
+        await self.db.execute(sql, params)
+
+
 class SQLiteAuditStore(AuditStore):
     """:class:`AuditStore` over an open :class:`SQLiteStore`."""
 
-    def __init__(self, store: SQLiteStore) -> None:
+    def __init__(self, store: SQLiteStore, chain: EntryChain | None = None) -> None:
         self.store = store
+        self.chain = chain
 
     async def append(self, batch: Sequence[PreparedEntry]) -> int:
-        return await self.store.run_in_transaction(lambda conn: self._append(conn, batch))
+        chain = self.chain_or_refuse()
+        return await self.store.run_in_transaction(lambda conn: self._append(conn, batch, chain))
 
     @staticmethod
-    def _append(conn: sqlite3.Connection, batch: Sequence[PreparedEntry]) -> int:
-        """The whole batch in the connection's thread: read the head, number, hash, write."""
-        head = _head(conn)
-        rows = build_batch(batch, head, datetime.now(UTC))
+    def _append(conn: sqlite3.Connection, batch: Sequence[PreparedEntry], chain: EntryChain) -> int:
+        """The whole batch in the connection's thread: read the head, number, hash, chain, write."""
+        head = head_of(conn.execute("SELECT size, frontier, chain FROM audit_head WHERE id = 1").fetchone())
+        rows = build_batch(batch, head, datetime.now(UTC), chain)
         conn.executemany(
-            "INSERT INTO audit_entries (seq, entry, leaf_hash, kind, request_id, appended_at, payload) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO audit_entries (seq, entry, leaf_hash, kind, request_id, appended_at, payload, chain) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             rows.entries,
         )
         if rows.subtrees:
             conn.executemany("INSERT OR REPLACE INTO audit_subtrees (level, idx, hash) VALUES (?, ?, ?)", rows.subtrees)
         conn.execute(
-            "UPDATE audit_head SET size = ?, frontier = ? WHERE id = 1", (rows.head.size, frontier_bytes(rows.head))
+            "UPDATE audit_head SET size = ?, frontier = ?, chain = ? WHERE id = 1",
+            (rows.head.size, frontier_bytes(rows.head.frontier), rows.head.chain),
         )
         return head.size
+
+    @contextlib.asynccontextmanager
+    async def locked(self) -> AsyncIterator[LogTx]:
+        async with self.store.transaction() as db:  # BEGIN IMMEDIATE: the database's write lock
+            yield _Tx(db)
 
     async def head(self) -> Frontier:
         row = await self.store.read_row("SELECT size, frontier FROM audit_head WHERE id = 1", tuples=True)
         return frontier_from(row[0], bytes(row[1]))
-
-    async def checkpoint(self, signer: CheckpointSigner, log_id: str) -> SignedCheckpoint | None:
-        return await self.store.run_in_transaction(lambda conn: self._checkpoint(conn, signer, log_id))
-
-    @staticmethod
-    def _checkpoint(conn: sqlite3.Connection, signer: CheckpointSigner, log_id: str) -> SignedCheckpoint | None:
-        head = _head(conn)
-        row = conn.execute(_CHECKPOINTS + " ORDER BY tree_size DESC LIMIT 1").fetchone()
-        latest = None if row is None else _checkpoint(row)
-        if head.size == (latest.tree_size if latest else 0):
-            return None
-        entries = conn.execute(
-            "SELECT seq, entry FROM audit_entries WHERE seq >= ? AND seq < ? ORDER BY seq",
-            (latest.tree_size if latest else 0, head.size),
-        ).fetchall()
-        signed, frontier = plan_checkpoint(
-            head=head, latest=latest, entries=[(r[0], bytes(r[1])) for r in entries], signer=signer, log_id=log_id
-        )
-        conn.execute(
-            "INSERT INTO audit_checkpoints (tree_size, signed, frontier, created_at) VALUES (?, ?, ?, ?)",
-            (head.size, signed_json(signed), frontier_bytes(frontier), format_time(datetime.now(UTC))),
-        )
-        return signed
 
     async def entries(
         self, start: int = 0, end: int | None = None, *, chunk: int = 20_000
@@ -117,11 +119,11 @@ class SQLiteAuditStore(AuditStore):
         return None if row is None else _row(row)
 
     async def checkpoints(self) -> list[StoredCheckpoint]:
-        return [_checkpoint(r) for r in await self.store.read(_CHECKPOINTS + " ORDER BY tree_size", tuples=True)]
+        return [stored_checkpoint(r) for r in await self.store.read(_CHECKPOINTS + " ORDER BY tree_size", tuples=True)]
 
     async def latest_checkpoint(self) -> StoredCheckpoint | None:
         row = await self.store.read_one(_CHECKPOINTS + " ORDER BY tree_size DESC LIMIT 1", tuples=True)
-        return None if row is None else _checkpoint(row)
+        return None if row is None else stored_checkpoint(row)
 
     async def subtree_hashes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         found: dict[tuple[int, int], bytes] = {}
@@ -140,13 +142,3 @@ class SQLiteAuditStore(AuditStore):
             "SELECT leaf_hash FROM audit_entries WHERE seq >= ? AND seq < ? ORDER BY seq", (start, end), tuples=True
         )
         return [bytes(r[0]) for r in rows]
-
-
-def _head(conn: sqlite3.Connection) -> Frontier:
-    row = conn.execute("SELECT size, frontier FROM audit_head WHERE id = 1").fetchone()
-    return frontier_from(row[0], bytes(row[1]))
-
-
-def _checkpoint(row: tuple) -> StoredCheckpoint:
-    size = int(row[0])
-    return checkpoint_row(size, row[1], None if row[2] is None else bytes(row[2]), size, row[3])

@@ -1,4 +1,4 @@
-"""``onewindow audit ...``: verify the audit log, prove from it, export it, tell a request's story.
+"""``onewindow audit ...``: verify the audit log, prove from it, export it, tell a request's story, recover it.
 
 Exit codes (every command): 0 valid / done, 1 a problem was detected (or
 there is nothing yet to prove it with), 2 bad input, with a one-line message.
@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from gateway.cli.audit import commands
     from signing.cli.audit import add_check_proof_command
 
-    audit = subparsers.add_parser("audit", help="the tamper-evident audit log: verify, prove, export, show")
+    audit = subparsers.add_parser("audit", help="the tamper-evident audit log: verify, prove, export, show, recover")
     sub = audit.add_subparsers(dest="audit_command", metavar="COMMAND", required=True)
 
     def leaf(name: str, handler: Any, help_text: str) -> argparse.ArgumentParser:
@@ -76,10 +76,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = leaf("export-key", commands.export_key, "write the district audit public key (PEM) for verifiers")
     p.add_argument("file", metavar="FILE")
 
-    leaf("init-key", commands.init_key, "create the district audit key (once, beside the seal registry)")
+    leaf("init-key", commands.init_key, "create the district audit key and secret (once, beside the seal registry)")
+    leaf("init-secret", commands.init_secret, "create the district audit secret (a district whose key predates it)")
     p = leaf(
         "rekey", commands.rekey, "re-encrypt the audit key under today's KDF (scrypt), optionally a new passphrase"
     )
     p.add_argument("--new-passphrase-file", metavar="FILE", help="also change the passphrase the key opens with")
     leaf("checkpoint", commands.checkpoint, "sign a checkpoint of the log as it stands now")
+
+    p = leaf("recover", commands.recover_log, "set aside what the gateway did not write, record it, sign again")
+    p.add_argument("--by", required=True, help="who is acting (recorded in the audit log)")
+    p.add_argument("--reason", required=True, help="why, e.g. the incident number (recorded in the audit log)")
     add_check_proof_command(sub)

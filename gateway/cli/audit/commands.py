@@ -20,13 +20,16 @@ from gateway.audit.keys import (
 )
 from gateway.audit.payloads import PayloadCipher
 from gateway.audit.proofs import prove_consistency, prove_inclusion
-from gateway.audit.setup import open_store
+from gateway.audit.recovery import RECOVERED_KIND, RecoveryRefused, recover
+from gateway.audit.secret import create_audit_secret, secret_path
+from gateway.audit.setup import cli_instance, open_store, optional_secret
 from gateway.audit.store.base import AuditStore, StoredCheckpoint
 from gateway.audit.story import story
 from gateway.audit.verify import verify_store
 from gateway.cli.audit.console import EXIT_OK, EXIT_PROBLEM, Progress, write_json
 from gateway.config import Settings, load_settings
 from gateway.errors import AuditInputError, AuditIntegrityError, AuditKeyError, VerifyInputError
+from gateway.observability.events import PayloadDigests
 from gateway.store import require_existing_store
 from signing.audit.bundle import build_bundle, bundle_public_key, verify_bundle
 from signing.audit.checkpoint import AuditPublicKey, SignedCheckpoint, key_id, load_public_key, public_key_pem
@@ -252,8 +255,10 @@ async def export(args: argparse.Namespace) -> int:
 async def show(args: argparse.Namespace) -> int:
     settings = _settings(args, reads_store=True)
     cipher = PayloadCipher.from_file(args.payload_key) if args.payload_key else None
+    secret = optional_secret(settings) if cipher else None
+    digests = PayloadDigests(secret.digest_key) if secret else None
     async with open_store(settings) as (_, audit):
-        told = await story(audit, args.request_id, cipher=cipher)
+        told = await story(audit, args.request_id, cipher=cipher, digests=digests)
     if args.json:
         write_json(told.to_dict(), None)
     else:
@@ -278,6 +283,8 @@ async def init_key(args: argparse.Namespace) -> int:
     key = create_audit_key(path, passphrase(settings))
     print(f"district audit key (Ed25519) created at {path}; public key {public_key_path(settings)}")
     print(f"key id {key_id(key)}  (publish it with the public key for verifiers)")
+    if not secret_path(settings).exists():
+        _create_secret(settings)
     return EXIT_OK
 
 
@@ -294,6 +301,21 @@ async def rekey(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def init_secret(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if secret_path(settings).exists():
+        raise AuditInputError(f"an audit secret already exists at {secret_path(settings)}")
+    _create_secret(settings)
+    return EXIT_OK
+
+
+def _create_secret(settings: Settings) -> None:
+    path = secret_path(settings)
+    secret = create_audit_secret(path)
+    print(f"district audit secret created at {path} (id {secret.secret_id}, mode 0600): copy it to every gateway ")
+    print("instance that shares this store, and back it up apart from the database; never publish it")
+
+
 async def checkpoint(args: argparse.Namespace) -> int:
     settings = _settings(args)
     signer = load_signer(settings)
@@ -301,11 +323,51 @@ async def checkpoint(args: argparse.Namespace) -> int:
         try:
             signed = await audit.checkpoint(signer, log_id(settings))
         except AuditIntegrityError as exc:
-            print(f"refused to sign: {exc}", file=sys.stderr)
+            print(f"refused to sign: {exc}; see 'onewindow audit recover'", file=sys.stderr)
             return EXIT_PROBLEM
     if signed is None:
         print("the latest checkpoint already covers the whole log")
     else:
         cp = signed.checkpoint
         print(f"signed checkpoint at size {cp.tree_size:,}, root {base64.b64encode(cp.root_hash).decode()}")
+    return EXIT_OK
+
+
+# -- recover -----------------------------------------------------------------------------
+
+
+async def recover_log(args: argparse.Namespace) -> int:
+    settings = _settings(args, reads_store=True)
+    signer = load_signer(settings)  # the passphrase, before anything is moved: recovery ends with a checkpoint
+    if optional_secret(settings) is None:
+        raise AuditInputError(f"no district audit secret at {secret_path(settings)}: recovery needs the chain key")
+
+    async with open_store(settings) as (_, audit):
+        try:
+            done = await recover(
+                audit, signer, log_id(settings), by=args.by, reason=args.reason, instance=cli_instance()
+            )
+        except RecoveryRefused as exc:
+            print(f"cannot recover: {exc}", file=sys.stderr)
+            return EXIT_PROBLEM
+        if done is None:
+            print("the audit log is sound from its latest signed checkpoint: nothing to recover")
+            return EXIT_OK
+        signed = await audit.checkpoint(signer, log_id(settings))
+    print(f"found: {done.found.describe()}")
+    if done.set_aside is not None:
+        first, last = done.set_aside
+        print(
+            f"set aside {done.set_aside_count} entr{'y' if done.set_aside_count == 1 else 'ies'} ({first}..{last}) "
+            "into audit_entries_set_aside: never part of the log, kept as evidence"
+        )
+    if done.set_aside_checkpoints:
+        sizes = ", ".join(str(s) for s in done.set_aside_checkpoints)
+        print(f"set aside checkpoint(s) at size {sizes} into audit_checkpoints_set_aside (signature does not hold)")
+    if done.resigned_checkpoints:
+        sizes = ", ".join(str(s) for s in done.resigned_checkpoints)
+        print(f"signed again the checkpoint(s) at size {sizes}: the chain shows they were signed, their rows are gone")
+    size = signed.checkpoint.tree_size if signed else done.seq + 1
+    print(f"recorded as entry {done.seq} ({RECOVERED_KIND}); signed checkpoint at size {size:,}")
+    print("restart every gateway instance on this store: each checks the log again when it starts")
     return EXIT_OK
