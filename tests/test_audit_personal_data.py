@@ -64,15 +64,15 @@ async def test_personal_data_in_every_field_a_caller_controls_reaches_no_audit_e
         assert personal not in stored, personal
     # ... and the entries are there, masked as the logs mask them (not dropped): the applicant's own
     # values wherever they appear, any ID number or phone number by its shape.
-    masked_taint = "张*3*****************"
+    masked_taint = "张*3703**********1239"  # the name as a known personal value, the ID number by its shape
     assert one(found, "validation.failed", ids["item"])["item_requested"] == masked_taint
-    assert one(found, "authorisation.denied", ids["channel"])["channel"] == "1**********"
-    assert one(found, "authorisation.denied", ids["office"])["office"] == "3*****************"
+    assert one(found, "authorisation.denied", ids["channel"])["channel"] == "139****5678"
+    assert one(found, "authorisation.denied", ids["office"])["office"] == "3703**********1239"
     problems = one(found, "validation.failed", ids["material_name"])["problems"]
     assert any(masked_taint in p for p in problems), problems
     assert one(found, "request.accepted", ids["operator"])["operator"] == "张*1**********"
     (verified,) = [e for e in found if e["kind"] == "verification.requested"]
-    assert verified["request_id"] == masked_taint and verified["fields"]["seal_number"] == "张*-139****5678"
+    assert verified["request_id"] == "张*3*****************" and verified["fields"]["seal_number"] == "张*-139****5678"
 
 
 async def test_request_digests_are_keyed_so_equal_envelopes_differ_and_only_the_district_can_check_them(gw) -> None:

@@ -25,15 +25,12 @@ from aiohttp import web
 from gateway.api.keys import GATEWAY
 from gateway.api.openapi import openapi_problem
 from gateway.api.requests import visible_record
-from gateway.api.responses import json_response
 from gateway.api.responses import json_response, problem_response
 from gateway.audit.proofs import prove_inclusion
 from gateway.delivery.results import request_path
 from gateway.errors import AuditIntegrityError, AuditUnavailable
-from gateway.intake.callers import may_read
-from gateway.intake.request_ids import is_ulid, new_ulid
+from gateway.intake.request_ids import new_ulid
 from gateway.observability.logs import get_logger
-from gateway.problems import AUDIT_UNAVAILABLE, NO_SEALED_RESULT, NOT_FOUND, ProblemError
 from gateway.problems import AUDIT_UNAVAILABLE, NO_SEALED_RESULT, ProblemError
 from gateway.store import RequestStatus
 from signing.audit.checkpoint import SignedCheckpoint
