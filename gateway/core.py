@@ -21,7 +21,7 @@ from gateway.agencies.plugin_manager import gather_hook, plugin_manager
 from gateway.agencies.sandboxes import sandbox_specs, with_sandboxes
 from gateway.audit.log import AuditLog, AuditSink
 from gateway.audit.setup import open_audit_log
-from gateway.config import Settings
+from gateway.config import Settings, read_metrics_token
 from gateway.delivery.callbacks import CallbackSender
 from gateway.delivery.delivery import Delivery
 from gateway.delivery.outbox import OutboxWorker
@@ -64,6 +64,7 @@ class Gateway:
         self._opened = contextlib.AsyncExitStack()
         # Built by _assemble(), before anything uses them:
         self.registry: Registry
+        self.metrics_token: bytes | None  # GET /metrics requires it when set ([metrics] token_file)
         self.store: Store
         self.extranet: Extranet
         self.events: Events
@@ -109,6 +110,7 @@ class Gateway:
     def _assemble(self) -> None:
         """Build every part from the settings and the plugins; nothing is opened yet."""
         self.registry = load_registry(self.pm, self.settings)
+        self.metrics_token = read_metrics_token(self.settings.metrics)
         self.store = make_store(self.settings.store_url)
         self.extranet = Extranet(self.settings)
         self.events = Events(LogSink())
@@ -178,6 +180,7 @@ class Gateway:
         if self.audit.digests is not None:
             self.events.digests = self.audit.digests
         self.audit.on_damage.append(self._audit_damaged)
+        self.audit.on_append_failure.append(self.metrics.audit_append_failed)
 
     @property
     def audit_sound(self) -> bool:

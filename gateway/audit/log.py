@@ -71,6 +71,7 @@ class AuditLog:
         self.damage: Damage | None = None
         self.soundness: Soundness | None = None
         self.on_damage: list[Callable[[Damage], Any]] = []
+        self.on_append_failure: list[Callable[[int], Any]] = []  # called with the batch's size (metrics)
         self.log = get_logger(component="audit", instance=instance)
         self._queue: list[_Pending] = []
         self._wake = asyncio.Event()
@@ -168,6 +169,8 @@ class AuditLog:
                 self.close_for(exc.damage or Damage(str(exc)))
             else:
                 self.log.error("audit.append_failed", entries=len(batch), error=f"{type(exc).__name__}: {exc}")
+                for listener in self.on_append_failure:
+                    listener(len(batch))
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)

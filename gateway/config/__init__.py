@@ -7,6 +7,7 @@
 * :mod:`~gateway.config.values` -- reading one checked value of a table
 * :mod:`~gateway.config.audit` -- the ``[audit]`` section
 * :mod:`~gateway.config.retention` -- the ``[retention]`` section
+* :mod:`~gateway.config.metrics` -- the ``[metrics]`` section: who may read ``/metrics``
 * :mod:`~gateway.config.view` -- the effective configuration, secrets redacted (``check-config``)
 * ``base.toml`` (every default) and ``sample.toml`` (the sample district), package data
 
@@ -24,6 +25,7 @@ from gateway.config.callback_urls import (
 )
 from gateway.config.callers import CallerConfig, Office
 from gateway.config.http import HttpLimits
+from gateway.config.metrics import MetricsSettings, read_metrics_token
 from gateway.config.retention import RetentionSettings
 from gateway.config.settings import (
     ENV_PREFIX,
@@ -45,6 +47,7 @@ __all__ = [
     "CallerConfig",
     "ConfigError",
     "HttpLimits",
+    "MetricsSettings",
     "Office",
     "OutboxSettings",
     "RetentionSettings",
@@ -53,5 +56,6 @@ __all__ = [
     "build_settings",
     "load_settings",
     "parse_callback_url",
+    "read_metrics_token",
     "view",
 ]

@@ -21,6 +21,7 @@ from typing import Any
 from gateway.config.audit import AuditSettings, parse_audit_settings
 from gateway.config.callers import CallerConfig, Office, parse_callers, parse_offices
 from gateway.config.http import HttpLimits, parse_http_limits
+from gateway.config.metrics import MetricsSettings, parse_metrics_settings
 from gateway.config.retention import RetentionSettings, parse_retention_settings
 from gateway.config.values import get_value, positive
 from gateway.errors import ConfigError
@@ -96,6 +97,7 @@ class Settings:
     audit: AuditSettings = field(default_factory=AuditSettings)
     http: HttpLimits = field(default_factory=HttpLimits)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     def agency(self, code: str) -> AgencySettings:
         """Settings for agency ``code`` (defaults when it is not configured)."""
@@ -203,6 +205,13 @@ def _audit(table: Any) -> AuditSettings:
         raise ConfigError(str(exc)) from None
 
 
+def _section(parse: Any, table: Any) -> Any:
+    try:
+        return parse(table)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _retention(table: Any) -> RetentionSettings:
     try:
         return parse_retention_settings(table)
@@ -263,6 +272,7 @@ def build_settings(data: Mapping[str, Any], *, source: str) -> Settings:
         audit=_audit(data.get("audit", {})),
         http=parse_http_limits(server),
         retention=_retention(data.get("retention", {})),
+        metrics=_section(parse_metrics_settings, data.get("metrics", {})),
     )
 
 

@@ -133,6 +133,17 @@ class GatewayMetrics:
         )
         self.callbacks = Counter("onewindow_callbacks", "Callback deliveries by outcome", ["outcome"], registry=r)
         self.keys_purged = Counter("onewindow_idempotency_keys_purged", "Expired idempotency keys deleted", registry=r)
+        self.agency_auth_failures = Counter(
+            "onewindow_agency_auth_failures",
+            "Agency calls refused for our credentials (AgencyAuthError): a configuration to fix, not retried",
+            ["agency"],
+            registry=r,
+        )
+        self.audit_append_failures = Counter(
+            "onewindow_audit_append_failures",
+            "Audit appends that failed (the requests they recorded were refused or left in the outbox)",
+            registry=r,
+        )
 
     def attach(self, gateway: Any) -> None:
         """Listen to ``gateway``'s events, agency attempts and breakers."""
@@ -166,21 +177,33 @@ class GatewayMetrics:
         self.agency_seconds.labels(attempt.agency, attempt.operation, attempt.outcome).observe(attempt.latency_s)
         if attempt.will_retry:
             self.retries.labels(attempt.agency, attempt.operation).inc()
+        if attempt.outcome == "AgencyAuthError":
+            self.agency_auth_failures.labels(attempt.agency).inc()
+
+    def audit_append_failed(self, entries: int) -> None:
+        """Audit-log observer: one append transaction failed."""
+        self.audit_append_failures.inc()
 
     def breaker_changed(self, agency: str, state: str) -> None:
         self.circuit_state.labels(agency).set(BREAKER_VALUES[state])
         self.circuit_transitions.labels(agency, str(state)).inc()
 
-    async def exposition(self, store: Store, breakers: Mapping[str, Any]) -> bytes:
-        """The text exposition: this gateway's (or every worker's) samples and the store's gauges."""
+    async def exposition(self, store: Store, breakers: Mapping[str, Any], state: Any = None) -> bytes:
+        """The text exposition: this gateway's (or every worker's) samples, the store's gauges and ``state``.
+
+        ``state`` is a one-shot collector of scrape-time gauges
+        (:class:`gateway.observability.state_gauges.StateSnapshot`).
+        """
         for code, breaker in breakers.items():  # an open breaker turns half-open by the clock alone
             self.circuit_state.labels(code).set(BREAKER_VALUES[breaker.state])
         now = utcnow()
         snapshot = StoreSnapshot(await store.outbox_stats(now), now)
         shared = multiprocess_dir()
+        extra = [snapshot] if state is None else [snapshot, state]
         if shared is None:
-            return generate_latest(self.registry) + generate_latest(snapshot)
+            return generate_latest(self.registry) + b"".join(generate_latest(c) for c in extra)
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=shared)
-        registry.register(snapshot)
+        for collector in extra:
+            registry.register(collector)
         return generate_latest(registry)
