@@ -34,7 +34,7 @@ from gateway.observability.metrics import GatewayMetrics
 from gateway.sandbox import RunningSandbox, start_sandbox
 from gateway.sealing.district_sealer import DistrictSealer
 from gateway.sealing.sealer import Sealer
-from gateway.store import Store, make_store
+from gateway.store import Store, make_store, release_schema_version
 
 HEALTH_CACHE_S = 10.0
 
@@ -150,6 +150,7 @@ class Gateway:
         self._assemble()
         self._opened.callback(self._sealer.close)
         await self.store.open()
+        await self._check_schema()
         self._opened.push_async_callback(self.store.close)
         self._opened.push_async_callback(self.extranet.close)
         await self._open_audit()
@@ -169,6 +170,17 @@ class Gateway:
             )
             await self.worker.start()
         self.started = True
+
+    async def _check_schema(self) -> None:
+        """A store a later release migrated still serves (migrations only add); say so, for a rollback."""
+        here, known = await self.store.schema_version(), release_schema_version(self.store.backend)
+        if here > known:
+            self.log.warning(
+                "store.schema_newer",
+                schema_version=here,
+                this_release=known,
+                advice="a later release migrated this store: this one ignores what it added (docs/operations.md)",
+            )
 
     async def _open_audit(self) -> None:
         """Open (and check) the audit log; events become durable entries, digests keyed by the district secret."""

@@ -3,6 +3,7 @@
 * :mod:`~gateway.cli.main` -- the parser and how every command ends (the console entry point)
 * :mod:`~gateway.cli.serve`, :mod:`~gateway.cli.supervisor` -- ``serve``, and ``serve --workers N``
 * :mod:`~gateway.cli.config` -- ``check-config``, and the configuration every command starts from
+* :mod:`~gateway.cli.migrate` -- ``migrate``: the store's schema, as the role that owns it
 * :mod:`~gateway.cli.catalogue` -- ``catalog list|show``
 * :mod:`~gateway.cli.callers` -- ``caller new-key``
 * :mod:`~gateway.cli.outbox` -- ``outbox list|show|retry|dead-letter|drop``

@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         callers,
         catalogue,
         config,
+        migrate,
         new_plugin,
         outbox,
         retention,
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.register(sub)
     catalogue.register(sub)
     config.register(sub)
+    migrate.register(sub)
     callers.register(sub)
     sandbox.register(sub)
     new_plugin.register(sub)

@@ -29,9 +29,17 @@ __all__ = [
     "StoreError",
     "StoreMissing",
     "make_store",
+    "release_schema_version",
     "require_existing_store",
     "utcnow",
 ]
+
+
+def release_schema_version(backend: str) -> int:
+    """The schema version this release migrates a ``backend`` store to (its number of migrations)."""
+    from gateway.store.migrations import migrations
+
+    return len(migrations(backend))
 
 
 def make_store(url: str) -> Store:

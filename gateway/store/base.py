@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 import enum
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -83,6 +83,12 @@ class OutboxEntry:
     lease_until: datetime | None = None
 
 
+#: The columns a reader turns into fields; a column a later release added is ignored, so that
+#: an earlier release still runs on a store a later one migrated (docs/operations.md, "Upgrading").
+RECORD_FIELDS = frozenset(f.name for f in fields(RequestRecord))
+OUTBOX_FIELDS = frozenset(f.name for f in fields(OutboxEntry))
+
+
 OUTBOX_ACTIONS = ("submit", "poll", "callback")
 
 REQUEST_UPDATABLE = frozenset(
@@ -137,8 +143,8 @@ class Store(abc.ABC):
     backend: str = "abstract"
 
     @abc.abstractmethod
-    async def open(self) -> None:
-        """Connect and apply pending schema migrations."""
+    async def open(self, *, migrate: bool = True) -> None:
+        """Connect and (unless ``migrate`` is False) apply pending schema migrations."""
 
     @abc.abstractmethod
     async def close(self) -> None:

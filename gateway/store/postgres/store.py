@@ -18,6 +18,8 @@ import asyncpg
 
 from gateway.errors import StoreError
 from gateway.store.base import (
+    OUTBOX_FIELDS,
+    RECORD_FIELDS,
     REQUEST_UPDATABLE,
     AdminResult,
     OutboxEntry,
@@ -27,7 +29,7 @@ from gateway.store.base import (
     Store,
     utcnow,
 )
-from gateway.store.migrations import migrations, statements
+from gateway.store.migrations import Migration, migrations, statements
 from gateway.store.postgres.idempotency import PostgresIdempotency
 from gateway.store.postgres.retention import PostgresRetention
 
@@ -72,9 +74,13 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 def _record(row: asyncpg.Record) -> RequestRecord:
-    data = dict(row)
+    data = {k: v for k, v in dict(row).items() if k in RECORD_FIELDS}  # columns of a later release: ignored
     data["status"] = RequestStatus(data["status"])
     return RequestRecord(**data)
+
+
+def _entry(row: asyncpg.Record) -> OutboxEntry:
+    return OutboxEntry(**{k: v for k, v in dict(row).items() if k in OUTBOX_FIELDS})
 
 
 class PostgresStore(PostgresIdempotency, PostgresRetention, Store):
@@ -98,17 +104,11 @@ class PostgresStore(PostgresIdempotency, PostgresRetention, Store):
             raise StoreError("the PostgreSQL store is not open")
         return self._pool
 
-    async def open(self) -> None:
+    async def open(self, *, migrate: bool = True) -> None:
         settings = {"search_path": self.schema} if self.schema else {}
         try:
             if self.schema:
-                conn = await asyncpg.connect(self.dsn)
-                try:  # two processes starting at once would race on the catalogue row: take turns
-                    async with conn.transaction():
-                        await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
-                        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
-                finally:
-                    await conn.close()
+                await self._ensure_schema()
             self._pool = await asyncpg.create_pool(
                 self.dsn,
                 min_size=self.min_size,
@@ -118,14 +118,53 @@ class PostgresStore(PostgresIdempotency, PostgresRetention, Store):
             )
         except (OSError, asyncpg.PostgresError) as exc:
             raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc
-        await self._migrate()
+        if migrate:
+            await self._migrate()
 
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
 
+    async def _ensure_schema(self) -> None:
+        """Create the configured schema if it is missing (a role that may not create one only reads)."""
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            if await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", self.schema):
+                return
+            async with conn.transaction():  # two processes starting at once would race on the catalogue row
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+                await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+        finally:
+            await conn.close()
+
+    async def applied_migrations(self) -> set[int]:
+        """The versions recorded in ``schema_migrations``, read without changing anything."""
+        async with self.pool.acquire() as conn:
+            if await conn.fetchval("SELECT to_regclass('schema_migrations')") is None:
+                return set()
+            return {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+
     async def _migrate(self) -> None:
+        """Apply the migrations this release knows and the store lacks.
+
+        When there are none, nothing is locked or created, so a runtime role
+        with data rights only (docs/operations.md, the least-privilege role)
+        opens an up-to-date store; when there are some and the role may not
+        apply them, the refusal names the command an owner runs.
+        """
+        known = migrations("postgres")
+        if {m.version for m in known} <= await self.applied_migrations():
+            return
+        try:
+            await self._apply(known)
+        except asyncpg.InsufficientPrivilegeError as exc:
+            raise StoreError(
+                f"the store's schema needs migrating and this database role may not change it ({exc}): "
+                "run 'onewindow migrate --config FILE' with the schema owner's role, then start the gateway"
+            ) from None
+
+    async def _apply(self, known: list[Migration]) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
             await conn.execute(
@@ -133,7 +172,7 @@ class PostgresStore(PostgresIdempotency, PostgresRetention, Store):
                 "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
             )
             applied = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
-            for migration in migrations("postgres"):
+            for migration in known:
                 if migration.version in applied:
                     continue
                 for statement in statements(migration.sql):
@@ -152,7 +191,7 @@ class PostgresStore(PostgresIdempotency, PostgresRetention, Store):
             raise StoreError(f"PostgreSQL store does not answer: {exc}") from exc
 
     async def schema_version(self) -> int:
-        return int(await self.pool.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))
+        return max(await self.applied_migrations(), default=0)
 
     # -- requests ---------------------------------------------------------
 
@@ -261,7 +300,7 @@ class PostgresStore(PostgresIdempotency, PostgresRetention, Store):
             now,
             limit,
         )
-        return sorted((OutboxEntry(**dict(row)) for row in rows), key=lambda e: e.due_at)
+        return sorted((_entry(row) for row in rows), key=lambda e: e.due_at)
 
     async def finish_outbox(self, request_id: str, action: str) -> None:
         await self.pool.execute("DELETE FROM outbox WHERE request_id = $1 AND action = $2", request_id, action)
@@ -273,7 +312,7 @@ class PostgresStore(PostgresIdempotency, PostgresRetention, Store):
             )
         else:
             rows = await self.pool.fetch("SELECT * FROM outbox ORDER BY due_at LIMIT $1", limit)
-        return [OutboxEntry(**dict(row)) for row in rows]
+        return [_entry(row) for row in rows]
 
     async def release_outbox_claims(self, worker: str | None = None) -> int:
         if worker is None:

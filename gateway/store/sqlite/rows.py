@@ -8,7 +8,7 @@ from typing import Any, overload
 
 import aiosqlite
 
-from gateway.store.base import OutboxEntry, RequestRecord, RequestStatus
+from gateway.store.base import OUTBOX_FIELDS, RECORD_FIELDS, OutboxEntry, RequestRecord, RequestStatus
 
 JSON_COLUMNS = ("envelope", "result", "error")
 TIME_COLUMNS = ("created_at", "updated_at", "finished_at", "purged_at")
@@ -32,7 +32,7 @@ def dt(value: str | None) -> datetime | None:
 
 
 def record_of(row: aiosqlite.Row) -> RequestRecord:
-    data = dict(row)
+    data = {k: v for k, v in dict(row).items() if k in RECORD_FIELDS}  # columns of a later release: ignored
     for column in JSON_COLUMNS:
         if data[column] is not None:
             data[column] = json.loads(data[column])
@@ -43,7 +43,7 @@ def record_of(row: aiosqlite.Row) -> RequestRecord:
 
 
 def entry_of(row: aiosqlite.Row, **override: Any) -> OutboxEntry:
-    data = dict(row)
+    data = {k: v for k, v in dict(row).items() if k in OUTBOX_FIELDS}
     for column in ("due_at", "expires_at", "created_at", "lease_until"):
         data[column] = dt(data[column])
     data.update(override)

@@ -63,7 +63,7 @@ class SQLiteStore(SQLiteIdempotency, SQLiteRetention, Store):
             raise StoreError("the SQLite store is not open")
         return self._db
 
-    async def open(self) -> None:
+    async def open(self, *, migrate: bool = True) -> None:
         if self.path != ":memory:":
             _private_file(Path(self.path))
         try:
@@ -73,7 +73,8 @@ class SQLiteStore(SQLiteIdempotency, SQLiteRetention, Store):
         self._db.row_factory = aiosqlite.Row
         for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=10000"):
             await self._db.execute(f"PRAGMA {pragma}")
-        await self._migrate()
+        if migrate:
+            await self._migrate()
         if self.path != ":memory:":  # SQLite gives its -wal and -shm files the database's mode; hold it to that
             for suffix in ("-wal", "-shm"):
                 with contextlib.suppress(FileNotFoundError):
@@ -176,6 +177,8 @@ class SQLiteStore(SQLiteIdempotency, SQLiteRetention, Store):
             raise StoreError(f"SQLite store does not answer: {exc}") from exc
 
     async def schema_version(self) -> int:
+        if not await self.read("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"):
+            return 0  # opened without migrating, on a new file
         row = await self.read_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
         return int(row[0])
 
