@@ -46,7 +46,7 @@ from gateway.store import make_store  # noqa: E402
 from signing.audit.checkpoint import SignedCheckpoint, SoftwareSigner  # noqa: E402
 from signing.audit.merkle import verify_inclusion  # noqa: E402
 
-PG_URL = os.environ.get("ONEWINDOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+PG_URL = os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 LOG_ID = "onewindow-audit/370303"
 PRODUCERS = 64
 AUDIT_OPTIONS = os.environ.get("BENCH_AUDIT_OPTIONS", "{}")  # e.g. '{"batch_window_ms": 0.5}' to try settings

@@ -18,6 +18,7 @@ from gateway.contract import AgencyCall, Completed, IntakeRequest, Outcome, Reas
 from gateway.intake.request_ids import new_ulid
 from plugins.tax import sandbox as tax_sandbox
 from plugins.tax.client import CATALOGUE, TaxAgency
+from tests.helpers import identity_of
 
 
 def _catalogue(code: str, incomplete: bool = False) -> Path:
@@ -33,10 +34,8 @@ def _catalogue(code: str, incomplete: bool = False) -> Path:
 class _AsTax(TaxAgency):
     """The tax adapter answering for another agency code."""
 
-    name_zh = "缺陷示例局"
-    name_en = "Flawed example bureau"
-
     def __init__(self, code: str, *, incomplete: bool = False) -> None:
+        super().__init__(identity_of(code, "缺陷示例局", "Flawed example bureau"))
         self.code = code
         self.catalogue = _catalogue(code, incomplete)
 

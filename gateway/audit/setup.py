@@ -15,6 +15,7 @@ from gateway.audit.store.base import AuditStore
 from gateway.config import Settings
 from gateway.errors import AuditKeyError, AuditSetupError, PayloadKeyError
 from gateway.store import Store, make_store
+from signing.audit.checkpoint import SoftwareSigner
 
 
 def payload_cipher(settings: Settings) -> PayloadCipher | None:
@@ -27,19 +28,30 @@ def payload_cipher(settings: Settings) -> PayloadCipher | None:
         raise AuditSetupError(str(exc)) from None
 
 
-async def open_audit_log(settings: Settings, store: Store, *, instance: str) -> AuditLog | None:
+def audit_signer(settings: Settings) -> SoftwareSigner:
+    """The district audit key, opened (the sample district's is made on its first start).
+
+    Opened before anything else starts (:mod:`gateway.startup`), so a missing
+    key or a wrong passphrase stops the start -- and fails ``check-config`` --
+    instead of leaving the log without checkpoints.
+    """
+    try:
+        ensure_audit_key(settings)
+        return load_signer(settings)
+    except AuditKeyError as exc:
+        raise AuditSetupError(str(exc)) from None
+
+
+async def open_audit_log(
+    settings: Settings, store: Store, *, instance: str, signer: SoftwareSigner | None = None
+) -> AuditLog | None:
     """The running audit log of a gateway process (None when ``[audit] enabled = false``).
 
-    The audit key is opened now, so a missing key or a wrong passphrase
-    stops the start instead of leaving the log without checkpoints.
+    ``signer`` is the audit key the start-up checks opened (:func:`audit_signer`); opened here without one.
     """
     if not settings.audit.enabled:
         return None
-    try:
-        ensure_audit_key(settings)
-        signer = load_signer(settings)
-    except AuditKeyError as exc:
-        raise AuditSetupError(str(exc)) from None
+    signer = signer or audit_signer(settings)
     audit = AuditLog(
         audit_store_for(store),
         settings=settings.audit,
