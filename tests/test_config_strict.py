@@ -217,6 +217,13 @@ def test_an_agency_identity_or_address_that_is_not_one_is_refused(tmp_path: Path
     assert refusal(tmp_path, f"[agencies.tax]\n{line}\n") == message
 
 
+def test_an_unquoted_item_code_in_item_timeouts_is_told_to_be_quoted(tmp_path: Path) -> None:
+    text = "[agencies.property]\nitem_timeouts = { property.registration-query = 30 }\n"
+    assert refusal(tmp_path, text) == (
+        "agencies.property.item_timeouts: quote the item code, it holds a dot: 'property.registration-query' = ..."
+    )
+
+
 def test_an_agency_the_district_has_not_named_is_refused_naming_the_keys() -> None:
     settings = load_settings(environ={})
     unnamed = dataclasses.replace(settings.agency("tax"), name_zh="")

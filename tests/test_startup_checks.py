@@ -6,6 +6,7 @@ the real ``onewindow serve --config FILE`` process an operator runs.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 from pathlib import Path
@@ -16,8 +17,12 @@ import pytest
 from gateway.agencies.plugin_manager import plugin_manager
 from gateway.cli.main import main
 from gateway.config import load_settings
+from gateway.contract import hookimpl
+from gateway.errors import PluginError
 from gateway.startup import check_start
+from tests.helpers import configuring_test_agencies, identity_of
 from tests.procs import ONEWINDOW, write_config
+from tests.scripted_agency import CATALOGUE
 
 AGENCIES = ("tax", "social_security", "medical", "housing_fund", "property")
 NOBODY = "http://127.0.0.1:9"  # discard: nothing answers, and nothing here calls it
@@ -229,3 +234,59 @@ def test_the_start_up_checks_accept_what_they_opened_and_close_it(district: tupl
         assert checked.sealer is not None and checked.audit_signer is not None and checked.first_start == []
     finally:
         checked.close()
+
+
+# -- the agency's identity is the district's ------------------------------------------------------------------
+
+
+class SelfNamed:
+    """A plugin that writes its agency's names into itself instead of taking the district's."""
+
+    class Adapter:
+        code = "selfnamed"
+        identity = identity_of("selfnamed", "淄博市张店区自命名局", "Zhangdian self-named bureau")
+
+        def __init__(self, directory: Path) -> None:
+            self.catalogue = directory / "selfnamed.toml"
+            self.catalogue.write_text(CATALOGUE.replace("scripted.", "selfnamed."), encoding="utf-8")
+
+        async def submit(self, request, call): ...
+        async def poll(self, ticket, call): ...
+        async def health(self, call): ...
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @hookimpl
+    def onewindow_agencies(self, config):
+        return [self.Adapter(self.directory)]
+
+
+def test_a_plugin_that_names_its_agency_itself_is_refused_at_start_up(district: tuple[Path, Path], tmp_path) -> None:
+    pm = plugin_manager(extra=(SelfNamed(tmp_path),))
+    settings = configuring_test_agencies(load_settings(district_file(tmp_path, district), environ={}), pm)
+    check_start(settings, pm, creating=False).close()  # named as the district names it: starts
+    named = dataclasses.replace(settings.agency("selfnamed"), name_zh="示范区自命名局")
+    settings = dataclasses.replace(settings, agencies={**settings.agencies, "selfnamed": named})
+    with pytest.raises(PluginError) as caught:
+        check_start(settings, pm, creating=False)
+    assert re.match(
+        r"plugin '\w+': agency 'selfnamed' names itself '淄博市张店区自命名局', not as \[agencies.selfnamed\] "
+        r"does \('示范区自命名局'\): an agency's identity is the district's; take it from "
+        r"config.agency_identity\('selfnamed'\)",
+        str(caught.value),
+    ), str(caught.value)
+
+
+def test_an_adapter_without_an_identity_is_refused_naming_the_plugin(district: tuple[Path, Path], tmp_path) -> None:
+    class Nameless(SelfNamed.Adapter):
+        identity = None
+
+    class Plugin:
+        @hookimpl
+        def onewindow_agencies(self, config):
+            return [Nameless(tmp_path)]
+
+    settings = load_settings(district_file(tmp_path, district), environ={})
+    with pytest.raises(PluginError, match=r"^plugin '\w+': agency adapter .* lacks 'identity'$"):
+        check_start(settings, plugin_manager(extra=(Plugin(),)), creating=False)

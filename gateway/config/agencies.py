@@ -101,6 +101,9 @@ def parse_agency(code: str, table: Any) -> AgencySettings:
             raise ConfigError(f"{where}.{name}: must be a table")
         values[name] = dict(sub)
     for item, seconds in values["item_timeouts"].items():
+        if isinstance(seconds, Mapping) and seconds:  # item_timeouts = { tax.payment-record = 30 }: TOML nests it
+            code = f"{item}.{next(iter(seconds))}"
+            raise ConfigError(f"{where}.item_timeouts: quote the item code, it holds a dot: {shown(code)} = ...")
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
             raise ConfigError(f"{where}.item_timeouts.{item}: must be a positive number of seconds")
     return AgencySettings(code=code, **values)
