@@ -290,3 +290,16 @@ def test_an_adapter_without_an_identity_is_refused_naming_the_plugin(district: t
     settings = load_settings(district_file(tmp_path, district), environ={})
     with pytest.raises(PluginError, match=r"^plugin '\w+': agency adapter .* lacks 'identity'$"):
         check_start(settings, plugin_manager(extra=(Plugin(),)), creating=False)
+
+
+def test_the_catalogue_commands_list_an_agency_the_district_has_not_named_yet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "district.toml"
+    path.write_text("[sandboxes]\nstart = false\n", encoding="utf-8")  # names no agency
+    assert main(["catalog", "list", "--agency", "tax", "--config", str(path)]) == 0
+    assert "tax.payment-record" in capsys.readouterr().out
+    assert main(["check-config", "--config", str(path)]) == 2  # but it cannot run
+    assert "agencies.tax.{name_zh, name_en, authority_zh, authority_en, credit_code}: are required" in (
+        capsys.readouterr().err
+    )
