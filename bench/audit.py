@@ -179,7 +179,9 @@ LAUNCHER = textwrap.dedent(
 
     tmp, port, tax_url, audit_on = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4] == "on"
     s = load_settings(environ={})
-    s = with_sandbox_config(s, sandbox_specs(plugin_manager()), {"tax": tax_url})  # demo credentials
+    unused = "http://127.0.0.1:9"  # the bench asks the tax bureau only; every agency needs an address to start
+    urls = {"tax": tax_url, **{a: unused for a in ("social_security", "medical", "housing_fund", "property")}}
+    s = with_sandbox_config(s, sandbox_specs(plugin_manager()), urls)  # demo credentials
     s = dataclasses.replace(
         s, port=port, sandboxes_start=False, store_url=f"sqlite:///{tmp}/gw-{audit_on}.db",
         pki_dir=f"{tmp}/pki", pki_passphrase_file=f"{tmp}/passphrase", pki_create_sample=True,

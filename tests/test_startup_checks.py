@@ -7,6 +7,7 @@ the real ``onewindow serve --config FILE`` process an operator runs.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -134,13 +135,17 @@ def test_check_config_and_serve_refuse_a_configuration_mistake_with_the_same_lin
     assert serve_refusal(path) == f"onewindow: {message}"
 
 
-def test_the_unchanged_district_file_passes_check_config(
+def test_the_unchanged_district_file_passes_check_config_telling_warnings_on_stderr(
     tmp_path: Path, district: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The cases above fail for their one change, not for anything else in the file."""
     assert main(["check-config", "--config", str(district_file(tmp_path, district))]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("# configuration OK") and "on the first start" not in out
+    captured = capsys.readouterr()
+    assert captured.out.startswith("# configuration OK") and "on the first start" not in captured.out
+    json.loads(captured.out[captured.out.index("{") :])  # stdout is the configuration, nothing else
+    root_key = district[0] / "root" / "root-key.pem"  # the test district keeps its root key: serve warns
+    assert captured.err.startswith(f"onewindow: warning: pki.root_key_on_gateway_host: path: {root_key}; advice: ")
+    assert captured.err.count("\n") == 1
 
 
 # -- what the gateway opens: seal keys, audit key, store -------------------------------------------------------
@@ -302,4 +307,14 @@ def test_the_catalogue_commands_list_an_agency_the_district_has_not_named_yet(
     assert main(["check-config", "--config", str(path)]) == 2  # but it cannot run
     assert "agencies.tax.{name_zh, name_en, authority_zh, authority_en, credit_code}: are required" in (
         capsys.readouterr().err
+    )
+
+
+def test_an_agency_code_set_only_by_a_variable_names_the_variable(
+    tmp_path: Path, district: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ONEWINDOW_AGENCIES__TAXX__BASE_URL", "https://tax.extranet.example/")
+    assert check_config(district_file(tmp_path, district), capsys) == (
+        "onewindow: agencies.taxx: no installed agency has this code (did you mean agencies.tax?) "
+        "(set by ONEWINDOW_AGENCIES__TAXX__BASE_URL)"
     )

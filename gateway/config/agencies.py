@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from gateway.config.callback_urls import parse_callback_url
-from gateway.config.values import get_value, positive, refuse_unknown, shown
+from gateway.config.values import refuse_unknown, shown, typed_values
 from gateway.contract import AgencyIdentity
 from gateway.errors import ConfigError, UnsafeCallbackUrl
 from gateway.personal_data.identifiers import credit_code_problem
@@ -79,15 +79,7 @@ def parse_agency(code: str, table: Any) -> AgencySettings:
     if not isinstance(table, Mapping):
         raise ConfigError(f"{where}: must be a table")
     refuse_unknown(table, AGENCY_KEYS, where)
-    values: dict[str, Any] = {}
-    for spec in fields(AgencySettings):
-        name = spec.name
-        if name == "code" or name in FREE_TABLES or name not in table:
-            continue
-        kind = {"int": int, "float": float, "str": str}[str(spec.type)]
-        values[name] = get_value(table, name, kind, where)
-        if kind in (int, float) and name != "max_attempts":
-            positive(values[name], f"{where}.{name}")
+    values = typed_values(table, AgencySettings, where, skip=("code", *FREE_TABLES), any_number=("max_attempts",))
     if values.get("max_attempts", 1) < 1:
         raise ConfigError(f"{where}.max_attempts: must be at least 1")
     if values.get("client_key") and not values.get("client_cert"):

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from gateway.config.values import get_value, positive, refuse_unknown
+from gateway.config.values import refuse_unknown, typed_values
 from gateway.errors import ConfigError
 
 
@@ -32,11 +32,4 @@ def parse_outbox(table: Any) -> OutboxSettings:
     if not isinstance(table, Mapping):
         raise ConfigError("outbox: must be a table")
     refuse_unknown(table, OUTBOX_KEYS, "outbox")
-    values: dict[str, Any] = {}
-    for spec in fields(OutboxSettings):
-        if spec.name in table:
-            kind = {"int": int, "float": float, "bool": bool}[str(spec.type)]
-            values[spec.name] = get_value(table, spec.name, kind, "outbox")
-            if kind is not bool:
-                positive(values[spec.name], f"outbox.{spec.name}")
-    return OutboxSettings(**values)
+    return OutboxSettings(**typed_values(table, OutboxSettings, "outbox"))

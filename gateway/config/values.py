@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import fields
 from typing import Any
 
 from gateway.errors import ConfigError
@@ -61,3 +62,30 @@ def positive(value: float, where: str) -> float:
     if value <= 0:
         raise ConfigError(f"{where}: must be greater than zero")
     return value
+
+
+_KINDS: Mapping[str, type] = {"int": int, "float": float, "str": str, "bool": bool}
+
+
+def typed_values(
+    table: Mapping[str, Any],
+    settings: type,
+    where: str,
+    *,
+    skip: Collection[str] = (),
+    any_number: Collection[str] = (),
+) -> dict[str, Any]:
+    """The values ``table`` sets for the fields of dataclass ``settings``, each of its field's type.
+
+    Numbers must be greater than zero, except the fields in ``any_number``
+    (checked by the caller); the fields in ``skip`` are left to the caller.
+    """
+    values: dict[str, Any] = {}
+    for spec in fields(settings):
+        if spec.name in skip or spec.name not in table:
+            continue
+        kind = _KINDS[str(spec.type)]
+        values[spec.name] = get_value(table, spec.name, kind, where)
+        if kind in (int, float) and spec.name not in any_number:
+            positive(values[spec.name], f"{where}.{spec.name}")
+    return values
