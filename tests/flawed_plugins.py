@@ -3,7 +3,7 @@
 Each is the tax plugin under another agency code (its catalogue copied with
 the codes renamed, its sandbox reused) with exactly one flaw, so the kit
 must fail exactly the tests about that flaw and pass the others. The
-catalogues are written to ``$ONEWINDOW_KIT_FLAWS_DIR``.
+catalogues are written to ``$KIT_FLAWS_DIR``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def _catalogue(code: str, incomplete: bool = False) -> Path:
     if incomplete:  # a guide without conditions, a material without an English description
         text = text.replace('conditions_zh = ["申请人为在本区缴纳过税款的自然人"]\n', "", 1)
         text = text.replace('description_en = "Tax year"\n', "", 1)
-    path = Path(os.environ["ONEWINDOW_KIT_FLAWS_DIR"]) / f"{code}.toml"
+    path = Path(os.environ["KIT_FLAWS_DIR"]) / f"{code}.toml"
     path.write_text(text, encoding="utf-8")
     return path
 
