@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml signing/pyproject.toml 2>/dev/null | sha256sum | cut -c1-12)
 SYSTEM_PACKAGES := softhsm2 chromium fonts-wqy-zenhei
-export ONEWINDOW_TEST_PG ?= postgresql://postgres@127.0.0.1:5432/test
+export TEST_PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
 .PHONY: run test lint system-deps clean bench
 

@@ -42,6 +42,7 @@ __all__ = [
     "AgencyAuthError",
     "AgencyCall",
     "AgencyError",
+    "AgencyIdentity",
     "AgencyProtocolError",
     "AgencyRejectedCall",
     "AgencyTimeout",
@@ -211,8 +212,38 @@ class Problem:
 
 
 # --------------------------------------------------------------------------
-# The per-call context and the adapter protocol
+# The per-call context, the agency's identity and the adapter protocol
 # --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgencyIdentity:
+    """Who an agency is in the district that runs the gateway: printed on every sealed result.
+
+    The same plugin serves every district, so the identity is never the
+    plugin's: the district configures it under ``[agencies.<code>]`` and the
+    plugin takes it from the configuration in ``onewindow_agencies(config)``
+    with ``config.agency_identity(code)``, which refuses the start naming the
+    missing key. The core checks the adapter carries exactly the configured one.
+    """
+
+    code: str  # the agency code of item codes: "tax"
+    name_zh: str  # the agency's name: 国家税务总局淄博市张店区税务局
+    name_en: str
+    authority_zh: str  # the issuing authority printed on results (签发机关), e.g. a bureau's service centre
+    authority_en: str
+    credit_code: str  # the agency's unified social credit code (统一社会信用代码, GB 32100)
+
+    def as_json(self) -> dict[str, str]:
+        """The identity as a result document prints it."""
+        return {
+            "code": self.code,
+            "name_zh": self.name_zh,
+            "name_en": self.name_en,
+            "authority_zh": self.authority_zh,
+            "authority_en": self.authority_en,
+            "credit_code": self.credit_code,
+        }
 
 
 @dataclass
@@ -253,8 +284,10 @@ class Agency(Protocol):
     """The adapter a plugin registers for one agency.
 
     ``code`` is the agency code used as the first part of item codes
-    (``tax`` in ``tax.payment-record``); ``catalogue`` is the path of the
-    plugin's catalogue file, which the core loads and validates.
+    (``tax`` in ``tax.payment-record``); ``identity`` is the district's
+    :class:`AgencyIdentity` for that code, taken from the configuration;
+    ``catalogue`` is the path of the plugin's catalogue file, which the core
+    loads and validates.
 
     Optionally, ``required_secrets`` and ``required_options`` (tuples of
     key names) list what the adapter reads from ``call.secrets`` and
@@ -264,8 +297,7 @@ class Agency(Protocol):
     """
 
     code: str
-    name_zh: str
-    name_en: str
+    identity: AgencyIdentity
     catalogue: Path
 
     async def submit(self, request: IntakeRequest, call: AgencyCall) -> Outcome:
@@ -291,9 +323,12 @@ def onewindow_agencies(config: Any) -> Sequence[Agency] | None:
     """Return the agencies this plugin connects.
 
     ``config`` is the gateway's configuration; ``config.agency(code)``
-    gives an agency's settings (base URL, secrets, options). Return a list of
-    :class:`Agency` adapters; each names its catalogue file, which the core
-    loads and validates at start-up.
+    gives an agency's settings (base URL, secrets, options) and
+    ``config.agency_identity(code)`` its :class:`AgencyIdentity` (names,
+    issuing authority, credit code), which the district configures and every
+    sealed result prints: pass it to the adapter, never write names into the
+    plugin. Return a list of :class:`Agency` adapters; each names its
+    catalogue file, which the core loads and validates at start-up.
     """
 
 

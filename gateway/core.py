@@ -1,9 +1,11 @@
 """The gateway: every part assembled, started and stopped in the right order.
 
-Start-up is where mistakes should surface: plugins are found, their
-catalogues checked, the store opened and migrated, and (in the sample
-configuration) the agency sandboxes started, before the first request is
-accepted. Stopping reverses it.
+Start-up is where mistakes should surface: (in the sample configuration)
+the agency sandboxes are started, then every start-up check runs -- the
+same ones ``check-config`` runs (:mod:`gateway.startup`): plugins and their
+catalogues against the configuration, the seal keys, the audit key -- and
+the store is opened and migrated, before the first request is accepted.
+Stopping reverses it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 import pluggy
 
 from gateway.agencies.extranet import Attempt, Extranet
-from gateway.agencies.installed import Registry, load_registry
+from gateway.agencies.installed import Registry
 from gateway.agencies.plugin_manager import gather_hook, plugin_manager
 from gateway.agencies.sandboxes import sandbox_specs, with_sandboxes
 from gateway.audit.log import AuditLog, AuditSink
@@ -32,8 +34,8 @@ from gateway.observability.events import Events, LogSink
 from gateway.observability.logs import get_logger
 from gateway.observability.metrics import GatewayMetrics
 from gateway.sandbox import RunningSandbox, start_sandbox
-from gateway.sealing.district_sealer import DistrictSealer
 from gateway.sealing.sealer import Sealer
+from gateway.startup import Checked, check_start
 from gateway.store import Store, make_store, release_schema_version
 
 HEALTH_CACHE_S = 10.0
@@ -107,15 +109,16 @@ class Gateway:
             self.log.info("sandbox.started", agency=spec.agency, url=running.url)
         self.settings = with_sandboxes(self.settings, self.sandboxes)
 
-    def _assemble(self) -> None:
-        """Build every part from the settings and the plugins; nothing is opened yet."""
-        self.registry = load_registry(self.pm, self.settings)
+    def _assemble(self, checked: Checked) -> None:
+        """Build every part from the settings and what the start-up checks opened; nothing else is opened yet."""
+        assert checked.sealer is not None  # check_start(creating=True) always opens (or creates) one
+        self.registry = checked.registry
         self.metrics_token = read_metrics_token(self.settings.metrics)
         self.store = make_store(self.settings.store_url)
         self.extranet = Extranet(self.settings)
         self.events = Events(LogSink())
         self.authenticator = ApiKeyAuthenticator(self.settings.callers, self.settings)
-        self._sealer = self._given_sealer or DistrictSealer.for_settings(self.settings, self.registry.catalogue)
+        self._sealer = checked.sealer
         self.delivery = Delivery(
             settings=self.settings,
             registry=self.registry,
@@ -147,13 +150,14 @@ class Gateway:
     async def _start(self) -> None:
         if self.settings.sandboxes_start:
             await self._start_sandboxes()
-        self._assemble()
-        self._opened.callback(self._sealer.close)
+        checked = check_start(self.settings, self.pm, creating=True, sealer=self._given_sealer)
+        self._opened.callback(checked.close)  # the sealer
+        self._assemble(checked)
         await self.store.open()
         await self._check_schema()
         self._opened.push_async_callback(self.store.close)
         self._opened.push_async_callback(self.extranet.close)
-        await self._open_audit()
+        await self._open_audit(checked)
         await gather_hook(self.pm.hook.onewindow_startup, gateway=self)
         self._opened.push_async_callback(self._shutdown_hook)
         self._opened.push_async_callback(self.callbacks.close)
@@ -182,9 +186,11 @@ class Gateway:
                 advice="a later release migrated this store: this one ignores what it added (docs/operations.md)",
             )
 
-    async def _open_audit(self) -> None:
+    async def _open_audit(self, checked: Checked) -> None:
         """Open (and check) the audit log; events become durable entries, digests keyed by the district secret."""
-        self.audit = await open_audit_log(self.settings, self.store, instance=self.instance)
+        self.audit = await open_audit_log(
+            self.settings, self.store, instance=self.instance, signer=checked.audit_signer
+        )
         if self.audit is None:
             return
         self._opened.push_async_callback(self.audit.close)

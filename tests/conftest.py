@@ -1,6 +1,6 @@
 """Shared fixtures: stores on both backends, sandboxes, a running gateway.
 
-PostgreSQL tests use the server named by $ONEWINDOW_TEST_PG (the Makefile
+PostgreSQL tests use the server named by $TEST_PG_URL (the Makefile
 sets it), each test in a schema of its own. On a laptop without the server
 they skip; with CI=true they fail instead, so CI never passes by skipping.
 """
@@ -32,8 +32,9 @@ from gateway.store import Store, make_store
 from signing import create_sample_district
 from signing.keys import pkcs8
 from signing.keys.passphrase import Passphrase
+from tests.helpers import configuring_test_agencies
 
-PG_URL = os.environ.get("ONEWINDOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+PG_URL = os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -180,7 +181,7 @@ async def start_gateway(district, tmp_path):
                 spec = sandbox_factories[spec.agency](spec)
             running.append(await start_sandbox(spec))
         settings = gateway_settings(store_url or f"sqlite:///{tmp_path}/gw.db", district, **changes)
-        settings = with_sandboxes(settings, running)
+        settings = configuring_test_agencies(with_sandboxes(settings, running), pm)
         for code, values in (agency_changes or {}).items():
             agencies = dict(settings.agencies)
             agencies[code] = dataclasses.replace(agencies[code], **values)

@@ -3,7 +3,7 @@
 Each is the tax plugin under another agency code (its catalogue copied with
 the codes renamed, its sandbox reused) with exactly one flaw, so the kit
 must fail exactly the tests about that flaw and pass the others. The
-catalogues are written to ``$ONEWINDOW_KIT_FLAWS_DIR``.
+catalogues are written to ``$KIT_FLAWS_DIR``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from gateway.contract import AgencyCall, Completed, IntakeRequest, Outcome, Reas
 from gateway.intake.request_ids import new_ulid
 from plugins.tax import sandbox as tax_sandbox
 from plugins.tax.client import CATALOGUE, TaxAgency
+from tests.helpers import identity_of
 
 
 def _catalogue(code: str, incomplete: bool = False) -> Path:
@@ -25,7 +26,7 @@ def _catalogue(code: str, incomplete: bool = False) -> Path:
     if incomplete:  # a guide without conditions, a material without an English description
         text = text.replace('conditions_zh = ["申请人为在本区缴纳过税款的自然人"]\n', "", 1)
         text = text.replace('description_en = "Tax year"\n', "", 1)
-    path = Path(os.environ["ONEWINDOW_KIT_FLAWS_DIR"]) / f"{code}.toml"
+    path = Path(os.environ["KIT_FLAWS_DIR"]) / f"{code}.toml"
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -33,10 +34,8 @@ def _catalogue(code: str, incomplete: bool = False) -> Path:
 class _AsTax(TaxAgency):
     """The tax adapter answering for another agency code."""
 
-    name_zh = "缺陷示例局"
-    name_en = "Flawed example bureau"
-
     def __init__(self, code: str, *, incomplete: bool = False) -> None:
+        super().__init__(identity_of(code, "缺陷示例局", "Flawed example bureau"))
         self.code = code
         self.catalogue = _catalogue(code, incomplete)
 

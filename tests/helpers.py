@@ -6,9 +6,11 @@ import dataclasses
 import time
 from typing import Any
 
-from gateway.config import AgencySettings, Settings, load_settings
-from gateway.contract import Applicant, IntakeRequest
+from gateway.agencies.plugin_manager import hook_results_by_plugin
+from gateway.config import IDENTITY_KEYS, AgencySettings, Settings, load_settings
+from gateway.contract import AgencyIdentity, Applicant, IntakeRequest
 from gateway.intake.request_ids import new_ulid
+from gateway.testing.harness import KIT_CREDIT_CODE
 
 # The canonical sample applicants live in the test kit; re-exported for the tests.
 from gateway.testing.samples import ORGANISATION as ORGANISATION
@@ -24,6 +26,35 @@ BANK_KEY = "sample-bank-outlet-key"
 STATION_KEY = "sample-dongcun-station-key"
 TOWN = "370303105000"
 VILLAGE = "370303105201"
+
+
+def identity_of(code: str, name_zh: str, name_en: str) -> AgencyIdentity:
+    """The identity of a test agency (a district would configure it under ``[agencies.<code>]``)."""
+    return AgencyIdentity(code, name_zh, name_en, name_zh, name_en, KIT_CREDIT_CODE)
+
+
+def configuring_test_agencies(settings: Settings, pm: Any) -> Settings:
+    """``settings`` configuring every test agency of ``pm`` they do not: its identity as it names
+    itself, and an address nothing listens on (a test agency answers in-process).
+
+    A district names every agency it runs and says where it is; the test
+    plugins' agencies are configured by the tests, so the gateway's start-up
+    checks hold for them as for a district's.
+    """
+    agencies = dict(settings.agencies)
+    for _, adapters in hook_results_by_plugin(pm, "onewindow_agencies", config=settings, refused=[]):
+        for adapter in adapters:
+            current = settings.agency(adapter.code)
+            if not all(getattr(current, key) for key in IDENTITY_KEYS):
+                names = {key: getattr(adapter.identity, key) for key in IDENTITY_KEYS}
+                current = dataclasses.replace(current, **names)
+            agencies[adapter.code] = dataclasses.replace(current, base_url=current.base_url or "http://127.0.0.1:9")
+    return dataclasses.replace(settings, agencies=agencies)
+
+
+def named(adapter_class: Any) -> Any:
+    """An agency adapter named as the sample district names it, as its plugin's hook builds it."""
+    return adapter_class(load_settings(environ={}).agency_identity(adapter_class.code))
 
 
 def sample_settings(**changes: Any) -> Settings:

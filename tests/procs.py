@@ -51,7 +51,8 @@ def write_config(path: Path, *, store_url: str, district: tuple[Path, Path], **s
     """A gateway configuration file: the sample offices and callers, the test district, and ``sections``.
 
     ``sections`` are TOML tables by name (``server={...}``, ``outbox={...}``);
-    ``agencies={"tax": {...}}`` becomes ``[agencies.tax]``, over each sandbox's demo credentials.
+    ``agencies={"tax": {...}}`` becomes ``[agencies.tax]``, over the sample's agency names and each
+    sandbox's demo credentials.
     """
     sample = load_settings(environ={}).raw
     tables: dict[str, dict[str, Any]] = {
@@ -67,7 +68,8 @@ def write_config(path: Path, *, store_url: str, district: tuple[Path, Path], **s
     for name, values in tables.items():
         lines.append(f"[{name}]")
         lines += [f"{k} = {_toml(v)}" for k, v in values.items()]
-    agencies = {spec.agency: dict(spec.config) for spec in sandbox_specs(plugin_manager())}  # demo credentials
+    named = sample.get("agencies", {})  # the sample district's names of its agencies, and the demo credentials
+    agencies = {spec.agency: {**named.get(spec.agency, {}), **spec.config} for spec in sandbox_specs(plugin_manager())}
     for code, values in sections.get("agencies", {}).items():
         agencies[code] = {**agencies.get(code, {}), **values}
     for code, values in agencies.items():

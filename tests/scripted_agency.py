@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway.contract import AgencyCall, Completed, Health, IntakeRequest, hookimpl
+from tests.helpers import identity_of
 
 CATALOGUE = """
 [[items]]
@@ -37,7 +38,7 @@ deferrable = false
 
 
 class ScriptedAgency:
-    code, name_zh, name_en = "scripted", "脚本局", "Scripted agency"
+    code, identity = "scripted", identity_of("scripted", "脚本局", "Scripted agency")
 
     def __init__(self, directory: Path) -> None:
         self.catalogue = directory / "scripted.toml"

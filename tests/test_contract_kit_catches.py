@@ -45,7 +45,7 @@ def test_each_flaw_fails_exactly_the_contract_tests_about_it(tmp_path: Path) -> 
     )
     (tmp_path / "test_flawed_contract.py").write_text(KIT_RUN.format(classes=classes), encoding="utf-8")
     report = tmp_path / "report.xml"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "ONEWINDOW_KIT_FLAWS_DIR": str(tmp_path)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "KIT_FLAWS_DIR": str(tmp_path)}
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", str(tmp_path)],
         cwd=tmp_path,

@@ -22,7 +22,7 @@ from gateway.sandbox import FaultKnobs, SubmissionLedger, sandbox_options, start
 from plugins.medical import sandbox as medical_sandbox
 from plugins.medical.oauth import basic_credentials
 from plugins.property import sandbox as property_sandbox
-from tests.helpers import PERSON, TOWN, sample_settings, with_agency
+from tests.helpers import PERSON, TOWN, identity_of, sample_settings, with_agency
 
 ONEWINDOW = Path(sys.executable).with_name("onewindow")
 LONG_RUNNING = """
@@ -126,7 +126,7 @@ async def test_the_gateway_hands_the_request_to_submit_and_to_poll(start_gateway
     seen: list[tuple[str, IntakeRequest | None]] = []
 
     class Asker:
-        code, name_zh, name_en = "asker", "问询局", "Asking bureau"
+        code, identity = "asker", identity_of("asker", "问询局", "Asking bureau")
         catalogue = tmp_path / "catalogue.toml"
 
         async def submit(self, request: IntakeRequest, call: AgencyCall) -> Pending:
@@ -204,7 +204,7 @@ def test_every_missing_key_is_reported_at_once() -> None:
 
 def test_required_settings_must_be_a_tuple_of_names(tmp_path) -> None:
     class Sloppy:
-        code, name_zh, name_en, catalogue = "sloppy", "马虎局", "Sloppy bureau", tmp_path / "x.toml"
+        code, identity, catalogue = "sloppy", identity_of("sloppy", "马虎局", "Sloppy bureau"), tmp_path / "x.toml"
         required_secrets = "api_key"  # a string, not a tuple: every letter would be a key
 
         async def submit(self, request, call): ...
@@ -222,7 +222,13 @@ def test_required_settings_must_be_a_tuple_of_names(tmp_path) -> None:
 
 def test_check_config_reports_a_missing_secret_in_one_line(tmp_path, capsys) -> None:
     path = tmp_path / "district.toml"
-    path.write_text('[agencies.tax]\nbase_url = "http://127.0.0.1:9"\n', encoding="utf-8")
+    identity = "".join(
+        f'{key} = "{value}"\n' for key, value in sample_settings().agency_identity("tax").as_json().items()
+    )
+    path.write_text(
+        '[agencies.tax]\nbase_url = "http://127.0.0.1:9"\n' + identity.replace('code = "tax"\n', "", 1),
+        encoding="utf-8",
+    )
     assert main(["check-config", "--config", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "agency 'tax' needs secrets.'app_key'" in err

@@ -12,7 +12,7 @@ from gateway.contract import AgencyProtocolError, AgencyTimeout, AgencyUnavailab
 from gateway.sandbox import start_sandbox
 from plugins.tax import sandbox as tax_sandbox
 from plugins.tax.client import TaxAgency
-from tests.helpers import ORGANISATION, deadline, intake, sample_settings, with_agency
+from tests.helpers import ORGANISATION, deadline, intake, named, sample_settings, with_agency
 
 QUERY = intake("tax.credit-grade", ORGANISATION, {"year": 2025})
 
@@ -35,7 +35,7 @@ def extranet(running, **values) -> tuple[Extranet, list[Attempt]]:
 
 
 async def call(client: Extranet, request=QUERY, seconds: float = 10.0):
-    agency = TaxAgency()
+    agency = named(TaxAgency)
     return await client.call(
         "tax",
         "submit",

@@ -22,7 +22,7 @@ from gateway.errors import ConfigError
 from gateway.sandbox import FaultKnobs
 from plugins.tax import sandbox as tax_sandbox
 from plugins.tax.client import TaxAgency
-from tests.helpers import ORGANISATION, deadline, intake, sample_settings, with_agency
+from tests.helpers import ORGANISATION, deadline, intake, named, sample_settings, with_agency
 
 QUERY = intake("tax.credit-grade", ORGANISATION, {"year": 2025})
 SECRETS = tax_sandbox.spec().config["secrets"]
@@ -111,7 +111,7 @@ async def tls_tax(pki):
 
 
 async def _call(client: Extranet) -> object:
-    agency = TaxAgency()
+    agency = named(TaxAgency)
     try:
         return await client.call(
             "tax",

@@ -51,7 +51,12 @@ def gateway_process(tmp_path: Path, name: str, store_url: str, district, tax_url
                 "max_attempts": 2,
                 "backoff_initial_s": 0.05,
                 "breaker_reset_s": 1.0,
-            }
+            },
+            # the burst asks the tax bureau only; every agency still needs an address to start
+            **{
+                code: {"base_url": "http://127.0.0.1:9"}
+                for code in ("social_security", "medical", "housing_fund", "property")
+            },
         },
     )
     return Process(name, ["serve", "--config", str(config)], tmp_path)

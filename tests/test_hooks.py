@@ -9,7 +9,7 @@ from gateway.agencies.plugin_manager import documented_hooks, plugin_manager
 from gateway.agencies.sandboxes import sandbox_specs
 from gateway.contract import AgencyCall, Completed, Health, IntakeRequest, Problem, SandboxSpec, hookimpl
 from plugins.tax import sandbox as tax_sandbox
-from tests.helpers import PERSON, TOWN
+from tests.helpers import PERSON, TOWN, identity_of
 
 DOCS = Path(__file__).parents[1] / "docs" / "plugins.md"
 REQUEST = {
@@ -55,7 +55,7 @@ async def test_hook_onewindow_agencies(start_gateway, tmp_path) -> None:
     catalogue.write_text(CATALOGUE, encoding="utf-8")
 
     class EchoAgency:
-        code, name_zh, name_en = "hooktest", "回声局", "Echo bureau"
+        code, identity = "hooktest", identity_of("hooktest", "回声局", "Echo bureau")
 
         def __init__(self) -> None:
             self.catalogue = catalogue

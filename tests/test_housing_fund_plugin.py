@@ -34,6 +34,7 @@ from tests.helpers import (
     PERSON,
     deadline,
     intake,
+    named,
     sample_settings,
     with_agency,
 )
@@ -66,7 +67,7 @@ async def extranet(fund):
 
 
 async def submit(extranet: Extranet, request):
-    agency = HousingFundAgency()
+    agency = named(HousingFundAgency)
     return await extranet.call(
         "housing_fund",
         "submit",
@@ -252,7 +253,7 @@ async def test_a_repeated_submission_is_acted_on_once_and_queries_are_not_counte
 
 async def test_health_runs_the_echo_transaction(extranet) -> None:
     health = await extranet.call(
-        "housing_fund", "health", HousingFundAgency().health, dedupe_key="h", deadline=deadline()
+        "housing_fund", "health", named(HousingFundAgency).health, dedupe_key="h", deadline=deadline()
     )
     assert health.ok and health.detail == "1.6.3"
 

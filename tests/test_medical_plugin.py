@@ -31,6 +31,7 @@ from tests.helpers import (
     PERSON,
     deadline,
     intake,
+    named,
     sample_settings,
     with_agency,
 )
@@ -77,7 +78,7 @@ def extranet_for(running, **values) -> Extranet:
 
 
 async def submit(extranet: Extranet, request, agency: MedicalAgency | None = None):
-    adapter = agency or MedicalAgency()
+    adapter = agency or named(MedicalAgency)
     return await extranet.call(
         AGENCY, "submit", lambda call: adapter.submit(request, call), dedupe_key=request.request_id, deadline=deadline()
     )
@@ -136,7 +137,7 @@ async def test_the_documented_applicant_is_rejected_with_every_reason(bureau) ->
 
 @pytest.mark.parametrize(("token_cached", "said"), [(False, "token endpoint"), (True, "50001")])
 async def test_maintenance_is_unavailable_with_the_retry_after_hint(bureau, token_cached: bool, said: str) -> None:
-    agency = MedicalAgency()
+    agency = named(MedicalAgency)
     if token_cached:
         await submit_once(bureau, certificate_query(), agency)
     bureau.knobs.update({"maintenance": True})
@@ -146,7 +147,7 @@ async def test_maintenance_is_unavailable_with_the_retry_after_hint(bureau, toke
 
 
 async def test_truncated_json_from_the_api_is_a_protocol_error(bureau) -> None:
-    agency = MedicalAgency()
+    agency = named(MedicalAgency)
     await submit_once(bureau, certificate_query(), agency)  # the token is now cached
     bureau.knobs.update({"malformed_rate": 1.0})
     with pytest.raises(AgencyProtocolError, match="not its JSON envelope"):
@@ -199,14 +200,14 @@ async def test_a_pledge_replaces_the_residence_proof(bureau) -> None:
 
 
 async def test_one_token_serves_many_calls(bureau) -> None:
-    agency = MedicalAgency()
+    agency = named(MedicalAgency)
     for _ in range(3):
         await submit_once(bureau, certificate_query(), agency)
     assert (await control(bureau, "GET", "tokens"))["issued"] == 1
 
 
 async def test_a_call_after_expiry_renews_the_token_before_sending(short_lived) -> None:
-    agency = MedicalAgency()
+    agency = named(MedicalAgency)
     await submit_once(short_lived, certificate_query(), agency)
     await asyncio.sleep(1.1)
     outcome = await submit_once(short_lived, certificate_query(), agency)
@@ -216,7 +217,7 @@ async def test_a_call_after_expiry_renews_the_token_before_sending(short_lived) 
 
 
 async def test_a_revoked_token_is_renewed_once_and_the_call_repeated(bureau) -> None:
-    agency = MedicalAgency()
+    agency = named(MedicalAgency)
     await submit_once(bureau, certificate_query(), agency)
     await control(bureau, "POST", "tokens/revoke")
     outcome = await submit_once(bureau, certificate_query(), agency)
@@ -226,7 +227,7 @@ async def test_a_revoked_token_is_renewed_once_and_the_call_repeated(bureau) -> 
 
 
 async def test_twenty_concurrent_calls_after_expiry_renew_once(short_lived) -> None:
-    agency = MedicalAgency()
+    agency = named(MedicalAgency)
     await submit_once(short_lived, certificate_query(), agency)
     await asyncio.sleep(1.1)
     extranet = extranet_for(short_lived)
@@ -239,7 +240,7 @@ async def test_twenty_concurrent_calls_after_expiry_renew_once(short_lived) -> N
 
 
 async def test_twenty_concurrent_refusals_of_one_token_renew_once(bureau) -> None:
-    agency = MedicalAgency()
+    agency = named(MedicalAgency)
     await submit_once(bureau, certificate_query(), agency)
     await control(bureau, "POST", "tokens/revoke")
     extranet = extranet_for(bureau)
@@ -263,7 +264,7 @@ async def test_a_freshly_renewed_token_refused_again_is_an_auth_error(bureau) ->
 async def test_health_pings_with_a_bearer_token(bureau) -> None:
     extranet = extranet_for(bureau)
     try:
-        health = await extranet.call(AGENCY, "health", MedicalAgency().health, dedupe_key="h", deadline=deadline())
+        health = await extranet.call(AGENCY, "health", named(MedicalAgency).health, dedupe_key="h", deadline=deadline())
     finally:
         await extranet.close()
     assert health.ok and health.detail == "1.8.4"

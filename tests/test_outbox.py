@@ -13,7 +13,7 @@ from gateway.delivery.callbacks import SIGNATURE_HEADER, verify_callback
 from gateway.intake.envelope import parse_envelope
 from gateway.intake.request_ids import new_ulid
 from gateway.store import RequestRecord, RequestStatus, utcnow
-from tests.helpers import ORGANISATION, PERSON, TOWN
+from tests.helpers import ORGANISATION, PERSON, TOWN, identity_of
 
 QUERY = {
     "item": "tax.credit-grade",
@@ -157,7 +157,7 @@ async def test_a_deferred_request_is_delivered_as_accepted_even_if_it_would_not_
 
 
 class DownAgency:
-    code, name_zh, name_en = "downtest", "停机局", "Always down"
+    code, identity = "downtest", identity_of("downtest", "停机局", "Always down")
 
     def __init__(self, catalogue) -> None:
         self.catalogue = catalogue

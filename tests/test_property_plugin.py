@@ -31,6 +31,7 @@ from tests.helpers import (
     PERSON,
     deadline,
     intake,
+    named,
     sample_settings,
     with_agency,
 )
@@ -66,7 +67,7 @@ async def extranet(registry):
 
 
 async def submit(extranet: Extranet, request):
-    agency = PropertyAgency()
+    agency = named(PropertyAgency)
     return await extranet.call(
         "property",
         "submit",
@@ -77,7 +78,7 @@ async def submit(extranet: Extranet, request):
 
 
 async def poll(extranet: Extranet, ticket: str, request=None):
-    agency = PropertyAgency()
+    agency = named(PropertyAgency)
     return await extranet.call(
         "property",
         "poll",
@@ -233,7 +234,9 @@ async def test_polling_an_unknown_case_is_a_refused_call(extranet) -> None:
 
 
 async def test_health_reads_the_system_status(extranet) -> None:
-    health = await extranet.call("property", "health", PropertyAgency().health, dedupe_key="h", deadline=deadline())
+    health = await extranet.call(
+        "property", "health", named(PropertyAgency).health, dedupe_key="h", deadline=deadline()
+    )
     assert health.ok and health.detail == "3.2.0"
 
 

@@ -105,7 +105,10 @@ def test_a_retention_period_that_is_not_a_number_of_days_is_refused(tmp_path, da
 
 
 def test_an_unknown_retention_key_is_refused(tmp_path) -> None:
-    with pytest.raises(ConfigError, match="retention: unknown setting"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^retention\.finished_after_day: unknown key \(did you mean retention\.finished_after_days\?\)$",
+    ):
         _loaded(tmp_path, "finished_after_day = 30")
 
 

@@ -36,7 +36,14 @@ def _gateway(tmp_path: Path, store_url: str, district, tax_url: str, port: int) 
         district=district,
         server={"host": "127.0.0.1", "port": port, "request_deadline_s": 15.0},
         outbox={"tick_s": 0.1, "retry_initial_s": 0.2, "retry_max_s": 1.0, "shutdown_grace_s": GRACE_S},
-        agencies={"tax": {"base_url": tax_url, "total_timeout_s": 12.0, "max_attempts": 1}},
+        agencies={
+            "tax": {"base_url": tax_url, "total_timeout_s": 12.0, "max_attempts": 1},
+            # only the tax bureau is asked; every agency still needs an address to start
+            **{
+                code: {"base_url": "http://127.0.0.1:9"}
+                for code in ("social_security", "medical", "housing_fund", "property")
+            },
+        },
     )
     return Process("gateway", ["serve", "--config", str(config)], tmp_path)
 

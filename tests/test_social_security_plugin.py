@@ -45,6 +45,7 @@ from tests.helpers import (
     PERSON,
     deadline,
     intake,
+    named,
     sample_settings,
     with_agency,
 )
@@ -81,7 +82,7 @@ def extranet_for(running, **values) -> Extranet:
 
 
 async def submit(extranet: Extranet, request):
-    agency = SocialSecurityAgency()
+    agency = named(SocialSecurityAgency)
     try:
         return await extranet.call(
             AGENCY,
@@ -221,7 +222,7 @@ async def test_health_calls_the_status_operation(bureau) -> None:
     extranet = extranet_for(bureau)
     try:
         health = await extranet.call(
-            AGENCY, "health", SocialSecurityAgency().health, dedupe_key="h", deadline=deadline()
+            AGENCY, "health", named(SocialSecurityAgency).health, dedupe_key="h", deadline=deadline()
         )
     finally:
         await extranet.close()

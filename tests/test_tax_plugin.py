@@ -17,7 +17,7 @@ from gateway.contract import (
 from gateway.sandbox import FaultKnobs, start_sandbox
 from plugins.tax import sandbox as tax_sandbox
 from plugins.tax.client import TaxAgency
-from tests.helpers import ORGANISATION, PERSON, deadline, intake, sample_settings, with_agency
+from tests.helpers import ORGANISATION, PERSON, deadline, intake, named, sample_settings, with_agency
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def extranet_for(running, **values) -> Extranet:
 
 
 async def submit(extranet: Extranet, request):
-    agency = TaxAgency()
+    agency = named(TaxAgency)
     try:
         return await extranet.call(
             "tax",
@@ -116,7 +116,7 @@ async def test_a_repeated_submission_is_acted_on_once(tax) -> None:
 async def test_health_pings_the_signed_endpoint(tax) -> None:
     extranet = extranet_for(tax)
     try:
-        health = await extranet.call("tax", "health", TaxAgency().health, dedupe_key="h", deadline=deadline())
+        health = await extranet.call("tax", "health", named(TaxAgency).health, dedupe_key="h", deadline=deadline())
     finally:
         await extranet.close()
     assert health.ok and health.detail == "2.3.1"

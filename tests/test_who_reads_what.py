@@ -87,5 +87,8 @@ def test_read_office_requests_is_off_unless_configured_and_a_misspelling_is_refu
         'api_key_sha256 = "' + "0" * 64 + '"\nread_office_request = true\n',
         encoding="utf-8",
     )
-    with pytest.raises(ConfigError, match=r"callers\[0\]: unknown setting\(s\) \['read_office_request'\]"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^callers\[0\]\.read_office_request: unknown key \(did you mean callers\[0\]\.read_office_requests\?\)$",
+    ):
         load_settings(path, environ={})

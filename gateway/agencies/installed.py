@@ -3,8 +3,10 @@
 Runs once at start-up: asks every plugin for its agencies, checks each
 adapter has what the contract requires, loads each catalogue file and
 checks the configuration holds every secret and option the adapter says it
-needs. Any mistake stops the start with a message naming the plugin (and,
-for catalogue mistakes, the item and field; for settings, the key).
+needs, and that the adapter carries the district's configured identity
+(names, issuing authority, credit code) rather than names of its own. Any
+mistake stops the start with a message naming the plugin (and, for
+catalogue mistakes, the item and field; for settings, the key).
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import pluggy
 from gateway.agencies.plugin_manager import hook_results_by_plugin
 from gateway.catalogue.files import load_items
 from gateway.catalogue.items import Catalogue
-from gateway.contract import Agency
-from gateway.errors import PluginError
+from gateway.contract import Agency, AgencyIdentity
+from gateway.errors import ConfigError, PluginError
 
 _REQUIRED_ASYNC = ("submit", "poll", "health")
 _REQUIRED_SETTINGS = ("required_secrets", "required_options")
@@ -41,9 +43,15 @@ class Registry:
 
 def check_adapter(plugin: str, agency: Any) -> None:
     """Raise :class:`PluginError` unless ``agency`` has every attribute and async method of the contract."""
-    for attribute in ("code", "name_zh", "name_en", "catalogue"):
+    for attribute in ("code", "identity", "catalogue"):
         if not getattr(agency, attribute, None):
             raise PluginError(f"plugin {plugin!r}: agency adapter {agency!r} lacks {attribute!r}")
+    identity = agency.identity
+    if not isinstance(identity, AgencyIdentity) or identity.code != agency.code:
+        raise PluginError(
+            f"plugin {plugin!r}: agency {agency.code!r}: identity must be the AgencyIdentity of {agency.code!r} "
+            f"(config.agency_identity({agency.code!r}) in onewindow_agencies)"
+        )
     for method in _REQUIRED_ASYNC:
         if not inspect.iscoroutinefunction(getattr(agency, method, None)):
             raise PluginError(f"plugin {plugin!r}: agency {agency.code!r} must define 'async def {method}(...)'")
@@ -68,20 +76,37 @@ def missing_settings(plugin: str, agency: Any, config: Any) -> list[str]:
     return problems
 
 
+def identity_problems(plugin: str, agency: Any, config: Any) -> list[str]:
+    """A message when ``agency`` does not carry the identity ``config`` gives its code (a plugin's own names)."""
+    try:
+        configured = config.agency_identity(agency.code)
+    except ConfigError as exc:
+        return [str(exc)]
+    if agency.identity == configured:
+        return []
+    return [
+        f"plugin {plugin!r}: agency {agency.code!r} names itself {agency.identity.name_zh!r}, not as "
+        f"[agencies.{agency.code}] does ({configured.name_zh!r}): an agency's identity is the district's; "
+        f"take it from config.agency_identity({agency.code!r})"
+    ]
+
+
 def load_registry(pm: pluggy.PluginManager, config: Any, *, check_settings: bool = True) -> Registry:
     """Ask every plugin for its agencies and load their catalogues.
 
     With ``check_settings`` (the gateway's start), a required secret or
-    option missing from ``config`` stops the start; listing the catalogue
-    needs no credentials and passes ``False``.
+    option missing from ``config``, or an identity other than the configured
+    one, stops the start; listing the catalogue needs no credentials and
+    passes ``False``. An identity the district has not configured stops both.
     """
     registry = Registry()
     unconfigured: list[str] = []
-    for plugin, agencies in hook_results_by_plugin(pm, "onewindow_agencies", config=config):
+    for plugin, agencies in hook_results_by_plugin(pm, "onewindow_agencies", config=config, refused=unconfigured):
         for agency in agencies:
             check_adapter(plugin, agency)
             if check_settings:
                 unconfigured += missing_settings(plugin, agency, config)
+                unconfigured += identity_problems(plugin, agency, config)
             if agency.code in registry.agencies:
                 raise PluginError(
                     f"plugin {plugin!r}: agency {agency.code!r} is already registered "

@@ -16,6 +16,7 @@ from typing import Any
 import pluggy
 
 from gateway import contract
+from gateway.errors import ConfigError
 
 ENTRY_POINT_GROUP = "onewindow"
 
@@ -57,15 +58,26 @@ async def gather_hook(hook: pluggy.HookCaller, **kwargs: Any) -> list[Any]:
     return results
 
 
-def hook_results_by_plugin(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+def hook_results_by_plugin(
+    pm: pluggy.PluginManager, hook_name: str, *, refused: list[str] | None = None, **kwargs: Any
+) -> list[tuple[str, Any]]:
     """Call a synchronous hook one plugin at a time, keeping who answered what.
 
     Used for registration hooks, so an error message can name the plugin.
+    With ``refused``, a plugin whose hook raises :class:`ConfigError` (the
+    configuration lacks something it reads, such as its agency's identity)
+    is left out and the message appended, so every such mistake is told at once.
     """
     caller = getattr(pm.hook, hook_name)
     out = []
     for impl in reversed(caller.get_hookimpls()):
-        result = impl.function(**{k: kwargs[k] for k in impl.argnames})
+        try:
+            result = impl.function(**{k: kwargs[k] for k in impl.argnames})
+        except ConfigError as exc:
+            if refused is None:
+                raise
+            refused.append(str(exc))
+            continue
         if result is not None:
             out.append((plugin_name(pm, impl.plugin), result))
     return out

@@ -19,6 +19,7 @@ from gateway.config import Settings
 from gateway.errors import AuditKeyError, AuditSetupError, PayloadKeyError
 from gateway.observability.events import PayloadDigests
 from gateway.store import Store, make_store
+from signing.audit.checkpoint import SoftwareSigner
 
 
 def payload_cipher(settings: Settings) -> PayloadCipher | None:
@@ -40,22 +41,34 @@ def district_secret(settings: Settings) -> AuditSecret:
         raise AuditSetupError(str(exc)) from None
 
 
-async def open_audit_log(settings: Settings, store: Store, *, instance: str) -> AuditLog | None:
+def audit_signer(settings: Settings) -> SoftwareSigner:
+    """The district audit key, opened (the sample district's is made on its first start).
+
+    Opened before anything else starts (:mod:`gateway.startup`), so a missing
+    key or a wrong passphrase stops the start -- and fails ``check-config`` --
+    instead of leaving the log without checkpoints.
+    """
+    try:
+        ensure_audit_key(settings)
+        return load_signer(settings)
+    except AuditKeyError as exc:
+        raise AuditSetupError(str(exc)) from None
+
+
+async def open_audit_log(
+    settings: Settings, store: Store, *, instance: str, signer: SoftwareSigner | None = None
+) -> AuditLog | None:
     """The running audit log of a gateway process (None when ``[audit] enabled = false``).
 
-    The audit key and secret are opened now, so a missing one or a wrong
-    passphrase stops the start instead of leaving the log unchained or
-    without checkpoints. The log is then checked from its latest signed
-    checkpoint: damage does not stop the start, it leaves the log closed
-    (:attr:`AuditLog.damage`), so the gateway can say why it will not seal.
+    ``signer`` is the audit key the start-up checks opened (:func:`audit_signer`); opened here
+    without one. The secret is opened now too, so a missing one stops the start instead of
+    leaving the log unchained. The log is then checked from its latest signed checkpoint: damage
+    does not stop the start, it leaves the log closed (:attr:`AuditLog.damage`), so the gateway
+    can say why it will not seal.
     """
     if not settings.audit.enabled:
         return None
-    try:
-        ensure_audit_key(settings)
-        signer = load_signer(settings)
-    except AuditKeyError as exc:
-        raise AuditSetupError(str(exc)) from None
+    signer = signer or audit_signer(settings)
     secret = district_secret(settings)
     audit = AuditLog(
         audit_store_for(store, EntryChain(secret.chain_key)),

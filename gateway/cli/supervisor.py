@@ -6,9 +6,10 @@ claimed with ``FOR UPDATE SKIP LOCKED``, idempotency keys under row locks --
 and the kernel spreads new connections over every process listening on the
 port with ``SO_REUSEPORT``. This module is the small supervisor around them:
 
-- it prepares what must happen once: the sample district's seals, and the
-  agency sandboxes of the sample configuration, which it runs itself and
-  routes every worker to (N workers must not start N sets of sandboxes);
+- it prepares what must happen once: the agency sandboxes of the sample
+  configuration, which it runs itself and routes every worker to (N workers
+  must not start N sets of sandboxes), and the start-up checks every worker
+  runs (:mod:`gateway.startup`), which create the sample district's seals;
 - it starts the workers (``python -m gateway.cli.supervisor --worker``) with a
   shared ``PROMETHEUS_MULTIPROC_DIR`` so any worker's ``/metrics`` reports
   all of them;
@@ -94,22 +95,24 @@ class Supervisor:
             self._sandboxes.append(running)
             self.sandbox_urls[spec.agency] = running.url
 
-    def _prepare_seals(self) -> None:
-        from gateway.agencies.installed import load_registry
-        from gateway.agencies.plugin_manager import plugin_manager
-        from gateway.audit.keys import ensure_audit_key
-        from gateway.audit.secret import ensure_audit_secret
-        from gateway.errors import AuditKeyError, StartupError
-        from gateway.sealing.district_sealer import DistrictSealer
+    def _check_start(self) -> None:
+        """Every start-up check a worker runs (:mod:`gateway.startup`), once, here, before any worker starts.
 
-        try:  # the sample district, its audit key and secret are made once, here, not by N workers at once
-            pm = plugin_manager(disabled=self.settings.plugins_disabled)
-            catalogue = load_registry(pm, self.settings, check_settings=False).catalogue
-            DistrictSealer.for_settings(self.settings, catalogue)
-            if self.settings.audit.enabled:
-                ensure_audit_key(self.settings)
-                ensure_audit_secret(self.settings)
-        except (StartupError, AuditKeyError) as exc:
+        A mistake is then one line from the supervisor instead of N workers dying, and the sample
+        district's seals and audit key are created once, not by N workers at once.
+        """
+        from gateway.agencies.plugin_manager import plugin_manager
+        from gateway.agencies.sandboxes import sandbox_specs, with_sandbox_config
+        from gateway.errors import OperatorError
+        from gateway.startup import check_start
+
+        pm = plugin_manager(disabled=self.settings.plugins_disabled)
+        settings = self.settings
+        if self.sandbox_urls:
+            settings = with_sandbox_config(settings, sandbox_specs(pm), self.sandbox_urls)
+        try:
+            check_start(settings, pm, creating=True).close()
+        except OperatorError as exc:
             raise SystemExit(f"onewindow: {exc}") from None
 
     async def _spawn(self, index: int, port: int) -> None:
@@ -193,9 +196,10 @@ class Supervisor:
         port = reserved.getsockname()[1]
         watchers: list[asyncio.Task[None]] = []
         try:
-            self._prepare_seals()
             if self.settings.sandboxes_start:
                 await self._start_sandboxes()
+            self._check_start()
+            if self.sandbox_urls:
                 print("Agency sandboxes: " + ", ".join(f"{a}={u}" for a, u in self.sandbox_urls.items()), flush=True)
             for index in range(self.workers):
                 await self._spawn(index, port)

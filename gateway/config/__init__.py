@@ -1,10 +1,14 @@
 """Configuration: one TOML file over embedded defaults, environment overrides, typed settings.
 
 * :mod:`~gateway.config.settings` -- the typed settings and how a file becomes them
+* :mod:`~gateway.config.sections` -- every section and key the configuration knows (nothing unknown is ignored)
+* :mod:`~gateway.config.environment` -- ``ONEWINDOW_…`` variables: settings, the few that are not, typos refused
+* :mod:`~gateway.config.agencies` -- the ``[agencies.<code>]`` tables: each agency's identity and address
 * :mod:`~gateway.config.callers` -- the ``[[offices]]`` and ``[[callers]]`` tables
 * :mod:`~gateway.config.callback_urls` -- callback URLs and prefixes, parsed and compared part by part
 * :mod:`~gateway.config.http` -- per-connection limits of the HTTP server (``[server]``)
 * :mod:`~gateway.config.values` -- reading one checked value of a table
+* :mod:`~gateway.config.outbox` -- the ``[outbox]`` section
 * :mod:`~gateway.config.audit` -- the ``[audit]`` section
 * :mod:`~gateway.config.retention` -- the ``[retention]`` section
 * :mod:`~gateway.config.metrics` -- the ``[metrics]`` section: who may read ``/metrics``
@@ -15,6 +19,7 @@ Every other part of the gateway reads its settings from the names below (and
 ``check-config`` shows them through :mod:`~gateway.config.view`).
 """
 
+from gateway.config.agencies import IDENTITY_KEYS, AgencySettings
 from gateway.config.audit import AuditSettings
 from gateway.config.callback_urls import (
     MAX_CALLBACK_URL_LENGTH,
@@ -24,22 +29,20 @@ from gateway.config.callback_urls import (
     parse_callback_url,
 )
 from gateway.config.callers import CallerConfig, Office
+from gateway.config.environment import ENV_PREFIX, NOT_SETTINGS
 from gateway.config.http import HttpLimits
 from gateway.config.metrics import MetricsSettings, read_metrics_token
+from gateway.config.outbox import OutboxSettings
 from gateway.config.retention import RetentionSettings
-from gateway.config.settings import (
-    ENV_PREFIX,
-    AgencySettings,
-    OutboxSettings,
-    Settings,
-    build_settings,
-    load_settings,
-)
+from gateway.config.settings import Settings, build_settings, load_settings
+from gateway.config.values import closest, shown
 from gateway.errors import ConfigError
 
 __all__ = [
     "ENV_PREFIX",
+    "IDENTITY_KEYS",
     "MAX_CALLBACK_URL_LENGTH",
+    "NOT_SETTINGS",
     "AgencySettings",
     "AuditSettings",
     "CallbackPrefix",
@@ -54,8 +57,10 @@ __all__ = [
     "Settings",
     "allowed",
     "build_settings",
+    "closest",
     "load_settings",
     "parse_callback_url",
     "read_metrics_token",
+    "shown",
     "view",
 ]

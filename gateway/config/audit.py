@@ -1,8 +1,8 @@
 """The ``[audit]`` section of the configuration, checked when it is loaded.
 
-Kept apart from :mod:`gateway.config` (which imports it) so the audit log's
-knobs live next to the code that uses them; it imports nothing from the
-gateway, so there is no import cycle.
+Kept apart from :mod:`gateway.config.settings` (which imports it) so the
+audit log's knobs live in one place; it imports nothing from the gateway
+but the configuration's own value checks, so there is no import cycle.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
+
+from gateway.config.values import refuse_unknown
 
 
 @dataclass(frozen=True)
@@ -32,9 +34,7 @@ def parse_audit_settings(table: Any) -> AuditSettings:
     if not isinstance(table, Mapping):
         raise ValueError("audit: must be a table")
     known = {f.name: f for f in fields(AuditSettings)}
-    unknown = set(table) - set(known)
-    if unknown:
-        raise ValueError(f"audit: unknown setting(s) {sorted(unknown)}")
+    refuse_unknown(table, known, "audit")
     values: dict[str, Any] = {}
     for name, value in table.items():
         kind = {"bool": bool, "str": str, "int": int, "float": float}[str(known[name].type)]

@@ -3,9 +3,12 @@
 Each caller's settings are checked when the configuration loads, so a typo
 stops the start with a message naming the key: an unknown key is refused
 rather than ignored (a misspelt ``read_office_requests`` must not silently
-leave a caller with less, or more, than the district meant), and every
-callback prefix is parsed the way callback URLs are
-(:mod:`gateway.config.callback_urls`).
+leave a caller with less, or more, than the district meant), two callers may
+not share a key (the key is what tells callers apart), and every callback
+prefix is parsed the way callback URLs are
+(:mod:`gateway.config.callback_urls`). Whether each ``items`` pattern
+matches an installed item is checked at start-up, once the catalogue is
+loaded (:mod:`gateway.startup`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 from gateway.catalogue.items import CHANNELS, OFFICE_LEVELS
 from gateway.config.callback_urls import CallbackPrefix, parse_callback_prefix
-from gateway.config.values import get_value
+from gateway.config.values import get_value, refuse_unknown
 from gateway.errors import ConfigError, UnsafeCallbackUrl
 
 _OFFICE_CODE = re.compile(r"^\d{12}$")
@@ -48,7 +51,8 @@ class CallerConfig:
     read_office_requests: bool = False  # may read its office's requests for items it may request itself
 
 
-_CALLER_KEYS = frozenset(f.name for f in fields(CallerConfig))
+CALLER_KEYS = frozenset(f.name for f in fields(CallerConfig))
+OFFICE_KEYS = frozenset(f.name for f in fields(Office))
 
 
 def parse_offices(rows: Any) -> dict[str, Office]:
@@ -58,6 +62,9 @@ def parse_offices(rows: Any) -> dict[str, Office]:
     out: dict[str, Office] = {}
     for i, row in enumerate(rows):
         where = f"offices[{i}]"
+        if not isinstance(row, Mapping):
+            raise ConfigError(f"{where}: must be a table")
+        refuse_unknown(row, OFFICE_KEYS, where)
         code = get_value(row, "code", str, where)
         if not _OFFICE_CODE.match(code):
             raise ConfigError(f"{where}.code: must be a 12-digit administrative division code")
@@ -75,18 +82,24 @@ def parse_callers(rows: Any, offices: Mapping[str, Office]) -> tuple[CallerConfi
     if not isinstance(rows, list):
         raise ConfigError("callers: must be a list of [[callers]] tables")
     out: list[CallerConfig] = []
-    seen: set[str] = set()
+    seen: dict[str, str] = {}  # id -> where
+    keys: dict[str, str] = {}  # key digest -> where
     for i, row in enumerate(rows):
         where = f"callers[{i}]"
         if not isinstance(row, Mapping):
             raise ConfigError(f"{where}: must be a table")
-        unknown = sorted(set(row) - _CALLER_KEYS)
-        if unknown:
-            raise ConfigError(f"{where}: unknown setting(s) {unknown}")
+        refuse_unknown(row, CALLER_KEYS, where)
         caller = _caller(row, where, offices)
         if caller.id in seen:
-            raise ConfigError(f"{where}.id: caller {caller.id!r} is declared twice")
-        seen.add(caller.id)
+            raise ConfigError(f"{where}.id: caller {caller.id!r} is declared twice (also {seen[caller.id]})")
+        if caller.api_key_sha256 in keys:
+            # the key alone says who is calling: two callers with one key are one caller with two configurations
+            raise ConfigError(
+                f"{where}.api_key_sha256: the same key digest as {keys[caller.api_key_sha256]}: "
+                "every caller needs a key of its own ('onewindow caller new-key')"
+            )
+        seen[caller.id] = where
+        keys[caller.api_key_sha256] = f"{where} ({caller.id})"
         out.append(caller)
     return tuple(out)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway.config.values import refuse_unknown
 from gateway.errors import StartupError
 
 MIN_TOKEN_LENGTH = 16
@@ -29,9 +30,7 @@ def parse_metrics_settings(table: Any) -> MetricsSettings:
     """``[metrics]`` as :class:`MetricsSettings`; ``ValueError`` naming the key when wrong."""
     if not isinstance(table, Mapping):
         raise ValueError("metrics: must be a table")
-    unknown = sorted(set(table) - {"token_file"})
-    if unknown:
-        raise ValueError(f"metrics: unknown setting(s) {unknown}")
+    refuse_unknown(table, ("token_file",), "metrics")
     token_file = table.get("token_file", "")
     if not isinstance(token_file, str):
         raise ValueError("metrics.token_file: expected a file path")

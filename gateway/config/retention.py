@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.config.values import refuse_unknown
+
 
 @dataclass(frozen=True)
 class RetentionSettings:
@@ -24,9 +26,7 @@ def parse_retention_settings(table: Any) -> RetentionSettings:
     """``[retention]`` as :class:`RetentionSettings`; ``ValueError`` naming the key when wrong."""
     if not isinstance(table, Mapping):
         raise ValueError("retention: must be a table")
-    unknown = sorted(set(table) - {"finished_after_days"})
-    if unknown:
-        raise ValueError(f"retention: unknown setting(s) {unknown}")
+    refuse_unknown(table, ("finished_after_days",), "retention")
     days = table.get("finished_after_days", RetentionSettings.finished_after_days)
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 36500:
         raise ValueError(f"retention.finished_after_days: a whole number of days from 1 to 36500, not {days!r}")

@@ -3,8 +3,11 @@
 The effective configuration is built in layers: the embedded base defaults,
 then either the operator's TOML file or (when none is given) the embedded
 sample district, then ``ONEWINDOW_<SECTION>__<KEY>`` environment variables.
-Every value is checked when loaded, so a typo stops the start with a message
-that names the field instead of failing on the first request.
+Every value is checked when loaded, and every key, section and variable must
+be one Onewindow knows (:mod:`gateway.config.sections`), so a typo stops the
+start with a message that names it instead of leaving a default in place.
+Checks that need the installed plugins (agency identities and addresses,
+callers' item patterns) run at start-up: :mod:`gateway.startup`.
 """
 
 from __future__ import annotations
@@ -18,53 +21,20 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from gateway.config.agencies import AgencySettings, parse_agency
 from gateway.config.audit import AuditSettings, parse_audit_settings
 from gateway.config.callers import CallerConfig, Office, parse_callers, parse_offices
+from gateway.config.environment import apply_environment
 from gateway.config.http import HttpLimits, parse_http_limits
 from gateway.config.metrics import MetricsSettings, parse_metrics_settings
+from gateway.config.outbox import OutboxSettings, parse_outbox
 from gateway.config.retention import RetentionSettings, parse_retention_settings
+from gateway.config.sections import check_sections
 from gateway.config.values import get_value, positive
+from gateway.contract import AgencyIdentity
 from gateway.errors import ConfigError
 
-ENV_PREFIX = "ONEWINDOW_"
-
-
-@dataclass(frozen=True)
-class AgencySettings:
-    """How the core reaches one agency through the extranet."""
-
-    code: str
-    base_url: str = ""
-    connect_timeout_s: float = 3.0
-    read_timeout_s: float = 10.0
-    total_timeout_s: float = 15.0
-    max_attempts: int = 3
-    backoff_initial_s: float = 0.2
-    backoff_max_s: float = 5.0
-    pool_size: int = 20
-    proxy: str = ""
-    ca_file: str = ""
-    client_cert: str = ""
-    client_key: str = ""
-    breaker_failures: int = 5
-    breaker_reset_s: float = 30.0
-    secrets: Mapping[str, str] = field(default_factory=dict)
-    options: Mapping[str, Any] = field(default_factory=dict)
-    item_timeouts: Mapping[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class OutboxSettings:
-    """How background workers redeliver, poll and call back."""
-
-    workers: bool = True
-    tick_s: float = 0.5
-    batch: int = 20
-    concurrency: int = 8
-    retry_initial_s: float = 2.0
-    retry_max_s: float = 300.0
-    callback_max_age_hours: float = 24.0
-    shutdown_grace_s: float = 10.0
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 @dataclass(frozen=True)
@@ -98,10 +68,15 @@ class Settings:
     http: HttpLimits = field(default_factory=HttpLimits)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    from_environment: Mapping[str, str] = field(default_factory=dict)  # dotted setting path -> variable
 
     def agency(self, code: str) -> AgencySettings:
         """Settings for agency ``code`` (defaults when it is not configured)."""
         return self.agencies.get(code) or AgencySettings(code=code)
+
+    def agency_identity(self, code: str) -> AgencyIdentity:
+        """Who agency ``code`` is in this district; ConfigError naming each identity key not configured."""
+        return self.agency(code).identity()
 
     def office(self, code: str) -> Office | None:
         """The office with this 12-digit code, or None."""
@@ -123,79 +98,11 @@ def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _env_value(text: str) -> Any:
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
-def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
-    for name, text in sorted(environ.items()):
-        if not name.startswith(ENV_PREFIX) or "__" not in name:
-            continue
-        path = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
-        node = data
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"environment variable {name}: {part!r} is not a table")
-        node[path[-1]] = _env_value(text)
-    return data
-
-
-def _agency(code: str, table: Mapping[str, Any]) -> AgencySettings:
-    where = f"agencies.{code}"
-    if not isinstance(table, Mapping):
-        raise ConfigError(f"{where}: must be a table")
-    known = set(AgencySettings.__dataclass_fields__) - {"code"}
-    unknown = set(table) - known
-    if unknown:
-        raise ConfigError(f"{where}: unknown setting(s) {sorted(unknown)}")
-    values: dict[str, Any] = {}
-    for name, spec in AgencySettings.__dataclass_fields__.items():
-        if name in ("code", "secrets", "options", "item_timeouts") or name not in table:
-            continue
-        kind = {"int": int, "float": float, "str": str}[str(spec.type)]
-        values[name] = get_value(table, name, kind, where)
-        if kind in (int, float) and name not in ("max_attempts",):
-            positive(values[name], f"{where}.{name}")
-    if values.get("max_attempts", 1) < 1:
-        raise ConfigError(f"{where}.max_attempts: must be at least 1")
-    if values.get("client_key") and not values.get("client_cert"):
-        raise ConfigError(f"{where}.client_key: set client_cert too (a key alone is no client certificate)")
-    for name in ("secrets", "options", "item_timeouts"):
-        sub = table.get(name, {})
-        if not isinstance(sub, Mapping):
-            raise ConfigError(f"{where}.{name}: must be a table")
-        values[name] = dict(sub)
-    for item, seconds in values["item_timeouts"].items():
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
-            raise ConfigError(f"{where}.item_timeouts.{item}: must be a positive number of seconds")
-    return AgencySettings(code=code, **values)
-
-
 def _plugins_disabled(table: Mapping[str, Any]) -> tuple[str, ...]:
     names = get_value(table, "disabled", list, "plugins", [])
     if not all(isinstance(name, str) and name for name in names):
         raise ConfigError('plugins.disabled: must be a list of plugin names, e.g. ["property"]')
     return tuple(names)
-
-
-def _outbox(table: Mapping[str, Any]) -> OutboxSettings:
-    if not isinstance(table, Mapping):
-        raise ConfigError("outbox: must be a table")
-    unknown = set(table) - set(OutboxSettings.__dataclass_fields__)
-    if unknown:
-        raise ConfigError(f"outbox: unknown setting(s) {sorted(unknown)}")
-    values: dict[str, Any] = {}
-    for name, spec in OutboxSettings.__dataclass_fields__.items():
-        if name in table:
-            kind = {"int": int, "float": float, "bool": bool}[str(spec.type)]
-            values[name] = get_value(table, name, kind, "outbox")
-            if kind is not bool:
-                positive(values[name], f"outbox.{name}")
-    return OutboxSettings(**values)
 
 
 def _audit(table: Any) -> AuditSettings:
@@ -219,8 +126,11 @@ def _retention(table: Any) -> RetentionSettings:
         raise ConfigError(str(exc)) from None
 
 
-def build_settings(data: Mapping[str, Any], *, source: str) -> Settings:
+def build_settings(
+    data: Mapping[str, Any], *, source: str, from_environment: Mapping[str, str] | None = None
+) -> Settings:
     """Check the merged configuration ``data`` and turn it into :class:`Settings`."""
+    check_sections(data)
     server = data.get("server", {})
     store = data.get("store", {})
     logs = data.get("logging", {})
@@ -238,6 +148,9 @@ def build_settings(data: Mapping[str, Any], *, source: str) -> Settings:
     log_format = get_value(logs, "format", str, "logging", "json")
     if log_format not in ("json", "console"):
         raise ConfigError("logging.format: must be json or console")
+    log_level = get_value(logs, "level", str, "logging", "info")
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"logging.level: must be one of {', '.join(LOG_LEVELS)}")
     host = get_value(server, "host", str, "server")
     return Settings(
         host=host,
@@ -251,7 +164,7 @@ def build_settings(data: Mapping[str, Any], *, source: str) -> Settings:
             get_value(server, "request_deadline_s", float, "server"), "server.request_deadline_s"
         ),
         store_url=store_url,
-        log_level=get_value(logs, "level", str, "logging", "info"),
+        log_level=log_level,
         log_format=log_format,
         idempotency_ttl_hours=positive(
             get_value(data.get("idempotency", {}), "ttl_hours", float, "idempotency", 24.0), "idempotency.ttl_hours"
@@ -263,16 +176,17 @@ def build_settings(data: Mapping[str, Any], *, source: str) -> Settings:
         pki_dir=get_value(data.get("pki", {}), "dir", str, "pki", "var/pki"),
         pki_passphrase_file=get_value(data.get("pki", {}), "passphrase_file", str, "pki", ""),
         pki_create_sample=get_value(data.get("pki", {}), "create_sample_district", bool, "pki", False),
-        outbox=_outbox(data.get("outbox", {})),
+        outbox=parse_outbox(data.get("outbox", {})),
         offices=offices,
         callers=parse_callers(data.get("callers", []), offices),
-        agencies={code: _agency(code, table) for code, table in agencies_raw.items()},
+        agencies={code: parse_agency(code, table) for code, table in agencies_raw.items()},
         raw=data,
         source=source,
         audit=_audit(data.get("audit", {})),
         http=parse_http_limits(server),
         retention=_retention(data.get("retention", {})),
         metrics=_section(parse_metrics_settings, data.get("metrics", {})),
+        from_environment=dict(from_environment or {}),
     )
 
 
@@ -298,4 +212,5 @@ def load_settings(path: str | Path | None = None, *, environ: Mapping[str, str] 
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
         source = str(path)
-    return build_settings(_apply_env(data, environ), source=source)
+    applied = apply_environment(data, environ)
+    return build_settings(data, source=source, from_environment=applied)

@@ -1,8 +1,9 @@
 """What the gateway hands back: result documents and request resources.
 
 A result document is what gets sealed and what an applicant may later show
-anyone: it names the item, the agency, the accepting office, the applicant
-and the agency's answer. The request resource is the integrator's view of
+anyone: it names the item, the agency (as the district's configuration
+names it, with the issuing authority and its credit code), the accepting
+office, the applicant and the agency's answer. The request resource is the integrator's view of
 one request: its status and, when there is one, the sealed result.
 """
 
@@ -38,7 +39,7 @@ def result_document(
         "request_id": request_id,
         "item": item.code,
         "item_name": {"zh": item.name_zh, "en": item.name_en},
-        "agency": {"code": agency.code, "name_zh": agency.name_zh},
+        "agency": agency.identity.as_json(),  # the district's configured identity, issuing authority included
         "office": {"code": office.code, "name": office.name},
         "applicant": {"kind": applicant.kind, "name": applicant.name, "id_number": applicant.id_number},
         "agency_reference": reference,

@@ -48,7 +48,10 @@ def _passphrase(settings: Settings) -> Passphrase | None:
     if settings.pki_passphrase_file:
         path = Path(settings.pki_passphrase_file)
         if path.exists():
-            return Passphrase(path.read_bytes().rstrip(b"\r\n"))
+            try:
+                return Passphrase(path.read_bytes().rstrip(b"\r\n"))
+            except OSError as exc:
+                raise StartupError(f"cannot read pki.passphrase_file {path}: {exc.strerror}") from None
         if not settings.pki_create_sample:
             raise StartupError(f"pki.passphrase_file {path} does not exist")
         return None

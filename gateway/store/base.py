@@ -151,6 +151,14 @@ class Store(abc.ABC):
         """Release connections."""
 
     @abc.abstractmethod
+    async def reachable(self) -> None:
+        """Raise :class:`StoreError` unless :meth:`open` could connect; creates, migrates and changes nothing.
+
+        ``check-config`` asks this where ``serve`` opens the store, so a
+        store the gateway could not open fails the check too.
+        """
+
+    @abc.abstractmethod
     async def ping(self) -> None:
         """Raise :class:`StoreError` unless the store answers a trivial query."""
 

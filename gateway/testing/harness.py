@@ -30,11 +30,12 @@ from gateway.agencies.plugin_manager import hook_results_by_plugin, plugin_manag
 from gateway.agencies.sandboxes import sandbox_specs, with_sandbox_config
 from gateway.catalogue.files import load_items
 from gateway.catalogue.items import Item
-from gateway.config import Settings, load_settings
+from gateway.config import IDENTITY_KEYS, Settings, load_settings
 from gateway.contract import Agency, Health, IntakeRequest, Outcome, Pending
 from gateway.errors import CatalogueError, PluginError
 from gateway.intake.request_ids import new_ulid
 from gateway.observability.logs import configure_logging
+from gateway.personal_data.identifiers import credit_code_check_char
 from gateway.sandbox import FaultKnobs, RunningSandbox, SandboxSpec, SubmissionLedger, start_sandbox
 from gateway.testing.samples import envelope_for, intake_for
 
@@ -61,6 +62,33 @@ class PluginUnderTest:
         raise KitError(f"agency {self.adapter.code!r} has no catalogue item {code!r}")
 
 
+_KIT_CREDIT_BODY = "11000000MB0000000"  # region 000000: no real organisation
+KIT_CREDIT_CODE = _KIT_CREDIT_BODY + credit_code_check_char(_KIT_CREDIT_BODY)
+
+
+def kit_settings(code: str) -> Settings:
+    """The sample district's settings, naming agency ``code`` with a test identity when it does not name it.
+
+    A district names every agency it runs (``[agencies.<code>]``); a plugin
+    under test is not one of the sample district's, so the kit names it
+    "<code> (plugin test)" -- a name no district result can carry.
+    """
+    settings = load_settings(environ={})
+    current = settings.agency(code)
+    if all(getattr(current, key) for key in IDENTITY_KEYS):
+        return settings
+    named = dataclasses.replace(
+        current,
+        name_zh=f"{code}（插件测试）",
+        name_en=f"{code} (plugin test)",
+        authority_zh=f"{code}（插件测试）",
+        authority_en=f"{code} (plugin test)",
+        credit_code=KIT_CREDIT_CODE,
+    )
+    agencies = {**settings.agencies, code: named}
+    return dataclasses.replace(settings, agencies=agencies)
+
+
 def find_agency(code: str, plugins: Sequence[object] = ()) -> PluginUnderTest:
     """Find agency ``code`` through the ``onewindow`` entry points (and ``plugins`` not installed yet)."""
     if not code:
@@ -69,10 +97,10 @@ def find_agency(code: str, plugins: Sequence[object] = ()) -> PluginUnderTest:
     for plugin in plugins:
         if not pm.is_registered(plugin):
             pm.register(plugin)
-    settings = load_settings(environ={})
+    settings = kit_settings(code)
     found = [
         (name, agency)
-        for name, agencies in hook_results_by_plugin(pm, "onewindow_agencies", config=settings)
+        for name, agencies in hook_results_by_plugin(pm, "onewindow_agencies", config=settings, refused=[])
         for agency in agencies
         if getattr(agency, "code", None) == code
     ]
@@ -156,7 +184,7 @@ class AgencyHarness:
 
     async def __aenter__(self) -> AgencyHarness:
         self.sandbox = await start_sandbox(self.target.spec, knobs=self._knobs, options=self.options)
-        settings = with_sandbox_config(load_settings(environ={}), [self.target.spec], {self.code: self.sandbox.url})
+        settings = with_sandbox_config(kit_settings(self.code), [self.target.spec], {self.code: self.sandbox.url})
         agencies = dict(settings.agencies)
         agencies[self.code] = dataclasses.replace(agencies[self.code], **self.agency_settings)
         self.settings = dataclasses.replace(settings, agencies=agencies)

@@ -1,1 +1,4 @@
-"""Housing provident fund (淄博市住房公积金管理中心张店分中心): legacy GBK form interface."""
+"""The housing provident fund centre (住房公积金管理中心): its legacy GBK form interface.
+
+The district names its centre in ``[agencies.housing_fund]``; the sandbox imitates Zhangdian's sub-centre.
+"""

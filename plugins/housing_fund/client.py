@@ -27,6 +27,7 @@ from typing import Any
 from gateway.contract import (
     AgencyAuthError,
     AgencyCall,
+    AgencyIdentity,
     AgencyProtocolError,
     AgencyRejectedCall,
     AgencyUnavailable,
@@ -153,11 +154,12 @@ class HousingFundAgency:
     """Adapter for the sub-centre's legacy form interface (``/gjj/interface.do``)."""
 
     code = "housing_fund"
-    name_zh = "淄博市住房公积金管理中心张店分中心"
-    name_en = "Zibo Housing Provident Fund Centre, Zhangdian Branch"
     catalogue = CATALOGUE
     required_secrets = ("sign_key",)
     required_options = ("orgcode",)
+
+    def __init__(self, identity: AgencyIdentity) -> None:
+        self.identity = identity  # the district's, from [agencies.housing_fund]
 
     async def _transact(self, call: AgencyCall, txcode: str, fields: Mapping[str, str]) -> wire.Answer:
         orgcode, key = str(call.options["orgcode"]), call.secrets["sign_key"]

@@ -11,7 +11,8 @@ from plugins.housing_fund.client import HousingFundAgency
 
 @hookimpl
 def onewindow_agencies(config: Any) -> list[Agency]:
-    return [HousingFundAgency()]
+    """The agency, named as this district's configuration names it ([agencies.housing_fund])."""
+    return [HousingFundAgency(config.agency_identity(HousingFundAgency.code))]
 
 
 @hookimpl

@@ -1,1 +1,4 @@
-"""The district medical insurance bureau (淄博市张店区医疗保障局): JSON over HTTP behind OAuth2."""
+"""The district medical insurance bureau (医疗保障局): JSON over HTTP behind OAuth2.
+
+The district names its bureau in ``[agencies.medical]``; the sandbox imitates Zhangdian's.
+"""

@@ -31,6 +31,7 @@ from typing import Any
 from gateway.contract import (
     AgencyAuthError,
     AgencyCall,
+    AgencyIdentity,
     AgencyProtocolError,
     AgencyRejectedCall,
     AgencyUnavailable,
@@ -164,12 +165,11 @@ class MedicalAgency:
     """Adapter for the medical insurance bureau's service API v1."""
 
     code = "medical"
-    name_zh = "淄博市张店区医疗保障局"
-    name_en = "Zhangdian District Medical Insurance Bureau"
     catalogue = CATALOGUE
     required_secrets = ("client_id", "client_secret")
 
-    def __init__(self) -> None:
+    def __init__(self, identity: AgencyIdentity) -> None:
+        self.identity = identity  # the district's, from [agencies.medical]
         self._token_sources: dict[tuple[str, str, str], TokenSource] = {}
 
     def token_source(self, call: AgencyCall) -> TokenSource:

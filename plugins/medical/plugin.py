@@ -17,7 +17,8 @@ from plugins.medical.client import MedicalAgency
 
 @hookimpl
 def onewindow_agencies(config: Any) -> list[Agency]:
-    return [MedicalAgency()]
+    """The agency, named as this district's configuration names it ([agencies.medical])."""
+    return [MedicalAgency(config.agency_identity(MedicalAgency.code))]
 
 
 @hookimpl

@@ -1,1 +1,4 @@
-"""Real-estate registration (淄博市张店区不动产登记中心): JSON API with long-running cases."""
+"""Real-estate registration (不动产登记中心): JSON API with long-running cases.
+
+The district names its centre in ``[agencies.property]``; the sandbox imitates Zhangdian's.
+"""

@@ -29,6 +29,7 @@ from urllib.parse import quote
 from gateway.contract import (
     AgencyAuthError,
     AgencyCall,
+    AgencyIdentity,
     AgencyProtocolError,
     AgencyRejectedCall,
     AgencyUnavailable,
@@ -132,11 +133,12 @@ class PropertyAgency:
     """Adapter for the registration centre's JSON interface (``/bdc/api/v1``)."""
 
     code = "property"
-    name_zh = "淄博市张店区不动产登记中心"
-    name_en = "Zhangdian District Real Estate Registration Centre"
     catalogue = CATALOGUE
     required_secrets = ("api_token",)
     required_options = ("client_id",)
+
+    def __init__(self, identity: AgencyIdentity) -> None:
+        self.identity = identity  # the district's, from [agencies.property]
 
     async def _call(self, call: AgencyCall, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
         headers = {

@@ -11,7 +11,8 @@ from plugins.property.client import PropertyAgency
 
 @hookimpl
 def onewindow_agencies(config: Any) -> list[Agency]:
-    return [PropertyAgency()]
+    """The agency, named as this district's configuration names it ([agencies.property])."""
+    return [PropertyAgency(config.agency_identity(PropertyAgency.code))]
 
 
 @hookimpl

@@ -31,6 +31,7 @@ from typing import Any
 from gateway.contract import (
     AgencyAuthError,
     AgencyCall,
+    AgencyIdentity,
     AgencyProtocolError,
     AgencyRejectedCall,
     AgencyUnavailable,
@@ -252,10 +253,11 @@ class SocialSecurityAgency:
     """Adapter for the HRSS bureau's public web service (SiPublicService)."""
 
     code = "social_security"
-    name_zh = "淄博市张店区人力资源和社会保障局"
-    name_en = "Zhangdian District Human Resources and Social Security Bureau"
     catalogue = CATALOGUE
     required_secrets = ("username", "password")
+
+    def __init__(self, identity: AgencyIdentity) -> None:
+        self.identity = identity  # the district's, from [agencies.social_security]
 
     async def _invoke(self, call: AgencyCall, operation: str, payload: ET.Element) -> ET.Element | Fault:
         """Send one envelope; the ``<si:return>`` element of the answer, or its fault."""

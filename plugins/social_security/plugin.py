@@ -16,7 +16,8 @@ from plugins.social_security.client import SocialSecurityAgency
 
 @hookimpl
 def onewindow_agencies(config: Any) -> list[Agency]:
-    return [SocialSecurityAgency()]
+    """The agency, named as this district's configuration names it ([agencies.social_security])."""
+    return [SocialSecurityAgency(config.agency_identity(SocialSecurityAgency.code))]
 
 
 @hookimpl

@@ -1,1 +1,4 @@
-"""The district tax bureau (国家税务总局淄博市张店区税务局): JSON over HTTP, HMAC-signed."""
+"""The district tax bureau (税务局): JSON over HTTP, HMAC-signed.
+
+The district names its bureau in ``[agencies.tax]``; the sandbox imitates Zhangdian's.
+"""

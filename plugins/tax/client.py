@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from gateway.contract import (
     AgencyAuthError,
     AgencyCall,
+    AgencyIdentity,
     AgencyProtocolError,
     AgencyRejectedCall,
     AgencyUnavailable,
@@ -71,10 +72,11 @@ class TaxAgency:
     """Adapter for the tax bureau's external service interface v2."""
 
     code = "tax"
-    name_zh = "国家税务总局淄博市张店区税务局"
-    name_en = "Zhangdian District Tax Bureau"
     catalogue = CATALOGUE
     required_secrets = ("app_key", "app_secret")
+
+    def __init__(self, identity: AgencyIdentity) -> None:
+        self.identity = identity  # the district's, from [agencies.tax]
 
     async def _post(
         self, call: AgencyCall, path: str, payload: dict[str, Any] | None, *, serial: str | None = None

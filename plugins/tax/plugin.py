@@ -11,7 +11,8 @@ from plugins.tax.client import TaxAgency
 
 @hookimpl
 def onewindow_agencies(config: Any) -> list[Agency]:
-    return [TaxAgency()]
+    """The agency, named as this district's configuration names it ([agencies.tax])."""
+    return [TaxAgency(config.agency_identity(TaxAgency.code))]
 
 
 @hookimpl

@@ -46,6 +46,7 @@ def placeholders(name: str) -> dict[str, str]:
         "name": name,
         "package": f"onewindow_{name}",
         "distribution": f"onewindow-{name.replace('_', '-')}",
+        "name_upper": name.upper(),
         "class_name": f"{camel}Agency",
         "test_class": f"Test{camel}Contract",
         # a port of its own, away from the built-in sandboxes (9101-9105)

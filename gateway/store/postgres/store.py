@@ -184,6 +184,16 @@ class PostgresStore(PostgresIdempotency, PostgresRetention, Store):
                     utcnow(),
                 )
 
+    async def reachable(self) -> None:
+        try:
+            conn = await asyncpg.connect(self.dsn, timeout=10)
+            try:
+                await conn.fetchval("SELECT 1")
+            finally:
+                await conn.close()
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise StoreError(f"cannot connect to PostgreSQL: {exc}") from None
+
     async def ping(self) -> None:
         try:
             await self.pool.fetchval("SELECT 1")

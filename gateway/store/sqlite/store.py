@@ -84,6 +84,10 @@ class SQLiteStore(SQLiteIdempotency, SQLiteRetention, Store):
             for pragma in ("query_only=ON", "busy_timeout=10000"):
                 await self._reader.execute(f"PRAGMA {pragma}")
 
+    async def reachable(self) -> None:
+        if self.path != ":memory:":
+            await asyncio.to_thread(_could_open, Path(self.path))
+
     async def close(self) -> None:
         for connection in (self._reader, self._db):
             if connection is not None:
@@ -421,15 +425,34 @@ class SQLiteStore(SQLiteIdempotency, SQLiteRetention, Store):
             return AdminResult.DONE
 
 
+def _could_open(path: Path) -> None:
+    """What :meth:`SQLiteStore.open` needs, checked without writing: a database file it may read and
+    write, or a directory where it may create one."""
+    if path.exists():
+        if not path.is_file() or not os.access(path, os.R_OK | os.W_OK):
+            raise StoreError(f"cannot open SQLite database {path}: not a file this user may read and write")
+        try:
+            with contextlib.closing(sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)) as db:
+                db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite database {path}: {exc}") from None
+        return
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise StoreError(f"cannot create the SQLite database {path}: {parent} is not a directory this user may write")
+
+
 def _private_file(path: Path) -> None:
     """Create the database file 0600 (its directory 0700 when it is new) before SQLite opens it.
 
     The store holds every applicant's request and result: nobody but the
     gateway's own user may read it. An existing file is narrowed to 0600.
     """
-    if not path.parent.exists():
-        path.parent.mkdir(parents=True, mode=0o700)
     try:
+        if not path.parent.exists():
+            path.parent.mkdir(parents=True, mode=0o700)
         os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
         os.chmod(path, 0o600)
     except OSError as exc:
