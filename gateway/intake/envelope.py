@@ -42,7 +42,7 @@ MAX_SIGNED_BY_LENGTH = 100
 OPERATOR_PATTERN = r"^[\w.\-@]+$"
 _OPERATOR = re.compile(OPERATOR_PATTERN)
 # RFC 3339 date-time with its offset; Python's fromisoformat alone also reads "20260101T1000+0800" and week dates.
-SIGNED_AT_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+SIGNED_AT_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"
 _SIGNED_AT = re.compile(SIGNED_AT_PATTERN)
 ID_TYPES = {"person": "resident_id", "organisation": "credit_code"}
 
@@ -175,11 +175,7 @@ def _pledge(raw: Any, item: Item, problems: list[Problem]) -> Pledge | None:
             continue
         ok = False
     signed_at = raw.get("signed_at")
-    try:
-        written = isinstance(signed_at, str) and _SIGNED_AT.fullmatch(signed_at)
-        stamp = datetime.fromisoformat(signed_at) if written else None
-    except ValueError:
-        stamp = None
+    stamp = _signed_at(signed_at)
     if stamp is None or stamp.tzinfo is None:
         problems.append(
             _p(
@@ -194,6 +190,16 @@ def _pledge(raw: Any, item: Item, problems: list[Problem]) -> Pledge | None:
         return None
     assert isinstance(replaces, list) and isinstance(signed_at, str)  # checked above, else ok is False
     return Pledge(tuple(replaces), raw["statement"].strip(), raw["signed_by"].strip(), signed_at)
+
+
+def _signed_at(value: Any) -> datetime | None:
+    """An RFC 3339 time, or None; Python's fromisoformat alone also reads forms RFC 3339 does not have."""
+    if not isinstance(value, str) or not _SIGNED_AT.fullmatch(value):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def _callback(raw: Any, problems: list[Problem]) -> CallbackTarget | None:
