@@ -213,12 +213,18 @@ def _callback(raw: Any, problems: list[Problem]) -> CallbackTarget | None:
         problems.append(_too_long("callback_url", "回调地址", "callback_url", MAX_CALLBACK_URL_LENGTH))
         return None
     try:
-        return parse_callback_url(raw)
+        target = parse_callback_url(raw)
     except UnsafeCallbackUrl as exc:
         problems.append(
             _p("callback_url", "url", f"回调地址不是可以安全比对的 http(s) URL：{exc}", f"callback_url {exc}")
         )
         return None
+    if len(target.url) > MAX_CALLBACK_URL_LENGTH:  # normalising may lengthen it ("https://host" gains its "/")
+        problems.append(
+            _too_long("callback_url", "回调地址（规范化后）", "callback_url, normalised,", MAX_CALLBACK_URL_LENGTH)
+        )
+        return None
+    return target
 
 
 def _operator(raw: Any, problems: list[Problem]) -> None:
