@@ -56,7 +56,8 @@ class Material:
 
     def attachment_cap(self, max_attachment_bytes: int) -> int:
         """The decoded size an attachment may have: its own ``max_bytes`` or the gateway's limit, the smaller."""
-        return min(max_attachment_bytes, self.constraints.get("max_bytes", max_attachment_bytes))
+        declared: int = self.constraints.get("max_bytes", max_attachment_bytes)
+        return min(max_attachment_bytes, declared)
 
     def guide(self, max_attachment_bytes: int | None = None) -> dict[str, Any]:
         """The material as shown in the service guide.
