@@ -74,8 +74,8 @@ async def test_schemathesis_finds_no_server_error_and_no_answer_the_document_doe
         str(report),
         "--no-color",
     ]
-    process = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    process = await asyncio.create_subprocess_exec(  # in tmp_path: schemathesis keeps its cache in the cwd
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path
     )
     try:
         output, _ = await asyncio.wait_for(process.communicate(), TIME_LIMIT_S)
