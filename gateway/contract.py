@@ -31,6 +31,7 @@ from gateway.errors import (
     AgencyTimeout,
     AgencyUnavailable,
 )
+from gateway.personal_data.identifiers import credit_code_problem, phone_problem, resident_id_problem
 from gateway.sandbox import FaultKnobs, SandboxSpec, SubmissionLedger, sandbox_application
 
 if TYPE_CHECKING:
@@ -62,8 +63,11 @@ __all__ = [
     "Rejected",
     "SandboxSpec",
     "SubmissionLedger",
+    "credit_code_problem",
     "hookimpl",
     "hookspec",
+    "phone_problem",
+    "resident_id_problem",
     "sandbox_application",
 ]
 
@@ -199,6 +203,21 @@ class Problem:
     message_zh: str
     message_en: str
     related: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------
+# Chinese identifiers, checked as the core checks the applicant's and every
+# resident_id / credit_code / phone material (also inside list and object
+# materials): resident_id_problem(value) -> None when it is a valid resident
+# ID number (GB 11643: shape, birth date, check character), else the reason
+# -- "length", "characters", "region", "birth_date" or "check_digit";
+# credit_code_problem(value) likewise for a unified social credit code
+# (GB 32100; "authority" for a wrong first character); phone_problem(value)
+# -> None or "format" for a mainland mobile number. For an identifier inside
+# text the catalogue cannot type (a number in a free-text field your agency
+# parses), report Problem(path, f"invalid_{reason}", ...) from
+# onewindow_validate.
+# --------------------------------------------------------------------------
 
 
 # --------------------------------------------------------------------------

@@ -62,7 +62,9 @@ MALFORMED_REQUEST = _t(
     400,
     "Malformed request",
     "请求格式错误",
-    "The body is not JSON, or the envelope lacks a required part or has one of the wrong shape.",
+    "The request cannot be read: the body is not strict JSON (I-JSON) or not an object, or over a JSON limit; "
+    "a header such as Idempotency-Key is malformed; or a catalogue filter does not exist or takes no such value. "
+    "An envelope that can be read but is wrong is a 422 (validation-failed), listing every problem.",
 )
 UNAUTHENTICATED = _t(
     "unauthenticated",

@@ -11,6 +11,7 @@ from gateway.api import audit, catalogue, health, metrics, openapi, requests, ve
 from gateway.api.audit import refuse_while_damaged
 from gateway.api.keys import GATEWAY
 from gateway.api.middleware import problems, request_ids
+from gateway.api.schemas import item_envelopes
 
 CORE_ROUTES: tuple[ModuleType, ...] = (requests, catalogue, health, metrics, openapi, verify, audit)
 
@@ -31,5 +32,11 @@ def create_app(gateway: Any, *, extra_routes: tuple[ModuleType, ...] = ()) -> we
         module.add_routes(app)
         paths.update(getattr(module, "OPENAPI_PATHS", {}))
         schemas.update(getattr(module, "OPENAPI_SCHEMAS", {}))
-    app[openapi.OPENAPI_DOCUMENT] = openapi.openapi_document(paths, schemas)
+    settings = gateway.settings
+    envelopes, examples = item_envelopes(
+        gateway.registry.catalogue,
+        max_attachment_bytes=settings.max_attachment_bytes,
+        offices=list(settings.offices.values()),
+    )
+    app[openapi.OPENAPI_DOCUMENT] = openapi.openapi_document(paths, schemas, envelopes=envelopes, examples=examples)
     return app

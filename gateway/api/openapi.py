@@ -13,9 +13,10 @@ from typing import Any
 from aiohttp import web
 
 from gateway import __version__
+from gateway.api.requests import IDEMPOTENCY_KEY_PATTERN
 from gateway.api.responses import json_response
 from gateway.api.schemas import component_schemas, ref
-from gateway.catalogue.items import CHANNELS, ITEM_KINDS, OFFICE_LEVELS
+from gateway.catalogue.items import FILTERS
 from gateway.problems import NOT_FOUND, ProblemError, problem_type, problem_types
 
 _PROBLEM = {"application/problem+json": {"schema": ref("Problem")}}
@@ -31,8 +32,24 @@ def openapi_problem(description: str) -> dict[str, Any]:
     return {"description": description, "content": _PROBLEM}
 
 
-def _paths() -> dict[str, Any]:
+def _filter_parameters() -> list[dict[str, Any]]:
+    """The catalogue listing's query parameters, one per filter."""
+    words = {
+        bool: {"enum": ["true", "false"]},
+        int: {"type": "string", "pattern": "^[0-9]{1,4}$"},
+        str: {"type": "string"},
+    }
+    return [
+        {"name": name, "in": "query", "schema": {"enum": list(kind)} if isinstance(kind, tuple) else words[kind]}
+        for name, kind in FILTERS.items()
+    ]
+
+
+def _paths(examples: dict[str, Any]) -> dict[str, Any]:
     item_param = {"name": "item", "in": "path", "required": True, "schema": {"type": "string"}}
+    body: dict[str, Any] = {"schema": ref("Envelope")}
+    if examples:
+        body["examples"] = examples
     return {
         "/v1/requests": {
             "post": {
@@ -44,12 +61,14 @@ def _paths() -> dict[str, Any]:
                         "name": "Idempotency-Key",
                         "in": "header",
                         "required": False,
-                        "schema": {"type": "string", "maxLength": 255},
-                        "description": "Same key + same body replays the stored answer; same key + "
-                        "another body is a 422; while the first is in flight, 409.",
+                        "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
+                        "description": "1-255 visible ASCII characters (a UUID is best). Same key + same body "
+                        "answers with the request's current state (Idempotent-Replayed: true); same key + another "
+                        "body is a 422; while the first is in flight, 409. A 4xx before the request is recorded "
+                        "(400, 403, 404, 422 validation-failed) does not use up the key.",
                     }
                 ],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": ref("Envelope")}}},
+                "requestBody": {"required": True, "content": {"application/json": body}},
                 "responses": {
                     "201": _json(ref("RequestResource"), "Finished: completed (sealed result) or rejected"),
                     "202": _json(
@@ -97,15 +116,13 @@ def _paths() -> dict[str, Any]:
             "get": {
                 "operationId": "listCatalog",
                 "summary": "The service catalogue (事项目录清单)",
-                "parameters": [
-                    {"name": "agency", "in": "query", "schema": {"type": "string"}},
-                    {"name": "office_level", "in": "query", "schema": {"enum": list(OFFICE_LEVELS)}},
-                    {"name": "channel", "in": "query", "schema": {"enum": list(CHANNELS)}},
-                    {"name": "kind", "in": "query", "schema": {"enum": list(ITEM_KINDS)}},
-                ],
+                "parameters": _filter_parameters(),
                 "responses": {
-                    "200": _json(ref("CatalogList"), "Matching items"),
-                    "400": openapi_problem("Unknown filter or value"),
+                    "200": _json(ref("CatalogList"), "Items matching every filter given"),
+                    "400": openapi_problem(
+                        "Unknown filter, a filter given twice, or a value it does not take; "
+                        "'filters' lists every filter and what it takes"
+                    ),
                 },
             }
         },
@@ -115,6 +132,20 @@ def _paths() -> dict[str, Any]:
                 "summary": "The service guide (服务指南) of one item",
                 "parameters": [item_param],
                 "responses": {"200": _json(ref("ServiceGuide"), "The guide"), "404": openapi_problem("Unknown item")},
+            }
+        },
+        "/v1/catalog/{item}/schema": {
+            "get": {
+                "operationId": "getItemSchema",
+                "summary": "The JSON Schema (2020-12) of a request for one item, with its examples",
+                "parameters": [item_param],
+                "responses": {
+                    "200": {
+                        "description": "The item's envelope as JSON Schema",
+                        "content": {"application/schema+json": {"schema": {"type": "object"}}},
+                    },
+                    "404": openapi_problem("Unknown item"),
+                },
             }
         },
         "/healthz": {
@@ -153,12 +184,18 @@ def _paths() -> dict[str, Any]:
 
 
 def openapi_document(
-    extra_paths: dict[str, Any] | None = None, extra_schemas: dict[str, Any] | None = None
+    extra_paths: dict[str, Any] | None = None,
+    extra_schemas: dict[str, Any] | None = None,
+    *,
+    envelopes: dict[str, Any] | None = None,
+    examples: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The OpenAPI 3.1 description of every route.
 
     Route modules other than the core ones contribute their own paths and
-    schemas (their ``OPENAPI_PATHS`` and ``OPENAPI_SCHEMAS``).
+    schemas (their ``OPENAPI_PATHS`` and ``OPENAPI_SCHEMAS``); ``envelopes``
+    are the per-item envelope schemas and their union, ``examples`` the
+    items' example requests (:func:`gateway.api.schemas.item_envelopes`).
     """
     return {
         "openapi": "3.1.0",
@@ -169,9 +206,9 @@ def openapi_document(
             "centres. Errors are RFC 9457 problem JSON; see /problems/{slug}.",
         },
         "servers": [{"url": "/"}],
-        "paths": {**_paths(), **(extra_paths or {})},
+        "paths": {**_paths(examples or {}), **(extra_paths or {})},
         "components": {
-            "schemas": {**component_schemas(), **(extra_schemas or {})},
+            "schemas": {**component_schemas(), **(envelopes or {}), **(extra_schemas or {})},
             "securitySchemes": {
                 "apiKey": {
                     "type": "http",

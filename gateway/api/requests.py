@@ -17,7 +17,8 @@ from gateway.observability.logs import personal_values, sensitive
 from gateway.problems import MALFORMED_REQUEST, NOT_FOUND, ProblemError, echo
 from gateway.store import RequestRecord
 
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # 1-255 visible ASCII characters
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
 async def post_request(request: web.Request) -> web.Response:
@@ -25,7 +26,7 @@ async def post_request(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     caller = gateway.authenticator.authenticate(request)
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not _IDEMPOTENCY_KEY.match(key):
+    if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
         raise ProblemError(
             MALFORMED_REQUEST,
             "Idempotency-Key must be 1-255 visible ASCII characters.",

@@ -13,10 +13,12 @@ from aiohttp import web
 from gateway.problems import PROBLEM_MEDIA_TYPE, ProblemError
 
 
-def json_response(status: int, body: object, headers: dict[str, str] | None = None) -> web.Response:
-    """``body`` as ``application/json``."""
+def json_response(
+    status: int, body: object, headers: dict[str, str] | None = None, *, content_type: str = "application/json"
+) -> web.Response:
+    """``body`` as ``application/json`` (or another JSON media type, such as ``application/schema+json``)."""
     return web.Response(
-        status=status, text=json.dumps(body, ensure_ascii=False), content_type="application/json", headers=headers
+        status=status, text=json.dumps(body, ensure_ascii=False), content_type=content_type, headers=headers
     )
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.catalogue.items import CHANNELS, ITEM_KINDS, MATERIAL_TYPES, OFFICE_LEVELS, SEAL_KINDS
+from gateway.catalogue.items import CHANNELS, ITEM_KINDS, MATERIAL_TYPES, OFFICE_LEVELS, SEAL_KINDS, Catalogue
 from gateway.catalogue.rules import RULE_KINDS
+from gateway.config import Office
+from gateway.intake.item_schema import envelope_schema, example_envelopes
 
 _REF = "#/components/schemas/"
 
@@ -20,83 +22,45 @@ def ref(name: str) -> dict[str, str]:
     return {"$ref": _REF + name}
 
 
+def envelope_name(code: str) -> str:
+    """The component schema of the envelope of item ``code``."""
+    return f"Envelope.{code}"
+
+
+def item_envelopes(
+    catalogue: Catalogue, *, max_attachment_bytes: int, offices: list[Office]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One envelope schema per item, and ``POST /v1/requests``'s examples: every item's, completed for this district.
+
+    The schemas are the ones ``GET /v1/catalog/{item}/schema`` serves, less
+    ``$schema`` and ``$id`` (the document is one resource); ``Envelope`` is
+    their union, told apart by ``item``.
+    """
+    schemas: dict[str, Any] = {}
+    examples: dict[str, Any] = {}
+    for item in catalogue:
+        envelopes = example_envelopes(item, offices)
+        schema = envelope_schema(item, max_attachment_bytes=max_attachment_bytes)
+        schemas[envelope_name(item.code)] = {k: v for k, v in schema.items() if k not in ("$schema", "$id")}
+        for n, (example, envelope) in enumerate(zip(item.examples, envelopes, strict=False), 1):
+            examples[item.code if n == 1 else f"{item.code}#{n}"] = {"summary": example.summary, "value": envelope}
+    names = [envelope_name(item.code) for item in catalogue]
+    schemas["Envelope"] = {
+        "description": "A request for any catalogue item: the item's own envelope, chosen by its item code. "
+        "GET /v1/catalog/{item}/schema serves each one as a JSON Schema of its own.",
+        "oneOf": [ref(name) for name in names],
+        "discriminator": {
+            "propertyName": "item",
+            "mapping": {item.code: _REF + envelope_name(item.code) for item in catalogue},
+        },
+    }
+    return schemas, examples
+
+
 def component_schemas() -> dict[str, Any]:
-    """Every component schema of the document, by name."""
+    """Every component schema of the document, by name (the envelopes come from :func:`item_envelopes`)."""
     text = {"type": "string"}
     return {
-        "Applicant": {
-            "type": "object",
-            "required": ["kind", "id_number", "name"],
-            "properties": {
-                "kind": {"enum": ["person", "organisation"]},
-                "id_type": {
-                    "enum": ["resident_id", "credit_code"],
-                    "description": "resident_id for a person (GB 11643), credit_code for an organisation "
-                    "(GB 32100); defaults from kind",
-                },
-                "id_number": {"type": "string", "minLength": 18, "maxLength": 18},
-                "name": {"type": "string", "maxLength": 100},
-                "phone": {"type": "string", "pattern": "^1[3-9][0-9]{9}$"},
-            },
-            "additionalProperties": False,
-        },
-        "Attachment": {
-            "type": "object",
-            "required": ["media_type", "content_base64"],
-            "properties": {
-                "media_type": text,
-                "filename": text,
-                "content_base64": {"type": "string", "contentEncoding": "base64"},
-            },
-        },
-        "Pledge": {
-            "type": "object",
-            "description": "The applicant's commitment (告知承诺) replacing named materials.",
-            "required": ["replaces", "statement", "signed_by", "signed_at"],
-            "properties": {
-                "replaces": {"type": "array", "items": text, "minItems": 1},
-                "statement": text,
-                "signed_by": text,
-                "signed_at": {"type": "string", "format": "date-time"},
-            },
-        },
-        "Envelope": {
-            "type": "object",
-            "required": ["item", "applicant", "materials", "office", "operator", "channel"],
-            "properties": {
-                "item": {"type": "string", "examples": ["tax.payment-record"]},
-                "applicant": ref("Applicant"),
-                "materials": {
-                    "type": "object",
-                    "additionalProperties": True,
-                    "description": "Material name -> value; attachments are Attachment objects. "
-                    "See GET /v1/catalog/{item} for the item's materials.",
-                },
-                "office": {"type": "string", "pattern": "^[0-9]{12}$"},
-                "operator": {
-                    "type": "string",
-                    "maxLength": 64,
-                    "description": "The accepting staff member's id (首问负责).",
-                },
-                "channel": {"enum": list(CHANNELS)},
-                "pledge": {
-                    "anyOf": [ref("Pledge"), {"type": "null"}],
-                    "description": "Optional; null or absent when the applicant gives no pledge.",
-                },
-                "callback_url": {
-                    "type": ["string", "null"],
-                    "format": "uri",
-                    "maxLength": 2000,
-                    "description": "Optional: where the final request resource is POSTed, signed with the "
-                    "caller's callback_secret. Parsed and normalised (scheme and host case, IDNA, default port); "
-                    "userinfo, backslashes, dot segments, fragments and unusual IP forms are refused (422, code "
-                    "url). Its scheme, host, port and path must fall under one of the caller's configured "
-                    "callback_prefixes, else 422 with error code callback_not_allowed. The normalised URL is "
-                    "what is called.",
-                },
-            },
-            "additionalProperties": False,
-        },
         "RequestResource": {
             "type": "object",
             "required": ["id", "status", "item", "office", "operator", "channel", "created_at", "links"],
@@ -200,6 +164,8 @@ def component_schemas() -> dict[str, Any]:
         },
         "Material": {
             "type": "object",
+            "description": "A material (申请材料); a list material's entries are described by items, an object "
+            "material's fields by fields. An attachment's constraints.max_bytes is the cap that really applies.",
             "properties": {
                 "name": text,
                 "type": {"enum": list(MATERIAL_TYPES)},
@@ -207,7 +173,15 @@ def component_schemas() -> dict[str, Any]:
                 "description_zh": text,
                 "description_en": text,
                 "constraints": {"type": "object"},
+                "items": ref("Material"),
+                "fields": {"type": "array", "items": ref("Material")},
             },
+        },
+        "Example": {
+            "type": "object",
+            "description": "An example request the gateway accepts, completed with an office of this district.",
+            "required": ["summary", "envelope"],
+            "properties": {"summary": text, "envelope": {"type": "object"}},
         },
         "ServiceGuide": {
             "allOf": [ref("ItemSummary")],
@@ -221,6 +195,11 @@ def component_schemas() -> dict[str, Any]:
                 "steps": {"type": "array", "items": text},
                 "fee_zh": text,
                 "deferrable": {"type": "boolean"},
+                "examples": {"type": "array", "items": ref("Example")},
+                "links": {
+                    "type": "object",
+                    "properties": {"self": text, "schema": {"type": "string", "description": "The item's JSON Schema"}},
+                },
             },
         },
         "Health": {"type": "object", "properties": {"status": text}},

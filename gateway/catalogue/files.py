@@ -13,16 +13,19 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from gateway.catalogue.examples import parse_examples
 from gateway.catalogue.items import (
     APPLICANT_KINDS,
     CHANNELS,
     ITEM_KINDS,
     MATERIAL_TYPES,
+    MAX_LIST_ITEMS,
     OFFICE_LEVELS,
     SEAL_KINDS,
     Item,
     Material,
 )
+from gateway.catalogue.patterns import portability_problem
 from gateway.catalogue.rules import parse_rules
 from gateway.errors import CatalogueError
 
@@ -39,7 +42,10 @@ _CONSTRAINTS = {
     "credit_code": set(),
     "phone": set(),
     "attachment": {"media_types", "max_bytes"},
+    "list": {"min_items", "max_items"},
+    "object": set(),
 }
+MAX_NESTING = 3  # a list of objects whose fields are lists of ... stops here
 
 
 _ITEM_KEYS = frozenset(
@@ -63,9 +69,14 @@ _ITEM_KEYS = frozenset(
         "deferrable",
         "max_age_hours",
         "rules",
+        "examples",
     }
 )
-_MATERIAL_KEYS = frozenset({"name", "type", "required", "description_zh", "description_en", "constraints", "sample"})
+_MATERIAL_KEYS = frozenset(
+    {"name", "type", "required", "description_zh", "description_en", "constraints", "sample", "items", "fields"}
+)
+_FIELD_KEYS = _MATERIAL_KEYS - {"sample"}  # a field of an object material: its sample is the object's
+_ENTRY_KEYS = _FIELD_KEYS - {"name", "required"}  # what each entry of a list material is
 
 
 class _Reader:
@@ -128,35 +139,85 @@ def _material(plugin: str, item_code: str, table: Any, index: int) -> Material:
     where = f"plugin {plugin!r}, item {item_code!r}, material #{index + 1}"
     if not isinstance(table, dict):
         raise CatalogueError(f"{where}: must be a table")
+    name = _Reader(where, table).text("name")
+    return _spec(f"plugin {plugin!r}, item {item_code!r}, material {name!r}", table, _MATERIAL_KEYS, depth=0)
+
+
+def _spec(where: str, table: Any, keys: frozenset[str], *, depth: int) -> Material:
+    """One material, a field of an object material or the entries of a list material: ``keys`` says which."""
+    if not isinstance(table, dict):
+        raise CatalogueError(f"{where}: must be a table")
     r = _Reader(where, table)
-    name = r.text("name")
-    r.where = f"plugin {plugin!r}, item {item_code!r}, material {name!r}"
-    if not _MATERIAL_NAME.match(name):
+    name = r.text("name") if "name" in keys else "entry"
+    if not _MATERIAL_NAME.fullmatch(name):
         raise r.fail("name", "must be lower_snake_case")
-    r.only(_MATERIAL_KEYS)
+    r.only(keys)
     kind = r.choice("type", MATERIAL_TYPES)
-    constraints = table.get("constraints", {})
+    constraints = _constraints(r, kind, table.get("constraints", {}))
+    items, fields = _structure(r, kind, depth)
+    return Material(
+        name=name,
+        type=kind,
+        required=r.boolean("required", True) if "required" in keys else True,
+        description_zh=r.text("description_zh"),
+        description_en=r.text("description_en", required=False),
+        constraints=constraints,
+        sample=table.get("sample"),
+        items=items,
+        fields=fields,
+    )
+
+
+def _constraints(r: _Reader, kind: str, constraints: Any) -> dict[str, Any]:
     if not isinstance(constraints, dict):
         raise r.fail("constraints", "must be a table")
     unknown = set(constraints) - _CONSTRAINTS[kind]
     if unknown:
         raise r.fail("constraints", f"{sorted(unknown)} do not apply to type {kind!r}")
-    if kind == "enum" and not (isinstance(constraints.get("choices"), list) and constraints["choices"]):
-        raise r.fail("constraints", "an enum needs a non-empty 'choices' list")
+    if kind == "enum":
+        choices = constraints.get("choices")
+        if not (isinstance(choices, list) and choices and all(isinstance(c, str) and c for c in choices)):
+            raise r.fail("constraints", "an enum needs a non-empty 'choices' list of non-empty strings")
+        if len(set(choices)) != len(choices):
+            raise r.fail("constraints", "an enum's choices repeat")
     if "pattern" in constraints:
-        try:
-            re.compile(constraints["pattern"])
-        except (re.error, TypeError) as exc:
-            raise r.fail("constraints", f"pattern does not compile: {exc}") from None
-    return Material(
-        name=name,
-        type=kind,
-        required=r.boolean("required", True),
-        description_zh=r.text("description_zh"),
-        description_en=r.text("description_en", required=False),
-        constraints=dict(constraints),
-        sample=table.get("sample"),
+        why = portability_problem(constraints["pattern"]) if isinstance(constraints["pattern"], str) else "not a string"
+        if why is not None:
+            raise r.fail("constraints", f"pattern {constraints['pattern']!r}: {why}")
+    if kind == "list":
+        constraints = {"min_items": 1, "max_items": MAX_LIST_ITEMS, **constraints}
+        low, high = constraints["min_items"], constraints["max_items"]
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (low, high)) or low > high:
+            raise r.fail("constraints", "min_items and max_items must be whole numbers, min_items <= max_items")
+    return dict(constraints)
+
+
+def _structure(r: _Reader, kind: str, depth: int) -> tuple[Material | None, tuple[Material, ...]]:
+    """A list's entry spec and an object's fields, each checked like a material."""
+    for key, owner in (("items", "list"), ("fields", "object")):
+        if key in r.table and kind != owner:
+            raise r.fail(key, f"applies to type {owner!r} only")
+    if kind not in ("list", "object"):
+        return None, ()
+    if depth + 1 > MAX_NESTING:
+        raise r.fail("type", f"lists and objects nest at most {MAX_NESTING} deep")
+    if kind == "list":
+        if not isinstance(r.table.get("items"), dict):
+            raise r.fail("items", "a list needs an 'items' table saying what each entry is")
+        return _spec(f"{r.where}, entries", r.table["items"], _ENTRY_KEYS, depth=depth + 1), ()
+    raw = r.table.get("fields")
+    if not isinstance(raw, list) or not raw:
+        raise r.fail("fields", "an object needs its 'fields' ([[...fields]] tables)")
+    fields = tuple(
+        _spec(
+            f"{r.where}, field {f.get('name')!r}" if isinstance(f, dict) else r.where, f, _FIELD_KEYS, depth=depth + 1
+        )
+        for f in raw
     )
+    names = [f.name for f in fields]
+    if len(set(names)) != len(names):
+        raise r.fail("fields", f"field names repeat: {sorted({n for n in names if names.count(n) > 1})}")
+    return None, fields
 
 
 def _item(plugin: str, agency: str, table: Any, index: int) -> Item:
@@ -166,7 +227,7 @@ def _item(plugin: str, agency: str, table: Any, index: int) -> Item:
     r = _Reader(where, table)
     code = r.text("code")
     r.where = f"plugin {plugin!r}, item {code!r}"
-    if not _CODE.match(code):
+    if not _CODE.fullmatch(code):
         raise r.fail("code", "must look like '<agency>.<slug>', e.g. 'tax.payment-record'")
     if code.split(".", 1)[0] != agency:
         raise r.fail("code", f"must start with the agency code {agency!r}")
@@ -205,6 +266,7 @@ def _item(plugin: str, agency: str, table: Any, index: int) -> Item:
         max_age_hours=r.number("max_age_hours", 72.0),
         plugin=plugin,
         rules=parse_rules(r.where, table.get("rules"), materials, pledge),
+        examples=parse_examples(r.where, table.get("examples"), materials, pledge),
     )
 
 

@@ -34,7 +34,10 @@ MATERIAL_TYPES = (
     "credit_code",
     "phone",
     "attachment",
+    "list",
+    "object",
 )
+STRUCTURED_TYPES = ("list", "object")
 
 
 @dataclass(frozen=True)
@@ -48,17 +51,36 @@ class Material:
     description_en: str = ""
     constraints: Mapping[str, Any] = field(default_factory=dict)
     sample: Any = None
+    items: Material | None = None  # a list: what each of its entries is
+    fields: tuple[Material, ...] = ()  # an object: its fields
 
-    def guide(self) -> dict[str, Any]:
-        """The material as shown in the service guide."""
-        return {
+    def attachment_cap(self, max_attachment_bytes: int) -> int:
+        """The decoded size an attachment may have: its own ``max_bytes`` or the gateway's limit, the smaller."""
+        declared: int = self.constraints.get("max_bytes", max_attachment_bytes)
+        return min(max_attachment_bytes, declared)
+
+    def guide(self, max_attachment_bytes: int | None = None) -> dict[str, Any]:
+        """The material as shown in the service guide.
+
+        With ``max_attachment_bytes`` (the gateway's own limit) an attachment's
+        ``max_bytes`` is the cap that really applies, not the one the catalogue asks for.
+        """
+        constraints = dict(self.constraints)
+        if self.type == "attachment" and max_attachment_bytes is not None:
+            constraints["max_bytes"] = self.attachment_cap(max_attachment_bytes)
+        out: dict[str, Any] = {
             "name": self.name,
             "type": self.type,
             "required": self.required,
             "description_zh": self.description_zh,
             "description_en": self.description_en,
-            "constraints": dict(self.constraints),
+            "constraints": constraints,
         }
+        if self.items is not None:
+            out["items"] = self.items.guide(max_attachment_bytes)
+        if self.fields:
+            out["fields"] = [f.guide(max_attachment_bytes) for f in self.fields]
+        return out
 
     def constraint_notes(self, max_attachment_bytes: int | None = None) -> list[str]:
         """The material's constraints in words, for a person reading the guide on a terminal.
@@ -87,6 +109,10 @@ class Material:
             notes += [f"not {when} today" for when in ("after", "before") if c.get(f"not_{when}_today")]
         elif self.type in _IDENTIFIER_NOTES:
             notes.append(_IDENTIFIER_NOTES[self.type])
+        elif self.type == "list":
+            notes.append(f"a list of {c['min_items']}-{c['max_items']} entries")
+        elif self.type == "object":
+            notes.append("fields: " + ", ".join(f.name + ("" if f.required else "?") for f in self.fields))
         elif self.type == "attachment":
             if c.get("media_types"):
                 notes.append("media types: " + ", ".join(c["media_types"]))
@@ -101,6 +127,8 @@ class Material:
         return notes
 
 
+MAX_LIST_ITEMS = 100  # a list material's max_items when its catalogue entry names none
+
 _IDENTIFIER_NOTES = {
     "resident_id": "resident ID number, check digit verified (GB 11643)",
     "credit_code": "unified social credit code, check character verified (GB 32100)",
@@ -113,6 +141,21 @@ def _size(count: int) -> str:
         if count >= scale and count % scale == 0:
             return f"{count // scale} {unit}"
     return f"{count:,} bytes"
+
+
+@dataclass(frozen=True)
+class Example:
+    """An example request for an item, as its catalogue declares it: who applies, with which materials.
+
+    ``materials`` is complete (the materials' samples overlaid with the
+    example's own values); where the request is made -- office, operator,
+    channel -- belongs to the district, which completes the envelope.
+    """
+
+    summary: str
+    applicant: Mapping[str, Any]
+    materials: Mapping[str, Any]
+    pledge: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -140,13 +183,18 @@ class Item:
     max_age_hours: float = 72.0
     plugin: str = ""
     rules: tuple[Rule, ...] = ()  # cross-field rules (gateway.catalogue.rules)
+    examples: tuple[Example, ...] = ()
 
     def material(self, name: str) -> Material | None:
         """The material called ``name``, or None."""
         return next((m for m in self.materials if m.name == name), None)
 
-    def guide(self) -> dict[str, Any]:
-        """The service guide (服务指南) of this item, as the API returns it."""
+    def guide(self, max_attachment_bytes: int | None = None) -> dict[str, Any]:
+        """The service guide (服务指南) of this item, as the API returns it.
+
+        ``max_attachment_bytes`` is the gateway's own limit on one attachment,
+        so the guide states the cap that really applies.
+        """
         return {
             "code": self.code,
             "name_zh": self.name_zh,
@@ -158,7 +206,7 @@ class Item:
             "channels": list(self.channels),
             "applicant_kinds": list(self.applicant_kinds),
             "conditions_zh": list(self.conditions_zh),
-            "materials": [m.guide() for m in self.materials],
+            "materials": [m.guide(max_attachment_bytes) for m in self.materials],
             "pledge_replaces": list(self.pledge_replaces),
             "rules": [rule.guide() for rule in self.rules],
             "legal_basis": list(self.legal_basis),
@@ -182,6 +230,21 @@ class Item:
             "channels": list(self.channels),
             "time_limit_days": self.time_limit_days,
             "long_running": self.long_running,
+        }
+
+    def facts(self) -> dict[str, Any]:
+        """What the catalogue listing filters on, by filter name."""
+        return {
+            "agency": self.agency,
+            "kind": self.kind,
+            "seal": self.seal,
+            "office_level": self.office_levels,
+            "channel": self.channels,
+            "applicant_kind": self.applicant_kinds,
+            "long_running": self.long_running,
+            "deferrable": self.deferrable,
+            "pledge": bool(self.pledge_replaces),
+            "time_limit_days": self.time_limit_days,
         }
 
 
@@ -213,23 +276,37 @@ class Catalogue:
     def __len__(self) -> int:
         return len(self._items)
 
-    def filter(
-        self,
-        *,
-        agency: str | None = None,
-        office_level: str | None = None,
-        channel: str | None = None,
-        kind: str | None = None,
-    ) -> list[Item]:
-        """Items matching every given filter, in code order."""
-        return [
-            item
-            for item in self
-            if (agency is None or item.agency == agency)
-            and (office_level is None or office_level in item.office_levels)
-            and (channel is None or channel in item.channels)
-            and (kind is None or item.kind == kind)
-        ]
+    def filter(self, **wanted: Any) -> list[Item]:
+        """Items matching every given filter (see :data:`FILTERS`), in code order; None means "any".
+
+        A filter on a list fact (office levels, channels, applicant kinds) matches an item that lists the value.
+        """
+        unknown = sorted(set(wanted) - set(FILTERS))
+        if unknown:
+            raise CatalogueError(f"no catalogue filter is called {unknown[0]!r} (filters: {', '.join(FILTERS)})")
+        chosen = {name: value for name, value in wanted.items() if value is not None}
+        return [item for item in self if all(_matches(item.facts()[name], v) for name, v in chosen.items())]
+
+
+def _matches(fact: Any, value: Any) -> bool:
+    if isinstance(fact, tuple):
+        return value in fact
+    return type(fact) is type(value) and fact == value
+
+
+#: The catalogue listing's filters: each one's allowed values, or the type of its value.
+FILTERS: dict[str, tuple[str, ...] | type] = {
+    "agency": str,
+    "kind": ITEM_KINDS,
+    "seal": SEAL_KINDS,
+    "office_level": OFFICE_LEVELS,
+    "channel": CHANNELS,
+    "applicant_kind": APPLICANT_KINDS,
+    "long_running": bool,
+    "deferrable": bool,
+    "pledge": bool,
+    "time_limit_days": int,
+}
 
 
 def matches_any(code: str, patterns: Iterable[str]) -> bool:

@@ -3,10 +3,12 @@
 * :mod:`~gateway.intake.router` -- the intake path of one request, from envelope to answer
 * :mod:`~gateway.intake.envelope` -- parsing ``POST /v1/requests`` bodies
 * :mod:`~gateway.intake.validation` -- every material checked, every problem reported at once (一次性告知)
+* :mod:`~gateway.intake.item_schema` -- an item's envelope as JSON Schema (2020-12), and its example envelopes
+* :mod:`~gateway.intake.material_schema` -- one material as JSON Schema
 * :mod:`~gateway.intake.callers` -- who is calling (authentication) and what they may do (authorisation)
 * :mod:`~gateway.intake.request_ids` -- request ids (ULIDs)
 
 ``__all__`` names the modules other packages may import; the rest are this package's own.
 """
 
-__all__ = ["callers", "envelope", "request_ids", "router"]
+__all__ = ["callers", "envelope", "item_schema", "request_ids", "router"]

@@ -20,17 +20,31 @@ from gateway.config import MAX_CALLBACK_URL_LENGTH, CallbackTarget, parse_callba
 from gateway.contract import Applicant, Pledge, Problem
 from gateway.delivery.accepted import Envelope
 from gateway.errors import UnsafeCallbackUrl
-from gateway.intake.validation import attachment_sizes, check_materials, identifier_problem
+from gateway.intake.validation import (
+    check_materials,
+    has_control_character,
+    identifier_problem,
+    prepared_materials,
+)
 from gateway.personal_data.identifiers import credit_code_problem, phone_problem, resident_id_problem
 from gateway.problems import echo
 
 ENVELOPE_FIELDS = frozenset(
     {"item", "applicant", "materials", "office", "operator", "channel", "pledge", "callback_url"}
 )
+APPLICANT_FIELDS = ("kind", "id_type", "id_number", "name", "phone")
+PLEDGE_FIELDS = ("replaces", "statement", "signed_by", "signed_at")
 MAX_NAME_LENGTH = 100
 MAX_OPERATOR_LENGTH = 64
-_OPERATOR = re.compile(r"^[\w.\-@]+$")
-_ID_TYPES = {"person": "resident_id", "organisation": "credit_code"}
+MAX_STATEMENT_LENGTH = 2000
+MAX_SIGNED_BY_LENGTH = 100
+# Letters and digits of any script (Python's \w), and . - _ @; the whole value, a trailing newline included.
+OPERATOR_PATTERN = r"^[\w.\-@]+$"
+_OPERATOR = re.compile(OPERATOR_PATTERN)
+# RFC 3339 date-time with its offset; Python's fromisoformat alone also reads "20260101T1000+0800" and week dates.
+SIGNED_AT_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"
+_SIGNED_AT = re.compile(SIGNED_AT_PATTERN)
+ID_TYPES = {"person": "resident_id", "organisation": "credit_code"}
 
 
 def _p(path: str, code: str, zh: str, en: str) -> Problem:
@@ -42,12 +56,26 @@ def _too_long(path: str, label_zh: str, label_en: str, limit: int) -> Problem:
     return _p(path, "too_long", f"{label_zh}不能超过{limit}个字符", f"{label_en} is longer than {limit} characters")
 
 
+def _unknown(raw: Mapping[str, Any], known: tuple[str, ...], where: str, problems: list[Problem]) -> None:
+    """A field the envelope does not have is refused, not ignored: a typo would otherwise pass unseen."""
+    for name in sorted(set(raw) - set(known)):
+        shown = echo(name)
+        problems.append(
+            _p(f"{where}/{shown}", "unknown_field", f"未知字段 {where}/{shown}", f"{where} has no field {shown}")
+        )
+
+
+def _control(path: str, label_zh: str, label_en: str) -> Problem:
+    return _p(path, "control_character", f"{label_zh}含有不可见的控制字符", f"{label_en} holds a control character")
+
+
 def _applicant(raw: Any, item: Item, problems: list[Problem]) -> Applicant | None:
     if not isinstance(raw, Mapping):
         problems.append(_p("applicant", "required", "缺少申请人信息", "applicant is required (an object)"))
         return None
+    _unknown(raw, APPLICANT_FIELDS, "applicant", problems)
     kind = raw.get("kind")
-    if kind not in _ID_TYPES:
+    if kind not in ID_TYPES:
         problems.append(
             _p(
                 "applicant/kind",
@@ -67,14 +95,14 @@ def _applicant(raw: Any, item: Item, problems: list[Problem]) -> Applicant | Non
                 f"{item.code} is for applicants of kind: {', '.join(item.applicant_kinds)}",
             )
         )
-    id_type = raw.get("id_type", _ID_TYPES[kind])
-    if id_type != _ID_TYPES[kind]:
+    id_type = raw.get("id_type", ID_TYPES[kind])
+    if id_type != ID_TYPES[kind]:
         problems.append(
             _p(
                 "applicant/id_type",
                 "choice",
-                f"证件类型应为 {_ID_TYPES[kind]}",
-                f"applicant/id_type must be {_ID_TYPES[kind]!r} for a {kind}",
+                f"证件类型应为 {ID_TYPES[kind]}",
+                f"applicant/id_type must be {ID_TYPES[kind]!r} for a {kind}",
             )
         )
     id_number = raw.get("id_number")
@@ -93,6 +121,8 @@ def _applicant(raw: Any, item: Item, problems: list[Problem]) -> Applicant | Non
         problems.append(_p("applicant/name", "required", "缺少申请人姓名或名称", "applicant/name is required"))
     elif len(name) > MAX_NAME_LENGTH:
         problems.append(_too_long("applicant/name", "申请人姓名或名称", "applicant/name", MAX_NAME_LENGTH))
+    elif has_control_character(name):
+        problems.append(_control("applicant/name", "申请人姓名或名称", "applicant/name"))
     phone = raw.get("phone")
     if phone is not None and (not isinstance(phone, str) or phone_problem(phone)):
         problems.append(identifier_problem("applicant/phone", "联系电话", "phone", "format"))
@@ -110,6 +140,7 @@ def _pledge(raw: Any, item: Item, problems: list[Problem]) -> Pledge | None:
     if not isinstance(raw, Mapping):
         problems.append(_p("pledge", "type", "告知承诺应为对象", "pledge must be an object"))
         return None
+    _unknown(raw, PLEDGE_FIELDS, "pledge", problems)
     replaces = raw.get("replaces")
     ok = True
     if not isinstance(replaces, list) or not replaces or not all(isinstance(r, str) for r in replaces):
@@ -129,15 +160,22 @@ def _pledge(raw: Any, item: Item, problems: list[Problem]) -> Pledge | None:
                     )
                 )
                 ok = False
-    for key, zh in (("statement", "承诺内容"), ("signed_by", "承诺人")):
-        if not isinstance(raw.get(key), str) or not raw[key].strip():
+    for key, zh, longest in (
+        ("statement", "承诺内容", MAX_STATEMENT_LENGTH),
+        ("signed_by", "承诺人", MAX_SIGNED_BY_LENGTH),
+    ):
+        text = raw.get(key)
+        if not isinstance(text, str) or not text.strip():
             problems.append(_p(f"pledge/{key}", "required", f"缺少{zh}", f"pledge/{key} is required"))
-            ok = False
+        elif len(text) > longest:
+            problems.append(_too_long(f"pledge/{key}", zh, f"pledge/{key}", longest))
+        elif has_control_character(text):
+            problems.append(_control(f"pledge/{key}", zh, f"pledge/{key}"))
+        else:
+            continue
+        ok = False
     signed_at = raw.get("signed_at")
-    try:
-        stamp = datetime.fromisoformat(signed_at) if isinstance(signed_at, str) else None
-    except ValueError:
-        stamp = None
+    stamp = _signed_at(signed_at)
     if stamp is None or stamp.tzinfo is None:
         problems.append(
             _p(
@@ -154,6 +192,16 @@ def _pledge(raw: Any, item: Item, problems: list[Problem]) -> Pledge | None:
     return Pledge(tuple(replaces), raw["statement"].strip(), raw["signed_by"].strip(), signed_at)
 
 
+def _signed_at(value: Any) -> datetime | None:
+    """An RFC 3339 time, or None; Python's fromisoformat alone also reads forms RFC 3339 does not have."""
+    if not isinstance(value, str) or not _SIGNED_AT.fullmatch(value):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
 def _callback(raw: Any, problems: list[Problem]) -> CallbackTarget | None:
     """The callback URL parsed and normalised; what is stored and called is its normalised form."""
     if raw is None:
@@ -165,12 +213,18 @@ def _callback(raw: Any, problems: list[Problem]) -> CallbackTarget | None:
         problems.append(_too_long("callback_url", "回调地址", "callback_url", MAX_CALLBACK_URL_LENGTH))
         return None
     try:
-        return parse_callback_url(raw)
+        target = parse_callback_url(raw)
     except UnsafeCallbackUrl as exc:
         problems.append(
             _p("callback_url", "url", f"回调地址不是可以安全比对的 http(s) URL：{exc}", f"callback_url {exc}")
         )
         return None
+    if len(target.url) > MAX_CALLBACK_URL_LENGTH:  # normalising may lengthen it ("https://host" gains its "/")
+        problems.append(
+            _too_long("callback_url", "回调地址（规范化后）", "callback_url, normalised,", MAX_CALLBACK_URL_LENGTH)
+        )
+        return None
+    return target
 
 
 def _operator(raw: Any, problems: list[Problem]) -> None:
@@ -187,7 +241,7 @@ def _operator(raw: Any, problems: list[Problem]) -> None:
         problems.append(_p("operator", "type", "受理人员编号应为文本", "operator must be a string"))
     elif len(raw) > MAX_OPERATOR_LENGTH:
         problems.append(_too_long("operator", "受理人员编号", "operator", MAX_OPERATOR_LENGTH))
-    elif not _OPERATOR.match(raw):
+    elif not _OPERATOR.fullmatch(raw):
         problems.append(
             _p(
                 "operator",
@@ -240,7 +294,7 @@ def parse_envelope(
     )
     if problems or applicant is None:
         return None, problems
-    materials = attachment_sizes(item, materials)
+    materials = prepared_materials(item, materials)
     operator = body["operator"]
     assert isinstance(office, str) and isinstance(operator, str) and isinstance(channel, str)  # checked above
     url = callback.url if callback is not None else None

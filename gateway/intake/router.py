@@ -233,8 +233,7 @@ class Router:
             lease_until=now + timedelta(seconds=self.settings.request_deadline_s + LEASE_MARGIN_S),
         )
         if claim.state is ClaimState.REPLAY:
-            headers = {**(claim.headers or {}), "Idempotent-Replayed": "true"}
-            return Answer(claim.status_code or 200, claim.response or {}, headers)
+            return await self._replay(claim.request_id, claim.status_code, claim.response, claim.headers)
         if claim.state is ClaimState.MISMATCH:
             raise ProblemError(
                 IDEMPOTENCY_MISMATCH,
@@ -272,6 +271,21 @@ class Router:
                 response={"body": answer.body, "headers": answer.headers},
                 retryable=answer.retryable,
             )
+
+    async def _replay(
+        self, request_id: str, status: int | None, body: Mapping[str, Any] | None, headers: Mapping[str, str] | None
+    ) -> Answer:
+        """The answer to a key already answered: for a request, its state now; otherwise the stored answer.
+
+        A retry after a lost answer (or a crash, whose retry got "202 accepted")
+        must hear what ``GET`` would say -- completed, with its sealed result --
+        not the first answer again, which would keep it polling or retrying.
+        """
+        record = await self.store.get_request(request_id) if body and body.get("id") == request_id else None
+        stored = Answer(status or 200, dict(body or {}), dict(headers or {}))
+        answer = stored if record is None else answer_for(record)
+        answer.headers["Idempotent-Replayed"] = "true"
+        return answer
 
     async def _run(self, caller: Caller, item: Item, envelope: Envelope, request_id: str, *, resumed: bool) -> Answer:
         record = await self.store.get_request(request_id) if resumed else None

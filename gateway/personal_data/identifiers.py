@@ -25,7 +25,13 @@ _ID_CHECK = "10X98765432"
 _USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _USCC_AUTHORITIES = "123456789ANY"
-_PHONE = re.compile(r"^1[3-9]\d{9}$")
+# ASCII only, the whole value: str.isdigit() and re's \d also take "３" and "²", and $ a trailing newline.
+RESIDENT_ID_PATTERN = r"^[1-9][0-9]{5}(19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx]$"
+CREDIT_CODE_PATTERN = r"^[1-9ANYany][0-9A-HJ-NP-RTUWXYa-hj-np-rtuwxy][0-9]{6}[0-9A-HJ-NP-RTUWXYa-hj-np-rtuwxy]{10}$"
+PHONE_PATTERN = r"^1[3-9][0-9]{9}$"
+_ID_SHAPE = re.compile(r"[0-9]{17}[0-9Xx]")
+_USCC_SHAPE = re.compile(r"[0-9A-Za-z]{18}")
+_PHONE = re.compile(PHONE_PATTERN)
 
 
 def resident_id_problem(value: str, *, today: date | None = None) -> str | None:
@@ -37,7 +43,7 @@ def resident_id_problem(value: str, *, today: date | None = None) -> str | None:
     if not isinstance(value, str) or len(value) != 18:
         return "length"
     body, check = value[:17], value[17].upper()
-    if not body.isdigit() or not (check.isdigit() or check == "X"):
+    if not _ID_SHAPE.fullmatch(value):
         return "characters"
     if body[0] == "0":
         return "region"
@@ -66,6 +72,8 @@ def credit_code_problem(value: str) -> str | None:
     """
     if not isinstance(value, str) or len(value) != 18:
         return "length"
+    if not _USCC_SHAPE.fullmatch(value):  # before upper(): "ß".upper() is "SS", one character become two
+        return "characters"
     value = value.upper()
     if any(c not in _USCC_CHARS for c in value):
         return "characters"
@@ -86,6 +94,6 @@ def credit_code_check_char(first17: str) -> str:
 
 def phone_problem(value: str) -> str | None:
     """Why ``value`` is not a mainland mobile number, or None."""
-    if not isinstance(value, str) or not _PHONE.match(value):
+    if not isinstance(value, str) or not _PHONE.fullmatch(value):
         return "format"
     return None

@@ -116,17 +116,24 @@ class AgencyContract:
                     gaps.append(f"{item.code}: material {material.name!r} has no description_en")
                 if material.sample is None:
                     gaps.append(f"{item.code}: material {material.name!r} has no sample")
+            if not item.examples:
+                gaps.append(f"{item.code}: has no [[items.examples]] (an example request the gateway accepts)")
         assert not gaps, "incomplete service guides:\n  " + "\n  ".join(gaps)
         refused = []
         for item in target.items:
-            try:
-                request = intake_for(item, envelope_for(item), "kit-catalogue")
-            except SampleError as exc:
-                refused.append(str(exc))
-                continue
-            problems = asyncio.run(_plugin_problems(target, item, request))
-            refused += [f"{item.code}: {p.path}: {p.message_en}" for p in problems]
-        assert not refused, "samples the gateway would refuse at the window:\n  " + "\n  ".join(refused)
+            envelopes = [envelope_for(item)]
+            for example in item.examples:
+                envelope = envelope_for(item, applicant=example.applicant, materials=example.materials)
+                envelopes.append({**envelope, "materials": dict(example.materials), "pledge": example.pledge})
+            for envelope in envelopes:
+                try:
+                    request = intake_for(item, envelope, "kit-catalogue")
+                except SampleError as exc:
+                    refused.append(str(exc))
+                    continue
+                problems = asyncio.run(_plugin_problems(target, item, request))
+                refused += [f"{item.code}: {p.path}: {p.message_en}" for p in problems]
+        assert not refused, "samples or examples the gateway would refuse at the window:\n  " + "\n  ".join(refused)
 
     def test_sandbox_config_provides_every_required_setting(self) -> None:
         """``required_secrets``/``required_options`` are satisfied by the sandbox's demo configuration."""

@@ -7,7 +7,8 @@ no register between services, so one sample person can exercise every item.
 Business refusals (HTTP 200, ``errcode`` 2xxxx, ``data.reasons`` listing each):
 
 - 20002 — 37030319720608351X (陈立新) already has employee medical insurance
-  in Zibo, so resident enrolment would be a duplicate (重复参保).
+  in Zibo, so resident enrolment would be a duplicate (重复参保) -- as the
+  applicant or as a household member enrolling with one (one reason each).
 - 20005 — the 中小学生及婴幼儿 group for someone 18 or older.
 - 20006 — a newborn's ID number whose birth date differs from the birth date given.
 - 20011 — an off-site care filing whose destination is Zibo itself.
@@ -117,19 +118,57 @@ def check_attachment(name: str, value: Any) -> None:
 # --------------------------------------------------------------------------
 
 
+def _enrolment_refusals(who: str, id_number: str, group: str) -> list[tuple[int, str]]:
+    """Why one person (the holder or a household member) cannot enrol, as (errcode, reason)."""
+    found = []
+    if id_number in EMPLOYEE_INSURED:
+        found.append((20002, f"{who}已在淄博市参加职工基本医疗保险（参保状态：正常参保），不能重复参保"))
+    if group == "中小学生及婴幼儿" and _age(id_number) >= 18:
+        found.append((20005, f"{who}已年满18周岁，不属于中小学生及婴幼儿参保类别"))
+    return found
+
+
+def _members(holder: Holder, raw: Any) -> list[dict[str, str]]:
+    """The household members enrolling with the holder (``biz.members``), each checked for its fields."""
+    if raw in (None, ""):
+        return []
+    fields = ("name", "id_number", "relation", "population_group")
+    if not isinstance(raw, list) or not all(
+        isinstance(m, Mapping) and all(isinstance(m.get(f), str) and m[f] for f in fields) for m in raw
+    ):
+        raise InvalidField("members 应为家庭成员列表，每位含 name、id_number、relation、population_group")
+    ids = [m["id_number"].upper() for m in raw]
+    if holder.id_number.upper() in ids or len(set(ids)) != len(ids):
+        raise InvalidField("members 中的家庭成员重复，或含参保人本人")
+    return [{f: str(m[f]) for f in fields} for m in raw]
+
+
 def resident_enrolment(holder: Holder, biz: Mapping[str, Any], serial: str) -> dict[str, Any]:
-    """城乡居民基本医疗保险参保登记."""
-    if holder.id_number in EMPLOYEE_INSURED:
-        raise Refusal(
-            20002,
-            "已参加职工基本医疗保险，不能重复参加城乡居民基本医疗保险",
-            "参保人已在淄博市参加职工基本医疗保险（参保状态：正常参保）",
-            "同一时期只能参加一种基本医疗保险，如需转为居民医保，请先由单位办理职工医保停保",
-        )
+    """城乡居民基本医疗保险参保登记, for the holder and the household members enrolling with them."""
     group = str(biz["population_group"])
-    if group == "中小学生及婴幼儿" and _age(holder.id_number) >= 18:
-        raise Refusal(20005, "参保人已年满18周岁，不属于中小学生及婴幼儿参保类别")
+    members = _members(holder, biz.get("members"))
+    refusals = _enrolment_refusals("参保人", holder.id_number, group)
+    for n, member in enumerate(members, 1):
+        refusals += _enrolment_refusals(
+            f"家庭成员第{n}位（{member['name']}）", member["id_number"], member["population_group"]
+        )
+    if refusals:
+        code = min(code for code, _ in refusals)
+        reasons = [reason for _, reason in refusals]
+        if code == 20002:
+            reasons.append("同一时期只能参加一种基本医疗保险，如需转为居民医保，请先由单位办理职工医保停保")
+            raise Refusal(code, "已参加职工基本医疗保险，不能重复参加城乡居民基本医疗保险", *reasons)
+        raise Refusal(code, "参保人员类别不符", *reasons)
     year = _year(biz["enrolment_year"], "enrolment_year")
+    enrolled = [
+        {
+            "psn_no": _psn_no(m["id_number"]),
+            "name": m["name"],
+            "relation": m["relation"],
+            "population_group": m["population_group"],
+        }
+        for m in members
+    ]
     return {
         "psn_no": _psn_no(holder.id_number),
         "insutype": "390",
@@ -138,6 +177,8 @@ def resident_enrolment(holder: Holder, biz: Mapping[str, Any], serial: str) -> d
         "population_group": group,
         "annual_contribution": f"{RESIDENT_CONTRIBUTION:.2f}",
         "government_subsidy": f"{RESIDENT_SUBSIDY:.2f}",
+        "household_members": enrolled,
+        "household_contribution": f"{RESIDENT_CONTRIBUTION * (1 + len(enrolled)):.2f}",
         "status": "已登记，待缴费",
         "pay_channel": "国家税务总局淄博市张店区税务局（银行代收、线上缴费）",
         "benefit_from": f"{year}-01-01",
@@ -285,6 +326,7 @@ SERVICES: dict[str, Service] = {
         resident_enrolment,
         acts=True,
         required=("enrolment_year", "population_group", "household_register", "contact_phone"),
+        optional=("members",),
         pledgeable=("household_register",),
     ),
     "offsite-care/filings": Service(
