@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from typing import Any
 
@@ -23,11 +24,11 @@ from gateway.agencies.plugin_manager import gather_hook, plugin_manager
 from gateway.agencies.sandboxes import sandbox_specs, with_sandboxes
 from gateway.audit.log import AuditLog, AuditSink
 from gateway.audit.setup import open_audit_log
-from gateway.config import Settings, read_metrics_token
+from gateway.config import SAMPLE_SOURCE, Settings, load_settings, read_metrics_token
 from gateway.delivery.callbacks import CallbackSender
 from gateway.delivery.delivery import Delivery
 from gateway.delivery.outbox import OutboxWorker
-from gateway.errors import StartupError, StoreError
+from gateway.errors import ConfigError, StartupError, StoreError
 from gateway.intake.callers import ApiKeyAuthenticator, Authenticator
 from gateway.intake.router import Router, instance_name
 from gateway.observability.events import Events, LogSink
@@ -35,7 +36,7 @@ from gateway.observability.logs import get_logger
 from gateway.observability.metrics import GatewayMetrics
 from gateway.sandbox import RunningSandbox, start_sandbox
 from gateway.sealing.sealer import Sealer
-from gateway.startup import Checked, check_start
+from gateway.startup import Checked, caller_problems, check_start
 from gateway.store import Store, make_store, release_schema_version
 
 HEALTH_CACHE_S = 10.0
@@ -210,6 +211,40 @@ class Gateway:
         if self.worker is not None and not self.stopping:
             worker, self.worker = self.worker, None
             self._worker_stopping = asyncio.create_task(worker.stop(0), name="onewindow-outbox-stop")
+
+    async def reload(self) -> list[str]:
+        """Read the configuration file again and take its callers and offices, without a restart.
+
+        What SIGHUP does (``systemctl reload onewindow``), on each instance: a
+        caller's second key, a new caller, an office renamed take effect for
+        the next request; requests in flight finish under the callers they
+        were authorised as. A configuration that does not pass every check is
+        refused whole (:class:`~gateway.errors.ConfigError`, one line) and the
+        running one stays. Returns the other sections that differ in the
+        file: they need a restart, and the caller logs them.
+        """
+        source = None if self.settings.source == SAMPLE_SOURCE else self.settings.source
+        fresh = load_settings(source)
+        problems = list(caller_problems(fresh, self.registry.catalogue))
+        if problems:
+            raise ConfigError("; ".join(problems))
+        restart = sorted(
+            name
+            for name in set(fresh.raw) | set(self.settings.raw)
+            if name not in ("callers", "offices") and fresh.raw.get(name) != self.settings.raw.get(name)
+        )
+        raw = {**self.settings.raw, "callers": fresh.raw.get("callers", []), "offices": fresh.raw.get("offices", [])}
+        updated = dataclasses.replace(self.settings, callers=fresh.callers, offices=fresh.offices, raw=raw)
+        self.settings = updated
+        self.authenticator = ApiKeyAuthenticator(updated.callers, updated)
+        self.router.settings = updated
+        self.delivery.settings = self.delivery.transitions.settings = updated
+        self.callbacks.secrets = {c.id: c.callback_secret for c in updated.callers}
+        self.callbacks.prefixes = {c.id: c.callback_prefixes for c in updated.callers}
+        await self.events.emit(
+            "configuration.reloaded", source=updated.source, callers=len(updated.callers), offices=len(updated.offices)
+        )
+        return restart
 
     async def _shutdown_hook(self) -> None:
         await gather_hook(self.pm.hook.onewindow_shutdown, gateway=self)

@@ -113,7 +113,7 @@ def check_plugins(settings: Settings, pm: pluggy.PluginManager) -> Registry:
         *_configured_agencies(settings, registry),
         *_agency_addresses(settings, registry),
         *_item_timeouts(settings, registry.catalogue),
-        *_caller_items(settings, registry.catalogue),
+        *caller_problems(settings, registry.catalogue),
     ]
     if problems:
         raise ConfigError("; ".join(problems))
@@ -167,7 +167,8 @@ def _item_timeouts(settings: Settings, catalogue: Catalogue) -> Iterable[str]:
                 yield f"agencies.{code}.item_timeouts: {shown(item)} is no item of agency {code}{hint}"
 
 
-def _caller_items(settings: Settings, catalogue: Catalogue) -> Iterable[str]:
+def caller_problems(settings: Settings, catalogue: Catalogue) -> Iterable[str]:
+    """One line for every caller item pattern that matches no installed item."""
     codes = [item.code for item in catalogue]
     disabled = set(settings.plugins_disabled)
     for i, caller in enumerate(settings.callers):

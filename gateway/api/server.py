@@ -26,6 +26,7 @@ from gateway.api.app import create_app
 from gateway.api.guard import make_runner
 from gateway.config import Settings
 from gateway.core import Gateway
+from gateway.errors import OperatorError
 from gateway.observability.logs import get_logger
 
 CANCEL_MARGIN_S = 3.0  # after the grace: for cancelled handlers to record their state
@@ -88,6 +89,19 @@ async def drain(runner: web.AppRunner, gateway: Gateway, grace_s: float) -> None
     log.info("gateway.stopped", drained_in_s=round(time.monotonic() - started, 2))
 
 
+async def reload(gateway: Gateway) -> None:
+    """SIGHUP: take the configuration file's callers and offices now; a refused file changes nothing."""
+    log = get_logger(component="serve")
+    try:
+        restart = await gateway.reload()
+    except OperatorError as exc:
+        log.error("config.reload_refused", error=str(exc), kept="the running configuration")
+        return
+    log.info("config.reloaded", callers=len(gateway.settings.callers), offices=len(gateway.settings.offices))
+    if restart:
+        log.warning("config.reload_needs_restart", sections=restart, advice="these take effect at the next start")
+
+
 async def serve(
     settings: Settings, *, out: TextIO = sys.stdout, ready: asyncio.Event | None = None, reuse_port: bool = False
 ) -> None:
@@ -133,6 +147,14 @@ async def serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    reloads: set[asyncio.Task[None]] = set()
+
+    def on_hangup() -> None:
+        task = asyncio.create_task(reload(gateway))
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, on_hangup)
     if ready is not None:
         ready.set()
     try:
@@ -140,7 +162,7 @@ async def serve(
     finally:
         log.info("gateway.stopping", grace_s=shutdown_grace_s)
         gateway.stopping = True
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(sig)
         await drain(runner, gateway, shutdown_grace_s)

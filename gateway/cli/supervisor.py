@@ -187,11 +187,20 @@ class Supervisor:
                         proc.kill()
             await asyncio.gather(*(proc.wait() for proc in self.procs.values()))
 
+    def _reload_workers(self) -> None:
+        """SIGHUP: every worker reads the callers and offices again (each checks the file itself)."""
+        for proc in self.procs.values():
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGHUP)
+        self.log.info("supervisor.reload", workers=len(self.procs))
+
     async def run(self) -> int:
         """Start everything, wait for a signal (or a failed start), stop everything; the exit status."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, self._reload_workers)
         reserved = reserve_port(self.settings.host, self.settings.port)
         port = reserved.getsockname()[1]
         watchers: list[asyncio.Task[None]] = []

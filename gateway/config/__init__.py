@@ -34,7 +34,7 @@ from gateway.config.http import HttpLimits
 from gateway.config.metrics import MetricsSettings, read_metrics_token
 from gateway.config.outbox import OutboxSettings
 from gateway.config.retention import RetentionSettings
-from gateway.config.settings import Settings, build_settings, load_settings
+from gateway.config.settings import SAMPLE_SOURCE, Settings, build_settings, load_settings
 from gateway.config.values import closest, shown
 from gateway.errors import ConfigError
 
@@ -43,6 +43,7 @@ __all__ = [
     "IDENTITY_KEYS",
     "MAX_CALLBACK_URL_LENGTH",
     "NOT_SETTINGS",
+    "SAMPLE_SOURCE",
     "AgencySettings",
     "AuditSettings",
     "CallbackPrefix",

@@ -45,7 +45,7 @@ class CallerConfig:
     office: str
     channel: str
     items: tuple[str, ...]
-    api_key_sha256: str
+    api_key_sha256: tuple[str, ...]  # one digest, or two while a key is being replaced
     callback_secret: str = ""
     callback_prefixes: tuple[CallbackPrefix, ...] = ()
     read_office_requests: bool = False  # may read its office's requests for items it may request itself
@@ -92,16 +92,35 @@ def parse_callers(rows: Any, offices: Mapping[str, Office]) -> tuple[CallerConfi
         caller = _caller(row, where, offices)
         if caller.id in seen:
             raise ConfigError(f"{where}.id: caller {caller.id!r} is declared twice (also {seen[caller.id]})")
-        if caller.api_key_sha256 in keys:
-            # the key alone says who is calling: two callers with one key are one caller with two configurations
-            raise ConfigError(
-                f"{where}.api_key_sha256: the same key digest as {keys[caller.api_key_sha256]}: "
-                "every caller needs a key of its own ('onewindow caller new-key')"
-            )
+        for digest in caller.api_key_sha256:
+            if digest in keys:
+                # the key alone says who is calling: two callers with one key are one caller with two configurations
+                raise ConfigError(
+                    f"{where}.api_key_sha256: the same key digest as {keys[digest]}: "
+                    "every caller needs a key of its own ('onewindow caller new-key')"
+                )
+            keys[digest] = f"{where} ({caller.id})"
         seen[caller.id] = where
-        keys[caller.api_key_sha256] = f"{where} ({caller.id})"
         out.append(caller)
     return tuple(out)
+
+
+def _key_digests(row: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    """``api_key_sha256``: one digest, or a list of two while the caller moves to a new key."""
+    value = row.get("api_key_sha256")
+    if value is None:
+        raise ConfigError(f"{where}.api_key_sha256: is required (see 'onewindow caller new-key')")
+    listed = [value] if isinstance(value, str) else value
+    if not isinstance(listed, list) or not 1 <= len(listed) <= 2 or not all(isinstance(d, str) for d in listed):
+        raise ConfigError(
+            f"{where}.api_key_sha256: one key digest, or a list of two while a key is replaced (docs/operations.md)"
+        )
+    digests = tuple(d.lower() for d in listed)
+    if not all(_SHA256.match(d) for d in digests):
+        raise ConfigError(f"{where}.api_key_sha256: must be 64 hex characters (see 'onewindow caller new-key')")
+    if len(set(digests)) != len(digests):
+        raise ConfigError(f"{where}.api_key_sha256: lists the same digest twice")
+    return digests
 
 
 def _caller(row: Mapping[str, Any], where: str, offices: Mapping[str, Office]) -> CallerConfig:
@@ -115,16 +134,14 @@ def _caller(row: Mapping[str, Any], where: str, offices: Mapping[str, Office]) -
     items = get_value(row, "items", list, where)
     if not items or not all(isinstance(p, str) and p for p in items):
         raise ConfigError(f"{where}.items: must be a non-empty list of item codes or patterns")
-    digest = get_value(row, "api_key_sha256", str, where).lower()
-    if not _SHA256.match(digest):
-        raise ConfigError(f"{where}.api_key_sha256: must be 64 hex characters (see 'onewindow caller new-key')")
+    digests = _key_digests(row, where)
     return CallerConfig(
         id=caller_id,
         name=get_value(row, "name", str, where, caller_id),
         office=office,
         channel=channel,
         items=tuple(items),
-        api_key_sha256=digest,
+        api_key_sha256=digests,
         callback_secret=get_value(row, "callback_secret", str, where, ""),
         callback_prefixes=_callback_prefixes(row, where),
         read_office_requests=get_value(row, "read_office_requests", bool, where, False),

@@ -37,6 +37,10 @@ from gateway.errors import ConfigError
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
+#: The ``source`` of the sample configuration (no file: ``make run``).
+SAMPLE_SOURCE = "embedded sample configuration"
+
+
 @dataclass(frozen=True)
 class Settings:
     """The whole, checked configuration of one gateway process."""
@@ -201,7 +205,7 @@ def load_settings(path: str | Path | None = None, *, environ: Mapping[str, str] 
     data = _embedded("base.toml")
     if path is None:
         data = _merge(data, _embedded("sample.toml"))
-        source = "embedded sample configuration"
+        source = SAMPLE_SOURCE
     else:
         try:
             text = Path(path).read_text(encoding="utf-8")
