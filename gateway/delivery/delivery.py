@@ -86,25 +86,6 @@ class Delivery:
         """Seconds before the next redelivery: exponential, capped, with jitter."""
         return self.failures.retry_delay(attempts)
 
-    async def retry_or_give_up(
-        self, record: RequestRecord, item: Item | None, entry: OutboxEntry, exc: Exception | str
-    ) -> None:
-        """Schedule ``entry`` again with backoff, or dead-letter the request once the row has expired."""
-        await self.failures.retry_or_give_up(record, item, entry, exc)
-
-    async def dead_letter(
-        self,
-        record: RequestRecord,
-        item: Item | None,
-        reason: str,
-        attempts: int,
-        *,
-        action: str = "submit",
-        expect: tuple[RequestStatus, ...] = SUBMITTING,
-    ) -> Answer:
-        """Give up on a request: record why, which agency failed and how often it was tried."""
-        return await self.failures.dead_letter(record, item, reason, attempts, action=action, expect=expect)
-
     # -- submitting ---------------------------------------------------------
 
     async def _call_agency(self, record: RequestRecord, item: Item, operation: str) -> Outcome:

@@ -168,7 +168,7 @@ class OutboxWorker:
             )
             return
         item = self.delivery.registry.catalogue.get(record.item)
-        await self.delivery.retry_or_give_up(record, item, entry, reason)
+        await self.delivery.failures.retry_or_give_up(record, item, entry, reason)
 
     async def _dispatch(self, entry: OutboxEntry) -> None:
         record = await self.store.get_request(entry.request_id)
@@ -187,7 +187,7 @@ class OutboxWorker:
             return
         item = self.delivery.registry.catalogue.get(record.item)
         if item is None:  # withdrawn from the catalogue (or its plugin removed): nothing can deliver it any more
-            await self.delivery.dead_letter(
+            await self.delivery.failures.dead_letter(
                 record,
                 None,
                 f"item {record.item} is no longer in the catalogue",
