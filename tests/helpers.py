@@ -6,7 +6,7 @@ import dataclasses
 import time
 from typing import Any
 
-from gateway.config import AgencySettings, Settings, load_settings
+from gateway.config import AgencySettings, Settings, WitnessSettings, load_settings
 from gateway.contract import Applicant, IntakeRequest
 from gateway.intake.request_ids import new_ulid
 
@@ -27,9 +27,9 @@ VILLAGE = "370303105201"
 
 
 def sample_settings(**changes: Any) -> Settings:
-    """The sample district without sandboxes started by the gateway itself."""
+    """The sample district without sandboxes started by the gateway itself (nor its witness in ./var)."""
     settings = load_settings(environ={})
-    return dataclasses.replace(settings, sandboxes_start=False, **changes)
+    return dataclasses.replace(settings, **{"sandboxes_start": False, "witness": WitnessSettings(), **changes})
 
 
 def with_agency(settings: Settings, code: str, base_url: str, **values: Any) -> Settings:

@@ -15,6 +15,7 @@ from gateway.audit.payloads import PayloadCipher
 from gateway.audit.secret import AuditSecret, ensure_audit_secret, load_audit_secret, secret_path
 from gateway.audit.store import audit_store_for
 from gateway.audit.store.base import AuditStore
+from gateway.audit.witness import Witness
 from gateway.config import Settings
 from gateway.errors import AuditKeyError, AuditSetupError, PayloadKeyError
 from gateway.observability.events import PayloadDigests
@@ -57,14 +58,16 @@ async def open_audit_log(settings: Settings, store: Store, *, instance: str) -> 
     except AuditKeyError as exc:
         raise AuditSetupError(str(exc)) from None
     secret = district_secret(settings)
+    identity = log_id(settings)
     audit = AuditLog(
         audit_store_for(store, EntryChain(secret.chain_key)),
         settings=settings.audit,
-        log_id=log_id(settings),
+        log_id=identity,
         instance=instance,
         signer=signer,
         cipher=payload_cipher(settings),
         digests=PayloadDigests(secret.digest_key),
+        witness=Witness.for_settings(settings, signer.public_key(), identity),
     )
     await audit.start()
     return audit
@@ -91,8 +94,9 @@ async def open_store(settings: Settings, *, writing: bool = False) -> AsyncItera
     """The configured store (migrated) and its audit tables, closed afterwards.
 
     With ``writing`` (an administrative act), the district secret is required
-    and the log is checked from its latest signed checkpoint first: a damaged
-    log raises :class:`~gateway.errors.AuditUnavailable` and nothing is written.
+    and the log is checked from its latest signed checkpoint, then against its
+    witness, first: a damaged log, or one behind its witness (a restored
+    backup), raises :class:`~gateway.errors.AuditUnavailable` and nothing is written.
     Otherwise the secret is used when present (to check the chain), not required.
     """
     secret = load_audit_secret(settings) if writing else optional_secret(settings)
@@ -101,9 +105,14 @@ async def open_store(settings: Settings, *, writing: bool = False) -> AsyncItera
     try:
         audit = audit_store_for(store, EntryChain(secret.chain_key) if secret else None)
         if writing:
-            soundness = await audit.inspect(load_audit_public_key(settings), log_id(settings))
+            key, identity = load_audit_public_key(settings), log_id(settings)
+            soundness = await audit.inspect(key, identity)
             if soundness.damage is not None:
                 raise unavailable(soundness.damage)
+            witness = Witness.for_settings(settings, key, identity)
+            behind = await witness.judge(audit) if witness is not None else None
+            if behind is not None:
+                raise unavailable(behind)
         yield store, audit
     finally:
         await store.close()

@@ -7,6 +7,7 @@
 * :mod:`~gateway.config.values` -- reading one checked value of a table
 * :mod:`~gateway.config.audit` -- the ``[audit]`` section
 * :mod:`~gateway.config.retention` -- the ``[retention]`` section
+* :mod:`~gateway.config.witness` -- the ``[witness]`` section: where signed checkpoints are published
 * :mod:`~gateway.config.view` -- the effective configuration, secrets redacted (``check-config``)
 * ``base.toml`` (every default) and ``sample.toml`` (the sample district), package data
 
@@ -33,6 +34,7 @@ from gateway.config.settings import (
     build_settings,
     load_settings,
 )
+from gateway.config.witness import WitnessSettings
 from gateway.errors import ConfigError
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "OutboxSettings",
     "RetentionSettings",
     "Settings",
+    "WitnessSettings",
     "allowed",
     "build_settings",
     "load_settings",

@@ -23,6 +23,7 @@ from gateway.config.callers import CallerConfig, Office, parse_callers, parse_of
 from gateway.config.http import HttpLimits, parse_http_limits
 from gateway.config.retention import RetentionSettings, parse_retention_settings
 from gateway.config.values import get_value, positive
+from gateway.config.witness import WitnessSettings, parse_witness_settings
 from gateway.errors import ConfigError
 
 ENV_PREFIX = "ONEWINDOW_"
@@ -96,6 +97,7 @@ class Settings:
     audit: AuditSettings = field(default_factory=AuditSettings)
     http: HttpLimits = field(default_factory=HttpLimits)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    witness: WitnessSettings = field(default_factory=WitnessSettings)
 
     def agency(self, code: str) -> AgencySettings:
         """Settings for agency ``code`` (defaults when it is not configured)."""
@@ -210,6 +212,13 @@ def _retention(table: Any) -> RetentionSettings:
         raise ConfigError(str(exc)) from None
 
 
+def _section(parse: Any, table: Any, **context: Any) -> Any:
+    try:
+        return parse(table, **context)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def build_settings(data: Mapping[str, Any], *, source: str) -> Settings:
     """Check the merged configuration ``data`` and turn it into :class:`Settings`."""
     server = data.get("server", {})
@@ -263,6 +272,7 @@ def build_settings(data: Mapping[str, Any], *, source: str) -> Settings:
         audit=_audit(data.get("audit", {})),
         http=parse_http_limits(server),
         retention=_retention(data.get("retention", {})),
+        witness=_section(parse_witness_settings, data.get("witness", {}), pki_dir=data.get("pki", {}).get("dir", "")),
     )
 
 
