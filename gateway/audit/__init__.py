@@ -13,6 +13,10 @@ checkpoints signed by the district audit key (docs/audit.md). The modules:
 * :mod:`~gateway.audit.proofs` -- inclusion / consistency proofs from the subtree cache
 * :mod:`~gateway.audit.verify` -- ``audit verify`` against the store
 * :mod:`~gateway.audit.recovery` -- the operator's act on a damaged log (``audit recover``)
+* :mod:`~gateway.audit.witness` -- each signed checkpoint published outside the store, a store behind it
+  closes the log; :mod:`~gateway.audit.witness_places` -- a directory or a URL
+* :mod:`~gateway.audit.reconcile` -- the operator's act on a store behind its witness (``audit reconcile``);
+  :mod:`~gateway.audit.lost` -- the requests a restore lost, told from their entries
 * :mod:`~gateway.audit.admin` -- administrative acts from the command line
 * :mod:`~gateway.audit.registry_acts` -- the seal registry's acts (the bureau's), each appended once
 

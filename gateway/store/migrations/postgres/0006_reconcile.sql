@@ -18,8 +18,7 @@ CREATE TABLE lost_requests (
     last_outcome    TEXT,
     key_digest      TEXT,
     request_digest  TEXT,
-    reconciliation  BIGINT NOT NULL,
-    resumed_at      TEXT
+    reconciliation  BIGINT NOT NULL
 );
 CREATE INDEX lost_requests_by_key ON lost_requests (caller_id, key_digest);
 
