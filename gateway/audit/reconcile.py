@@ -181,10 +181,17 @@ async def plan(
     given, checkpoints = replay(start, records)
     if start.size + len(given) != witnessed.checkpoint.tree_size:
         raise ReconcileRefused("the witness's records do not reach its latest checkpoint")
+    kept = 0
+    for stored_leaf, witness_given in zip(
+        await audit.leaf_hashes(start.size, start.size + len(given)), given, strict=False
+    ):
+        if stored_leaf != witness_given.leaf:
+            break
+        kept += 1
     told = stories(await _earlier_entries(audit, given) + [g.parsed for g in given])
     rows = {request_id: await store.get_request(request_id) for request_id in told}
     lost, rolled_back = lost_and_rolled_back(told, {i: None if r is None else str(r.status) for i, r in rows.items()})
-    return Reconciliation(start.size, witnessed, given, checkpoints, lost, rolled_back)
+    return Reconciliation(start.size, witnessed, given, checkpoints, lost, rolled_back, kept=kept)
 
 
 async def _earlier_entries(audit: AuditStore, given: Sequence[Given]) -> list[AuditEntry]:

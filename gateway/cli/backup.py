@@ -24,7 +24,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     print(f"backup written to {target} (mode 0600, {target.stat().st_size:,} bytes)")
     where = f"schema {manifest.schema}" if manifest.schema else manifest.store.member
     print(
-        f"  store ({manifest.backend}, {where}): {state.requests:,} requests, audit log of {state.audit_size:,} "
+        f"  store ({manifest.backend}, {where}): {state.requests:,} request(s), audit log of {state.audit_size:,} "
         f"entries, latest signed checkpoint at size {size:,}"
     )
     print(f"  PKI directory: {len(manifest.pki)} files, without the district root key")
@@ -49,21 +49,21 @@ def cmd_restore(args: argparse.Namespace) -> int:
     )
     size, _ = state.checkpoint_root()
     print(
-        f"  store ({manifest.backend}): {state.requests:,} requests, audit log of {state.audit_size:,} entries, "
+        f"  store ({manifest.backend}): {state.requests:,} request(s), audit log of {state.audit_size:,} entries, "
         f"latest signed checkpoint at size {size:,}"
     )
     if done.overrode:
         print(f"  --force: the store replaced was ahead of the archive ({'; '.join(done.overrode)})")
     if done.displaced_store:
         print(f"  the store it replaced is kept as {done.displaced_store} (remove it once you no longer need it)")
+    print(f"  PKI directory, audit key and secret: {len(done.unchanged)} file(s) already as in the archive")
     for label, paths in (
         ("written", done.written),
-        ("already as in the archive", done.unchanged),
         ("moved aside (--force)", done.displaced),
         ("KEPT as they are here, different from the archive (newer? copy the bureau's registry)", done.kept),
     ):
-        if paths:
-            print(f"  {label}: {', '.join(paths)}")
+        for path in paths:
+            print(f"  {label}: {path}")
     print("next: start the gateway. If it refuses to serve (behind its witness), stop it and run")
     print("  onewindow audit reconcile --dry-run   (what was lost since the backup), then with --by and --reason")
     return 0

@@ -103,12 +103,12 @@ def _table(requests: list[LostRequest], title: str) -> None:
     print(title)
     if not requests:
         return
-    print(f"  {'REQUEST ID':<26}  {'ITEM':<28}  {'STATUS':<11}  {'AGENCY':<24}  {'ACCEPTED':<20}  LAST ENTRY")
+    print(f"  {'REQUEST ID':<26}  {'ITEM':<28}  {'STATUS':<11}  {'AGENCY':<34}  {'ACCEPTED':<20}  LAST ENTRY")
     for r in requests:
         status = r.status if r.in_store is None else f"{r.status} ({r.in_store} in store)"
         called = f"{r.agency or '?'} ({'called: ' + (r.last_outcome or '?') if r.agency_called else 'not called'})"
         print(
-            f"  {r.request_id:<26}  {r.item or '?':<28}  {status:<11}  {called:<24}  {_minute(r.accepted_at):<20}  "
+            f"  {r.request_id:<26}  {r.item or '?':<28}  {status:<11}  {called:<34}  {_minute(r.accepted_at):<20}  "
             f"{_minute(r.last_seen_at)}  {r.caller or '?'} {r.office or ''}"
         )
 
