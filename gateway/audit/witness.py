@@ -255,3 +255,14 @@ class Witness:
             records.insert(0, doc)
             wanted = doc["from"]
         return latest, records
+
+
+async def publish_to(witness: Witness | None, audit: AuditStore) -> str:
+    """Publish for a command that just signed: what to tell the operator (empty without a witness)."""
+    if witness is None:
+        return ""
+    try:
+        behind = await witness.publish(audit)
+    except WitnessError as exc:
+        return f"NOT published to the witness ({exc}): the next checkpoint publishes it"
+    return "published to the witness" if behind is None else f"the witness refused it: {behind.what}"

@@ -145,7 +145,7 @@ class ArchiveReader:
         try:
             member = self.tar.getmember(name)
         except KeyError:
-            raise BackupError(f"{self.path} lacks {name}, which its manifest lists") from None
+            raise BackupError(f"{self.path} has no {name}: not an archive onewindow backup made, or damaged") from None
         if not member.isreg():
             raise BackupError(f"{self.path}: {name} is not a regular file (a link or a device): refused")
         return member

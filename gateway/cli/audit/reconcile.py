@@ -19,7 +19,7 @@ from gateway.audit.reconcile import RECONCILED_KIND, ReconcileRefused, Reconcili
 from gateway.audit.recovery import RecoveryRefused
 from gateway.audit.secret import secret_path
 from gateway.audit.setup import cli_instance, open_store, optional_secret
-from gateway.audit.witness import Witness
+from gateway.audit.witness import Witness, publish_to
 from gateway.cli.audit.console import EXIT_OK, EXIT_PROBLEM, write_json
 from gateway.config import load_settings
 from gateway.errors import AuditInputError, WitnessError
@@ -48,7 +48,7 @@ async def reconcile_log(args: argparse.Namespace) -> int:
                 who = {"by": args.by, "reason": args.reason}
                 planned = await reconcile(audit, planned, key, identity, fields=who, instance=cli_instance())
                 signed = await audit.checkpoint(signer, identity)
-                published = await _publish(witness, audit)
+                published = await publish_to(witness, audit)
         except (ReconcileRefused, RecoveryRefused, WitnessError) as exc:
             print(f"cannot reconcile: {exc}", file=sys.stderr)
             return EXIT_PROBLEM
@@ -63,14 +63,6 @@ async def reconcile_log(args: argparse.Namespace) -> int:
     print(f"recorded as entry {planned.seq} ({RECONCILED_KIND}); signed checkpoint at size {size:,}, {published}")
     print("restart every gateway instance on this store: each checks the log against the witness again when it starts")
     return EXIT_OK
-
-
-async def _publish(witness: Witness, audit: Any) -> str:
-    try:
-        behind = await witness.publish(audit)
-    except WitnessError as exc:
-        return f"NOT published to the witness ({exc}): the gateway publishes it when it starts"
-    return "published to the witness" if behind is None else f"but the witness refused it: {behind.what}"
 
 
 def _report(done: Reconciliation) -> None:
