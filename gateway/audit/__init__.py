@@ -29,8 +29,10 @@ __all__ = [
     "admin",
     "keys",
     "log",
+    "lost",
     "payloads",
     "proofs",
+    "reconcile",
     "recovery",
     "registry_acts",
     "secret",
@@ -38,4 +40,5 @@ __all__ = [
     "store",
     "story",
     "verify",
+    "witness",
 ]

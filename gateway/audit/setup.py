@@ -19,6 +19,7 @@ from gateway.audit.witness import Witness
 from gateway.config import Settings
 from gateway.errors import AuditKeyError, AuditSetupError, PayloadKeyError
 from gateway.observability.events import PayloadDigests
+from gateway.observability.logs import get_logger
 from gateway.store import Store, make_store
 
 
@@ -59,6 +60,13 @@ async def open_audit_log(settings: Settings, store: Store, *, instance: str) -> 
         raise AuditSetupError(str(exc)) from None
     secret = district_secret(settings)
     identity = log_id(settings)
+    witness = Witness.for_settings(settings, signer.public_key(), identity)
+    if witness is None:
+        get_logger(component="audit").warning(
+            "audit.no_witness",
+            advice="no [witness] is configured: a store restored from an older backup would not be noticed, and "
+            "the log would fork; configure a directory the district bureau keeps (docs/operations.md)",
+        )
     audit = AuditLog(
         audit_store_for(store, EntryChain(secret.chain_key)),
         settings=settings.audit,
@@ -67,7 +75,7 @@ async def open_audit_log(settings: Settings, store: Store, *, instance: str) -> 
         signer=signer,
         cipher=payload_cipher(settings),
         digests=PayloadDigests(secret.digest_key),
-        witness=Witness.for_settings(settings, signer.public_key(), identity),
+        witness=witness,
     )
     await audit.start()
     return audit

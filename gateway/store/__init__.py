@@ -1,4 +1,7 @@
-"""Durable state: request records and idempotency keys, on SQLite or PostgreSQL."""
+"""Durable state: request records and idempotency keys, on SQLite or PostgreSQL.
+
+:mod:`~gateway.store.snapshots` copies a store with each database's own tools, and puts a copy back.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ __all__ = [
     "StoreMissing",
     "make_store",
     "require_existing_store",
+    "snapshots",
     "utcnow",
 ]
 
