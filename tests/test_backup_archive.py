@@ -13,6 +13,7 @@ import asyncio
 import io
 import json
 import os
+import shutil
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -193,3 +194,15 @@ def test_a_restore_keeps_a_registry_here_that_differs_from_the_archive(site, cap
         and f"KEPT as they are here, different from the archive (newer? copy the bureau's registry): {registry}" in out
     )
     assert registry.read_text() == newer
+
+
+def test_a_restore_never_writes_through_a_link_in_the_pki_directory(site, capsys, tmp_path) -> None:
+    archive = backed_up(site, capsys)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    seals = site["pki"] / "seals"
+    shutil.rmtree(seals)
+    seals.symlink_to(outside)  # someone made seals/ point elsewhere
+    code, _, err = run_cli(capsys, "restore", str(archive), "--config", site["config"])
+    assert code == 2 and "leads outside the PKI directory" in err
+    assert list(outside.iterdir()) == [] and not list(site["db"].parent.glob("*.before-*"))  # nothing changed

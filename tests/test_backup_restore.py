@@ -116,6 +116,8 @@ async def test_a_restored_backup_is_refused_until_reconciled_and_a_lost_request_
 
         third = await start_gateway(store_url, agency_changes=routed, **changes)
         assert (await third.client.get("/readyz")).status == 200
+        other = await third.post(AFTER, **{"Idempotency-Key": "window-after-1"})  # the lost one's key, another body
+        assert other.status == 422 and (await other.json())["original_request_id"] == done["id"]
         again = await third.post(CLEARANCE, **{"Idempotency-Key": "window-after-1"})
         resumed = await again.json()
         assert again.status == 201 and resumed["id"] == done["id"] and resumed["status"] == "completed"

@@ -32,7 +32,7 @@ from pathlib import Path
 from gateway.audit.keys import key_path, passphrase, public_key_path
 from gateway.audit.secret import AuditSecret, secret_path
 from gateway.backup.archive import ArchiveReader
-from gateway.backup.manifest import MANIFEST, Manifest, safe_path
+from gateway.backup.manifest import MANIFEST, Manifest, Member, safe_path
 from gateway.backup.sealed_secret import unseal
 from gateway.config import Settings
 from gateway.errors import AuditKeyError, BackupError
@@ -76,13 +76,14 @@ async def restore_backup(settings: Settings, archive: Path, *, force: bool = Fal
         keys = _key_files(reader, manifest, settings, secret)
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
         _check_keys(keys, force)
+        pki = _pki_targets(manifest, Path(settings.pki_dir))
         with tempfile.TemporaryDirectory(prefix="onewindow-restore-") as staging:
             copy = Path(staging) / Path(manifest.store.member).name
             reader.copy_to(manifest.store.member, copy, manifest.store.sha256)
             done.displaced_store = await put_back(settings.store_url, copy, schema=manifest.schema, stamp=stamp)
         for path, data in keys:
             _write(path, data, 0o644 if path.name.endswith(".pub.pem") else 0o600, stamp, done)
-        _pki(reader, manifest, Path(settings.pki_dir), done)
+        _pki(reader, pki, done)
         return done
     finally:
         reader.close()
@@ -133,15 +134,21 @@ def _write(path: Path, data: bytes, mode: int, stamp: str, done: Restored) -> No
     done.written.append(str(path))
 
 
-def _pki(reader: ArchiveReader, manifest: Manifest, root: Path, done: Restored) -> None:
-    """PKI files missing here are written; those that differ are kept (the registry here may be newer)."""
-    base = root.resolve()
+def _pki_targets(manifest: Manifest, root: Path) -> list[tuple[Member, Path]]:
+    """Where each PKI file goes -- checked before anything is changed: never through a link out of ``root``."""
+    base, targets = root.resolve(), []
     for member in manifest.pki:
-        relative = safe_path(member.path)
-        target = root / relative
+        target = root / safe_path(member.path)
         parent = target.parent.resolve()
         if parent != base and base not in parent.parents:  # a link inside the PKI directory pointing elsewhere
-            raise BackupError(f"{target} leads outside the PKI directory {root}: refused")
+            raise BackupError(f"{target} leads outside the PKI directory {root}: refused, nothing changed")
+        targets.append((member, target))
+    return targets
+
+
+def _pki(reader: ArchiveReader, targets: list[tuple[Member, Path]], done: Restored) -> None:
+    """PKI files missing here are written; those that differ are kept (the registry here may be newer)."""
+    for member, target in targets:
         data = reader.read(member.member)
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
