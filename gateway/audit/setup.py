@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import getpass
-import socket
 from collections.abc import AsyncIterator
 
 from gateway.audit.chain import EntryChain
@@ -21,6 +19,7 @@ from gateway.errors import AuditKeyError, AuditSetupError, PayloadKeyError
 from gateway.observability.events import PayloadDigests
 from gateway.observability.logs import get_logger
 from gateway.store import Store, make_store
+from signing.registry.acts import acting_user
 
 
 def payload_cipher(settings: Settings) -> PayloadCipher | None:
@@ -82,12 +81,8 @@ async def open_audit_log(settings: Settings, store: Store, *, instance: str) -> 
 
 
 def cli_instance() -> str:
-    """Who appends from a command line: ``cli:<user>@<host>``."""
-    try:
-        user = getpass.getuser()
-    except Exception:
-        user = "unknown"
-    return f"cli:{user}@{socket.gethostname()}"
+    """Who appends from a command line: ``cli:<user>@<host>`` (as the registry's acts name who made them)."""
+    return acting_user()
 
 
 def optional_secret(settings: Settings) -> AuditSecret | None:

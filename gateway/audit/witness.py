@@ -29,7 +29,7 @@ and cannot stop anything: keep it where it is always there.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -133,9 +133,8 @@ class Witness:
             )
         return signed
 
-    async def latest(self) -> tuple[SignedCheckpoint | None, WitnessPlace | None]:
-        """The furthest checkpoint any place holds, and where; places that cannot be read are logged and skipped."""
-        best: tuple[SignedCheckpoint | None, WitnessPlace | None] = (None, None)
+    async def _held(self) -> AsyncIterator[tuple[WitnessPlace, bytes]]:
+        """Each place's ``latest.json`` that is there; places that cannot be read are logged and skipped."""
         for place in self.places:
             try:
                 data = await place.read(LATEST)
@@ -143,21 +142,20 @@ class Witness:
                 self.log.error("audit.witness_unreadable", witness=place.name, error=str(exc))
                 continue
             if data is not None:
-                signed = self.checked(data, place)
-                if best[0] is None or signed.checkpoint.tree_size > best[0].checkpoint.tree_size:
-                    best = (signed, place)
+                yield place, data
+
+    async def latest(self) -> tuple[SignedCheckpoint | None, WitnessPlace | None]:
+        """The furthest checkpoint any place holds, and where."""
+        best: tuple[SignedCheckpoint | None, WitnessPlace | None] = (None, None)
+        async for place, data in self._held():
+            signed = self.checked(data, place)
+            if best[0] is None or signed.checkpoint.tree_size > best[0].checkpoint.tree_size:
+                best = (signed, place)
         return best
 
     async def judge(self, audit: AuditStore) -> Behind | None:
         """The start-up check: is the store behind (or a fork of) what the witness holds?"""
-        for place in self.places:
-            try:
-                data = await place.read(LATEST)
-            except WitnessError as exc:
-                self.log.error("audit.witness_unreadable", witness=place.name, error=str(exc))
-                continue
-            if data is None:
-                continue
+        async for place, data in self._held():
             try:
                 signed = self.checked(data, place)
             except WitnessError as exc:

@@ -75,6 +75,7 @@ class DistrictSealer:
         self.registry = registry
         self._passphrase = passphrase  # of the seal keys only: the root key is never opened here
         self._view: tuple[_Version, TrustBundle] | None = None
+        self._acts: tuple[_Version, list[ActCheck]] | None = None
         self._published: tuple[tuple[_Version, _Version], PublishedBundle | TrustBundleUnavailable] | None = None
         self.log = get_logger(component="sealing")
 
@@ -227,8 +228,10 @@ class DistrictSealer:
         made them on its own machine, without a store.
         """
         version = file_version(self.registry.directory)
-        acts = self.registry.acts()
-        return version, check_acts(acts, self.registry.root_certificate, self.registry.district["code"])
+        if self._acts is None or self._acts[0] != version:  # checked once per version of the file, not per look
+            acts = self.registry.acts()
+            self._acts = (version, check_acts(acts, self.registry.root_certificate, self.registry.district["code"]))
+        return self._acts
 
     def close(self) -> None:
         self.registry.close()
