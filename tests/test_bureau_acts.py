@@ -26,6 +26,7 @@ from signing.keys.passphrase import Passphrase
 from signing.registry.acts import check_acts
 from signing.verify.trust import load_trust_bundle
 from tests.audit_helpers import RawDB, run_cli
+from tests.test_audit_tamper_gateway import log_lines  # noqa: F401 -- the fixture
 
 SEAL_PASSPHRASE = "bureau-seal-passphrase"
 OFFICE, NAME = "370303105000", "房镇镇便民服务中心"
@@ -181,3 +182,20 @@ def test_a_seal_command_with_config_on_a_gateway_host_logs_its_act_at_once(burea
         capsys, "seal", "suspend", bureau["number"], "--pki", str(pki), "--reason", "x", "--config", str(config)
     )
     assert code == 2 and len(logged_acts(url)) == 5  # refused (revoked already): nothing recorded
+
+
+async def test_a_gateway_does_not_log_an_act_its_root_did_not_sign(
+    bureau,
+    tmp_path,
+    start_gateway,
+    log_lines,  # noqa: F811
+) -> None:
+    pki, passphrase = gateway_host(bureau, tmp_path)
+    state = json.loads((pki / "registry.json").read_text())
+    state["acts"][3]["fields"]["reason_code"] = "key_compromise"  # rewritten on the way to the gateway host
+    (pki / "registry.json").write_text(json.dumps(state, ensure_ascii=False))
+    url = f"sqlite:///{tmp_path}/gw.db"
+    await start_gateway(url, pki_dir=str(pki), pki_passphrase_file=str(passphrase), witness=WitnessSettings())
+    assert [e["fields"]["act"] for e in await asyncio.to_thread(logged_acts, url)] == [1, 2, 3]
+    (refused,) = [e for e in log_lines() if e["event"] == "pki.registry_act_refused"]
+    assert refused["act"] == 4 and "altered" in refused["problem"]

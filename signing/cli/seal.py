@@ -61,7 +61,10 @@ def _said_act(registry: Any) -> None:
     if "signature" in act:
         how = "signed by the district root"
     else:
-        how = "UNSIGNED: the district root key is not on this machine (the bureau records its own, signed)"
+        how = (
+            "UNSIGNED: the district root key is not on this machine, or did not open with the root passphrase "
+            "(where the root key is, the same change is recorded signed)"
+        )
     print(f"act {act['seq']} ({act['kind']}) recorded in the registry's act log, {how}")
 
 
