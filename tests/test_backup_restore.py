@@ -109,6 +109,11 @@ async def test_a_restored_backup_is_refused_until_reconciled_and_a_lost_request_
         assert done["id"] in out and waiting["id"] in out and "lost requests (2)" in out
         assert "completed" in out and "deferred" in out and "tax.clearance-certificate" in out
         assert "13805330123" not in out and CLEARANCE["applicant"]["name"] not in out  # no applicant data
+        code, out = await cli(capsys, "audit", "reconcile", "--config", config, "--dry-run", "--json")
+        listed = json.loads(out)
+        assert code == 0 and [r["request_id"] for r in listed["lost"]] == [done["id"], waiting["id"]]
+        assert [r["status"] for r in listed["lost"]] == ["completed", "deferred"] and listed["seq"] == -1
+        assert listed["lost"][1]["agency_called"] and listed["lost"][1]["last_outcome"] != "ok"
         code, out = await cli(capsys, "audit", "reconcile", "--config", config, "--by", "ops-li", "--reason", "INC-7")
         assert code == 0 and f"recorded as entry {witnessed}" in out and "published to the witness" in out, out
         code, out = await cli(capsys, "audit", "reconcile", "--config", config, "--dry-run")

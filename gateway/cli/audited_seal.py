@@ -48,7 +48,7 @@ async def log_registry_acts(settings: Settings, pki: Path) -> list[int]:
         return await append_registry_acts(audit, checks, instance=cli_instance())
 
 
-def _logged(command: str, func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+def _logged(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         from signing import SigningError
 
@@ -87,7 +87,7 @@ def audit_seal_commands(subparsers: argparse._SubParsersAction) -> None:
             func = parser.get_default("func")
             if name not in SEAL_ACTS or func is None:
                 continue
-            parser.set_defaults(func=_logged(name, func))
+            parser.set_defaults(func=_logged(func))
             parser.add_argument(
                 "--config",
                 metavar="FILE",

@@ -1,4 +1,4 @@
-"""``onewindow audit ...``: verify the audit log, prove from it, export it, tell a request's story, recover it.
+"""``onewindow audit ...``: verify the audit log, prove from it, export it, tell a request's story, recover, reconcile.
 
 Exit codes (every command): 0 valid / done, 1 a problem was detected (or
 there is nothing yet to prove it with), 2 bad input, with a one-line message.
