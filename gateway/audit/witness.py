@@ -243,7 +243,8 @@ class Witness:
             if data is None:
                 raise WitnessError(
                     f"the witness {place.name} lacks the record of its checkpoint at size {wanted}: it cannot give "
-                    f"back the entries before it (restore the witness directory from the bureau's own copy)"
+                    "back the entries before it (it started after this backup was made: restore a newer one; or "
+                    "its records were lost: put back the bureau's copy of the witness)"
                 )
             doc = ijson.loads(data)
             report = verify_bundle(doc, self.public_key)
