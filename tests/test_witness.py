@@ -191,3 +191,22 @@ def test_a_witness_inside_the_pki_directory_or_a_strange_url_is_refused(tmp_path
     assert load_settings(environ={}).witness.dir == "var/witness"  # the sample district has one
     nowhere = load_settings(environ={"ONEWINDOW_WITNESS__DIR": '""'})
     assert Witness.for_settings(nowhere, other_signer().public_key(), "onewindow-audit/370303") is None
+
+
+async def test_reconcile_refuses_when_the_witness_cannot_give_back_what_it_signed(
+    start_gateway, district, tmp_path, capsys
+) -> None:
+    witness, url = tmp_path / "witness", f"sqlite:///{tmp_path}/a.db"
+    gw = await served(start_gateway, url, 1, **with_witness(witness))
+    await gw.gateway.stop(grace_s=0.5)
+    shutil.copy(tmp_path / "a.db", tmp_path / "copy.db")  # a copy of the store while it was stopped
+    gw = await served(start_gateway, url, 2, **with_witness(witness))
+    await gw.gateway.stop(grace_s=0.5)
+    latest = SignedCheckpoint.from_dict(json.loads((witness / "latest.json").read_text())).checkpoint.tree_size
+    (witness / "checkpoints" / f"{latest:020d}.json").unlink()  # the bureau's copy lost a record
+    for name in ("a.db", "a.db-wal", "a.db-shm"):
+        (tmp_path / name).unlink(missing_ok=True)
+    shutil.copy(tmp_path / "copy.db", tmp_path / "a.db")
+    config = gateway_config(tmp_path, url, district, witness=witness)
+    code, out = await cli(capsys, "audit", "reconcile", "--config", config, "--by", "ops", "--reason", "x")
+    assert code == 1 and f"lacks the record of its checkpoint at size {latest}" in out
