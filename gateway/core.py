@@ -23,6 +23,7 @@ from gateway.agencies.installed import Registry
 from gateway.agencies.plugin_manager import gather_hook, plugin_manager
 from gateway.agencies.sandboxes import sandbox_specs, with_sandboxes
 from gateway.audit.log import AuditLog, AuditSink
+from gateway.audit.registry_acts import RegistryActFeed
 from gateway.audit.setup import open_audit_log
 from gateway.config import SAMPLE_SOURCE, Settings, load_settings, read_metrics_token
 from gateway.delivery.callbacks import CallbackSender
@@ -79,6 +80,7 @@ class Gateway:
         # Optional by configuration ([audit] enabled, [outbox] workers):
         self.audit: AuditLog | None = None
         self.worker: OutboxWorker | None = None
+        self.acts_feed: RegistryActFeed | None = None
         self._worker_stopping: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -169,6 +171,7 @@ class Gateway:
                 items=len(self.registry.catalogue),
                 agencies=sorted(self.registry.agencies),
             )
+        await self._feed_registry_acts()
         if self.settings.outbox.workers and self.audit_sound:  # deliveries record every step: none while closed
             self.worker = OutboxWorker(
                 store=self.store, delivery=self.delivery, callbacks=self.callbacks, instance=self.instance
@@ -200,6 +203,16 @@ class Gateway:
             self.events.digests = self.audit.digests
         self.audit.on_damage.append(self._audit_damaged)
         self.audit.on_append_failure.append(self.metrics.audit_append_failed)
+
+    async def _feed_registry_acts(self) -> None:
+        """The seal registry's acts (the bureau's, made without a store) into the audit log, each once."""
+        source = getattr(self._sealer, "registry_acts", None)
+        if self.audit is None or source is None or not self.audit_sound:
+            return
+        feed = RegistryActFeed(self.audit.store, source, instance=self.instance, sound=lambda: self.audit_sound)
+        self.acts_feed = feed
+        await feed.start()
+        self._opened.push_async_callback(feed.stop)
 
     @property
     def audit_sound(self) -> bool:
@@ -327,12 +340,12 @@ class Gateway:
         if self.audit is None:
             return {"ok": True, "state": "off"}
         if self.audit.damage is not None:
+            damage = self.audit.damage
             return {
                 "ok": False,
-                "state": "damaged",
-                **self.audit.damage.to_dict(),
-                "action": "an operator must repair the store ('onewindow audit recover' or a restore) and "
-                "restart the gateway: docs/audit.md",
+                "state": damage.state,
+                **damage.to_dict(),
+                "action": f"{damage.remedy}, then every gateway restarts: docs/audit.md",
             }
         checked = self.audit.soundness
         report: dict[str, Any] = {"ok": True, "state": "sound"}

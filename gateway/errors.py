@@ -13,6 +13,8 @@ Catch at the level you care about, the way httpx's exceptions are laid out::
     │   ├── PayloadKeyError         the audit payload key cannot be read or does not fit
     │   ├── StoreError              the store failed or cannot be reached
     │   │   └── StoreMissing        a read-only command found no store
+    │   ├── WitnessError            the audit witness cannot be read or written, or holds what it should not
+    │   ├── BackupError             a backup cannot be made, or an archive cannot be restored
     │   └── CommandError            a command's arguments or the state it found
     │       ├── ScaffoldError       ``new-plugin`` cannot create what was asked
     │       ├── OutboxCommandError  an outbox act was refused
@@ -85,6 +87,14 @@ class StoreError(OperatorError):
 
 class StoreMissing(StoreError):
     """A command that only reads the store found no store where the configuration points."""
+
+
+class WitnessError(OperatorError):
+    """The audit witness (where signed checkpoints are published) cannot be read or written, or is not this log's."""
+
+
+class BackupError(OperatorError):
+    """``onewindow backup`` cannot make its archive, or ``onewindow restore`` refuses one; the message says why."""
 
 
 class CommandError(OperatorError):

@@ -208,9 +208,10 @@ AUDIT_UNAVAILABLE = _t(
     "Audit log unavailable",
     "审计日志不可用",
     "The gateway's audit log was found damaged (an entry it did not write, a truncation, a checkpoint whose "
-    "signature does not hold), so it records, seals and proves nothing until an operator repairs it: nothing was "
-    "done with this request; retry later. For an audit proof: also when the audit log is switched off, or its "
-    "stored tree no longer matches its signed checkpoints.",
+    "signature does not hold), or its store was restored from an older backup and is behind its witness, so it "
+    "records, seals and proves nothing until an operator repairs or reconciles it: nothing was done with this "
+    "request; retry later with the same Idempotency-Key. For an audit proof: also when the audit log is switched "
+    "off, or its stored tree no longer matches its signed checkpoints.",
 )
 
 TRUST_BUNDLE_UNAVAILABLE = _t(

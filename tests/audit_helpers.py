@@ -157,11 +157,15 @@ class RawDB:
         return bytes(entry), bytes(leaf)
 
 
-def gateway_config(tmp_path: Path, store_url: str, district: tuple[Path, Path], **audit: Any) -> str:
-    """The configuration file the audit commands read for a test gateway's store and district."""
+def gateway_config(
+    tmp_path: Path, store_url: str, district: tuple[Path, Path], *, witness: Path | None = None, **audit: Any
+) -> str:
+    """The configuration file the audit commands read for a test gateway's store and district (and witness)."""
     lines = ["[store]", f"url = {json.dumps(store_url)}", "[pki]", f"dir = {json.dumps(str(district[0]))}"]
     lines.append(f"passphrase_file = {json.dumps(str(district[1]))}")
     lines += ["[audit]", *(f"{k} = {json.dumps(v)}" for k, v in audit.items())]
+    if witness is not None:
+        lines += ["[witness]", f"dir = {json.dumps(str(witness))}"]
     path = tmp_path / "audit.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return str(path)

@@ -25,7 +25,7 @@ from gateway.agencies.sandboxes import sandbox_specs, with_sandboxes
 from gateway.api.app import create_app
 from gateway.audit.keys import create_audit_key
 from gateway.audit.secret import create_audit_secret
-from gateway.config import Settings, load_settings
+from gateway.config import Settings, WitnessSettings, load_settings
 from gateway.core import Gateway
 from gateway.sandbox import RunningSandbox, start_sandbox
 from gateway.store import Store, make_store
@@ -157,6 +157,7 @@ def gateway_settings(store_url: str, district: tuple[Path, Path], **changes: Any
         "pki_passphrase_file": str(district[1]),
         "pki_create_sample": False,
         "outbox": outbox,
+        "witness": WitnessSettings(),  # not the sample's ./var/witness: a test that wants one gives its own
     }
     return dataclasses.replace(settings, **{**values, **changes})
 

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from gateway.agencies.plugin_manager import hook_results_by_plugin
-from gateway.config import IDENTITY_KEYS, AgencySettings, Settings, load_settings
+from gateway.config import IDENTITY_KEYS, AgencySettings, Settings, WitnessSettings, load_settings
 from gateway.contract import AgencyIdentity, Applicant, IntakeRequest
 from gateway.intake.request_ids import new_ulid
 from gateway.testing.harness import KIT_CREDIT_CODE
@@ -58,9 +58,9 @@ def named(adapter_class: Any) -> Any:
 
 
 def sample_settings(**changes: Any) -> Settings:
-    """The sample district without sandboxes started by the gateway itself."""
+    """The sample district without sandboxes started by the gateway itself (nor its witness in ./var)."""
     settings = load_settings(environ={})
-    return dataclasses.replace(settings, sandboxes_start=False, **changes)
+    return dataclasses.replace(settings, **{"sandboxes_start": False, "witness": WitnessSettings(), **changes})
 
 
 def with_agency(settings: Settings, code: str, base_url: str, **values: Any) -> Settings:

@@ -131,7 +131,9 @@ def test_the_offline_audit_checkers_import_nothing_from_the_gateway() -> None:
 def test_every_kind_of_entry_the_gateway_appends_is_in_the_audit_guide() -> None:
     from pathlib import Path
 
-    from gateway.cli.audited_seal import SEAL_ACTS
+    from gateway.audit.reconcile import RECONCILED_KIND
+    from gateway.audit.recovery import RECOVERED_KIND
+    from signing.registry.acts import ACT_KINDS
 
     root = Path(__file__).parents[1]
     emitted = {
@@ -141,7 +143,10 @@ def test_every_kind_of_entry_the_gateway_appends_is_in_the_audit_guide() -> None
     }
     outbox_acts = re.findall(r"_record\(\s*settings,\s*\"([a-z_]+)\"", (root / "gateway/cli/outbox.py").read_text())
     kinds = (
-        emitted | set(SEAL_ACTS.values()) | {f"admin.{act}{end}" for act in outbox_acts for end in ("", "_not_applied")}
+        emitted
+        | {f"admin.{act}" for act in ACT_KINDS}
+        | {RECOVERED_KIND, RECONCILED_KIND}
+        | {f"admin.{act}{end}" for act in outbox_acts for end in ("", "_not_applied")}
     )
     guide = (root / "docs" / "audit.md").read_text(encoding="utf-8")
     table = guide[guide.index("## What is logged") : guide.index("## The entry")]

@@ -42,8 +42,15 @@ _log = get_logger(component="audit-proof")
 
 
 def damaged_problem(damage: Any) -> ProblemError:
-    """The 503 answer while the audit log is closed for ``damage``."""
+    """The 503 answer while the audit log is closed for ``damage`` (or because its store is behind its witness)."""
     where = damage.where() if damage is not None else "see the gateway log"
+    if getattr(damage, "state", "damaged") == "behind_witness":
+        return ProblemError(
+            AUDIT_UNAVAILABLE,
+            f"The audit log is {where}: its store was restored from an older backup, so this gateway records, "
+            "seals and proves nothing until an operator reconciles it with the witness.",
+            f"审计日志落后于见证方（{where}）：存储已从较早的备份恢复，在运维人员完成核对之前，本网关不受理、不盖章、不出具证明。",
+        )
     return ProblemError(
         AUDIT_UNAVAILABLE,
         f"The audit log was found damaged ({where}), so this gateway records, seals and proves nothing "

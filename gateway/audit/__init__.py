@@ -13,11 +13,32 @@ checkpoints signed by the district audit key (docs/audit.md). The modules:
 * :mod:`~gateway.audit.proofs` -- inclusion / consistency proofs from the subtree cache
 * :mod:`~gateway.audit.verify` -- ``audit verify`` against the store
 * :mod:`~gateway.audit.recovery` -- the operator's act on a damaged log (``audit recover``)
+* :mod:`~gateway.audit.witness` -- each signed checkpoint published outside the store, a store behind it
+  closes the log; :mod:`~gateway.audit.witness_places` -- a directory or a URL
+* :mod:`~gateway.audit.reconcile` -- the operator's act on a store behind its witness (``audit reconcile``);
+  :mod:`~gateway.audit.lost` -- the requests a restore lost, told from their entries
 * :mod:`~gateway.audit.admin` -- administrative acts from the command line
+* :mod:`~gateway.audit.registry_acts` -- the seal registry's acts (the bureau's), each appended once
 
 ``__all__`` names the modules other packages may import; the rest are this package's own.
 """
 
 from __future__ import annotations
 
-__all__ = ["admin", "keys", "log", "payloads", "proofs", "recovery", "secret", "setup", "store", "story", "verify"]
+__all__ = [
+    "admin",
+    "keys",
+    "log",
+    "lost",
+    "payloads",
+    "proofs",
+    "reconcile",
+    "recovery",
+    "registry_acts",
+    "secret",
+    "setup",
+    "store",
+    "story",
+    "verify",
+    "witness",
+]

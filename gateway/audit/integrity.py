@@ -25,7 +25,7 @@ import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from gateway.audit.chain import EntryChain
 from gateway.errors import AuditIntegrityError, AuditUnavailable
@@ -75,7 +75,16 @@ class CheckpointRow(Protocol):
 @dataclass(frozen=True)
 class Damage(Finding):
     """What no longer holds in the stored log, and where: a :class:`Finding` of ``audit verify``'s kind,
-    said in one line (entries, a checkpoint, or the head)."""
+    said in one line (entries, a checkpoint, or the head).
+
+    ``state`` (for ``/readyz``), ``event`` (the log line) and ``remedy`` (the
+    operator's act) say what kind of closed log it is; a log behind its
+    witness is another kind (:class:`gateway.audit.witness.Behind`).
+    """
+
+    state: ClassVar[str] = "damaged"
+    event: ClassVar[str] = "audit.damaged"
+    remedy: ClassVar[str] = "an operator repairs the store ('onewindow audit recover', or a restore from a backup)"
 
     def where(self) -> str:
         if self.first is not None:
@@ -99,9 +108,9 @@ def damaged(damage: Damage) -> AuditIntegrityError:
 
 def unavailable(damage: Damage) -> AuditUnavailable:
     """What an append or a checkpoint meets once the log is closed for ``damage``."""
+    closed = "is damaged" if damage.state == "damaged" else "is closed"
     return AuditUnavailable(
-        f"the audit log is damaged ({damage.describe()}): nothing is recorded, sealed or signed until an operator "
-        "repairs the store ('onewindow audit recover', or a restore from a backup)",
+        f"the audit log {closed} ({damage.describe()}): nothing is recorded, sealed or signed until {damage.remedy}",
         damage=damage,
     )
 

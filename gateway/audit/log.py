@@ -36,6 +36,7 @@ from gateway.audit.entries import PreparedEntry, prepare_entry
 from gateway.audit.integrity import Damage, Soundness, unavailable
 from gateway.audit.payloads import PayloadCipher
 from gateway.audit.store.base import AuditStore
+from gateway.audit.witness import Witness
 from gateway.config import AuditSettings
 from gateway.errors import AuditIntegrityError, AuditUnavailable
 from gateway.observability.events import PayloadDigests
@@ -59,6 +60,7 @@ class AuditLog:
         cipher: PayloadCipher | None = None,
         digests: PayloadDigests | None = None,
         public_key: AuditPublicKey | None = None,
+        witness: Witness | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -68,6 +70,7 @@ class AuditLog:
         self.cipher = cipher
         self.digests = digests
         self.public_key = public_key or (signer.public_key() if signer is not None else None)
+        self.witness = witness
         self.damage: Damage | None = None
         self.soundness: Soundness | None = None
         self.on_damage: list[Callable[[Damage], Any]] = []
@@ -86,19 +89,42 @@ class AuditLog:
         self.appended = 0
 
     async def start(self) -> None:
-        """Check the log from its latest signed checkpoint; if sound, start the appender and the checkpoint timer.
+        """Check the log from its latest signed checkpoint, then against its witness; if sound, start the
+        appender and the checkpoint timer, and publish what the witness has not seen.
 
-        Damage found here closes the log instead (see :meth:`close_for`):
-        the gateway still starts, but answers that it cannot record.
+        Damage found here, or a store behind its witness (a restored backup),
+        closes the log instead (see :meth:`close_for`): the gateway still
+        starts, but answers that it cannot record.
         """
         if self.public_key is not None:
             self.soundness = await self.store.inspect(self.public_key, self.log_id)
             if self.soundness.damage is not None:
                 self.close_for(self.soundness.damage)
                 return
+            behind = await self.witness.judge(self.store) if self.witness is not None else None
+            if behind is not None:
+                self.close_for(behind)
+                return
         self._appender = asyncio.create_task(self._run(), name="onewindow-audit-appender")
         if self.signer is not None:
             self._timer = asyncio.create_task(self._tick(), name="onewindow-audit-checkpoints")
+        await self.publish()
+
+    async def publish(self) -> None:
+        """Publish the signed checkpoints the witness has not seen; a witness ahead of the store closes the log.
+
+        A witness that cannot be written is logged (``audit.witness_failed``);
+        the next checkpoint publishes what this one could not.
+        """
+        if self.witness is None or self.damage is not None:
+            return
+        try:
+            behind = await self.witness.publish(self.store)
+        except Exception as exc:
+            self.log.error("audit.witness_failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        if behind is not None:
+            self.close_for(behind)
 
     @property
     def sound(self) -> bool:
@@ -111,14 +137,14 @@ class AuditLog:
             return
         self.damage = damage
         self.log.error(
-            "audit.damaged",
+            damage.event,
             where=damage.where(),
             what=damage.what,
             first=damage.first,
             last=damage.last,
             checkpoint=damage.checkpoint,
-            consequence="the audit log is closed: nothing is accepted, sealed or signed until an operator repairs "
-            "the store ('onewindow audit recover', or a restore) and restarts the gateway (docs/audit.md)",
+            consequence=f"the audit log is closed: nothing is accepted, sealed or signed until {damage.remedy} "
+            "and the gateway restarts (docs/audit.md)",
         )
         for _, future in self._queue:
             if not future.done():
@@ -216,6 +242,7 @@ class AuditLog:
         if signed is not None:
             self._since_checkpoint = 0
             self.log.info("audit.checkpoint", tree_size=signed.checkpoint.tree_size)
+            await self.publish()
         return signed
 
     async def _tick(self) -> None:

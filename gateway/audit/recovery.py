@@ -29,6 +29,7 @@ holder can compute either.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -115,7 +116,7 @@ async def recover(
             return None
         assert verdict.damage is not None
         head_before = verdict.size
-        base, forged = await _base(tx, public_key, log_id)
+        base, forged = await base_checkpoint(tx, public_key, log_id)
         kept, head, restarts = await _walk(tx, chain, base)
         beyond = await tx.rows("SELECT seq, entry FROM audit_entries WHERE seq >= ? ORDER BY seq", kept)
         digest = hashlib.sha256()
@@ -143,8 +144,14 @@ async def recover(
         return plan
 
 
-async def _base(tx: LogTx, key: AuditPublicKey, log_id: str) -> tuple[StoredCheckpoint | None, list[StoredCheckpoint]]:
-    """The latest checkpoint that holds, and the rows above it whose signature does not (forged)."""
+async def base_checkpoint(
+    tx: LogTx, key: AuditPublicKey, log_id: str
+) -> tuple[StoredCheckpoint | None, list[StoredCheckpoint]]:
+    """The latest checkpoint that holds, and the rows above it whose signature does not (forged).
+
+    :class:`RecoveryRefused` when what it signed is not all there (entries missing below it, its
+    frontier altered): only a restore repairs that.
+    """
     rows = await tx.rows(_CHECKPOINTS + " ORDER BY tree_size DESC")
     forged: list[StoredCheckpoint] = []
     for row in rows:
@@ -220,25 +227,34 @@ async def _resign(
 
 async def _set_aside(tx: LogTx, plan: Recovery, head: Head) -> None:
     """Move what the gateway did not write out of the log; reset the head to the last entry it did."""
+    await set_aside(tx, act=plan.seq, first=plan.kept, checkpoints=plan.set_aside_checkpoints)
+    await write_head(tx, head)
+
+
+async def set_aside(tx: LogTx, *, act: int, first: int, checkpoints: Sequence[int]) -> None:
+    """Move entries ``first ..`` and the checkpoint rows at ``checkpoints`` into the set-aside tables.
+
+    ``act`` is the seq of the entry recording why (``admin.audit_recovered``,
+    ``admin.audit_reconciled``); the cached subtrees reaching past ``first``
+    go too (they hash entries that are gone).
+    """
     moment = format_time(datetime.now(UTC))
     await tx.run(
         "INSERT INTO audit_entries_set_aside (recovery, set_aside_at, seq, appended_at, kind, request_id, entry, "
         "leaf_hash, payload, chain) SELECT ?, ?, seq, appended_at, kind, request_id, entry, leaf_hash, payload, "
         "chain FROM audit_entries WHERE seq >= ?",
-        plan.seq,
+        act,
         moment,
-        plan.kept,
+        first,
     )
-    await tx.run("DELETE FROM audit_entries WHERE seq >= ?", plan.kept)
-    for size in plan.set_aside_checkpoints:
+    await tx.run("DELETE FROM audit_entries WHERE seq >= ?", first)
+    for size in checkpoints:
         await tx.run(
             "INSERT INTO audit_checkpoints_set_aside (recovery, set_aside_at, tree_size, signed, frontier, created_at) "
             "SELECT ?, ?, tree_size, signed, frontier, created_at FROM audit_checkpoints WHERE tree_size = ?",
-            plan.seq,
+            act,
             moment,
             size,
         )
         await tx.run("DELETE FROM audit_checkpoints WHERE tree_size = ?", size)
-    # cached subtrees reaching past the last kept entry hash entries that are gone
-    await tx.run("DELETE FROM audit_subtrees WHERE (idx + 1) * (CAST(1 AS BIGINT) << level) > ?", plan.kept)
-    await write_head(tx, head)
+    await tx.run("DELETE FROM audit_subtrees WHERE (idx + 1) * (CAST(1 AS BIGINT) << level) > ?", first)

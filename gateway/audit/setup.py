@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import getpass
-import socket
 from collections.abc import AsyncIterator
 
 from gateway.audit.chain import EntryChain
@@ -15,11 +13,14 @@ from gateway.audit.payloads import PayloadCipher
 from gateway.audit.secret import AuditSecret, ensure_audit_secret, load_audit_secret, secret_path
 from gateway.audit.store import audit_store_for
 from gateway.audit.store.base import AuditStore
+from gateway.audit.witness import Witness
 from gateway.config import Settings
 from gateway.errors import AuditKeyError, AuditSetupError, PayloadKeyError
 from gateway.observability.events import PayloadDigests
+from gateway.observability.logs import get_logger
 from gateway.store import Store, make_store
 from signing.audit.checkpoint import SoftwareSigner
+from signing.registry.acts import acting_user
 
 
 def payload_cipher(settings: Settings) -> PayloadCipher | None:
@@ -70,26 +71,31 @@ async def open_audit_log(
         return None
     signer = signer or audit_signer(settings)
     secret = district_secret(settings)
+    identity = log_id(settings)
+    witness = Witness.for_settings(settings, signer.public_key(), identity)
+    if witness is None:
+        get_logger(component="audit").warning(
+            "audit.no_witness",
+            advice="no [witness] is configured: a store restored from an older backup would not be noticed, and "
+            "the log would fork; configure a directory the district bureau keeps (docs/operations.md)",
+        )
     audit = AuditLog(
         audit_store_for(store, EntryChain(secret.chain_key)),
         settings=settings.audit,
-        log_id=log_id(settings),
+        log_id=identity,
         instance=instance,
         signer=signer,
         cipher=payload_cipher(settings),
         digests=PayloadDigests(secret.digest_key),
+        witness=witness,
     )
     await audit.start()
     return audit
 
 
 def cli_instance() -> str:
-    """Who appends from a command line: ``cli:<user>@<host>``."""
-    try:
-        user = getpass.getuser()
-    except Exception:
-        user = "unknown"
-    return f"cli:{user}@{socket.gethostname()}"
+    """Who appends from a command line: ``cli:<user>@<host>`` (as the registry's acts name who made them)."""
+    return acting_user()
 
 
 def optional_secret(settings: Settings) -> AuditSecret | None:
@@ -104,8 +110,9 @@ async def open_store(settings: Settings, *, writing: bool = False) -> AsyncItera
     """The configured store (migrated) and its audit tables, closed afterwards.
 
     With ``writing`` (an administrative act), the district secret is required
-    and the log is checked from its latest signed checkpoint first: a damaged
-    log raises :class:`~gateway.errors.AuditUnavailable` and nothing is written.
+    and the log is checked from its latest signed checkpoint, then against its
+    witness, first: a damaged log, or one behind its witness (a restored
+    backup), raises :class:`~gateway.errors.AuditUnavailable` and nothing is written.
     Otherwise the secret is used when present (to check the chain), not required.
     """
     secret = load_audit_secret(settings) if writing else optional_secret(settings)
@@ -114,9 +121,14 @@ async def open_store(settings: Settings, *, writing: bool = False) -> AsyncItera
     try:
         audit = audit_store_for(store, EntryChain(secret.chain_key) if secret else None)
         if writing:
-            soundness = await audit.inspect(load_audit_public_key(settings), log_id(settings))
+            key, identity = load_audit_public_key(settings), log_id(settings)
+            soundness = await audit.inspect(key, identity)
             if soundness.damage is not None:
                 raise unavailable(soundness.damage)
+            witness = Witness.for_settings(settings, key, identity)
+            behind = await witness.judge(audit) if witness is not None else None
+            if behind is not None:
+                raise unavailable(behind)
         yield store, audit
     finally:
         await store.close()

@@ -9,7 +9,8 @@
 * :mod:`~gateway.cli.outbox` -- ``outbox list|show|retry|dead-letter|drop``
 * :mod:`~gateway.cli.retention` -- ``purge``: personal data of finished requests past the retention period
 * :mod:`~gateway.cli.audit` -- ``audit verify|prove|export|show ...`` against the store
-* :mod:`~gateway.cli.audited_seal` -- ``seal ...`` (from :mod:`signing.cli`), each act audited
+* :mod:`~gateway.cli.audited_seal` -- ``seal ...`` (from :mod:`signing.cli`); ``--config`` logs the act at once
+* :mod:`~gateway.cli.backup` -- ``backup``, ``restore``
 * :mod:`~gateway.cli.sandbox` -- ``sandbox run``
 * :mod:`~gateway.cli.new_plugin` -- ``new-plugin NAME`` and its templates
 

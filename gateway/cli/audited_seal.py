@@ -1,9 +1,15 @@
-"""The seal commands, each successful one recorded as an ``admin.seal.*`` audit entry.
+"""The seal commands on a gateway host: their acts also go straight into a gateway's audit log, with ``--config``.
 
 The seal commands belong to ``signing`` (which knows nothing of the
-gateway); :func:`audit_seal_commands` wraps them in the gateway's command
-line so that each successful one is followed by its entry in the configured
-store's audit log (:func:`gateway.audit.admin.record_admin_act`).
+gateway). Each change they make is recorded in the registry's own act log,
+signed by the root (:mod:`signing.registry.acts`), so the bureau's machine
+needs no store: run without ``--config`` (and without ``$ONEWINDOW_CONFIG``)
+a seal command touches no store at all, and the gateways append its act to
+their audit log when they pick the registry up
+(:mod:`gateway.audit.registry_acts`). With ``--config`` -- an urgent
+revocation on a gateway host, say -- the command also appends the
+registry's acts that the configured store's log does not hold yet, at once;
+the gateway then finds them there and does not append them again.
 """
 
 from __future__ import annotations
@@ -14,18 +20,12 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from gateway.audit.admin import record_admin_act
-from gateway.config import load_settings
+from gateway.audit.registry_acts import append_registry_acts
+from gateway.audit.setup import cli_instance, open_store
+from gateway.config import Settings, load_settings
 
-SEAL_ACTS = {
-    "init-district": "admin.seal.district_created",
-    "issue": "admin.seal.issued",
-    "revoke": "admin.seal.revoked",
-    "suspend": "admin.seal.suspended",
-    "reinstate": "admin.seal.reinstated",
-}
+SEAL_ACTS = ("init-district", "issue", "revoke", "suspend", "reinstate")
 
 
 def _pki_dir(args: argparse.Namespace) -> Path:
@@ -34,56 +34,45 @@ def _pki_dir(args: argparse.Namespace) -> Path:
     return Path(getattr(args, "pki", None) or os.environ.get(PKI_ENV) or DEFAULT_PKI)
 
 
-def _seal_numbers(args: argparse.Namespace) -> set[str]:
-    from signing import SealRegistry, SigningError
+async def log_registry_acts(settings: Settings, pki: Path) -> list[int]:
+    """Append the acts of the registry at ``pki`` that the configured store's audit log lacks; their entries."""
+    from signing import SealRegistry
+    from signing.registry.acts import check_acts
 
-    try:
-        return {seal.number for seal in SealRegistry.open(_pki_dir(args)).seals()}
-    except (SigningError, OSError):
-        return set()
-
-
-def _act_fields(command: str, args: argparse.Namespace, before: set[str]) -> dict[str, Any]:
-    fields: dict[str, Any] = {"pki": str(_pki_dir(args))}
-    if command == "issue":
-        issued = sorted(_seal_numbers(args) - before)
-        fields.update(
-            seal_number=issued[0] if len(issued) == 1 else issued,
-            office=args.office,
-            seal_kind=args.kind,
-            scope=list(args.items or []),
-        )
-    elif command == "init-district":
-        fields.update(district=args.district)
-    else:
-        fields.update(seal_number=args.number, reason=getattr(args, "reason", None))
-        if getattr(args, "code", None):
-            fields["reason_code"] = args.code
-        if getattr(args, "at", None):
-            fields["effective_at"] = args.at
-    return fields
+    registry = SealRegistry.open(pki)
+    checks = check_acts(registry.acts(), registry.root_certificate, registry.district["code"])
+    refused = [check for check in checks if not check.ok]
+    if refused:
+        raise RuntimeError(f"the registry's act log does not hold: {refused[0].problem} ('onewindow seal acts')")
+    async with open_store(settings, writing=True) as (_, audit):
+        return await append_registry_acts(audit, checks, instance=cli_instance())
 
 
-def _audited(command: str, func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+def _logged(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         from signing import SigningError
 
-        before = _seal_numbers(args) if command == "issue" else set()
         try:
             code = func(args)
-        except SigningError as exc:  # refused, as signing's own command line reports it: nothing to log
+        except SigningError as exc:  # refused, as signing's own command line reports it: nothing was recorded
             print(f"onewindow: {exc}", file=sys.stderr)
             return 2
-        if code != 0:
+        config = args.config or os.environ.get("ONEWINDOW_CONFIG")
+        if code != 0 or not config:
             return code
         if not (args.config or os.environ.get("ONEWINDOW_CONFIG")):
             return 0  # the bureau's machine: no gateway store to write to (and none must be created there)
         try:
-            settings = load_settings(args.config)
+            settings = load_settings(config)
             if settings.audit.enabled:
-                asyncio.run(record_admin_act(settings, SEAL_ACTS[command], **_act_fields(command, args, before)))
+                entries = asyncio.run(log_registry_acts(settings, _pki_dir(args)))
+                print(f"audit log of {settings.source}: {len(entries)} registry act(s) appended")
         except Exception as exc:
-            print(f"onewindow: the seal command succeeded, but its audit entry was not written: {exc}", file=sys.stderr)
+            print(
+                f"onewindow: the seal command succeeded and its act is in the registry, but it was not appended "
+                f"to the audit log of {config}: {exc} (the gateway appends it when it picks the registry up)",
+                file=sys.stderr,
+            )
             return 1
         return 0
 
@@ -91,7 +80,7 @@ def _audited(command: str, func: Callable[[argparse.Namespace], int]) -> Callabl
 
 
 def audit_seal_commands(subparsers: argparse._SubParsersAction) -> None:
-    """After ``signing.cli.main.register(subparsers)``: log every successful seal change as an admin act."""
+    """After ``signing.cli.main.register(subparsers)``: ``--config`` on every seal change, to log its act now."""
     seal = subparsers.choices.get("seal")
     if seal is None:
         return
@@ -100,7 +89,10 @@ def audit_seal_commands(subparsers: argparse._SubParsersAction) -> None:
             func = parser.get_default("func")
             if name not in SEAL_ACTS or func is None:
                 continue
-            parser.set_defaults(func=_audited(name, func))
+            parser.set_defaults(func=_logged(func))
             parser.add_argument(
-                "--config", metavar="FILE", help="gateway configuration whose audit log records this act"
+                "--config",
+                metavar="FILE",
+                help="also append the act to this gateway's audit log now (default: $ONEWINDOW_CONFIG; "
+                "without either, no store is touched: gateways log the act when they pick the registry up)",
             )

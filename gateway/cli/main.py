@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     from gateway.cli import (
         audit,
         audited_seal,
+        backup,
         callers,
         catalogue,
         config,
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     signing_cli.register(sub)
     audited_seal.audit_seal_commands(sub)  # each successful seal change becomes an admin.seal.* audit entry
     audit.register(sub)
+    backup.register(sub)
     return parser
 
 

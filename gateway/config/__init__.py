@@ -12,6 +12,7 @@
 * :mod:`~gateway.config.audit` -- the ``[audit]`` section
 * :mod:`~gateway.config.retention` -- the ``[retention]`` section
 * :mod:`~gateway.config.metrics` -- the ``[metrics]`` section: who may read ``/metrics``
+* :mod:`~gateway.config.witness` -- the ``[witness]`` section: where signed checkpoints are published
 * :mod:`~gateway.config.view` -- the effective configuration, secrets redacted (``check-config``)
 * ``base.toml`` (every default) and ``sample.toml`` (the sample district), package data
 
@@ -36,6 +37,7 @@ from gateway.config.outbox import OutboxSettings
 from gateway.config.retention import RetentionSettings
 from gateway.config.settings import SAMPLE_SOURCE, Settings, build_settings, load_settings
 from gateway.config.values import closest, shown
+from gateway.config.witness import WitnessSettings
 from gateway.errors import ConfigError
 
 __all__ = [
@@ -56,6 +58,7 @@ __all__ = [
     "OutboxSettings",
     "RetentionSettings",
     "Settings",
+    "WitnessSettings",
     "allowed",
     "build_settings",
     "closest",

@@ -23,6 +23,7 @@ from gateway.config.metrics import MetricsSettings
 from gateway.config.outbox import OUTBOX_KEYS
 from gateway.config.retention import RetentionSettings
 from gateway.config.values import refuse_unknown
+from gateway.config.witness import WitnessSettings
 from gateway.errors import ConfigError
 
 #: The tables of one key each (``[server]`` ...), by name, with the keys each knows.
@@ -41,6 +42,7 @@ TABLES: Mapping[str, frozenset[str]] = {
     "audit": frozenset(f.name for f in fields(AuditSettings)),
     "retention": frozenset(f.name for f in fields(RetentionSettings)),
     "metrics": frozenset(f.name for f in fields(MetricsSettings)),
+    "witness": frozenset(f.name for f in fields(WitnessSettings)),
 }
 #: The arrays of tables (``[[offices]]``, ``[[callers]]``), with the keys of each row.
 ROWS: Mapping[str, frozenset[str]] = {"offices": OFFICE_KEYS, "callers": CALLER_KEYS}

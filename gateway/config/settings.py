@@ -31,6 +31,7 @@ from gateway.config.outbox import OutboxSettings, parse_outbox
 from gateway.config.retention import RetentionSettings, parse_retention_settings
 from gateway.config.sections import check_sections
 from gateway.config.values import get_value, positive
+from gateway.config.witness import WitnessSettings, parse_witness_settings
 from gateway.contract import AgencyIdentity
 from gateway.errors import ConfigError
 
@@ -73,6 +74,7 @@ class Settings:
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     from_environment: Mapping[str, str] = field(default_factory=dict)  # dotted setting path -> variable
+    witness: WitnessSettings = field(default_factory=WitnessSettings)
 
     def agency(self, code: str) -> AgencySettings:
         """Settings for agency ``code`` (defaults when it is not configured)."""
@@ -116,9 +118,9 @@ def _audit(table: Any) -> AuditSettings:
         raise ConfigError(str(exc)) from None
 
 
-def _section(parse: Any, table: Any) -> Any:
+def _section(parse: Any, table: Any, **context: Any) -> Any:
     try:
-        return parse(table)
+        return parse(table, **context)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
 
@@ -191,6 +193,7 @@ def build_settings(
         retention=_retention(data.get("retention", {})),
         metrics=_section(parse_metrics_settings, data.get("metrics", {})),
         from_environment=dict(from_environment or {}),
+        witness=_section(parse_witness_settings, data.get("witness", {}), pki_dir=data.get("pki", {}).get("dir", "")),
     )
 
 

@@ -7,6 +7,7 @@
 * :mod:`~gateway.intake.material_schema` -- one material as JSON Schema
 * :mod:`~gateway.intake.callers` -- who is calling (authentication) and what they may do (authorisation)
 * :mod:`~gateway.intake.request_ids` -- request ids (ULIDs)
+* :mod:`~gateway.intake.lost_keys` -- after a restore, a retried key resumes the request it made under its own id
 
 ``__all__`` names the modules other packages may import; the rest are this package's own.
 """

@@ -30,6 +30,7 @@ from gateway.delivery.results import Answer, answer_for
 from gateway.errors import SealUnavailable
 from gateway.intake.callers import Caller, authorise
 from gateway.intake.envelope import parse_envelope
+from gateway.intake.lost_keys import key_digest, lost_request_id
 from gateway.observability.events import Events, digest
 from gateway.observability.logs import get_logger, sensitive
 from gateway.problems import (
@@ -223,6 +224,8 @@ class Router:
         self, caller: Caller, item: Item, envelope: Envelope, body: Mapping[str, Any], request_id: str, key: str
     ) -> Answer:
         now = utcnow()
+        keyed = key_digest(self.events, caller.id, key)  # after a restore: a lost request resumes under its own id
+        request_id = await lost_request_id(self.store, self.events, caller.id, keyed, envelope) or request_id
         claim = await self.store.claim_idempotency_key(
             caller.id,
             key,
@@ -251,7 +254,8 @@ class Router:
             )
         answer: Answer | None = None
         try:
-            answer = await self._run(caller, item, envelope, claim.request_id, resumed=claim.state is ClaimState.RESUME)
+            resumed = claim.state is ClaimState.RESUME
+            answer = await self._run(caller, item, envelope, claim.request_id, resumed=resumed, keyed=keyed)
             return answer
         except ProblemError as problem:
             answer = Answer(
@@ -287,10 +291,19 @@ class Router:
         answer.headers["Idempotent-Replayed"] = "true"
         return answer
 
-    async def _run(self, caller: Caller, item: Item, envelope: Envelope, request_id: str, *, resumed: bool) -> Answer:
+    async def _run(
+        self,
+        caller: Caller,
+        item: Item,
+        envelope: Envelope,
+        request_id: str,
+        *,
+        resumed: bool,
+        keyed: str | None = None,
+    ) -> Answer:
         record = await self.store.get_request(request_id) if resumed else None
         if record is None:
-            return await self._accept(caller, item, envelope, request_id)
+            return await self._accept(caller, item, envelope, request_id, keyed)
         if record.status is not RequestStatus.FAILED:
             return answer_for(record)  # done, pending or in the outbox: report, never act twice
         return await self._retry_failed(caller, item, record)
@@ -320,7 +333,9 @@ class Router:
         record.status = RequestStatus.ACCEPTED
         return await self._deliver(record, item)
 
-    async def _accept(self, caller: Caller, item: Item, envelope: Envelope, request_id: str) -> Answer:
+    async def _accept(
+        self, caller: Caller, item: Item, envelope: Envelope, request_id: str, keyed: str | None
+    ) -> Answer:
         """Record a new request as accepted -- in the audit log first -- and deliver it."""
         now = utcnow()
         record = RequestRecord(
@@ -348,6 +363,7 @@ class Router:
             item=item.code,
             request_digest=self.events.digest(record.envelope, request_id=request_id),
             pledge=envelope.pledge is not None,
+            idempotency_key_digest=keyed,
             raw=record.envelope,
         )
         await self.store.accept_request(

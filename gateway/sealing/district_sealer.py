@@ -38,6 +38,7 @@ from signing import (
 from signing.jose import ijson
 from signing.keys.passphrase import Passphrase
 from signing.pki.certificates import fingerprint
+from signing.registry.acts import ActCheck, check_acts
 from signing.registry.seal_registry import ROOT_KEY_FILE
 from signing.registry.state_file import file_version
 
@@ -77,6 +78,7 @@ class DistrictSealer:
         self.registry = registry
         self._passphrase = passphrase  # of the seal keys only: the root key is never opened here
         self._view: tuple[_Version, TrustBundle] | None = None
+        self._acts: tuple[_Version, list[ActCheck]] | None = None
         self._published: tuple[tuple[_Version, _Version], PublishedBundle | TrustBundleUnavailable] | None = None
         self.log = get_logger(component="sealing")
 
@@ -220,6 +222,19 @@ class DistrictSealer:
         if not current:
             self.log.warning("pki.trust_bundle_out_of_date", path=str(path), advice=export)
         return PublishedBundle(body, bundle, registry_changed=not current)
+
+    def registry_acts(self) -> tuple[_Version, list[ActCheck]]:
+        """The registry file's version and its act log, each act checked against this district's root.
+
+        The gateway appends the acts that hold to its audit log
+        (:class:`gateway.audit.registry_acts.RegistryActFeed`); the bureau
+        made them on its own machine, without a store.
+        """
+        version = file_version(self.registry.directory)
+        if self._acts is None or self._acts[0] != version:  # checked once per version of the file, not per look
+            acts = self.registry.acts()
+            self._acts = (version, check_acts(acts, self.registry.root_certificate, self.registry.district["code"]))
+        return self._acts
 
     def close(self) -> None:
         self.registry.close()

@@ -1,4 +1,7 @@
-"""Durable state: request records and idempotency keys, on SQLite or PostgreSQL."""
+"""Durable state: request records and idempotency keys, on SQLite or PostgreSQL.
+
+:mod:`~gateway.store.snapshots` copies a store with each database's own tools, and puts a copy back.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from gateway.store.base import (
     AdminResult,
     ClaimState,
     IdempotencyClaim,
+    LostKey,
     OutboxEntry,
     OutboxStats,
     RequestRecord,
@@ -21,6 +25,7 @@ __all__ = [
     "AdminResult",
     "ClaimState",
     "IdempotencyClaim",
+    "LostKey",
     "OutboxEntry",
     "OutboxStats",
     "RequestRecord",
@@ -31,6 +36,7 @@ __all__ = [
     "make_store",
     "release_schema_version",
     "require_existing_store",
+    "snapshots",
     "utcnow",
 ]
 

@@ -136,6 +136,18 @@ class IdempotencyClaim:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class LostKey:
+    """A request a restore lost, found by its caller's ``Idempotency-Key`` (``onewindow audit reconcile`` kept it).
+
+    ``request_digest`` is the keyed digest of its envelope (the audit log's),
+    so a retry can be told to carry the same body before it resumes the id.
+    """
+
+    request_id: str
+    request_digest: str | None
+
+
 class Store(abc.ABC):
     """Durable state of the gateway. Implementations must be safe to share
     between coroutines; the PostgreSQL one also between processes."""
@@ -319,6 +331,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def purge_idempotency_keys(self, now: datetime) -> int:
         """Delete expired keys; returns how many."""
+
+    @abc.abstractmethod
+    async def lost_key(self, caller_id: str, key_digest: str) -> LostKey | None:
+        """The request a restore lost that ``caller_id`` made with the key whose keyed digest is ``key_digest``."""
 
     @abc.abstractmethod
     async def release_idempotency_leases(self, now: datetime) -> int:

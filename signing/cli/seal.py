@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from signing.cli.acts import add_acts_command
 from signing.cli.arguments import print_json, rfc3339_time
 from signing.errors import SigningError
 from signing.keys.algorithms import DEFAULT_KEY_TYPE, KEY_TYPES
@@ -54,6 +55,19 @@ def _publish(registry: Any) -> None:
     )
 
 
+def _said_act(registry: Any) -> None:
+    """Say where the change was recorded: the act log of the registry (no store is needed here)."""
+    act = registry.acts()[-1]
+    if "signature" in act:
+        how = "signed by the district root"
+    else:
+        how = (
+            "UNSIGNED: the district root key is not on this machine, or did not open with the root passphrase "
+            "(where the root key is, the same change is recorded signed)"
+        )
+    print(f"act {act['seq']} ({act['kind']}) recorded in the registry's act log, {how}")
+
+
 def cmd_init_district(args: argparse.Namespace) -> int:
     from signing.registry.seal_registry import SealRegistry
 
@@ -63,10 +77,12 @@ def cmd_init_district(args: argparse.Namespace) -> int:
         district_name=args.district_name,
         valid_days=args.valid_days,
         key_type=args.key_type,
+        by=args.by,
     )
     key_type = registry.root_key_type
     print(f"district root ({key_type.nist_name}, {key_type.alg}) created in {registry.directory}")
     print(f"root sha256: {_root_fingerprint(registry)}  (publish this for verifiers)")
+    _said_act(registry)
     _publish(registry)
     return 0
 
@@ -97,8 +113,10 @@ def cmd_issue(args: argparse.Namespace) -> int:
         valid_days=args.valid_days,
         token=_token(args),
         key_type=args.key_type,
+        by=args.by,
     )
     print(f"issued {seal.number} ({seal.kind.value}, {seal.key_type.alg}) to {seal.holder_name} [{seal.office}]")
+    _said_act(registry)
     _publish(registry)
     return 0
 
@@ -170,8 +188,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_revoke(args: argparse.Namespace) -> int:
     registry = _registry(args)
-    seal = registry.revoke(args.number, args.reason, at=args.at, reason_code=args.code)
+    seal = registry.revoke(args.number, args.reason, at=args.at, reason_code=args.code, by=args.by)
     print(f"revoked {seal.number} at {format_time(seal.history[-1].at)}: {args.reason}")
+    _said_act(registry)
     if args.code in COMPROMISE_REASON_CODES:
         print(
             f"reason {args.code}: verifiers accept documents of this seal claimed before the revocation "
@@ -183,16 +202,18 @@ def cmd_revoke(args: argparse.Namespace) -> int:
 
 def cmd_suspend(args: argparse.Namespace) -> int:
     registry = _registry(args)
-    seal = registry.suspend(args.number, args.reason, at=args.at)
+    seal = registry.suspend(args.number, args.reason, at=args.at, by=args.by)
     print(f"suspended {seal.number} at {format_time(seal.history[-1].at)}")
+    _said_act(registry)
     _publish(registry)
     return 0
 
 
 def cmd_reinstate(args: argparse.Namespace) -> int:
     registry = _registry(args)
-    seal = registry.reinstate(args.number, args.reason, at=args.at)
+    seal = registry.reinstate(args.number, args.reason, at=args.at, by=args.by)
     print(f"reinstated {seal.number} at {format_time(seal.history[-1].at)}")
+    _said_act(registry)
     _publish(registry)
     return 0
 
@@ -261,6 +282,10 @@ def _key_type_option(parser: argparse.ArgumentParser, what: str) -> None:
     )
 
 
+def _by_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--by", metavar="NAME", help="who acts, recorded in the act log (default: cli:<user>@<host>)")
+
+
 def register(subparsers: Any) -> None:
     """Add ``seal`` and its subcommands to an argparse ``_SubParsersAction``."""
     seal = subparsers.add_parser("seal", help="district PKI and numbered seal registry")
@@ -271,6 +296,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--district-name", default="淄博市张店区行政审批服务局")
     p.add_argument("--valid-days", type=int, default=20 * 365)
     _key_type_option(p, "root")
+    _by_option(p)
 
     p = _leaf(group, "sample", cmd_sample, "create a sample district with seals for three offices")
     _key_type_option(p, "root and seal")
@@ -290,6 +316,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--pkcs11-module", help="keep the key on a PKCS#11 token (module path)")
     p.add_argument("--pkcs11-token", help="token label")
     _key_type_option(p, "seal")
+    _by_option(p)
 
     p = _leaf(group, "list", cmd_list, "list every seal ever issued")
     p.add_argument("--json", action="store_true")
@@ -308,6 +335,7 @@ def register(subparsers: Any) -> None:
         p.add_argument("number")
         p.add_argument("--reason", required=name != "reinstate", default="reinstated")
         p.add_argument("--at", type=rfc3339_time, help="effective time (default now)")
+        _by_option(p)
         if name == "revoke":
             p.add_argument(
                 "--code",
@@ -325,3 +353,5 @@ def register(subparsers: Any) -> None:
     p = _leaf(group, "export-trust", cmd_export_trust, "write the signed trust bundle (needs the root key)")
     p.add_argument("file", nargs="?", help="where to write it (default: trust-bundle.json in the registry directory)")
     p.add_argument("--crl-days", type=int, default=7, help="days until the CRL's next update")
+
+    add_acts_command(group, _leaf)

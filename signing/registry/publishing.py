@@ -65,7 +65,9 @@ class RegistryPublishing:
         if not 1 <= crl_days <= MAX_CRL_DAYS:
             raise TrustBundleError(f"the CRL's next update must be 1 to {MAX_CRL_DAYS} days ahead, not {crl_days}")
         root_key = self._root_key(passphrase or load_root_passphrase())
-        bundle = build_trust_bundle(root_key, self._root_cert, self.district, self.seals(), _now(now), crl_days)
+        seals = self.seals()
+        acts = self._state.get("acts", [])
+        bundle = build_trust_bundle(root_key, self._root_cert, self.district, seals, _now(now), crl_days, acts)
         if path is not None:
             text = json.dumps(bundle, ensure_ascii=False, indent=2) + "\n"
             atomic_write(Path(path), text.encode("utf-8"))

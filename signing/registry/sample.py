@@ -40,10 +40,11 @@ def create_sample_district(
     item. Give both explicitly (the gateway passes its catalogue's public and
     delegated items) so that a verifier refuses a seal of the wrong kind.  Root and seals are all ``key_type``,
     and share ``passphrase`` (a demo: a real district gives the root its own,
-    docs/seals.md).  The signed bundle is written to ``trust-bundle.json`` in
-    the registry directory, as the ``seal`` commands do after every change.
+    docs/seals.md), and records no acts in the registry's act log.  The signed
+    bundle is written to ``trust-bundle.json`` in the registry directory, as
+    the ``seal`` commands do after every change.
     """
-    registry = SealRegistry.create(directory, passphrase=passphrase, now=now, key_type=key_type)
+    registry = SealRegistry.create(directory, passphrase=passphrase, now=now, key_type=key_type, record=False)
     for office, name in offices:
         registry.issue(
             office=office,
@@ -53,6 +54,7 @@ def create_sample_district(
             passphrase=passphrase,
             not_before=now,
             key_type=key_type,
+            record=False,
         )
         registry.issue(
             office=office,
@@ -62,6 +64,7 @@ def create_sample_district(
             passphrase=passphrase,
             not_before=now,
             key_type=key_type,
+            record=False,
         )
     registry.publish_trust_bundle(passphrase=passphrase)
     return registry

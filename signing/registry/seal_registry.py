@@ -22,7 +22,7 @@ it was.  Seals are never deleted, so numbers are never reused.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,24 +51,26 @@ from signing.model import (
     allocate_seal_number,
     check_office_code,
     check_scope,
+    format_time,
     scope_specificity,
 )
-from signing.pki.certificates import REASON_CODES, build_root_certificate, build_seal_certificate, fingerprint
+from signing.pki.certificates import build_root_certificate, build_seal_certificate, fingerprint
 from signing.pki.seal_info import SealInfo
+from signing.registry.acts import record_act
 from signing.registry.publishing import RegistryPublishing
 from signing.registry.seal_keys import create_seal_key, open_signer
 from signing.registry.state_file import REGISTRY_FORMAT, file_version, read_state, write_state
+from signing.registry.state_file import ROOT_KEY_FILE as ROOT_KEY_FILE
+from signing.registry.status_changes import SealStatusChanges
 
 DEFAULT_DISTRICT = ("370303", "淄博市张店区行政审批服务局")
-#: Where the ``seal`` commands keep the signed bundle, in the registry directory.
-ROOT_KEY_FILE = "root/root-key.pem"
 
 
 def _now(moment: datetime | None) -> datetime:
     return (moment or datetime.now(UTC)).astimezone(UTC)
 
 
-class SealRegistry(RegistryPublishing):
+class SealRegistry(SealStatusChanges, RegistryPublishing):
     """Open with :meth:`open`, create with :meth:`create`; methods mirror the CLI."""
 
     def __init__(self, directory: Path, state: dict[str, Any]) -> None:
@@ -97,6 +99,8 @@ class SealRegistry(RegistryPublishing):
         now: datetime | None = None,
         key_type: KeyType | str = DEFAULT_KEY_TYPE,
         root_passphrase: Passphrase | None = None,
+        record: bool = True,
+        by: str | None = None,
     ) -> SealRegistry:
         """Create the district root (CA certificate + encrypted key) in an empty directory.
 
@@ -104,6 +108,9 @@ class SealRegistry(RegistryPublishing):
         CRLs and trust bundles with its curve's hash.  Seals choose their own.
         The root key is encrypted with ``root_passphrase``, else ``passphrase``,
         else :func:`signing.keys.passphrase.load_root_passphrase` (the environment).
+        With ``record`` (every change but a demo's), the act is logged in the
+        registry, signed by the new root, as made ``by`` (default: this user
+        and host; :mod:`signing.registry.acts`).
         """
         path = Path(directory)
         if (path / "registry.json").exists():
@@ -127,7 +134,11 @@ class SealRegistry(RegistryPublishing):
                 "root_sha256": fingerprint(cert),
                 "last_sequence": {kind.value: 0 for kind in SealKind},
                 "seals": [],
+                "acts": [],
             }
+            if record:
+                fields = {"district": district, "root_sha256": state["root_sha256"], "key_type": root_type.name}
+                record_act(state, "seal.district_created", fields, at=_now(now), by=by, root_key=key, root=cert)
             write_state(path, state)
         return cls(path, state)
 
@@ -142,6 +153,11 @@ class SealRegistry(RegistryPublishing):
         return registry
 
     # -- reading ---------------------------------------------------------
+    def acts(self) -> list[dict[str, Any]]:
+        """The act log: every recorded change, oldest first (:mod:`signing.registry.acts`)."""
+        self.seals()  # re-reads registry.json when another process changed it
+        return [dict(act) for act in self._state.get("acts", [])]
+
     @property
     def district(self) -> dict[str, str]:
         return dict(self._state["district"])
@@ -208,6 +224,8 @@ class SealRegistry(RegistryPublishing):
         pin: str | None = None,
         key_type: KeyType | str = DEFAULT_KEY_TYPE,
         root_passphrase: Passphrase | None = None,
+        record: bool = True,
+        by: str | None = None,
     ) -> Seal:
         """Issue a numbered seal: key pair, certificate signed by the root, registry entry.
 
@@ -266,76 +284,15 @@ class SealRegistry(RegistryPublishing):
             self._state["seals"].append(seal.to_dict())
             last = self._state["last_sequence"]
             last[kind.value] = max(last[kind.value], sequence)
+            if record:
+                fields: dict[str, Any] = {"seal_number": seal_number, "office": office, "seal_kind": kind.value}
+                fields.update(scope=list(clean_scope), key_type=seal_type.name, not_before=format_time(start))
+                record_act(
+                    self._state, "seal.issued", fields, at=_now(None), by=by, root_key=root_key, root=self._root_cert
+                )
             write_state(self.directory, self._state)
             self._seen, self._seal_cache = file_version(self.directory), None
         return seal
-
-    # -- status changes --------------------------------------------------
-    def revoke(
-        self,
-        number: str,
-        reason: str,
-        *,
-        at: datetime | None = None,
-        reason_code: str = "unspecified",
-    ) -> Seal:
-        """Revoke for good; documents sealed before ``at`` stay valid (with a note)."""
-        if reason_code not in REASON_CODES:
-            raise RegistryError(f"revocation reason code must be one of {', '.join(REASON_CODES)}")
-        return self._change(number, SealStatus.REVOKED, reason, at, reason_code, lambda s: True)
-
-    def suspend(self, number: str, reason: str, *, at: datetime | None = None) -> Seal:
-        return self._change(
-            number,
-            SealStatus.SUSPENDED,
-            reason,
-            at,
-            "certificate_hold",
-            lambda s: s is SealStatus.ACTIVE,
-        )
-
-    def reinstate(self, number: str, reason: str = "reinstated", *, at: datetime | None = None) -> Seal:
-        return self._change(
-            number,
-            SealStatus.ACTIVE,
-            reason,
-            at,
-            "unspecified",
-            lambda s: s is SealStatus.SUSPENDED,
-        )
-
-    def _change(
-        self,
-        number: str,
-        status: SealStatus,
-        reason: str,
-        at: datetime | None,
-        reason_code: str,
-        allowed_from: Callable[[SealStatus], bool],
-    ) -> Seal:
-        if not reason.strip():
-            raise RegistryError("a reason is required")
-        moment = _now(at)
-        if moment > _now(None):
-            raise RegistryError("status changes cannot be dated in the future")
-        with exclusive_lock(self.directory / "registry.lock"):
-            self._state = read_state(self.directory)
-            entries = self._state["seals"]
-            index = next((i for i, e in enumerate(entries) if e["number"] == number), None)
-            if index is None:
-                raise SealNotFoundError(f"no seal numbered {number} in {self.directory}")
-            seal = Seal.from_dict(entries[index])
-            if seal.status is SealStatus.REVOKED or not allowed_from(seal.status):
-                raise RegistryError(f"seal {number} is {seal.status.value}; cannot make it {status.value}")
-            if moment < seal.history[-1].at:
-                raise RegistryError("status history must stay in time order")
-            event = StatusEvent(status, moment, reason.strip(), reason_code)
-            updated = replace(seal, history=(*seal.history, event))
-            entries[index] = updated.to_dict()
-            write_state(self.directory, self._state)
-            self._seen, self._seal_cache = file_version(self.directory), None
-        self._signers.pop(number, None)
-        return updated
 
     # -- keys and export -------------------------------------------------
     def signer_for(self, seal: Seal | str, *, passphrase: Passphrase | None = None, pin: str | None = None) -> Signer:

@@ -17,6 +17,8 @@ from signing.fsutil import atomic_write
 from signing.jose import ijson
 
 REGISTRY_FORMAT = "onewindow-seal-registry/1"
+#: Where the district root key is kept in the registry directory (on the bureau's machine only).
+ROOT_KEY_FILE = "root/root-key.pem"
 
 
 def read_state(directory: Path) -> dict[str, Any]:

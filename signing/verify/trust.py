@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,15 +32,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from signing.errors import IJsonError, JwsFormatError, NotJsonError, TrustBundleError
+from signing.errors import IJsonError, NotJsonError, TrustBundleError
 from signing.jose import ijson
 from signing.jose.header_cache import HeaderCache
-from signing.jose.jcs import canonicalize
-from signing.jose.jws import b64url, parse_detached, sign_detached, signing_input
-from signing.keys.algorithms import key_type_of
-from signing.keys.signers import FileSigner
 from signing.model import Seal, SealStatus, format_time, parse_time
 from signing.pki.certificates import build_crl, issued_by
+from signing.pki.root_signature import root_signature_problem, sign_by_root
 from signing.sealing import DYNAMIC_MARKER
 from signing.verify.pinning import (
     Anchor,
@@ -63,12 +59,14 @@ def build_trust_bundle(
     seals: list[Seal],
     now: datetime,
     crl_days: int = 7,
+    acts: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Assemble and sign a bundle (the registry calls this on ``export-trust``).
 
     The signature's ``alg`` is the root key's: ES384 for a P-384 root.
+    ``acts`` is the registry's act log (:mod:`signing.registry.acts`), carried
+    as it is: each act is signed by the root on its own.
     """
-    signer = FileSigner(root_key)
     crl = build_crl(root_key, root_cert, seals, now, crl_days)
     root_der = root_cert.public_bytes(Encoding.DER)
     body: dict[str, Any] = {
@@ -80,14 +78,9 @@ def build_trust_bundle(
         "root_sha256": hashlib.sha256(root_der).hexdigest(),
         "crl": base64.b64encode(crl.public_bytes(Encoding.DER)).decode("ascii"),
         "seals": [seal.to_dict(include_key=False) for seal in seals],
+        "acts": list(acts or []),
     }
-    header = {
-        "alg": signer.algorithm,
-        "typ": BUNDLE_TYP,
-        "x5t#S256": b64url(hashlib.sha256(root_der).digest()),
-    }
-    header_json = json.dumps(header, separators=(",", ":")).encode()
-    body["signature"] = sign_detached(header_json, canonicalize(body), signer)
+    body["signature"] = sign_by_root(body, root_key, root_der, BUNDLE_TYP)
     return body
 
 
@@ -166,7 +159,7 @@ class TrustBundle:
             if pinned != actual:
                 raise TrustBundleError(f"trust bundle root {actual} is not the pinned district root {pinned}")
             anchor = Anchor(AnchorSource.ROOT_FINGERPRINT, "root pinned by the fingerprint given (--root-fingerprint)")
-        _check_signature(data, root, root_der)
+        _check_signature(data, root)
         try:
             seals = [Seal.from_dict(entry) for entry in data["seals"]]
             crl = x509.load_der_x509_crl(base64.b64decode(data["crl"], validate=True))
@@ -221,6 +214,12 @@ class TrustBundle:
         anchor = Anchor(AnchorSource.LOCAL_REGISTRY, f"the verifier's own registry of district {district['code']}")
         return cls(data, root, seals, None, anchor)
 
+    @property
+    def acts(self) -> list[dict[str, Any]]:
+        """The registry's act log as the bundle carries it (none in a bundle made before acts existed)."""
+        acts = self.data.get("acts", [])
+        return list(acts) if isinstance(acts, list) else []
+
     def seal_entries(self) -> list[dict[str, Any]]:
         """The bundle's ``seals`` member: every seal with its status history, as JSON data."""
         return list(self.data["seals"])
@@ -253,32 +252,10 @@ def load_trust_bundle(
     return TrustBundle.from_dict(data, root_fingerprint=root_fingerprint, trust_store=trust_store, first_use=first_use)
 
 
-def _check_signature(data: dict[str, Any], root: x509.Certificate, root_der: bytes) -> None:
-    body = {k: v for k, v in data.items() if k != "signature"}
-    try:
-        header_b64, header, signature = parse_detached(data.get("signature"))  # type: ignore[arg-type]
-    except JwsFormatError as exc:
-        raise TrustBundleError(f"trust bundle signature is malformed: {exc}") from None
-    expected_thumbprint = b64url(hashlib.sha256(root_der).digest())
-    if header.get("x5t#S256") != expected_thumbprint:
-        raise TrustBundleError("trust bundle signature was not made by the bundle's root")
-    public_key = root.public_key()
-    key_type = key_type_of(public_key)
-    if not isinstance(public_key, ec.EllipticCurvePublicKey) or key_type is None:
-        raise TrustBundleError("trust bundle root key is not ECDSA P-384 or P-256")
-    if header.get("alg") != key_type.alg:
-        raise TrustBundleError(
-            f"trust bundle signature says alg {header.get('alg')!r}, "
-            f"but the root's {key_type.nist_name} key signs {key_type.alg}"
-        )
-    try:
-        payload = canonicalize(body)
-    except ValueError as exc:
-        raise TrustBundleError(f"trust bundle content is not canonicalizable: {exc}") from None
-    if not key_type.verify(public_key, signature, signing_input(header_b64, payload)):
-        raise TrustBundleError(
-            "trust bundle signature does not verify: the bundle was altered after the root signed it"
-        )
+def _check_signature(data: dict[str, Any], root: x509.Certificate) -> None:
+    problem = root_signature_problem(data, root, BUNDLE_TYP, "the bundle")
+    if problem is not None:
+        raise TrustBundleError(f"trust bundle {problem}")
 
 
 def _check_crl(

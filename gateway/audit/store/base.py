@@ -141,6 +141,11 @@ class LogTx(Protocol):
 
 _HEAD = "SELECT size, frontier, chain FROM audit_head WHERE id = 1"
 _LATEST = "SELECT tree_size, signed, frontier, created_at FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1"
+SINCE = (
+    "SELECT tree_size, signed, frontier, created_at FROM audit_checkpoints WHERE tree_size >= "
+    "COALESCE((SELECT MAX(tree_size) FROM audit_checkpoints WHERE tree_size <= ?), 0) ORDER BY tree_size"
+)
+"""The checkpoints from the last one at or below a size on (``?`` placeholder)."""
 _FIRST_GAP = (
     "SELECT MIN(seq + 1) FROM audit_entries a WHERE seq + 1 < ? "
     "AND NOT EXISTS (SELECT 1 FROM audit_entries b WHERE b.seq = a.seq + 1)"
@@ -301,6 +306,10 @@ class AuditStore(abc.ABC):
     @abc.abstractmethod
     async def latest_checkpoint(self) -> StoredCheckpoint | None:
         """The checkpoint with the largest tree size."""
+
+    @abc.abstractmethod
+    async def checkpoints_since(self, size: int) -> list[StoredCheckpoint]:
+        """The checkpoints from the last one at or below ``size`` on, smallest first (all when there is none)."""
 
     @abc.abstractmethod
     async def subtree_hashes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:

@@ -38,6 +38,7 @@ import asyncpg
 from gateway.audit.chain import EntryChain
 from gateway.audit.entries import PreparedEntry
 from gateway.audit.store.base import (
+    SINCE,
     AuditStore,
     BatchRows,
     EntryRow,
@@ -184,6 +185,9 @@ class PostgresAuditStore(AuditStore):
             "SELECT tree_size, signed, frontier, created_at FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1"
         )
         return None if row is None else stored_checkpoint(tuple(row))
+
+    async def checkpoints_since(self, size: int) -> list[StoredCheckpoint]:
+        return [stored_checkpoint(tuple(r)) for r in await self.store.pool.fetch(_numbered(SINCE), size)]
 
     async def subtree_hashes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         if not keys:

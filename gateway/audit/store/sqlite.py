@@ -22,6 +22,7 @@ import aiosqlite
 from gateway.audit.chain import EntryChain
 from gateway.audit.entries import PreparedEntry
 from gateway.audit.store.base import (
+    SINCE,
     AuditStore,
     EntryRow,
     LogTx,
@@ -124,6 +125,9 @@ class SQLiteAuditStore(AuditStore):
     async def latest_checkpoint(self) -> StoredCheckpoint | None:
         row = await self.store.read_one(_CHECKPOINTS + " ORDER BY tree_size DESC LIMIT 1", tuples=True)
         return None if row is None else stored_checkpoint(row)
+
+    async def checkpoints_since(self, size: int) -> list[StoredCheckpoint]:
+        return [stored_checkpoint(r) for r in await self.store.read(SINCE, (size,), tuples=True)]
 
     async def subtree_hashes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         found: dict[tuple[int, int], bytes] = {}

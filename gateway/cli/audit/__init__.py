@@ -1,4 +1,4 @@
-"""``onewindow audit ...``: verify the audit log, prove from it, export it, tell a request's story, recover it.
+"""``onewindow audit ...``: verify the audit log, prove from it, export it, tell a request's story, recover, reconcile.
 
 Exit codes (every command): 0 valid / done, 1 a problem was detected (or
 there is nothing yet to prove it with), 2 bad input, with a one-line message.
@@ -34,9 +34,12 @@ def _command(handler: Any) -> Any:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``audit`` and its subcommands to the ``onewindow`` parser."""
     from gateway.cli.audit import commands
+    from gateway.cli.audit.reconcile import add_reconcile_command
     from signing.cli.audit import add_check_proof_command
 
-    audit = subparsers.add_parser("audit", help="the tamper-evident audit log: verify, prove, export, show, recover")
+    audit = subparsers.add_parser(
+        "audit", help="the tamper-evident audit log: verify, prove, export, show, recover, reconcile"
+    )
     sub = audit.add_subparsers(dest="audit_command", metavar="COMMAND", required=True)
 
     def leaf(name: str, handler: Any, help_text: str) -> argparse.ArgumentParser:
@@ -87,4 +90,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = leaf("recover", commands.recover_log, "set aside what the gateway did not write, record it, sign again")
     p.add_argument("--by", required=True, help="who is acting (recorded in the audit log)")
     p.add_argument("--reason", required=True, help="why, e.g. the incident number (recorded in the audit log)")
+    add_reconcile_command(leaf)
     add_check_proof_command(sub)

@@ -26,6 +26,7 @@ from gateway.audit.setup import cli_instance, open_store, optional_secret
 from gateway.audit.store.base import AuditStore, StoredCheckpoint
 from gateway.audit.story import story
 from gateway.audit.verify import verify_store
+from gateway.audit.witness import Witness, publish_to
 from gateway.cli.audit.console import EXIT_OK, EXIT_PROBLEM, Progress, write_json
 from gateway.config import Settings, load_settings
 from gateway.errors import AuditInputError, AuditIntegrityError, AuditKeyError, VerifyInputError
@@ -319,17 +320,27 @@ def _create_secret(settings: Settings) -> None:
 async def checkpoint(args: argparse.Namespace) -> int:
     settings = _settings(args)
     signer = load_signer(settings)
+    witness = Witness.for_settings(settings, signer.public_key(), log_id(settings))
     async with open_store(settings) as (_, audit):
         try:
+            behind = await witness.judge(audit) if witness is not None else None
+            if behind is not None:  # signing now would fork the log the witness holds
+                raise AuditIntegrityError(f"the store is {behind.where()}: {behind.what}")
             signed = await audit.checkpoint(signer, log_id(settings))
+            published = await publish_to(witness, audit)
         except AuditIntegrityError as exc:
-            print(f"refused to sign: {exc}; see 'onewindow audit recover'", file=sys.stderr)
+            print(
+                f"refused to sign: {exc}; see 'onewindow audit recover' and 'onewindow audit reconcile'",
+                file=sys.stderr,
+            )
             return EXIT_PROBLEM
     if signed is None:
         print("the latest checkpoint already covers the whole log")
     else:
         cp = signed.checkpoint
         print(f"signed checkpoint at size {cp.tree_size:,}, root {base64.b64encode(cp.root_hash).decode()}")
+    if published:
+        print(published)
     return EXIT_OK
 
 
@@ -342,8 +353,15 @@ async def recover_log(args: argparse.Namespace) -> int:
     if optional_secret(settings) is None:
         raise AuditInputError(f"no district audit secret at {secret_path(settings)}: recovery needs the chain key")
 
+    witness = Witness.for_settings(settings, signer.public_key(), log_id(settings))
     async with open_store(settings) as (_, audit):
         try:
+            latest, _ = await witness.latest() if witness is not None else (None, None)
+            stored = await audit.latest_checkpoint()
+            if latest is not None and latest.checkpoint.tree_size > (stored.tree_size if stored else 0):
+                raise RecoveryRefused(
+                    "the store is behind its witness (a restored backup): 'onewindow audit reconcile'"
+                )
             done = await recover(
                 audit, signer, log_id(settings), by=args.by, reason=args.reason, instance=cli_instance()
             )
@@ -354,6 +372,7 @@ async def recover_log(args: argparse.Namespace) -> int:
             print("the audit log is sound from its latest signed checkpoint: nothing to recover")
             return EXIT_OK
         signed = await audit.checkpoint(signer, log_id(settings))
+        await publish_to(witness, audit)
     print(f"found: {done.found.describe()}")
     if done.set_aside is not None:
         first, last = done.set_aside

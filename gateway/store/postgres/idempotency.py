@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 
 from gateway.errors import StoreError
-from gateway.store.base import ClaimState, IdempotencyClaim
+from gateway.store.base import ClaimState, IdempotencyClaim, LostKey
 
 
 class PostgresIdempotency:
@@ -88,6 +88,14 @@ class PostgresIdempotency:
             caller_id,
             key,
         )
+
+    async def lost_key(self, caller_id: str, key_digest: str) -> LostKey | None:
+        row = await self.pool.fetchrow(
+            "SELECT request_id, request_digest FROM lost_requests WHERE caller_id = $1 AND key_digest = $2",
+            caller_id,
+            key_digest,
+        )
+        return None if row is None else LostKey(row[0], row[1])
 
     async def purge_idempotency_keys(self, now: datetime) -> int:
         status = await self.pool.execute("DELETE FROM idempotency_keys WHERE expires_at <= $1", now)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
 import aiosqlite
 
-from gateway.store.base import ClaimState, IdempotencyClaim
+from gateway.store.base import ClaimState, IdempotencyClaim, LostKey
 from gateway.store.sqlite.rows import dt, ts
 
 
@@ -18,6 +19,9 @@ class SQLiteIdempotency:
 
     def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:  # provided by SQLiteStore
         raise NotImplementedError
+
+    async def read_one(self, sql: str, params: Sequence[Any] = (), *, tuples: bool = False) -> Any | None:
+        raise NotImplementedError  # provided by SQLiteStore
 
     async def claim_idempotency_key(
         self,
@@ -74,6 +78,14 @@ class SQLiteIdempotency:
                     key,
                 ),
             )
+
+    async def lost_key(self, caller_id: str, key_digest: str) -> LostKey | None:
+        row = await self.read_one(
+            "SELECT request_id, request_digest FROM lost_requests WHERE caller_id = ? AND key_digest = ?",
+            (caller_id, key_digest),
+            tuples=True,
+        )
+        return None if row is None else LostKey(row[0], row[1])
 
     async def purge_idempotency_keys(self, now: datetime) -> int:
         async with self.transaction() as db:
