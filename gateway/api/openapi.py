@@ -94,7 +94,7 @@ def _paths(examples: dict[str, Any]) -> dict[str, Any]:
                     "502": openapi_problem("The agency answered unreadably"),
                     "503": openapi_problem(
                         "Agency unavailable and the item cannot be deferred, or no valid seal, or the gateway's "
-                        "audit log was found damaged (audit-unavailable: nothing was done)"
+                        "audit log was found damaged or behind its witness (audit-unavailable: nothing was done)"
                     ),
                 },
             }
