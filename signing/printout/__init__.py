@@ -1,5 +1,6 @@
 """Sealed documents as signed PDF printouts (PDF/A-3b, PAdES), and their verification.
 
+* :mod:`~signing.printout.libraries` -- reportlab, pyHanko and pypdf, or a one-line refusal naming the extra
 * :mod:`~signing.printout.layout` -- which parts of a document are printed, under which labels; the sheet
 * :mod:`~signing.printout.fonts` -- the CJK TrueType font embedded in every printout
 * :mod:`~signing.printout.page` -- drawing the sheet, the stamp and the QR code (reportlab)
@@ -15,4 +16,4 @@ modules import them lazily, so the rest of ``signing`` works without it.
 ``__all__`` names the modules other packages may import; the rest are this package's own.
 """
 
-__all__ = ["layout", "render", "verify_pdf"]
+__all__ = ["layout", "reading", "render", "verify_pdf"]

@@ -129,8 +129,10 @@ def shown(value: Any) -> str:
         return MISSING
     if isinstance(value, bool):
         return "是" if value else "否"
-    if isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
-        return "、".join(shown(v) for v in value) or MISSING
+    if isinstance(value, Mapping):
+        return "；".join(f"{key}：{shown(inner)}" for key, inner in value.items()) or MISSING
+    if isinstance(value, list):
+        return ("、" if all(not isinstance(v, Mapping | list) for v in value) else "；").join(shown(v) for v in value) or MISSING
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
@@ -209,9 +211,12 @@ def _generic_table(key: str, rows: list[dict[str, Any]]) -> Table:
 
 
 def _printed_table(table: Table, rows: Any) -> PrintedTable:
+    """The table as printed: its declared columns, then every other member its rows have (by name)."""
     body = rows if _is_table(rows) else []
-    printed = tuple(tuple(shown(lookup(row, column.key)) for column in table.columns) for row in body)
-    return PrintedTable(table.title, tuple(c.label for c in table.columns), printed)
+    declared = {c.key.split(".")[0] for c in table.columns}
+    columns = list(table.columns) + [c for c in _generic_table(table.key, body).columns if c.key not in declared]
+    printed = tuple(tuple(shown(lookup(row, column.key)) for column in columns) for row in body)
+    return PrintedTable(table.title, tuple(c.label for c in columns), printed)
 
 
 def _date_words(issued_at: Any) -> str:
@@ -246,7 +251,7 @@ def sheet_for(document: Mapping[str, Any], layout: Layout) -> Sheet:
         _printed_table(_generic_table(k, rows), rows) for k, rows in _tables(content, "") if not _covered(k, named)
     )
     values = [shown(v) for _, v in _scalars(content, "")]
-    values += [shown(v) for _, rows in _tables(content, "") for row in rows for _, v in _scalars(row, "")]
+    values += [shown(v) for _, rows in _tables(content, "") for row in rows for v in row.values()]
     sheet = Sheet(
         title=layout.title or shown(lookup(document, "item_name.zh")),
         header=result_header(document),

@@ -14,7 +14,6 @@ page content, and clicking it in a reader opens the signature.
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,24 +24,9 @@ from signing.errors import PrintoutError
 from signing.keys.algorithms import key_type_for_alg
 from signing.keys.signers import Signer
 from signing.model import Seal
+from signing.printout.libraries import require_pdf_libraries
 
 SIGNATURE_FIELD = "OnewindowSeal"
-
-
-def pyhanko() -> Any:
-    """Import pyHanko quietly (it imports DSA, which ``cryptography`` warns about) or say which extra is missing."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        try:
-            import pyhanko.sign  # noqa: F401
-            import pyhanko.sign.validation  # noqa: F401
-        except ImportError as exc:
-            raise PrintoutError(
-                f"PDF printouts need the pdf extra: pip install 'onewindow-signing[pdf]' ({exc.name} is missing)"
-            ) from None
-    import pyhanko as module
-
-    return module
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +40,7 @@ class SignatureInfo:
 
 
 def _cms_signer_class() -> type:
-    pyhanko()
+    require_pdf_libraries()
     from asn1crypto import algos
     from asn1crypto import x509 as asn1_x509
     from pyhanko.sign.signers.pdf_cms import Signer as CmsSigner
@@ -121,7 +105,7 @@ def sign_pdf(
     timestamp_url: str | None = None,
 ) -> bytes:
     """Sign ``pdf`` (PAdES-B-B; B-T with ``timestamp_url``) as an incremental update; returns the signed file."""
-    pyhanko()
+    require_pdf_libraries()
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers, timestamps
 

@@ -171,14 +171,27 @@ _RULED: list[tuple[Any, ...]] = [
 ]
 
 
-def _table(printed: PrintedTable, styles: dict[str, Any], width: float) -> list[Any]:
-    from reportlab.platypus import Table, TableStyle
+#: A table wider than this is printed one record per block (label and value side by side), not in columns.
+MAX_COLUMNS = 7
 
+
+def _table(printed: PrintedTable, styles: dict[str, Any], width: float) -> list[Any]:
+    from reportlab.platypus import Spacer, Table, TableStyle
+
+    heading = _p(printed.title, styles["heading"])
+    if not printed.rows:
+        return [heading, _p("（无）", styles["cell"])]
+    if len(printed.headers) > MAX_COLUMNS:
+        blocks: list[Any] = [heading]
+        for number, row in enumerate(printed.rows, 1):
+            pairs = (("序号", str(number)), *zip(printed.headers, row, strict=True))
+            blocks.extend([_grid(pairs, styles, width), Spacer(1, 5)])
+        return blocks
     header = [_p(h, styles["label"]) for h in printed.headers]
-    body = [[_p(cell, styles["cell"]) for cell in row] for row in printed.rows] or [[_p("（无）", styles["cell"])] + [_p("", styles["cell"])] * (len(header) - 1)]
+    body = [[_p(cell, styles["cell"]) for cell in row] for row in printed.rows]
     table = Table([header, *body], colWidths=[width / len(header)] * len(header), repeatRows=1)
-    table.setStyle(TableStyle(_RULED + [("BACKGROUND", (0, 0), (-1, 0), (0.93, 0.93, 0.93))]))
-    return [_p(printed.title, styles["heading"]), table]
+    table.setStyle(TableStyle([*_RULED, ("BACKGROUND", (0, 0), (-1, 0), (0.93, 0.93, 0.93))]))
+    return [heading, table]
 
 
 class _SigningPlace:
