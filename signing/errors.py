@@ -18,7 +18,7 @@ Callers catch at the level they care about::
     ├── ProofError                  a Merkle proof cannot be checked
     ├── BundleFormatError           not a well-formed audit export bundle
     ├── EntryFormatError            not a well-formed audit entry
-    └── PrintoutError               a printout cannot be laid out, rendered or signed (no font, no PDF extra, bad layout)
+    └── PrintoutError               a printout cannot be rendered or signed (no font, no PDF extra, bad layout)
         └── LayoutError             a printout layout declaration is malformed
 
 Verification never raises for a bad *document* (it returns a report); these

@@ -115,7 +115,9 @@ async def _verify_pdf(request: web.Request, gateway: Any) -> web.Response:
     """A printout: the PDF's verdict, and the verdict on the sealed JSON it carries."""
     raw = await read_limited(request, min(MAX_PRINTOUT_BYTES, gateway.settings.max_body_bytes))
     if not is_pdf(raw):
-        raise ProblemError(MALFORMED_REQUEST, "The body is not a PDF (it does not start with %PDF-).", "请求内容不是 PDF 文件。")
+        raise ProblemError(
+            MALFORMED_REQUEST, "The body is not a PDF (it does not start with %PDF-).", "请求内容不是 PDF 文件。"
+        )
     trust = gateway.sealer.trust_view()
     try:
         roots = timestamp_roots(gateway.settings)
@@ -124,7 +126,9 @@ async def _verify_pdf(request: web.Request, gateway: Any) -> web.Response:
         )
     except (PrintoutError, PrintoutUnavailable) as exc:
         raise ProblemError(
-            PRINTOUT_UNAVAILABLE, f"This gateway cannot read printouts now: {exc}.", f"本网关暂时无法核验打印件：{exc}。"
+            PRINTOUT_UNAVAILABLE,
+            f"This gateway cannot read printouts now: {exc}.",
+            f"本网关暂时无法核验打印件：{exc}。",
         ) from None
     report, document = result.report, result.document
     await _record(gateway, raw, report, document)

@@ -42,5 +42,7 @@ def parse_printout_settings(table: Any) -> PrintoutSettings:
     if url:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"printouts.timestamp_url: expected an http(s) URL of a time-stamping authority, got {url[:80]!r}")
+            raise ValueError(
+                f"printouts.timestamp_url: expected an http(s) URL of a time-stamping authority, got {url[:80]!r}"
+            )
     return PrintoutSettings(**values)

@@ -27,8 +27,8 @@ from gateway.config.callers import CallerConfig, Office, parse_callers, parse_of
 from gateway.config.environment import apply_environment
 from gateway.config.http import HttpLimits, parse_http_limits
 from gateway.config.metrics import MetricsSettings, parse_metrics_settings
-from gateway.config.printouts import PrintoutSettings, parse_printout_settings
 from gateway.config.outbox import OutboxSettings, parse_outbox
+from gateway.config.printouts import PrintoutSettings, parse_printout_settings
 from gateway.config.retention import RetentionSettings, parse_retention_settings
 from gateway.config.sections import check_sections
 from gateway.config.values import get_value, positive

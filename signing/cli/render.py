@@ -18,11 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from signing.cli.seal import DEFAULT_PKI, PKI_ENV
 from signing.errors import IJsonError, LayoutError, SigningError
 from signing.fsutil import atomic_write
 from signing.jose import ijson
 from signing.printout.layout import GENERIC, Layout, parse_layout
-from signing.cli.seal import DEFAULT_PKI, PKI_ENV
 from signing.verify.reading import MAX_MEMBERS, unwrap_request_resource
 
 LayoutSource = Callable[[str], Layout | None]
@@ -102,6 +102,9 @@ def register(subparsers: Any, layouts: LayoutSource | None = None) -> None:
     p.add_argument("--pki", metavar="DIR", help=f"seal registry directory (default ${PKI_ENV} or {DEFAULT_PKI})")
     p.add_argument("--layout", metavar="FILE", help="a layout file (TOML or JSON, as [items.printout] declares one)")
     p.add_argument("--timestamp-url", metavar="URL", help="an RFC 3161 time-stamping authority: PAdES-B-T")
-    p.add_argument("--font", metavar="PATH[#INDEX]", help="the CJK TrueType font (default $ONEWINDOW_PRINTOUT_FONT "
-                   "or the first installed: fonts-wqy-zenhei)")
+    p.add_argument(
+        "--font",
+        metavar="PATH[#INDEX]",
+        help="the CJK TrueType font (default $ONEWINDOW_PRINTOUT_FONT or the first installed: fonts-wqy-zenhei)",
+    )
     p.set_defaults(func=lambda args: cmd_render(args, layouts))

@@ -52,7 +52,9 @@ def _xmp_pdfa() -> object:
 def _output_intent(writer: object) -> object:
     from pyhanko.pdf_utils import generic
 
-    profile = generic.StreamObject({generic.pdf_name("/N"): generic.NumberObject(3)}, stream_data=ICC_PROFILE.read_bytes())
+    profile = generic.StreamObject(
+        {generic.pdf_name("/N"): generic.NumberObject(3)}, stream_data=ICC_PROFILE.read_bytes()
+    )
     profile.compress()
     return generic.DictionaryObject(
         {
@@ -116,7 +118,7 @@ def make_archival(pdf: bytes, sealed_json: bytes, about: Description) -> bytes:
             super().__setattr__(name, value)
 
     writer = copy_into_new_writer(PdfFileReader(io.BytesIO(pdf)), writer_kwargs={"info": generic.DictionaryObject()})
-    writer._meta = _Dated(  # noqa: SLF001 - the only way to give pyHanko a fixed modification date
+    writer._meta = _Dated(
         title=about.title,
         author=about.author,
         subject=about.subject,
@@ -130,9 +132,7 @@ def make_archival(pdf: bytes, sealed_json: bytes, about: Description) -> bytes:
     _attach(writer, sealed_json, about.created)
     _print_annotations(writer)
     identity = hashlib.sha256(sealed_json).digest()[:16]
-    writer._document_id = generic.ArrayObject(  # noqa: SLF001 - pyHanko draws a random ID; ours is reproducible
-        [generic.ByteStringObject(identity), generic.ByteStringObject(identity)]
-    )
+    writer._document_id = generic.ArrayObject([generic.ByteStringObject(identity), generic.ByteStringObject(identity)])
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()

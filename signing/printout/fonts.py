@@ -68,7 +68,7 @@ def _register(path: str, index: int) -> CjkFont:
 
 
 def cjk_font(spec: str | None = None) -> CjkFont:
-    """The font for printouts: ``spec`` (``PATH[#INDEX]``), else ``$ONEWINDOW_PRINTOUT_FONT``, else the first installed."""
+    """The printout font: ``spec`` (``PATH[#INDEX]``), else ``$ONEWINDOW_PRINTOUT_FONT``, else the first installed."""
     chosen = spec or os.environ.get(FONT_VARIABLE)
     if chosen:
         return _register(*_spec(chosen))

@@ -106,13 +106,17 @@ def _list(where: str, value: Any) -> Sequence[Any]:
 def parse_layout(data: Any, where: str = "printout") -> Layout:
     """Check a layout declaration (a TOML table or a JSON object) and return it; :class:`LayoutError` names the key."""
     table = _only(where, data, _LAYOUT_KEYS)
-    fields = tuple(_field(f"{where}.fields[{i}]", f) for i, f in enumerate(_list(f"{where}.fields", table.get("fields", []))))
+    fields = tuple(
+        _field(f"{where}.fields[{i}]", f) for i, f in enumerate(_list(f"{where}.fields", table.get("fields", [])))
+    )
     tables = []
     for i, raw in enumerate(_list(f"{where}.tables", table.get("tables", []))):
         at = f"{where}.tables[{i}]"
         spec = _only(at, raw, _TABLE_KEYS)
         key = _field(at, {"key": spec.get("key"), "label": "-"}).key
-        columns = tuple(_field(f"{at}.columns[{j}]", c) for j, c in enumerate(_list(f"{at}.columns", spec.get("columns"))))
+        columns = tuple(
+            _field(f"{at}.columns[{j}]", c) for j, c in enumerate(_list(f"{at}.columns", spec.get("columns")))
+        )
         if not columns:
             raise LayoutError(f"{at}.columns: a table needs at least one column")
         tables.append(Table(key, _text(at, spec, "title", required=True), columns))
@@ -120,7 +124,9 @@ def parse_layout(data: Any, where: str = "printout") -> Layout:
     repeated = sorted({k for k in keys if keys.count(k) > 1})
     if repeated:
         raise LayoutError(f"{where}: member(s) {repeated} printed twice")
-    return Layout(_text(where, table, "title", required=False), fields, tuple(tables), _text(where, table, "note", required=False))
+    return Layout(
+        _text(where, table, "title", required=False), fields, tuple(tables), _text(where, table, "note", required=False)
+    )
 
 
 def shown(value: Any) -> str:
@@ -132,7 +138,9 @@ def shown(value: Any) -> str:
     if isinstance(value, Mapping):
         return "；".join(f"{key}：{shown(inner)}" for key, inner in value.items()) or MISSING
     if isinstance(value, list):
-        return ("、" if all(not isinstance(v, Mapping | list) for v in value) else "；").join(shown(v) for v in value) or MISSING
+        return ("、" if all(not isinstance(v, Mapping | list) for v in value) else "；").join(
+            shown(v) for v in value
+        ) or MISSING
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)

@@ -24,7 +24,7 @@ def require_pdf_libraries() -> None:
         # pyHanko imports DSA classes for verifying old signatures; we never use DSA
         warnings.simplefilter("ignore", CryptographyDeprecationWarning)
         try:
-            import pyhanko.sign  # noqa: F401
+            import pyhanko.sign
             import pyhanko.sign.validation  # noqa: F401
             import pypdf  # noqa: F401
             import reportlab  # noqa: F401

@@ -14,6 +14,7 @@ page content, and clicking it in a reader opens the signature.
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -46,7 +47,7 @@ def _cms_signer_class() -> type:
     from pyhanko.sign.signers.pdf_cms import Signer as CmsSigner
     from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-    class SealCmsSigner(CmsSigner):  # type: ignore[misc]
+    class SealCmsSigner(CmsSigner):
         """pyHanko's signer interface over our Signer: the CMS is pyHanko's, the key ours."""
 
         def __init__(self, signer: Signer, seal: Seal) -> None:
@@ -79,7 +80,7 @@ def _blank_style() -> Any:
     from pyhanko.stamp.base import BaseStamp, BaseStampStyle
 
     @dataclass(frozen=True)
-    class BlankStyle(BaseStampStyle):  # type: ignore[misc]
+    class BlankStyle(BaseStampStyle):
         """No border, no text, no font: the stamp under the field is the appearance people see."""
 
         border_width: int = 0
@@ -87,11 +88,17 @@ def _blank_style() -> Any:
         def create_stamp(self, writer: Any, box: Any, text_params: dict[str, Any]) -> Any:
             return BlankStamp(writer, self, box)
 
-    class BlankStamp(BaseStamp):  # type: ignore[misc]
+    class BlankStamp(BaseStamp):
         def _render_inner_content(self) -> list[bytes]:
             return []
 
     return BlankStyle()
+
+
+def _whole_points(box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+    """The field's rectangle in whole points, never smaller than the stamp it lies over."""
+    x1, y1, x2, y2 = box
+    return math.floor(x1), math.floor(y1), math.ceil(x2), math.ceil(y2)
 
 
 def sign_pdf(
@@ -124,7 +131,7 @@ def sign_pdf(
         meta,
         signer=_cms_signer_class()(signer, seal),
         timestamper=timestamper,
-        new_field_spec=fields.SigFieldSpec(SIGNATURE_FIELD, on_page=page, box=box),
+        new_field_spec=fields.SigFieldSpec(SIGNATURE_FIELD, on_page=page, box=_whole_points(box)),
         stamp_style=_blank_style(),
     )
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))

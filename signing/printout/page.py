@@ -143,8 +143,9 @@ def _styles(font: str) -> dict[str, Any]:
 
 
 def _p(text: str, style: Any) -> Any:
-    from reportlab.platypus import Paragraph
     from xml.sax.saxutils import escape
+
+    from reportlab.platypus import Paragraph
 
     return Paragraph(escape(text), style)
 
@@ -154,11 +155,14 @@ def _grid(pairs: tuple[tuple[str, str], ...], styles: dict[str, Any], width: flo
     from reportlab.platypus import Table, TableStyle
 
     cells = [[_p(label, styles["label"]), _p(value, styles["cell"])] for label, value in pairs]
-    rows = [cells[i] + (cells[i + 1] if i + 1 < len(cells) else [_p("", styles["cell"])] * 2) for i in range(0, len(cells), 2)]
+    rows = [
+        cells[i] + (cells[i + 1] if i + 1 < len(cells) else [_p("", styles["cell"])] * 2)
+        for i in range(0, len(cells), 2)
+    ]
     label_w = width * 0.14
     table = Table(rows, colWidths=[label_w, width / 2 - label_w] * 2)
-    table.setStyle(TableStyle(_RULED + [("BACKGROUND", (0, 0), (0, -1), (0.95, 0.95, 0.95)),
-                                        ("BACKGROUND", (2, 0), (2, -1), (0.95, 0.95, 0.95))]))
+    grey = (0.95, 0.95, 0.95)
+    table.setStyle(TableStyle([*_RULED, ("BACKGROUND", (0, 0), (0, -1), grey), ("BACKGROUND", (2, 0), (2, -1), grey)]))
     return table
 
 
@@ -230,7 +234,9 @@ def _footer(code: str, font: str, canvas: Any, doc: Any) -> None:
     width, _ = doc.pagesize
     canvas.drawString(doc.leftMargin, 28, f"验证码 Verification code: {code}")
     canvas.drawRightString(width - doc.rightMargin, 28, f"第 {canvas.getPageNumber()} 页")
-    canvas.drawString(doc.leftMargin, 18, "本文书附有电子印章签名与盖章的 JSON 原件，可用 PDF 阅读器或 onewindow verify 核验。")
+    canvas.drawString(
+        doc.leftMargin, 18, "本文书附有电子印章签名与盖章的 JSON 原件，可用 PDF 阅读器或 onewindow verify 核验。"
+    )
     canvas.restoreState()
 
 
@@ -243,9 +249,19 @@ def draw_sheet(sheet: Sheet, face: StampFace, *, url: str, code: str, font: CjkF
     styles = _styles(font.name)
     out = io.BytesIO()
     doc = SimpleDocTemplate(
-        out, pagesize=A4, leftMargin=20 * mm, rightMargin=20 * mm, topMargin=18 * mm, bottomMargin=20 * mm,
-        title=title, author=sheet.issuer, subject=sheet.header[1][1], creator="Onewindow", invariant=1,
-        initialFontName=font.name, lang="zh-CN",
+        out,
+        pagesize=A4,
+        leftMargin=20 * mm,
+        rightMargin=20 * mm,
+        topMargin=18 * mm,
+        bottomMargin=20 * mm,
+        title=title,
+        author=sheet.issuer,
+        subject=sheet.header[1][1],
+        creator="Onewindow",
+        invariant=1,
+        initialFontName=font.name,
+        lang="zh-CN",
     )
     width = doc.width
     story: list[Any] = [_p(sheet.title, styles["title"]), _grid(sheet.header, styles, width), Spacer(1, 6)]

@@ -53,7 +53,9 @@ def _attachment(reader: Any) -> bytes:
     except KeyError:
         raise NotAPrintout(f"the PDF carries no attachment ({ATTACHMENT_NAME} is missing)") from None
     if len(names) != 2:
-        raise NotAPrintout(f"the PDF carries {len(names) // 2} attachments; a printout carries exactly one, {ATTACHMENT_NAME}")
+        raise NotAPrintout(
+            f"the PDF carries {len(names) // 2} attachments; a printout carries exactly one, {ATTACHMENT_NAME}"
+        )
     name, spec = str(names[0]), names[1]
     if name != ATTACHMENT_NAME:
         raise NotAPrintout(f"the PDF's attachment is {name[:80]!r}, not {ATTACHMENT_NAME}")

@@ -62,7 +62,9 @@ def _check_sealed(document: dict[str, Any], seal: Seal, trust: TrustBundle, now:
         reason = report.sub_indication.value if report.sub_indication else report.indication.value
         failed = next((c for c in report.checks if c.passed is False), None)
         detail = f" ({failed.name}: {failed.detail})" if failed and failed.detail else ""
-        raise PrintoutError(f"the sealed document does not verify ({report.indication.value}/{reason}{detail}): not printed")
+        raise PrintoutError(
+            f"the sealed document does not verify ({report.indication.value}/{reason}{detail}): not printed"
+        )
     if report.seal_number != seal.number:
         raise PrintoutError(f"the document is sealed by {report.seal_number}, not by {seal.number}")
     if not seal.usable_at(now):
@@ -96,8 +98,8 @@ def render_printout(
     """The signed PDF/A-3b printout of a sealed document (PAdES-B-B, or B-T with a time-stamping authority)."""
     from signing.printout.archive import Description, make_archival
     from signing.printout.fonts import cjk_font
-    from signing.printout.page import StampFace, draw_sheet, stamp_texts
     from signing.printout.pades import SignatureInfo, sign_pdf
+    from signing.printout.page import StampFace, draw_sheet, stamp_texts
 
     require_pdf_libraries()
     moment = (now or datetime.now(UTC)).astimezone(UTC)
@@ -107,13 +109,17 @@ def render_printout(
     font = cjk_font(options.font)
     _check_font(sheet, stamp_texts(face), font)
     code = verification_code(document)
-    drawn = draw_sheet(sheet, face, url=verification_url(options.public_url, document), code=code, font=font, title=sheet.title)
+    drawn = draw_sheet(
+        sheet, face, url=verification_url(options.public_url, document), code=code, font=font, title=sheet.title
+    )
     try:
         created = parse_time(str(document.get("issued_at")))
     except ValueError:
         created = parse_time(format_time(moment))
     sealed_json = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    archival = make_archival(drawn.pdf, sealed_json, Description(sheet.title, sheet.issuer, sheet.header[1][1], created))
+    archival = make_archival(
+        drawn.pdf, sealed_json, Description(sheet.title, sheet.issuer, sheet.header[1][1], created)
+    )
     office = document.get("office") if isinstance(document.get("office"), dict) else {}
     info = SignatureInfo(
         name=f"{seal.holder_name}（{seal.number}）",

@@ -68,7 +68,9 @@ def _validation(printout: Printout, trust: TrustBundle, moment: datetime, tsa_ro
     context = ValidationContext(trust_roots=[root], allow_fetching=False, moment=moment)
     ts_context = None
     if tsa_roots:
-        ts_context = ValidationContext(trust_roots=[asn1_x509.Certificate.load(d) for d in tsa_roots], allow_fetching=False)
+        ts_context = ValidationContext(
+            trust_roots=[asn1_x509.Certificate.load(d) for d in tsa_roots], allow_fetching=False
+        )
     return validate_pdf_signature(printout.signature, context, ts_validation_context=ts_context)
 
 
@@ -79,12 +81,21 @@ def _timestamp(status: Any, checks: Checks, tsa_roots: tuple[bytes, ...]) -> Evi
         return Evidence(False, False, "", None, "the PDF signature carries no time-stamp (PAdES-B-T)")
     when = stamp.timestamp
     if not stamp.intact or not stamp.valid:
-        checks.record("signature_timestamp", False, SubIndication.SIG_CONSTRAINTS_FAILURE, "the time-stamp token is broken")
+        checks.record(
+            "signature_timestamp", False, SubIndication.SIG_CONSTRAINTS_FAILURE, "the time-stamp token is broken"
+        )
         return Evidence(True, False, "", None, "its time-stamp does not verify")
     if not tsa_roots:
-        checks.skip("signature_timestamp", f"time-stamped {format_time(when)}; not checked: no time-stamping authority root given")
-        return Evidence(False, False, "", None, "its time-stamp was not checked (no time-stamping authority root given)")
-    detail = f"time-stamped {format_time(when)}" + ("" if stamp.trusted else " by an authority not among the given roots")
+        checks.skip(
+            "signature_timestamp",
+            f"time-stamped {format_time(when)}; not checked: no time-stamping authority root given",
+        )
+        return Evidence(
+            False, False, "", None, "its time-stamp was not checked (no time-stamping authority root given)"
+        )
+    detail = f"time-stamped {format_time(when)}" + (
+        "" if stamp.trusted else " by an authority not among the given roots"
+    )
     checks.record("signature_timestamp", bool(stamp.trusted), SubIndication.SIG_CONSTRAINTS_FAILURE, detail)
     if not stamp.trusted:
         return Evidence(True, False, detail, None, "its time-stamp authority is not trusted")
@@ -107,7 +118,15 @@ def printed_problems(printout: Printout, document: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _judge_seal(checks: Checks, seal: Seal | None, signed_at: datetime, at: datetime, evidence: Evidence, document: dict[str, Any] | None, doc_report: VerificationReport | None) -> str | None:
+def _judge_seal(
+    checks: Checks,
+    seal: Seal | None,
+    signed_at: datetime,
+    at: datetime,
+    evidence: Evidence,
+    document: dict[str, Any] | None,
+    doc_report: VerificationReport | None,
+) -> str | None:
     """Revocation and scope, as for a JSON seal; and the attached document was sealed by this same seal."""
     if seal is None:
         checks.skip("revocation_status", "not checked: seal not in the registry")
@@ -117,13 +136,19 @@ def _judge_seal(checks: Checks, seal: Seal | None, signed_at: datetime, at: date
     item = document.get("item") if document else None
     same_seal = doc_report is not None and doc_report.seal_number == seal.number
     ok = isinstance(item, str) and seal.covers(item) and same_seal
-    detail = "" if ok else f"seal {seal.number} may not sign a printout of {item} sealed by {doc_report.seal_number if doc_report else None}"
+    sealed_by = doc_report.seal_number if doc_report else None
+    detail = "" if ok else f"seal {seal.number} may not sign a printout of {item} sealed by {sealed_by}"
     checks.record("scope", ok, SubIndication.SIG_CONSTRAINTS_FAILURE, detail)
     return note
 
 
 def _judge_pdf(checks: Checks, status: Any) -> None:
-    checks.record("pdf_integrity", bool(status.intact), SubIndication.HASH_FAILURE, "" if status.intact else "the signed bytes of the PDF were changed")
+    checks.record(
+        "pdf_integrity",
+        bool(status.intact),
+        SubIndication.HASH_FAILURE,
+        "" if status.intact else "the signed bytes of the PDF were changed",
+    )
     checks.record("pdf_signature", bool(status.valid), SubIndication.SIG_CRYPTO_FAILURE)
     level = getattr(status.modification_level, "name", "OTHER")
     unchanged = status.coverage.name == "ENTIRE_FILE" or level in _ALLOWED_AFTER_SIGNING
@@ -131,9 +156,13 @@ def _judge_pdf(checks: Checks, status: Any) -> None:
     checks.record("pdf_unchanged", unchanged, SubIndication.HASH_FAILURE, detail)
 
 
-def _read_document(printout: Printout, trust: TrustBundle, at: datetime, audit_checker: AuditChecker | None, accept_stale: bool) -> tuple[VerificationReport | None, dict[str, Any] | None, str]:
+def _read_document(
+    printout: Printout, trust: TrustBundle, at: datetime, audit_checker: AuditChecker | None, accept_stale: bool
+) -> tuple[VerificationReport | None, dict[str, Any] | None, str]:
     try:
-        verified = verify_text(printout.attachment, trust, at=at, audit_checker=audit_checker, accept_stale_bundle=accept_stale)
+        verified = verify_text(
+            printout.attachment, trust, at=at, audit_checker=audit_checker, accept_stale_bundle=accept_stale
+        )
     except NotJsonError as exc:
         return None, None, f"the attached {len(printout.attachment)}-byte file is not JSON ({exc})"
     return verified.report, verified.document, ""
@@ -159,34 +188,50 @@ def verify_printout(
     except (NotAPrintout, ValueError) as exc:
         return PrintoutVerification(format_failure(trust, str(exc), validated_at), None, None)
     except Exception as exc:  # pyHanko refuses a damaged CMS in many ways: not a well-formed signature
-        return PrintoutVerification(format_failure(trust, f"the PDF signature cannot be read: {str(exc)[:200]}", validated_at), None, None)
+        return PrintoutVerification(
+            format_failure(trust, f"the PDF signature cannot be read: {str(exc)[:200]}", validated_at), None, None
+        )
     if signed_at is None:
-        return PrintoutVerification(format_failure(trust, "the PDF signature names no signing time (/M)", validated_at), None, None)
+        return PrintoutVerification(
+            format_failure(trust, "the PDF signature names no signing time (/M)", validated_at), None, None
+        )
     doc_report, document, unreadable = _read_document(printout, trust, validated_at, audit_checker, accept_stale_bundle)
     checks = Checks()
     facts = check_trust(checks, trust, validated_at, accept_stale_bundle)
     chain_ok = chain.seal is not None and bool(status.trusted)
-    chain_detail = chain.problem or ("" if status.trusted else "the signature's certificate path does not reach the district root")
+    chain_detail = chain.problem or (
+        "" if status.trusted else "the signature's certificate path does not reach the district root"
+    )
     checks.record("certificate_chain", chain_ok, SubIndication.NO_CERTIFICATE_CHAIN_FOUND, chain_detail)
     evidence = _timestamp(status, checks, tsa_roots)
     signed_at = signed_at.astimezone(UTC)
     check_validity(checks, chain.certificate, signed_at)
     note = _judge_seal(checks, chain.seal, signed_at, validated_at, evidence, document, doc_report)
     future = signed_at > validated_at + CLOCK_SKEW
-    checks.record("signing_time", not future, SubIndication.SIG_CONSTRAINTS_FAILURE, "signing time lies in the future" if future else "")
+    checks.record(
+        "signing_time",
+        not future,
+        SubIndication.SIG_CONSTRAINTS_FAILURE,
+        "signing time lies in the future" if future else "",
+    )
     _judge_pdf(checks, status)
     if doc_report is None:
         checks.record("embedded_document", False, SubIndication.FORMAT_FAILURE, unreadable)
     else:
         sub = doc_report.sub_indication or SubIndication.FORMAT_FAILURE
-        checks.record("embedded_document", doc_report.passed, sub, "" if doc_report.passed else f"{doc_report.indication.value}/{sub.value}")
+        checks.record(
+            "embedded_document",
+            doc_report.passed,
+            sub,
+            "" if doc_report.passed else f"{doc_report.indication.value}/{sub.value}",
+        )
     problems = printed_problems(printout, document) if document is not None else ["no sealed document to compare with"]
     checks.record("printed_content", not problems, SubIndication.HASH_FAILURE, "; ".join(problems))
-    indication, sub = _overall(checks)
+    indication, verdict_sub = _overall(checks)
     seal = chain.seal
     report = VerificationReport(
         indication,
-        sub,
+        verdict_sub,
         tuple(checks.checks),
         seal_number=seal.number if seal else None,
         holder_office=seal.office if seal else None,
