@@ -26,6 +26,7 @@ from signing.printout.layout import PrintedTable, Sheet
 RED = (0.843, 0.149, 0.118)
 STAMP_SIZE = 42 * 2.834645669  # 42 mm, the size of a round official seal
 QR_SIZE = 30 * 2.834645669
+TITLE_SIZE = 20  # points: a full-width CJK character is this wide
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +135,7 @@ def _styles(font: str) -> dict[str, Any]:
 
     base = ParagraphStyle("ow", fontName=font, bulletFontName=font, fontSize=10, leading=14, wordWrap="CJK")
     return {
-        "title": ParagraphStyle("ow-title", parent=base, fontSize=20, leading=28, alignment=TA_CENTER, spaceAfter=10),
+        "title": ParagraphStyle("ow-title", parent=base, fontSize=TITLE_SIZE, leading=TITLE_SIZE * 1.4, alignment=TA_CENTER, spaceAfter=10),
         "heading": ParagraphStyle("ow-heading", parent=base, fontSize=11.5, leading=18, spaceBefore=8, spaceAfter=3),
         "cell": ParagraphStyle("ow-cell", parent=base, fontSize=9, leading=12),
         "label": ParagraphStyle("ow-label", parent=base, fontSize=9, leading=12, textColor=(0.25, 0.25, 0.25)),
