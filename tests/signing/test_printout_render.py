@@ -204,7 +204,7 @@ def test_the_page_shows_real_chinese_glyphs_and_the_red_stamp_where_the_signatur
 
 def test_a_result_whose_seal_fails_is_not_printed(seal_registry: SealRegistry, sealed: dict[str, Any]) -> None:
     changed = {**sealed, "content": {**sealed["content"], "total": "99999.00"}}
-    with pytest.raises(PrintoutError, match="does not verify.*HASH_FAILURE"):
+    with pytest.raises(PrintoutError, match=r"does not verify.*HASH_FAILURE"):
         printout(seal_registry, changed)
 
 
