@@ -186,6 +186,19 @@ def red_pixels(image: Any, box: tuple[float, float, float, float] | None = None)
     return int(ImageChops.multiply(red, b.point(lambda v: 255 if v < 110 else 0)).histogram()[255])
 
 
+def stamp_box(pdf: bytes) -> tuple[tuple[float, float, float, float], int]:
+    """The signature field's rectangle (PDF points) and its page (1-based): where the stamp is drawn."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    reader = PdfFileReader(io.BytesIO(pdf))
+    (signature,) = reader.embedded_regular_signatures
+    field = signature.sig_field
+    x1, y1, x2, y2 = (float(v) for v in field["/Rect"])
+    pages = [ref.get_object() for ref in reader.root["/Pages"]["/Kids"]]
+    page = next(i for i, p in enumerate(pages, 1) if field.raw_get("/P").get_object() is p or field["/P"] == p)
+    return (x1, y1, x2, y2), page
+
+
 def check_picture(pdf: bytes, title: str, stamp_box: tuple[float, float, float, float], *, page: int = 1) -> None:
     """The screenshot test: the title's glyphs are real (no empty boxes) and the stamp is drawn red where it belongs.
 
@@ -214,11 +227,12 @@ class TimeStampingAuthority:
     def __init__(self, tmp: Path) -> None:
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric import ec, rsa
         from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
         now = datetime.now(UTC) - timedelta(days=1)
-        root_key, tsa_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+        root_key = ec.generate_private_key(ec.SECP256R1())
+        tsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)  # pyHanko's token signer is RSA
         root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test TSA Root")])
         tsa_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test Time-Stamping Authority")])
         self.root = (

@@ -34,9 +34,10 @@ class Printout:
 
     signature: Any  # pyHanko EmbeddedPdfSignature
     attachment: bytes  # the sealed JSON, as embedded
-    page_texts: tuple[str, ...]
+    page_texts: tuple[str, ...] | None  # None when a page cannot be read (a damaged content stream)
     link_uris: tuple[str, ...]
     pages: int
+    unreadable: str = ""  # why the pages could not be read
 
 
 def is_pdf(data: bytes) -> bool:
@@ -99,11 +100,17 @@ def read_printout(data: bytes) -> Printout:
         reader = PdfFileReader(io.BytesIO(data), strict=True)
         signatures = reader.embedded_regular_signatures
         attachment = _attachment(reader)
-        texts, links = _texts(data)
+        pages = int(reader.root["/Pages"]["/Count"])
     except NotAPrintout:
         raise
-    except Exception as exc:  # both readers raise many kinds for a damaged file: it is not a readable printout
+    except Exception as exc:  # a damaged file raises in many ways: it is not a readable printout
         raise NotAPrintout(f"the PDF cannot be read: {type(exc).__name__}: {str(exc)[:200]}") from None
     if len(signatures) != 1:
         raise NotAPrintout(f"the PDF carries {len(signatures)} signatures; a printout carries exactly one")
-    return Printout(signatures[0], attachment, texts, links, len(texts))
+    try:
+        texts, links = _texts(data)
+    except NotAPrintout:
+        raise
+    except Exception as exc:  # a changed content stream: the signature check says what happened
+        return Printout(signatures[0], attachment, None, (), pages, f"{type(exc).__name__}: {str(exc)[:200]}")
+    return Printout(signatures[0], attachment, texts, links, pages)

@@ -104,6 +104,8 @@ def _timestamp(status: Any, checks: Checks, tsa_roots: tuple[bytes, ...]) -> Evi
 
 def printed_problems(printout: Printout, document: dict[str, Any]) -> list[str]:
     """What the pages fail to show of ``document`` (empty when they show all of it)."""
+    if printout.page_texts is None:
+        return [f"the pages cannot be read ({printout.unreadable})"]
     text = "".join("".join(page.split()) for page in printout.page_texts)
     code = verification_code(document)
     expected = [value for _, value in result_header(document)] + list(sheet_for(document, GENERIC).values) + [code]
