@@ -81,7 +81,7 @@ def _arc_text(canvas: Any, cx: float, cy: float, radius: float, text: str, font:
     """Characters upright along the upper arc, left to right, spread over up to 240 degrees."""
     count = max(len(text), 1)
     size = max(6.5, min(10.5, math.radians(230) * radius / count / 1.2))
-    sweep = min(235.0, math.degrees(count * size * 1.2 / radius))
+    sweep = min(235.0, max(200.0 if count >= 6 else 0.0, math.degrees(count * size * 1.2 / radius)))
     canvas.setFont(font, size)
     for index, char in enumerate(text):
         angle = 90 + sweep / 2 - (index + 0.5) * sweep / count

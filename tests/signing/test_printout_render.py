@@ -100,10 +100,17 @@ def test_pyhankos_validation_finds_the_signature_intact_and_chained_to_the_distr
     seal = seal_registry.get(sealed["seal"]["number"])
     assert signature.signer_cert.dump() == seal.certificate_der
     assert signature.sig_object["/SubFilter"] == "/ETSI.CAdES.detached"  # PAdES baseline
+    attributes = {a["type"].native for a in signature.signer_info["signed_attrs"]}
+    assert attributes == {"content_type", "message_digest", "signing_certificate_v2"}  # B-B: no signing-time attribute
+    assert signature.sig_object["/M"] and seal_number_in(signature.sig_object["/Name"], sealed)
     assert status.md_algorithm == "sha384"
     embedded = {choice.chosen.dump() for choice in signature.signed_data["certificates"]}
     assert seal.certificate_der in embedded and seal.chain[0] in embedded  # seal certificate and district root
     assert status.timestamp_validity is None  # PAdES-B-B without a time-stamping authority
+
+
+def seal_number_in(text: str, sealed: dict[str, Any]) -> bool:
+    return str(sealed["seal"]["number"]) in str(text)
 
 
 def test_poppler_an_independent_validator_trusts_the_signature_through_the_district_root_only(
