@@ -268,6 +268,9 @@ class TimeStampingAuthority:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
     def __enter__(self) -> TimeStampingAuthority:
+        from signing.printout.libraries import require_pdf_libraries
+
+        require_pdf_libraries()  # pyHanko imported once, quietly
         self._thread.start()
         self.url = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=30)
         return self

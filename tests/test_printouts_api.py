@@ -19,10 +19,11 @@ from urllib.parse import urlsplit
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from gateway.config import PrintoutSettings
 from gateway.testing import envelope_for
 from tests.browser import Browser, chromium_path, decode_png
 from tests.conftest import IN_CI, make_district
-from tests.printouts import check_picture, pdfsig, stamp_box
+from tests.printouts import TimeStampingAuthority, check_picture, pdfsig, stamp_box
 
 ONE_PER_AGENCY = (
     "tax.payment-record",
@@ -182,3 +183,38 @@ async def test_scanning_the_qr_code_opens_the_page_which_checks_a_dropped_printo
         await browser.evaluate(_drop_script(other, "other.pdf"))
         await browser.wait_for("document.getElementById('verdict').className === 'pass'")
         assert await browser.evaluate("document.getElementById('scan-match').className") == "bad"
+
+
+async def test_with_a_time_stamping_authority_printouts_are_b_t_and_the_gateway_trusts_the_time_it_names(
+    start_gateway: Any, tmp_path: Path
+) -> None:
+    with TimeStampingAuthority(tmp_path) as tsa:
+        (tmp_path / "tsa-root.pem").write_bytes(tsa.root_pem)
+        settings = PrintoutSettings(timestamp_url=tsa.url, timestamp_roots_file=str(tmp_path / "tsa-root.pem"))
+        gw = await start_gateway(printouts=settings)
+        body = await completed(gw, "tax.payment-record")
+        response = await gw.get(f"/v1/requests/{body['id']}/document.pdf")
+        assert response.status == 200 and response.headers["Onewindow-PAdES-Level"] == "B-T"
+        pdf = await response.read()
+        assert tsa.requests >= 1
+    answer = await verify_pdf(gw, pdf)
+    checks = {c["name"]: c["passed"] for c in answer["report"]["checks"]}
+    assert checks["signature_timestamp"] is True and answer["report"]["indication"] == "TOTAL_PASSED"
+
+
+async def test_a_time_stamping_authority_that_does_not_answer_means_no_printout_not_an_unstamped_one(
+    start_gateway: Any, tmp_path: Path
+) -> None:
+    gw = await start_gateway(printouts=PrintoutSettings(timestamp_url="http://127.0.0.1:9/tsa"))  # discard port: refused
+    body = await completed(gw, "tax.payment-record")
+    response = await gw.get(f"/v1/requests/{body['id']}/document.pdf")
+    assert response.status == 503 and (await response.json())["type"] == "/problems/printout-unavailable"
+
+
+def test_a_time_stamping_authority_must_be_an_http_url(tmp_path: Path) -> None:
+    from gateway.config import load_settings
+    from gateway.errors import ConfigError
+
+    (tmp_path / "c.toml").write_text('[printouts]\ntimestamp_url = "ftp://tsa.example.cn/"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"printouts\.timestamp_url"):
+        load_settings(tmp_path / "c.toml", environ={})
