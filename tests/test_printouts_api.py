@@ -112,7 +112,9 @@ async def test_a_seal_revoked_since_gets_a_clear_problem_not_a_printout(start_ga
 async def test_printing_is_recorded_in_the_audit_log(gw: Any) -> None:
     body = await completed(gw, "medical.insurance-certificate")
     seen: list[tuple[str, dict[str, Any]]] = []
-    gw.gateway.events.sinks.append(type("Spy", (), {"record": lambda self, kind, fields: seen.append((kind, fields))})())
+    gw.gateway.events.sinks.append(
+        type("Spy", (), {"record": lambda self, kind, fields: seen.append((kind, fields))})()
+    )
     await printout_of(gw, body["id"])
     (fields,) = [f for kind, f in seen if kind == "printout.issued"]
     assert fields["request_id"] == body["id"] and fields["seal_number"] == body["result"]["seal"]["number"]
@@ -205,7 +207,9 @@ async def test_with_a_time_stamping_authority_printouts_are_b_t_and_the_gateway_
 async def test_a_time_stamping_authority_that_does_not_answer_means_no_printout_not_an_unstamped_one(
     start_gateway: Any, tmp_path: Path
 ) -> None:
-    gw = await start_gateway(printouts=PrintoutSettings(timestamp_url="http://127.0.0.1:9/tsa"))  # discard port: refused
+    gw = await start_gateway(
+        printouts=PrintoutSettings(timestamp_url="http://127.0.0.1:9/tsa")
+    )  # discard port: refused
     body = await completed(gw, "tax.payment-record")
     response = await gw.get(f"/v1/requests/{body['id']}/document.pdf")
     assert response.status == 503 and (await response.json())["type"] == "/problems/printout-unavailable"

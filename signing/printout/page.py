@@ -135,7 +135,9 @@ def _styles(font: str) -> dict[str, Any]:
 
     base = ParagraphStyle("ow", fontName=font, bulletFontName=font, fontSize=10, leading=14, wordWrap="CJK")
     return {
-        "title": ParagraphStyle("ow-title", parent=base, fontSize=TITLE_SIZE, leading=TITLE_SIZE * 1.4, alignment=TA_CENTER, spaceAfter=10),
+        "title": ParagraphStyle(
+            "ow-title", parent=base, fontSize=TITLE_SIZE, leading=TITLE_SIZE * 1.4, alignment=TA_CENTER, spaceAfter=10
+        ),
         "heading": ParagraphStyle("ow-heading", parent=base, fontSize=11.5, leading=18, spaceBefore=8, spaceAfter=3),
         "cell": ParagraphStyle("ow-cell", parent=base, fontSize=9, leading=12),
         "label": ParagraphStyle("ow-label", parent=base, fontSize=9, leading=12, textColor=(0.25, 0.25, 0.25)),

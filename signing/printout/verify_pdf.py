@@ -38,6 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 from signing.errors import NotJsonError
 from signing.model import Seal, format_time
 from signing.printout.layout import GENERIC, MISSING, result_header, sheet_for
+from signing.printout.libraries import require_pdf_libraries
 from signing.printout.reading import NotAPrintout, Printout, read_printout
 from signing.printout.render import verification_code
 from signing.verify.reading import verify_text
@@ -179,7 +180,11 @@ def verify_printout(
     accept_stale_bundle: bool = False,
     tsa_roots: tuple[bytes, ...] = (),
 ) -> PrintoutVerification:
-    """Judge a printout; ``tsa_roots``: DER certificates of trusted time-stamping authorities."""
+    """Judge a printout; ``tsa_roots``: DER certificates of trusted time-stamping authorities.
+
+    Raises :class:`~signing.errors.PrintoutError` when the PDF libraries are not installed (not a verdict).
+    """
+    require_pdf_libraries()
     validated_at = (at or datetime.now(UTC)).astimezone(UTC)
     try:
         printout = read_printout(data)

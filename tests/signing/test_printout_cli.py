@@ -1,4 +1,4 @@
-"""``onewindow render`` and ``onewindow verify FILE.pdf``: offline, from the sealed JSON alone, one line when refused."""
+"""``onewindow render`` and ``onewindow verify FILE.pdf``: offline from the sealed JSON, one line when refused."""
 
 from __future__ import annotations
 
@@ -41,19 +41,34 @@ def test_render_prints_a_sealed_result_offline_and_verify_judges_the_pdf_and_its
     files: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     d = files["dir"]
-    code, out, err = run(capsys, "render", str(d / "result.json"), "--out", str(d / "r.pdf"), "--public-url", URL, "--pki", files["pki"])
+    code, out, err = run(
+        capsys, "render", str(d / "result.json"), "--out", str(d / "r.pdf"), "--public-url", URL, "--pki", files["pki"]
+    )
     assert code == 0, err
     assert "generic layout" in out and "PAdES-B-B" in out and files["sealed"]["seal"]["number"] in out
-    code, out, err = run(capsys, "verify", str(d / "r.pdf"), "--trust", str(d / "bundle.json"), "--root-fingerprint", files["root"])
+    code, out, err = run(
+        capsys, "verify", str(d / "r.pdf"), "--trust", str(d / "bundle.json"), "--root-fingerprint", files["root"]
+    )
     assert code == 0, out + err
     assert out.startswith("打印件 PDF printout") and out.count("TOTAL_PASSED") == 2 and "所附盖章 JSON 原件" in out
-    code, out, _ = run(capsys, "verify", str(d / "r.pdf"), "--trust", str(d / "bundle.json"), "--root-fingerprint", files["root"], "--json")
+    code, out, _ = run(
+        capsys,
+        "verify",
+        str(d / "r.pdf"),
+        "--trust",
+        str(d / "bundle.json"),
+        "--root-fingerprint",
+        files["root"],
+        "--json",
+    )
     answer = json.loads(out)
     assert answer["report"]["indication"] == answer["document_report"]["indication"] == "TOTAL_PASSED"
     pdf = (d / "r.pdf").read_bytes()
     at = pdf.index(b"stream", pdf.index(b"/Contents")) + 60
     (d / "changed.pdf").write_bytes(pdf[:at] + bytes([pdf[at] ^ 0x02]) + pdf[at + 1 :])
-    code, out, _ = run(capsys, "verify", str(d / "changed.pdf"), "--trust", str(d / "bundle.json"), "--root-fingerprint", files["root"])
+    code, out, _ = run(
+        capsys, "verify", str(d / "changed.pdf"), "--trust", str(d / "bundle.json"), "--root-fingerprint", files["root"]
+    )
     assert code == 1 and "HASH_FAILURE" in out
     code, _, err = run(capsys, "verify", str(d / "r.pdf"), "--trust", str(d / "bundle.json"))
     assert code == 1 and "not genuine without a pin" in err  # as for JSON: nothing is genuine unpinned
@@ -62,12 +77,22 @@ def test_render_prints_a_sealed_result_offline_and_verify_judges_the_pdf_and_its
 def test_render_takes_a_layout_file_in_toml(files: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     d = files["dir"]
     (d / "layout.toml").write_text(
-        '[printout]\ntitle = "中华人民共和国税收完税证明"\nfields = [{ key = "total", label = "实缴金额合计（元）" }]\n',
+        '[printout]\ntitle = "中华人民共和国税收完税证明"\n'
+        'fields = [{ key = "total", label = "实缴金额合计（元）" }]\n',
         encoding="utf-8",
     )
-    code, out, err = run(
-        capsys, "render", str(d / "result.json"), "--out", str(d / "r.pdf"), "--public-url", URL, "--pki", files["pki"],
-        "--layout", str(d / "layout.toml"),
+    code, _, err = run(
+        capsys,
+        "render",
+        str(d / "result.json"),
+        "--out",
+        str(d / "r.pdf"),
+        "--public-url",
+        URL,
+        "--pki",
+        files["pki"],
+        "--layout",
+        str(d / "layout.toml"),
     )
     assert code == 0, err
     assert "中华人民共和国税收完税证明" in page_text((d / "r.pdf").read_bytes())
@@ -86,7 +111,9 @@ def test_render_refuses_what_is_no_sealed_result_in_one_line(
 ) -> None:
     d = files["dir"]
     prepare(d)
-    code, out, err = run(capsys, "render", str(d / "missing.json"), "--out", str(d / "x.pdf"), "--public-url", URL, "--pki", files["pki"])
+    code, _, err = run(
+        capsys, "render", str(d / "missing.json"), "--out", str(d / "x.pdf"), "--public-url", URL, "--pki", files["pki"]
+    )
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (d / "x.pdf").exists()
 
@@ -97,7 +124,9 @@ def test_render_refuses_a_result_whose_seal_fails_and_writes_nothing(
     d = files["dir"]
     changed = {**files["sealed"], "content": {**files["sealed"]["content"], "total": "0.01"}}
     (d / "changed.json").write_text(json.dumps(changed, ensure_ascii=False), encoding="utf-8")
-    code, _, err = run(capsys, "render", str(d / "changed.json"), "--out", str(d / "x.pdf"), "--public-url", URL, "--pki", files["pki"])
+    code, _, err = run(
+        capsys, "render", str(d / "changed.json"), "--out", str(d / "x.pdf"), "--public-url", URL, "--pki", files["pki"]
+    )
     assert code == 2 and "HASH_FAILURE" in err and not (d / "x.pdf").exists()
 
 
@@ -107,7 +136,9 @@ def test_the_gateways_onewindow_renders_with_the_items_catalogue_layout(
     from gateway.cli.main import main as gateway_main
 
     d = files["dir"]
-    code = gateway_main(["render", str(d / "result.json"), "--out", str(d / "r.pdf"), "--public-url", URL, "--pki", files["pki"]])
+    code = gateway_main(
+        ["render", str(d / "result.json"), "--out", str(d / "r.pdf"), "--public-url", URL, "--pki", files["pki"]]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "layout 中华人民共和国税收完税证明" in out  # the tax plugin's [items.printout]

@@ -1,4 +1,4 @@
-"""Printout layouts: declared in catalogue data, checked when loaded, and never leaving part of a document off the paper."""
+"""Printout layouts: declared in catalogue data, checked when loaded, never leaving part of a document off the paper."""
 
 from __future__ import annotations
 
@@ -41,7 +41,12 @@ def test_a_declared_layout_prints_its_labels_and_every_member_it_does_not_name_a
     assert table.headers == ("缴存年月", "amount", "kind")  # undeclared columns follow by their names
     assert table.rows == (("202611", "985.20", "汇缴"),)
     extra = dict(sheet.extra_fields)
-    assert extra == {"balance": "81105.87", "employer.credit_code": "91370303MA3C4XY85N", "flags": "正常、连续", "closed": "否"}
+    assert extra == {
+        "balance": "81105.87",
+        "employer.credit_code": "91370303MA3C4XY85N",
+        "flags": "正常、连续",
+        "closed": "否",
+    }
     assert set(sheet.values) >= {"81105.87", "985.20", "汇缴", "正常、连续", "淄博东村精工机械有限公司"}
 
 
@@ -72,13 +77,17 @@ def test_the_facts_print_the_resident_id_masked_and_missing_facts_as_a_dash() ->
     ],
 )
 def test_a_malformed_layout_is_refused_naming_the_key(change: dict[str, Any], named: str) -> None:
-    with pytest.raises(LayoutError, match=named.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(
+        LayoutError, match=named.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(").replace(")", r"\)")
+    ):
         parse_layout({"title": "t", **change})
 
 
 def test_a_catalogue_whose_printout_is_malformed_stops_the_load_naming_plugin_and_item(tmp_path: Path) -> None:
     source = (Path(__file__).resolve().parents[2] / "plugins" / "tax" / "catalogue.toml").read_text(encoding="utf-8")
-    broken = source.replace('{ key = "total", label = "实缴（退）金额合计（元）" },', '{ key = "total", lable = "合计" },')
+    broken = source.replace(
+        '{ key = "total", label = "实缴（退）金额合计（元）" },', '{ key = "total", lable = "合计" },'
+    )
     assert broken != source
     (tmp_path / "catalogue.toml").write_text(broken, encoding="utf-8")
     with pytest.raises(CatalogueError, match=r"plugin 'tax', item 'tax.payment-record', printout.fields\[1\]"):

@@ -1,4 +1,4 @@
-"""Verifying a printout: the PAdES signature, the sealed JSON inside, what the pages show -- and every way to break them.
+"""Verifying a printout: its PAdES signature, the sealed JSON inside, what the pages show, and ways to break them.
 
 Each tampering is done the way someone would: bytes changed in the file,
 an incremental update that swaps the attachment, a printout whose pages
@@ -46,14 +46,25 @@ def verdict(result: Any) -> tuple[str, str | None]:
     return report.indication.value, report.sub_indication.value if report.sub_indication else None
 
 
-def test_a_printout_passes_and_so_does_the_sealed_json_it_carries(pdf: bytes, trust: TrustBundle, sealed: dict[str, Any]) -> None:
+def test_a_printout_passes_and_so_does_the_sealed_json_it_carries(
+    pdf: bytes, trust: TrustBundle, sealed: dict[str, Any]
+) -> None:
     result = verify_printout(pdf, trust)
     assert verdict(result) == ("TOTAL_PASSED", None), result.report.render()
     assert result.document_report is not None and result.document_report.passed
     assert result.document == sealed
     assert set(checks(result)) >= {
-        "trust_anchor", "certificate_chain", "validity_period", "revocation_status", "scope", "signing_time",
-        "pdf_integrity", "pdf_signature", "pdf_unchanged", "embedded_document", "printed_content",
+        "trust_anchor",
+        "certificate_chain",
+        "validity_period",
+        "revocation_status",
+        "scope",
+        "signing_time",
+        "pdf_integrity",
+        "pdf_signature",
+        "pdf_unchanged",
+        "embedded_document",
+        "printed_content",
     }
     assert result.report.seal_number == sealed["seal"]["number"] and result.report.item == "tax.payment-record"
 
@@ -121,7 +132,9 @@ def test_an_attachment_swapped_after_signing_for_another_genuinely_sealed_result
     assert checks(result)["printed_content"] is False  # but it is not what the pages show
 
 
-def test_an_attachment_swapped_for_an_edited_result_fails_both_ways(pdf: bytes, trust: TrustBundle, sealed: dict[str, Any]) -> None:
+def test_an_attachment_swapped_for_an_edited_result_fails_both_ways(
+    pdf: bytes, trust: TrustBundle, sealed: dict[str, Any]
+) -> None:
     import json
 
     edited = {**sealed, "content": {**sealed["content"], "total": "1.00"}}
@@ -197,7 +210,12 @@ def test_a_compromise_revocation_after_signing_needs_a_time_stamp_as_proof_of_ex
 
     assert verdict(verify_printout(plain, trust)) == ("INDETERMINATE", "REVOKED_NO_POE")
     untrusted = verify_printout(stamped, trust)  # a time-stamp from an authority nobody vouched for proves nothing
-    assert verdict(untrusted) == ("INDETERMINATE", "REVOKED_NO_POE") and checks(untrusted)["signature_timestamp"] is None
+    assert (
+        verdict(untrusted) == ("INDETERMINATE", "REVOKED_NO_POE") and checks(untrusted)["signature_timestamp"] is None
+    )
+    stranger = TimeStampingAuthority(tmp_path)  # another authority's root: not the one that stamped
+    foreign = verify_printout(stamped, trust, tsa_roots=(stranger.root_der,))
+    assert checks(foreign)["signature_timestamp"] is False and verdict(foreign)[1] == "REVOKED_NO_POE"
     proven = verify_printout(stamped, trust, tsa_roots=(tsa.root_der,))
     assert checks(proven)["signature_timestamp"] is True
     assert checks(proven)["revocation_status"] is True, proven.report.render()
@@ -227,3 +245,20 @@ def test_a_pdf_that_is_no_printout_is_a_format_failure(trust: TrustBundle) -> No
     result = verify_printout(out.getvalue(), trust)
     assert verdict(result) == ("TOTAL_FAILED", "FORMAT_FAILURE")
     assert verify_printout(b"%PDF-1.7\n garbage", trust).report.sub_indication.value == "FORMAT_FAILURE"
+
+
+def test_a_printout_signed_by_another_seal_than_the_one_that_sealed_its_json_is_out_of_scope(
+    seal_registry: SealRegistry, sealed: dict[str, Any], trust: TrustBundle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from signing.printout.render import PrintoutOptions, render_printout
+
+    other = next(
+        s for s in seal_registry.seals() if s.number != sealed["seal"]["number"] and s.covers("tax.payment-record")
+    )
+    monkeypatch.setattr(render_module, "_check_sealed", lambda *args: None)  # a renderer that would not check
+    pdf = render_printout(
+        sealed, seal_registry.signer_for(other), other, seal_registry.trust_view(), PrintoutOptions("https://x.example")
+    )
+    result = verify_printout(pdf, trust)
+    assert checks(result)["scope"] is False and verdict(result) == ("INDETERMINATE", "SIG_CONSTRAINTS_FAILURE")
+    assert result.report.seal_number == other.number
