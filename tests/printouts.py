@@ -21,6 +21,9 @@ from typing import Any
 
 import pytest
 
+from signing.printout.layout import Layout, parse_layout
+from signing.printout.render import PrintoutOptions, render_printout
+from signing.registry.seal_registry import SealRegistry
 from tests.conftest import IN_CI
 
 TOWN = ("370303105000", "房镇镇便民服务中心")
@@ -74,6 +77,55 @@ PAYMENT_RECORD_CONTENT = {
     ],
     "total": "4965.00",
 }
+
+
+ITEM = "tax.payment-record"
+NAME = ("开具个人完税证明（税收完税证明）", "Tax payment record")
+OPTIONS = PrintoutOptions(public_url="https://zwfw.zhangdian.example.cn")
+LAYOUT = parse_layout(
+    {
+        "title": "中华人民共和国税收完税证明",
+        "fields": [{"key": "certificate_no", "label": "证明编号"}, {"key": "total", "label": "实缴金额合计（元）"}],
+        "tables": [
+            {
+                "key": "records",
+                "title": "完税明细",
+                "columns": [
+                    {"key": "tax_type", "label": "税种"},
+                    {"key": "period", "label": "税款所属期"},
+                    {"key": "amount", "label": "实缴金额（元）"},
+                ],
+            }
+        ],
+    }
+)
+
+
+def sealed_result(registry: SealRegistry, office: tuple[str, str], **changes: Any) -> dict[str, Any]:
+    """A tax payment record of ``office``, sealed a day after the sample district was made."""
+    from signing.sealing import seal_document
+    from tests.signing.conftest import ISSUED
+
+    seal = registry.seal_for(office[0], "service_centre", ITEM)
+    assert seal is not None
+    document = result_document(
+        ITEM, NAME, changes.pop("content", PAYMENT_RECORD_CONTENT), office=office[0], office_name=office[1], **changes
+    )
+    return seal_document(
+        document,
+        registry.signer_for(seal),
+        seal,
+        item=ITEM,
+        request_id=document["request_id"],
+        signed_at=ISSUED + timedelta(days=1),
+    )
+
+
+def printout(registry: SealRegistry, document: dict[str, Any], layout: Layout = LAYOUT, **options: Any) -> bytes:
+    """The signed printout of ``document``, with its seal from ``registry`` (``options``: of PrintoutOptions)."""
+    seal = registry.get(document["seal"]["number"])
+    opts = PrintoutOptions(**{"public_url": OPTIONS.public_url, **options})
+    return render_printout(document, registry.signer_for(seal), seal, registry.trust_view(), opts, layout=layout)
 
 
 def pdfsig(pdf: bytes, root_pem: bytes | None, tmp: Path) -> str:

@@ -45,18 +45,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if passed else 1
 
 
+def _judging(args: argparse.Namespace) -> dict[str, Any]:
+    """How the verdict is reached, from the options: validation time, audit key, stale bundles."""
+    return {
+        "at": args.at,
+        "audit_checker": _audit_checker(args.audit_key),
+        "accept_stale_bundle": args.accept_stale_bundle,
+    }
+
+
 def _verify_json(args: argparse.Namespace, data: bytes, trust: Any) -> bool:
     """A sealed result (or the request resource carrying it)."""
     from signing.verify.reading import verify_text
 
     try:
-        verified = verify_text(
-            data,
-            trust,
-            at=args.at,
-            audit_checker=_audit_checker(args.audit_key),
-            accept_stale_bundle=args.accept_stale_bundle,
-        )
+        verified = verify_text(data, trust, **_judging(args))
     except NotJsonError as exc:
         raise SigningError(f"{args.file} is not JSON: {exc}") from None
     report = verified.report
@@ -71,14 +74,7 @@ def _verify_printout(args: argparse.Namespace, data: bytes, trust: Any) -> bool:
     """A printout: the PDF's verdict first, then the verdict on the sealed JSON it carries."""
     from signing.printout.verify_pdf import verify_printout
 
-    result = verify_printout(
-        data,
-        trust,
-        at=args.at,
-        audit_checker=_audit_checker(args.audit_key),
-        accept_stale_bundle=args.accept_stale_bundle,
-        tsa_roots=_tsa_roots(args.tsa_root),
-    )
+    result = verify_printout(data, trust, **_judging(args), tsa_roots=_tsa_roots(args.tsa_root))
     inner = result.document_report
     if args.json:
         print_json({"report": result.report.to_dict(), "document_report": inner.to_dict() if inner else None})

@@ -11,7 +11,7 @@ import pytest
 
 from signing.cli.main import main
 from signing.registry.seal_registry import SealRegistry
-from tests.signing.test_printout_render import sealed_result
+from tests.printouts import sealed_result
 
 URL = "https://zwfw.zhangdian.example.cn"
 

@@ -11,72 +11,15 @@ from __future__ import annotations
 import io
 import json
 import re
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from signing.errors import PrintoutError
-from signing.printout.layout import Layout, parse_layout
-from signing.printout.render import PrintoutOptions, render_printout, verification_code
+from signing.printout.render import verification_code
 from signing.registry.seal_registry import SealRegistry
-from signing.sealing import seal_document
-from tests.printouts import PAYMENT_RECORD_CONTENT, check_picture, pdfsig, result_document, stamp_box
-from tests.signing.conftest import ISSUED
-
-ITEM = "tax.payment-record"
-NAME = ("开具个人完税证明（税收完税证明）", "Tax payment record")
-OPTIONS = PrintoutOptions(public_url="https://zwfw.zhangdian.example.cn")
-LAYOUT = parse_layout(
-    {
-        "title": "中华人民共和国税收完税证明",
-        "fields": [{"key": "certificate_no", "label": "证明编号"}, {"key": "total", "label": "实缴金额合计（元）"}],
-        "tables": [
-            {
-                "key": "records",
-                "title": "完税明细",
-                "columns": [
-                    {"key": "tax_type", "label": "税种"},
-                    {"key": "period", "label": "税款所属期"},
-                    {"key": "amount", "label": "实缴金额（元）"},
-                ],
-            }
-        ],
-    }
-)
-
-
-def sealed_result(registry: SealRegistry, office: tuple[str, str], **changes: Any) -> dict[str, Any]:
-    seal = registry.seal_for(office[0], "service_centre", ITEM)
-    assert seal is not None
-    document = result_document(
-        ITEM, NAME, changes.pop("content", PAYMENT_RECORD_CONTENT), office=office[0], office_name=office[1], **changes
-    )
-    return seal_document(
-        document,
-        registry.signer_for(seal),
-        seal,
-        item=ITEM,
-        request_id=document["request_id"],
-        signed_at=ISSUED + timedelta(days=1),
-    )
-
-
-def printout(registry: SealRegistry, document: dict[str, Any], layout: Layout = LAYOUT, **options: Any) -> bytes:
-    seal = registry.get(document["seal"]["number"])
-    opts = PrintoutOptions(**{"public_url": OPTIONS.public_url, **options})
-    return render_printout(document, registry.signer_for(seal), seal, registry.trust_view(), opts, layout=layout)
-
-
-@pytest.fixture
-def sealed(seal_registry: SealRegistry, office: tuple[str, str]) -> dict[str, Any]:
-    return sealed_result(seal_registry, office)
-
-
-@pytest.fixture
-def pdf(seal_registry: SealRegistry, sealed: dict[str, Any]) -> bytes:
-    return printout(seal_registry, sealed)
+from tests.printouts import OPTIONS, check_picture, pdfsig, printout, sealed_result, stamp_box
 
 
 def validation(pdf: bytes, registry: SealRegistry) -> Any:

@@ -22,19 +22,8 @@ from signing.printout.verify_pdf import verify_printout
 from signing.registry.sample import create_sample_district
 from signing.registry.seal_registry import SealRegistry
 from signing.verify.trust import TrustBundle
-from tests.printouts import TimeStampingAuthority, needs
+from tests.printouts import TimeStampingAuthority, needs, printout, sealed_result
 from tests.signing.conftest import pinned_bundle
-from tests.signing.test_printout_render import printout, sealed_result
-
-
-@pytest.fixture
-def sealed(seal_registry: SealRegistry, office: tuple[str, str]) -> dict[str, Any]:
-    return sealed_result(seal_registry, office)
-
-
-@pytest.fixture
-def pdf(seal_registry: SealRegistry, sealed: dict[str, Any]) -> bytes:
-    return printout(seal_registry, sealed)
 
 
 def checks(result: Any) -> dict[str, bool | None]:
