@@ -201,33 +201,33 @@ def _table(printed: PrintedTable, styles: dict[str, Any], width: float) -> list[
     return [heading, table]
 
 
-class _SigningPlace:
-    """Flowable: issuer and date on the right, the stamp over them, the QR code on the left."""
+def _signing_place(sheet: Sheet, face: StampFace, url: str, font: str, width: float, placed: list[Placed]) -> Any:
+    """A flowable: issuer and date on the right, the stamp over them, the QR code on the left.
 
-    def __init__(self, sheet: Sheet, face: StampFace, url: str, font: str, width: float) -> None:
-        from reportlab.platypus import Flowable
+    Where the stamp lands is appended to ``placed`` when it is drawn: the
+    signature field goes there.
+    """
+    from reportlab.platypus import Flowable
 
-        self.sheet, self.face, self.url, self.font, self.width = sheet, face, url, font, width
-        self.placed: Placed | None = None
-        self.flowable = type("SigningPlace", (Flowable,), {"wrap": self._wrap, "draw": self._draw})()
+    class SigningPlace(Flowable):  # type: ignore[misc,unused-ignore]  # reportlab has no types
+        def wrap(self, *_: Any) -> tuple[float, float]:
+            return width, STAMP_SIZE + 24
 
-    def _wrap(self, *_: Any) -> tuple[float, float]:
-        return self.width, STAMP_SIZE + 24
+        def draw(self) -> None:
+            canvas = self.canv
+            right, centre_y = width - STAMP_SIZE / 2 - 10, STAMP_SIZE / 2 + 4
+            canvas.setFont(font, 11)
+            canvas.drawCentredString(right, STAMP_SIZE / 2 + 8, sheet.issuer)
+            canvas.drawCentredString(right, STAMP_SIZE / 2 - 10, sheet.date)
+            draw_stamp(canvas, right, centre_y, face, font)
+            draw_qr(canvas, url, 0, 20, QR_SIZE)
+            canvas.setFont(font, 7.5)
+            canvas.drawString(0, 8, "扫码核验 Scan to verify")
+            canvas.linkURL(url, (0, 20, QR_SIZE, 20 + QR_SIZE), relative=1)
+            x, y = canvas.absolutePosition(right - STAMP_SIZE / 2, centre_y - STAMP_SIZE / 2)
+            placed.append(Placed(canvas.getPageNumber() - 1, (x, y, x + STAMP_SIZE, y + STAMP_SIZE)))
 
-    def _draw(self) -> None:
-        canvas = self.flowable.canv
-        right = self.width - STAMP_SIZE / 2 - 10
-        canvas.setFont(self.font, 11)
-        canvas.drawCentredString(right, STAMP_SIZE / 2 + 8, self.sheet.issuer)
-        canvas.drawCentredString(right, STAMP_SIZE / 2 - 10, self.sheet.date)
-        centre_y = STAMP_SIZE / 2 + 4
-        draw_stamp(canvas, right, centre_y, self.face, self.font)
-        draw_qr(canvas, self.url, 0, 20, QR_SIZE)
-        canvas.setFont(self.font, 7.5)
-        canvas.drawString(0, 8, "扫码核验 Scan to verify")
-        canvas.linkURL(self.url, (0, 20, QR_SIZE, 20 + QR_SIZE), relative=1)
-        x, y = canvas.absolutePosition(right - STAMP_SIZE / 2, centre_y - STAMP_SIZE / 2)
-        self.placed = Placed(canvas.getPageNumber() - 1, (x, y, x + STAMP_SIZE, y + STAMP_SIZE))
+    return SigningPlace()
 
 
 def _footer(code: str, font: str, canvas: Any, doc: Any) -> None:
@@ -280,9 +280,9 @@ def draw_sheet(sheet: Sheet, face: StampFace, *, url: str, code: str, font: CjkF
             story.extend(_table(printed, styles, width))
     if sheet.note:
         story.extend([Spacer(1, 6), _p(sheet.note, styles["body"])])
-    place = _SigningPlace(sheet, face, url, font.name, width)
-    story.append(KeepTogether([Spacer(1, 14), place.flowable]))
+    placed: list[Placed] = []
+    story.append(KeepTogether([Spacer(1, 14), _signing_place(sheet, face, url, font.name, width, placed)]))
     footer = partial(_footer, code, font.name)
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
-    assert place.placed is not None
-    return Drawn(out.getvalue(), place.placed, place.placed.page + 1)
+    (stamp,) = placed
+    return Drawn(out.getvalue(), stamp, stamp.page + 1)  # the signing place ends the last page
