@@ -1,7 +1,8 @@
 """The printout of one completed request: the item's layout, the seal that sealed it, this gateway's URL.
 
-Rendering and signing take a fifth of a second of CPU, so they run in a
-worker thread, never on the event loop.  Each call renders afresh (the
+Drawing and signing take some 60 ms of CPU per page set (and a
+time-stamping authority's round trip for B-T), so they run in a worker
+thread, never on the event loop.  Each call renders afresh (the
 pages are the same for the same document; the PAdES signature carries
 the time it was made) and records ``printout.issued`` in the audit log.
 """
