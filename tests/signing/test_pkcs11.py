@@ -125,3 +125,27 @@ def test_ec_params_are_the_der_oid_of_the_named_curve(name: str) -> None:
 
     key_type = KEY_TYPES[name]
     assert key_type.ec_params_der == encode_named_curve_parameters(key_type.curve_name)
+
+
+@pytest.mark.parametrize("key_type", ["es384", "es256"])
+def test_a_printout_is_signed_on_the_token_with_the_seals_own_key(
+    hsm_registry: SealRegistry, office: tuple[str, str], key_type: str
+) -> None:
+    """The PAdES signature of a printout goes through the same PKCS#11 signer as the JSON seal."""
+    from signing.keys.pkcs11 import TokenRef
+    from signing.printout.verify_pdf import verify_printout
+    from tests.printouts import PAYMENT_RECORD_CONTENT, printout, result_document
+
+    seal = hsm_registry.issue(
+        office=office[0],
+        holder_name=office[1],
+        kind="service_centre",
+        token=TokenRef(MODULE, TOKEN, ""),
+        key_type=key_type,
+    )
+    document = result_document("tax.payment-record", ("开具个人完税证明", "Tax payment record"), PAYMENT_RECORD_CONTENT)
+    document["office"] = {"code": office[0], "name": office[1]}
+    sealed = seal_document(document, hsm_registry.signer_for(seal), seal, item="tax.payment-record", request_id="R-1")
+    result = verify_printout(printout(hsm_registry, sealed), pinned_bundle(hsm_registry))
+    assert result.report.passed, result.report.render()
+    assert result.report.seal_number == seal.number

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from signing.errors import PrintoutError
+from signing.printout.layout import parse_layout
 from signing.printout.render import verification_code
 from signing.registry.seal_registry import SealRegistry
 from tests.printouts import OPTIONS, check_picture, pdfsig, printout, sealed_result, stamp_box
@@ -184,3 +185,48 @@ def test_a_result_without_a_declared_layout_prints_every_member_by_name(
     pdf = printout(seal_registry, document, layout=GENERIC)
     verdict = verify_printout(pdf, seal_registry.trust_view())
     assert verdict.report.passed, verdict.report.render()
+
+
+def test_any_sealed_document_type_with_a_layout_renders_a_receipt_for_one(
+    seal_registry: SealRegistry, office: tuple[str, str]
+) -> None:
+    """A 受理回执 sealed as a document of its own prints through a layout like any result (docs/seals.md)."""
+    from signing.printout.verify_pdf import verify_printout
+    from signing.sealing import seal_document
+
+    receipt = {
+        "document_type": "onewindow.receipt.v1",
+        "request_id": "01M947MVC2D8GHF3HVZQ6SX074",
+        "item": "property.title-reissue",
+        "item_name": {"zh": "不动产权证书补发", "en": "Title certificate reissue"},
+        "office": {"code": office[0], "name": office[1]},
+        "applicant": {"kind": "person", "name": "张伟", "id_number": "370303199001011239"},
+        "agency_reference": "BF2026010000123",
+        "issued_at": "2026-01-10T08:30:00+00:00",
+        "content": {"accepted_at": "2026-01-10 16:30", "time_limit_days": 5, "materials_received": ["身份证复印件"]},
+    }
+    seal = seal_registry.seal_for(office[0], "delegated_approval", "property.title-reissue")
+    assert seal is not None
+    sealed = seal_document(receipt, seal_registry.signer_for(seal), seal, item=receipt["item"], request_id="R-2")
+    layout = parse_layout(
+        {
+            "title": "受理回执",
+            "fields": [
+                {"key": "accepted_at", "label": "受理时间"},
+                {"key": "time_limit_days", "label": "承诺办结时限（工作日）"},
+                {"key": "materials_received", "label": "已收材料"},
+            ],
+        }
+    )
+    pdf = printout(seal_registry, sealed, layout=layout)
+    result = verify_printout(pdf, seal_registry.trust_view())
+    assert result.report.passed, result.report.render()
+    assert "受理回执" in "".join(read_texts(pdf)) and "行政审批专用章" in "".join(read_texts(pdf))
+
+
+def read_texts(pdf: bytes) -> tuple[str, ...]:
+    from signing.printout.reading import read_printout
+
+    texts = read_printout(pdf).page_texts
+    assert texts is not None
+    return texts
