@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from signing.errors import LayoutError
@@ -183,7 +183,6 @@ class Sheet:
     note: str = ""
     issuer: str = ""  # the authority named beside the stamp
     date: str = ""  # the issue date, in words
-    values: tuple[str, ...] = field(default=())  # every content value as printed, for the verifier
 
 
 def _is_table(value: Any) -> bool:
@@ -258,8 +257,6 @@ def sheet_for(document: Mapping[str, Any], layout: Layout) -> Sheet:
     extra_tables = tuple(
         _printed_table(_generic_table(k, rows), rows) for k, rows in _tables(content, "") if not _covered(k, named)
     )
-    values = [shown(v) for _, v in _scalars(content, "")]
-    values += [shown(v) for _, rows in _tables(content, "") for row in rows for v in row.values()]
     sheet = Sheet(
         title=layout.title or shown(lookup(document, "item_name.zh")),
         header=result_header(document),
@@ -268,11 +265,26 @@ def sheet_for(document: Mapping[str, Any], layout: Layout) -> Sheet:
         note=layout.note,
         issuer=shown(lookup(document, "agency.authority_zh")),
         date=_date_words(document.get("issued_at")),
-        values=tuple(values),
     )
     if layout.declared:
         return replace(sheet, extra_fields=extra, extra_tables=extra_tables)
     return replace(sheet, fields=sheet.fields + extra, tables=sheet.tables + extra_tables)
+
+
+def printed_values(document: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(where, as printed)`` for every fact and content value a printout of ``document`` shows, any layout.
+
+    Layouts only choose labels and order, so a verifier can ask the pages
+    for these without knowing the layout; ``where`` names the fact's label or
+    the member's path (``records[3].amount``), never its value.
+    """
+    raw = document.get("content")
+    content: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    found = [(label, value) for label, value in result_header(document)]
+    found += [(path, shown(value)) for path, value in _scalars(content, "")]
+    for path, rows in _tables(content, ""):
+        found += [(f"{path}[{i}].{key}", shown(value)) for i, row in enumerate(rows) for key, value in row.items()]
+    return found
 
 
 def _covered(path: str, named: set[str]) -> bool:

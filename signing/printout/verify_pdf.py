@@ -37,7 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from signing.errors import NotJsonError
 from signing.model import Seal, format_time
-from signing.printout.layout import GENERIC, MISSING, result_header, sheet_for
+from signing.printout.layout import MISSING, printed_values
 from signing.printout.libraries import require_pdf_libraries
 from signing.printout.reading import NotAPrintout, Printout, read_printout
 from signing.printout.render import verification_code
@@ -109,11 +109,11 @@ def printed_problems(printout: Printout, document: dict[str, Any]) -> list[str]:
         return [f"the pages cannot be read ({printout.unreadable})"]
     text = "".join("".join(page.split()) for page in printout.page_texts)
     code = verification_code(document)
-    expected = [value for _, value in result_header(document)] + list(sheet_for(document, GENERIC).values) + [code]
-    missing = [value for value in dict.fromkeys(expected) if value != MISSING and "".join(value.split()) not in text]
-    problems = [f"the pages do not show {value[:60]!r}" for value in missing[:5]]
+    expected = [*printed_values(document), ("the verification code", code)]
+    missing = [where for where, value in expected if value != MISSING and "".join(value.split()) not in text]
+    problems = [f"the pages do not show {', '.join(missing[:5])}"] if missing else []
     if len(missing) > 5:
-        problems.append(f"... and {len(missing) - 5} more values")
+        problems.append(f"nor {len(missing) - 5} more values")
     links = [parse_qs(urlsplit(uri).query) for uri in printout.link_uris]
     wanted = {"request": [str(document.get("request_id"))], "digest": [code]}
     if not any(link == wanted for link in links):
