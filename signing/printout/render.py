@@ -71,17 +71,31 @@ def _check_sealed(document: dict[str, Any], seal: Seal, trust: TrustBundle, now:
         raise PrintoutError(f"seal {seal.number} cannot sign at {format_time(now)} (status {seal.status.value})")
 
 
-def _check_font(sheet: Sheet, texts: tuple[str, ...], font: Any) -> None:
-    printed = [sheet.title, sheet.note, sheet.issuer, sheet.date, *texts]
-    printed += [text for pair in (*sheet.header, *sheet.fields, *sheet.extra_fields) for text in pair]
+def _printed_strings(sheet: Sheet, stamp: tuple[str, ...]) -> list[tuple[str, str]]:
+    """``(where, text)`` for every string the page draws; ``where`` is a label, never the text."""
+    found = [("title", sheet.title), ("note", sheet.note), ("出具机关", sheet.issuer), ("date", sheet.date)]
+    found += [("stamp", text) for text in stamp]
+    found += [(label, f"{label}{value}") for label, value in (*sheet.header, *sheet.fields, *sheet.extra_fields)]
     for table in (*sheet.tables, *sheet.extra_tables):
-        printed += [table.title, *table.headers, *(cell for row in table.rows for cell in row)]
-    missing = font.missing(printed)
+        found.append((table.title, "".join((table.title, *table.headers))))
+        found += [
+            (f"{table.title}/{header}", cell)
+            for row in table.rows
+            for header, cell in zip(table.headers, row, strict=True)
+        ]
+    return found
+
+
+def _check_font(sheet: Sheet, stamp: tuple[str, ...], font: Any) -> None:
+    """Refuse, naming where (never what: it may be part of a name), every character the font cannot draw."""
+    printed = _printed_strings(sheet, stamp)
+    missing = font.missing(text for _, text in printed)
     if missing:
-        shown = "".join(missing[:20])
+        places = list(dict.fromkeys(where for where, text in printed if font.missing([text])))
         raise PrintoutError(
-            f"the font {font.path} cannot draw {len(missing)} character(s) of this document ({shown}): "
-            "not printed rather than printed with empty boxes; name another font in ONEWINDOW_PRINTOUT_FONT"
+            f"the font {font.path} cannot draw {len(missing)} character(s) of this document (in "
+            f"{', '.join(places[:5])}): not printed rather than printed with empty boxes; name another font in "
+            "ONEWINDOW_PRINTOUT_FONT or [printouts] font"
         )
 
 

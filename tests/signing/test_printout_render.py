@@ -165,13 +165,19 @@ def test_a_seal_revoked_since_the_result_was_sealed_signs_no_printout(
 
 
 def test_a_font_without_the_characters_refuses_to_print_rather_than_draw_empty_boxes(
-    seal_registry: SealRegistry, sealed: dict[str, Any]
+    seal_registry: SealRegistry, sealed: dict[str, Any], office: tuple[str, str]
 ) -> None:
     from importlib import resources
 
     latin_only = str(resources.files("reportlab").joinpath("fonts", "Vera.ttf"))
     with pytest.raises(PrintoutError, match=r"cannot draw \d+ character"):
         printout(seal_registry, sealed, font=latin_only)
+    rare = sealed_result(
+        seal_registry, office, applicant={"kind": "person", "name": "张𠈌", "id_number": "370303199001011239"}
+    )
+    with pytest.raises(PrintoutError, match=r"cannot draw 1 character\(s\) of this document \(in 申请人\)") as refused:
+        printout(seal_registry, rare)  # WenQuanYi Zen Hei has no CJK extension B
+    assert "𠈌" not in str(refused.value)  # where, never what: it is part of a name
 
 
 def test_a_result_without_a_declared_layout_prints_every_member_by_name(
