@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml signing/pyproject.toml 2>/dev/null | sha256sum | cut -c1-12)
-SYSTEM_PACKAGES := softhsm2 chromium fonts-wqy-zenhei
+SYSTEM_PACKAGES := softhsm2 chromium fonts-wqy-zenhei poppler-utils libnss3-tools
 export TEST_PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
 .PHONY: run test lint system-deps clean bench
@@ -17,15 +17,20 @@ $(STAMP):
 	touch $(STAMP)
 
 # SoftHSM2 (PKCS#11 seal keys), Chromium (the verification page's browser
-# test) and a Chinese font (WenQuanYi Zen Hei: without a CJK font Chromium
-# draws every Chinese character as the same empty box). Installed with apt
-# when missing and we are root; otherwise the tests that need them say so
-# (and fail rather than skip when CI=true).
+# test), a Chinese font (WenQuanYi Zen Hei: without a CJK font Chromium
+# draws every Chinese character as the same empty box, and printouts embed
+# it), poppler-utils (pdftoppm renders printouts to PNG, pdfsig checks their
+# signature independently of pyHanko) and libnss3-tools (certutil: the trust
+# store pdfsig reads). Installed with apt when missing and we are root;
+# otherwise the tests that need them say so (and fail rather than skip when
+# CI=true).
 system-deps:
 	@missing=""; \
 	command -v softhsm2-util >/dev/null 2>&1 || missing="$$missing softhsm2"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
-	fc-list :lang=zh 2>/dev/null | grep -q . || missing="$$missing fonts-wqy-zenhei"; \
+	fc-list :lang=zh 2>/dev/null | grep -q wqy-zenhei || missing="$$missing fonts-wqy-zenhei"; \
+	command -v pdftoppm >/dev/null 2>&1 && command -v pdfsig >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	command -v certutil >/dev/null 2>&1 || missing="$$missing libnss3-tools"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing system packages:$$missing"; \

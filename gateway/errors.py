@@ -27,6 +27,7 @@ Catch at the level you care about, the way httpx's exceptions are laid out::
     ├── UnsafeCallbackUrl           a callback URL or prefix that could send results elsewhere
     ├── ClientDisconnected          the client went away before its body arrived
     ├── TrustBundleUnavailable      no signed trust bundle to hand out
+    ├── PrintoutUnavailable         a sealed result cannot be printed now (no font, no PDF libraries, seal unusable)
     └── AgencyError                 talking to an agency failed (raised by plugins and the core)
         ├── AgencyUnavailable       unreachable or down: retried, deferred
         │   └── AgencyTimeout       no answer in time (raised by the core)
@@ -151,6 +152,10 @@ class ClientDisconnected(OnewindowError, ConnectionError):
 
 class TrustBundleUnavailable(OnewindowError):
     """No signed trust bundle to hand out; the message says what the bureau should do."""
+
+
+class PrintoutUnavailable(OnewindowError):
+    """A sealed result cannot be printed as a signed PDF now; the message says why."""
 
 
 class AgencyError(OnewindowError):

@@ -200,7 +200,16 @@ NO_SEALED_RESULT = _t(
     409,
     "No sealed result",
     "无已盖章结果",
-    "The request has no sealed result (yet), so there is nothing whose audit proof could be given.",
+    "The request has no sealed result (yet), so there is nothing whose audit proof or printout could be given.",
+)
+PRINTOUT_UNAVAILABLE = _t(
+    "printout-unavailable",
+    503,
+    "Printout unavailable",
+    "无法出具打印件",
+    "The sealed result exists but cannot be printed as a signed PDF now: the seal that sealed it can no longer "
+    "sign (revoked or suspended since, its key unavailable), or the gateway host lacks what printing needs (a CJK "
+    "TrueType font, the PDF libraries). The sealed JSON result itself stays valid and can be verified as it is.",
 )
 AUDIT_UNAVAILABLE = _t(
     "audit-unavailable",

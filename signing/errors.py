@@ -17,7 +17,9 @@ Callers catch at the level they care about::
     ├── CheckpointFormatError       not a well-formed audit checkpoint or proof file
     ├── ProofError                  a Merkle proof cannot be checked
     ├── BundleFormatError           not a well-formed audit export bundle
-    └── EntryFormatError            not a well-formed audit entry
+    ├── EntryFormatError            not a well-formed audit entry
+    └── PrintoutError               a printout cannot be rendered or signed (no font, no PDF extra, bad layout)
+        └── LayoutError             a printout layout declaration is malformed
 
 Verification never raises for a bad *document* (it returns a report); these
 are for bad *inputs and setup*. The format errors are also ``ValueError``,
@@ -100,3 +102,11 @@ class BundleFormatError(SigningError, ValueError):
 
 class EntryFormatError(SigningError, ValueError):
     """Bytes that are not a well-formed audit entry."""
+
+
+class PrintoutError(SigningError):
+    """A sealed document cannot be rendered as a signed PDF printout."""
+
+
+class LayoutError(PrintoutError, ValueError):
+    """A printout layout (an item's ``[items.printout]``, a layout file) is malformed."""

@@ -17,6 +17,7 @@ anyone can verify offline with ``onewindow verify``.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -29,10 +30,12 @@ from gateway.api.body import read_limited
 from gateway.api.keys import GATEWAY
 from gateway.api.openapi import openapi_problem
 from gateway.api.responses import json_response
-from gateway.errors import TrustBundleUnavailable
+from gateway.errors import PrintoutUnavailable, TrustBundleUnavailable
 from gateway.observability.logs import personal_values, sensitive
+from gateway.printouts.printer import PDF_MEDIA_TYPE, timestamp_roots
 from gateway.problems import (
     MALFORMED_REQUEST,
+    PRINTOUT_UNAVAILABLE,
     TOO_MANY_REQUESTS,
     TRUST_BUNDLE_UNAVAILABLE,
     UNSUPPORTED_MEDIA_TYPE,
@@ -40,12 +43,16 @@ from gateway.problems import (
 )
 from signing import render_stamp_svg
 from signing.audit.document_proof import audit_checker
-from signing.errors import NotJsonError
+from signing.errors import NotJsonError, PrintoutError
+from signing.printout.reading import MAX_PDF_BYTES, is_pdf
+from signing.printout.render import verification_code
+from signing.printout.verify_pdf import verify_printout
 from signing.verify.reading import verify_text
 from signing.verify.report import VerificationReport
 from signing.verify.verifier import AuditChecker
 
 MAX_DOCUMENT_BYTES = 1_048_576
+MAX_PRINTOUT_BYTES = MAX_PDF_BYTES
 #: On ``GET /v1/trust-bundle``: why the served bundle is out of date (absent when it is not).
 STALE_HEADER = "Onewindow-Trust-Bundle-Stale"
 _PAGE = resources.files("gateway.api").joinpath("verify_page.html").read_text(encoding="utf-8")  # read once
@@ -86,11 +93,13 @@ async def post_verify(request: web.Request) -> web.Response:
             "该地址的验证请求过于频繁，请稍后再试。",
             headers={"Retry-After": str(max(1, round(wait)))},
         )
+    if request.content_type == PDF_MEDIA_TYPE:
+        return await _verify_pdf(request, gateway)
     if request.content_type not in ("application/json", "application/problem+json") and request.body_exists:
         raise ProblemError(
             UNSUPPORTED_MEDIA_TYPE,
-            f"Expected application/json, got {request.content_type}.",
-            "请以 application/json 格式提交。",
+            f"Expected application/json or application/pdf, got {request.content_type}.",
+            "请以 application/json（盖章的结果文书）或 application/pdf（打印件）格式提交。",
         )
     raw = await read_limited(request, min(MAX_DOCUMENT_BYTES, gateway.settings.max_body_bytes))
     try:
@@ -98,7 +107,41 @@ async def post_verify(request: web.Request) -> web.Response:
     except NotJsonError as exc:
         raise ProblemError(MALFORMED_REQUEST, f"The body is {exc}.", "请求内容不是合法的 JSON。") from None
     report, document = verified.report, verified.document
-    with sensitive(personal_values(document) if document is not None else ()):  # its names, wherever repeated
+    await _record(gateway, raw, report, document)
+    return json_response(200, {"format": "json", **_verdict(report, document)})
+
+
+async def _verify_pdf(request: web.Request, gateway: Any) -> web.Response:
+    """A printout: the PDF's verdict, and the verdict on the sealed JSON it carries."""
+    raw = await read_limited(request, min(MAX_PRINTOUT_BYTES, gateway.settings.max_body_bytes))
+    if not is_pdf(raw):
+        raise ProblemError(
+            MALFORMED_REQUEST, "The body is not a PDF (it does not start with %PDF-).", "请求内容不是 PDF 文件。"
+        )
+    trust = gateway.sealer.trust_view()
+    try:
+        roots = timestamp_roots(gateway.settings)
+        result = await asyncio.to_thread(
+            verify_printout, raw, trust, audit_checker=_audit_checker(gateway), tsa_roots=roots
+        )
+    except (PrintoutError, PrintoutUnavailable) as exc:
+        raise ProblemError(
+            PRINTOUT_UNAVAILABLE,
+            f"This gateway cannot read printouts now: {exc}.",
+            f"本网关暂时无法核验打印件：{exc}。",
+        ) from None
+    report, document = result.report, result.document
+    await _record(gateway, raw, report, document)
+    answer = {"format": "pdf", **_verdict(report, document)}
+    inner = result.document_report
+    answer["document_report"] = inner.to_dict() if inner is not None else None
+    answer["document_text"] = inner.render() if inner is not None else None
+    return json_response(200, answer)
+
+
+async def _record(gateway: Any, raw: bytes, report: VerificationReport, document: dict[str, Any] | None) -> None:
+    """``verification.requested`` in the audit log, the document's personal data masked wherever repeated."""
+    with sensitive(personal_values(document) if document is not None else ()):
         await gateway.events.emit(
             "verification.requested",
             document_digest=gateway.events.digest(raw, request_id=report.request_id),
@@ -107,10 +150,29 @@ async def post_verify(request: web.Request) -> web.Response:
             seal_number=report.seal_number,
             request_id=report.request_id,
         )
+
+
+def _verdict(report: VerificationReport, document: dict[str, Any] | None) -> dict[str, Any]:
+    """The body every verification answers with: the report, its words, the stamp, the content, its code."""
     content = {k: v for k, v in document.items() if k != "seal"} if document is not None else None
-    return json_response(
-        200, {"report": report.to_dict(), "text": report.render(), "stamp_svg": _stamp(report), "document": content}
-    )
+    code = _code(document)
+    return {
+        "report": report.to_dict(),
+        "text": report.render(),
+        "stamp_svg": _stamp(report),
+        "document": content,
+        "verification_code": code,
+    }
+
+
+def _code(document: dict[str, Any] | None) -> str | None:
+    """The document's verification code (what a printout prints and its QR code names), when it has one."""
+    if document is None:
+        return None
+    try:
+        return verification_code(document)
+    except ValueError:  # content that has no canonical form has no code
+        return None
 
 
 def _stamp(report: VerificationReport) -> str | None:
@@ -176,6 +238,17 @@ _REPORT: dict[str, Any] = {
             "description": "The seal drawn as the round stamp (SVG): red for TOTAL_PASSED, grey and struck through "
             "with 未通过验证 / NOT VALID for every other verdict.",
         },
+        "format": {"enum": ["json", "pdf"], "description": "What was judged: a sealed JSON result or a printout."},
+        "verification_code": {
+            "type": ["string", "null"],
+            "description": "base64url SHA-256 of the judged document's canonical JSON without its seal: the code a "
+            "printout prints and its QR code names",
+        },
+        "document_report": {
+            "oneOf": [{"$ref": "#/components/schemas/VerificationReport"}, {"type": "null"}],
+            "description": "For a printout: the verdict on the sealed JSON it carries, on its own.",
+        },
+        "document_text": {"type": ["string", "null"], "description": "That verdict in plain words."},
         "document": {
             "type": ["object", "null"],
             "description": "The sealed document that was judged, without its seal block (a request resource's "
@@ -231,16 +304,29 @@ OPENAPI_PATHS: dict[str, Any] = {
         "post": {
             "operationId": "verifySealedDocument",
             "summary": "Verify a sealed result document, or a request resource by its result (any verdict is a 200)",
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+            "description": "A sealed result (or the request resource carrying it) as application/json, or a printout "
+            "(GET /v1/requests/{id}/document.pdf) as application/pdf: then the report judges the PDF's PAdES "
+            "signature, the sealed JSON it carries and what its pages show, and `document_report` is the verdict on "
+            "the sealed JSON alone.",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"type": "object"}},
+                    "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                },
+            },
             "responses": {
                 "200": {"description": "The verification report", "content": {"application/json": {"schema": _REPORT}}},
-                "400": openapi_problem("Not JSON at all (JSON that is not I-JSON is a FORMAT_FAILURE verdict)"),
-                "413": openapi_problem("Document over 1 MiB"),
-                "415": openapi_problem("Not application/json"),
+                "400": openapi_problem(
+                    "Not JSON at all, or not a PDF (JSON that is not I-JSON, or a PDF that is no printout, is a "
+                    "FORMAT_FAILURE verdict)"
+                ),
+                "413": openapi_problem("Document over 1 MiB, printout over 8 MiB"),
+                "415": openapi_problem("Neither application/json nor application/pdf"),
                 "429": openapi_problem("More than 5 verifications a second (bursts of 20) from one address"),
                 "503": openapi_problem(
-                    "audit-unavailable: the gateway's audit log was found damaged, so it records "
-                    "no verification until an operator repairs it"
+                    "printout-unavailable: this gateway cannot read PDFs now (its PDF libraries or time-stamp roots); "
+                    "audit-unavailable: the audit log was found damaged, so it records no verification until repaired"
                 ),
             },
         }

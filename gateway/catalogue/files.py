@@ -28,6 +28,8 @@ from gateway.catalogue.items import (
 from gateway.catalogue.patterns import portability_problem
 from gateway.catalogue.rules import parse_rules
 from gateway.errors import CatalogueError
+from signing.errors import LayoutError
+from signing.printout.layout import Layout, parse_layout
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9][a-z0-9-]*$")
 _MATERIAL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -70,6 +72,7 @@ _ITEM_KEYS = frozenset(
         "max_age_hours",
         "rules",
         "examples",
+        "printout",
     }
 )
 _MATERIAL_KEYS = frozenset(
@@ -267,7 +270,18 @@ def _item(plugin: str, agency: str, table: Any, index: int) -> Item:
         plugin=plugin,
         rules=parse_rules(r.where, table.get("rules"), materials, pledge),
         examples=parse_examples(r.where, table.get("examples"), materials, pledge),
+        printout=_printout(r.where, table.get("printout")),
     )
+
+
+def _printout(where: str, table: Any) -> Layout | None:
+    """``[items.printout]``: the item's printout layout (signing.printout.layout), checked now."""
+    if table is None:
+        return None
+    try:
+        return parse_layout(table, f"{where}, printout")
+    except LayoutError as exc:
+        raise CatalogueError(str(exc)) from None
 
 
 def load_items(path: Path, *, plugin: str, agency: str) -> list[Item]:

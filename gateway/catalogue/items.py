@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gateway.errors import CatalogueError
+from signing.printout.layout import Layout
 
 if TYPE_CHECKING:
     from gateway.catalogue.rules import Rule
@@ -184,6 +185,7 @@ class Item:
     plugin: str = ""
     rules: tuple[Rule, ...] = ()  # cross-field rules (gateway.catalogue.rules)
     examples: tuple[Example, ...] = ()
+    printout: Layout | None = None  # [items.printout]: how its sealed result is printed; None: the generic layout
 
     def material(self, name: str) -> Material | None:
         """The material called ``name``, or None."""

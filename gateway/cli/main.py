@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from gateway import __version__
 from gateway.errors import OperatorError
 from signing.errors import SigningError
+from signing.printout.layout import Layout
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,11 +52,20 @@ def build_parser() -> argparse.ArgumentParser:
     new_plugin.register(sub)
     outbox.register(sub)
     retention.register(sub)
-    signing_cli.register(sub)
+    signing_cli.register(sub, layouts=catalogue_layout)
     audited_seal.audit_seal_commands(sub)  # each successful seal change becomes an admin.seal.* audit entry
     audit.register(sub)
     backup.register(sub)
     return parser
+
+
+def catalogue_layout(item: str) -> Layout | None:
+    """The printout layout the installed catalogue declares for ``item`` (``onewindow render``)."""
+    from gateway.cli.config import installed_agencies
+    from gateway.config import load_settings
+    from gateway.printouts.printer import layout_for
+
+    return layout_for(installed_agencies(load_settings()).catalogue, item)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

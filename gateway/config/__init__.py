@@ -13,6 +13,7 @@
 * :mod:`~gateway.config.retention` -- the ``[retention]`` section
 * :mod:`~gateway.config.metrics` -- the ``[metrics]`` section: who may read ``/metrics``
 * :mod:`~gateway.config.witness` -- the ``[witness]`` section: where signed checkpoints are published
+* :mod:`~gateway.config.printouts` -- the ``[printouts]`` section: time-stamps and the font of signed PDF printouts
 * :mod:`~gateway.config.view` -- the effective configuration, secrets redacted (``check-config``)
 * ``base.toml`` (every default) and ``sample.toml`` (the sample district), package data
 
@@ -34,6 +35,7 @@ from gateway.config.environment import ENV_PREFIX, NOT_SETTINGS
 from gateway.config.http import HttpLimits
 from gateway.config.metrics import MetricsSettings, read_metrics_token
 from gateway.config.outbox import OutboxSettings
+from gateway.config.printouts import PrintoutSettings
 from gateway.config.retention import RetentionSettings
 from gateway.config.settings import SAMPLE_SOURCE, Settings, build_settings, load_settings
 from gateway.config.values import closest, shown
@@ -56,6 +58,7 @@ __all__ = [
     "MetricsSettings",
     "Office",
     "OutboxSettings",
+    "PrintoutSettings",
     "RetentionSettings",
     "Settings",
     "WitnessSettings",

@@ -31,6 +31,7 @@ NOT_SETTINGS: Mapping[str, str] = {
     "ONEWINDOW_PKCS11_PIN": "the PKCS#11 token's PIN",
     "ONEWINDOW_PKCS11_PIN_FILE": "a file holding the PKCS#11 token's PIN",
     "ONEWINDOW_WORKER_SANDBOXES": "set by serve --workers for its workers",
+    "ONEWINDOW_PRINTOUT_FONT": "the CJK font of printouts (render; the gateway when [printouts] font is empty)",
 }
 
 

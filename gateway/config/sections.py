@@ -21,6 +21,7 @@ from gateway.config.callers import CALLER_KEYS, OFFICE_KEYS
 from gateway.config.http import HttpLimits
 from gateway.config.metrics import MetricsSettings
 from gateway.config.outbox import OUTBOX_KEYS
+from gateway.config.printouts import PrintoutSettings
 from gateway.config.retention import RetentionSettings
 from gateway.config.values import refuse_unknown
 from gateway.config.witness import WitnessSettings
@@ -43,6 +44,7 @@ TABLES: Mapping[str, frozenset[str]] = {
     "retention": frozenset(f.name for f in fields(RetentionSettings)),
     "metrics": frozenset(f.name for f in fields(MetricsSettings)),
     "witness": frozenset(f.name for f in fields(WitnessSettings)),
+    "printouts": frozenset(f.name for f in fields(PrintoutSettings)),
 }
 #: The arrays of tables (``[[offices]]``, ``[[callers]]``), with the keys of each row.
 ROWS: Mapping[str, frozenset[str]] = {"offices": OFFICE_KEYS, "callers": CALLER_KEYS}

@@ -28,6 +28,7 @@ from gateway.config.environment import apply_environment
 from gateway.config.http import HttpLimits, parse_http_limits
 from gateway.config.metrics import MetricsSettings, parse_metrics_settings
 from gateway.config.outbox import OutboxSettings, parse_outbox
+from gateway.config.printouts import PrintoutSettings, parse_printout_settings
 from gateway.config.retention import RetentionSettings, parse_retention_settings
 from gateway.config.sections import check_sections
 from gateway.config.values import get_value, positive
@@ -73,6 +74,7 @@ class Settings:
     http: HttpLimits = field(default_factory=HttpLimits)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    printouts: PrintoutSettings = field(default_factory=PrintoutSettings)
     from_environment: Mapping[str, str] = field(default_factory=dict)  # dotted setting path -> variable
     witness: WitnessSettings = field(default_factory=WitnessSettings)
 
@@ -192,6 +194,7 @@ def build_settings(
         http=parse_http_limits(server),
         retention=_retention(data.get("retention", {})),
         metrics=_section(parse_metrics_settings, data.get("metrics", {})),
+        printouts=_section(parse_printout_settings, data.get("printouts", {})),
         from_environment=dict(from_environment or {}),
         witness=_section(parse_witness_settings, data.get("witness", {}), pki_dir=data.get("pki", {}).get("dir", "")),
     )

@@ -27,8 +27,10 @@ from gateway.errors import SealUnavailable, StartupError, TrustBundleUnavailable
 from gateway.observability.logs import get_logger
 from gateway.sealing.sealer import PublishedBundle
 from signing import (
+    Seal,
     SealingError,
     SealRegistry,
+    Signer,
     SigningError,
     TrustBundle,
     create_sample_district,
@@ -172,6 +174,14 @@ class DistrictSealer:
             return seal_document(document, signer, seal, item=item.code, request_id=request_id)
         except SealingError as exc:
             raise SealUnavailable(f"seal {seal.number} cannot seal {item.code}: {exc}") from exc
+
+    def printout_signer(self, number: str) -> tuple[Seal, Signer]:
+        """The seal that sealed a result, with its signer, for the PAdES signature of the result's printout."""
+        try:
+            seal = self.registry.get(number)
+            return seal, self.registry.signer_for(seal, passphrase=self._passphrase)
+        except SigningError as exc:
+            raise SealUnavailable(f"seal {number} cannot sign a printout: {exc}") from exc
 
     def trust_view(self) -> TrustBundle:
         """The registry as a trust bundle for ``/v1/verify``: no root key, no signature, always current.

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from gateway.catalogue.items import Item
 from gateway.config import Office
-from signing import TrustBundle
+from signing import Seal, Signer, TrustBundle
 from signing.model import parse_time
 
 
@@ -53,6 +53,9 @@ class Sealer(Protocol):
 
     def published_bundle(self) -> PublishedBundle:
         """The signed bundle for offline verifiers; :class:`TrustBundleUnavailable` when there is none."""
+
+    def printout_signer(self, number: str) -> tuple[Seal, Signer]:
+        """The seal ``number`` and its signer, to sign a printout of a result it sealed; :class:`SealUnavailable`."""
 
     def close(self) -> None:
         """Release what sealing holds (a PKCS#11 session, file locks); the gateway calls it when it stops."""

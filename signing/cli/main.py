@@ -1,7 +1,7 @@
 """The seal package's command line: ``seal ...``, the offline ``verify`` and ``audit check-proof``.
 
 ``register(subparsers)`` is the contract with the gateway's ``onewindow``
-command: it adds the ``seal``, ``verify`` and ``trust`` subcommands to an argparse
+command: it adds the ``seal``, ``verify``, ``render`` and ``trust`` subcommands to an argparse
 subparsers object, and every leaf sets ``func(args) -> int``.  ``main``
 gives the same commands to security staff who installed only
 ``onewindow-signing``.  Exit codes: 0 success (for ``verify``: TOTAL_PASSED
@@ -16,14 +16,19 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from signing.cli import seal, trust, verify
+from signing.cli import render, seal, trust, verify
+from signing.cli.render import LayoutSource
 from signing.errors import SigningError
 
 
-def register(subparsers: Any) -> None:
-    """Add ``seal``, ``verify`` and ``trust`` to an argparse ``_SubParsersAction``."""
+def register(subparsers: Any, *, layouts: LayoutSource | None = None) -> None:
+    """Add ``seal``, ``verify``, ``render`` and ``trust`` to an argparse ``_SubParsersAction``.
+
+    ``layouts`` maps an item code to its printout layout (the gateway passes its catalogue's).
+    """
     seal.register(subparsers)
     verify.register(subparsers)
+    render.register(subparsers, layouts)
     trust.register(subparsers)
 
 

@@ -21,7 +21,6 @@ from signing.errors import NotJsonError, SigningError
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from signing.verify.pinning import TrustStore, default_trust_store_path, how_to_pin
-    from signing.verify.reading import verify_text
     from signing.verify.trust import load_trust_bundle
 
     store = TrustStore(Path(args.trust_store) if args.trust_store else default_trust_store_path())
@@ -40,14 +39,27 @@ def cmd_verify(args: argparse.Namespace) -> int:
         data = Path(args.file).read_bytes()
     except OSError as exc:
         raise SigningError(f"cannot read {args.file}: {exc.strerror}") from None
+    passed = _verify_printout(args, data, trust) if data[:5] == b"%PDF-" else _verify_json(args, data, trust)
+    if trust.anchor is None:
+        print(f"not genuine without a pin: {how_to_pin(trust.district, trust.root_fingerprint)}", file=sys.stderr)
+    return 0 if passed else 1
+
+
+def _judging(args: argparse.Namespace) -> dict[str, Any]:
+    """How the verdict is reached, from the options: validation time, audit key, stale bundles."""
+    return {
+        "at": args.at,
+        "audit_checker": _audit_checker(args.audit_key),
+        "accept_stale_bundle": args.accept_stale_bundle,
+    }
+
+
+def _verify_json(args: argparse.Namespace, data: bytes, trust: Any) -> bool:
+    """A sealed result (or the request resource carrying it)."""
+    from signing.verify.reading import verify_text
+
     try:
-        verified = verify_text(
-            data,
-            trust,
-            at=args.at,
-            audit_checker=_audit_checker(args.audit_key),
-            accept_stale_bundle=args.accept_stale_bundle,
-        )
+        verified = verify_text(data, trust, **_judging(args))
     except NotJsonError as exc:
         raise SigningError(f"{args.file} is not JSON: {exc}") from None
     report = verified.report
@@ -55,9 +67,40 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print_json(report.to_dict())
     else:
         print(report.render())
-    if trust.anchor is None:
-        print(f"not genuine without a pin: {how_to_pin(trust.district, trust.root_fingerprint)}", file=sys.stderr)
-    return 0 if report.passed else 1
+    return report.passed
+
+
+def _verify_printout(args: argparse.Namespace, data: bytes, trust: Any) -> bool:
+    """A printout: the PDF's verdict first, then the verdict on the sealed JSON it carries."""
+    from signing.printout.verify_pdf import verify_printout
+
+    result = verify_printout(data, trust, **_judging(args), tsa_roots=_tsa_roots(args.tsa_root))
+    inner = result.document_report
+    if args.json:
+        print_json({"report": result.report.to_dict(), "document_report": inner.to_dict() if inner else None})
+    else:
+        print("打印件 PDF printout")
+        print(result.report.render())
+        if inner is not None:
+            print("\n所附盖章 JSON 原件 The sealed JSON inside")
+            print(inner.render())
+    return result.report.passed
+
+
+def _tsa_roots(paths: list[str] | None) -> tuple[bytes, ...]:
+    """DER certificates from the ``--tsa-root`` PEM files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    roots: list[bytes] = []
+    for path in paths or ():
+        try:
+            roots += [c.public_bytes(Encoding.DER) for c in x509.load_pem_x509_certificates(Path(path).read_bytes())]
+        except OSError as exc:
+            raise SigningError(f"cannot read time-stamping authority root {path}: {exc.strerror}") from None
+        except ValueError as exc:
+            raise SigningError(f"{path} holds no PEM certificate: {exc}") from None
+    return tuple(roots)
 
 
 def _audit_checker(path: str | None) -> Any:
@@ -79,11 +122,12 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "verify",
         help="verify a sealed document offline",
-        description="Verify a sealed document (or a request resource carrying one) offline. Exit 0 only for "
+        description="Verify a sealed document (or a request resource carrying one), or a PDF printout, offline. "
+        "Exit 0 only for "
         "TOTAL_PASSED, which needs the district root pinned: --root-fingerprint, the trust store, or "
         "--trust-on-first-use.",
     )
-    p.add_argument("file", help="the sealed result, or the request resource whose 'result' it is")
+    p.add_argument("file", help="the sealed result, the request resource whose 'result' it is, or a printout (PDF)")
     p.add_argument("--trust", required=True, metavar="BUNDLE", help="district trust bundle")
     p.add_argument(
         "--root-fingerprint",
@@ -110,6 +154,13 @@ def register(subparsers: Any) -> None:
         "--audit-key",
         metavar="PEM",
         help="district audit public key: also check the document's audit-log inclusion proof, if it carries one",
+    )
+    p.add_argument(
+        "--tsa-root",
+        action="append",
+        metavar="PEM",
+        help="for a printout: a trusted time-stamping authority root (repeatable); its time-stamp is then a proof of "
+        "existence",
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_verify)

@@ -114,6 +114,12 @@ _CHECK_WORDS: dict[str, tuple[str, str]] = {
     "payload_digest": ("内容摘要", "content digest"),
     "signature": ("签名值", "signature value"),
     "audit_proof": ("审计日志证明", "audit log proof"),
+    "pdf_integrity": ("PDF 签名范围内容摘要", "PDF content digest (signed byte ranges)"),
+    "pdf_signature": ("PDF 签名值", "PDF signature value"),
+    "pdf_unchanged": ("签名后未被修改", "PDF not changed after signing"),
+    "signature_timestamp": ("签名时间戳", "signature time-stamp"),
+    "embedded_document": ("所附盖章 JSON 原件", "attached sealed JSON"),
+    "printed_content": ("打印内容与 JSON 原件一致", "printed content matches the sealed JSON"),
 }
 
 

@@ -62,7 +62,18 @@ from signing.verify.report import INDICATION_OF, Check, Indication, SubIndicatio
 from signing.verify.revocation import AuditChecker, AuditEvidence, Evidence, audit_evidence, check_status
 from signing.verify.trust import TrustBundle
 
-__all__ = ["CLOCK_SKEW", "AuditChecker", "AuditEvidence", "format_failure", "verify_document"]
+__all__ = [
+    "CLOCK_SKEW",
+    "AuditChecker",
+    "AuditEvidence",
+    "Chain",
+    "Checks",
+    "check_trust",
+    "check_validity",
+    "format_failure",
+    "seal_chain",
+    "verify_document",
+]
 
 CLOCK_SKEW = timedelta(minutes=5)
 _PRIORITY = (
@@ -79,12 +90,12 @@ _PRIORITY = (
 _STRING_FIELDS = ("kid", "sigT", "ow_kind", "ow_item", "ow_request_id", "ow_jcs_sha256")
 
 
-class _Malformed(Exception):
+class _Malformed(ValueError):
     """Internal: the document is not a well-formed sealed document."""
 
 
 @dataclass(frozen=True, slots=True)
-class _Chain:
+class Chain:
     """Cached outcome of validating one ``x5c`` against one trust bundle."""
 
     seal: Seal | None
@@ -94,9 +105,9 @@ class _Chain:
     problem: str  # empty when the chain is good
 
 
-def _chain(trust: TrustBundle, x5c: tuple[str, ...]) -> _Chain:
+def seal_chain(trust: TrustBundle, x5c: tuple[str, ...]) -> Chain:
     """Validate ``x5c`` once per bundle: the result cannot change while the bundle lives."""
-    cached: _Chain | None = trust.chain_cache.get(x5c)
+    cached: Chain | None = trust.chain_cache.get(x5c)
     if cached is not None:
         return cached
     try:
@@ -121,7 +132,7 @@ def _chain(trust: TrustBundle, x5c: tuple[str, ...]) -> _Chain:
             facts = (seal.number, seal.kind.value, seal.office, seal.holder_name, seal.scope)
             if (info.number, info.kind, info.office, info.holder_name, info.scope) != facts:
                 problem = "certificate seal extension disagrees with the registry"
-    result = _Chain(seal if not problem else None, key, key_type, cert, problem)
+    result = Chain(seal if not problem else None, key, key_type, cert, problem)
     if len(trust.chain_cache) < 4096:
         trust.chain_cache[x5c] = result
     return result
@@ -136,7 +147,7 @@ class _Sealed:
     header: dict[str, Any]
     signature: bytes
     signed_at: datetime
-    chain: _Chain
+    chain: Chain
     payload: bytes  # the canonical bytes of the document without its seal block
 
 
@@ -155,7 +166,7 @@ def _parse(document: Any, trust: TrustBundle) -> _Sealed:
     except JwsFormatError as exc:
         raise _Malformed(f"jws: {exc}") from None
     signed_at = _check_header(header, block)
-    chain = _chain(trust, tuple(header["x5c"]))
+    chain = seal_chain(trust, tuple(header["x5c"]))
     _check_algorithm(header["alg"], signature, chain.key_type)
     try:
         payload = canonicalize({k: v for k, v in document.items() if k != "seal"})
@@ -195,7 +206,7 @@ def _check_algorithm(alg: str, signature: bytes, key_type: KeyType) -> None:
         raise _Malformed(f"{key_type.alg} signature must be {key_type.signature_size} bytes")
 
 
-class _Checks:
+class Checks:
     """The checks made so far, and the sub-indications of those that failed."""
 
     def __init__(self) -> None:
@@ -218,7 +229,7 @@ class _Checks:
         return (INDICATION_OF[sub] if sub else Indication.TOTAL_PASSED), sub
 
 
-def _check_trust(checks: _Checks, trust: TrustBundle, validated_at: datetime, accept_stale: bool) -> TrustFacts:
+def check_trust(checks: Checks, trust: TrustBundle, validated_at: datetime, accept_stale: bool) -> TrustFacts:
     """The root is pinned, and the bundle's revocation information is fresh at the validation time."""
     if trust.anchor is not None:
         checks.record("trust_anchor", True, SubIndication.NO_CERTIFICATE_CHAIN_FOUND, trust.anchor.detail)
@@ -260,7 +271,7 @@ def format_failure(trust: TrustBundle, detail: str, at: datetime | None = None) 
     )
 
 
-def _check_validity(checks: _Checks, cert: x509.Certificate, signed_at: datetime) -> None:
+def check_validity(checks: Checks, cert: x509.Certificate, signed_at: datetime) -> None:
     """The seal certificate was valid at the signing time."""
     not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
     if signed_at < not_before:
@@ -273,7 +284,7 @@ def _check_validity(checks: _Checks, cert: x509.Certificate, signed_at: datetime
         checks.record("validity_period", True, SubIndication.EXPIRED)
 
 
-def _check_scope(checks: _Checks, seal: Seal, header: dict[str, Any], document: dict[str, Any]) -> None:
+def _check_scope(checks: Checks, seal: Seal, header: dict[str, Any], document: dict[str, Any]) -> None:
     """The seal may seal this item, as the kind it claims, and the document is about that item."""
     item = header["ow_item"]
     doc_item = document.get("item", item)
@@ -282,7 +293,7 @@ def _check_scope(checks: _Checks, seal: Seal, header: dict[str, Any], document: 
     checks.record("scope", ok, SubIndication.SIG_CONSTRAINTS_FAILURE, detail)
 
 
-def _check_integrity(checks: _Checks, sealed: _Sealed, trust: TrustBundle) -> None:
+def _check_integrity(checks: Checks, sealed: _Sealed, trust: TrustBundle) -> None:
     """The content hashes to what was sealed, and the signature over it verifies."""
     digest_ok = b64url(hashlib.sha256(sealed.payload).digest()) == sealed.header["ow_jcs_sha256"]
     detail = "" if digest_ok else "document content differs from what was sealed"
@@ -293,7 +304,7 @@ def _check_integrity(checks: _Checks, sealed: _Sealed, trust: TrustBundle) -> No
     checks.record("signature", signature_ok, SubIndication.SIG_CRYPTO_FAILURE)
 
 
-def _check_audit_proof(checks: _Checks, block: dict[str, Any], evidence: Evidence) -> None:
+def _check_audit_proof(checks: Checks, block: dict[str, Any], evidence: Evidence) -> None:
     """The optional audit-log inclusion proof, when the document carries one."""
     if "audit_proof" not in block:
         return
@@ -322,10 +333,10 @@ def verify_document(
     except (_Malformed, ValueError) as exc:
         return format_failure(trust, str(exc), validated_at)
     header, signed_at, seal = sealed.header, sealed.signed_at, sealed.chain.seal
-    checks = _Checks()
-    facts = _check_trust(checks, trust, validated_at, accept_stale_bundle)
+    checks = Checks()
+    facts = check_trust(checks, trust, validated_at, accept_stale_bundle)
     checks.record("certificate_chain", seal is not None, SubIndication.NO_CERTIFICATE_CHAIN_FOUND, sealed.chain.problem)
-    _check_validity(checks, sealed.chain.certificate, signed_at)
+    check_validity(checks, sealed.chain.certificate, signed_at)
     evidence = audit_evidence(sealed.block, document, audit_checker)
     revocation_note = None
     if seal is not None:

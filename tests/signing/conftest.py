@@ -90,3 +90,19 @@ def result_doc() -> dict[str, Any]:
         "total": 1559.4,
         "remarks": None,
     }
+
+
+@pytest.fixture
+def sealed(seal_registry: SealRegistry, office: tuple[str, str]) -> dict[str, Any]:
+    """A tax payment record sealed by the office's service-centre seal (tests.printouts.sealed_result)."""
+    from tests.printouts import sealed_result
+
+    return sealed_result(seal_registry, office)
+
+
+@pytest.fixture
+def pdf(seal_registry: SealRegistry, sealed: dict[str, Any]) -> bytes:
+    """Its signed printout."""
+    from tests.printouts import printout
+
+    return printout(seal_registry, sealed)

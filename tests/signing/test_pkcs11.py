@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,19 +53,22 @@ def hsm_registry(token: None, seal_registry: SealRegistry, monkeypatch: pytest.M
     seal_registry.close()  # end the token sessions, so the next test logs in afresh
 
 
+def token_seal(registry: SealRegistry, office: tuple[str, str], kind: str, key_type: str) -> Any:
+    """A seal of ``office`` whose key pair is made on the test token."""
+    from signing.keys.pkcs11 import TokenRef
+
+    return registry.issue(
+        office=office[0], holder_name=office[1], kind=kind, token=TokenRef(MODULE, TOKEN, ""), key_type=key_type
+    )
+
+
 @pytest.mark.parametrize("key_type", ["es384", "es256"])
 def test_seal_with_a_token_key_verifies_like_any_other(
     hsm_registry: SealRegistry, office: tuple[str, str], result_doc: dict, key_type: str
 ) -> None:
-    from signing.keys.pkcs11 import Pkcs11Signer, TokenRef
+    from signing.keys.pkcs11 import Pkcs11Signer
 
-    seal = hsm_registry.issue(
-        office=office[0],
-        holder_name=office[1],
-        kind="delegated_approval",
-        token=TokenRef(MODULE, TOKEN, ""),
-        key_type=key_type,
-    )
+    seal = token_seal(hsm_registry, office, "delegated_approval", key_type)
     assert seal.key["backend"] == "pkcs11" and seal.key["token"] == TOKEN
     assert seal.key["label"].endswith(seal.number)
     assert not (hsm_registry.directory / "seals" / seal.number / "key.pem").exists()
@@ -125,3 +129,20 @@ def test_ec_params_are_the_der_oid_of_the_named_curve(name: str) -> None:
 
     key_type = KEY_TYPES[name]
     assert key_type.ec_params_der == encode_named_curve_parameters(key_type.curve_name)
+
+
+@pytest.mark.parametrize("key_type", ["es384", "es256"])
+def test_a_printout_is_signed_on_the_token_with_the_seals_own_key(
+    hsm_registry: SealRegistry, office: tuple[str, str], key_type: str
+) -> None:
+    """The PAdES signature of a printout goes through the same PKCS#11 signer as the JSON seal."""
+    from signing.printout.verify_pdf import verify_printout
+    from tests.printouts import PAYMENT_RECORD_CONTENT, printout, result_document
+
+    seal = token_seal(hsm_registry, office, "service_centre", key_type)
+    document = result_document("tax.payment-record", ("开具个人完税证明", "Tax payment record"), PAYMENT_RECORD_CONTENT)
+    document["office"] = {"code": office[0], "name": office[1]}
+    sealed = seal_document(document, hsm_registry.signer_for(seal), seal, item="tax.payment-record", request_id="R-1")
+    result = verify_printout(printout(hsm_registry, sealed), pinned_bundle(hsm_registry))
+    assert result.report.passed, result.report.render()
+    assert result.report.seal_number == seal.number

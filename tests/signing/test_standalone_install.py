@@ -43,6 +43,7 @@ async def test_fresh_venv_with_only_onewindow_signing_verifies_a_result_of_the_r
     (workdir / "proof.json").write_text(json.dumps(doc["seal"]["audit_proof"]))
     altered = {**doc, "content": {**doc["content"], "total": "0.00"}}
     (workdir / "altered.json").write_text(json.dumps(altered, ensure_ascii=False))
+    (workdir / "printout.pdf").write_bytes(await (await gw.get(f"/v1/requests/{created['id']}/document.pdf")).read())
 
     # Build from a copy: an in-tree build would leave build/ and egg-info in signing/.
     source = tmp_path / "src" / "signing"
@@ -118,3 +119,18 @@ async def test_fresh_venv_with_only_onewindow_signing_verifies_a_result_of_the_r
         timeout=120,
     )
     assert proof.returncode == 0 and proof.stdout.startswith("VALID"), proof.stdout + proof.stderr
+
+    # Printouts need the pdf extra: without it, one line that says so (never a verdict); with it, both verdicts.
+    bare = verify("printout.pdf")
+    assert bare.returncode == 2 and "onewindow-signing[pdf]" in bare.stderr, bare.stdout + bare.stderr
+    subprocess.run(
+        [str(venv / "bin/pip"), "install", "--quiet", f"{source}[pdf]"],
+        check=True,
+        timeout=900,
+        env=env,
+        capture_output=True,
+    )
+    printed = verify("printout.pdf")
+    assert printed.returncode == 0, printed.stdout + printed.stderr
+    answer = json.loads(printed.stdout)
+    assert answer["report"]["indication"] == answer["document_report"]["indication"] == "TOTAL_PASSED"
