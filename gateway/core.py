@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import dataclasses
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.agencies.extranet import Attempt, Extranet
 from gateway.agencies.installed import Registry
@@ -24,6 +24,7 @@ from gateway.audit.log import AuditLog, AuditSink
 from gateway.audit.registry_acts import RegistryActFeed
 from gateway.audit.setup import open_audit_log
 from gateway.config import SAMPLE_SOURCE, Settings, load_settings, read_metrics_token
+from gateway.contract import GatewayConfig, GatewayView
 from gateway.delivery.callbacks import CallbackSender
 from gateway.delivery.delivery import Delivery
 from gateway.delivery.outbox import OutboxWorker
@@ -375,3 +376,9 @@ class Gateway:
         if checked is not None:
             report.update(checked_from_checkpoint=checked.checkpoint, entries_checked=checked.checked)
         return report
+
+
+if TYPE_CHECKING:  # mypy proves the gateway and its settings are what the contract promises the hooks
+
+    def _what_hooks_receive(gateway: Gateway, settings: Settings) -> tuple[GatewayView, GatewayConfig]:
+        return gateway, settings

@@ -167,9 +167,11 @@ class HookGuard:
         plugin = plugin_name(self.pm, impl.plugin)
         return await self.watch.call(plugin, hook, impl.function, **{k: kwargs[k] for k in impl.argnames})
 
-    async def each(self, hook: str, *, stop_on_fault: bool, **kwargs: Any) -> None:
-        """Call every implementation of ``hook``; a fault is logged, and raised with ``stop_on_fault``."""
+    async def each(self, hook: str, *, stop_on_fault: bool, only: str | None = None, **kwargs: Any) -> None:
+        """Call each implementation of ``hook`` (``only`` that plugin's); a fault is logged, raised if ``stop_on_fault``."""
         for impl in self._impls(hook):
+            if only is not None and plugin_name(self.pm, impl.plugin) != only:
+                continue
             try:
                 await self._call(impl, hook, kwargs)
             except PluginFault:
@@ -190,22 +192,33 @@ class HookGuard:
         found: list[Problem] = []
         for impl in self._impls(VALIDATE):
             plugin = plugin_name(self.pm, impl.plugin)
-            answers = plugin == owner or plugin not in agency_plugins
             try:
-                problems = self._problems(plugin, await self._call(impl, VALIDATE, {"item": item, "request": request}))
-                if problems and not answers:
-                    raise self.watch.fault(
-                        plugin,
-                        VALIDATE,
-                        f"returned problems for {item.code}, an item of agency {item.agency!r} "
-                        f"(plugin {owner!r}); check item.agency and return [] for other agencies' items",
-                    )
+                found.extend(await self._validate_one(impl, item, request))
             except PluginFault:
-                if answers:
+                if plugin == owner or plugin not in agency_plugins:
                     raise
-                continue
-            found.extend(problems)
         return found
+
+    async def validate_by(self, plugin: str, item: Item, request: IntakeRequest) -> list[Problem]:
+        """Only ``plugin``'s problems with ``request``, every fault raised (what the contract kit checks)."""
+        found: list[Problem] = []
+        for impl in self._impls(VALIDATE):
+            if plugin_name(self.pm, impl.plugin) == plugin:
+                found.extend(await self._validate_one(impl, item, request))
+        return found
+
+    async def _validate_one(self, impl: Any, item: Item, request: IntakeRequest) -> list[Problem]:
+        plugin = plugin_name(self.pm, impl.plugin)
+        problems = self._problems(plugin, await self._call(impl, VALIDATE, {"item": item, "request": request}))
+        owner = self.owners.get(item.agency)
+        if problems and plugin != owner and plugin in set(self.owners.values()):
+            raise self.watch.fault(
+                plugin,
+                VALIDATE,
+                f"returned problems for {item.code}, an item of agency {item.agency!r} (plugin {owner!r}); "
+                "check item.agency and return [] for other agencies' items",
+            )
+        return problems
 
     def _problems(self, plugin: str, result: object) -> list[Problem]:
         if result is None:

@@ -83,6 +83,8 @@ def plugin_manager(
 def _register(pm: Plugins, plugin: object, name: str | None) -> None:
     """Register ``plugin``, refusing it (into ``pm.failed``) when a hook implementation does not fit the contract."""
     label = name or _label(plugin)
+    if pm.is_registered(plugin):
+        return
     try:
         pm.register(plugin, name=name)
     except pluggy.PluginValidationError as exc:  # arguments the hook's specification does not have
