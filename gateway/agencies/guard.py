@@ -168,7 +168,7 @@ class HookGuard:
         return await self.watch.call(plugin, hook, impl.function, **{k: kwargs[k] for k in impl.argnames})
 
     async def each(self, hook: str, *, stop_on_fault: bool, only: str | None = None, **kwargs: Any) -> None:
-        """Call each implementation of ``hook`` (``only`` that plugin's); a fault is logged, raised if ``stop_on_fault``."""
+        """Call each implementation of ``hook`` (``only`` one plugin's); faults logged, raised on ``stop_on_fault``."""
         for impl in self._impls(hook):
             if only is not None and plugin_name(self.pm, impl.plugin) != only:
                 continue
