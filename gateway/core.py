@@ -35,6 +35,7 @@ from gateway.observability.events import Events, LogSink
 from gateway.observability.logs import get_logger
 from gateway.observability.metrics import GatewayMetrics
 from gateway.sandbox import RunningSandbox, start_sandbox
+from gateway.sealing.coverage import Uncovered, check_coverage
 from gateway.sealing.sealer import Sealer
 from gateway.startup import Checked, caller_problems, check_start
 from gateway.store import Store, make_store, release_schema_version
@@ -80,6 +81,7 @@ class Gateway:
         self.worker: OutboxWorker | None = None
         self.acts_feed: RegistryActFeed | None = None
         self._worker_stopping: asyncio.Task[None] | None = None
+        self.seal_gaps: list[Uncovered] = []  # items an office may accept that no usable seal covers
 
     async def start(self) -> None:
         """Bring every part up; raises with a clear message when one cannot start.
@@ -171,6 +173,8 @@ class Gateway:
         checked = check_start(self.settings, self.pm, creating=True, sealer=self._given_sealer)
         for plugin, reason in self.pm.failed.items():  # one line each, no traceback; /readyz lists them too
             self.log.error("plugin.failed", plugin=plugin, reason=reason)
+        if checked.sealer is not None:
+            self.seal_gaps = check_coverage(checked.sealer, checked.registry.catalogue, self.settings)
         self._opened.callback(checked.close)  # the sealer
         self._assemble(checked)
         await self.store.open()
@@ -351,11 +355,14 @@ class Gateway:
         reports = await asyncio.gather(*(self._agency_health(code) for code in codes))
         audit = self._audit_readiness()
         plugins = {"ok": not self.pm.failed, "failed": dict(self.pm.failed)}
+        # Told, not held against readiness: every other item is served (docs/operations.md).
+        seals = {"ok": not self.seal_gaps, "uncovered": [gap.as_json(self.settings.pki_dir) for gap in self.seal_gaps]}
         return {
             "ready": bool(store["ok"] and audit["ok"] and plugins["ok"] and self.started and not self.stopping),
             "store": store,
             "audit": audit,
             "plugins": plugins,
+            "seals": seals,
             "agencies": dict(zip(codes, reports, strict=True)),
         }
 
