@@ -250,12 +250,13 @@ class AgencyHarness:
             ) from None
         settings = with_sandbox_config(kit_settings(self.code), [self.target.spec], {self.code: self.sandbox.url})
         agencies = dict(settings.agencies)
+        values = dict(self.agency_settings)  # secrets=/options= there replace the sandbox's demo ones whole
         current = agencies[self.code]
         agencies[self.code] = dataclasses.replace(
             current,
-            options={**current.options, **self.agency_options},
-            secrets={**current.secrets, **self.agency_secrets},
-            **self.agency_settings,
+            options={**values.pop("options", current.options), **self.agency_options},
+            secrets={**values.pop("secrets", current.secrets), **self.agency_secrets},
+            **values,
         )
         self.settings = dataclasses.replace(settings, agencies=agencies)
         self.extranet = Extranet(self.settings, watch=self.watch, plugin_of={self.code: self.target.plugin})
