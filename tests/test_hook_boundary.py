@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 from gateway.agencies.plugin_manager import plugin_manager
-from gateway.contract import AgencyCall, Completed, Health, IntakeRequest, Problem, hookimpl
+from gateway.contract import AgencyCall, Completed, Health, IntakeRequest, Pending, Problem, hookimpl
 from gateway.errors import PluginError
 from tests.helpers import PERSON, identity_of
 from tests.test_hooks import CATALOGUE, REQUEST
@@ -119,12 +120,12 @@ async def test_a_plugin_without_agencies_still_validates_every_item(start_gatewa
 
 
 async def test_an_adapter_that_raises_fails_the_request_with_the_plugin_named_in_its_error(
-    start_gateway, tmp_path
+    start_gateway, store_url, tmp_path
 ) -> None:
     def crash(request: IntakeRequest) -> Any:
         raise ValueError(f"cannot parse {request.applicant.name}")
 
-    gw = await start_gateway(plugins=(civil_plugin(tmp_path, submit=crash),))
+    gw = await start_gateway(store_url, plugins=(civil_plugin(tmp_path, submit=crash),))
     response = await gw.post(CIVIL)
     body = await response.json()
     named = f"plugin '{CODE}': agency '{CODE}' submit raised ValueError"
@@ -197,3 +198,17 @@ async def test_a_start_up_hook_that_raises_stops_the_start_in_one_line_naming_th
     with pytest.raises(PluginError) as refused:
         await start_gateway(plugins=(Picky(),))
     assert str(refused.value) == "plugin 'Picky': onewindow_startup raised RuntimeError: the district code must be set"
+
+
+async def test_a_poll_that_raises_keeps_the_request_pending_with_the_plugin_named_in_the_outbox(
+    start_gateway, tmp_path
+) -> None:
+    gw = await start_gateway(plugins=(civil_plugin(tmp_path, submit=lambda request: Pending("T-1", 0.05)),))
+    body = await (await gw.post(CIVIL)).json()
+    assert body["status"] == "pending"
+    named = f"plugin '{CODE}': agency '{CODE}' poll raised NotImplementedError"
+    give_up = time.monotonic() + 10
+    while not any(named == (row.last_error or "") for row in await gw.gateway.store.list_outbox(request_id=body["id"])):
+        assert time.monotonic() < give_up, await gw.gateway.store.list_outbox(request_id=body["id"])
+        await asyncio.sleep(0.05)
+    assert (await gw.gateway.store.get_request(body["id"])).status == "pending"
