@@ -171,11 +171,11 @@ class Gateway:
         if self.settings.sandboxes_start:
             await self._start_sandboxes()
         checked = check_start(self.settings, self.pm, creating=True, sealer=self._given_sealer)
+        self._opened.callback(checked.close)  # the sealer
         for plugin, reason in self.pm.failed.items():  # one line each, no traceback; /readyz lists them too
             self.log.error("plugin.failed", plugin=plugin, reason=reason)
         if checked.sealer is not None:
             self.seal_gaps = check_coverage(checked.sealer, checked.registry.catalogue, self.settings)
-        self._opened.callback(checked.close)  # the sealer
         self._assemble(checked)
         await self.store.open()
         await self._check_schema()

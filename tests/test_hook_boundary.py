@@ -120,7 +120,7 @@ async def test_a_plugin_without_agencies_still_validates_every_item(start_gatewa
 
 
 async def test_an_adapter_that_raises_fails_the_request_with_the_plugin_named_in_its_error(
-    start_gateway, store_url, tmp_path
+    start_gateway, store_url, tmp_path, capsys
 ) -> None:
     def crash(request: IntakeRequest) -> Any:
         raise ValueError(f"cannot parse {request.applicant.name}")
@@ -134,6 +134,8 @@ async def test_an_adapter_that_raises_fails_the_request_with_the_plugin_named_in
     stored = await (await gw.get(f"/v1/requests/{body['request_id']}")).json()
     assert stored["status"] == "failed"
     assert stored["error"] == {"code": "plugin_failed", "kind": "PluginFault", "message": named}
+    log = capsys.readouterr()
+    assert "ValueError: cannot parse" in log.out and PERSON["name"] not in log.out + log.err  # masked, not lost
 
 
 async def test_an_adapter_returning_no_outcome_is_named(start_gateway, tmp_path) -> None:

@@ -246,7 +246,7 @@ class Extranet:
                 breaker.record_neutral()
                 if not isinstance(exc, Exception):
                     raise
-                error = self.watch.fault(plugin, hook, f"raised {type(exc).__name__}", exc)
+                error = self.watch.fault(plugin, hook, f"raised {type(exc).__name__}", exc, call.request)
             elif error.retryable:
                 breaker.record_failure()
             else:

@@ -72,10 +72,21 @@ class PluginWatch:
         for observer in self.on_hold:
             observer(hold)
 
-    def fault(self, plugin: str, hook: str, what: str, exc: BaseException | None = None) -> PluginFault:
-        """The one-line fault ``plugin {plugin!r}: {hook} {what}``, logged (with the masked error text) and counted."""
+    def fault(
+        self,
+        plugin: str,
+        hook: str,
+        what: str,
+        exc: BaseException | None = None,
+        request: IntakeRequest | None = None,
+    ) -> PluginFault:
+        """The one-line fault ``plugin {plugin!r}: {hook} {what}``, logged (with the masked error text) and counted.
+
+        The error text is masked of ``request``'s applicant (name, ID, phone) too: it may repeat them.
+        """
         fault = PluginFault(f"plugin {plugin!r}: {hook} {what}", plugin=plugin, hook=hook)
-        detail = error_detail(exc) if exc else None
+        personal = (request.applicant.name, request.applicant.id_number, request.applicant.phone) if request else ()
+        detail = error_detail(exc, personal) if exc else None
         self.log.error("plugin.fault", plugin=plugin, hook=hook, fault=str(fault), error=detail)
         for observer in self.on_fault:
             observer(fault)
@@ -96,7 +107,9 @@ class PluginWatch:
             if inspect.isawaitable(result):
                 result = await self.timed(result, plugin, hook)
         except Exception as exc:
-            raise self.fault(plugin, hook, f"raised {type(exc).__name__}", exc) from exc
+            request = kwargs.get("request")
+            told = request if isinstance(request, IntakeRequest) else None
+            raise self.fault(plugin, hook, f"raised {type(exc).__name__}", exc, told) from exc
         return result
 
 

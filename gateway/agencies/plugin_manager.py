@@ -19,7 +19,7 @@ import pluggy
 from gateway import contract
 from gateway.config import closest
 from gateway.errors import ConfigError, PluginError
-from gateway.personal_data.masking import mask_text
+from gateway.personal_data.masking import mask_name, mask_text
 
 ENTRY_POINT_GROUP = "onewindow"
 _DETAIL_CHARS = 200
@@ -33,9 +33,15 @@ class Plugins(pluggy.PluginManager):
         self.failed: dict[str, str] = {}
 
 
-def error_detail(exc: BaseException) -> str:
-    """An exception as one line for an operator: its type and text (ID and phone numbers masked), cut short."""
+def error_detail(exc: BaseException, personal: Iterable[str | None] = ()) -> str:
+    """An exception as one line for an operator: its type and text, cut short.
+
+    ID and phone numbers are masked, and so is each of ``personal`` (the
+    applicant's name...) wherever it appears: an exception's text is free text.
+    """
     text = mask_text(" ".join(str(exc).split()))
+    for value in sorted((v for v in personal if v and len(v) >= 2), key=len, reverse=True):
+        text = text.replace(value, mask_name(value))
     text = text if len(text) <= _DETAIL_CHARS else text[:_DETAIL_CHARS] + "…"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
