@@ -18,6 +18,7 @@ from gateway.store.base import (
     RequestRecord,
     RequestStatus,
     Store,
+    StoredCallerKey,
     utcnow,
 )
 
@@ -33,6 +34,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreMissing",
+    "StoredCallerKey",
     "make_store",
     "release_schema_version",
     "require_existing_store",
