@@ -76,7 +76,7 @@ def sign(
         nonce=nonce or secrets.token_urlsafe(18),
         label=LABEL,
         covered_component_ids=covered,
-        body=body,
+        body=body if "content-digest" in covered else None,  # the library covers the digest it adds
     )
     return message.headers
 
