@@ -75,11 +75,14 @@ def district_passphrase(settings: Settings) -> Passphrase:
 
 def hmac_key(caller_id: str, passphrase: Passphrase) -> tuple[StoredCallerKey, bytes]:
     """A new HMAC-SHA256 key for ``caller_id``: the row to store (secret sealed) and the secret, to give once."""
-    key_id = new_key_id(caller_id)
     secret = secrets.token_bytes(HMAC_SECRET_BYTES)
+    return sealed_hmac_key(caller_id, new_key_id(caller_id), secret, passphrase), secret
+
+
+def sealed_hmac_key(caller_id: str, key_id: str, secret: bytes, passphrase: Passphrase) -> StoredCallerKey:
+    """The row that keeps ``secret`` as ``caller_id``'s key ``key_id``, sealed under ``passphrase``."""
     box = sealed.seal(secret, passphrase, fmt=SEALED_FORMAT, context=_context(caller_id, key_id), kdf=pkcs8.WRITE_KDF)
-    row = StoredCallerKey(key_id, caller_id, "hmac-sha256", None, box.decode("ascii"), utcnow())
-    return row, secret
+    return StoredCallerKey(key_id, caller_id, "hmac-sha256", None, box.decode("ascii"), utcnow())
 
 
 def ed25519_key(caller_id: str, public_pem: bytes) -> StoredCallerKey:
