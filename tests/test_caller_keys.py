@@ -170,3 +170,22 @@ def test_the_authentication_section_is_checked_naming_the_key(tmp_path, table, m
     path.write_text(f"[authentication]\n{table}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=message):
         load_settings(path, environ={})
+
+
+async def test_the_sample_window_gets_one_signing_key_that_signs_the_sample_call(gw, tmp_path) -> None:
+    from gateway.api.server import signed_sample_call
+    from gateway.callers.sample_key import ensure_sample_key
+    from gateway.callers.signing_client import read_key_file
+    from tests.signed import post_signed
+
+    path = tmp_path / "var" / "caller-keys" / "fangzhen-window.json"
+    key_id = await ensure_sample_key(gw.gateway.store, gw.gateway.settings, path)
+    assert key_id and await ensure_sample_key(gw.gateway.store, gw.gateway.settings, path) == key_id
+    assert path.stat().st_mode & 0o077 == 0
+    assert (await post_signed(gw, PAYMENT_RECORD, read_key_file(path))).status == 201
+    await gw.gateway.store.retire_caller_key("fangzhen-window", key_id, now=utcnow())
+    renewed = await ensure_sample_key(gw.gateway.store, gw.gateway.settings, path)
+    assert renewed not in (None, key_id) and read_key_file(path).key_id == renewed
+    call = signed_sample_call("http://127.0.0.1:8080")
+    assert "--caller fangzhen-window" in call and "examples/requests/tax.payment-record.json" in call
+    assert Path(__file__).parents[1].joinpath("examples/requests/tax.payment-record.json").exists()

@@ -9,6 +9,7 @@
 * :mod:`~gateway.callers.keys` -- callers' signing keys: HMAC secrets sealed under the seal passphrase,
   Ed25519 public keys in the clear, two at most per caller during a rotation
 * :mod:`~gateway.callers.signing_client` -- signing a request as a caller does (``onewindow call``, tests)
+* :mod:`~gateway.callers.sample_key` -- the sample district's window gets a signing key (``make run``)
 
 A method is a small class with a ``name`` and ``async def authenticate(request, body) -> Caller | None``
 (None: the request carries no credential of this kind); adding one (mutual TLS) touches no route.
@@ -16,4 +17,4 @@ A method is a small class with a ``name`` and ``async def authenticate(request, 
 ``__all__`` names the modules other packages may import; the rest are this package's own.
 """
 
-__all__ = ["api_keys", "authenticator", "keys", "model", "signatures", "signing_client"]
+__all__ = ["api_keys", "authenticator", "keys", "model", "sample_key", "signatures", "signing_client"]
