@@ -33,12 +33,12 @@ async def refused(response: Any) -> str:
 
 
 def hand_made_signature(
-    method: str, url: str, body: bytes, key: SigningKey, created: int, nonce: str
+    method: str, url: str, body: bytes, key: SigningKey, created: int, nonce: str, alg: str | None = None
 ) -> dict[str, str]:
     """An independent RFC 9421 implementation: the signature base of section 2.5 built by hand."""
     digest = "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode() + ":"
     params = f'("@method" "@target-uri" "content-digest");created={created};nonce="{nonce}";keyid="{key.key_id}"'
-    params += f';alg="{key.alg}"'
+    params += f';alg="{alg or key.alg}"'
     base = f'"@method": {method}\n"@target-uri": {url}\n"content-digest": {digest}\n"@signature-params": {params}'
     if key.alg == "hmac-sha256":
         assert isinstance(key.material, bytes)
@@ -266,3 +266,27 @@ async def test_every_refusal_is_audited_without_personal_data_and_counted_by_rea
     metrics = await (await gw.client.get("/metrics")).text()
     assert 'onewindow_authentication_refusals_total{reason="signature-replayed"} 1.0' in metrics
     assert 'onewindow_authentication_refusals_total{reason="unauthenticated"} 1.0' in metrics
+
+
+async def test_a_nonce_too_short_to_be_random_is_refused(gw) -> None:
+    key = await hmac_key_for(gw.gateway.store)
+    body = body_of(PAYMENT_RECORD)
+    url = str(gw.client.make_url("/v1/requests"))
+    headers = hand_made_signature("POST", url, body, key, int(time.time()), "1234567")
+    response = await gw.client.post("/v1/requests", data=body, headers={"Content-Type": "application/json", **headers})
+    assert await refused(response) == "signature-invalid"
+
+
+async def test_a_signature_naming_another_algorithm_than_its_keys_is_refused(gw) -> None:
+    key = await hmac_key_for(gw.gateway.store)
+    body = body_of(PAYMENT_RECORD)
+    url = str(gw.client.make_url("/v1/requests"))
+    headers = hand_made_signature("POST", url, body, key, int(time.time()), secrets.token_hex(12), alg="ed25519")
+    response = await gw.client.post("/v1/requests", data=body, headers={"Content-Type": "application/json", **headers})
+    answer = await response.json()
+    assert problem(answer) == "signature-invalid" and "is not the algorithm of key" in answer["detail"]
+
+
+async def test_a_key_of_a_caller_no_longer_configured_is_refused(gw) -> None:
+    key = await hmac_key_for(gw.gateway.store, caller="removed-kiosk")
+    assert await refused(await post_signed(gw, PAYMENT_RECORD, key)) == "signature-invalid"

@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import http_sf
@@ -34,7 +34,7 @@ from http_message_signatures import (
 from http_message_signatures.algorithms import ED25519, HMAC_SHA256, HTTPSignatureAlgorithm
 
 from gateway.callers.authenticator import refusal
-from gateway.callers.keys import KeyRing
+from gateway.callers.keys import InUse, KeyRing
 from gateway.callers.model import Caller
 from gateway.config import AuthenticationSettings
 from gateway.observability.logs import get_logger
@@ -161,7 +161,7 @@ class SignatureMethod:
         except ProblemError as problem:
             raise refusal(problem, caller_id=caller.id, key_id=key_id) from None
 
-    async def _key(self, key_id: str) -> tuple[Caller, Any]:
+    async def _key(self, key_id: str) -> tuple[Caller, InUse]:
         unknown = _problem(
             SIGNATURE_INVALID,
             f"keyid '{echo(key_id)}' names no signing key in use (unknown, or retired).",
@@ -177,7 +177,7 @@ class SignatureMethod:
             raise unknown
         return caller, found
 
-    async def _check(self, request: web.Request, body: bytes, signed: _Signed, caller: Caller, found: Any) -> Caller:
+    async def _check(self, request: web.Request, body: bytes, signed: _Signed, caller: Caller, found: InUse) -> Caller:
         created, nonce, alg = signed.params["created"], signed.params["nonce"], signed.params.get("alg")
         if type(created) is not int:
             raise _problem(SIGNATURE_INVALID, "created must be an integer.", "created 须为整数。")
@@ -203,7 +203,7 @@ class SignatureMethod:
                 f"alg '{echo(alg)}' is not the algorithm of key {found.stored.key_id} ({found.stored.alg}).",
                 f"alg 与密钥 {found.stored.key_id} 的算法（{found.stored.alg}）不符。",
             )
-        self._verify(request, signed, found)
+        self._verify(request, found)
         try:
             ContentDigest.verify(request.headers.get("Content-Digest", ""), body)
         except (InvalidSignature, HTTPMessageSignaturesException):
@@ -223,7 +223,7 @@ class SignatureMethod:
         await self._purge(now)
         return caller
 
-    def _verify(self, request: web.Request, signed: _Signed, found: Any) -> None:
+    def _verify(self, request: web.Request, found: InUse) -> None:
         verifier = HTTPMessageVerifier(
             signature_algorithm=ALGORITHMS[found.stored.alg],
             key_resolver=MappingKeyResolver(public_keys={found.stored.key_id: found.key}, private_keys={}),
@@ -240,7 +240,7 @@ class SignatureMethod:
                 "签名与收到的请求不符。",
             ) from None
 
-    async def _purge(self, now: Any) -> None:
+    async def _purge(self, now: datetime) -> None:
         """Forget expired nonces now and then (every instance does; deleting twice is harmless)."""
         if time.monotonic() - self._purged_at < PURGE_EVERY_S:
             return
