@@ -290,3 +290,15 @@ async def test_a_signature_naming_another_algorithm_than_its_keys_is_refused(gw)
 async def test_a_key_of_a_caller_no_longer_configured_is_refused(gw) -> None:
     key = await hmac_key_for(gw.gateway.store, caller="removed-kiosk")
     assert await refused(await post_signed(gw, PAYMENT_RECORD, key)) == "signature-invalid"
+
+
+async def test_a_signature_may_cover_the_idempotency_key_and_then_it_cannot_be_changed(gw) -> None:
+    key = await hmac_key_for(gw.gateway.store)
+    body = body_of(PAYMENT_RECORD)
+    covered = ("@method", "@target-uri", "content-digest", "idempotency-key")
+    url = str(gw.client.make_url("/v1/requests"))
+    headers = sign("POST", url, body, key, covered=covered, headers={"Idempotency-Key": "covered-0001"})
+    changed = {**headers, "Idempotency-Key": "covered-0002", "Content-Type": "application/json"}
+    assert await refused(await gw.client.post("/v1/requests", data=body, headers=changed)) == "signature-invalid"
+    response = await gw.client.post("/v1/requests", data=body, headers={**headers, "Content-Type": "application/json"})
+    assert response.status == 201, await response.text()

@@ -62,9 +62,14 @@ def sign(
     created: datetime | None = None,
     nonce: str | None = None,
     covered: Sequence[str] = COVERED,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """The Content-Digest, Signature-Input and Signature headers for one request (``url`` absolute, encoded)."""
-    message = _Outgoing(method.upper(), url)
+    """The Content-Digest, Signature-Input and Signature headers for one request (``url`` absolute, encoded).
+
+    ``headers`` are the other headers the request will carry, for ``covered`` to name some of them
+    (``idempotency-key``); they come back with the signature's.
+    """
+    message = _Outgoing(method.upper(), url, dict(headers or {}))
     signer = HTTPMessageSigner(
         signature_algorithm=ALGORITHMS[key.alg],
         key_resolver=MappingKeyResolver(public_keys={}, private_keys={key.key_id: key.material}),
