@@ -32,6 +32,7 @@ from gateway.delivery.outbox import OutboxWorker
 from gateway.errors import ConfigError, StartupError, StoreError
 from gateway.intake.callers import ApiKeyAuthenticator, Authenticator
 from gateway.intake.router import Router, instance_name
+from gateway.limits.admission import CallerLimits
 from gateway.observability.events import Events, LogSink
 from gateway.observability.logs import get_logger
 from gateway.observability.metrics import GatewayMetrics
@@ -39,6 +40,8 @@ from gateway.sandbox import RunningSandbox, start_sandbox
 from gateway.sealing.sealer import Sealer
 from gateway.startup import Checked, caller_problems, check_start
 from gateway.store import Store, make_store, release_schema_version
+from gateway.tls.identity import ClientCertificates
+from signing.registry.tls_register import TlsRegister
 
 HEALTH_CACHE_S = 10.0
 
@@ -73,6 +76,8 @@ class Gateway:
         self.extranet: Extranet
         self.events: Events
         self.authenticator: Authenticator
+        self.client_certificates: ClientCertificates | None  # mutual TLS ([server] client_certificates)
+        self.limits: CallerLimits  # per-caller rate and concurrency limits
         self._sealer: Sealer
         self.delivery: Delivery
         self.router: Router
@@ -121,6 +126,10 @@ class Gateway:
         self.extranet = Extranet(self.settings)
         self.events = Events(LogSink())
         self.authenticator = ApiKeyAuthenticator(self.settings.callers, self.settings)
+        self.client_certificates = None
+        if self.settings.tls.client_certificates != "off":
+            self.client_certificates = ClientCertificates(self, TlsRegister(self.settings.pki_dir))
+        self.limits = CallerLimits(self)
         self._sealer = checked.sealer
         self.delivery = Delivery(
             settings=self.settings,
@@ -159,6 +168,7 @@ class Gateway:
         await self.store.open()
         await self._check_schema()
         self._opened.push_async_callback(self.store.close)
+        self._opened.push_async_callback(self.limits.stop)  # before the store closes
         self._opened.push_async_callback(self.extranet.close)
         await self._open_audit(checked)
         await gather_hook(self.pm.hook.onewindow_startup, gateway=self)

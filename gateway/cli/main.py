@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         backup,
         callers,
         catalogue,
+        certificates,
         config,
         migrate,
         new_plugin,
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     config.register(sub)
     migrate.register(sub)
     callers.register(sub)
+    certificates.register(sub)
     sandbox.register(sub)
     new_plugin.register(sub)
     outbox.register(sub)

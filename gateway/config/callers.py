@@ -20,6 +20,7 @@ from typing import Any
 
 from gateway.catalogue.items import CHANNELS, OFFICE_LEVELS
 from gateway.config.callback_urls import CallbackPrefix, parse_callback_prefix
+from gateway.config.limits import RateLimit, parse_caller_limits
 from gateway.config.values import get_value, refuse_unknown
 from gateway.errors import ConfigError, UnsafeCallbackUrl
 
@@ -49,6 +50,8 @@ class CallerConfig:
     callback_secret: str = ""
     callback_prefixes: tuple[CallbackPrefix, ...] = ()
     read_office_requests: bool = False  # may read its office's requests for items it may request itself
+    rate_limit: RateLimit | None = None  # at most this many requests in any window (gateway.config.limits)
+    max_concurrent: int = 0  # intake calls in flight at once; 0 = no limit
 
 
 CALLER_KEYS = frozenset(f.name for f in fields(CallerConfig))
@@ -135,6 +138,7 @@ def _caller(row: Mapping[str, Any], where: str, offices: Mapping[str, Office]) -
     if not items or not all(isinstance(p, str) and p for p in items):
         raise ConfigError(f"{where}.items: must be a non-empty list of item codes or patterns")
     digests = _key_digests(row, where)
+    rate_limit, max_concurrent = parse_caller_limits(row, where)
     return CallerConfig(
         id=caller_id,
         name=get_value(row, "name", str, where, caller_id),
@@ -145,6 +149,8 @@ def _caller(row: Mapping[str, Any], where: str, offices: Mapping[str, Office]) -
         callback_secret=get_value(row, "callback_secret", str, where, ""),
         callback_prefixes=_callback_prefixes(row, where),
         read_office_requests=get_value(row, "read_office_requests", bool, where, False),
+        rate_limit=rate_limit,
+        max_concurrent=max_concurrent,
     )
 
 
