@@ -47,7 +47,7 @@ def test_a_rate_limit_is_read_from_its_configured_text() -> None:
     assert parse_rate_limit("30/10s", "x").window_s == 10
     assert parse_rate_limit("5000/hour", "x").window_s == 3600
     for wrong in ("120", "0/minute", "12/fortnight", "-1/second", "1/0s", "1/minute/2"):
-        with pytest.raises(ConfigError, match="rate_limit|at least 1"):
+        with pytest.raises(ConfigError, match=r"rate_limit|at least 1"):
             parse_rate_limit(wrong, "callers[0].rate_limit")
 
 
@@ -92,9 +92,7 @@ async def test_the_rate_limit_holds_across_two_instances_sharing_postgresql(pg_u
     assert both == {True} and time.monotonic() - started < 60
 
 
-async def test_a_caller_past_its_concurrency_limit_gets_429_and_its_places_come_back(
-    store_url, start_gateway
-) -> None:
+async def test_a_caller_past_its_concurrency_limit_gets_429_and_its_places_come_back(store_url, start_gateway) -> None:
     gw = await start_gateway(store_url, callers=limited(max_concurrent=2))
     gw.sandboxes["tax"].knobs.update({"latency_ms": 600})
     slow = [asyncio.create_task(gw.post(CLEARANCE, **{"Idempotency-Key": f"slow-{i}"})) for i in range(2)]

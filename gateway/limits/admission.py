@@ -29,7 +29,6 @@ from gateway.config import CallerConfig
 from gateway.limits.counters import LimitCounters, counters_for
 from gateway.problems import CALLER_CONCURRENCY_LIMITED, CALLER_RATE_LIMITED, ProblemError
 
-LIMITED_EVENT = "caller.limited"
 LEASE_MARGIN_S = 60.0  # beyond the longest an intake call can take, before a dead instance's place frees
 
 
@@ -127,4 +126,4 @@ class CallerLimits:
 
     async def _refused(self, caller_id: str, limit: str, value: int, **fields: Any) -> None:
         self.limited.labels(caller_id, limit).inc()
-        await self._gateway.events.emit(LIMITED_EVENT, caller=caller_id, limit=limit, limit_value=value, **fields)
+        await self._gateway.events.emit("caller.limited", caller=caller_id, limit=limit, limit_value=value, **fields)

@@ -38,7 +38,6 @@ from signing.pki.certificates import fingerprint
 from signing.pki.tls_certificates import caller_of, has_purpose
 from signing.registry.tls_register import TlsRegister
 
-REFUSAL_EVENT = "client_certificate.refused"
 _DETAILS = {
     "unreadable": ("the certificate cannot be read", "证书无法解析"),
     "not_client_certificate": ("the certificate is not a client certificate (no clientAuth)", "该证书不是客户端证书"),
@@ -138,7 +137,7 @@ class ClientCertificates:
             fields["certificate_digest"] = f"sha256:{fingerprint(cert)}"
         if claimed is not None:
             fields["caller"] = claimed
-        await self._gateway.events.emit(REFUSAL_EVENT, **fields)
+        await self._gateway.events.emit("client_certificate.refused", **fields)
         en, zh = _DETAILS[reason]
         raise ProblemError(
             CLIENT_CERTIFICATE_REFUSED,
