@@ -45,7 +45,7 @@ async def test_two_tls_workers_require_client_certificates_and_share_a_callers_r
     supervisor = Process("supervisor", ["serve", "--config", str(config), "--workers", "2"], tmp_path)
     await supervisor.start()
     try:
-        out = await supervisor.wait_for_output(f"workers on https://127.0.0.1:{port}", timeout=60)
+        await supervisor.wait_for_output(f"workers on https://127.0.0.1:{port}", timeout=60)
         while supervisor.output().count(f"serving on https://127.0.0.1:{port}") < 2:
             await supervisor.wait_for_output("serving on", timeout=60)
             await asyncio.sleep(0.1)
