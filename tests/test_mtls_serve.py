@@ -23,11 +23,11 @@ async def test_two_tls_workers_require_client_certificates_and_share_a_callers_r
     port = free_port()
     tls = tmp_path / "tls"
     base = write_config(tmp_path / "base.toml", store_url=pg_url, district=district)
-    code, out, err = await run_cli(
+    code, _, err = await run_cli(
         "server-cert", "issue", "--host", "127.0.0.1", "--out", str(tls), "--config", str(base)
     )
     assert code == 0, err
-    code, out, err = await run_cli("client-cert", "issue", "fangzhen-window", "--out", str(tls), "--config", str(base))
+    code, _, err = await run_cli("client-cert", "issue", "fangzhen-window", "--out", str(tls), "--config", str(base))
     assert code == 0, err
     server = {
         "host": "127.0.0.1",
