@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import json
 import ssl
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -22,12 +24,14 @@ from gateway.api.guard import make_runner
 from gateway.cli.main import main
 from gateway.config import ConfigError, TlsSettings
 from gateway.config.tls import parse_tls_settings
+from gateway.store import make_store
 from gateway.tls.context import server_context
 from signing.keys.passphrase import Passphrase
 from signing.pki.certificates import build_root_certificate
 from signing.pki.tls_certificates import build_client_certificate, caller_of
 from signing.registry.seal_registry import SealRegistry
 from tests.conftest import SAMPLE_PASSPHRASE, make_district
+from tests.procs import write_config
 from tests.test_caller_limits import UNKNOWN_ID, audited
 from tests.test_outbox import CLEARANCE
 
@@ -262,3 +266,29 @@ def test_tls_settings_are_checked_together() -> None:
     ):
         with pytest.raises(ConfigError, match="server\\."):
             parse_tls_settings(wrong)
+
+
+def test_issuing_and_revoking_on_a_gateway_host_is_audited(onewindow, district, tmp_path) -> None:
+    store_url = f"sqlite:///{tmp_path}/gw.db"
+    config = str(write_config(tmp_path / "c.toml", store_url=store_url, district=district))
+    assert onewindow("migrate", "--config", config)[0] == 0
+    code, out = onewindow("client-cert", "issue", "fangzhen-kiosk", "--out", str(tmp_path), "--config", config)
+    assert code == 0 and "admin.client_certificate.issued" in out, out
+    code, out = onewindow("client-cert", "revoke", "fangzhen-kiosk", "--reason", "superseded", "--config", config)
+    assert code == 0 and "admin.client_certificate.revoked" in out, out
+
+    async def entries() -> list[tuple[str, dict[str, Any]]]:
+        store = make_store(store_url)
+        await store.open()
+        try:
+            rows = await store.read(
+                "SELECT kind, entry FROM audit_entries WHERE kind LIKE 'admin.client%' ORDER BY seq"
+            )
+        finally:
+            await store.close()
+        return [(row[0], json.loads(row[1])["fields"]) for row in rows]
+
+    found = asyncio.run(entries())
+    assert [kind for kind, _ in found] == ["admin.client_certificate.issued", "admin.client_certificate.revoked"]
+    assert found[1][1]["caller"] == "fangzhen-kiosk" and found[1][1]["reason"] == "superseded"
+    assert found[0][1]["certificate_digest"] == found[1][1]["certificate_digest"]

@@ -11,11 +11,13 @@ certificate from its next request on.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gateway.audit.admin import record_admin_act
 from gateway.cli.config import add_config_option, settings_of
 from gateway.config import Settings
 from gateway.errors import CommandError
@@ -29,7 +31,7 @@ from signing.keys.passphrase import (
     load_root_passphrase,
 )
 from signing.registry.seal_registry import SealRegistry
-from signing.registry.tls_register import Issued, TlsRegister
+from signing.registry.tls_register import Issued, TlsCertificate, TlsRegister
 
 _PASSPHRASE_VARIABLES = (ROOT_PASSPHRASE_ENV, ROOT_PASSPHRASE_FILE_ENV, PASSPHRASE_ENV, PASSPHRASE_FILE_ENV)
 
@@ -45,6 +47,17 @@ def root_passphrase(settings: Settings) -> Passphrase:
         raise CommandError(f"cannot read pki.passphrase_file {path}: {exc.strerror}") from None
 
 
+def _audit(args: argparse.Namespace, settings: Settings, kind: str, **fields: Any) -> None:
+    """On a gateway host (``--config`` or ``$ONEWINDOW_CONFIG``), record the act in its audit log too.
+
+    The bureau's machine has no store: there the act is only in the register, as a seal's is in the registry.
+    """
+    if not (args.config or os.environ.get("ONEWINDOW_CONFIG")):
+        return
+    asyncio.run(record_admin_act(settings, kind, **fields))
+    print(f"Recorded in the audit log as admin.{kind}.")
+
+
 def _write_issued(issued: Issued, out: Path, name: str, root_pem: bytes) -> tuple[Path, Path]:
     """The key (mode 0600) and certificate in ``out``, with the district root beside them; refuses to overwrite."""
     key_path, cert_path = out / f"{name}.key.pem", out / f"{name}.cert.pem"
@@ -55,6 +68,10 @@ def _write_issued(issued: Issued, out: Path, name: str, root_pem: bytes) -> tupl
     atomic_write(cert_path, issued.certificate_pem)
     atomic_write(out / "district-root.pem", root_pem)
     return key_path, cert_path
+
+
+def _digest(entry: TlsCertificate) -> str:
+    return f"sha256:{entry.sha256}"
 
 
 def _open(settings: Settings) -> tuple[SealRegistry, TlsRegister]:
@@ -85,6 +102,7 @@ def cmd_client_issue(args: argparse.Namespace) -> int:
     print(f"  certificate: {cert_path}")
     print(f"  key:         {key_path}   (give it to the intake system only; it is not kept)")
     print(f"  district CA: {Path(args.out) / 'district-root.pem'}   (to check the gateway's server certificate)")
+    _audit(args, settings, "client_certificate.issued", caller=entry.subject, certificate_digest=_digest(entry))
     return 0
 
 
@@ -112,6 +130,15 @@ def cmd_client_revoke(args: argparse.Namespace) -> int:
         return 0
     for cert in revoked:
         print(f"Revoked {cert.kind} certificate {cert.serial} ({cert.subject}): {cert.reason}")
+        fields = {"caller": cert.subject} if cert.kind == "client" else {}
+        _audit(
+            args,
+            settings,
+            f"{cert.kind}_certificate.revoked",
+            **fields,
+            certificate_digest=_digest(cert),
+            reason=cert.reason,
+        )
     return 0
 
 
@@ -124,6 +151,13 @@ def cmd_server_issue(args: argparse.Namespace) -> int:
     print(f"Server certificate for {', '.join(args.host)}: serial {issued.entry.serial}")
     print(f'  [server] tls_certificate = "{cert_path}"')
     print(f'           tls_key = "{key_path}"')
+    _audit(
+        args,
+        settings,
+        "server_certificate.issued",
+        hosts=issued.entry.subject,
+        certificate_digest=_digest(issued.entry),
+    )
     return 0
 
 
