@@ -33,6 +33,7 @@ from signing.registry.seal_registry import SealRegistry
 from tests.conftest import SAMPLE_PASSPHRASE, make_district
 from tests.procs import write_config
 from tests.test_caller_limits import UNKNOWN_ID, audited
+from tests.test_mtls_serve import AGENCIES
 from tests.test_outbox import CLEARANCE
 
 PASSPHRASE_VARIABLES = (
@@ -292,3 +293,26 @@ def test_issuing_and_revoking_on_a_gateway_host_is_audited(onewindow, district, 
     assert [kind for kind, _ in found] == ["admin.client_certificate.issued", "admin.client_certificate.revoked"]
     assert found[1][1]["caller"] == "fangzhen-kiosk" and found[1][1]["reason"] == "superseded"
     assert found[0][1]["certificate_digest"] == found[1][1]["certificate_digest"]
+
+
+def test_check_config_refuses_a_tls_key_that_is_not_the_certificates_in_one_line(
+    onewindow, server_files, district, tmp_path
+) -> None:
+    other = tmp_path / "other.key.pem"
+    other.write_bytes(
+        ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    nowhere = {code: {"base_url": "http://127.0.0.1:9/"} for code in AGENCIES}
+    server = {"tls_certificate": server_files[0], "tls_key": str(other), "client_certificates": "required"}
+    store_url = f"sqlite:///{tmp_path}/gw.db"
+    config = write_config(tmp_path / "c.toml", store_url=store_url, district=district, server=server, agencies=nowhere)
+    assert onewindow("migrate", "--config", str(config))[0] == 0
+    code, out = onewindow("check-config", "--config", str(config))
+    refusals = [line for line in out.splitlines() if "warning:" not in line]
+    assert code == 2 and len(refusals) == 1 and "server.tls_certificate/tls_key" in refusals[0], out
+    good = config.read_text(encoding="utf-8").replace(str(other), server_files[1])
+    config.write_text(good, encoding="utf-8")
+    code, out = onewindow("check-config", "--config", str(config))
+    assert code == 0, out

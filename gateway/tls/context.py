@@ -14,8 +14,10 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
-from gateway.config import TlsSettings
+from gateway.config import Settings, TlsSettings
 from gateway.errors import StartupError
+from signing.errors import SigningError
+from signing.registry.tls_register import TlsRegister
 
 ROOT_CERTIFICATE = "root/root-cert.pem"  # in the seal registry's directory
 
@@ -37,8 +39,8 @@ def server_context(tls: TlsSettings, pki_dir: str) -> ssl.SSLContext | None:
         raise StartupError(f"server.tls_certificate/tls_key: {exc.filename}: no such file") from None
     except (ssl.SSLError, OSError) as exc:
         raise StartupError(
-            f"server.tls_certificate/tls_key: {tls.certificate} and {tls.key} are not a certificate and its "
-            f"unencrypted key ({exc})"
+            f"server.tls_certificate/tls_key: {tls.certificate} and {tls.key} are not a certificate and "
+            f"its own unencrypted key ({exc})"
         ) from None
     if tls.client_certificates == "off":
         context.verify_mode = ssl.CERT_NONE
@@ -50,3 +52,14 @@ def server_context(tls: TlsSettings, pki_dir: str) -> ssl.SSLContext | None:
         raise StartupError(f"server.client_ca: cannot read the client CA {ca} ({exc})") from None
     context.verify_mode = ssl.CERT_REQUIRED if tls.client_certificates == "required" else ssl.CERT_OPTIONAL
     return context
+
+
+def check_tls(settings: Settings) -> None:
+    """What ``serve`` and ``check-config`` check of TLS: the certificate, key and client CA, and the register."""
+    server_context(settings.tls, settings.pki_dir)
+    if settings.tls.client_certificates == "off":
+        return
+    try:
+        TlsRegister(settings.pki_dir).certificates()
+    except SigningError as exc:
+        raise StartupError(f"cannot read the district's TLS certificate register: {exc}") from None
