@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import shutil
 import ssl
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -30,7 +31,7 @@ from signing.keys.passphrase import Passphrase
 from signing.pki.certificates import build_root_certificate
 from signing.pki.tls_certificates import build_client_certificate, caller_of
 from signing.registry.seal_registry import SealRegistry
-from tests.conftest import SAMPLE_PASSPHRASE, make_district
+from tests.conftest import IN_CI, SAMPLE_PASSPHRASE, make_district
 from tests.procs import write_config
 from tests.test_caller_limits import UNKNOWN_ID, audited
 from tests.test_mtls_serve import AGENCIES
@@ -316,3 +317,27 @@ def test_check_config_refuses_a_tls_key_that_is_not_the_certificates_in_one_line
     config.write_text(good, encoding="utf-8")
     code, out = onewindow("check-config", "--config", str(config))
     assert code == 0, out
+
+
+@pytest.mark.skipif(shutil.which("curl") is None and not IN_CI, reason="curl is not installed")
+async def test_the_curl_line_of_the_api_guide_submits_with_a_client_certificate(
+    tls_gateway, onewindow, tmp_path
+) -> None:
+    site = await tls_gateway("required")
+    certs = tmp_path / "certs"
+    issue(onewindow, "fangzhen-window", certs)
+    (tmp_path / "request.json").write_text(json.dumps(CLEARANCE, ensure_ascii=False), encoding="utf-8")
+    proc = await asyncio.create_subprocess_exec(
+        *("curl", "-sS", "--cacert", "certs/district-root.pem"),
+        *("--cert", "certs/fangzhen-window.cert.pem", "--key", "certs/fangzhen-window.key.pem"),
+        *("-X", "POST", f"{site.url}/v1/requests"),
+        *("-H", "Content-Type: application/json", "-H", "Idempotency-Key: 6a1f0c2e-window-0002"),
+        *("-d", "@request.json", "-w", "\n%{http_code}"),
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    body, _, status = out.decode().rpartition("\n")
+    assert status == "201", (out, err)
+    assert json.loads(body)["status"] == "completed"
