@@ -20,7 +20,7 @@ from gateway.catalogue.items import FILTERS
 from gateway.problems import NOT_FOUND, ProblemError, problem_type, problem_types
 
 _PROBLEM = {"application/problem+json": {"schema": ref("Problem")}}
-_AUTH: list[dict[str, list[str]]] = [{"apiKey": []}]
+_AUTH: list[dict[str, list[str]]] = [{"apiKey": []}, {"mutualTLS": []}]  # either one
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -78,7 +78,9 @@ def _paths(examples: dict[str, Any]) -> dict[str, Any]:
                         "Not I-JSON (a duplicate member name, a lone surrogate), over server.max_json_depth or "
                         "server.max_json_members, or an unreadable request head"
                     ),
-                    "401": openapi_problem("Missing or unknown API key"),
+                    "401": openapi_problem(
+                        "Missing or unknown API key, or a refused client certificate (client-certificate-refused)"
+                    ),
                     "403": openapi_problem("This caller, office or channel may not request the item"),
                     "404": openapi_problem("Unknown item"),
                     "408": openapi_problem("The body did not arrive within server.body_timeout_s"),
@@ -89,7 +91,11 @@ def _paths(examples: dict[str, Any]) -> dict[str, Any]:
                     "422": openapi_problem(
                         "Every missing or invalid material, all at once; or an Idempotency-Key reused with another body"
                     ),
-                    "429": openapi_problem("This address holds server.max_connections_per_address connections"),
+                    "429": openapi_problem(
+                        "This address holds server.max_connections_per_address connections; or the caller is past "
+                        "its rate_limit (caller-rate-limited) or max_concurrent (caller-concurrency-limited): "
+                        "nothing was done, retry after Retry-After seconds with the same Idempotency-Key"
+                    ),
                     "431": openapi_problem("A header over its limit, or too many headers"),
                     "502": openapi_problem("The agency answered unreadably"),
                     "503": openapi_problem(
@@ -107,8 +113,11 @@ def _paths(examples: dict[str, Any]) -> dict[str, Any]:
                 "parameters": [{"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {
                     "200": _json(ref("RequestResource"), "The request"),
-                    "401": openapi_problem("Missing or unknown API key"),
+                    "401": openapi_problem(
+                        "Missing or unknown API key, or a refused client certificate (client-certificate-refused)"
+                    ),
                     "404": openapi_problem("No such request visible to this caller"),
+                    "429": openapi_problem("The caller is past its rate_limit (caller-rate-limited; Retry-After)"),
                 },
             }
         },
@@ -214,7 +223,12 @@ def openapi_document(
                     "type": "http",
                     "scheme": "bearer",
                     "description": "The caller's API key as a bearer token (or in X-Api-Key).",
-                }
+                },
+                "mutualTLS": {
+                    "type": "mutualTLS",
+                    "description": "A client certificate the district issued the caller (onewindow client-cert "
+                    "issue), where the gateway listens with TLS and server.client_certificates is not off.",
+                },
             },
         },
     }
