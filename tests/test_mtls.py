@@ -341,3 +341,28 @@ async def test_the_curl_line_of_the_api_guide_submits_with_a_client_certificate(
     body, _, status = out.decode().rpartition("\n")
     assert status == "201", (out, err)
     assert json.loads(body)["status"] == "completed"
+
+
+async def test_the_sample_district_made_at_first_start_has_a_server_certificate_for_this_machine(
+    start_gateway, tmp_path
+) -> None:
+    pki = tmp_path / "sample" / "pki"
+    gw = await start_gateway(
+        pki_dir=str(pki), pki_passphrase_file=str(tmp_path / "sample" / "passphrase"), pki_create_sample=True
+    )
+    files = tmp_path / "sample" / "sample-tls"
+    assert (files / "server.key.pem").stat().st_mode & 0o077 == 0
+    tls = TlsSettings(certificate=str(files / "server.cert.pem"), key=str(files / "server.key.pem"))
+    runner = make_runner(create_app(gw.gateway), gw.gateway.settings.http)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_context(tls, str(pki)))
+        await site.start()
+        context = ssl.create_default_context(cafile=str(pki / "root/root-cert.pem"))  # checks 127.0.0.1 is named
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"https://127.0.0.1:{runner.addresses[0][1]}/healthz", ssl=context) as response,
+        ):
+            assert response.status == 200
+    finally:
+        await runner.cleanup()

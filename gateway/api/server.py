@@ -18,6 +18,7 @@ import json
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import TextIO
 
 from aiohttp import web
@@ -28,7 +29,7 @@ from gateway.config import Settings
 from gateway.core import Gateway
 from gateway.errors import OperatorError
 from gateway.observability.logs import get_logger
-from gateway.tls.context import server_context
+from gateway.tls.context import ROOT_CERTIFICATE, server_context
 
 CANCEL_MARGIN_S = 3.0  # after the grace: for cancelled handlers to record their state
 SAMPLE_CALLER_KEY = "sample-fangzhen-window-key"
@@ -42,11 +43,15 @@ SAMPLE_ENVELOPE = {
 }
 
 
-def sample_call(url: str) -> str:
-    """A one-line curl command that submits a sample request (sample configuration only)."""
+def sample_call(url: str, cacert: str = "") -> str:
+    """A one-line curl command that submits a sample request (sample configuration only).
+
+    Over https it names ``cacert``, the district root the server certificate is checked with.
+    """
     body = json.dumps(SAMPLE_ENVELOPE, ensure_ascii=False, separators=(",", ":"))
+    trust = f"--cacert {cacert} " if cacert and url.startswith("https:") else ""
     return (
-        f"curl -sS -X POST {url}/v1/requests -H 'Authorization: Bearer {SAMPLE_CALLER_KEY}' "
+        f"curl -sS {trust}-X POST {url}/v1/requests -H 'Authorization: Bearer {SAMPLE_CALLER_KEY}' "
         f"-H 'Content-Type: application/json' -d '{body}'"
     )
 
@@ -148,7 +153,7 @@ async def serve(
     if settings.sandboxes_start:
         print("Agency sandboxes: " + ", ".join(f"{s.spec.agency}={s.url}" for s in gateway.sandboxes), file=out)
         print("Try it:", file=out)
-        print(f"$ {sample_call(url)}", file=out, flush=True)
+        print(f"$ {sample_call(url, str(Path(settings.pki_dir) / ROOT_CERTIFICATE))}", file=out, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
