@@ -36,6 +36,17 @@ async def audited(store: Any, kind: str) -> int:
     return int((await store.read_row(sql.format("?"), (kind,)))[0])
 
 
+async def places_taken(store: Any, count: int) -> None:
+    """Until ``count`` intake calls hold a place (at most 10 s)."""
+    sql = "SELECT count(*) FROM caller_calls_in_flight"
+    for _ in range(200):
+        held = await store.pool.fetchval(sql) if store.backend == "postgres" else (await store.read_row(sql))[0]
+        if held >= count:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{held} calls in flight, not {count}")
+
+
 async def read_burst(instances: list[Any], total: int) -> list[Any]:
     """``total`` authenticated reads at once, spread over ``instances``; their answers."""
     calls = [instances[i % len(instances)].get(f"/v1/requests/{UNKNOWN_ID}") for i in range(total)]
@@ -94,9 +105,9 @@ async def test_the_rate_limit_holds_across_two_instances_sharing_postgresql(pg_u
 
 async def test_a_caller_past_its_concurrency_limit_gets_429_and_its_places_come_back(store_url, start_gateway) -> None:
     gw = await start_gateway(store_url, callers=limited(max_concurrent=2))
-    gw.sandboxes["tax"].knobs.update({"latency_ms": 600})
+    gw.sandboxes["tax"].knobs.update({"latency_ms": 1000})
     slow = [asyncio.create_task(gw.post(CLEARANCE, **{"Idempotency-Key": f"slow-{i}"})) for i in range(2)]
-    await asyncio.sleep(0.3)
+    await places_taken(gw.gateway.store, 2)
     third = await gw.post(CLEARANCE, **{"Idempotency-Key": "third"})
     assert third.status == 429 and third.headers["Retry-After"] == "1"
     problem = await third.json()
@@ -113,9 +124,9 @@ async def test_the_concurrency_limit_holds_across_two_instances_sharing_postgres
     a = await start_gateway(pg_url, callers=callers)
     tax = a.sandboxes["tax"]
     b = await start_gateway(pg_url, callers=callers, agency_changes={"tax": {"base_url": tax.url}})
-    tax.knobs.update({"latency_ms": 600})
+    tax.knobs.update({"latency_ms": 1000})
     slow = [asyncio.create_task(gw.post(CLEARANCE, **{"Idempotency-Key": f"slow-{i}"})) for i, gw in enumerate((a, b))]
-    await asyncio.sleep(0.3)
+    await places_taken(a.gateway.store, 2)
     assert (await b.post(CLEARANCE, **{"Idempotency-Key": "third"})).status == 429
     assert [(await t).status for t in slow] == [201, 201]
 
