@@ -6,12 +6,13 @@ import re
 
 from aiohttp import web
 
+from gateway.api.admission import admitted, authenticated
 from gateway.api.body import parse_json_object, read_limited, require_json
 from gateway.api.keys import GATEWAY
 from gateway.api.middleware import REQUEST_ID
 from gateway.api.responses import json_response
 from gateway.delivery.results import request_view
-from gateway.intake.callers import may_read
+from gateway.intake.callers import Caller, may_read
 from gateway.intake.request_ids import is_ulid
 from gateway.observability.logs import personal_values, sensitive
 from gateway.problems import MALFORMED_REQUEST, NOT_FOUND, ProblemError, echo
@@ -27,7 +28,13 @@ async def post_request(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     require_json(request)
     raw = await read_limited(request, gateway.settings.max_body_bytes)  # a signature covers the body's digest
-    caller = await gateway.authenticator.authenticate(request, raw)
+    caller = await authenticated(request, raw)
+    async with gateway.limits.admit(caller.id):  # 429 past the caller's rate or concurrency limit
+        return await _submit(request, caller, raw)
+
+
+async def _submit(request: web.Request, caller: Caller, raw: bytes) -> web.Response:
+    gateway = request.app[GATEWAY]
     key = request.headers.get("Idempotency-Key")
     if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
         raise ProblemError(
@@ -51,7 +58,7 @@ async def visible_record(request: web.Request) -> RequestRecord:
     an id it guessed or overheard is a real request.
     """
     gateway = request.app[GATEWAY]
-    caller = await gateway.authenticator.authenticate(request, await read_limited(request, READ_BODY_LIMIT))
+    caller = await admitted(request, await read_limited(request, READ_BODY_LIMIT))
     request_id = request.match_info["request_id"]
     record = await gateway.store.get_request(request_id) if is_ulid(request_id) else None
     if record is None or not may_read(caller, record, gateway.registry.catalogue):
