@@ -42,6 +42,7 @@ from gateway.problems import (
     ProblemError,
     echo,
 )
+from gateway.proxy.authorisation import audit_fields
 from gateway.store import ClaimState, RequestRecord, RequestStatus, Store, utcnow
 
 LEASE_MARGIN_S = 5.0
@@ -366,6 +367,10 @@ class Router:
             idempotency_key_digest=keyed,
             raw=record.envelope,
         )
+        if envelope.authorisation is not None:
+            await self.events.emit(
+                "proxy.authorised", request_id=request_id, item=item.code, **audit_fields(envelope.authorisation)
+            )
         await self.store.accept_request(
             record,
             claimed_by=self.instance,
