@@ -82,6 +82,13 @@ def component_schemas() -> dict[str, Any]:
                 "result": {"type": "object", "description": "The sealed result document (status completed)."},
                 "reasons": {"type": "array", "items": ref("Reason")},
                 "error": {"type": "object"},
+                "proxy": {
+                    "type": "object",
+                    "description": "A request a proxy handled (帮办代办): who, the authorisation's reference and "
+                    "the six steps (consultation, authorisation, handling, coordination, feedback, rating_archiving), "
+                    "each completed, in_progress, waiting or stopped.",
+                    "properties": {"name": text, "id_number": text, "steps": {"type": "array"}},
+                },
                 "links": {"type": "object", "properties": {"self": text}},
             },
         },
@@ -160,7 +167,15 @@ def component_schemas() -> dict[str, Any]:
         },
         "CatalogList": {
             "type": "object",
-            "properties": {"count": {"type": "integer"}, "items": {"type": "array", "items": ref("ItemSummary")}},
+            "properties": {
+                "count": {"type": "integer"},
+                "items": {"type": "array", "items": ref("ItemSummary")},
+                "chains": {
+                    "type": "array",
+                    "description": "Chained items (一链办理): code, names, items in order, link to the guide",
+                    "items": {"type": "object"},
+                },
+            },
         },
         "Material": {
             "type": "object",

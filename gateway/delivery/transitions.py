@@ -45,6 +45,8 @@ class Transitions:
         self.pm = pm
         self.clock = clock
         self.log = get_logger(component="delivery")
+        #: Told the id of every request that reached a final status (a bundle moves on to its next step).
+        self.observers: list[Callable[[str], None]] = []
 
     async def move(
         self, record: RequestRecord, *, expect: tuple[RequestStatus, ...], status: RequestStatus, **fields: Any
@@ -83,4 +85,6 @@ class Transitions:
                     )
                 except Exception as exc:
                     self.log.warning("hook.request_finished.failed", request_id=fresh.id, error=repr(exc))
+            for observer in self.observers:
+                observer(fresh.id)
         return answer_for(fresh)

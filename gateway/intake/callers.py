@@ -52,6 +52,28 @@ def new_api_key() -> tuple[str, str]:
     return key, hash_api_key(key)
 
 
+def caller_of(config: CallerConfig, settings: Settings) -> Caller:
+    """The caller a configuration entry describes, in its office."""
+    office = settings.office(config.office)
+    assert office is not None  # checked when the configuration was loaded
+    return Caller(
+        config.id,
+        config.name,
+        office,
+        config.channel,
+        config.items,
+        config.callback_secret,
+        config.callback_prefixes,
+        config.read_office_requests,
+    )
+
+
+def caller_by_id(settings: Settings, caller_id: str) -> Caller | None:
+    """The configured caller ``caller_id`` (work done later on its behalf, such as a bundle's next step)."""
+    config = next((c for c in settings.callers if c.id == caller_id), None)
+    return None if config is None else caller_of(config, settings)
+
+
 class Authenticator(Protocol):
     """Turns an HTTP request into a :class:`Caller`, or raises a 401 problem."""
 
@@ -64,18 +86,7 @@ class ApiKeyAuthenticator:
     def __init__(self, callers: Iterable[CallerConfig], settings: Settings) -> None:
         self._by_digest: dict[str, Caller] = {}
         for c in callers:
-            office = settings.office(c.office)
-            assert office is not None  # checked when the configuration was loaded
-            caller = Caller(
-                c.id,
-                c.name,
-                office,
-                c.channel,
-                c.items,
-                c.callback_secret,
-                c.callback_prefixes,
-                c.read_office_requests,
-            )
+            caller = caller_of(c, settings)
             for digest in c.api_key_sha256:  # two while the caller moves to a new key
                 self._by_digest[digest] = caller
 
