@@ -8,6 +8,7 @@ from typing import Any
 from signing.audit.entry import document_digest
 from signing.verify.verifier import verify_document
 from tests.helpers import ORGANISATION, PERSON, TOWN
+from tests.test_outbox import wait_for_status
 
 LICENCE = {
     "media_type": "application/pdf",
@@ -260,3 +261,42 @@ async def test_a_helper_runs_a_chain_on_an_authorisation_covering_every_step(gw)
     bundle = await answer.json()
     assert bundle["receipt"]["proxy"]["name"] == AUTHORISATION["proxy"]["name"]
     assert all(s["request"]["result"]["proxy"]["id_number"].startswith("3703*") for s in bundle["steps"])
+
+
+async def test_a_gateway_that_starts_moves_on_a_bundle_whose_step_completed_while_none_followed_it(
+    start_gateway, store_url
+) -> None:
+    first = await start_gateway(store_url, agency_changes={"social_security": {"max_attempts": 1}})
+    social = first.sandboxes["social_security"]
+    social.knobs.update({"maintenance": True})
+    bundle = await (await post_bundle(first, NEW_BUSINESS)).json()
+    first.gateway.delivery.transitions.observers.clear()  # as if the process died as the step completed
+    social.knobs.update({"maintenance": False})
+    step = bundle["steps"][1]["request_id"]
+    await wait_for_status(first, step, "completed")
+    assert (await (await first.get(f"/v1/bundles/{bundle['id']}")).json())["status"] == "waiting"
+    await first.client.close()
+    await first.gateway.stop(grace_s=0.5)
+
+    second = await start_gateway(store_url)
+    done = await wait_for_bundle(second, bundle["id"], "completed")
+    assert [s["status"] for s in done["steps"]] == ["completed"] * 3
+    assert acted(second.sandboxes["tax"], second.sandboxes["social_security"]) == 0  # not repeated
+    assert acted(second.sandboxes["housing_fund"]) == 1
+
+
+async def test_a_step_id_submitted_twice_at_once_reaches_its_agency_once(gw) -> None:
+    from gateway.intake.callers import caller_by_id
+    from gateway.intake.request_ids import new_ulid
+    from tests.helpers import CLEARANCE
+
+    caller = caller_by_id(gw.gateway.settings, "fangzhen-window")
+    assert caller is not None
+    gw.sandboxes["tax"].knobs.update({"latency_ms": 200})
+    step_id = new_ulid()
+    answers = await asyncio.gather(
+        *(gw.gateway.router.submit_as(caller, CLEARANCE, request_id=step_id) for _ in range(2))
+    )
+    assert {a.body["id"] for a in answers} == {step_id}
+    stats = gw.sandboxes["tax"].ledger.stats()
+    assert stats["effective_submissions"] == 1 and stats["duplicate_submissions"] == 0
