@@ -25,7 +25,6 @@ from gateway.agencies.sandboxes import sandbox_specs, with_sandboxes
 from gateway.audit.log import AuditLog, AuditSink
 from gateway.audit.registry_acts import RegistryActFeed
 from gateway.audit.setup import open_audit_log
-from gateway.bundles.chains import load_chains
 from gateway.bundles.runner import BundleRunner
 from gateway.bundles.service import Bundles
 from gateway.config import SAMPLE_SOURCE, Settings, load_settings, read_metrics_token
@@ -151,11 +150,10 @@ class Gateway:
             prefixes={c.id: c.callback_prefixes for c in self.settings.callers},
             retry_delay=self.delivery.retry_delay,
         )
-        chains, left_out = load_chains(self.registry.catalogue)
-        for chain in left_out:
+        for chain in checked.chains_left_out:
             self.log.warning("chain.not_offered", chain=chain)
         runner = BundleRunner(
-            chains=chains, store=self.store, router=self.router, delivery=self.delivery, events=self.events
+            chains=checked.chains, store=self.store, router=self.router, delivery=self.delivery, events=self.events
         )
         self.delivery.transitions.observers.append(runner.request_finished)  # a step done: its bundle goes on
         self.bundles = Bundles(runner)

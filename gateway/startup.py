@@ -39,6 +39,7 @@ from gateway.agencies.plugin_manager import ENTRY_POINT_GROUP
 from gateway.audit.keys import key_path
 from gateway.audit.secret import secret_path
 from gateway.audit.setup import audit_signer, district_secret
+from gateway.bundles.chains import Chain, load_chains
 from gateway.catalogue.items import Catalogue, matches_any
 from gateway.config import ConfigError, Settings, closest, shown
 from gateway.sealing.district_sealer import DistrictSealer
@@ -55,6 +56,8 @@ class Checked:
     sealer: Sealer | None = None  # None only where the first start would create the sample district
     audit_signer: SoftwareSigner | None = None  # None when [audit] is off, or the first start makes the key
     first_start: list[str] = field(default_factory=list)  # what the first start of the sample creates
+    chains: dict[str, Chain] = field(default_factory=dict)  # the chained items (一链办理) offered
+    chains_left_out: list[str] = field(default_factory=list)  # chains whose items are not installed
 
     def close(self) -> None:
         """Release what was opened (the seal registry)."""
@@ -73,6 +76,7 @@ def check_start(
     replaces the district's own (tests hand one in).
     """
     checked = Checked(check_plugins(settings, pm), sealer=sealer)
+    checked.chains, checked.chains_left_out = load_chains(checked.registry.catalogue)  # a wrong mapping stops it
     if sealer is None:
         checked.sealer = _district_sealer(settings, checked, creating=creating)
     try:

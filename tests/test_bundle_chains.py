@@ -107,3 +107,25 @@ async def test_a_bundle_round_trips_and_its_steps_lead_back_to_it(store: Store) 
     assert await store.list_bundles(statuses=(BundleStatus.RUNNING, BundleStatus.WAITING)) == []
     with pytest.raises(ValueError, match="cannot update"):
         await store.update_bundle(record.id, chain="other")
+
+
+async def test_the_retention_purge_removes_a_completed_bundles_personal_data_but_not_a_stopped_ones(
+    store: Store,
+) -> None:
+    now = datetime.now(UTC)
+    body = {"applicant": {"name": "张伟", "id_number": "370303199001011239"}, "steps": {}}
+
+    def bundle(status: BundleStatus) -> BundleRecord:
+        return BundleRecord(
+            id=new_ulid(), caller_id="fangzhen-window", chain="newborn", office="370303105000", operator="fz-01",
+            channel="window", status=status, body=body, steps=[{"item": "a.b", "request_id": new_ulid()}],
+            created_at=now, updated_at=now, receipt={"applicant": body["applicant"]}, finished_at=now,
+        )  # fmt: skip
+
+    done, stopped = bundle(BundleStatus.COMPLETED), bundle(BundleStatus.STOPPED)
+    for record in (done, stopped):
+        assert await store.insert_bundle(record)
+    await store.purge_finished(now.replace(year=now.year + 1), now=now, limit=10)
+    purged, kept = await store.get_bundle(done.id), await store.get_bundle(stopped.id)
+    assert purged is not None and purged.body == {"purged": True} and purged.receipt is None
+    assert kept is not None and kept.body == body

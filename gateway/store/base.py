@@ -350,7 +350,8 @@ class Store(abc.ABC):
         The envelope becomes ``{"purged": true}``, the result goes, the error
         keeps only its code, the callback URL goes; stored idempotent answers
         of those requests are deleted and their audit payloads (raw copies
-        kept encrypted beside the entries) are dropped. Status, times, item,
+        kept encrypted beside the entries) are dropped. Completed bundles
+        finished before the cut-off lose their body and receipt likewise. Status, times, item,
         office and the audit entries themselves (digests only) stay. Returns
         the ids purged, oldest first.
         """
