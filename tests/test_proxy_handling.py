@@ -156,3 +156,15 @@ def test_the_six_steps_follow_the_requests_state() -> None:
     assert states(proxy_steps(finished, rated_at=done)) == ["completed"] * 6
     failed = proxy_steps(record(RequestStatus.DEAD_LETTER, finished_at=done, error={"code": "agency_unavailable"}))
     assert states(failed) == ["completed", "completed", "stopped", "stopped", "completed", "stopped"]
+
+
+async def test_the_printout_of_a_proxy_handled_result_shows_the_proxy_and_verifies(gw) -> None:
+    from signing.printout.layout import printed_values
+
+    body = await (await gw.post({**PAYMENT_RECORD, "authorisation": AUTHORISATION})).json()
+    assert ("受托代办人", "王秀英（3703**********0027）") in printed_values(body["result"])
+    pdf = await gw.get(f"/v1/requests/{body['id']}/document.pdf")
+    assert pdf.status == 200, await pdf.text()
+    checked = await gw.client.post("/v1/verify", data=await pdf.read(), headers={"Content-Type": "application/pdf"})
+    answer = await checked.json()
+    assert answer["report"]["indication"] == "TOTAL_PASSED", answer["text"]  # the pages show every sealed fact
