@@ -117,12 +117,21 @@ OPENAPI_PATHS: dict[str, Any] = {
                     "content": _BUNDLE,
                 },
                 "202": {"description": "A step waits (deferred or pending); poll Location", "content": _BUNDLE},
+                "400": openapi_problem("Not I-JSON, over the JSON limits, or an unreadable request head"),
                 "401": openapi_problem("Missing or unknown API key"),
                 "403": openapi_problem("The caller may not request one of the chain's items"),
                 "404": openapi_problem("unknown-chain"),
+                "408": openapi_problem("The body did not arrive within server.body_timeout_s"),
                 "409": openapi_problem("Same Idempotency-Key still in flight"),
+                "413": openapi_problem("Body over the configured limit"),
+                "414": openapi_problem("Request line over its limit"),
+                "415": openapi_problem("Not application/json"),
                 "422": openapi_problem("Every problem of every step, at once; or an Idempotency-Key reused"),
-                "503": openapi_problem("seal-unavailable: a step's result or the receipt could not be sealed"),
+                "429": openapi_problem("This address holds server.max_connections_per_address connections"),
+                "431": openapi_problem("A header over its limit, or too many headers"),
+                "503": openapi_problem(
+                    "seal-unavailable: a step's result or the receipt could not be sealed; or audit-unavailable"
+                ),
             },
         }
     },
@@ -151,6 +160,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "401": openapi_problem("Missing or unknown API key"),
                 "404": openapi_problem("No such bundle visible to this caller"),
                 "409": openapi_problem("bundle-not-resumable: the step was refused or given up for good"),
+                "503": openapi_problem("audit-unavailable: the audit log is damaged or behind its witness"),
             },
         }
     },
