@@ -300,3 +300,23 @@ async def test_a_step_id_submitted_twice_at_once_reaches_its_agency_once(gw) -> 
     assert {a.body["id"] for a in answers} == {step_id}
     stats = gw.sandboxes["tax"].ledger.stats()
     assert stats["effective_submissions"] == 1 and stats["duplicate_submissions"] == 0
+
+
+async def test_a_bundle_is_read_by_its_maker_and_by_office_readers_who_may_read_every_step(gw) -> None:
+    import dataclasses
+
+    from gateway.intake.callers import caller_by_id
+    from tests.test_proxy_handling import AUTHORISATION
+
+    whole = {**AUTHORISATION, "items": ["medical.newborn-enrolment", "social_security.card-application"]}
+    body = {**NEWBORN, "channel": "helper", "operator": "fz-helper-07", "authorisation": whole}
+    helper = {"Authorization": "Bearer sample-helper-tablet-key"}
+    made = await (await gw.client.post("/v1/bundles", json=body, headers=helper)).json()
+    assert (await gw.get(f"/v1/bundles/{made['id']}")).status == 200  # the town window reads its office's
+    assert (await gw.get(f"/v1/bundles/{made['id']}", key="sample-bank-outlet-key")).status == 404
+    stored = await gw.gateway.store.get_bundle(made["id"])
+    window = caller_by_id(gw.gateway.settings, "fangzhen-window")
+    assert stored is not None and window is not None
+    narrow = dataclasses.replace(window, items=("medical.*",))  # may not read the card application step
+    assert not await gw.gateway.bundles.may_read(narrow, stored)
+    assert await gw.gateway.bundles.may_read(window, stored)

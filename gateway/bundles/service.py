@@ -20,7 +20,7 @@ from gateway.bundles.runner import BundleRunner
 from gateway.catalogue.items import Catalogue
 from gateway.delivery.results import Answer, request_view
 from gateway.errors import SealUnavailable
-from gateway.intake.callers import Caller
+from gateway.intake.callers import Caller, may_read
 from gateway.intake.request_ids import new_ulid
 from gateway.intake.router import problems_json
 from gateway.observability.events import digest
@@ -35,7 +35,7 @@ from gateway.problems import (
     ProblemError,
     echo,
 )
-from gateway.store import BundleRecord, BundleStatus, ClaimState, RequestStatus, utcnow
+from gateway.store import BundleRecord, BundleStatus, ClaimState, RequestRecord, RequestStatus, utcnow
 
 KEY_PREFIX = "bundle:"  # a bundle's Idempotency-Key is its own, apart from the caller's request keys
 LEASE_S = 120.0
@@ -264,12 +264,35 @@ class Bundles:
             view["receipt"] = bundle.receipt
         return view
 
+    async def may_read(self, caller: Caller, bundle: BundleRecord) -> bool:
+        """The caller made it, or reads its office's requests and may read every step of it (see ``may_read``)."""
+        if bundle.caller_id == caller.id:
+            return True
+        if not caller.read_office_requests or bundle.office != caller.office.code:
+            return False
+        for entry in bundle.steps:
+            record = await self.store.get_request(entry["request_id"])
+            probe = record or RequestRecord(
+                id=entry["request_id"],
+                caller_id=bundle.caller_id,
+                item=entry["item"],
+                agency="",
+                office=bundle.office,
+                operator=bundle.operator,
+                channel=bundle.channel,
+                status=RequestStatus.ACCEPTED,
+                envelope={},
+                created_at=bundle.created_at,
+                updated_at=bundle.updated_at,
+            )
+            if not may_read(caller, probe, self.catalogue):
+                return False
+        return True
+
     async def visible(self, caller: Caller, bundle_id: str) -> BundleRecord:
-        """The bundle, if ``caller`` made it (or reads its office's and it is of that office); else 404."""
+        """The bundle, if ``caller`` may read it (:meth:`may_read`); else 404, as for a request."""
         bundle = await self.store.get_bundle(bundle_id)
-        if bundle is None or not (
-            bundle.caller_id == caller.id or (caller.read_office_requests and bundle.office == caller.office.code)
-        ):
+        if bundle is None or not await self.may_read(caller, bundle):
             raise ProblemError(
                 NOT_FOUND,
                 f"No bundle '{echo(bundle_id)}' is visible to this caller.",
