@@ -157,6 +157,8 @@ async def test_a_chain_runs_in_order_feeding_results_forward_with_a_sealed_recei
         assert verify_document(step["result"], trust).indication == "TOTAL_PASSED"
     assert (await gw.get(f"/v1/bundles/{bundle['id']}")).status == 200
     assert (await gw.get(f"/v1/bundles/{bundle['id']}", key="sample-mashang-window-key")).status == 404
+    step = await (await gw.get(f"/v1/requests/{card['id']}")).json()
+    assert step["links"]["bundle"] == f"/v1/bundles/{bundle['id']}"
     kinds = {r[3] async for chunk in gw.gateway.audit.store.entries() for r in chunk}
     assert {"bundle.accepted", "bundle.completed"} <= kinds
 

@@ -89,7 +89,10 @@ def component_schemas() -> dict[str, Any]:
                     "each completed, in_progress, waiting or stopped.",
                     "properties": {"name": text, "id_number": text, "steps": {"type": "array"}},
                 },
-                "links": {"type": "object", "properties": {"self": text}},
+                "links": {
+                    "type": "object",
+                    "properties": {"self": text, "bundle": {**text, "description": "A bundle's step: the bundle"}},
+                },
             },
         },
         "Reason": {
