@@ -129,3 +129,14 @@ async def test_the_retention_purge_removes_a_completed_bundles_personal_data_but
     purged, kept = await store.get_bundle(done.id), await store.get_bundle(stopped.id)
     assert purged is not None and purged.body == {"purged": True} and purged.receipt is None
     assert kept is not None and kept.body == body
+
+
+def test_onewindow_catalog_chains_lists_each_chain_with_what_feeds_each_step(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from gateway.cli.main import main
+
+    assert main(["catalog", "chains"]) == 0
+    out = capsys.readouterr().out
+    assert "new-business  开办企业一链办理" in out
+    assert "tax_registration_no <- step 1 content.registration_no" in out
