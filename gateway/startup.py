@@ -39,9 +39,10 @@ from gateway.agencies.plugin_manager import ENTRY_POINT_GROUP
 from gateway.audit.keys import key_path
 from gateway.audit.secret import secret_path
 from gateway.audit.setup import audit_signer, district_secret
-from gateway.bundles.chains import Chain, load_chains
+from gateway.bundles.chains import CHAINS_FILE, Chain, load_chains
 from gateway.catalogue.items import Catalogue, matches_any
 from gateway.config import ConfigError, Settings, closest, shown
+from gateway.errors import CatalogueError
 from gateway.sealing.district_sealer import DistrictSealer
 from gateway.sealing.sealer import Sealer
 from gateway.store import make_store
@@ -76,7 +77,7 @@ def check_start(
     replaces the district's own (tests hand one in).
     """
     checked = Checked(check_plugins(settings, pm), sealer=sealer)
-    checked.chains, checked.chains_left_out = load_chains(checked.registry.catalogue)  # a wrong mapping stops it
+    checked.chains, checked.chains_left_out = district_chains(settings, checked.registry.catalogue)
     if sealer is None:
         checked.sealer = _district_sealer(settings, checked, creating=creating)
     try:
@@ -94,6 +95,16 @@ def check_start(
             checked.close()
         raise
     return checked
+
+
+def district_chains(settings: Settings, catalogue: Catalogue) -> tuple[dict[str, Chain], list[str]]:
+    """The chains ``[bundles] chains_file`` declares (the gateway's own when empty); a wrong one stops the start."""
+    path = Path(settings.bundles.chains_file) if settings.bundles.chains_file else CHAINS_FILE
+    try:
+        return load_chains(catalogue, path)
+    except CatalogueError as exc:
+        where = "bundles.chains_file: " if settings.bundles.chains_file else ""
+        raise ConfigError(f"{where}{exc}") from None
 
 
 def _district_sealer(settings: Settings, checked: Checked, *, creating: bool) -> Sealer | None:

@@ -140,3 +140,26 @@ def test_onewindow_catalog_chains_lists_each_chain_with_what_feeds_each_step(
     out = capsys.readouterr().out
     assert "new-business  开办企业一链办理" in out
     assert "tax_registration_no <- step 1 content.registration_no" in out
+
+
+def test_a_district_declares_its_own_chains_file_and_a_wrong_one_is_refused_naming_the_key(
+    catalogue: Catalogue, tmp_path
+) -> None:
+    from gateway.config import ConfigError, load_settings
+    from gateway.startup import district_chains
+
+    own = tmp_path / "chains.toml"
+    own.write_text(
+        '[[chains]]\ncode = "c"\nname_zh = "链"\nname_en = "Chain"\ndescription_zh = "说明"\ndescription_en = "About"\n'
+        '[[chains.steps]]\nitem = "tax.business-registration"\n'
+        '[[chains.steps]]\nitem = "social_security.employer-registration"\n'
+        'inputs = [{ material = "tax_registration_no", from_step = 1, field = "content.registration_no" }]\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(environ={"ONEWINDOW_BUNDLES__CHAINS_FILE": str(own)})
+    chains, _ = district_chains(settings, catalogue)
+    assert set(chains) == {"c"}
+    own.write_text(own.read_text(encoding="utf-8").replace("tax_registration_no", "tax_no"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bundles\.chains_file: .*has no material 'tax_no'"):
+        district_chains(settings, catalogue)
+    assert set(district_chains(load_settings(environ={}), catalogue)[0]) == {"new-business", "newborn"}

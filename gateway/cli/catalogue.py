@@ -6,11 +6,11 @@ import argparse
 import json
 from typing import Any
 
-from gateway.bundles.chains import load_chains
 from gateway.bundles.guide import chain_guide
 from gateway.catalogue.items import CHANNELS, ITEM_KINDS, OFFICE_LEVELS
 from gateway.cli.config import add_config_option, installed_agencies, settings_of
 from gateway.errors import CommandError
+from gateway.startup import district_chains
 
 
 def cmd_catalog_list(args: argparse.Namespace) -> int:
@@ -73,8 +73,9 @@ def cmd_catalog_show(args: argparse.Namespace) -> int:
 
 def cmd_catalog_chains(args: argparse.Namespace) -> int:
     """``onewindow catalog chains``: the chained items (一链办理) offered, each step and what feeds it."""
-    catalogue = installed_agencies(settings_of(args)).catalogue
-    chains, left_out = load_chains(catalogue)
+    settings = settings_of(args)
+    catalogue = installed_agencies(settings).catalogue
+    chains, left_out = district_chains(settings, catalogue)
     guides = [chain_guide(chain, catalogue) for chain in chains.values()]
     if args.json:
         print(json.dumps(guides, ensure_ascii=False, indent=2))
