@@ -122,6 +122,8 @@ class Gateway:
         self.events = Events(LogSink())
         self.authenticator = ApiKeyAuthenticator(self.settings.callers, self.settings)
         self._sealer = checked.sealer
+        assert checked.calendar is not None
+        self.calendar = checked.calendar
         self.delivery = Delivery(
             settings=self.settings,
             registry=self.registry,
@@ -139,6 +141,7 @@ class Gateway:
             pm=self.pm,
             delivery=self.delivery,
             instance=self.instance,
+            calendar=self.calendar,
         )
         self.callbacks = CallbackSender(
             store=self.store,

@@ -43,6 +43,7 @@ from gateway.catalogue.items import Catalogue, matches_any
 from gateway.config import ConfigError, Settings, closest, shown
 from gateway.sealing.district_sealer import DistrictSealer
 from gateway.sealing.sealer import Sealer
+from gateway.service.calendar import OfficialCalendar, load_calendar
 from gateway.store import make_store
 from signing.audit.checkpoint import SoftwareSigner
 
@@ -55,6 +56,7 @@ class Checked:
     sealer: Sealer | None = None  # None only where the first start would create the sample district
     audit_signer: SoftwareSigner | None = None  # None when [audit] is off, or the first start makes the key
     first_start: list[str] = field(default_factory=list)  # what the first start of the sample creates
+    calendar: OfficialCalendar | None = None  # the official calendar with the district's closures
 
     def close(self) -> None:
         """Release what was opened (the seal registry)."""
@@ -72,7 +74,7 @@ def check_start(
     written and :attr:`Checked.first_start` says what would be. ``sealer``
     replaces the district's own (tests hand one in).
     """
-    checked = Checked(check_plugins(settings, pm), sealer=sealer)
+    checked = Checked(check_plugins(settings, pm), sealer=sealer, calendar=load_calendar(settings.calendar))
     if sealer is None:
         checked.sealer = _district_sealer(settings, checked, creating=creating)
     try:

@@ -14,6 +14,7 @@
 * :mod:`~gateway.config.metrics` -- the ``[metrics]`` section: who may read ``/metrics``
 * :mod:`~gateway.config.witness` -- the ``[witness]`` section: where signed checkpoints are published
 * :mod:`~gateway.config.printouts` -- the ``[printouts]`` section: time-stamps and the font of signed PDF printouts
+* :mod:`~gateway.config.calendar` -- the ``[calendar]`` section: local closures counted by time limits
 * :mod:`~gateway.config.view` -- the effective configuration, secrets redacted (``check-config``)
 * ``base.toml`` (every default) and ``sample.toml`` (the sample district), package data
 
@@ -23,6 +24,7 @@ Every other part of the gateway reads its settings from the names below (and
 
 from gateway.config.agencies import IDENTITY_KEYS, AgencySettings
 from gateway.config.audit import AuditSettings
+from gateway.config.calendar import CalendarSettings, parse_date
 from gateway.config.callback_urls import (
     MAX_CALLBACK_URL_LENGTH,
     CallbackPrefix,
@@ -50,6 +52,7 @@ __all__ = [
     "SAMPLE_SOURCE",
     "AgencySettings",
     "AuditSettings",
+    "CalendarSettings",
     "CallbackPrefix",
     "CallbackTarget",
     "CallerConfig",
@@ -67,6 +70,7 @@ __all__ = [
     "closest",
     "load_settings",
     "parse_callback_url",
+    "parse_date",
     "read_metrics_token",
     "shown",
     "view",

@@ -23,6 +23,7 @@ from typing import Any
 
 from gateway.config.agencies import AgencySettings, parse_agency
 from gateway.config.audit import AuditSettings, parse_audit_settings
+from gateway.config.calendar import CalendarSettings, parse_calendar_settings
 from gateway.config.callers import CallerConfig, Office, parse_callers, parse_offices
 from gateway.config.environment import apply_environment
 from gateway.config.http import HttpLimits, parse_http_limits
@@ -77,6 +78,7 @@ class Settings:
     printouts: PrintoutSettings = field(default_factory=PrintoutSettings)
     from_environment: Mapping[str, str] = field(default_factory=dict)  # dotted setting path -> variable
     witness: WitnessSettings = field(default_factory=WitnessSettings)
+    calendar: CalendarSettings = field(default_factory=CalendarSettings)
 
     def agency(self, code: str) -> AgencySettings:
         """Settings for agency ``code`` (defaults when it is not configured)."""
@@ -197,6 +199,7 @@ def build_settings(
         printouts=_section(parse_printout_settings, data.get("printouts", {})),
         from_environment=dict(from_environment or {}),
         witness=_section(parse_witness_settings, data.get("witness", {}), pki_dir=data.get("pki", {}).get("dir", "")),
+        calendar=_section(parse_calendar_settings, data.get("calendar", {})),
     )
 
 

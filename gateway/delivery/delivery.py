@@ -128,6 +128,7 @@ class Delivery:
             await self.failures.retry_or_give_up(record, item, entry, exc)
             return
         if isinstance(outcome, Pending):
+            await self._still_pending(record, item, outcome)
             if self.clock() >= entry.expires_at:
                 await self.failures.dead_letter(
                     record,
@@ -147,6 +148,16 @@ class Delivery:
             )
             return
         await self.settle(record, item, outcome, attempts=record.attempts, action="poll", background=True)
+
+    async def _still_pending(self, record: RequestRecord, item: Item, outcome: Pending) -> None:
+        """A poll answered "still deciding": keep the case number and message the agency gives now."""
+        reference = outcome.reference or record.agency_reference
+        if (reference, outcome.message) == (record.agency_reference, record.agency_message):
+            return
+        if await self.store.update_request(
+            record.id, expect=WAITING, agency_reference=reference, agency_message=outcome.message
+        ):
+            record.agency_reference, record.agency_message = reference, outcome.message
 
     # -- outcomes -----------------------------------------------------------
 
@@ -168,7 +179,7 @@ class Delivery:
                 expect=expect,
                 status=RequestStatus.REJECTED,
                 attempts=attempts,
-                agency_reference=outcome.reference,
+                agency_reference=outcome.reference or record.agency_reference,
                 result=result,
                 error=None,
                 finished_at=now,
@@ -191,6 +202,8 @@ class Delivery:
                 status=RequestStatus.PENDING,
                 attempts=attempts,
                 ticket=outcome.ticket,
+                agency_reference=outcome.reference or record.agency_reference,
+                agency_message=outcome.message,
                 error=None,
             )
             if not moved:
@@ -249,7 +262,7 @@ class Delivery:
             expect=expect,
             status=RequestStatus.COMPLETED,
             attempts=attempts,
-            agency_reference=outcome.reference,
+            agency_reference=outcome.reference or record.agency_reference,
             result={"document": sealed},
             error=None,
             finished_at=self.clock(),
@@ -291,7 +304,7 @@ class Delivery:
             expect=expect,
             status=RequestStatus.FAILED,
             attempts=attempts,
-            agency_reference=outcome.reference,
+            agency_reference=outcome.reference or record.agency_reference,
             result={"unsealed": document},
             error={"code": "seal_unavailable", "message": str(exc)},
             finished_at=self.clock(),

@@ -42,6 +42,8 @@ from gateway.problems import (
     ProblemError,
     echo,
 )
+from gateway.service.calendar import OfficialCalendar
+from gateway.service.time_limits import due_date
 from gateway.store import ClaimState, RequestRecord, RequestStatus, Store, utcnow
 
 LEASE_MARGIN_S = 5.0
@@ -74,6 +76,7 @@ class Router:
         pm: pluggy.PluginManager,
         delivery: Delivery,
         instance: str | None = None,
+        calendar: OfficialCalendar,
     ) -> None:
         self.settings = settings
         self.registry = registry
@@ -82,6 +85,7 @@ class Router:
         self.pm = pm
         self.delivery = delivery
         self.instance = instance or instance_name()
+        self.calendar = calendar
         self.log = get_logger(component="router")
         self._in_flight: set[asyncio.Task[Answer]] = set()  # intake calls waiting on their agency
         self._interrupted = False
@@ -338,6 +342,7 @@ class Router:
     ) -> Answer:
         """Record a new request as accepted -- in the audit log first -- and deliver it."""
         now = utcnow()
+        due = due_date(self.calendar, item, now)  # promised at acceptance, never moved afterwards
         record = RequestRecord(
             id=request_id,
             caller_id=caller.id,
@@ -351,6 +356,8 @@ class Router:
             created_at=now,
             updated_at=now,
             callback_url=envelope.callback_url,
+            due_on=due.on.isoformat() if due.on else None,
+            due_unknown=due.unknown,
         )
         # Recorded before it exists: the gateway never acts on a request its audit log does not show accepted.
         await self.events.emit(

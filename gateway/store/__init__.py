@@ -42,10 +42,10 @@ __all__ = [
 
 
 def release_schema_version(backend: str) -> int:
-    """The schema version this release migrates a ``backend`` store to (its number of migrations)."""
+    """The schema version this release migrates a ``backend`` store to (its highest migration number)."""
     from gateway.store.migrations import migrations
 
-    return len(migrations(backend))
+    return max((m.version for m in migrations(backend)), default=0)
 
 
 def make_store(url: str) -> Store:

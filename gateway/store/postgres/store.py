@@ -32,6 +32,7 @@ from gateway.store.base import (
 from gateway.store.migrations import Migration, migrations, statements
 from gateway.store.postgres.idempotency import PostgresIdempotency
 from gateway.store.postgres.retention import PostgresRetention
+from gateway.store.postgres.service import PostgresService
 
 _MIGRATION_LOCK = 0x0E1D0  # advisory lock key: "one window"
 _COLUMNS = (
@@ -53,6 +54,9 @@ _COLUMNS = (
     "created_at",
     "updated_at",
     "finished_at",
+    "due_on",
+    "due_unknown",
+    "agency_message",
 )
 
 
@@ -83,7 +87,7 @@ def _entry(row: asyncpg.Record) -> OutboxEntry:
     return OutboxEntry(**{k: v for k, v in dict(row).items() if k in OUTBOX_FIELDS})
 
 
-class PostgresStore(PostgresIdempotency, PostgresRetention, Store):
+class PostgresStore(PostgresIdempotency, PostgresRetention, PostgresService, Store):
     """Store backed by PostgreSQL through an asyncpg pool."""
 
     backend = "postgres"
