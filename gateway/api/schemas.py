@@ -95,7 +95,11 @@ def component_schemas() -> dict[str, Any]:
                 "result": {"type": "object", "description": "The sealed result document (status completed)."},
                 "reasons": {"type": "array", "items": ref("Reason")},
                 "error": {"type": "object"},
-                "links": {"type": "object", "properties": {"self": text}},
+                "receipt": {
+                    "$ref": "#/components/schemas/Receipt",
+                    "description": "With a 202: the sealed acceptance receipt (受理回执), latest version",
+                },
+                "links": {"type": "object", "properties": {"self": text, "receipt": text}},
             },
         },
         "Reason": {

@@ -44,6 +44,7 @@ from gateway.observability.events import Events
 from gateway.observability.logs import get_logger
 from gateway.problems import SEAL_UNAVAILABLE, ProblemError
 from gateway.sealing.sealer import Sealer
+from gateway.service.receipts import Receipts
 from gateway.store import OutboxEntry, RequestRecord, RequestStatus, Store, utcnow
 from signing.audit.entry import document_digest
 
@@ -78,6 +79,9 @@ class Delivery:
         self.clock = clock
         self.log = get_logger(component="delivery")
         self.transitions = Transitions(settings=settings, store=store, pm=pm, clock=clock)
+        self.receipts = Receipts(
+            settings=settings, registry=registry, store=store, sealer=sealer, events=events, clock=clock
+        )
         self.failures = Failures(
             outbox=settings.outbox, store=store, events=events, transitions=self.transitions, clock=clock
         )
@@ -158,6 +162,7 @@ class Delivery:
             record.id, expect=WAITING, agency_reference=reference, agency_message=outcome.message
         ):
             record.agency_reference, record.agency_message = reference, outcome.message
+            await self.receipts.current(record)  # a new version when the case number is new
 
     # -- outcomes -----------------------------------------------------------
 
@@ -220,7 +225,12 @@ class Delivery:
         else:
             raise AgencyProtocolError(f"the plugin returned {type(outcome).__name__}, not an Outcome")
         await self.store.finish_outbox(record.id, action)
-        return await self.transitions.finished(record.id, item, outcome)
+        answer = await self.transitions.finished(record.id, item, outcome)
+        if isinstance(outcome, Pending) and background:  # nobody waits: seal the receipt's news now
+            fresh = await self.store.get_request(record.id)
+            if fresh is not None:
+                await self.receipts.current(fresh)
+        return answer
 
     async def _complete(
         self,
