@@ -143,3 +143,18 @@ def _item(days: int):
 
     item = installed_agencies(load_settings(environ={})).catalogue.get("property.title-reissue")
     return dataclasses.replace(item, time_limit_days=days)
+
+
+async def test_the_calendar_command_gives_a_due_date_and_refuses_an_unknown_year_in_one_line() -> None:
+    from tests.procs import run_cli
+
+    code, out, err = await run_cli("calendar", "due", "2025-01-26", "2")
+    assert code == 0 and out.startswith("2025-02-05 "), err
+    last = max(CALENDAR.known_years)
+    code, out, err = await run_cli("calendar", "due", f"{last}-12-28", "10")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert f"calendar of {last + 1} is not known" in err
+    code, _, err = await run_cli("calendar", "due", "2026-02-30", "1")
+    assert code == 2 and "YYYY-MM-DD" in err
+    code, out, _ = await run_cli("calendar", "years")
+    assert code == 0 and f"-{last}" in out

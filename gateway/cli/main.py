@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         audit,
         audited_seal,
         backup,
+        calendar,
         callers,
         catalogue,
         config,
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     outbox.register(sub)
     retention.register(sub)
     overdue.register(sub)
+    calendar.register(sub)
     signing_cli.register(sub, layouts=catalogue_layout)
     audited_seal.audit_seal_commands(sub)  # each successful seal change becomes an admin.seal.* audit entry
     audit.register(sub)

@@ -92,7 +92,14 @@ async def print_result(gateway: Any, document: dict[str, Any], *, layout: Layout
         pdf_bytes=len(pdf),
         document_type=document.get("document_type"),
     )
-    version = (document.get("content") or {}).get("version") if layout is not None else None
-    suffix = "" if layout is None else "-" + str(document.get("document_type", "")).split(".")[1]
-    suffix += f"-v{version}" if isinstance(version, int) else ""
-    return Printed(pdf, f"{request_id}{suffix}.pdf", level)
+    return Printed(pdf, f"{request_id}{_file_suffix(document) if layout is not None else ''}.pdf", level)
+
+
+def _file_suffix(document: dict[str, Any]) -> str:
+    """``-receipt-v2``, ``-notice``: a file name that tells a receipt or a notice from the result of the request."""
+    kind = str(document.get("document_type", "")).split(".")
+    content = document.get("content")
+    version = content.get("version") if isinstance(content, dict) else None
+    return (f"-{kind[1]}" if len(kind) == 3 and kind[1].isalpha() else "") + (
+        f"-v{version}" if isinstance(version, int) else ""
+    )
