@@ -147,3 +147,42 @@ async def test_purging_a_finished_request_removes_its_receipts(store) -> None:
     assert await store.receipts(rec.id) == [{"applicant": {"name": "张伟"}}]
     assert await store.purge_finished(utcnow(), now=utcnow(), limit=10) == [rec.id]
     assert await store.receipts(rec.id) == []
+
+
+async def test_a_case_number_first_given_on_a_poll_is_shown_sealed_in_a_new_version_and_kept_when_final(
+    start_gateway, store_url, tmp_path: Path
+) -> None:
+    from gateway.contract import Completed, Pending
+    from tests.scripted_agency import ENVELOPE, ScriptedAgency, ScriptedPlugin
+
+    agency = ScriptedAgency(tmp_path)
+    decide = asyncio.Event()
+
+    async def submit(request: Any, call: Any) -> Any:
+        return Pending(ticket="T-1", poll_after=0.05, message="已收件")
+
+    async def poll(ticket: str, call: Any) -> Any:
+        if decide.is_set():
+            return Completed({"answer": "ok"})  # the decision names no case number of its own
+        return Pending(ticket=ticket, poll_after=0.05, message="审核中", reference="CASE-9")
+
+    agency.on_submit, agency.on_poll = submit, poll
+    gw = await start_gateway(store_url, plugins=(ScriptedPlugin(agency),))
+    body = await (await gw.post(ENVELOPE)).json()
+    assert body["status"] == "pending" and body["agency_message"] == "已收件" and "agency_reference" not in body
+    assert body["receipt"]["content"]["case_number"] is None
+    pending = await until(gw, body["id"], lambda b: b.get("agency_reference") == "CASE-9")
+    assert pending["status"] == "pending" and pending["agency_message"] == "审核中"
+    for _ in range(100):
+        versions = await gw.gateway.store.receipts(body["id"])
+        if len(versions) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert [v["content"]["case_number"] for v in versions] == [None, "CASE-9"]
+    assert verify_document(versions[1], await trust(gw)).passed
+    decide.set()
+    final = await until(gw, body["id"], lambda b: b["status"] == "completed")
+    assert final["agency_reference"] == "CASE-9" and "agency_message" not in final
+    assert final["result"]["agency_reference"] is None  # the sealed result shows what the decision said
+    latest = await (await gw.get(f"/v1/requests/{body['id']}/receipt")).json()
+    assert latest == versions[1] and len(await gw.gateway.store.receipts(body["id"])) == 2

@@ -39,9 +39,8 @@ def cmd_due(args: argparse.Namespace) -> int:
         for n in range(1, (due - accepted).days)
         if not calendar.is_working_day(accepted + timedelta(days=n))
     ]
-    print(
-        f"{due.isoformat()}  ({args.days} working day(s) after {accepted.isoformat()}; {len(skipped)} day(s) off between)"
-    )
+    days_off = f"{len(skipped)} day(s) off between"
+    print(f"{due.isoformat()}  ({args.days} working day(s) after {accepted.isoformat()}; {days_off})")
     return 0
 
 
@@ -51,14 +50,9 @@ def cmd_years(args: argparse.Namespace) -> int:
     known = calendar.known
     extra = sorted(set(calendar.known_years) - set(known))
     print(f"official calendar known for {known.start}-{known.stop - 1}" + (f" and {extra}" if extra else ""))
-    print(
-        f"local closures: {len(calendar.closures)}"
-        + (
-            f" ({', '.join(d.isoformat() for d in sorted(calendar.closures)[:10])}{' …' if len(calendar.closures) > 10 else ''})"
-            if calendar.closures
-            else ""
-        )
-    )
+    shown = ", ".join(d.isoformat() for d in sorted(calendar.closures)[:10])
+    more = " …" if len(calendar.closures) > 10 else ""
+    print(f"local closures: {len(calendar.closures)}" + (f" ({shown}{more})" if calendar.closures else ""))
     return 0
 
 
