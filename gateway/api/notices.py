@@ -107,7 +107,16 @@ OPENAPI_PATHS: dict[str, Any] = {
             "security": [{"apiKey": []}],
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}}},
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "description": "The envelope POST /v1/requests refused (see Envelope for what it should "
+                            "have been): a JSON object naming its item; everything else is checked as at intake",
+                            "required": ["item"],
+                        }
+                    }
+                },
             },
             "responses": {
                 "201": {
