@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api.body import read_json_object
+from gateway.api.body import parse_json_object, read_limited, require_json
 from gateway.api.keys import GATEWAY
 from gateway.api.middleware import REQUEST_ID
 from gateway.api.openapi import openapi_problem
@@ -28,8 +28,10 @@ from signing.audit.entry import document_digest
 async def post_notice(request: web.Request) -> web.Response:
     """Check a refused envelope as intake would and answer its sealed one-time notice."""
     gateway = request.app[GATEWAY]
-    caller = gateway.authenticator.authenticate(request)
-    body = await read_json_object(request, gateway.settings.max_body_bytes)
+    require_json(request)
+    raw = await read_limited(request, gateway.settings.max_body_bytes)  # a signature covers the body's digest
+    caller = await gateway.authenticator.authenticate(request, raw)
+    body = parse_json_object(request, raw)
     notice_id = request[REQUEST_ID]
     with sensitive(personal_values(body)):  # masked in every log line and audit entry, as at intake
         item, problems = await gateway.router.refusal(caller, body, notice_id)
@@ -104,7 +106,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "or sent to an agency. The answer lists every missing or wrong material beside the item's requirement "
             "from its service guide, and every material of the item, sealed with the item's seal for the office "
             "(document_type onewindow.notice.v1). `Accept: application/pdf` answers the signed printout instead.",
-            "security": [{"apiKey": []}],
+            "security": [{"httpSignature": []}, {"apiKey": []}],
             "requestBody": {
                 "required": True,
                 "content": {
@@ -127,7 +129,9 @@ OPENAPI_PATHS: dict[str, Any] = {
                     },
                 },
                 "400": openapi_problem("The body is not a JSON object"),
-                "401": openapi_problem("Missing or unknown API key"),
+                "401": openapi_problem(
+                    "Not authenticated: no credentials, or a signature or API key refused (docs/api.md)"
+                ),
                 "403": openapi_problem("The caller may not request this item, office or channel"),
                 "404": openapi_problem("No such catalogue item"),
                 "408": openapi_problem("The body did not arrive within server.body_timeout_s"),

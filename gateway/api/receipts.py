@@ -92,7 +92,7 @@ _PARAMETERS = [
 ]
 _ERRORS = {
     "400": openapi_problem("version is not a positive whole number"),
-    "401": openapi_problem("Missing or unknown API key"),
+    "401": openapi_problem("Not authenticated: no credentials, or a signature or API key refused (docs/api.md)"),
     "404": openapi_problem("No such request visible to this caller"),
     "409": openapi_problem("no-receipt: the request was decided without waiting, or no such version"),
 }
@@ -105,7 +105,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "description": "Sealed like a result (document_type onewindow.receipt.v1): item, applicant, accepting "
             "office and operator, the agency's case number once known (a new version is sealed when it appears), "
             "the promised due date and the status URL. Verify it with POST /v1/verify or onewindow verify.",
-            "security": [{"apiKey": []}],
+            "security": [{"httpSignature": []}, {"apiKey": []}],
             "parameters": _PARAMETERS,
             "responses": {
                 "200": {
@@ -120,7 +120,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": {
             "operationId": "getReceiptPrintout",
             "summary": "The sealed acceptance receipt as a signed PDF printout (PDF/A-3b, PAdES)",
-            "security": [{"apiKey": []}],
+            "security": [{"httpSignature": []}, {"apiKey": []}],
             "parameters": _PARAMETERS,
             "responses": {
                 "200": {

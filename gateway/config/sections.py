@@ -17,6 +17,7 @@ from typing import Any
 
 from gateway.config.agencies import AGENCY_KEYS, FREE_TABLES
 from gateway.config.audit import AuditSettings
+from gateway.config.authentication import AUTHENTICATION_KEYS
 from gateway.config.calendar import CalendarSettings
 from gateway.config.callers import CALLER_KEYS, OFFICE_KEYS
 from gateway.config.http import HttpLimits
@@ -38,7 +39,7 @@ TABLES: Mapping[str, frozenset[str]] = {
     "logging": frozenset({"level", "format"}),
     "idempotency": frozenset({"ttl_hours"}),
     "pki": frozenset({"dir", "passphrase_file", "create_sample_district"}),
-    "plugins": frozenset({"disabled"}),
+    "plugins": frozenset({"disabled", "block_threshold_ms"}),
     "sandboxes": frozenset({"start", "host", "port_offset"}),
     "outbox": OUTBOX_KEYS,
     "audit": frozenset(f.name for f in fields(AuditSettings)),
@@ -47,6 +48,7 @@ TABLES: Mapping[str, frozenset[str]] = {
     "witness": frozenset(f.name for f in fields(WitnessSettings)),
     "printouts": frozenset(f.name for f in fields(PrintoutSettings)),
     "calendar": frozenset(f.name for f in fields(CalendarSettings)),
+    "authentication": AUTHENTICATION_KEYS,
 }
 #: The arrays of tables (``[[offices]]``, ``[[callers]]``), with the keys of each row.
 ROWS: Mapping[str, frozenset[str]] = {"offices": OFFICE_KEYS, "callers": CALLER_KEYS}

@@ -23,6 +23,7 @@ from typing import Any
 
 from gateway.config.agencies import AgencySettings, parse_agency
 from gateway.config.audit import AuditSettings, parse_audit_settings
+from gateway.config.authentication import AuthenticationSettings, parse_authentication_settings
 from gateway.config.calendar import CalendarSettings, parse_calendar_settings
 from gateway.config.callers import CallerConfig, Office, parse_callers, parse_offices
 from gateway.config.environment import apply_environment
@@ -62,6 +63,7 @@ class Settings:
     sandboxes_host: str
     sandboxes_port_offset: int
     plugins_disabled: tuple[str, ...]
+    plugins_block_threshold_s: float
     pki_dir: str
     pki_passphrase_file: str
     pki_create_sample: bool
@@ -79,6 +81,7 @@ class Settings:
     from_environment: Mapping[str, str] = field(default_factory=dict)  # dotted setting path -> variable
     witness: WitnessSettings = field(default_factory=WitnessSettings)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
+    authentication: AuthenticationSettings = field(default_factory=AuthenticationSettings)
 
     def agency(self, code: str) -> AgencySettings:
         """Settings for agency ``code`` (defaults when it is not configured)."""
@@ -162,6 +165,7 @@ def build_settings(
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"logging.level: must be one of {', '.join(LOG_LEVELS)}")
     host = get_value(server, "host", str, "server")
+    authentication: AuthenticationSettings = _section(parse_authentication_settings, data.get("authentication", {}))
     return Settings(
         host=host,
         port=port,
@@ -183,12 +187,17 @@ def build_settings(
         sandboxes_host=get_value(sandboxes, "host", str, "sandboxes", "127.0.0.1"),
         sandboxes_port_offset=get_value(sandboxes, "port_offset", int, "sandboxes", 0),
         plugins_disabled=_plugins_disabled(data.get("plugins", {})),
+        plugins_block_threshold_s=positive(
+            get_value(data.get("plugins", {}), "block_threshold_ms", float, "plugins", 100.0),
+            "plugins.block_threshold_ms",
+        )
+        / 1000,
         pki_dir=get_value(data.get("pki", {}), "dir", str, "pki", "var/pki"),
         pki_passphrase_file=get_value(data.get("pki", {}), "passphrase_file", str, "pki", ""),
         pki_create_sample=get_value(data.get("pki", {}), "create_sample_district", bool, "pki", False),
         outbox=parse_outbox(data.get("outbox", {})),
         offices=offices,
-        callers=parse_callers(data.get("callers", []), offices),
+        callers=parse_callers(data.get("callers", []), offices, allow_api_key=authentication.allow_api_key),
         agencies={code: parse_agency(code, table) for code, table in agencies_raw.items()},
         raw=data,
         source=source,
@@ -200,6 +209,7 @@ def build_settings(
         from_environment=dict(from_environment or {}),
         witness=_section(parse_witness_settings, data.get("witness", {}), pki_dir=data.get("pki", {}).get("dir", "")),
         calendar=_section(parse_calendar_settings, data.get("calendar", {})),
+        authentication=authentication,
     )
 
 

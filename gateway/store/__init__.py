@@ -1,6 +1,7 @@
 """Durable state: request records and idempotency keys, on SQLite or PostgreSQL.
 
-:mod:`~gateway.store.snapshots` copies a store with each database's own tools, and puts a copy back.
+:mod:`~gateway.store.snapshots` copies a store with each database's own tools, and puts a copy back;
+:mod:`~gateway.store.store_state` says what a store (or a copy of one) holds.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from gateway.store.base import (
     RequestRecord,
     RequestStatus,
     Store,
+    StoredCallerKey,
     utcnow,
 )
 
@@ -33,10 +35,12 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreMissing",
+    "StoredCallerKey",
     "make_store",
     "release_schema_version",
     "require_existing_store",
     "snapshots",
+    "store_state",
     "utcnow",
 ]
 
