@@ -7,13 +7,37 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api import audit, bundles, catalogue, health, metrics, openapi, printouts, requests, verify
+from gateway.api import (
+    audit,
+    bundles,
+    catalogue,
+    health,
+    metrics,
+    notices,
+    openapi,
+    printouts,
+    receipts,
+    requests,
+    verify,
+)
 from gateway.api.audit import refuse_while_damaged
 from gateway.api.keys import GATEWAY
 from gateway.api.middleware import problems, request_ids
 from gateway.api.schemas import item_envelopes
 
-CORE_ROUTES: tuple[ModuleType, ...] = (requests, bundles, catalogue, health, metrics, openapi, verify, audit, printouts)
+CORE_ROUTES: tuple[ModuleType, ...] = (
+    requests,
+    bundles,
+    catalogue,
+    health,
+    metrics,
+    openapi,
+    verify,
+    audit,
+    printouts,
+    receipts,
+    notices,
+)
 
 
 def create_app(gateway: Any, *, extra_routes: tuple[ModuleType, ...] = ()) -> web.Application:
