@@ -3,13 +3,16 @@
 A caller signs each request with one of its keys (``hmac-sha256`` or
 ``ed25519``). The signature must cover ``@method``, ``@target-uri`` (or
 ``@path`` and ``@authority``) and ``content-digest``, and carry ``created``,
-``nonce`` and ``keyid``; the library ``http-message-signatures`` rebuilds
-the signature base from the request as received and verifies it. Checks run
+``nonce`` and ``keyid`` (and ``@query`` with the path form, when the
+request has a query string); the library ``http-message-signatures``
+rebuilds the signature base from the request as received and verifies it.
+What the gateway checks itself it reads as the library does: every field
+line of a header combined, never the first line alone. Checks run
 cheapest and least revealing first, and each refusal has its own problem
 type: what the signature lacks; an unknown or retired key, or a signature
 that does not verify; ``created`` further from the clock than
-``max_skew_seconds``; a body other than the one its digest describes; a
-nonce already accepted. The nonce is remembered in the store only once
+``max_skew_seconds``, or an ``expires`` that has passed; a body other
+than the one its digest describes; a nonce already accepted. The nonce is remembered in the store only once
 everything else holds (an unsigned request cannot use up a caller's nonces),
 for ``nonce_lifetime_seconds`` -- on PostgreSQL for every instance at once.
 """
@@ -83,11 +86,19 @@ def _problem(kind: Any, en: str, zh: str, **extensions: Any) -> ProblemError:
     return ProblemError(kind, en, zh, headers={"WWW-Authenticate": 'Signature realm="onewindow"'}, **extensions)
 
 
+def _field(request: web.Request, name: str) -> str:
+    """Every field line of ``name``, combined as the signature base combines them (RFC 9110 section 5.3).
+
+    Reading only the first line would check one value while the library verifies another.
+    """
+    return ", ".join(request.headers.getall(name, ()))
+
+
 def _declared(request: web.Request) -> _Signed:
     """The single signature the request declares; a malformed or ambiguous declaration is a bad signature."""
     try:
-        inputs = http_sf.parse(request.headers.get("Signature-Input", "").encode("latin-1"), tltype="dictionary")
-        values = http_sf.parse(request.headers.get("Signature", "").encode("latin-1"), tltype="dictionary")
+        inputs = http_sf.parse(_field(request, "Signature-Input").encode("latin-1"), tltype="dictionary")
+        values = http_sf.parse(_field(request, "Signature").encode("latin-1"), tltype="dictionary")
     except (ValueError, TypeError, UnicodeError):
         raise _problem(
             SIGNATURE_INVALID,
@@ -114,12 +125,26 @@ def _declared(request: web.Request) -> _Signed:
     return _Signed(label, covered, params)
 
 
-def _missing(signed: _Signed) -> list[str]:
+def _missing(signed: _Signed, request: web.Request) -> list[str]:
     missing = [name for name in REQUIRED_COMPONENTS if name not in signed.covered]
     if not any(all(name in signed.covered for name in form) for form in TARGET_FORMS):
         missing.append("@target-uri (or @path and @authority)")
+    elif request.rel_url.raw_query_string and not signed.covered & {"@target-uri", "@query"}:
+        missing.append("@query (the request has a query string)")  # else anyone on the way could change it
     missing += [f";{name}" for name in REQUIRED_PARAMETERS if name not in signed.params]
     return missing
+
+
+def _target_uri(request: web.Request) -> str:
+    """The absolute URL the request was sent to (its scheme, Host header, path and query)."""
+    try:
+        return str(request.url)
+    except (ValueError, TypeError, UnicodeError):  # a Host that is no authority ("é", "h:99999999")
+        raise _problem(
+            SIGNATURE_INVALID,
+            "The Host header is not a valid host[:port]: the signed target URI cannot be rebuilt.",
+            "Host 头不是有效的主机与端口，无法重建已签名的目标 URI。",
+        ) from None
 
 
 class SignatureMethod:
@@ -144,7 +169,7 @@ class SignatureMethod:
         if "Signature-Input" not in request.headers and "Signature" not in request.headers:
             return None
         signed = _declared(request)
-        missing = _missing(signed)
+        missing = _missing(signed, request)
         if missing:
             raise _problem(
                 SIGNATURE_COMPONENTS_MISSING,
@@ -190,6 +215,7 @@ class SignatureMethod:
                 f"签名时间与网关时钟相差超过 {skew} 秒。",
                 max_skew_seconds=skew,
             )
+        self._unexpired(signed.params.get("expires"))
         low, high = NONCE_LENGTH
         if not isinstance(nonce, str) or not low <= len(nonce) <= high:
             raise _problem(
@@ -205,7 +231,7 @@ class SignatureMethod:
             )
         self._verify(request, found)
         try:
-            ContentDigest.verify(request.headers.get("Content-Digest", ""), body)
+            ContentDigest.verify(_field(request, "Content-Digest"), body)
         except (InvalidSignature, HTTPMessageSignaturesException):
             raise _problem(
                 CONTENT_DIGEST_MISMATCH,
@@ -223,13 +249,31 @@ class SignatureMethod:
         await self._purge(now)
         return caller
 
+    @staticmethod
+    def _unexpired(expires: Any) -> None:
+        """A signature its signer gave an ``expires`` is refused after it, by the gateway's clock, with no leeway.
+
+        The library would allow ``max_skew_seconds`` past it: minutes more for a signature meant to live seconds.
+        """
+        if expires is None:
+            return
+        if type(expires) is not int:
+            raise _problem(SIGNATURE_INVALID, "expires must be an integer.", "expires 须为整数。")
+        late = time.time() - expires
+        if late >= 0:
+            raise _problem(
+                SIGNATURE_EXPIRED,
+                f"The signature expired {round(late)} s ago (its expires parameter).",
+                f"签名已过期（expires 参数），已超过 {round(late)} 秒。",
+            )
+
     def _verify(self, request: web.Request, found: InUse) -> None:
         verifier = HTTPMessageVerifier(
             signature_algorithm=ALGORITHMS[found.stored.alg],
             key_resolver=MappingKeyResolver(public_keys={found.stored.key_id: found.key}, private_keys={}),
         )
         verifier.max_clock_skew = timedelta(seconds=self.settings.max_skew_seconds)
-        message = _Message(request.method.upper(), str(request.url), request.headers)
+        message = _Message(request.method.upper(), _target_uri(request), request.headers)
         try:
             verifier.verify(message, max_age=timedelta(seconds=self.settings.max_skew_seconds), expect_tag=None)
         except (InvalidSignature, HTTPMessageSignaturesException) as exc:
