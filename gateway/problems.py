@@ -80,7 +80,8 @@ SIGNATURE_INVALID = _t(
     "Bad signature",
     "签名无效",
     "The request's HTTP Message Signature (RFC 9421) does not verify: the Signature or Signature-Input header is "
-    "malformed, the keyid names no key in use (unknown or retired), the alg is not the key's, or the signature "
+    "malformed, the keyid names no key in use (unknown or retired), the alg is not the key's, the request names "
+    "another host than this gateway's (docs/configuration.md: [authentication] authorities), or the signature "
     "does not match the signature base the gateway rebuilt from the request (docs/api.md shows one byte for byte).",
 )
 SIGNATURE_COMPONENTS_MISSING = _t(

@@ -16,10 +16,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 from multidict import CIMultiDict
 
 from gateway.callers.signing_client import SigningKey, sign
+from gateway.config import AuthenticationSettings, load_settings
+from gateway.errors import ConfigError
 from tests.helpers import PAYMENT_RECORD
 from tests.signed import body_of, ed25519_key_for, hmac_key_for
 
@@ -144,3 +147,51 @@ async def test_a_valid_signature_beside_a_second_one_or_a_duplicate_label_is_ref
         assert await problem_of(await gw.client.post("/v1/requests", data=body, headers=lines)) == "signature-invalid"
     response = await gw.client.post("/v1/requests", data=body, headers={**JSON, **good})
     assert response.status == 201, await response.text()
+
+
+async def test_a_request_signed_for_another_gateway_is_refused_though_its_host_header_matches(start_gateway) -> None:
+    gw = await start_gateway(public_url="https://zwfw.zhangdian.example.cn")
+    key = await hmac_key_for(gw.gateway.store)
+    body = body_of(PAYMENT_RECORD)
+    elsewhere = "http://staging.zhangdian.example.cn:8080/v1/requests"  # a copy restored from this store's backup
+    headers = {**JSON, "Host": "staging.zhangdian.example.cn:8080", **sign("POST", elsewhere, body, key)}
+    response = await gw.client.post("/v1/requests", data=body, headers=headers)
+    assert await problem_of(response) == "signature-invalid"
+    assert "not this gateway" in (await response.json())["detail"]
+    public_name = "http://zwfw.zhangdian.example.cn/v1/requests"  # through a proxy ending TLS: each default port
+    headers = {**JSON, "Host": "zwfw.zhangdian.example.cn", **sign("POST", public_name, body, key)}
+    assert (await gw.client.post("/v1/requests", data=body, headers=headers)).status == 201
+    arrived_at = str(gw.client.make_url("/v1/requests"))  # the address the request reached
+    response = await gw.client.post("/v1/requests", data=body, headers={**JSON, **sign("POST", arrived_at, body, key)})
+    assert response.status == 201, await response.text()
+
+
+async def test_a_host_the_district_lists_in_authentication_authorities_is_accepted(start_gateway) -> None:
+    gw = await start_gateway(authentication=AuthenticationSettings(authorities=("gw.extranet.example:8443",)))
+    key = await hmac_key_for(gw.gateway.store)
+    body = body_of(PAYMENT_RECORD)
+    url = "http://gw.extranet.example:8443/v1/requests"
+    headers = {**JSON, "Host": "gw.extranet.example:8443", **sign("POST", url, body, key)}
+    assert (await gw.client.post("/v1/requests", data=body, headers=headers)).status == 201
+    other = "http://gw.extranet.example:9443/v1/requests"
+    headers = {**JSON, "Host": "gw.extranet.example:9443", **sign("POST", other, body, key)}
+    assert await problem_of(await gw.client.post("/v1/requests", data=body, headers=headers)) == "signature-invalid"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('"gw.example"', r"authentication\.authorities: a list of host\[:port\] strings"),
+        ('["https://gw.example"]', r"authentication\.authorities\[0\]: a host or host:port, not 'https://gw.example'"),
+        ('["gw.example", "gw.example:99999"]', r"authentication\.authorities\[1\]: a host or host:port"),
+        ('["user@gw.example"]', r"authentication\.authorities\[0\]: a host or host:port"),
+        ('[""]', r"authentication\.authorities\[0\]: a host or host:port"),
+    ],
+)
+def test_authentication_authorities_take_hosts_and_ports_only(tmp_path, value, message) -> None:
+    path = tmp_path / "district.toml"
+    path.write_text(f"[authentication]\nauthorities = {value}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_settings(path, environ={})
+    path.write_text('[authentication]\nauthorities = ["gw.extranet.example:8443", "[::1]:8080"]\n', encoding="utf-8")
+    assert load_settings(path, environ={}).authentication.authorities == ("gw.extranet.example:8443", "[::1]:8080")

@@ -35,8 +35,10 @@ from http_message_signatures import (
     MappingKeyResolver,
 )
 from http_message_signatures.algorithms import ED25519, HMAC_SHA256, HTTPSignatureAlgorithm
+from yarl import URL
 
 from gateway.callers.authenticator import refusal
+from gateway.callers.authorities import GatewayAuthorities
 from gateway.callers.keys import InUse, KeyRing
 from gateway.callers.model import Caller
 from gateway.config import AuthenticationSettings
@@ -135,10 +137,12 @@ def _missing(signed: _Signed, request: web.Request) -> list[str]:
     return missing
 
 
-def _target_uri(request: web.Request) -> str:
+def _target_uri(request: web.Request) -> URL:
     """The absolute URL the request was sent to (its scheme, Host header, path and query)."""
     try:
-        return str(request.url)
+        url = request.url
+        str(url)  # yarl checks the port only when it is written out
+        return url
     except (ValueError, TypeError, UnicodeError):  # a Host that is no authority ("é", "h:99999999")
         raise _problem(
             SIGNATURE_INVALID,
@@ -158,8 +162,11 @@ class SignatureMethod:
         store: Store,
         settings: AuthenticationSettings,
         callers: Callable[[], Mapping[str, Caller]],
+        *,
+        public_url: str = "",
     ) -> None:
         self.keys = keys
+        self.authorities = GatewayAuthorities(public_url, settings.authorities)
         self.store = store
         self.settings = settings
         self._callers = callers  # read at each request: a SIGHUP reload changes them
@@ -229,7 +236,15 @@ class SignatureMethod:
                 f"alg '{echo(alg)}' is not the algorithm of key {found.stored.key_id} ({found.stored.alg}).",
                 f"alg 与密钥 {found.stored.key_id} 的算法（{found.stored.alg}）不符。",
             )
-        self._verify(request, found)
+        url = _target_uri(request)
+        if not self.authorities.ours(request, url):
+            raise _problem(
+                SIGNATURE_INVALID,
+                f"The request names the host '{echo(url.raw_authority, 80)}' (its Host header), which is not this "
+                "gateway: a request signed for another gateway is not accepted here.",
+                f"请求所指主机 {echo(url.raw_authority, 80)}（Host 头）不是本网关，为其他网关签名的请求在此无效。",
+            )
+        self._verify(request, url, found)
         try:
             ContentDigest.verify(_field(request, "Content-Digest"), body)
         except (InvalidSignature, HTTPMessageSignaturesException):
@@ -267,13 +282,13 @@ class SignatureMethod:
                 f"签名已过期（expires 参数），已超过 {round(late)} 秒。",
             )
 
-    def _verify(self, request: web.Request, found: InUse) -> None:
+    def _verify(self, request: web.Request, url: URL, found: InUse) -> None:
         verifier = HTTPMessageVerifier(
             signature_algorithm=ALGORITHMS[found.stored.alg],
             key_resolver=MappingKeyResolver(public_keys={found.stored.key_id: found.key}, private_keys={}),
         )
         verifier.max_clock_skew = timedelta(seconds=self.settings.max_skew_seconds)
-        message = _Message(request.method.upper(), _target_uri(request), request.headers)
+        message = _Message(request.method.upper(), str(url), request.headers)
         try:
             verifier.verify(message, max_age=timedelta(seconds=self.settings.max_skew_seconds), expect_tag=None)
         except (InvalidSignature, HTTPMessageSignaturesException) as exc:
