@@ -195,3 +195,31 @@ def test_authentication_authorities_take_hosts_and_ports_only(tmp_path, value, m
         load_settings(path, environ={})
     path.write_text('[authentication]\nauthorities = ["gw.extranet.example:8443", "[::1]:8080"]\n', encoding="utf-8")
     assert load_settings(path, environ={}).authentication.authorities == ("gw.extranet.example:8443", "[::1]:8080")
+
+
+async def test_an_id_number_sent_in_the_signature_headers_reaches_no_answer_audit_entry_or_log(gw, capsys) -> None:
+    key = await hmac_key_for(gw.gateway.store)
+    body = body_of(PAYMENT_RECORD)
+    url = str(gw.client.make_url("/v1/requests"))
+    id_number = "370303199001011239"
+    signed = sign("POST", url, body, key)
+    params = signed["Signature-Input"].removeprefix("sig1=")
+    declared = [
+        params.replace(key.key_id, id_number + "x" * 300),  # an unknown keyid, quoted back
+        params.replace('alg="hmac-sha256"', f'alg="{id_number}"'),  # a wrong alg, quoted back
+        params.replace('"content-digest")', f'"content-digest" "x-{id_number}")'),  # a field not sent, logged
+    ]
+    answers = []
+    for signature_input in declared:
+        headers = {**JSON, **signed, "Signature-Input": f"sig1={signature_input}"}
+        response = await gw.client.post("/v1/requests", data=body, headers=headers)
+        assert response.status == 401
+        answers.append(await response.text())
+    rows = [r async for chunk in gw.gateway.audit.store.entries() for r in chunk]
+    audited = [str(r[1]) for r in rows if r[3] == "authentication.refused"]
+    assert len(audited) == 3
+    logged = capsys.readouterr().out
+    assert "signature.refused" in logged
+    for sink in (*answers, *audited, logged):
+        assert id_number not in sink, sink[:400]
+    assert all(len(answer) < 1500 for answer in answers)
