@@ -223,3 +223,21 @@ async def test_an_id_number_sent_in_the_signature_headers_reaches_no_answer_audi
     for sink in (*answers, *audited, logged):
         assert id_number not in sink, sink[:400]
     assert all(len(answer) < 1500 for answer in answers)
+
+
+async def test_a_nonce_outlives_the_last_moment_its_signature_is_accepted_on_both_stores(
+    start_gateway, store_url
+) -> None:
+    gw = await start_gateway(store_url)
+    key = await hmac_key_for(gw.gateway.store)
+    body = body_of(PAYMENT_RECORD)
+    skew = gw.gateway.settings.authentication.max_skew_seconds
+    created = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=skew - 2)  # the signer's clock is ahead
+    nonce = secrets.token_hex(12)
+    headers = sign("POST", str(gw.client.make_url("/v1/requests")), body, key, created=created, nonce=nonce)
+    response = await gw.client.post("/v1/requests", data=body, headers={**JSON, **headers})
+    assert response.status == 201, await response.text()
+    # A replay checked at the last instant it is accepted (created + skew), however long checking it took:
+    checked_at = created + timedelta(seconds=skew) + timedelta(seconds=59)
+    later = checked_at + timedelta(hours=1)
+    assert not await gw.gateway.store.remember_nonce(key.key_id, nonce, now=checked_at, expires_at=later)

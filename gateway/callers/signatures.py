@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import http_sf
@@ -61,6 +61,7 @@ TARGET_FORMS = (("@target-uri",), ("@path", "@authority"))
 REQUIRED_PARAMETERS = ("created", "nonce", "keyid")
 ALGORITHMS: Mapping[str, type[HTTPSignatureAlgorithm]] = {"hmac-sha256": HMAC_SHA256, "ed25519": ED25519}
 NONCE_LENGTH = (8, 128)
+NONCE_GRACE = timedelta(seconds=60)  # a nonce outlives the last moment its signature is accepted by this much
 PURGE_EVERY_S = 60.0
 
 log = get_logger(component="signatures")
@@ -213,16 +214,18 @@ class SignatureMethod:
         created, nonce, alg = signed.params["created"], signed.params["nonce"], signed.params.get("alg")
         if type(created) is not int:
             raise _problem(SIGNATURE_INVALID, "created must be an integer.", "created 须为整数。")
+        now = utcnow()  # one instant for every check: the time it takes to verify opens no gap between them
+        clock = now.timestamp()
         skew = self.settings.max_skew_seconds
-        if abs(time.time() - created) > skew:
+        if abs(clock - created) > skew:
             raise _problem(
                 SIGNATURE_EXPIRED,
-                f"The signature was created {round(time.time() - created)} s from the gateway's clock; "
+                f"The signature was created {round(clock - created)} s from the gateway's clock; "
                 f"at most {skew} s is allowed.",
                 f"签名时间与网关时钟相差超过 {skew} 秒。",
                 max_skew_seconds=skew,
             )
-        self._unexpired(signed.params.get("expires"))
+        self._unexpired(signed.params.get("expires"), clock)
         low, high = NONCE_LENGTH
         if not isinstance(nonce, str) or not low <= len(nonce) <= high:
             raise _problem(
@@ -253,9 +256,9 @@ class SignatureMethod:
                 "The body does not match the signed Content-Digest (sha-256 of the body as sent).",
                 "请求内容与已签名的 Content-Digest 不符。",
             ) from None
-        now = utcnow()
-        expires = now + timedelta(seconds=self.settings.nonce_lifetime_seconds)
-        if not await self.store.remember_nonce(found.stored.key_id, nonce, now=now, expires_at=expires):
+        if not await self.store.remember_nonce(
+            found.stored.key_id, nonce, now=now, expires_at=self._forget_at(now, created)
+        ):
             raise _problem(
                 SIGNATURE_REPLAYED,
                 "This signature's nonce was already used: sign every request anew, with a fresh nonce.",
@@ -264,8 +267,19 @@ class SignatureMethod:
         await self._purge(now)
         return caller
 
+    def _forget_at(self, now: datetime, created: int) -> datetime:
+        """When the nonce may be forgotten: ``nonce_lifetime_seconds`` from now, and never before
+        :data:`NONCE_GRACE` past the last instant any gateway would accept the signature (``created`` + skew).
+
+        A signature created up to ``max_skew_seconds`` ahead of this clock stays acceptable for twice the skew:
+        with a lifetime of exactly twice the skew, only the time a replay takes to check would separate the
+        moment its nonce is forgotten from the moment it is no longer accepted.
+        """
+        last_accepted = datetime.fromtimestamp(created + self.settings.max_skew_seconds, UTC)
+        return max(now + timedelta(seconds=self.settings.nonce_lifetime_seconds), last_accepted + NONCE_GRACE)
+
     @staticmethod
-    def _unexpired(expires: Any) -> None:
+    def _unexpired(expires: Any, clock: float) -> None:
         """A signature its signer gave an ``expires`` is refused after it, by the gateway's clock, with no leeway.
 
         The library would allow ``max_skew_seconds`` past it: minutes more for a signature meant to live seconds.
@@ -274,7 +288,7 @@ class SignatureMethod:
             return
         if type(expires) is not int:
             raise _problem(SIGNATURE_INVALID, "expires must be an integer.", "expires 须为整数。")
-        late = time.time() - expires
+        late = clock - expires
         if late >= 0:
             raise _problem(
                 SIGNATURE_EXPIRED,
