@@ -241,3 +241,25 @@ async def test_a_nonce_outlives_the_last_moment_its_signature_is_accepted_on_bot
     checked_at = created + timedelta(seconds=skew) + timedelta(seconds=59)
     later = checked_at + timedelta(hours=1)
     assert not await gw.gateway.store.remember_nonce(key.key_id, nonce, now=checked_at, expires_at=later)
+
+
+async def test_a_chunked_body_is_digested_as_the_bytes_it_carries_and_one_over_the_limit_is_never_read_whole(
+    start_gateway,
+) -> None:
+    gw = await start_gateway(max_body_bytes=4096)
+    key = await hmac_key_for(gw.gateway.store)
+    body = body_of(PAYMENT_RECORD)
+    url = str(gw.client.make_url("/v1/requests"))
+
+    async def chunks(data: bytes, size: int = 37) -> Any:
+        for start in range(0, len(data), size):
+            yield data[start : start + size]
+
+    headers = {**JSON, **sign("POST", url, body, key)}
+    response = await gw.client.post("/v1/requests", data=chunks(body), headers=headers)
+    assert response.status == 201, await response.text()
+    large = body_of({**PAYMENT_RECORD, "materials": {"note": "x" * 8192}})
+    response = await gw.client.post(
+        "/v1/requests", data=chunks(large, 1024), headers={**JSON, **sign("POST", url, large, key)}
+    )
+    assert response.status == 413, await response.text()
