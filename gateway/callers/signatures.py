@@ -11,10 +11,13 @@ line of a header combined, never the first line alone. Checks run
 cheapest and least revealing first, and each refusal has its own problem
 type: what the signature lacks; an unknown or retired key, or a signature
 that does not verify; ``created`` further from the clock than
-``max_skew_seconds``, or an ``expires`` that has passed; a body other
-than the one its digest describes; a nonce already accepted. The nonce is remembered in the store only once
-everything else holds (an unsigned request cannot use up a caller's nonces),
-for ``nonce_lifetime_seconds`` -- on PostgreSQL for every instance at once.
+``max_skew_seconds``, or an ``expires`` that has passed; a host that is
+not this gateway's (:mod:`gateway.callers.authorities`); a body other than
+the one its digest describes; a nonce already accepted. The nonce is
+remembered in the store only once everything else holds (an unsigned
+request cannot use up a caller's nonces), for ``nonce_lifetime_seconds``
+and at least :data:`NONCE_GRACE` past the last moment its signature could
+be accepted -- on PostgreSQL for every instance at once.
 """
 
 from __future__ import annotations
