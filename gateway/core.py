@@ -320,7 +320,13 @@ class Gateway:
 
     def _authenticator(self) -> Authenticator:
         """The methods callers prove who they are by, in the order they are looked for (docs/api.md)."""
-        signature = SignatureMethod(self.caller_keys, self.store, self.settings.authentication, lambda: self.callers)
+        signature = SignatureMethod(
+            self.caller_keys,
+            self.store,
+            self.settings.authentication,
+            lambda: self.callers,
+            public_url=self.settings.public_url,
+        )
         api_key = ApiKeyMethod(self.settings.callers, self.settings)
         methods: list[AuthMethod] = [signature, api_key]
         if self.client_certificates is not None:  # a certificate on the connection is looked at first

@@ -80,7 +80,8 @@ SIGNATURE_INVALID = _t(
     "Bad signature",
     "签名无效",
     "The request's HTTP Message Signature (RFC 9421) does not verify: the Signature or Signature-Input header is "
-    "malformed, the keyid names no key in use (unknown or retired), the alg is not the key's, or the signature "
+    "malformed, the keyid names no key in use (unknown or retired), the alg is not the key's, the request names "
+    "another host than this gateway's (docs/configuration.md: [authentication] authorities), or the signature "
     "does not match the signature base the gateway rebuilt from the request (docs/api.md shows one byte for byte).",
 )
 SIGNATURE_COMPONENTS_MISSING = _t(
@@ -88,8 +89,9 @@ SIGNATURE_COMPONENTS_MISSING = _t(
     401,
     "Signature covers too little",
     "签名覆盖的内容不全",
-    "The signature must cover `@method`, `@target-uri` (or `@path` and `@authority`) and `content-digest`, and "
-    "carry the `created`, `nonce` and `keyid` parameters; `missing` lists what it lacks.",
+    "The signature must cover `@method`, `@target-uri` (or `@path` and `@authority`, and `@query` when the request "
+    "has a query string) and `content-digest`, and carry the `created`, `nonce` and `keyid` parameters; `missing` "
+    "lists what it lacks.",
 )
 SIGNATURE_EXPIRED = _t(
     "signature-created-out-of-range",
@@ -97,7 +99,8 @@ SIGNATURE_EXPIRED = _t(
     "Signature too old or from the future",
     "签名时间超出允许范围",
     "The signature's `created` time is further from the gateway's clock than [authentication] max_skew_seconds "
-    "allows: sign each request when it is sent, and keep the clock synchronised (NTP).",
+    "allows, or the `expires` time the signer gave it has passed: sign each request when it is sent, and keep the "
+    "clock synchronised (NTP).",
 )
 SIGNATURE_REPLAYED = _t(
     "signature-replayed",
@@ -113,8 +116,9 @@ CONTENT_DIGEST_MISMATCH = _t(
     401,
     "Body does not match its digest",
     "请求内容与摘要不符",
-    "The body is not the one the signed Content-Digest (RFC 9530, sha-256) describes, or the Content-Digest field "
-    "is malformed: the body was changed on the way, or the digest was taken of other bytes than those sent.",
+    "The body is not the one the signed Content-Digest (RFC 9530, sha-256 or sha-512: every digest it lists) "
+    "describes, or the Content-Digest field is malformed: the body was changed on the way, or the digest was taken "
+    "of other bytes than those sent.",
 )
 CLIENT_CERTIFICATE_REFUSED = _t(
     "client-certificate-refused",

@@ -186,10 +186,11 @@ async def test_a_replayed_request_is_refused_even_with_its_idempotency_key(gw) -
 
 async def test_a_replay_to_a_second_instance_on_the_same_postgresql_is_refused(start_gateway, pg_url) -> None:
     first = await start_gateway(pg_url)
-    second = await start_gateway(pg_url)
+    url = str(first.client.make_url("/v1/requests"))
+    # Two instances behind one name: the second's public URL is the one callers sign for (the first's here).
+    second = await start_gateway(pg_url, public_url=url.removesuffix("/v1/requests"))
     key = await hmac_key_for(first.gateway.store)
     body = body_of(PAYMENT_RECORD)
-    url = str(first.client.make_url("/v1/requests"))
     headers = {"Content-Type": "application/json", **sign("POST", url, body, key)}
     assert (await first.client.post("/v1/requests", data=body, headers=headers)).status == 201
     # The same bytes to the second instance, its Host as the first's (the target URI the caller signed).

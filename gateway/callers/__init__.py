@@ -6,6 +6,7 @@
 * :mod:`~gateway.callers.api_keys` -- bearer API keys (where the district allows them)
 * :mod:`~gateway.callers.signatures` -- signed requests: HTTP Message Signatures (RFC 9421) with Content-Digest
   (RFC 9530), nonces remembered in the store
+* :mod:`~gateway.callers.authorities` -- the hosts a signed request may name: this gateway's, never another's
 * :mod:`~gateway.callers.keys` -- callers' signing keys: HMAC secrets sealed under the seal passphrase,
   Ed25519 public keys in the clear, two at most per caller during a rotation
 * :mod:`~gateway.callers.signing_client` -- signing a request as a caller does (``onewindow call``, tests)

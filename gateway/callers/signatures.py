@@ -3,15 +3,21 @@
 A caller signs each request with one of its keys (``hmac-sha256`` or
 ``ed25519``). The signature must cover ``@method``, ``@target-uri`` (or
 ``@path`` and ``@authority``) and ``content-digest``, and carry ``created``,
-``nonce`` and ``keyid``; the library ``http-message-signatures`` rebuilds
-the signature base from the request as received and verifies it. Checks run
+``nonce`` and ``keyid`` (and ``@query`` with the path form, when the
+request has a query string); the library ``http-message-signatures``
+rebuilds the signature base from the request as received and verifies it.
+What the gateway checks itself it reads as the library does: every field
+line of a header combined, never the first line alone. Checks run
 cheapest and least revealing first, and each refusal has its own problem
 type: what the signature lacks; an unknown or retired key, or a signature
 that does not verify; ``created`` further from the clock than
-``max_skew_seconds``; a body other than the one its digest describes; a
-nonce already accepted. The nonce is remembered in the store only once
-everything else holds (an unsigned request cannot use up a caller's nonces),
-for ``nonce_lifetime_seconds`` -- on PostgreSQL for every instance at once.
+``max_skew_seconds``, or an ``expires`` that has passed; a host that is
+not this gateway's (:mod:`gateway.callers.authorities`); a body other than
+the one its digest describes; a nonce already accepted. The nonce is
+remembered in the store only once everything else holds (an unsigned
+request cannot use up a caller's nonces), for ``nonce_lifetime_seconds``
+and at least :data:`NONCE_GRACE` past the last moment its signature could
+be accepted -- on PostgreSQL for every instance at once.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import http_sf
@@ -32,8 +38,10 @@ from http_message_signatures import (
     MappingKeyResolver,
 )
 from http_message_signatures.algorithms import ED25519, HMAC_SHA256, HTTPSignatureAlgorithm
+from yarl import URL
 
 from gateway.callers.authenticator import refusal
+from gateway.callers.authorities import GatewayAuthorities
 from gateway.callers.keys import InUse, KeyRing
 from gateway.callers.model import Caller
 from gateway.config import AuthenticationSettings
@@ -56,6 +64,7 @@ TARGET_FORMS = (("@target-uri",), ("@path", "@authority"))
 REQUIRED_PARAMETERS = ("created", "nonce", "keyid")
 ALGORITHMS: Mapping[str, type[HTTPSignatureAlgorithm]] = {"hmac-sha256": HMAC_SHA256, "ed25519": ED25519}
 NONCE_LENGTH = (8, 128)
+NONCE_GRACE = timedelta(seconds=60)  # a nonce outlives the last moment its signature is accepted by this much
 PURGE_EVERY_S = 60.0
 
 log = get_logger(component="signatures")
@@ -83,11 +92,19 @@ def _problem(kind: Any, en: str, zh: str, **extensions: Any) -> ProblemError:
     return ProblemError(kind, en, zh, headers={"WWW-Authenticate": 'Signature realm="onewindow"'}, **extensions)
 
 
+def _field(request: web.Request, name: str) -> str:
+    """Every field line of ``name``, combined as the signature base combines them (RFC 9110 section 5.3).
+
+    Reading only the first line would check one value while the library verifies another.
+    """
+    return ", ".join(request.headers.getall(name, ()))
+
+
 def _declared(request: web.Request) -> _Signed:
     """The single signature the request declares; a malformed or ambiguous declaration is a bad signature."""
     try:
-        inputs = http_sf.parse(request.headers.get("Signature-Input", "").encode("latin-1"), tltype="dictionary")
-        values = http_sf.parse(request.headers.get("Signature", "").encode("latin-1"), tltype="dictionary")
+        inputs = http_sf.parse(_field(request, "Signature-Input").encode("latin-1"), tltype="dictionary")
+        values = http_sf.parse(_field(request, "Signature").encode("latin-1"), tltype="dictionary")
     except (ValueError, TypeError, UnicodeError):
         raise _problem(
             SIGNATURE_INVALID,
@@ -114,12 +131,28 @@ def _declared(request: web.Request) -> _Signed:
     return _Signed(label, covered, params)
 
 
-def _missing(signed: _Signed) -> list[str]:
+def _missing(signed: _Signed, request: web.Request) -> list[str]:
     missing = [name for name in REQUIRED_COMPONENTS if name not in signed.covered]
     if not any(all(name in signed.covered for name in form) for form in TARGET_FORMS):
         missing.append("@target-uri (or @path and @authority)")
+    elif request.rel_url.raw_query_string and not signed.covered & {"@target-uri", "@query"}:
+        missing.append("@query (the request has a query string)")  # else anyone on the way could change it
     missing += [f";{name}" for name in REQUIRED_PARAMETERS if name not in signed.params]
     return missing
+
+
+def _target_uri(request: web.Request) -> URL:
+    """The absolute URL the request was sent to (its scheme, Host header, path and query)."""
+    try:
+        url = request.url
+        str(url)  # yarl checks the port only when it is written out
+        return url
+    except (ValueError, TypeError, UnicodeError):  # a Host that is no authority ("é", "h:99999999")
+        raise _problem(
+            SIGNATURE_INVALID,
+            "The Host header is not a valid host[:port]: the signed target URI cannot be rebuilt.",
+            "Host 头不是有效的主机与端口，无法重建已签名的目标 URI。",
+        ) from None
 
 
 class SignatureMethod:
@@ -133,8 +166,11 @@ class SignatureMethod:
         store: Store,
         settings: AuthenticationSettings,
         callers: Callable[[], Mapping[str, Caller]],
+        *,
+        public_url: str = "",
     ) -> None:
         self.keys = keys
+        self.authorities = GatewayAuthorities(public_url, settings.authorities)
         self.store = store
         self.settings = settings
         self._callers = callers  # read at each request: a SIGHUP reload changes them
@@ -144,7 +180,7 @@ class SignatureMethod:
         if "Signature-Input" not in request.headers and "Signature" not in request.headers:
             return None
         signed = _declared(request)
-        missing = _missing(signed)
+        missing = _missing(signed, request)
         if missing:
             raise _problem(
                 SIGNATURE_COMPONENTS_MISSING,
@@ -181,15 +217,18 @@ class SignatureMethod:
         created, nonce, alg = signed.params["created"], signed.params["nonce"], signed.params.get("alg")
         if type(created) is not int:
             raise _problem(SIGNATURE_INVALID, "created must be an integer.", "created 须为整数。")
+        now = utcnow()  # one instant for every check: the time it takes to verify opens no gap between them
+        clock = now.timestamp()
         skew = self.settings.max_skew_seconds
-        if abs(time.time() - created) > skew:
+        if abs(clock - created) > skew:
             raise _problem(
                 SIGNATURE_EXPIRED,
-                f"The signature was created {round(time.time() - created)} s from the gateway's clock; "
+                f"The signature was created {round(clock - created)} s from the gateway's clock; "
                 f"at most {skew} s is allowed.",
                 f"签名时间与网关时钟相差超过 {skew} 秒。",
                 max_skew_seconds=skew,
             )
+        self._unexpired(signed.params.get("expires"), clock)
         low, high = NONCE_LENGTH
         if not isinstance(nonce, str) or not low <= len(nonce) <= high:
             raise _problem(
@@ -203,18 +242,26 @@ class SignatureMethod:
                 f"alg '{echo(alg)}' is not the algorithm of key {found.stored.key_id} ({found.stored.alg}).",
                 f"alg 与密钥 {found.stored.key_id} 的算法（{found.stored.alg}）不符。",
             )
-        self._verify(request, found)
+        url = _target_uri(request)
+        if not self.authorities.ours(request, url):
+            raise _problem(
+                SIGNATURE_INVALID,
+                f"The request names the host '{echo(url.raw_authority, 80)}' (its Host header), which is not this "
+                "gateway: a request signed for another gateway is not accepted here.",
+                f"请求所指主机 {echo(url.raw_authority, 80)}（Host 头）不是本网关，为其他网关签名的请求在此无效。",
+            )
+        self._verify(request, url, found)
         try:
-            ContentDigest.verify(request.headers.get("Content-Digest", ""), body)
+            ContentDigest.verify(_field(request, "Content-Digest"), body)
         except (InvalidSignature, HTTPMessageSignaturesException):
             raise _problem(
                 CONTENT_DIGEST_MISMATCH,
                 "The body does not match the signed Content-Digest (sha-256 of the body as sent).",
                 "请求内容与已签名的 Content-Digest 不符。",
             ) from None
-        now = utcnow()
-        expires = now + timedelta(seconds=self.settings.nonce_lifetime_seconds)
-        if not await self.store.remember_nonce(found.stored.key_id, nonce, now=now, expires_at=expires):
+        if not await self.store.remember_nonce(
+            found.stored.key_id, nonce, now=now, expires_at=self._forget_at(now, created)
+        ):
             raise _problem(
                 SIGNATURE_REPLAYED,
                 "This signature's nonce was already used: sign every request anew, with a fresh nonce.",
@@ -223,13 +270,42 @@ class SignatureMethod:
         await self._purge(now)
         return caller
 
-    def _verify(self, request: web.Request, found: InUse) -> None:
+    def _forget_at(self, now: datetime, created: int) -> datetime:
+        """When the nonce may be forgotten: ``nonce_lifetime_seconds`` from now, and never before
+        :data:`NONCE_GRACE` past the last instant any gateway would accept the signature (``created`` + skew).
+
+        A signature created up to ``max_skew_seconds`` ahead of this clock stays acceptable for twice the skew:
+        with a lifetime of exactly twice the skew, only the time a replay takes to check would separate the
+        moment its nonce is forgotten from the moment it is no longer accepted.
+        """
+        last_accepted = datetime.fromtimestamp(created + self.settings.max_skew_seconds, UTC)
+        return max(now + timedelta(seconds=self.settings.nonce_lifetime_seconds), last_accepted + NONCE_GRACE)
+
+    @staticmethod
+    def _unexpired(expires: Any, clock: float) -> None:
+        """A signature its signer gave an ``expires`` is refused after it, by the gateway's clock, with no leeway.
+
+        The library would allow ``max_skew_seconds`` past it: minutes more for a signature meant to live seconds.
+        """
+        if expires is None:
+            return
+        if type(expires) is not int:
+            raise _problem(SIGNATURE_INVALID, "expires must be an integer.", "expires 须为整数。")
+        late = clock - expires
+        if late >= 0:
+            raise _problem(
+                SIGNATURE_EXPIRED,
+                f"The signature expired {round(late)} s ago (its expires parameter).",
+                f"签名已过期（expires 参数），已超过 {round(late)} 秒。",
+            )
+
+    def _verify(self, request: web.Request, url: URL, found: InUse) -> None:
         verifier = HTTPMessageVerifier(
             signature_algorithm=ALGORITHMS[found.stored.alg],
             key_resolver=MappingKeyResolver(public_keys={found.stored.key_id: found.key}, private_keys={}),
         )
         verifier.max_clock_skew = timedelta(seconds=self.settings.max_skew_seconds)
-        message = _Message(request.method.upper(), str(request.url), request.headers)
+        message = _Message(request.method.upper(), str(url), request.headers)
         try:
             verifier.verify(message, max_age=timedelta(seconds=self.settings.max_skew_seconds), expect_tag=None)
         except (InvalidSignature, HTTPMessageSignaturesException) as exc:

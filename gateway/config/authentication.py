@@ -7,7 +7,9 @@ district. ``max_skew_seconds`` bounds how far a signature's ``created``
 may be from the gateway's clock; a nonce is remembered for
 ``nonce_lifetime_seconds``, which must cover the whole window a signature
 is accepted in (twice the skew), or a replay after the nonce was forgotten
-would pass.
+would pass. ``authorities`` names the hosts callers sign for besides
+``server.public_url``'s and the address a request arrives at (a name the
+extranet's proxy passes on): a request naming any other host is refused.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from gateway.config.values import refuse_unknown
+from yarl import URL
+
+from gateway.config.values import refuse_unknown, shown
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,7 @@ class AuthenticationSettings:
     allow_api_key: bool = False  # accept Authorization: Bearer <key> from callers that list "api_key"
     max_skew_seconds: int = 300  # a signature's `created` may differ this much from the gateway's clock
     nonce_lifetime_seconds: int = 600  # how long a signature's nonce is remembered (>= 2 * max_skew_seconds)
+    authorities: tuple[str, ...] = ()  # more host[:port] callers sign for, besides server.public_url's
 
 
 AUTHENTICATION_KEYS = frozenset(f.name for f in fields(AuthenticationSettings))
@@ -53,4 +58,27 @@ def parse_authentication_settings(table: Any) -> AuthenticationSettings:
             f"authentication.nonce_lifetime_seconds: {lifetime} is shorter than twice max_skew_seconds ({2 * skew}): "
             "a signature would still be accepted after its nonce was forgotten, and could be replayed"
         )
-    return AuthenticationSettings(allow_api_key=allow, max_skew_seconds=skew, nonce_lifetime_seconds=lifetime)
+    return AuthenticationSettings(
+        allow_api_key=allow,
+        max_skew_seconds=skew,
+        nonce_lifetime_seconds=lifetime,
+        authorities=_authorities(table.get("authorities", [])),
+    )
+
+
+def _authorities(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ValueError(f"authentication.authorities: a list of host[:port] strings, not {shown(value)}")
+    for i, text in enumerate(value):
+        if not _is_authority(text):
+            raise ValueError(f"authentication.authorities[{i}]: a host or host:port, not {shown(text)}")
+    return tuple(value)
+
+
+def _is_authority(text: Any) -> bool:
+    if not isinstance(text, str) or not text or text != text.strip() or "/" in text or "@" in text:
+        return False
+    try:
+        return bool(URL.build(scheme="http", authority=text).host)
+    except (ValueError, TypeError):
+        return False
