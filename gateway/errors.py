@@ -192,3 +192,7 @@ class AgencyAuthError(AgencyError):
 
 class AgencyRejectedCall(AgencyError):
     """The agency refused the call itself (bad parameters on our side), not the applicant."""
+
+
+class RatingsCommandError(CommandError):
+    """A refused ``ratings`` or ``report`` command; printed as one line (exit status 2)."""

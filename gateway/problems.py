@@ -234,6 +234,22 @@ TRUST_BUNDLE_UNAVAILABLE = _t(
     "Verifying with POST /v1/verify works without it.",
 )
 
+ALREADY_RATED = _t(
+    "already-rated",
+    409,
+    "Already rated",
+    "该服务已评价",
+    "The request (or bundle) has its rating already: each finished service is rated once. "
+    "GET its rating to see it; a bad rating is followed up by the office.",
+)
+NOT_FINISHED = _t(
+    "request-not-finished",
+    409,
+    "Request not finished",
+    "办件尚未办结",
+    "The request is still being handled (accepted, pending or deferred): it can be rated once it is finished.",
+)
+
 
 def problem_types() -> list[ProblemType]:
     """Every problem type the gateway can answer with."""

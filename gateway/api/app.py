@@ -7,13 +7,23 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api import audit, catalogue, health, metrics, openapi, printouts, requests, verify
+from gateway.api import audit, catalogue, health, metrics, openapi, printouts, ratings, requests, verify
 from gateway.api.audit import refuse_while_damaged
 from gateway.api.keys import GATEWAY
 from gateway.api.middleware import problems, request_ids
 from gateway.api.schemas import item_envelopes
 
-CORE_ROUTES: tuple[ModuleType, ...] = (requests, catalogue, health, metrics, openapi, verify, audit, printouts)
+CORE_ROUTES: tuple[ModuleType, ...] = (
+    requests,
+    catalogue,
+    health,
+    metrics,
+    openapi,
+    verify,
+    audit,
+    printouts,
+    ratings,
+)
 
 
 def create_app(gateway: Any, *, extra_routes: tuple[ModuleType, ...] = ()) -> web.Application:

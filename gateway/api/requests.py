@@ -12,6 +12,7 @@ from gateway.api.middleware import REQUEST_ID
 from gateway.api.responses import json_response
 from gateway.delivery.results import request_view
 from gateway.intake.callers import may_read
+from gateway.intake.refusals import keep_refusal
 from gateway.intake.request_ids import is_ulid
 from gateway.observability.logs import personal_values, sensitive
 from gateway.problems import MALFORMED_REQUEST, NOT_FOUND, ProblemError, echo
@@ -34,7 +35,13 @@ async def post_request(request: web.Request) -> web.Response:
         )
     body = await read_json_object(request, gateway.settings.max_body_bytes)
     with sensitive(personal_values(body)):  # masked in every log line and audit entry of this request, any field
-        answer = await gateway.router.submit(caller, body, request_id=request[REQUEST_ID], idempotency_key=key)
+        try:
+            answer = await gateway.router.submit(caller, body, request_id=request[REQUEST_ID], idempotency_key=key)
+        except ProblemError as refused:  # a 422 is kept (path:code only) for the district report
+            await keep_refusal(
+                gateway.store, caller, body, refused, request_id=request[REQUEST_ID], offices=gateway.settings.offices
+            )
+            raise
     if "id" in answer.body:
         request[REQUEST_ID] = answer.body["id"]
     return json_response(answer.status, answer.body, answer.headers)

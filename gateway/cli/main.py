@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         migrate,
         new_plugin,
         outbox,
+        ratings,
         retention,
         sandbox,
         serve,
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.register(sub)
     new_plugin.register(sub)
     outbox.register(sub)
+    ratings.register(sub)
     retention.register(sub)
     signing_cli.register(sub, layouts=catalogue_layout)
     audited_seal.audit_seal_commands(sub)  # each successful seal change becomes an admin.seal.* audit entry

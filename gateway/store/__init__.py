@@ -34,6 +34,7 @@ __all__ = [
     "StoreError",
     "StoreMissing",
     "make_store",
+    "plain_sql",
     "release_schema_version",
     "require_existing_store",
     "snapshots",
@@ -42,10 +43,10 @@ __all__ = [
 
 
 def release_schema_version(backend: str) -> int:
-    """The schema version this release migrates a ``backend`` store to (its number of migrations)."""
+    """The schema version this release migrates a ``backend`` store to (its highest migration number)."""
     from gateway.store.migrations import migrations
 
-    return len(migrations(backend))
+    return max((m.version for m in migrations(backend)), default=0)
 
 
 def make_store(url: str) -> Store:

@@ -1,6 +1,9 @@
 """Versioned schema migrations, one SQL file each, per backend.
 
-Files are named ``NNNN_what.sql``; the number is the schema version. A
+Files are named ``NNNN_what.sql``; the number is the schema version. Numbers
+are unique but may leave gaps: a feature is given its number when it is
+planned, and one planned earlier may land later (any migration the store
+lacks is applied, in order, whatever its number). A
 migration is applied once, in a transaction with its bookkeeping row, at
 start-up; the PostgreSQL backend holds an advisory lock so that several
 processes starting together apply each migration exactly once.
@@ -34,8 +37,8 @@ def migrations(backend: str) -> list[Migration]:
             found.append(Migration(int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
     found.sort(key=lambda m: m.version)
     versions = [m.version for m in found]
-    if versions != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"{backend} migrations are not numbered 1..n without gaps: {versions}")
+    if len(set(versions)) != len(versions) or (versions and versions[0] != 1):
+        raise RuntimeError(f"{backend} migrations must start at 1 and use each number once: {versions}")
     return found
 
 

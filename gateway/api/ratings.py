@@ -1,0 +1,131 @@
+"""``/v1/requests/{id}/rating``: the applicant's rating of a finished service (好差评), and reading it back.
+
+Only the intake system that made the request may rate it, once, after it
+is finished (see :mod:`gateway.ratings.rating`); whoever may read the
+request may read its rating.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gateway.api.body import read_json_object
+from gateway.api.keys import GATEWAY
+from gateway.api.openapi import openapi_problem
+from gateway.api.requests import visible_record
+from gateway.api.responses import json_response
+from gateway.problems import NOT_FOUND, ProblemError
+from gateway.ratings.book import RatingBook
+from gateway.ratings.grades import COMMENT_MAX_CHARS, TAGS, TAGS_MAX, Grade
+from gateway.ratings.rating import rate_request
+
+
+async def post_rating(request: web.Request) -> web.Response:
+    """Rate a finished request: 201 with the rating (and the follow-up a bad one opens)."""
+    gateway = request.app[GATEWAY]
+    record = await visible_record(request)
+    caller = gateway.authenticator.authenticate(request)
+    body = await read_json_object(request, gateway.settings.max_body_bytes)
+    rating = await rate_request(RatingBook(gateway.store), gateway.events, caller, record, body)
+    location = f"/v1/requests/{record.id}/rating"
+    return json_response(201, rating.view(), {"Location": location})
+
+
+async def get_rating(request: web.Request) -> web.Response:
+    """The rating of a request, for whoever may read the request."""
+    record = await visible_record(request)
+    rating = await RatingBook(request.app[GATEWAY].store).of_request(record.id)
+    if rating is None:
+        raise ProblemError(NOT_FOUND, f"Request {record.id} has not been rated.", f"申请 {record.id} 尚未评价。")
+    return json_response(200, rating.view())
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/requests/{request_id}/rating", post_rating)
+    app.router.add_get("/v1/requests/{request_id}/rating", get_rating)
+
+
+_GRADE = {"type": "string", "enum": [g.value for g in Grade] + [g.zh for g in Grade]}
+_PARAMETERS = [{"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+
+OPENAPI_SCHEMAS: dict[str, Any] = {
+    "RatingInput": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["grade"],
+        "properties": {
+            "grade": {**_GRADE, "description": "One of the national five grades, by code or in Chinese"},
+            "tags": {
+                "type": "array",
+                "maxItems": TAGS_MAX,
+                "uniqueItems": True,
+                "items": {"type": "string", "enum": list(TAGS)},
+            },
+            "comment": {"type": "string", "maxLength": COMMENT_MAX_CHARS},
+        },
+    },
+    "Rating": {
+        "type": "object",
+        "required": ["id", "grade", "grade_zh", "tags", "comment", "rated_at", "follow_up"],
+        "properties": {
+            "id": {"type": "string"},
+            "request_id": {"type": "string"},
+            "bundle_id": {"type": "string"},
+            "grade": {"type": "string", "enum": [g.value for g in Grade]},
+            "grade_zh": {"type": "string", "enum": [g.zh for g in Grade]},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "comment": {"type": ["string", "null"], "description": "As kept: identifiers and names masked"},
+            "rated_at": {"type": "string", "format": "date-time"},
+            "follow_up": {
+                "type": ["object", "null"],
+                "description": "Opened by a bad rating (dissatisfied, very_dissatisfied) until an operator closes it",
+                "properties": {"id": {"type": "string"}, "status": {"enum": ["open", "closed"]}},
+            },
+        },
+    },
+}
+
+OPENAPI_PATHS: dict[str, Any] = {
+    "/v1/requests/{request_id}/rating": {
+        "post": {
+            "operationId": "rateRequest",
+            "summary": "Rate a finished request (好差评): once, by the intake system that made it",
+            "security": [{"apiKey": []}],
+            "parameters": _PARAMETERS,
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RatingInput"}}},
+            },
+            "responses": {
+                "201": {
+                    "description": "The rating, kept and audited; a bad one has an open follow-up",
+                    "headers": {"Location": {"schema": {"type": "string"}}},
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Rating"}}},
+                },
+                "400": openapi_problem("Not strict JSON, or not an object"),
+                "401": openapi_problem("Missing or unknown API key"),
+                "403": openapi_problem("The caller may read the request but did not make it"),
+                "404": openapi_problem("No such request visible to this caller"),
+                "409": openapi_problem("already-rated, or request-not-finished"),
+                "415": openapi_problem("Not application/json"),
+                "422": openapi_problem("validation-failed: every problem with the grade, tags and comment"),
+            },
+        },
+        "get": {
+            "operationId": "getRating",
+            "summary": "The rating of a request",
+            "security": [{"apiKey": []}],
+            "parameters": _PARAMETERS,
+            "responses": {
+                "200": {
+                    "description": "The rating",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Rating"}}},
+                },
+                "401": openapi_problem("Missing or unknown API key"),
+                "404": openapi_problem("No such request visible to this caller, or it has not been rated"),
+            },
+        },
+    }
+}
