@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         new_plugin,
         outbox,
         ratings,
+        report,
         retention,
         sandbox,
         serve,
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     new_plugin.register(sub)
     outbox.register(sub)
     ratings.register(sub)
+    report.register(sub)
     retention.register(sub)
     signing_cli.register(sub, layouts=catalogue_layout)
     audited_seal.audit_seal_commands(sub)  # each successful seal change becomes an admin.seal.* audit entry
