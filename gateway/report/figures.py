@@ -191,14 +191,18 @@ async def _requests(
     progress: Progress,
 ) -> None:
     due = ", due_on" if has_due else ""
-    last, read = "", 0
-    while True:
+    after: tuple[Any, str] = (bounds[0], "")
+    read = 0
+    while True:  # keyset pages in the order received (index requests_by_created): no long transaction
         rows = await tables.rows(
             f"SELECT id, office, item, channel, operator, status, created_at, finished_at{due} FROM requests "
-            f"WHERE office IN ({marks}) AND created_at >= ? AND created_at < ? AND id > ? ORDER BY id LIMIT ?",
-            *codes,
+            f"WHERE created_at >= ? AND created_at < ? AND (created_at > ? OR (created_at = ? AND id > ?)) "
+            f"AND office IN ({marks}) ORDER BY created_at, id LIMIT ?",
             *bounds,
-            last,
+            after[0],
+            after[0],
+            after[1],
+            *codes,
             PAGE,
             times=("created_at", "finished_at"),
         )
@@ -208,7 +212,7 @@ async def _requests(
         progress(f"requests of {district.month.label}: {read} read")
         if len(rows) < PAGE:
             return
-        last = rows[-1]["id"]
+        after = (rows[-1]["created_at"], rows[-1]["id"])
 
 
 def _count_request(district: DistrictFigures, row: Mapping[str, Any], has_due: bool) -> None:

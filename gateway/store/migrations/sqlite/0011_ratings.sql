@@ -42,4 +42,8 @@ CREATE TABLE refusals (
     problems    TEXT NOT NULL,
     refused_at  TEXT NOT NULL
 );
-CREATE INDEX refusals_by_office ON refusals (office, refused_at)
+CREATE INDEX refusals_by_office ON refusals (office, refused_at);
+
+
+-- The district report reads a month of requests in pages, in the order they were received.
+CREATE INDEX requests_by_created ON requests (created_at, id)
