@@ -168,6 +168,17 @@ async def test_the_months_figures_match_counts_taken_straight_from_the_store(
     assert table[(TOWN, "one_window", "items_open", "", "", "")] != ""  # the catalogue was loaded
 
 
+def test_a_csv_cell_a_spreadsheet_would_run_as_a_formula_is_written_inert() -> None:
+    from gateway.report.figures import DistrictFigures, OfficeFigures
+    from gateway.report.table import render_csv
+
+    office = OfficeFigures(TOWN, "房镇镇便民服务中心", "town")
+    office.refusal_problems['=HYPERLINK("http://x"):required'] = 2
+    text = render_csv(DistrictFigures(Month.parse(MONTH), {TOWN: office}, made_at=START))
+    row = next(r for r in csv.DictReader(io.StringIO(text)) if r["measure"] == "refusal_reason")
+    assert row["category"].startswith("'=HYPERLINK") and row["value"] == "2"
+
+
 async def test_one_office_and_bad_months_are_refused_or_narrowed(store, store_url, district, tmp_path, capsys) -> None:
     await generate_month(store, requests=30)
     config = write_config(tmp_path / "onewindow.toml", store_url=store_url, district=district)

@@ -6,7 +6,9 @@ measures (``unit`` ``count`` or ``rate``, a rate as a fraction 0..1); the
 breakdowns follow under ``indicator`` ``breakdown``: ``requests`` by item
 and channel, ``status``, ``refusal_reason``, ``rejection_reason``,
 ``grade``, ``tag``, ``outbox_now``. A figure this release cannot give has
-an empty ``value`` and says why in ``note``.
+an empty ``value`` and says why in ``note``. A text cell that a
+spreadsheet would run as a formula (a refusal path is caller input) is
+written with a leading apostrophe.
 """
 
 from __future__ import annotations
@@ -94,10 +96,17 @@ def rows(district: DistrictFigures, catalogue: Mapping[str, int] | None = None) 
             yield row("breakdown", name, None, note=f"not available yet: {why}")
 
 
+def inert(value: Any) -> Any:
+    """A cell as a spreadsheet may open it: text starting like a formula is not run as one."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def render_csv(district: DistrictFigures, catalogue: Mapping[str, int] | None = None) -> str:
     """The table as CSV text (UTF-8 when written; a header row first)."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows(district, catalogue))
+    writer.writerows({k: inert(v) for k, v in row.items()} for row in rows(district, catalogue))
     return out.getvalue()
