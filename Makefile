@@ -53,7 +53,7 @@ lint: $(STAMP)
 	$(BIN)/mypy --strict signing gateway/contract.py
 
 test: $(STAMP) system-deps lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 4
 
 bench: $(STAMP)
 	$(BIN)/python bench/sealing.py

@@ -25,7 +25,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from gateway.errors import BackupError
-from gateway.store.snapshots import StoreState
+from gateway.store.store_state import StoreState
 from signing.jose import ijson
 
 FORMAT = "onewindow-backup/1"

@@ -36,7 +36,8 @@ from gateway.backup.manifest import MANIFEST, Manifest, Member, safe_path
 from gateway.backup.sealed_secret import unseal
 from gateway.config import Settings
 from gateway.errors import AuditKeyError, BackupError
-from gateway.store.snapshots import DISPLACED, current_state, put_back
+from gateway.store.snapshots import current_state, put_back
+from gateway.store.store_state import DISPLACED
 from signing.fsutil import atomic_write
 
 

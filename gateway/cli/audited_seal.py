@@ -29,7 +29,7 @@ SEAL_ACTS = ("init-district", "issue", "revoke", "suspend", "reinstate")
 
 
 def _pki_dir(args: argparse.Namespace) -> Path:
-    from signing.cli.seal import DEFAULT_PKI, PKI_ENV
+    from signing.cli.arguments import DEFAULT_PKI, PKI_ENV
 
     return Path(getattr(args, "pki", None) or os.environ.get(PKI_ENV) or DEFAULT_PKI)
 

@@ -1,6 +1,7 @@
 """Durable state: request records and idempotency keys, on SQLite or PostgreSQL.
 
-:mod:`~gateway.store.snapshots` copies a store with each database's own tools, and puts a copy back.
+:mod:`~gateway.store.snapshots` copies a store with each database's own tools, and puts a copy back;
+:mod:`~gateway.store.store_state` says what a store (or a copy of one) holds.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [
     "release_schema_version",
     "require_existing_store",
     "snapshots",
+    "store_state",
     "utcnow",
 ]
 

@@ -14,7 +14,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from signing.cli.arguments import print_json
+from signing.cli.arguments import open_registry, print_json
 
 
 def cmd_acts(args: argparse.Namespace) -> int:
@@ -28,9 +28,7 @@ def cmd_acts(args: argparse.Namespace) -> int:
         root, district, acts = bundle.root, bundle.district, bundle.acts
         pinned = args.root_fingerprint is not None
     else:
-        from signing.cli.seal import _registry
-
-        registry = _registry(args)
+        registry = open_registry(args)
         root, district, acts = registry.root_certificate, registry.district, registry.acts()
         pinned = True  # the registry's own root
     checks = check_acts(acts, root, district["code"])

@@ -1,13 +1,30 @@
-"""What the seal commands share: times as arguments, JSON on stdout."""
+"""What the seal commands share: the registry directory, times as arguments, JSON on stdout."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from signing.model import parse_time
+
+PKI_ENV = "ONEWINDOW_PKI_DIR"
+DEFAULT_PKI = "var/pki"
+
+
+def pki_dir(args: argparse.Namespace) -> Path:
+    """The registry directory: ``--pki``, else ``$ONEWINDOW_PKI_DIR``, else ``var/pki``."""
+    return Path(getattr(args, "pki", None) or os.environ.get(PKI_ENV) or DEFAULT_PKI)
+
+
+def open_registry(args: argparse.Namespace) -> Any:
+    """The seal registry the command names (imported late: ``--help`` needs no registry code)."""
+    from signing.registry.seal_registry import SealRegistry
+
+    return SealRegistry.open(pki_dir(args))
 
 
 def rfc3339_time(text: str) -> datetime:

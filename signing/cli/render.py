@@ -12,13 +12,12 @@ usable now: nothing else is printed.
 from __future__ import annotations
 
 import argparse
-import os
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from signing.cli.seal import DEFAULT_PKI, PKI_ENV
+from signing.cli.arguments import DEFAULT_PKI, PKI_ENV, pki_dir
 from signing.errors import IJsonError, LayoutError, SigningError
 from signing.fsutil import atomic_write
 from signing.jose import ijson
@@ -66,7 +65,7 @@ def cmd_render(args: argparse.Namespace, layouts: LayoutSource | None) -> int:
         layout = _layout_file(args.layout)
     else:
         layout = (layouts(str(document.get("item"))) if layouts else None) or GENERIC
-    registry = SealRegistry.open(Path(args.pki or os.environ.get(PKI_ENV) or DEFAULT_PKI))
+    registry = SealRegistry.open(pki_dir(args))
     try:
         seal = registry.get(str(document["seal"].get("number")))
         signer = registry.signer_for(seal)

@@ -10,32 +10,18 @@ must never wait for it) and a warning on stderr says to re-export.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from signing.cli.acts import add_acts_command
-from signing.cli.arguments import print_json, rfc3339_time
+from signing.cli.arguments import DEFAULT_PKI, PKI_ENV, open_registry, pki_dir, print_json, rfc3339_time
 from signing.errors import SigningError
 from signing.keys.algorithms import DEFAULT_KEY_TYPE, KEY_TYPES
 from signing.keys.passphrase import MIN_PASSPHRASE_LENGTH, Passphrase, load_passphrase, load_root_passphrase
 from signing.model import SealKind, format_time
 from signing.pki.certificates import COMPROMISE_REASON_CODES, REASON_CODES, fingerprint
-
-PKI_ENV = "ONEWINDOW_PKI_DIR"
-DEFAULT_PKI = "var/pki"
-
-
-def _pki(args: argparse.Namespace) -> Path:
-    return Path(args.pki or os.environ.get(PKI_ENV) or DEFAULT_PKI)
-
-
-def _registry(args: argparse.Namespace) -> Any:
-    from signing.registry.seal_registry import SealRegistry
-
-    return SealRegistry.open(_pki(args))
 
 
 def _publish(registry: Any) -> None:
@@ -72,7 +58,7 @@ def cmd_init_district(args: argparse.Namespace) -> int:
     from signing.registry.seal_registry import SealRegistry
 
     registry = SealRegistry.create(
-        _pki(args),
+        pki_dir(args),
         district=args.district,
         district_name=args.district_name,
         valid_days=args.valid_days,
@@ -96,14 +82,14 @@ def _root_fingerprint(registry: Any) -> str:
 def cmd_sample(args: argparse.Namespace) -> int:
     from signing.registry.sample import create_sample_district
 
-    registry = create_sample_district(_pki(args), key_type=args.key_type)
+    registry = create_sample_district(pki_dir(args), key_type=args.key_type)
     for seal in registry.seals():
         print(f"{seal.number}  {seal.kind.value:<18}  {seal.office}  {seal.holder_name}")
     return 0
 
 
 def cmd_issue(args: argparse.Namespace) -> int:
-    registry = _registry(args)
+    registry = open_registry(args)
     seal = registry.issue(
         office=args.office,
         holder_name=args.name,
@@ -132,7 +118,7 @@ def _token(args: argparse.Namespace) -> Any:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    registry = _registry(args)
+    registry = open_registry(args)
     seals = registry.seals()
     if args.json:
         print_json([seal.to_dict(include_key=False) for seal in seals])
@@ -152,7 +138,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    seal = _registry(args).get(args.number)
+    seal = open_registry(args).get(args.number)
     data = seal.to_dict(include_key=False)
     data["key_backend"] = seal.key.get("backend")
     data["algorithm"] = seal.key_type.alg
@@ -187,7 +173,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
-    registry = _registry(args)
+    registry = open_registry(args)
     seal = registry.revoke(args.number, args.reason, at=args.at, reason_code=args.code, by=args.by)
     print(f"revoked {seal.number} at {format_time(seal.history[-1].at)}: {args.reason}")
     _said_act(registry)
@@ -201,7 +187,7 @@ def cmd_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_suspend(args: argparse.Namespace) -> int:
-    registry = _registry(args)
+    registry = open_registry(args)
     seal = registry.suspend(args.number, args.reason, at=args.at, by=args.by)
     print(f"suspended {seal.number} at {format_time(seal.history[-1].at)}")
     _said_act(registry)
@@ -210,7 +196,7 @@ def cmd_suspend(args: argparse.Namespace) -> int:
 
 
 def cmd_reinstate(args: argparse.Namespace) -> int:
-    registry = _registry(args)
+    registry = open_registry(args)
     seal = registry.reinstate(args.number, args.reason, at=args.at, by=args.by)
     print(f"reinstated {seal.number} at {format_time(seal.history[-1].at)}")
     _said_act(registry)
@@ -219,7 +205,7 @@ def cmd_reinstate(args: argparse.Namespace) -> int:
 
 
 def cmd_export_trust(args: argparse.Namespace) -> int:
-    registry = _registry(args)
+    registry = open_registry(args)
     target = args.file or registry.trust_bundle_path
     bundle = registry.export_trust_bundle(target, crl_days=args.crl_days)
     print(f"trust bundle written to {target}: {len(bundle['seals'])} seals, root sha256 {bundle['root_sha256']}")
@@ -241,7 +227,7 @@ def cmd_rekey(args: argparse.Namespace) -> int:
     from signing.registry.seal_keys import rekey_files
     from signing.registry.seal_registry import ROOT_KEY_FILE
 
-    registry = _registry(args)
+    registry = open_registry(args)
     seal_old, root_old = load_passphrase(), load_root_passphrase()
     seal_new = _read_passphrase_file(args.new_seal_passphrase_file) if args.new_seal_passphrase_file else seal_old
     root_new = _read_passphrase_file(args.new_root_passphrase_file) if args.new_root_passphrase_file else root_old

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from signing.cli.arguments import PKI_ENV
 from signing.cli.main import main, register
-from signing.cli.seal import PKI_ENV
 from signing.registry.seal_registry import SealRegistry
 from signing.sealing import seal_document
 

@@ -22,7 +22,7 @@ import asyncpg
 
 from gateway.errors import BackupError
 from gateway.store.postgres.store import split_schema
-from gateway.store.snapshots import DISPLACED, STATE_QUERIES, StoreState, state_of
+from gateway.store.store_state import DISPLACED, STATE_QUERIES, StoreState, state_of
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
 _TABLES = {"audit_size": "audit_head", "checkpoint": "audit_checkpoints", "requests": "requests"}

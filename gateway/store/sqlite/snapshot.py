@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from gateway.errors import BackupError
-from gateway.store.snapshots import DISPLACED, STATE_QUERIES, StoreState, state_of
 from gateway.store.sqlite.store import SQLiteStore
+from gateway.store.store_state import DISPLACED, STATE_QUERIES, StoreState, state_of
 
 
 def _path(url: str) -> Path:
