@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time
+from importlib.util import find_spec
 from typing import Any
 
 from gateway.config import Office
@@ -58,6 +59,9 @@ class OfficeFigures:
     outbox_now: Counter[str] = field(default_factory=Counter)
     on_time: int | None = None
     with_due_date: int | None = None
+    bundles: Counter[str] = field(default_factory=Counter)  # bundles (一链办理) received, by status
+    proxy_handled: int = 0  # requests carrying an applicant's authorisation (帮办代办)
+    purged: int = 0  # requests whose envelope was purged: whether a proxy handled them is no longer known
 
     @property
     def received(self) -> int:
@@ -151,7 +155,10 @@ async def gather(
     has_due = "due_on" in request_columns
     if not has_due:
         district.unavailable["on_time"] = "due dates (办理时限) are not recorded by this release"
-    await _requests(tables, district, marks, codes, bounds, has_due, progress)
+    has_proxy = find_spec("gateway.proxy") is not None
+    if not has_proxy:
+        district.unavailable["proxy"] = "proxy handling (帮办代办 authorisations) is not recorded by this release"
+    await _requests(tables, district, marks, codes, bounds, has_due, has_proxy, progress)
     progress("reading agency rejections")
     await _rejections(tables, district, marks, codes, bounds)
     progress("reading refusals at intake")
@@ -173,11 +180,17 @@ async def gather(
         *codes,
     ):
         figures[row["office"]].outbox_now[row["action"]] = int(row["n"])
-    for name, why in (
-        ("bundles", "chained items (一链办理, bundles) are not recorded by this release"),
-        ("proxy", "proxy handling (帮办代办 authorisations) is not recorded by this release"),
-    ):
-        district.unavailable[name] = why
+    if await _columns(tables, "bundles"):
+        progress("reading bundles")
+        for row in await tables.rows(
+            f"SELECT office, status, count(*) AS n FROM bundles WHERE office IN ({marks}) "
+            "AND created_at >= ? AND created_at < ? GROUP BY office, status",
+            *codes,
+            *bounds,
+        ):
+            figures[row["office"]].bundles[row["status"]] = int(row["n"])
+    else:
+        district.unavailable["bundles"] = "chained items (一链办理, bundles) are not recorded by this release"
     return district
 
 
@@ -188,9 +201,13 @@ async def _requests(
     codes: list[str],
     bounds: tuple[datetime, datetime],
     has_due: bool,
+    has_proxy: bool,
     progress: Progress,
 ) -> None:
     due = ", due_on" if has_due else ""
+    if has_proxy:  # the authorisation is kept in the stored envelope, until the retention purge
+        carried = "(envelope -> 'authorisation')" if tables.postgres else "json_extract(envelope, '$.authorisation')"
+        due += f", {carried} IS NOT NULL AS proxy, purged_at IS NOT NULL AS purged"
     after: tuple[Any, str] = (bounds[0], "")
     read = 0
     while True:  # keyset pages in the order received (index requests_by_created): no long transaction
@@ -220,6 +237,10 @@ def _count_request(district: DistrictFigures, row: Mapping[str, Any], has_due: b
     office.by_item_channel[(row["item"], row["channel"])] += 1
     office.by_status[row["status"]] += 1
     office.operators.add(row["operator"])
+    if row.get("purged"):
+        office.purged += 1
+    elif row.get("proxy"):
+        office.proxy_handled += 1
     if row["channel"] == SELF_SERVICE and _off_hours(district.month, row["created_at"]):
         office.self_service_off_hours += 1
     if has_due and row.get("due_on") is not None and row["status"] in FINAL and row["finished_at"] is not None:

@@ -139,9 +139,13 @@ def _ratings(office: OfficeFigures) -> str:
 def _delivery(office: OfficeFigures) -> str:
     waiting = ", ".join(f"{escape(a)} {n}" for a, n in sorted(office.outbox_now.items())) or "nothing"
     statuses = ", ".join(f"{escape(s)} {n}" for s, n in sorted(office.by_status.items())) or "—"
+    bundles = ", ".join(f"{escape(s)} {n}" for s, n in sorted(office.bundles.items()))
+    purged = f" Requests purged since (proxy handling no longer known): {office.purged}." if office.purged else ""
     return (
         f"<h3>投递 delivery</h3><p>Requests of the month by status: {statuses}. Dead letters: "
-        f"{office.dead_letters}. In the outbox now (any month): {waiting}.</p>"
+        f"{office.dead_letters}. In the outbox now (any month): {waiting}."
+        + (f" Bundles of the month by status: {bundles}." if bundles else "")
+        + f"{purged}</p>"
     )
 
 

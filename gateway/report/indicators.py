@@ -118,7 +118,22 @@ INDICATORS: tuple[Indicator, ...] = (
                 "count",
                 _count(lambda o: o.refusals),
             ),
-            Measure("bundles", "一链办理", "chained items (bundles)", "count", lambda *_: None, needs="bundles"),
+            Measure(
+                "bundles",
+                "一链办理",
+                "chained items (bundles) received",
+                "count",
+                _count(lambda o: sum(o.bundles.values())),
+                needs="bundles",
+            ),
+            Measure(
+                "bundles_completed",
+                "一链办结",
+                "bundles completed, every step sealed",
+                "count",
+                _count(lambda o: o.bundles["completed"]),
+                needs="bundles",
+            ),
             Measure("rated", "参与评价", "ratings given", "count", _count(lambda o: o.rated)),
             Measure(
                 "rating_coverage",

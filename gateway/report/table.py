@@ -5,7 +5,7 @@ channel, category, value, unit, note``. Indicator rows carry the annex's
 measures (``unit`` ``count`` or ``rate``, a rate as a fraction 0..1); the
 breakdowns follow under ``indicator`` ``breakdown``: ``requests`` by item
 and channel, ``status``, ``refusal_reason``, ``rejection_reason``,
-``grade``, ``tag``, ``outbox_now``. A figure this release cannot give has
+``grade``, ``tag``, ``bundles`` (by status), ``outbox_now``. A figure this release cannot give has
 an empty ``value`` and says why in ``note``. A text cell that a
 spreadsheet would run as a formula (a refusal path is caller input) is
 written with a leading apostrophe.
@@ -85,6 +85,10 @@ def rows(district: DistrictFigures, catalogue: Mapping[str, int] | None = None) 
             yield row("breakdown", "grade", n, category=grade)
         for tag, n in sorted(office.tags.items()):
             yield row("breakdown", "tag", n, category=tag)
+        for state, n in sorted(office.bundles.items()):
+            yield row("breakdown", "bundles", n, category=state)
+        if "proxy" not in district.unavailable:
+            yield row("breakdown", "purged_requests", office.purged, note="envelope purged: proxy handling unknown")
         for action, n in sorted(office.outbox_now.items()):
             yield row("breakdown", "outbox_now", n, category=action)
         yield row("breakdown", "dead_letters", office.dead_letters)
