@@ -67,6 +67,8 @@ async def test_a_finished_request_is_rated_once_and_a_bad_grade_opens_a_follow_u
     shown = await (await gw.get(f"/v1/requests/{request_id}/rating")).json()
     assert shown == rating  # the second rating changed nothing
 
+    metrics = await (await gw.client.get("/metrics")).text()
+    assert 'onewindow_ratings_total{grade="dissatisfied",office="370303105000"} 1.0' in metrics
     recorded = [e for e in await audit_entries(gw.gateway.store, request_id) if e["kind"] == "rating.recorded"]
     assert len(recorded) == 1
     assert recorded[0]["fields"]["grade"] == "dissatisfied"

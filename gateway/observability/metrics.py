@@ -139,6 +139,12 @@ class GatewayMetrics:
             ["agency"],
             registry=r,
         )
+        self.ratings = Counter(
+            "onewindow_ratings",
+            "Ratings (好差评) passed on by intake systems, by office and grade; the bad ones open follow-ups",
+            ["office", "grade"],
+            registry=r,
+        )
         self.audit_append_failures = Counter(
             "onewindow_audit_append_failures",
             "Audit appends that failed (the requests they recorded were refused or left in the outbox)",
@@ -171,6 +177,8 @@ class GatewayMetrics:
             self.callbacks.labels(CALLBACK_EVENTS[kind]).inc()
         elif kind == "idempotency.purged":
             self.keys_purged.inc(int(fields.get("keys", 0)))
+        elif kind == "rating.recorded":
+            self.ratings.labels(str(fields.get("office", "")), str(fields.get("grade", ""))).inc()
 
     def observe(self, attempt: AgencyAttempt) -> None:
         """Extranet observer: the latency of every attempt, and whether it was retried."""
