@@ -45,6 +45,19 @@ REJECTIONS = ("arrears_outstanding", "not_registered", "record_not_found")
 PROBLEMS = ("applicant/id_number:invalid_check_digit", "materials/period_start:required", "materials/reason:too_long")
 
 
+async def columns(tables: Tables, table: str) -> set[str]:
+    """The columns ``table`` has in this store."""
+    if tables.postgres:
+        rows = await tables.rows(
+            "SELECT column_name AS name FROM information_schema.columns "
+            "WHERE table_name = ? AND table_schema = current_schema()",
+            table,
+        )
+    else:
+        rows = await tables.rows("SELECT name FROM pragma_table_info(?)", table)
+    return {r["name"] for r in rows}
+
+
 def _request(rng: random.Random, created: datetime) -> RequestRecord:
     caller, office, channel = rng.choice(CALLERS)
     status = rng.choices([s for s, _ in STATUSES], weights=[w for _, w in STATUSES])[0]
@@ -103,6 +116,12 @@ async def generate_month(store: Store, *, requests: int = 240, seed: int = 14) -
         if rating.follow_up is not None and rng.random() < 0.5:
             await book.close_follow_up(rating.follow_up.id, by="ops-li", note="已回访", now=rated + timedelta(days=1))
     tables = Tables(store)
+    if "due_on" in await columns(tables, "requests"):  # a release with time limits: some finished late
+        for record in written:
+            if record.finished_at is not None:
+                finished_on = (record.finished_at + timedelta(hours=8)).date()
+                due_on = finished_on + timedelta(days=rng.choice((-2, -1, 0, 0, 1, 3)))
+                await tables.write([("UPDATE requests SET due_on = ? WHERE id = ?", [due_on.isoformat(), record.id])])
     for _ in range(40):
         caller, office, channel = rng.choice(CALLERS)
         problems = rng.sample(PROBLEMS, rng.randint(1, 2))
