@@ -135,7 +135,12 @@ class RatingBook:
 
     async def of_request(self, request_id: str) -> Rating | None:
         """The rating of a request, or None."""
-        rows = await self.tables.rows(_SELECT + " WHERE r.request_id = ?", request_id, times=_TIMES, json=("tags",))
+        return await self.of("request", request_id)
+
+    async def of(self, kind: str, subject_id: str) -> Rating | None:
+        """The rating of a ``request`` or a ``bundle``, or None."""
+        column = {"request": "r.request_id", "bundle": "r.bundle_id"}[kind]
+        rows = await self.tables.rows(_SELECT + f" WHERE {column} = ?", subject_id, times=_TIMES, json=("tags",))
         return _rating(rows[0]) if rows else None
 
     async def with_follow_up(self, follow_up_id: str) -> Rating | None:

@@ -14,6 +14,7 @@ same transaction.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from gateway.intake.callers import Caller
@@ -36,12 +37,46 @@ def masked_text(text: str, envelope: Mapping[str, Any] | None = None) -> str:
     return mask_text(text)
 
 
-def _already_rated(record: RequestRecord) -> ProblemError:
+@dataclass(frozen=True)
+class Rated:
+    """What a rating is about -- a request or a bundle -- as far as rating it goes."""
+
+    kind: str  # "request" or "bundle"
+    id: str
+    caller_id: str
+    office: str
+    channel: str
+    item: str  # the item code, or the chain of a bundle
+    status: str
+    finished: bool
+    envelope: Mapping[str, Any] | None = None  # whose names and identifiers a comment must not keep
+
+    @property
+    def path(self) -> str:
+        return f"/v1/{self.kind}s/{self.id}/rating"
+
+
+def rated_request(record: RequestRecord) -> Rated:
+    """A request, as a rating sees it: finished once its status is final."""
+    return Rated(
+        "request",
+        record.id,
+        record.caller_id,
+        record.office,
+        record.channel,
+        record.item,
+        str(record.status),
+        record.status.final,
+        record.envelope,
+    )
+
+
+def _already_rated(subject: Rated) -> ProblemError:
     return ProblemError(
         ALREADY_RATED,
-        f"Request {record.id} has been rated already; a service is rated once.",
-        f"申请 {record.id} 已评价，每项服务只能评价一次。",
-        rating=f"/v1/requests/{record.id}/rating",
+        f"The {subject.kind} {subject.id} has been rated already; a service is rated once.",
+        f"{'申请' if subject.kind == 'request' else '一链办理'} {subject.id} 已评价，每项服务只能评价一次。",
+        rating=subject.path,
     )
 
 
@@ -49,21 +84,26 @@ async def rate_request(
     book: RatingBook, events: Events, caller: Caller, record: RequestRecord, body: Mapping[str, Any]
 ) -> Rating:
     """Keep and audit ``caller``'s rating of ``record``, or raise the problem that stops it."""
-    if record.caller_id != caller.id:
+    return await rate(book, events, caller, rated_request(record), body)
+
+
+async def rate(book: RatingBook, events: Events, caller: Caller, subject: Rated, body: Mapping[str, Any]) -> Rating:
+    """Keep and audit ``caller``'s rating of a request or bundle, or raise the problem that stops it."""
+    if subject.caller_id != caller.id:
         raise ProblemError(
             FORBIDDEN,
-            "Only the intake system that made the request may rate it.",
+            f"Only the intake system that made the {subject.kind} may rate it.",
             "只有受理该申请的终端可以提交评价。",
         )
-    if not record.status.final:
+    if not subject.finished:
         raise ProblemError(
             NOT_FINISHED,
-            f"Request {record.id} is {record.status}: it can be rated once it is finished.",
-            f"申请 {record.id} 当前状态为 {record.status}，办结后方可评价。",
-            status_now=str(record.status),
+            f"The {subject.kind} {subject.id} is {subject.status}: it can be rated once it is finished.",
+            f"{subject.id} 当前状态为 {subject.status}，办结后方可评价。",
+            status_now=subject.status,
         )
-    if await book.of_request(record.id) is not None:
-        raise _already_rated(record)
+    if await book.of(subject.kind, subject.id) is not None:
+        raise _already_rated(subject)
     given, problems = read_rating(body)
     if given is None:
         raise ProblemError(
@@ -76,14 +116,15 @@ async def rate_request(
             ],
         )
     now = utcnow()
-    comment = None if given.comment is None else masked_text(given.comment, record.envelope)
+    comment = None if given.comment is None else masked_text(given.comment, subject.envelope)
     rating = Rating(
         id=new_ulid(),
-        request_id=record.id,
+        request_id=subject.id if subject.kind == "request" else None,
+        bundle_id=subject.id if subject.kind == "bundle" else None,
         caller_id=caller.id,
-        office=record.office,
-        channel=record.channel,
-        item=record.item,
+        office=subject.office,
+        channel=subject.channel,
+        item=subject.item,
         grade=given.grade,
         tags=given.tags,
         comment=comment,
@@ -93,18 +134,19 @@ async def rate_request(
     # Recorded before it is kept, like every act on a request: the store never holds a rating the log lacks.
     await events.emit(
         "rating.recorded",
-        request_id=record.id,
+        request_id=subject.id,
         rating=rating.id,
+        rated=subject.kind,
         caller=caller.id,
-        office=record.office,
-        channel=record.channel,
-        item=record.item,
+        office=subject.office,
+        channel=subject.channel,
+        item=subject.item,
         grade=str(rating.grade),
         tags=list(rating.tags),
         comment_chars=len(comment or ""),
-        comment_digest=None if comment is None else events.digest(comment, request_id=record.id),
+        comment_digest=None if comment is None else events.digest(comment, request_id=subject.id),
         follow_up=rating.follow_up.id if rating.follow_up else None,
     )
     if not await book.add(rating):
-        raise _already_rated(record)  # another call rated it between the check and now
+        raise _already_rated(subject)  # another call rated it between the check and now
     return rating
