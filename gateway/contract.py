@@ -46,11 +46,14 @@ __all__ = [
     "AgencyIdentity",
     "AgencyProtocolError",
     "AgencyRejectedCall",
+    "AgencySettingsView",
     "AgencyTimeout",
     "AgencyUnavailable",
     "Applicant",
     "Completed",
     "FaultKnobs",
+    "GatewayConfig",
+    "GatewayView",
     "Health",
     "IntakeRequest",
     "Item",
@@ -333,12 +336,52 @@ class Agency(Protocol):
 
 
 # --------------------------------------------------------------------------
+# What hooks receive of the gateway
+# --------------------------------------------------------------------------
+
+
+class AgencySettingsView(Protocol):
+    """One agency's settings as the district configures them (``[agencies.<code>]``)."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def secrets(self) -> Mapping[str, str]: ...
+
+    @property
+    def options(self) -> Mapping[str, Any]: ...
+
+
+class GatewayConfig(Protocol):
+    """The ``config`` of ``onewindow_agencies``: what a plugin may read of the gateway's configuration."""
+
+    def agency(self, code: str) -> AgencySettingsView:
+        """Agency ``code``'s settings: ``base_url``, ``secrets``, ``options``."""
+        ...
+
+    def agency_identity(self, code: str) -> AgencyIdentity:
+        """Who agency ``code`` is in this district; refuses the start naming each key not configured."""
+        ...
+
+
+class GatewayView(Protocol):
+    """The ``gateway`` of ``onewindow_startup`` and ``onewindow_shutdown``: the running gateway, read-only."""
+
+    @property
+    def settings(self) -> GatewayConfig: ...
+
+    @property
+    def stopping(self) -> bool: ...
+
+
+# --------------------------------------------------------------------------
 # Hook specifications
 # --------------------------------------------------------------------------
 
 
 @hookspec
-def onewindow_agencies(config: Any) -> Sequence[Agency] | None:
+def onewindow_agencies(config: GatewayConfig) -> Sequence[Agency] | None:
     """Return the agencies this plugin connects.
 
     ``config`` is the gateway's configuration; ``config.agency(code)``
@@ -361,7 +404,7 @@ def onewindow_sandboxes() -> Sequence[SandboxSpec] | None:
 
 
 @hookspec
-def onewindow_startup(gateway: Any) -> Any:
+def onewindow_startup(gateway: GatewayView) -> Any:
     """Run once after the gateway has loaded its catalogue and store.
 
     May return an awaitable, which is awaited before the first request is
@@ -370,7 +413,7 @@ def onewindow_startup(gateway: Any) -> Any:
 
 
 @hookspec
-def onewindow_shutdown(gateway: Any) -> Any:
+def onewindow_shutdown(gateway: GatewayView) -> Any:
     """Run once when the gateway stops; may return an awaitable."""
 
 

@@ -14,28 +14,28 @@ import asyncio
 import contextlib
 import dataclasses
 import time
-from typing import Any
-
-import pluggy
+from typing import TYPE_CHECKING, Any
 
 from gateway.agencies.extranet import Attempt, Extranet
 from gateway.agencies.installed import Registry
-from gateway.agencies.plugin_manager import gather_hook, plugin_manager
-from gateway.agencies.sandboxes import sandbox_specs, with_sandboxes
+from gateway.agencies.plugin_manager import Plugins, error_detail, hook_results_by_plugin, plugin_manager
+from gateway.agencies.sandboxes import with_sandboxes
 from gateway.audit.log import AuditLog, AuditSink
 from gateway.audit.registry_acts import RegistryActFeed
 from gateway.audit.setup import open_audit_log
 from gateway.config import SAMPLE_SOURCE, Settings, load_settings, read_metrics_token
+from gateway.contract import GatewayConfig, GatewayView
 from gateway.delivery.callbacks import CallbackSender
 from gateway.delivery.delivery import Delivery
 from gateway.delivery.outbox import OutboxWorker
-from gateway.errors import ConfigError, StartupError, StoreError
+from gateway.errors import ConfigError, PluginError, PluginFault, StartupError, StoreError
 from gateway.intake.callers import ApiKeyAuthenticator, Authenticator
 from gateway.intake.router import Router, instance_name
 from gateway.observability.events import Events, LogSink
 from gateway.observability.logs import get_logger
 from gateway.observability.metrics import GatewayMetrics
 from gateway.sandbox import RunningSandbox, start_sandbox
+from gateway.sealing.coverage import Uncovered, check_coverage
 from gateway.sealing.sealer import Sealer
 from gateway.startup import Checked, caller_problems, check_start
 from gateway.store import Store, make_store, release_schema_version
@@ -52,11 +52,10 @@ class Gateway:
     reverse, however far starting got.
     """
 
-    def __init__(
-        self, settings: Settings, *, pm: pluggy.PluginManager | None = None, sealer: Sealer | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, *, pm: Plugins | None = None, sealer: Sealer | None = None) -> None:
         self.settings = settings
-        self.pm = pm or plugin_manager(disabled=settings.plugins_disabled)
+        # With every sandbox started (development), a plugin that cannot load leaves the others serving.
+        self.pm = pm or plugin_manager(disabled=settings.plugins_disabled, strict=not settings.sandboxes_start)
         self._given_sealer = sealer
         self.sandboxes: list[RunningSandbox] = []
         self.metrics = GatewayMetrics()
@@ -82,6 +81,7 @@ class Gateway:
         self.worker: OutboxWorker | None = None
         self.acts_feed: RegistryActFeed | None = None
         self._worker_stopping: asyncio.Task[None] | None = None
+        self.seal_gaps: list[Uncovered] = []  # items an office may accept that no usable seal covers
 
     async def start(self) -> None:
         """Bring every part up; raises with a clear message when one cannot start.
@@ -96,21 +96,38 @@ class Gateway:
             raise
 
     async def _start_sandboxes(self) -> None:
+        """Start every plugin's sandbox; one that cannot start is told in one line and its plugin left out.
+
+        Only when none starts does the gateway stop: then another gateway most likely holds the ports.
+        """
         offset = self.settings.sandboxes_port_offset
-        for spec in sandbox_specs(self.pm):
-            port = spec.default_port + offset
-            try:
-                running = await start_sandbox(spec, host=self.settings.sandboxes_host, port=port)
-            except OSError as exc:
-                raise StartupError(
-                    f"cannot start the {spec.agency} sandbox on {self.settings.sandboxes_host}:{port}: {exc.strerror}"
-                    " (is another gateway running? stop it, or move the sandboxes with"
-                    " ONEWINDOW_SANDBOXES__PORT_OFFSET=100)"
-                ) from None
-            self.sandboxes.append(running)
-            self._opened.push_async_callback(running.stop)
-            self.log.info("sandbox.started", agency=spec.agency, url=running.url)
+        refused: list[str] = []
+        for plugin, specs in hook_results_by_plugin(self.pm, "onewindow_sandboxes", failed=self.pm.failed):
+            for spec in specs:
+                port = getattr(spec, "default_port", 0) + offset
+                try:
+                    running = await start_sandbox(spec, host=self.settings.sandboxes_host, port=port)
+                except Exception as exc:
+                    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else error_detail(exc)
+                    agency = getattr(spec, "agency", "?")
+                    refused.append(f"{self.settings.sandboxes_host}:{port} ({why})")
+                    message = f"plugin {plugin!r}: the {agency} sandbox cannot start on {refused[-1]}"
+                    self._plugin_failed(plugin, message)
+                    continue
+                self.sandboxes.append(running)
+                self._opened.push_async_callback(running.stop)
+                self.log.info("sandbox.started", agency=spec.agency, url=running.url)
+        if refused and not self.sandboxes:
+            raise StartupError(
+                f"cannot start any agency sandbox ({'; '.join(refused)}): is another gateway running? stop it, "
+                "or move the sandboxes with ONEWINDOW_SANDBOXES__PORT_OFFSET=100"
+            )
         self.settings = with_sandboxes(self.settings, self.sandboxes)
+
+    def _plugin_failed(self, plugin: str, message: str) -> None:
+        """Leave ``plugin`` out (all its hooks), keeping why for the log and ``/readyz``."""
+        self.pm.failed[plugin] = message
+        self.pm.set_blocked(plugin)
 
     def _assemble(self, checked: Checked) -> None:
         """Build every part from the settings and what the start-up checks opened; nothing else is opened yet."""
@@ -118,7 +135,7 @@ class Gateway:
         self.registry = checked.registry
         self.metrics_token = read_metrics_token(self.settings.metrics)
         self.store = make_store(self.settings.store_url)
-        self.extranet = Extranet(self.settings)
+        self.extranet = Extranet(self.settings, plugin_of=self.registry.plugin_of)
         self.events = Events(LogSink())
         self.authenticator = ApiKeyAuthenticator(self.settings.callers, self.settings)
         self._sealer = checked.sealer
@@ -155,13 +172,22 @@ class Gateway:
             await self._start_sandboxes()
         checked = check_start(self.settings, self.pm, creating=True, sealer=self._given_sealer)
         self._opened.callback(checked.close)  # the sealer
+        for plugin, reason in self.pm.failed.items():  # one line each, no traceback; /readyz lists them too
+            self.log.error("plugin.failed", plugin=plugin, reason=reason)
+        if checked.sealer is not None:
+            self.seal_gaps = check_coverage(checked.sealer, checked.registry.catalogue, self.settings)
         self._assemble(checked)
         await self.store.open()
         await self._check_schema()
         self._opened.push_async_callback(self.store.close)
         self._opened.push_async_callback(self.extranet.close)
         await self._open_audit(checked)
-        await gather_hook(self.pm.hook.onewindow_startup, gateway=self)
+        try:
+            await self.delivery.guard.each("onewindow_startup", stop_on_fault=True, gateway=self)
+        except PluginFault as fault:  # the plugin's own message: a start-up check of its configuration
+            cause = fault.__cause__
+            told = f"plugin {fault.plugin!r}: {fault.hook} raised {error_detail(cause)}" if cause else str(fault)
+            raise PluginError(told) from None
         self._opened.push_async_callback(self._shutdown_hook)
         self._opened.push_async_callback(self.callbacks.close)
         if self.audit_sound:  # a damaged log records nothing: the start itself is told by the audit.damaged line
@@ -260,7 +286,7 @@ class Gateway:
         return restart
 
     async def _shutdown_hook(self) -> None:
-        await gather_hook(self.pm.hook.onewindow_shutdown, gateway=self)
+        await self.delivery.guard.each("onewindow_shutdown", stop_on_fault=False, gateway=self)
 
     async def stop(self, grace_s: float | None = None) -> None:
         """Stop in reverse order of starting; safe to call twice.
@@ -328,10 +354,15 @@ class Gateway:
         codes = sorted(self.registry.agencies)
         reports = await asyncio.gather(*(self._agency_health(code) for code in codes))
         audit = self._audit_readiness()
+        plugins = {"ok": not self.pm.failed, "failed": dict(self.pm.failed)}
+        # Told, not held against readiness: every other item is served (docs/operations.md).
+        seals = {"ok": not self.seal_gaps, "uncovered": [gap.as_json(self.settings.pki_dir) for gap in self.seal_gaps]}
         return {
-            "ready": bool(store["ok"] and audit["ok"] and self.started and not self.stopping),
+            "ready": bool(store["ok"] and audit["ok"] and plugins["ok"] and self.started and not self.stopping),
             "store": store,
             "audit": audit,
+            "plugins": plugins,
+            "seals": seals,
             "agencies": dict(zip(codes, reports, strict=True)),
         }
 
@@ -352,3 +383,9 @@ class Gateway:
         if checked is not None:
             report.update(checked_from_checkpoint=checked.checkpoint, entries_checked=checked.checked)
         return report
+
+
+if TYPE_CHECKING:  # mypy proves the gateway and its settings are what the contract promises the hooks
+
+    def _what_hooks_receive(gateway: Gateway, settings: Settings) -> tuple[GatewayView, GatewayConfig]:
+        return gateway, settings

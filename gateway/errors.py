@@ -33,7 +33,8 @@ Catch at the level you care about, the way httpx's exceptions are laid out::
         │   └── AgencyTimeout       no answer in time (raised by the core)
         ├── AgencyProtocolError     answered, but nothing the plugin can read
         ├── AgencyAuthError         our credentials were refused
-        └── AgencyRejectedCall      the call itself was refused (our parameters)
+        ├── AgencyRejectedCall      the call itself was refused (our parameters)
+        └── PluginFault             a plugin's hook or adapter broke the contract at run time (names it)
 
 Answers to intake callers are :class:`gateway.problems.ProblemError` (RFC 9457),
 a sibling of this tree rather than part of it: they are a response, not a fault.
@@ -192,6 +193,22 @@ class AgencyAuthError(AgencyError):
 
 class AgencyRejectedCall(AgencyError):
     """The agency refused the call itself (bad parameters on our side), not the applicant."""
+
+
+class PluginFault(AgencyError):
+    """A plugin's hook or adapter raised something unexpected or returned the wrong thing, at run time.
+
+    Raised by the core, never by plugins: the message is one line naming the
+    plugin and the hook (``plugin 'civil_affairs': onewindow_validate returned
+    str, expected a list of Problem``), safe to show a caller (no exception
+    text, which may carry an applicant's data). Not retried: a bug answers the
+    same way twice.
+    """
+
+    def __init__(self, message: str, *, plugin: str, hook: str) -> None:
+        super().__init__(message)
+        self.plugin = plugin
+        self.hook = hook
 
 
 class RatingsCommandError(CommandError):

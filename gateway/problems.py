@@ -178,6 +178,14 @@ AGENCY_PROTOCOL_ERROR = _t(
     "部门系统返回异常",
     "The agency's system answered with something the plugin could not read.",
 )
+PLUGIN_FAILED = _t(
+    "plugin-failed",
+    502,
+    "Agency plugin failed",
+    "部门接入插件故障",
+    "The plugin connecting the item's agency raised an error or returned something the gateway cannot use; "
+    "`plugin` and `hook` name it. The detail never repeats the plugin's error text; the gateway's log has it.",
+)
 AGENCY_UNAVAILABLE = _t(
     "agency-unavailable",
     503,

@@ -27,7 +27,7 @@ registry and audit key; ``check-config`` creates nothing and says so.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -106,14 +106,21 @@ async def check_store(settings: Settings) -> None:
 
 
 def check_plugins(settings: Settings, pm: pluggy.PluginManager) -> Registry:
-    """The installed agencies and catalogue, checked against the configuration (every mistake in one line)."""
-    registry = load_registry(pm, settings)
+    """The installed agencies and catalogue, checked against the configuration (every mistake in one line).
+
+    With ``[sandboxes] start`` (development), a plugin that failed to load
+    is left out rather than stopping the start: its configuration and the
+    callers' patterns naming its items are not held against the others.
+    """
+    failed: dict[str, str] | None = getattr(pm, "failed", None) if settings.sandboxes_start else None
+    registry = load_registry(pm, settings, failed=failed)
+    absent = set(failed or ())
     problems = [
         *_disabled_plugins(settings),
-        *_configured_agencies(settings, registry),
+        *_configured_agencies(settings, registry, absent),
         *_agency_addresses(settings, registry),
         *_item_timeouts(settings, registry.catalogue),
-        *caller_problems(settings, registry.catalogue),
+        *caller_problems(settings, registry.catalogue, absent),
     ]
     if problems:
         raise ConfigError("; ".join(problems))
@@ -139,8 +146,8 @@ def _disabled_plugins(settings: Settings) -> Iterable[str]:
             yield f"plugins.disabled: {shown(name)} is no installed plugin{hint}"
 
 
-def _configured_agencies(settings: Settings, registry: Registry) -> Iterable[str]:
-    known = set(registry.agencies) | set(settings.plugins_disabled)  # a disabled plugin may keep its table
+def _configured_agencies(settings: Settings, registry: Registry, absent: set[str]) -> Iterable[str]:
+    known = set(registry.agencies) | set(settings.plugins_disabled) | absent  # a disabled plugin may keep its table
     for code in settings.agencies:
         if code not in known:
             guess = closest(code, registry.agencies)
@@ -167,8 +174,8 @@ def _item_timeouts(settings: Settings, catalogue: Catalogue) -> Iterable[str]:
                 yield f"agencies.{code}.item_timeouts: {shown(item)} is no item of agency {code}{hint}"
 
 
-def caller_problems(settings: Settings, catalogue: Catalogue) -> Iterable[str]:
-    """One line for every caller item pattern that matches no installed item."""
+def caller_problems(settings: Settings, catalogue: Catalogue, absent: Collection[str] = ()) -> Iterable[str]:
+    """One line for every caller item pattern that matches no installed item (``absent`` plugins' excepted)."""
     codes = [item.code for item in catalogue]
     disabled = set(settings.plugins_disabled)
     for i, caller in enumerate(settings.callers):
@@ -176,6 +183,8 @@ def caller_problems(settings: Settings, catalogue: Catalogue) -> Iterable[str]:
             if any(matches_any(code, (pattern,)) for code in codes):
                 continue
             agency = pattern.split(".", 1)[0]
+            if agency in absent:
+                continue
             if agency in disabled:
                 why = f" (plugin {agency!r} is disabled in [plugins])"
             else:

@@ -116,13 +116,18 @@ def district(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return make_district(tmp_path_factory.mktemp("district"))
 
 
-def make_district(root: Path) -> tuple[Path, Path]:
-    """A sample district (root, seals, audit key and secret) under ``root``; returns (pki dir, passphrase file)."""
+def make_district(root: Path, scope: tuple[str, ...] = ()) -> tuple[Path, Path]:
+    """A sample district (root, seals, audit key and secret) under ``root``; returns (pki dir, passphrase file).
+
+    ``scope`` limits every seal to those items (empty: all items).
+    """
     settings = load_settings(environ={})
     create_sample_district(
         root / "pki",
         offices=[(o.code, o.name) for o in settings.offices.values()],
         passphrase=Passphrase(SAMPLE_PASSPHRASE),
+        service_scope=scope,
+        approval_scope=scope,
     )
     create_audit_key(root / "pki" / "audit" / "audit-key.pem", Passphrase(SAMPLE_PASSPHRASE))
     create_audit_secret(root / "pki" / "audit" / "audit-secret.key")

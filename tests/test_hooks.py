@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 
+from gateway import contract
 from gateway.agencies.plugin_manager import documented_hooks, plugin_manager
 from gateway.agencies.sandboxes import sandbox_specs
 from gateway.contract import AgencyCall, Completed, Health, IntakeRequest, Problem, SandboxSpec, hookimpl
@@ -42,11 +44,15 @@ sample = "你好"
 """
 
 
-def test_every_hook_is_documented_and_tested() -> None:
+def test_every_hook_is_documented_with_its_arguments_and_tested() -> None:
     docs = DOCS.read_text(encoding="utf-8")
     tests = Path(__file__).read_text(encoding="utf-8")
     for hook in documented_hooks():
-        assert re.search(rf"^### {hook}\(", docs, re.M), f"{hook} is not documented in docs/plugins.md"
+        heading = re.search(rf"^### {hook}\((.*)\)$", docs, re.M)
+        assert heading, f"{hook} is not documented in docs/plugins.md"
+        arguments = list(inspect.signature(getattr(contract, hook)).parameters)
+        documented = [name.strip() for name in heading.group(1).split(",") if name.strip()]
+        assert documented == arguments, f"docs/plugins.md documents {hook}({', '.join(documented)}), not {arguments}"
         assert f"def test_hook_{hook}" in tests, f"{hook} has no test_hook_{hook} in {__file__}"
 
 

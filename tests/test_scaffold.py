@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import os
+import random
 import subprocess
 import sys
 import sysconfig
+import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from gateway.agencies.plugin_manager import plugin_manager
+from gateway.agencies.sandboxes import sandbox_specs
 from gateway.cli.main import main
-from gateway.cli.new_plugin.scaffold import check_name, placeholders
+from gateway.cli.new_plugin.scaffold import PORTS, check_name, placeholders, sandbox_port
 from gateway.errors import ScaffoldError
+from tests.procs import free_port
 
 BIN = Path(sys.executable).parent
 NAME = "civil_affairs"
@@ -83,6 +92,21 @@ def test_the_package_has_every_part_filled_in_and_is_ruff_clean(tmp_path: Path) 
     assert fmt.returncode == 0, fmt.stdout
 
 
+def test_the_sandbox_port_is_fixed_by_the_name_and_moves_past_ports_installed_sandboxes_use(
+    tmp_path: Path, capsys
+) -> None:
+    port = sandbox_port(NAME)
+    assert port in PORTS and sandbox_port(NAME) == port
+    assert sandbox_port(NAME, {port}) not in (port, *range(9101, 9106))
+    assert placeholders(NAME, {port})["port"] == str(sandbox_port(NAME, {port}))
+    target = generate(tmp_path)
+    said = capsys.readouterr().out
+    installed = {spec.default_port for spec in sandbox_specs(plugin_manager())}
+    chosen = sandbox_port(NAME, installed)
+    assert f"Its sandbox serves on 127.0.0.1:{chosen} (no installed plugin's sandbox uses it" in said
+    assert f"default_port={chosen}," in (target / "onewindow_civil_affairs" / "sandbox.py").read_text("utf-8")
+
+
 def test_names_are_checked_before_anything_is_written() -> None:
     with pytest.raises(ScaffoldError, match="already exists"):
         check_name("medical", ["tax", "medical"])
@@ -114,10 +138,12 @@ def test_a_generated_plugin_installs_is_found_and_passes_its_tests(tmp_path: Pat
     assert found.stdout.strip() == "onewindow_civil_affairs.plugin", found.stderr
     tests = run(python, "-m", "pytest", "-q")
     assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
-    assert "16 passed" in tests.stdout
+    assert "18 passed" in tests.stdout
     listing = run(python, "-m", "gateway.cli.main", "catalog", "list", "--agency", NAME, cwd=tmp_path)
     assert listing.returncode == 0, listing.stderr
     assert "civil_affairs.allowance-record" in listing.stdout and "civil_affairs.temporary-assistance" in listing.stdout
+    sealed = serve_and_submit(python, tmp_path / "gateway")  # docs/plugins.md step 4: to a sealed result
+    assert sealed["status"] == "completed" and sealed["result"]["seal"]["number"].startswith("370303-BM-")
     ours = run(
         sys.executable,
         "-c",
@@ -125,3 +151,65 @@ def test_a_generated_plugin_installs_is_found_and_passes_its_tests(tmp_path: Pat
         cwd=tmp_path,
     )
     assert "tax" in ours.stdout and NAME not in ours.stdout  # the project's own environment is untouched
+
+
+#: docs/plugins.md, step 4: the district names the new agency (the sample district names only its own five).
+IDENTITY = {
+    "ONEWINDOW_AGENCIES__CIVIL_AFFAIRS__NAME_ZH": "示范民政局",
+    "ONEWINDOW_AGENCIES__CIVIL_AFFAIRS__NAME_EN": "Example civil affairs bureau",
+    "ONEWINDOW_AGENCIES__CIVIL_AFFAIRS__AUTHORITY_ZH": "示范民政局",
+    "ONEWINDOW_AGENCIES__CIVIL_AFFAIRS__AUTHORITY_EN": "Example civil affairs bureau",
+    "ONEWINDOW_AGENCIES__CIVIL_AFFAIRS__CREDIT_CODE": "11000000MB00000001",
+}
+SUBMIT = {  # the request of docs/plugins.md, step 4
+    "item": "civil_affairs.allowance-record",
+    "applicant": {"kind": "person", "id_number": "370303199001011239", "name": "张伟"},
+    "materials": {"year": 2025},
+    "office": "370303105000",
+    "operator": "fz-window-01",
+    "channel": "window",
+}
+
+
+def serve_and_submit(python: Path, workdir: Path) -> dict[str, Any]:
+    """Start the sample gateway with the new plugin (its own ports), submit the documented request, stop."""
+    workdir.mkdir()
+    port = free_port()
+    env = {
+        **os.environ,
+        **IDENTITY,
+        "ONEWINDOW_SERVER__PORT": str(port),
+        "ONEWINDOW_SANDBOXES__PORT_OFFSET": str(random.randrange(10000, 40000, 100)),  # away from a running sample
+    }
+    log = workdir / "gateway.log"
+    with log.open("w") as out:
+        gateway = subprocess.Popen(
+            [str(python), "-m", "gateway.cli.main", "serve"], cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        said = _wait_for(gateway, log, "Onewindow is serving", timeout=120)
+        assert "civil_affairs=http://127.0.0.1:" in said, said
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/requests",
+            data=json.dumps(SUBMIT, ensure_ascii=False).encode(),
+            headers={"Authorization": "Bearer sample-fangzhen-window-key", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert answer.status == 201
+            return dict(json.loads(answer.read()))
+    finally:
+        gateway.terminate()
+        try:
+            gateway.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            gateway.kill()
+            gateway.wait(timeout=10)
+
+
+def _wait_for(process: subprocess.Popen[str], log: Path, text: str, *, timeout: float) -> str:
+    """What ``process`` wrote to ``log`` once it holds ``text`` (bounded in time)."""
+    give_up = time.monotonic() + timeout
+    while text not in (said := log.read_text(encoding="utf-8", errors="replace")):
+        assert time.monotonic() < give_up and process.poll() is None, said[-3000:]
+        time.sleep(0.2)
+    return said

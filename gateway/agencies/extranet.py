@@ -31,6 +31,7 @@ from tenacity import (
 )
 
 from gateway.agencies.breaker import CircuitBreaker, CircuitOpen
+from gateway.agencies.guard import PluginWatch
 from gateway.config import AgencySettings, Settings
 from gateway.contract import (
     AgencyCall,
@@ -103,10 +104,23 @@ def _translate(exc: BaseException) -> AgencyError | None:
 
 
 class Extranet:
-    """Pooled sessions, deadlines, retries and breakers for every agency."""
+    """Pooled sessions, deadlines, retries and breakers for every agency.
 
-    def __init__(self, settings: Settings) -> None:
+    ``plugin_of`` names the plugin of each agency code, so that an adapter
+    that raises something unexpected, or holds the event loop, is named
+    (:class:`~gateway.agencies.guard.PluginWatch`).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        watch: PluginWatch | None = None,
+        plugin_of: dict[str, str] | None = None,
+    ) -> None:
         self.settings = settings
+        self.watch = watch or PluginWatch(settings.plugins_block_threshold_s)
+        self.plugin_of = plugin_of if plugin_of is not None else {}
         self._sessions: dict[str, aiohttp.ClientSession] = {}
         self._tls = {code: ssl_context(cfg) for code, cfg in settings.agencies.items()}  # checked at start
         self.breakers: dict[str, CircuitBreaker] = {}
@@ -215,9 +229,10 @@ class Extranet:
         breaker = self.breaker(call.agency)
         breaker.before_call()
         started = time.monotonic()
+        plugin, hook = self.plugin_of.get(call.agency, call.agency), f"agency {call.agency!r} {operation}"
         try:
             async with asyncio.timeout(timeout):
-                result = await work(call)
+                result = await self.watch.timed(work(call), plugin, hook)
         except asyncio.CancelledError:  # the gateway is stopping (or the caller left): the attempt is still told
             breaker.record_neutral()
             latency = time.monotonic() - started
@@ -227,10 +242,12 @@ class Extranet:
             raise
         except BaseException as exc:
             error = _translate(exc)
-            if error is None:
+            if error is None:  # a bug in the plugin, not the agency's fault: named, never retried
                 breaker.record_neutral()
-                raise
-            if error.retryable:
+                if not isinstance(exc, Exception):
+                    raise
+                error = self.watch.fault(plugin, hook, f"raised {type(exc).__name__}", exc, call.request)
+            elif error.retryable:
                 breaker.record_failure()
             else:
                 breaker.record_success()  # it answered, even if unreadably

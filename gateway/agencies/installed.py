@@ -91,17 +91,24 @@ def identity_problems(plugin: str, agency: Any, config: Any) -> list[str]:
     ]
 
 
-def load_registry(pm: pluggy.PluginManager, config: Any, *, check_settings: bool = True) -> Registry:
+def load_registry(
+    pm: pluggy.PluginManager, config: Any, *, check_settings: bool = True, failed: dict[str, str] | None = None
+) -> Registry:
     """Ask every plugin for its agencies and load their catalogues.
 
     With ``check_settings`` (the gateway's start), a required secret or
     option missing from ``config``, or an identity other than the configured
     one, stops the start; listing the catalogue needs no credentials and
     passes ``False``. An identity the district has not configured stops both.
+    With ``failed`` (the sample district, every sandbox started), a plugin
+    whose ``onewindow_agencies`` raises or returns no list is recorded there
+    and left out, and the other agencies serve.
     """
     registry = Registry()
     unconfigured: list[str] = []
-    for plugin, agencies in hook_results_by_plugin(pm, "onewindow_agencies", config=config, refused=unconfigured):
+    for plugin, agencies in hook_results_by_plugin(
+        pm, "onewindow_agencies", config=config, refused=unconfigured, failed=failed
+    ):
         for agency in agencies:
             check_adapter(plugin, agency)
             if check_settings:

@@ -104,6 +104,7 @@ class Supervisor:
         from gateway.agencies.plugin_manager import plugin_manager
         from gateway.agencies.sandboxes import sandbox_specs, with_sandbox_config
         from gateway.errors import OperatorError
+        from gateway.sealing.coverage import check_coverage
         from gateway.startup import check_start
 
         pm = plugin_manager(disabled=self.settings.plugins_disabled)
@@ -111,7 +112,12 @@ class Supervisor:
         if self.sandbox_urls:
             settings = with_sandbox_config(settings, sandbox_specs(pm), self.sandbox_urls)
         try:
-            check_start(settings, pm, creating=True).close()
+            checked = check_start(settings, pm, creating=True)
+            try:  # the sample district's seals for new items are issued once, here, not by N workers at once
+                if checked.sealer is not None:
+                    check_coverage(checked.sealer, checked.registry.catalogue, settings)
+            finally:
+                checked.close()
         except OperatorError as exc:
             raise SystemExit(f"onewindow: {exc}") from None
 

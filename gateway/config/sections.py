@@ -37,7 +37,7 @@ TABLES: Mapping[str, frozenset[str]] = {
     "logging": frozenset({"level", "format"}),
     "idempotency": frozenset({"ttl_hours"}),
     "pki": frozenset({"dir", "passphrase_file", "create_sample_district"}),
-    "plugins": frozenset({"disabled"}),
+    "plugins": frozenset({"disabled", "block_threshold_ms"}),
     "sandboxes": frozenset({"start", "host", "port_offset"}),
     "outbox": OUTBOX_KEYS,
     "audit": frozenset(f.name for f in fields(AuditSettings)),

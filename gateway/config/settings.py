@@ -61,6 +61,7 @@ class Settings:
     sandboxes_host: str
     sandboxes_port_offset: int
     plugins_disabled: tuple[str, ...]
+    plugins_block_threshold_s: float
     pki_dir: str
     pki_passphrase_file: str
     pki_create_sample: bool
@@ -181,6 +182,11 @@ def build_settings(
         sandboxes_host=get_value(sandboxes, "host", str, "sandboxes", "127.0.0.1"),
         sandboxes_port_offset=get_value(sandboxes, "port_offset", int, "sandboxes", 0),
         plugins_disabled=_plugins_disabled(data.get("plugins", {})),
+        plugins_block_threshold_s=positive(
+            get_value(data.get("plugins", {}), "block_threshold_ms", float, "plugins", 100.0),
+            "plugins.block_threshold_ms",
+        )
+        / 1000,
         pki_dir=get_value(data.get("pki", {}), "dir", str, "pki", "var/pki"),
         pki_passphrase_file=get_value(data.get("pki", {}), "passphrase_file", str, "pki", ""),
         pki_create_sample=get_value(data.get("pki", {}), "create_sample_district", bool, "pki", False),

@@ -23,6 +23,7 @@ from typing import Any
 import pluggy
 
 from gateway.agencies.extranet import Extranet
+from gateway.agencies.guard import HookGuard, check_outcome
 from gateway.agencies.installed import Registry
 from gateway.catalogue.items import Item
 from gateway.config import Settings
@@ -77,7 +78,9 @@ class Delivery:
         self.sealer = sealer
         self.clock = clock
         self.log = get_logger(component="delivery")
-        self.transitions = Transitions(settings=settings, store=store, pm=pm, clock=clock)
+        #: every hook call at run time goes through it: faults named, loop blocking noticed
+        self.guard = HookGuard(pm, owners=registry.plugin_of, watch=extranet.watch)
+        self.transitions = Transitions(settings=settings, store=store, pm=pm, clock=clock, guard=self.guard)
         self.failures = Failures(
             outbox=settings.outbox, store=store, events=events, transitions=self.transitions, clock=clock
         )
@@ -93,7 +96,7 @@ class Delivery:
         agency = self.registry.agency_for(item.code)
         request = intake_request(record.id, envelope_from_stored(record.envelope))  # call.request on polls too
         ticket = record.ticket or ""
-        return await self.extranet.call(
+        outcome = await self.extranet.call(
             agency.code,
             operation,
             (lambda call: agency.submit(request, call))
@@ -105,6 +108,9 @@ class Delivery:
             log=self.log.bind(request_id=record.id, item=item.code),
             request=request,
         )
+        plugin = self.registry.plugin_of.get(agency.code, agency.code)
+        check_outcome(self.extranet.watch, plugin, f"agency {agency.code!r} {operation}", outcome)
+        return outcome
 
     async def submit(self, record: RequestRecord, item: Item, *, background: bool) -> Answer:
         """Send a recorded request to its agency and settle what comes back."""

@@ -14,8 +14,9 @@ from datetime import datetime, timedelta
 from gateway.catalogue.items import Item
 from gateway.config import OutboxSettings
 from gateway.contract import AgencyError, AgencyUnavailable
-from gateway.delivery.results import Answer, answer_for
+from gateway.delivery.results import Answer, answer_for, plugin_failed
 from gateway.delivery.transitions import SUBMITTING, WAITING, Transitions
+from gateway.errors import PluginFault
 from gateway.observability.events import Events
 from gateway.problems import AGENCY_PROTOCOL_ERROR, AGENCY_UNAVAILABLE, ProblemError
 from gateway.store import OutboxEntry, RequestRecord, RequestStatus, Store
@@ -98,17 +99,15 @@ class Failures:
         self, record: RequestRecord, item: Item, exc: AgencyError, attempts: int, *, background: bool
     ) -> Answer:
         unavailable = isinstance(exc, AgencyUnavailable)
+        code = "agency_error" if not isinstance(exc, PluginFault) else "plugin_failed"
+        code = "agency_unavailable" if unavailable else code
         moved = await self.transitions.move(
             record,
             expect=SUBMITTING,
             status=RequestStatus.FAILED,
             attempts=attempts,
             finished_at=self.clock(),
-            error={
-                "code": "agency_unavailable" if unavailable else "agency_error",
-                "kind": type(exc).__name__,
-                "message": str(exc),
-            },
+            error={"code": code, "kind": type(exc).__name__, "message": str(exc)},
         )
         if not moved:
             return await self.transitions.stale(record.id, "submit")
@@ -128,6 +127,8 @@ class Failures:
                 headers={"Retry-After": str(int(retry_after + 0.999))},
                 item=item.code,
             )
+        if isinstance(exc, PluginFault):
+            raise plugin_failed(exc, item)
         raise ProblemError(
             AGENCY_PROTOCOL_ERROR,
             f"The {item.agency} system answered unexpectedly: {exc}",

@@ -17,6 +17,8 @@ from typing import Any
 from gateway.catalogue.items import Item
 from gateway.config import Office
 from gateway.contract import Agency, Applicant, Reason
+from gateway.errors import PluginFault
+from gateway.problems import PLUGIN_FAILED, ProblemError
 from gateway.store import RequestRecord, RequestStatus
 
 DOCUMENT_TYPE = "onewindow.result.v1"
@@ -101,3 +103,15 @@ def answer_for(record: RequestRecord) -> Answer:
     """The HTTP answer describing ``record`` as it stands."""
     waiting = record.status in (RequestStatus.PENDING, RequestStatus.DEFERRED, RequestStatus.ACCEPTED)
     return Answer(202 if waiting else 201, request_view(record), {"Location": request_path(record.id)})
+
+
+def plugin_failed(fault: PluginFault, item: Item) -> ProblemError:
+    """The caller's answer to a plugin's fault: 502 ``plugin-failed`` naming plugin and hook, not its error text."""
+    return ProblemError(
+        PLUGIN_FAILED,
+        str(fault),
+        f"{item.agency} 部门接入插件出错（{fault.plugin}），本次申请未能办理，请联系运维人员。",
+        item=item.code,
+        plugin=fault.plugin,
+        hook=fault.hook,
+    )

@@ -20,14 +20,13 @@ from typing import Any
 import pluggy
 
 from gateway.agencies.installed import Registry
-from gateway.agencies.plugin_manager import gather_hook
 from gateway.catalogue.items import Item
 from gateway.config import Settings, parse_callback_url
 from gateway.contract import Problem
 from gateway.delivery.accepted import Envelope, intake_request, stored_envelope
 from gateway.delivery.delivery import Delivery
-from gateway.delivery.results import Answer, answer_for
-from gateway.errors import SealUnavailable
+from gateway.delivery.results import Answer, answer_for, plugin_failed
+from gateway.errors import PluginFault, SealUnavailable
 from gateway.intake.callers import Caller, authorise
 from gateway.intake.envelope import parse_envelope
 from gateway.intake.lost_keys import key_digest, lost_request_id
@@ -200,8 +199,18 @@ class Router:
             )
         if envelope is not None:
             request = intake_request(request_id, envelope)
-            for extra in await gather_hook(self.pm.hook.onewindow_validate, item=item, request=request):
-                problems.extend(extra or [])
+            try:
+                problems.extend(await self.delivery.guard.validate(item, request))
+            except PluginFault as fault:
+                await self.events.emit(
+                    "request.refused",
+                    request_id=request_id,
+                    caller=caller.id,
+                    item=item.code,
+                    reason="plugin_failed",
+                    detail=str(fault),
+                )
+                raise plugin_failed(fault, item) from None
         if problems:
             await self.events.emit(
                 "validation.failed",

@@ -145,6 +145,18 @@ class GatewayMetrics:
             ["office", "grade"],
             registry=r,
         )
+        self.plugin_loop_blocks = Counter(
+            "onewindow_plugin_loop_blocks",
+            "Plugin calls that held the event loop over [plugins] block_threshold_ms",
+            ["plugin", "hook"],
+            registry=r,
+        )
+        self.plugin_faults = Counter(
+            "onewindow_plugin_faults",
+            "Plugin hooks or adapter calls that raised something unexpected or returned the wrong type",
+            ["plugin", "hook"],
+            registry=r,
+        )
         self.audit_append_failures = Counter(
             "onewindow_audit_append_failures",
             "Audit appends that failed (the requests they recorded were refused or left in the outbox)",
@@ -155,6 +167,9 @@ class GatewayMetrics:
         """Listen to ``gateway``'s events, agency attempts and breakers."""
         gateway.events.sinks.append(self)
         gateway.extranet.observers.append(self.observe)
+        watch = gateway.extranet.watch
+        watch.on_hold.append(lambda hold: self.plugin_loop_blocks.labels(hold.plugin, hold.hook).inc())
+        watch.on_fault.append(lambda fault: self.plugin_faults.labels(fault.plugin, fault.hook).inc())
         for code in gateway.registry.agencies:
             breaker = gateway.extranet.breaker(code)
             breaker.listeners.append(self.breaker_changed)

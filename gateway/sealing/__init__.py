@@ -6,4 +6,4 @@
 ``__all__`` names the modules other packages may import; the rest are this package's own.
 """
 
-__all__ = ["district_sealer", "sealer"]
+__all__ = ["coverage", "district_sealer", "sealer"]

@@ -140,6 +140,11 @@ class DistrictSealer:
         except TrustBundleUnavailable as exc:
             self.log.warning("pki.trust_bundle_unavailable", reason=str(exc))
 
+    @property
+    def sample_passphrase(self) -> Passphrase | None:
+        """The sample district's one passphrase (root and seals), for covering newly installed items."""
+        return self._passphrase
+
     def unlock(self, settings: Settings) -> None:
         """Open the signer of every usable seal of the configured offices now, not on the first request.
 

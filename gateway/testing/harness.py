@@ -18,20 +18,21 @@ import io
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
 import structlog
 
 from gateway.agencies.extranet import Extranet
+from gateway.agencies.guard import DEFAULT_BLOCK_THRESHOLD_S, HookGuard, LoopHold, PluginWatch
 from gateway.agencies.installed import check_adapter
-from gateway.agencies.plugin_manager import hook_results_by_plugin, plugin_manager
+from gateway.agencies.plugin_manager import error_detail, hook_results_by_plugin, plugin_manager
 from gateway.agencies.sandboxes import sandbox_specs, with_sandbox_config
 from gateway.catalogue.files import load_items
 from gateway.catalogue.items import Item
 from gateway.config import IDENTITY_KEYS, Settings, load_settings
-from gateway.contract import Agency, Health, IntakeRequest, Outcome, Pending
+from gateway.contract import Agency, AgencyIdentity, Health, IntakeRequest, Outcome, Pending
 from gateway.errors import CatalogueError, PluginError
 from gateway.intake.request_ids import new_ulid
 from gateway.observability.logs import configure_logging
@@ -46,13 +47,24 @@ class KitError(AssertionError):
 
 @dataclass(frozen=True)
 class PluginUnderTest:
-    """An installed agency: the plugin that registers it, its adapter, sandbox and catalogue items."""
+    """An installed agency: the plugin that registers it, its adapter, sandbox and catalogue items.
+
+    ``owners`` maps every installed agency to its plugin and ``installed_items``
+    holds every installed agency's items, so the plugin's hooks can be run
+    on other agencies' items as the gateway runs them.
+    """
 
     plugin: str
     adapter: Agency
     spec: SandboxSpec
     items: tuple[Item, ...]
     pm: pluggy.PluginManager
+    owners: Mapping[str, str] = field(default_factory=dict)
+    installed_items: tuple[Item, ...] = ()
+
+    def guard(self, watch: PluginWatch | None = None) -> HookGuard:
+        """The gateway's hook boundary over the installed plugins, as the gateway builds it."""
+        return HookGuard(self.pm, owners=self.owners, watch=watch)
 
     def item(self, code: str) -> Item:
         """The catalogue item ``code`` of this agency."""
@@ -89,14 +101,33 @@ def kit_settings(code: str) -> Settings:
     return dataclasses.replace(settings, agencies=agencies)
 
 
+class _EveryAgencyNamed:
+    """The sample district's configuration naming every agency it does not name (see :func:`kit_settings`)."""
+
+    def __init__(self) -> None:
+        self._settings = load_settings(environ={})
+
+    def agency(self, code: str) -> Any:
+        return self._settings.agency(code)
+
+    def agency_identity(self, code: str) -> AgencyIdentity:
+        return kit_settings(code).agency_identity(code)
+
+
 def find_agency(code: str, plugins: Sequence[object] = ()) -> PluginUnderTest:
-    """Find agency ``code`` through the ``onewindow`` entry points (and ``plugins`` not installed yet)."""
+    """Find agency ``code`` through the ``onewindow`` entry points (and ``plugins`` not installed yet).
+
+    A plugin that cannot be loaded, or whose hooks do not fit the contract
+    (a misspelt hook name), is a :class:`KitError` naming it.
+    """
     if not code:
         raise KitError("set the agency code to test, e.g. agency = 'demo'")
-    pm = plugin_manager()
-    for plugin in plugins:
-        if not pm.is_registered(plugin):
-            pm.register(plugin)
+    pm = plugin_manager(extra=plugins, strict=False)
+    failed: dict[str, str] = {}
+    every = hook_results_by_plugin(pm, "onewindow_agencies", config=_EveryAgencyNamed(), refused=[], failed=failed)
+    refusals = [*pm.failed.values(), *failed.values()]
+    if any(f"'{code}'" in why for why in refusals):
+        raise KitError("; ".join(why for why in refusals if f"'{code}'" in why))
     settings = kit_settings(code)
     found = [
         (name, agency)
@@ -108,6 +139,7 @@ def find_agency(code: str, plugins: Sequence[object] = ()) -> PluginUnderTest:
         raise KitError(
             f"no installed plugin registers agency {code!r}: is the package installed (pip install -e .) "
             f"and does its pyproject.toml declare [project.entry-points.onewindow]?"
+            + "".join(f"; {why}" for why in refusals)
         )
     plugin, adapter = found[0]
     try:
@@ -118,7 +150,20 @@ def find_agency(code: str, plugins: Sequence[object] = ()) -> PluginUnderTest:
     specs = [spec for spec in sandbox_specs(pm) if spec.agency == code]
     if not specs:
         raise KitError(f"plugin {plugin!r} offers no sandbox for {code!r}: implement onewindow_sandboxes()")
-    return PluginUnderTest(plugin, adapter, specs[0], items, pm)
+    owners = {agency.code: name for name, agencies in every for agency in agencies}
+    return PluginUnderTest(plugin, adapter, specs[0], items, pm, owners, (*items, *_others_items(every, code)))
+
+
+def _others_items(every: list[tuple[str, Any]], code: str) -> list[Item]:
+    """Every other installed agency's items (a catalogue that does not load is its own plugin's business)."""
+    items: list[Item] = []
+    for name, agencies in every:
+        for agency in agencies:
+            if getattr(agency, "code", code) == code:
+                continue
+            with contextlib.suppress(CatalogueError, OSError, AttributeError, TypeError):
+                items += load_items(agency.catalogue, plugin=name, agency=agency.code)
+    return items
 
 
 @contextlib.contextmanager
@@ -141,9 +186,15 @@ class AgencyHarness:
     """A running sandbox of one agency and an extranet client configured for it.
 
     ``options`` change the sandbox's declared options (``SandboxSpec.options``),
-    ``agency_settings`` the gateway's settings for the agency (for example
-    ``total_timeout_s``). One attempt per call by default: what the adapter
-    makes of one answer is the contract; retrying is the core's job.
+    ``agency_options`` and ``agency_secrets`` the agency's own (``call.options``,
+    ``call.secrets``, over the sandbox's demo ones), ``agency_settings`` the
+    gateway's other settings for the agency (for example ``total_timeout_s``).
+    One attempt per call by default: what the adapter makes of one answer is
+    the contract; retrying is the core's job. Every call is timed as the
+    gateway times it: :attr:`holds` lists those that held the event loop
+    ``block_threshold_s`` or longer. A :class:`Pending` is polled after its
+    ``poll_after``, as the gateway polls it (``max_poll_interval_s`` polls
+    sooner, for a plugin's own tests).
     """
 
     def __init__(
@@ -153,11 +204,19 @@ class AgencyHarness:
         options: Mapping[str, Any] | None = None,
         knobs: FaultKnobs | None = None,
         max_settle_s: float = 15.0,
-        max_poll_interval_s: float = 1.0,
+        max_poll_interval_s: float | None = None,
+        agency_options: Mapping[str, Any] | None = None,
+        agency_secrets: Mapping[str, str] | None = None,
+        block_threshold_s: float = DEFAULT_BLOCK_THRESHOLD_S,
         **agency_settings: Any,
     ) -> None:
         self.target = target
         self.options = dict(options or {})
+        self.agency_options = dict(agency_options or {})
+        self.agency_secrets = dict(agency_secrets or {})
+        self.watch = PluginWatch(block_threshold_s)
+        self.holds: list[LoopHold] = []
+        self.watch.on_hold.append(self.holds.append)
         self._knobs = knobs
         self.max_settle_s = max_settle_s
         self.max_poll_interval_s = max_poll_interval_s
@@ -183,12 +242,24 @@ class AgencyHarness:
         return self.sandbox.ledger
 
     async def __aenter__(self) -> AgencyHarness:
-        self.sandbox = await start_sandbox(self.target.spec, knobs=self._knobs, options=self.options)
+        try:
+            self.sandbox = await start_sandbox(self.target.spec, knobs=self._knobs, options=self.options)
+        except Exception as exc:
+            raise KitError(
+                f"plugin {self.target.plugin!r}: the {self.code} sandbox cannot start: {error_detail(exc)}"
+            ) from None
         settings = with_sandbox_config(kit_settings(self.code), [self.target.spec], {self.code: self.sandbox.url})
         agencies = dict(settings.agencies)
-        agencies[self.code] = dataclasses.replace(agencies[self.code], **self.agency_settings)
+        values = dict(self.agency_settings)  # secrets=/options= there replace the sandbox's demo ones whole
+        current = agencies[self.code]
+        agencies[self.code] = dataclasses.replace(
+            current,
+            options={**values.pop("options", current.options), **self.agency_options},
+            secrets={**values.pop("secrets", current.secrets), **self.agency_secrets},
+            **values,
+        )
         self.settings = dataclasses.replace(settings, agencies=agencies)
-        self.extranet = Extranet(self.settings)
+        self.extranet = Extranet(self.settings, watch=self.watch, plugin_of={self.code: self.target.plugin})
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -257,17 +328,21 @@ class AgencyHarness:
         )
 
     async def settle(self, request: IntakeRequest, outcome: Outcome) -> Outcome:
-        """Poll a :class:`Pending` outcome until it is final, as the outbox would (intervals capped)."""
+        """Poll a :class:`Pending` outcome until it is final, each poll after its ``poll_after`` as the outbox does."""
         give_up = time.monotonic() + self.max_settle_s
         polls = 0
         while isinstance(outcome, Pending):
-            if time.monotonic() > give_up:
+            wait = max(outcome.poll_after, 0.01)
+            if self.max_poll_interval_s is not None:
+                wait = min(wait, self.max_poll_interval_s)
+            if time.monotonic() + wait > give_up:
                 raise KitError(
-                    f"{request.item} is still Pending after {polls} poll(s) and {self.max_settle_s:g} s "
-                    f"(ticket {outcome.ticket!r}); give the kit a shorter sandbox delay through "
-                    "sandbox_options, or raise max_settle_s"
+                    f"{request.item} is still Pending after {polls} poll(s), and asks to be polled again in "
+                    f"{outcome.poll_after:g} s, past the kit's max_settle_s ({self.max_settle_s:g} s; ticket "
+                    f"{outcome.ticket!r}): give the kit a shorter sandbox delay through sandbox_options, "
+                    "or raise max_settle_s"
                 )
-            await asyncio.sleep(min(max(outcome.poll_after, 0.01), self.max_poll_interval_s))
+            await asyncio.sleep(wait)
             outcome = await self.poll(outcome.ticket, request)
             polls += 1
         return outcome

@@ -18,8 +18,10 @@ how to read its failure.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 import pytest
@@ -38,6 +40,7 @@ from gateway.contract import (
     Reason,
     Rejected,
 )
+from gateway.errors import PluginFault
 from gateway.personal_data.identifiers import credit_code_problem, phone_problem, resident_id_problem
 from gateway.testing.harness import AgencyHarness, KitError, PluginUnderTest, captured_logs, find_agency
 from gateway.testing.samples import ORGANISATION, PERSON, SAMPLE_PHONE, SampleError, envelope_for, intake_for
@@ -56,6 +59,10 @@ class AgencyContract:
     plugins: ClassVar[Sequence[object]] = ()
     #: Sandbox options for the kit (``SandboxSpec.options``), e.g. a short decision delay.
     sandbox_options: ClassVar[Mapping[str, Any]] = {}
+    #: The agency's own options for the kit (``call.options``, over the sandbox's demo configuration).
+    agency_options: ClassVar[Mapping[str, Any]] = {}
+    #: A hook or adapter call holding the event loop this long fails the plugin (the gateway's default).
+    block_threshold_s: ClassVar[float] = 0.1
     #: The per-attempt timeout in the stall test: the adapter must give up by then.
     stall_timeout_s: ClassVar[float] = 0.5
     #: How long a Pending outcome may take to become final, polled at most every second.
@@ -74,7 +81,12 @@ class AgencyContract:
     def harness(self, **agency_settings: Any) -> AgencyHarness:
         """A fresh sandbox and extranet for one test."""
         return AgencyHarness(
-            self.target(), options=self.sandbox_options, max_settle_s=self.max_settle_s, **agency_settings
+            self.target(),
+            options=self.sandbox_options,
+            agency_options=self.agency_options,
+            max_settle_s=self.max_settle_s,
+            block_threshold_s=self.block_threshold_s,
+            **agency_settings,
         )
 
     def run(self, scenario: Callable[[AgencyHarness], Awaitable[T]], **agency_settings: Any) -> T:
@@ -242,6 +254,66 @@ class AgencyContract:
             "phone patterns and name fields (name=...), not a name inside free text"
         )
 
+    def test_validate_answers_a_list_and_leaves_other_agencies_items_alone(self) -> None:
+        """``onewindow_validate`` returns a list of Problem for every item, and none for other agencies' items."""
+        target = self.target()
+
+        async def faults() -> list[str]:
+            guard, found = target.guard(), []
+            for item in target.installed_items:
+                try:
+                    request = intake_for(item, envelope_for(item), "kit-validate")
+                    await guard.validate_by(target.plugin, item, request)
+                except SampleError:
+                    continue  # another plugin's samples are its own business
+                except PluginFault as fault:
+                    found.append(str(fault))
+            return found
+
+        found = asyncio.run(faults())
+        assert not found, (
+            "the gateway answers these 502 plugin-failed (its own items) or ignores them (other agencies' items):\n  "
+            + "\n  ".join(sorted(set(found)))
+        )
+
+    def test_no_hook_or_call_holds_the_event_loop(self) -> None:
+        """Every hook and adapter call -- start-up, validate on every installed item, submit, poll, health,
+        request_finished, shutdown -- gives the event loop back within ``block_threshold_s``."""
+        target = self.target()
+
+        async def scenario(kit: AgencyHarness) -> list[str]:
+            assert kit.settings is not None
+            guard, gateway = target.guard(kit.watch), KitGateway(kit.settings)
+            await _quietly(guard.each("onewindow_startup", stop_on_fault=False, only=target.plugin, gateway=gateway))
+            for item in target.installed_items:
+                with contextlib.suppress(SampleError, PluginFault):
+                    await guard.validate_by(target.plugin, item, intake_for(item, envelope_for(item), "kit-loop"))
+            for item in target.items:
+                request = kit.request(item)
+                outcome = await _quietly(kit.run(request))
+                await _quietly(
+                    guard.each(
+                        "onewindow_request_finished",
+                        stop_on_fault=False,
+                        only=target.plugin,
+                        item=item,
+                        request_id=request.request_id,
+                        status="completed" if isinstance(outcome, Completed) else "rejected",
+                        outcome=outcome if isinstance(outcome, Completed | Rejected) else None,
+                    )
+                )
+            await _quietly(kit.health())
+            gateway.stopping = True
+            await _quietly(guard.each("onewindow_shutdown", stop_on_fault=False, only=target.plugin, gateway=gateway))
+            return [str(hold) for hold in kit.holds]
+
+        holds = self.run(scenario)
+        assert not holds, (
+            "these calls held the event loop, stalling every other request the gateway serves meanwhile: "
+            + "; ".join(holds)
+            + ". Await I/O through call.session; move CPU-heavy work to a thread (await asyncio.to_thread(...))"
+        )
+
     def test_health_answers(self) -> None:
         """``health()`` reaches the sandbox and says it is usable."""
         health = self.run(lambda kit: kit.health())
@@ -251,10 +323,26 @@ class AgencyContract:
 
 async def _plugin_problems(target: PluginUnderTest, item: Item, request: IntakeRequest) -> list[Problem]:
     """The plugins' own validation (``onewindow_validate``) of a sample request, as the gateway runs it."""
-    from gateway.agencies.plugin_manager import gather_hook
+    try:
+        return await target.guard().validate(item, request)
+    except PluginFault as fault:  # the gateway answers 502 plugin-failed
+        return [Problem("", "plugin_failed", str(fault), str(fault))]
 
-    found = await gather_hook(target.pm.hook.onewindow_validate, item=item, request=request)
-    return [problem for problems in found for problem in problems or []]
+
+@dataclass
+class KitGateway:
+    """What ``onewindow_startup``/``onewindow_shutdown`` receive under the kit: the contract's ``GatewayView``."""
+
+    settings: Any
+    stopping: bool = False
+
+
+async def _quietly(call: Awaitable[T]) -> T | None:
+    """``call``'s result, or None when it raises: the loop-blocking test is about time, other tests about errors."""
+    try:
+        return await call
+    except Exception:
+        return None
 
 
 async def _failure(kit: AgencyHarness, knobs: dict[str, Any], code: str) -> BaseException | Outcome:

@@ -38,8 +38,22 @@ def check_name(name: str, existing: Iterable[str]) -> None:
         raise ScaffoldError(f"agency {name!r} already exists (an installed plugin registers it); choose another name")
 
 
-def placeholders(name: str) -> dict[str, str]:
-    """The values filled into the templates for agency ``name``."""
+PORTS = range(9200, 9900)  # new plugins' sandboxes: away from the built-in ones (9101-9105)
+
+
+def sandbox_port(name: str, taken: Iterable[int] = ()) -> int:
+    """The sandbox port of a new agency ``name``: fixed by its name, moved on past ports installed sandboxes use."""
+    busy = set(taken)
+    start = int(hashlib.sha256(name.encode()).hexdigest(), 16) % len(PORTS)
+    for step in range(len(PORTS)):
+        port = PORTS[(start + step) % len(PORTS)]
+        if port not in busy:
+            return port
+    raise ScaffoldError(f"every sandbox port {PORTS.start}-{PORTS.stop - 1} is taken by an installed plugin")
+
+
+def placeholders(name: str, taken_ports: Iterable[int] = ()) -> dict[str, str]:
+    """The values filled into the templates for agency ``name`` (``taken_ports``: installed sandboxes' ports)."""
     camel = "".join(part.capitalize() for part in name.split("_"))
     major, minor = (int(part) for part in __version__.split(".")[:2])
     return {
@@ -49,8 +63,7 @@ def placeholders(name: str) -> dict[str, str]:
         "name_upper": name.upper(),
         "class_name": f"{camel}Agency",
         "test_class": f"Test{camel}Contract",
-        # a port of its own, away from the built-in sandboxes (9101-9105)
-        "port": str(9200 + int(hashlib.sha256(name.encode()).hexdigest(), 16) % 700),
+        "port": str(sandbox_port(name, taken_ports)),
         "onewindow_requirement": f"onewindow>={major}.{minor},<{major}.{minor + 1}",
     }
 
@@ -63,12 +76,14 @@ def _templates(root: Traversable, prefix: tuple[str, ...] = ()) -> Iterator[tupl
             yield (*prefix, entry.name.removesuffix(TEMPLATE_SUFFIX)), entry
 
 
-def scaffold(name: str, directory: Path, *, existing: Iterable[str] = ()) -> list[Path]:
+def scaffold(
+    name: str, directory: Path, *, existing: Iterable[str] = (), taken_ports: Iterable[int] = ()
+) -> list[Path]:
     """Write the plugin package for agency ``name`` into ``directory`` (new or empty); the files written."""
     check_name(name, existing)
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise ScaffoldError(f"{directory} is not an empty directory; choose another with --dir")
-    values = placeholders(name)
+    values = placeholders(name, taken_ports)
     written = []
     for parts, template in _templates(resources.files("gateway.cli.new_plugin") / "templates"):
         relative = [values["package"] if part == PACKAGE_DIR else part for part in parts]
