@@ -23,13 +23,17 @@ from gateway.agencies.sandboxes import with_sandboxes
 from gateway.audit.log import AuditLog, AuditSink
 from gateway.audit.registry_acts import RegistryActFeed
 from gateway.audit.setup import open_audit_log
+from gateway.callers.api_keys import ApiKeyMethod
+from gateway.callers.authenticator import Authenticator, CallerAuthenticator
+from gateway.callers.keys import KeyRing, district_passphrase
+from gateway.callers.model import Caller, callers_by_id
+from gateway.callers.signatures import SignatureMethod
 from gateway.config import SAMPLE_SOURCE, Settings, load_settings, read_metrics_token
 from gateway.contract import GatewayConfig, GatewayView
 from gateway.delivery.callbacks import CallbackSender
 from gateway.delivery.delivery import Delivery
 from gateway.delivery.outbox import OutboxWorker
 from gateway.errors import ConfigError, PluginError, PluginFault, StartupError, StoreError
-from gateway.intake.callers import ApiKeyAuthenticator, Authenticator
 from gateway.intake.router import Router, instance_name
 from gateway.observability.events import Events, LogSink
 from gateway.observability.logs import get_logger
@@ -137,7 +141,9 @@ class Gateway:
         self.store = make_store(self.settings.store_url)
         self.extranet = Extranet(self.settings, plugin_of=self.registry.plugin_of)
         self.events = Events(LogSink())
-        self.authenticator = ApiKeyAuthenticator(self.settings.callers, self.settings)
+        self.callers: dict[str, Caller] = callers_by_id(self.settings.callers, self.settings)
+        self.caller_keys = KeyRing(self.store, lambda: district_passphrase(self.settings))
+        self.authenticator = self._authenticator()
         self._sealer = checked.sealer
         self.delivery = Delivery(
             settings=self.settings,
@@ -275,7 +281,8 @@ class Gateway:
         raw = {**self.settings.raw, "callers": fresh.raw.get("callers", []), "offices": fresh.raw.get("offices", [])}
         updated = dataclasses.replace(self.settings, callers=fresh.callers, offices=fresh.offices, raw=raw)
         self.settings = updated
-        self.authenticator = ApiKeyAuthenticator(updated.callers, updated)
+        self.callers = callers_by_id(updated.callers, updated)
+        self.authenticator = self._authenticator()
         self.router.settings = updated
         self.delivery.settings = self.delivery.transitions.settings = updated
         self.callbacks.secrets = {c.id: c.callback_secret for c in updated.callers}
@@ -284,6 +291,12 @@ class Gateway:
             "configuration.reloaded", source=updated.source, callers=len(updated.callers), offices=len(updated.offices)
         )
         return restart
+
+    def _authenticator(self) -> Authenticator:
+        """The methods callers prove who they are by, in the order they are looked for (docs/api.md)."""
+        signature = SignatureMethod(self.caller_keys, self.store, self.settings.authentication, lambda: self.callers)
+        api_key = ApiKeyMethod(self.settings.callers, self.settings)
+        return CallerAuthenticator([signature, api_key], events=self.events)
 
     async def _shutdown_hook(self) -> None:
         await self.delivery.guard.each("onewindow_shutdown", stop_on_fault=False, gateway=self)

@@ -71,7 +71,50 @@ UNAUTHENTICATED = _t(
     401,
     "Unauthenticated",
     "身份认证失败",
-    "No API key was sent, or the key is not one the gateway knows.",
+    "No credentials were sent (a signature or, where the district allows it, an API key), the API key is not one "
+    "the gateway knows, or the caller may not use this way of authenticating (its `methods`).",
+)
+SIGNATURE_INVALID = _t(
+    "signature-invalid",
+    401,
+    "Bad signature",
+    "签名无效",
+    "The request's HTTP Message Signature (RFC 9421) does not verify: the Signature or Signature-Input header is "
+    "malformed, the keyid names no key in use (unknown or retired), the alg is not the key's, or the signature "
+    "does not match the signature base the gateway rebuilt from the request (docs/api.md shows one byte for byte).",
+)
+SIGNATURE_COMPONENTS_MISSING = _t(
+    "signature-components-missing",
+    401,
+    "Signature covers too little",
+    "签名覆盖的内容不全",
+    "The signature must cover `@method`, `@target-uri` (or `@path` and `@authority`) and `content-digest`, and "
+    "carry the `created`, `nonce` and `keyid` parameters; `missing` lists what it lacks.",
+)
+SIGNATURE_EXPIRED = _t(
+    "signature-created-out-of-range",
+    401,
+    "Signature too old or from the future",
+    "签名时间超出允许范围",
+    "The signature's `created` time is further from the gateway's clock than [authentication] max_skew_seconds "
+    "allows: sign each request when it is sent, and keep the clock synchronised (NTP).",
+)
+SIGNATURE_REPLAYED = _t(
+    "signature-replayed",
+    401,
+    "Replayed request",
+    "重复提交的签名请求",
+    "A request with this signature's `nonce` was already accepted (by this or another gateway of the district): "
+    "every request needs a fresh random nonce. To retry a request, sign it again with a new nonce and the same "
+    "Idempotency-Key.",
+)
+CONTENT_DIGEST_MISMATCH = _t(
+    "content-digest-mismatch",
+    401,
+    "Body does not match its digest",
+    "请求内容与摘要不符",
+    "The body is not the one the signed Content-Digest (RFC 9530, sha-256) describes, or the Content-Digest field "
+    "is malformed: the body was changed on the way, or the digest was taken of other bytes than those sent.",
 )
 FORBIDDEN = _t(
     "forbidden",

@@ -60,6 +60,7 @@ def write_config(path: Path, *, store_url: str, district: tuple[Path, Path], **s
         "pki": {"dir": str(district[0]), "passphrase_file": str(district[1])},
         "logging": {"level": "warning", "format": "json"},
         "sandboxes": {"start": False},
+        "authentication": dict(sample["authentication"]),  # the sample callers use their API keys
     }
     for name, values in sections.items():
         if name != "agencies":

@@ -129,7 +129,7 @@ def test_an_internationalised_host_is_compared_by_its_idna_form() -> None:
 
 
 CALLER = (
-    '[[offices]]\ncode = "370303105000"\nname = "x"\nlevel = "town"\n'
+    '[authentication]\nallow_api_key = true\n[[offices]]\ncode = "370303105000"\nname = "x"\nlevel = "town"\n'
     '[[callers]]\nid = "w"\noffice = "370303105000"\nchannel = "window"\nitems = ["*"]\n'
     'api_key_sha256 = "' + "0" * 64 + '"\ncallback_secret = "s"\n'
 )

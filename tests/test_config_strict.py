@@ -19,7 +19,11 @@ from gateway.config.environment import setting_path
 
 ROOT = Path(__file__).resolve().parents[1]
 DIGEST = "d9b1f52411c832add3241f2dfe95de24d68138b017aa1c553d924419adde6c03"
-OFFICE = '[[offices]]\ncode = "370399100000"\nname = "示范镇便民服务中心"\nlevel = "town"\n'
+# A district that still lets these callers use their API keys (new districts do not: test_caller_keys.py).
+OFFICE = (
+    '[authentication]\nallow_api_key = true\n[[offices]]\ncode = "370399100000"\nname = "示范镇便民服务中心"\n'
+    'level = "town"\n'
+)
 
 
 def refusal(tmp_path: Path, text: str, environ: dict[str, str] | None = None) -> str:

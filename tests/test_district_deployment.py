@@ -12,7 +12,6 @@ anywhere the gateway writes into the sealed result.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import re
 from pathlib import Path
@@ -24,6 +23,7 @@ import pytest
 from gateway.agencies.installed import load_registry
 from gateway.agencies.plugin_manager import plugin_manager
 from gateway.agencies.sandboxes import sandbox_specs
+from gateway.callers.signing_client import SigningKey, read_key_file, sign
 from gateway.config import load_settings
 from gateway.testing.samples import envelope_for
 from tests.procs import Process, run_cli
@@ -31,8 +31,6 @@ from tests.procs import Process, run_cli
 ZHANGDIAN = ("张店", "Zhangdian", "淄博", "Zibo", "370303")
 PERSON = {"kind": "person", "id_number": "370399199203154126", "name": "周文静"}  # born in 示范区 (sample data)
 TOWN, VILLAGE = "370399100000", "370399100201"
-WINDOW_KEY = "shifan-town-window-key-2025"
-STATION_KEY = "shifan-village-station-key-2025"
 # 示范区's agencies, as its configuration names them. SAMPLE DATA: invented names and credit codes.
 AGENCIES: dict[str, dict[str, str]] = {
     "tax": {
@@ -116,13 +114,11 @@ def district_configuration(workdir: Path, pki: Path, passphrase: Path, sandboxes
         f'office = "{TOWN}"',
         'channel = "window"',
         'items = ["*"]',
-        f'api_key_sha256 = "{hashlib.sha256(WINDOW_KEY.encode()).hexdigest()}"',
         "[[callers]]",
         'id = "qianjin-station"',
         f'office = "{VILLAGE}"',
         'channel = "village_station"',
         'items = ["tax.payment-record", "social_security.*", "medical.contribution-record"]',
-        f'api_key_sha256 = "{hashlib.sha256(STATION_KEY.encode()).hexdigest()}"',
     ]
     demo = {spec.agency: spec.config for spec in sandbox_specs(plugin_manager())}
     for code, names in AGENCIES.items():
@@ -165,16 +161,20 @@ async def start_sandboxes(workdir: Path) -> tuple[Process, dict[str, str]]:
     return process, urls
 
 
-async def settled(session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {WINDOW_KEY}", "Idempotency-Key": f"shifan-{body['item']}"}
-    async with session.post(f"{url}/v1/requests", json=body, headers=headers) as response:
+async def settled(session: aiohttp.ClientSession, url: str, body: dict[str, Any], key: SigningKey) -> dict[str, Any]:
+    """Submit ``body`` signed with the window's key (a new district takes no API keys), and follow it."""
+    data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    headers = {"Content-Type": "application/json", "Idempotency-Key": f"shifan-{body['item']}"}
+    headers |= sign("POST", f"{url}/v1/requests", data, key)
+    async with session.post(f"{url}/v1/requests", data=data, headers=headers) as response:
         view = await response.json()
         assert response.status in (201, 202), view
     for _ in range(200):
         if view["status"] not in ("accepted", "pending", "deferred"):
             return view
         await asyncio.sleep(0.05)
-        async with session.get(f"{url}/v1/requests/{view['id']}", headers=headers) as response:
+        path = f"{url}/v1/requests/{view['id']}"
+        async with session.get(path, headers=sign("GET", path, b"", key)) as response:
             view = await response.json()
     raise AssertionError(f"{body['item']} did not finish: {view}")
 
@@ -199,6 +199,20 @@ async def test_a_district_deployed_from_the_docs_seals_results_naming_its_own_ag
         out = await gateway.wait_for_output("District root certificate sha256: ")
         url = re.search(r"serving on (http://\S+) ", out).group(1)  # type: ignore[union-attr]
         root = re.search(r"District root certificate sha256: ([0-9a-f]{64})", out).group(1)  # type: ignore[union-attr]
+        key_file = tmp_path / "shifan-window.key.json"  # the window's signing key, as docs/operations.md gives one
+        added = await cli(
+            "caller",
+            "add-key",
+            "shifan-window",
+            "--alg",
+            "hmac-sha256",
+            "--out",
+            str(key_file),
+            "--config",
+            str(config),
+        )
+        assert "key id: shifan-window." in added
+        key = read_key_file(key_file)
         settings = load_settings(config, environ={})
         catalogue = load_registry(plugin_manager(), settings).catalogue
         async with aiohttp.ClientSession() as session:
@@ -206,7 +220,7 @@ async def test_a_district_deployed_from_the_docs_seals_results_naming_its_own_ag
                 item = catalogue.get(code)
                 assert item is not None
                 body = envelope_for(item, applicant=PERSON, office=TOWN)
-                view = await settled(session, url, body)
+                view = await settled(session, url, body, key)
                 assert view["status"] == "completed", view
                 await check_sealed_result(view["result"], item.agency, tmp_path, pki, root)
     finally:

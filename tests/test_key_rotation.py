@@ -146,7 +146,7 @@ async def test_a_reload_takes_the_callers_and_refuses_a_wrong_file_whole(start_g
             "[[offices]]\n" + "\n".join(f"{k} = {_value(v)}" for k, v in o.items()) + "\n" for o in sample["offices"]
         )
         body += "".join("[[callers]]\n" + "\n".join(f"{k} = {_value(v)}" for k, v in r.items()) + "\n" for r in rows)
-        path.write_text(extra + body, encoding="utf-8")
+        path.write_text("[authentication]\nallow_api_key = true\n" + extra + body, encoding="utf-8")
 
     gw.gateway.settings = dataclasses.replace(gw.gateway.settings, source=str(path))
     callers[0]["api_key_sha256"] = [callers[0]["api_key_sha256"], _digest(NEW_KEY)]

@@ -82,7 +82,7 @@ def test_read_office_requests_is_off_unless_configured_and_a_misspelling_is_refu
     assert {c.id for c in settings.callers if c.read_office_requests} == {"fangzhen-window"}
     path = tmp_path / "district.toml"
     path.write_text(
-        '[[offices]]\ncode = "370303105000"\nname = "x"\nlevel = "town"\n'
+        '[authentication]\nallow_api_key = true\n[[offices]]\ncode = "370303105000"\nname = "x"\nlevel = "town"\n'
         '[[callers]]\nid = "w"\noffice = "370303105000"\nchannel = "window"\nitems = ["*"]\n'
         'api_key_sha256 = "' + "0" * 64 + '"\nread_office_request = true\n',
         encoding="utf-8",

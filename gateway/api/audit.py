@@ -187,7 +187,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": {
             "operationId": "getAuditProof",
             "summary": "The sealed result with seal.audit_proof: its inclusion proof in the signed audit log",
-            "security": [{"apiKey": []}],
+            "security": [{"httpSignature": []}, {"apiKey": []}],
             "parameters": [{"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": {
                 "200": {
@@ -199,7 +199,9 @@ OPENAPI_PATHS: dict[str, Any] = {
                     "headers": {"Retry-After": {"schema": {"type": "integer"}}},
                     "content": {"application/json": {"schema": _AWAITING}},
                 },
-                "401": openapi_problem("Missing or unknown API key"),
+                "401": openapi_problem(
+                    "Not authenticated: no credentials, or a signature or API key refused (docs/api.md)"
+                ),
                 "404": openapi_problem("No such request visible to this caller"),
                 "409": openapi_problem("The request has no sealed result"),
                 "503": openapi_problem(

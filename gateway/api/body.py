@@ -102,15 +102,24 @@ async def read_limited(request: web.Request, limit: int) -> bytes:
         ) from None
 
 
-async def read_json_object(request: web.Request, limit: int) -> dict[str, Any]:
-    """The body as an I-JSON object; 415 for other media types, 400 for anything but strict JSON."""
+def require_json(request: web.Request) -> None:
+    """415 unless the body (if any) is declared ``application/json``."""
     if request.content_type not in ("application/json", "application/problem+json") and request.body_exists:
         raise ProblemError(
             UNSUPPORTED_MEDIA_TYPE,
             f"Expected application/json, got {request.content_type[:60]}.",
             "请以 application/json 格式提交。",
         )
-    raw = await read_limited(request, limit)
+
+
+async def read_json_object(request: web.Request, limit: int) -> dict[str, Any]:
+    """The body as an I-JSON object; 415 for other media types, 400 for anything but strict JSON."""
+    require_json(request)
+    return parse_json_object(request, await read_limited(request, limit))
+
+
+def parse_json_object(request: web.Request, raw: bytes) -> dict[str, Any]:
+    """``raw`` (the body, already read within its limits) as an I-JSON object; 400 for anything but strict JSON."""
     limits = _limits(request)
     try:
         body = ijson.loads(raw, max_depth=limits.max_json_depth, max_members=limits.max_json_members)

@@ -20,7 +20,7 @@ from gateway.catalogue.items import FILTERS
 from gateway.problems import NOT_FOUND, ProblemError, problem_type, problem_types
 
 _PROBLEM = {"application/problem+json": {"schema": ref("Problem")}}
-_AUTH: list[dict[str, list[str]]] = [{"apiKey": []}]
+_AUTH: list[dict[str, list[str]]] = [{"httpSignature": []}, {"apiKey": []}]
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -78,7 +78,9 @@ def _paths(examples: dict[str, Any]) -> dict[str, Any]:
                         "Not I-JSON (a duplicate member name, a lone surrogate), over server.max_json_depth or "
                         "server.max_json_members, or an unreadable request head"
                     ),
-                    "401": openapi_problem("Missing or unknown API key"),
+                    "401": openapi_problem(
+                        "Not authenticated: no credentials, or a signature or API key refused (docs/api.md)"
+                    ),
                     "403": openapi_problem("This caller, office or channel may not request the item"),
                     "404": openapi_problem("Unknown item"),
                     "408": openapi_problem("The body did not arrive within server.body_timeout_s"),
@@ -107,7 +109,9 @@ def _paths(examples: dict[str, Any]) -> dict[str, Any]:
                 "parameters": [{"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {
                     "200": _json(ref("RequestResource"), "The request"),
-                    "401": openapi_problem("Missing or unknown API key"),
+                    "401": openapi_problem(
+                        "Not authenticated: no credentials, or a signature or API key refused (docs/api.md)"
+                    ),
                     "404": openapi_problem("No such request visible to this caller"),
                 },
             }
@@ -210,11 +214,19 @@ def openapi_document(
         "components": {
             "schemas": {**component_schemas(), **(envelopes or {}), **(extra_schemas or {})},
             "securitySchemes": {
+                "httpSignature": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Signature",
+                    "description": "HTTP Message Signatures (RFC 9421) over @method, @target-uri and content-digest "
+                    "(RFC 9530), with created, nonce and keyid: Signature-Input, Signature and Content-Digest headers "
+                    "(docs/api.md, Authentication).",
+                },
                 "apiKey": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "The caller's API key as a bearer token (or in X-Api-Key).",
-                }
+                    "description": "The API key as a bearer token (or X-Api-Key), where the district allows it.",
+                },
             },
         },
     }

@@ -63,7 +63,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "seal drawn as the stamp and a QR code to the verification page; signed by the same seal as a PAdES "
             "signature (B-B, or B-T when a time-stamping authority is configured) with the seal certificate and the "
             "district root embedded. Each call signs afresh; the pages are the same for the same result.",
-            "security": [{"apiKey": []}],
+            "security": [{"httpSignature": []}, {"apiKey": []}],
             "parameters": [{"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": {
                 "200": {
@@ -76,7 +76,9 @@ OPENAPI_PATHS: dict[str, Any] = {
                     },
                     "content": {PDF_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
                 },
-                "401": openapi_problem("Missing or unknown API key"),
+                "401": openapi_problem(
+                    "Not authenticated: no credentials, or a signature or API key refused (docs/api.md)"
+                ),
                 "404": openapi_problem("No such request visible to this caller"),
                 "409": openapi_problem("The request has no sealed result (yet)"),
                 "503": openapi_problem(

@@ -11,10 +11,10 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api.body import read_json_object
+from gateway.api.body import parse_json_object, read_limited, require_json
 from gateway.api.keys import GATEWAY
 from gateway.api.openapi import openapi_problem
-from gateway.api.requests import visible_record
+from gateway.api.requests import record_visible_to, visible_record
 from gateway.api.responses import json_response
 from gateway.problems import NOT_FOUND, ProblemError
 from gateway.ratings.book import RatingBook
@@ -25,9 +25,11 @@ from gateway.ratings.rating import rate_request
 async def post_rating(request: web.Request) -> web.Response:
     """Rate a finished request: 201 with the rating (and the follow-up a bad one opens)."""
     gateway = request.app[GATEWAY]
-    record = await visible_record(request)
-    caller = gateway.authenticator.authenticate(request)
-    body = await read_json_object(request, gateway.settings.max_body_bytes)
+    require_json(request)
+    raw = await read_limited(request, gateway.settings.max_body_bytes)  # a signature covers the body's digest
+    caller = await gateway.authenticator.authenticate(request, raw)  # once: a signed request's nonce is used up
+    record = await record_visible_to(request, caller)
+    body = parse_json_object(request, raw)
     rating = await rate_request(RatingBook(gateway.store), gateway.events, caller, record, body)
     location = f"/v1/requests/{record.id}/rating"
     return json_response(201, rating.view(), {"Location": location})

@@ -6,10 +6,11 @@ import re
 
 from aiohttp import web
 
-from gateway.api.body import read_json_object
+from gateway.api.body import parse_json_object, read_limited, require_json
 from gateway.api.keys import GATEWAY
 from gateway.api.middleware import REQUEST_ID
 from gateway.api.responses import json_response
+from gateway.callers.model import Caller
 from gateway.delivery.results import request_view
 from gateway.intake.callers import may_read
 from gateway.intake.refusals import keep_refusal
@@ -20,12 +21,15 @@ from gateway.store import RequestRecord
 
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # 1-255 visible ASCII characters
 _IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+READ_BODY_LIMIT = 4096  # a GET has no body to speak of; its (empty) digest is signed all the same
 
 
 async def post_request(request: web.Request) -> web.Response:
     """Accept one request for any catalogue item."""
     gateway = request.app[GATEWAY]
-    caller = gateway.authenticator.authenticate(request)
+    require_json(request)
+    raw = await read_limited(request, gateway.settings.max_body_bytes)  # a signature covers the body's digest
+    caller = await gateway.authenticator.authenticate(request, raw)
     key = request.headers.get("Idempotency-Key")
     if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
         raise ProblemError(
@@ -33,7 +37,7 @@ async def post_request(request: web.Request) -> web.Response:
             "Idempotency-Key must be 1-255 visible ASCII characters.",
             "Idempotency-Key 应为 1 至 255 个可见 ASCII 字符。",
         )
-    body = await read_json_object(request, gateway.settings.max_body_bytes)
+    body = parse_json_object(request, raw)
     with sensitive(personal_values(body)):  # masked in every log line and audit entry of this request, any field
         try:
             answer = await gateway.router.submit(caller, body, request_id=request[REQUEST_ID], idempotency_key=key)
@@ -55,7 +59,13 @@ async def visible_record(request: web.Request) -> RequestRecord:
     an id it guessed or overheard is a real request.
     """
     gateway = request.app[GATEWAY]
-    caller = gateway.authenticator.authenticate(request)
+    caller = await gateway.authenticator.authenticate(request, await read_limited(request, READ_BODY_LIMIT))
+    return await record_visible_to(request, caller)
+
+
+async def record_visible_to(request: web.Request, caller: Caller) -> RequestRecord:
+    """The request named in the path if ``caller`` (authenticated already, with the body) may read it; else 404."""
+    gateway = request.app[GATEWAY]
     request_id = request.match_info["request_id"]
     record = await gateway.store.get_request(request_id) if is_ulid(request_id) else None
     if record is None or not may_read(caller, record, gateway.registry.catalogue):

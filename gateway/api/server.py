@@ -18,19 +18,22 @@ import json
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import TextIO
 
 from aiohttp import web
 
 from gateway.api.app import create_app
 from gateway.api.guard import make_runner
-from gateway.config import Settings
+from gateway.callers.sample_key import SAMPLE_CALLER, ensure_sample_key
+from gateway.config import SAMPLE_SOURCE, Settings
 from gateway.core import Gateway
 from gateway.errors import OperatorError
 from gateway.observability.logs import get_logger
 
 CANCEL_MARGIN_S = 3.0  # after the grace: for cancelled handlers to record their state
 SAMPLE_CALLER_KEY = "sample-fangzhen-window-key"
+SAMPLE_KEY_FILE = Path("var/caller-keys/fangzhen-window.json")
 SAMPLE_ENVELOPE = {
     "item": "tax.payment-record",
     "applicant": {"kind": "person", "id_number": "370303199001011239", "name": "张伟"},
@@ -47,6 +50,14 @@ def sample_call(url: str) -> str:
     return (
         f"curl -sS -X POST {url}/v1/requests -H 'Authorization: Bearer {SAMPLE_CALLER_KEY}' "
         f"-H 'Content-Type: application/json' -d '{body}'"
+    )
+
+
+def signed_sample_call(url: str) -> str:
+    """The same sample request, signed with the sample window's key (``onewindow call``)."""
+    return (
+        f".venv/bin/onewindow call tax.payment-record --data examples/requests/tax.payment-record.json "
+        f"--caller {SAMPLE_CALLER} --key-file {SAMPLE_KEY_FILE} --url {url}"
     )
 
 
@@ -143,6 +154,9 @@ async def serve(
         print("Agency sandboxes: " + ", ".join(f"{s.spec.agency}={s.url}" for s in gateway.sandboxes), file=out)
         print("Try it:", file=out)
         print(f"$ {sample_call(url)}", file=out, flush=True)
+        if settings.source == SAMPLE_SOURCE and await ensure_sample_key(gateway.store, settings, SAMPLE_KEY_FILE):
+            print("Or signed (RFC 9421) with the window's sample key, as intake systems do:", file=out)
+            print(f"$ {signed_sample_call(url)}", file=out, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -5,7 +5,8 @@
 * :mod:`~gateway.cli.config` -- ``check-config``, and the configuration every command starts from
 * :mod:`~gateway.cli.migrate` -- ``migrate``: the store's schema, as the role that owns it
 * :mod:`~gateway.cli.catalogue` -- ``catalog list|show``
-* :mod:`~gateway.cli.callers` -- ``caller new-key``
+* :mod:`~gateway.cli.callers` -- ``caller new-key|add-key|list-keys|retire-key``
+* :mod:`~gateway.cli.call` -- ``call ITEM``: sign and send a request as an intake system
 * :mod:`~gateway.cli.outbox` -- ``outbox list|show|retry|dead-letter|drop``
 * :mod:`~gateway.cli.retention` -- ``purge``: personal data of finished requests past the retention period
 * :mod:`~gateway.cli.audit` -- ``audit verify|prove|export|show ...`` against the store

@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         audit,
         audited_seal,
         backup,
+        call,
         callers,
         catalogue,
         config,
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     config.register(sub)
     migrate.register(sub)
     callers.register(sub)
+    call.register(sub)
     sandbox.register(sub)
     new_plugin.register(sub)
     outbox.register(sub)

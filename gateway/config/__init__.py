@@ -10,6 +10,7 @@
 * :mod:`~gateway.config.values` -- reading one checked value of a table
 * :mod:`~gateway.config.outbox` -- the ``[outbox]`` section
 * :mod:`~gateway.config.audit` -- the ``[audit]`` section
+* :mod:`~gateway.config.authentication` -- the ``[authentication]`` section: API keys allowed, clock skew, nonces
 * :mod:`~gateway.config.retention` -- the ``[retention]`` section
 * :mod:`~gateway.config.metrics` -- the ``[metrics]`` section: who may read ``/metrics``
 * :mod:`~gateway.config.witness` -- the ``[witness]`` section: where signed checkpoints are published
@@ -23,6 +24,7 @@ Every other part of the gateway reads its settings from the names below (and
 
 from gateway.config.agencies import IDENTITY_KEYS, AgencySettings
 from gateway.config.audit import AuditSettings
+from gateway.config.authentication import AuthenticationSettings
 from gateway.config.callback_urls import (
     MAX_CALLBACK_URL_LENGTH,
     CallbackPrefix,
@@ -30,7 +32,7 @@ from gateway.config.callback_urls import (
     allowed,
     parse_callback_url,
 )
-from gateway.config.callers import CallerConfig, Office
+from gateway.config.callers import AUTH_METHODS, CallerConfig, Office
 from gateway.config.environment import ENV_PREFIX, NOT_SETTINGS
 from gateway.config.http import HttpLimits
 from gateway.config.metrics import MetricsSettings, read_metrics_token
@@ -43,6 +45,7 @@ from gateway.config.witness import WitnessSettings
 from gateway.errors import ConfigError
 
 __all__ = [
+    "AUTH_METHODS",
     "ENV_PREFIX",
     "IDENTITY_KEYS",
     "MAX_CALLBACK_URL_LENGTH",
@@ -50,6 +53,7 @@ __all__ = [
     "SAMPLE_SOURCE",
     "AgencySettings",
     "AuditSettings",
+    "AuthenticationSettings",
     "CallbackPrefix",
     "CallbackTarget",
     "CallerConfig",

@@ -9,6 +9,12 @@ prefix is parsed the way callback URLs are
 (:mod:`gateway.config.callback_urls`). Whether each ``items`` pattern
 matches an installed item is checked at start-up, once the catalogue is
 loaded (:mod:`gateway.startup`).
+
+``methods`` lists how a caller may prove who it is: ``"signature"`` (RFC 9421
+signed requests, with keys kept in the store: ``onewindow caller add-key``)
+and ``"api_key"`` (a bearer key whose digest is configured here), the latter
+only where ``[authentication] allow_api_key`` is on. Without ``methods``, a
+caller may sign, and use its API key when it has one configured.
 """
 
 from __future__ import annotations
@@ -20,11 +26,14 @@ from typing import Any
 
 from gateway.catalogue.items import CHANNELS, OFFICE_LEVELS
 from gateway.config.callback_urls import CallbackPrefix, parse_callback_prefix
-from gateway.config.values import get_value, refuse_unknown
+from gateway.config.values import get_value, refuse_unknown, shown
 from gateway.errors import ConfigError, UnsafeCallbackUrl
 
 _OFFICE_CODE = re.compile(r"^\d{12}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+#: How a caller may authenticate, as ``methods`` names them (gateway.callers implements each).
+AUTH_METHODS = ("signature", "api_key")
 
 
 @dataclass(frozen=True)
@@ -45,10 +54,11 @@ class CallerConfig:
     office: str
     channel: str
     items: tuple[str, ...]
-    api_key_sha256: tuple[str, ...]  # one digest, or two while a key is being replaced
+    api_key_sha256: tuple[str, ...]  # one digest, or two while a key is being replaced; none without "api_key"
     callback_secret: str = ""
     callback_prefixes: tuple[CallbackPrefix, ...] = ()
     read_office_requests: bool = False  # may read its office's requests for items it may request itself
+    methods: tuple[str, ...] = ("signature",)  # how it may authenticate (AUTH_METHODS)
 
 
 CALLER_KEYS = frozenset(f.name for f in fields(CallerConfig))
@@ -77,8 +87,8 @@ def parse_offices(rows: Any) -> dict[str, Office]:
     return out
 
 
-def parse_callers(rows: Any, offices: Mapping[str, Office]) -> tuple[CallerConfig, ...]:
-    """``[[callers]]``, each checked against the declared offices."""
+def parse_callers(rows: Any, offices: Mapping[str, Office], *, allow_api_key: bool = True) -> tuple[CallerConfig, ...]:
+    """``[[callers]]``, each checked against the declared offices and the district's ``allow_api_key``."""
     if not isinstance(rows, list):
         raise ConfigError("callers: must be a list of [[callers]] tables")
     out: list[CallerConfig] = []
@@ -89,7 +99,7 @@ def parse_callers(rows: Any, offices: Mapping[str, Office]) -> tuple[CallerConfi
         if not isinstance(row, Mapping):
             raise ConfigError(f"{where}: must be a table")
         refuse_unknown(row, CALLER_KEYS, where)
-        caller = _caller(row, where, offices)
+        caller = _caller(row, where, offices, allow_api_key)
         if caller.id in seen:
             raise ConfigError(f"{where}.id: caller {caller.id!r} is declared twice (also {seen[caller.id]})")
         for digest in caller.api_key_sha256:
@@ -105,11 +115,30 @@ def parse_callers(rows: Any, offices: Mapping[str, Office]) -> tuple[CallerConfi
     return tuple(out)
 
 
+def _methods(row: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    """``methods``: how the caller may authenticate; by default signing, plus its API key when it has one."""
+    value = row.get("methods")
+    if value is None:
+        return ("signature", "api_key") if row.get("api_key_sha256") is not None else ("signature",)
+    if not isinstance(value, list) or not value or not all(isinstance(m, str) for m in value):
+        raise ConfigError(f"{where}.methods: a non-empty list of {', '.join(AUTH_METHODS)}")
+    for method in value:
+        if method not in AUTH_METHODS:
+            raise ConfigError(f"{where}.methods: {shown(method)} is not one of {', '.join(AUTH_METHODS)}")
+    if len(set(value)) != len(value):
+        raise ConfigError(f"{where}.methods: lists a method twice")
+    if "api_key" in value and row.get("api_key_sha256") is None:
+        raise ConfigError(f"{where}.methods: lists api_key, but the caller has no api_key_sha256")
+    if "api_key" not in value and row.get("api_key_sha256") is not None:
+        raise ConfigError(f"{where}.api_key_sha256: the caller's methods do not include api_key: remove the digest")
+    return tuple(value)
+
+
 def _key_digests(row: Mapping[str, Any], where: str) -> tuple[str, ...]:
-    """``api_key_sha256``: one digest, or a list of two while the caller moves to a new key."""
+    """``api_key_sha256``: one digest, or a list of two while the caller moves to a new key; none for a signer."""
     value = row.get("api_key_sha256")
     if value is None:
-        raise ConfigError(f"{where}.api_key_sha256: is required (see 'onewindow caller new-key')")
+        return ()
     listed = [value] if isinstance(value, str) else value
     if not isinstance(listed, list) or not 1 <= len(listed) <= 2 or not all(isinstance(d, str) for d in listed):
         raise ConfigError(
@@ -123,7 +152,7 @@ def _key_digests(row: Mapping[str, Any], where: str) -> tuple[str, ...]:
     return digests
 
 
-def _caller(row: Mapping[str, Any], where: str, offices: Mapping[str, Office]) -> CallerConfig:
+def _caller(row: Mapping[str, Any], where: str, offices: Mapping[str, Office], allow_api_key: bool) -> CallerConfig:
     caller_id = get_value(row, "id", str, where)
     office = get_value(row, "office", str, where)
     if office not in offices:
@@ -135,6 +164,12 @@ def _caller(row: Mapping[str, Any], where: str, offices: Mapping[str, Office]) -
     if not items or not all(isinstance(p, str) and p for p in items):
         raise ConfigError(f"{where}.items: must be a non-empty list of item codes or patterns")
     digests = _key_digests(row, where)
+    methods = _methods(row, where)
+    if "api_key" in methods and not allow_api_key:
+        raise ConfigError(
+            f"{where}.api_key_sha256: this district does not accept API keys ([authentication] allow_api_key = "
+            "false): give the caller a signing key ('onewindow caller add-key') and remove the digest"
+        )
     return CallerConfig(
         id=caller_id,
         name=get_value(row, "name", str, where, caller_id),
@@ -145,6 +180,7 @@ def _caller(row: Mapping[str, Any], where: str, offices: Mapping[str, Office]) -
         callback_secret=get_value(row, "callback_secret", str, where, ""),
         callback_prefixes=_callback_prefixes(row, where),
         read_office_requests=get_value(row, "read_office_requests", bool, where, False),
+        methods=methods,
     )
 
 

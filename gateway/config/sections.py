@@ -17,6 +17,7 @@ from typing import Any
 
 from gateway.config.agencies import AGENCY_KEYS, FREE_TABLES
 from gateway.config.audit import AuditSettings
+from gateway.config.authentication import AUTHENTICATION_KEYS
 from gateway.config.callers import CALLER_KEYS, OFFICE_KEYS
 from gateway.config.http import HttpLimits
 from gateway.config.metrics import MetricsSettings
@@ -45,6 +46,7 @@ TABLES: Mapping[str, frozenset[str]] = {
     "metrics": frozenset(f.name for f in fields(MetricsSettings)),
     "witness": frozenset(f.name for f in fields(WitnessSettings)),
     "printouts": frozenset(f.name for f in fields(PrintoutSettings)),
+    "authentication": AUTHENTICATION_KEYS,
 }
 #: The arrays of tables (``[[offices]]``, ``[[callers]]``), with the keys of each row.
 ROWS: Mapping[str, frozenset[str]] = {"offices": OFFICE_KEYS, "callers": CALLER_KEYS}

@@ -23,6 +23,7 @@ from typing import Any
 
 from gateway.config.agencies import AgencySettings, parse_agency
 from gateway.config.audit import AuditSettings, parse_audit_settings
+from gateway.config.authentication import AuthenticationSettings, parse_authentication_settings
 from gateway.config.callers import CallerConfig, Office, parse_callers, parse_offices
 from gateway.config.environment import apply_environment
 from gateway.config.http import HttpLimits, parse_http_limits
@@ -78,6 +79,7 @@ class Settings:
     printouts: PrintoutSettings = field(default_factory=PrintoutSettings)
     from_environment: Mapping[str, str] = field(default_factory=dict)  # dotted setting path -> variable
     witness: WitnessSettings = field(default_factory=WitnessSettings)
+    authentication: AuthenticationSettings = field(default_factory=AuthenticationSettings)
 
     def agency(self, code: str) -> AgencySettings:
         """Settings for agency ``code`` (defaults when it is not configured)."""
@@ -161,6 +163,7 @@ def build_settings(
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"logging.level: must be one of {', '.join(LOG_LEVELS)}")
     host = get_value(server, "host", str, "server")
+    authentication: AuthenticationSettings = _section(parse_authentication_settings, data.get("authentication", {}))
     return Settings(
         host=host,
         port=port,
@@ -192,7 +195,7 @@ def build_settings(
         pki_create_sample=get_value(data.get("pki", {}), "create_sample_district", bool, "pki", False),
         outbox=parse_outbox(data.get("outbox", {})),
         offices=offices,
-        callers=parse_callers(data.get("callers", []), offices),
+        callers=parse_callers(data.get("callers", []), offices, allow_api_key=authentication.allow_api_key),
         agencies={code: parse_agency(code, table) for code, table in agencies_raw.items()},
         raw=data,
         source=source,
@@ -203,6 +206,7 @@ def build_settings(
         printouts=_section(parse_printout_settings, data.get("printouts", {})),
         from_environment=dict(from_environment or {}),
         witness=_section(parse_witness_settings, data.get("witness", {}), pki_dir=data.get("pki", {}).get("dir", "")),
+        authentication=authentication,
     )
 
 

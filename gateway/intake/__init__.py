@@ -5,7 +5,7 @@
 * :mod:`~gateway.intake.validation` -- every material checked, every problem reported at once (一次性告知)
 * :mod:`~gateway.intake.item_schema` -- an item's envelope as JSON Schema (2020-12), and its example envelopes
 * :mod:`~gateway.intake.material_schema` -- one material as JSON Schema
-* :mod:`~gateway.intake.callers` -- who is calling (authentication) and what they may do (authorisation)
+* :mod:`~gateway.intake.callers` -- what an authenticated caller may do (who it is: :mod:`gateway.callers`)
 * :mod:`~gateway.intake.request_ids` -- request ids (ULIDs)
 * :mod:`~gateway.intake.lost_keys` -- after a restore, a retried key resumes the request it made under its own id
 * :mod:`~gateway.intake.refusals` -- requests refused with a 422, kept (path:code only) for the district report

@@ -1,108 +1,17 @@
-"""Callers: the intake systems allowed to use the gateway, and how they prove it.
+"""What an authenticated caller may do: request an item, read a request.
 
-Authentication sits behind one seam, :class:`Authenticator`, so signed
-requests or mutual TLS can be added without touching the router. Today's
-implementation checks an API key against the SHA-256 digests in the
-configuration; the gateway never stores a key itself.
+Who is calling is :mod:`gateway.callers`' job; this is authorisation, by
+the caller's office, channel and item patterns, and the item's own rules.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Protocol
-
-from aiohttp import web
-
+from gateway.callers.model import Caller
 from gateway.catalogue.items import Catalogue, Item, matches_any
-from gateway.config import CallbackPrefix, CallbackTarget, CallerConfig, Office, Settings, allowed
-from gateway.problems import FORBIDDEN, UNAUTHENTICATED, ProblemError, echo
+from gateway.problems import FORBIDDEN, ProblemError, echo
 from gateway.store import RequestRecord
 
-
-@dataclass(frozen=True)
-class Caller:
-    """An authenticated intake system, with the office it sits in."""
-
-    id: str
-    name: str
-    office: Office
-    channel: str
-    items: tuple[str, ...]
-    callback_secret: str = ""
-    callback_prefixes: tuple[CallbackPrefix, ...] = ()
-    read_office_requests: bool = False
-
-    def may_call_back(self, target: CallbackTarget) -> bool:
-        """Whether results may be POSTed to ``target``: signed (a secret) and under a configured prefix."""
-        return bool(self.callback_secret) and allowed(target, self.callback_prefixes)
-
-
-def hash_api_key(key: str) -> str:
-    """The digest kept in configuration for an API key."""
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def new_api_key() -> tuple[str, str]:
-    """A fresh random API key and its digest."""
-    key = "ow_" + secrets.token_urlsafe(32)
-    return key, hash_api_key(key)
-
-
-class Authenticator(Protocol):
-    """Turns an HTTP request into a :class:`Caller`, or raises a 401 problem."""
-
-    def authenticate(self, request: web.Request) -> Caller: ...
-
-
-class ApiKeyAuthenticator:
-    """Accepts ``Authorization: Bearer <key>`` or ``X-Api-Key: <key>``."""
-
-    def __init__(self, callers: Iterable[CallerConfig], settings: Settings) -> None:
-        self._by_digest: dict[str, Caller] = {}
-        for c in callers:
-            office = settings.office(c.office)
-            assert office is not None  # checked when the configuration was loaded
-            caller = Caller(
-                c.id,
-                c.name,
-                office,
-                c.channel,
-                c.items,
-                c.callback_secret,
-                c.callback_prefixes,
-                c.read_office_requests,
-            )
-            for digest in c.api_key_sha256:  # two while the caller moves to a new key
-                self._by_digest[digest] = caller
-
-    def authenticate(self, request: web.Request) -> Caller:
-        key = request.headers.get("X-Api-Key")
-        auth = request.headers.get("Authorization", "")
-        if key is None and auth.lower().startswith("bearer "):
-            key = auth[7:].strip()
-        if not key:
-            raise ProblemError(
-                UNAUTHENTICATED,
-                "Send the API key as 'Authorization: Bearer <key>'.",
-                "请在 Authorization 头中以 Bearer 方式提供 API 密钥。",
-                headers={"WWW-Authenticate": 'Bearer realm="onewindow"'},
-            )
-        if not (key.isascii() and key.isprintable()):  # no key is anything else; bytes that are not UTF-8 neither
-            key = ""
-        digest = hash_api_key(key)
-        for known, caller in self._by_digest.items():
-            if hmac.compare_digest(known, digest):
-                return caller
-        raise ProblemError(
-            UNAUTHENTICATED,
-            "The API key is not valid.",
-            "API 密钥无效。",
-            headers={"WWW-Authenticate": 'Bearer realm="onewindow", error="invalid_token"'},
-        )
+__all__ = ["Caller", "authorise", "may_read"]
 
 
 def _refusals(caller: Caller, item: Item, *, office: str, channel: str) -> list[tuple[str, str]]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.intake.callers import Caller
+from gateway.callers.model import Caller
 from gateway.observability.logs import get_logger
 from gateway.problems import VALIDATION_FAILED, ProblemError, echo
 from gateway.store import utcnow

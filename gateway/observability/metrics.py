@@ -145,6 +145,12 @@ class GatewayMetrics:
             ["office", "grade"],
             registry=r,
         )
+        self.authentication_refusals = Counter(
+            "onewindow_authentication_refusals",
+            "Requests refused at authentication, by reason: the problem type (signature-invalid, ...)",
+            ["reason"],
+            registry=r,
+        )
         self.plugin_loop_blocks = Counter(
             "onewindow_plugin_loop_blocks",
             "Plugin calls that held the event loop over [plugins] block_threshold_ms",
@@ -190,6 +196,8 @@ class GatewayMetrics:
             self.redeliveries.labels(item).inc()
         elif kind in CALLBACK_EVENTS:
             self.callbacks.labels(CALLBACK_EVENTS[kind]).inc()
+        elif kind == "authentication.refused":
+            self.authentication_refusals.labels(str(fields.get("reason", ""))).inc()
         elif kind == "idempotency.purged":
             self.keys_purged.inc(int(fields.get("keys", 0)))
         elif kind == "rating.recorded":

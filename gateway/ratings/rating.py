@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.intake.callers import Caller
+from gateway.callers.model import Caller
 from gateway.intake.request_ids import new_ulid
 from gateway.observability.events import Events
 from gateway.observability.logs import personal_values

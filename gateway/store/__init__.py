@@ -19,6 +19,7 @@ from gateway.store.base import (
     RequestRecord,
     RequestStatus,
     Store,
+    StoredCallerKey,
     utcnow,
 )
 
@@ -34,6 +35,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreMissing",
+    "StoredCallerKey",
     "make_store",
     "plain_sql",
     "release_schema_version",

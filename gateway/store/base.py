@@ -148,6 +148,19 @@ class LostKey:
     request_digest: str | None
 
 
+@dataclass(frozen=True)
+class StoredCallerKey:
+    """A caller's request-signing key as the store keeps it: Ed25519 public PEM, or a sealed HMAC secret."""
+
+    key_id: str
+    caller_id: str
+    alg: str  # "hmac-sha256" | "ed25519"
+    public_key: str | None
+    sealed_secret: str | None
+    created_at: datetime
+    retired_at: datetime | None = None
+
+
 class Store(abc.ABC):
     """Durable state of the gateway. Implementations must be safe to share
     between coroutines; the PostgreSQL one also between processes."""
@@ -343,3 +356,29 @@ class Store(abc.ABC):
         Only safe when no other process can be holding one -- SQLite at start-up, where a lease
         still running was left by a crashed predecessor. Returns how many.
         """
+
+    # -- callers' signing keys and the nonces of accepted signatures (gateway.callers) ----------
+
+    @abc.abstractmethod
+    async def add_caller_key(self, key: StoredCallerKey, *, max_active: int) -> bool:
+        """Add ``key`` unless its caller already has ``max_active`` keys not retired (False then); atomic."""
+
+    @abc.abstractmethod
+    async def caller_key(self, key_id: str) -> StoredCallerKey | None:
+        """The key with this id, retired or not."""
+
+    @abc.abstractmethod
+    async def caller_keys(self, caller_id: str | None = None) -> list[StoredCallerKey]:
+        """Every key (of ``caller_id``), oldest first."""
+
+    @abc.abstractmethod
+    async def retire_caller_key(self, caller_id: str, key_id: str, *, now: datetime) -> bool:
+        """Retire ``caller_id``'s key ``key_id``; False when there is no such key not yet retired."""
+
+    @abc.abstractmethod
+    async def remember_nonce(self, key_id: str, nonce: str, *, now: datetime, expires_at: datetime) -> bool:
+        """Record a signature's nonce until ``expires_at``; False when it is already remembered (a replay)."""
+
+    @abc.abstractmethod
+    async def purge_nonces(self, now: datetime) -> int:
+        """Forget the nonces that expired; returns how many."""

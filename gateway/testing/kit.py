@@ -197,7 +197,8 @@ class AgencyContract:
         """An agency that never answers is given up after the configured timeout, as AgencyTimeout."""
         caught = self.run(
             lambda kit: _failure(kit, {"stall_rate": 1.0, "stall_seconds": 60.0}, self._first_item()),
-            total_timeout_s=self.stall_timeout_s,
+            read_timeout_s=self.stall_timeout_s,  # the session's own timeout first: an adapter must not swallow it
+            total_timeout_s=2 * self.stall_timeout_s,
         )
         assert isinstance(caught, AgencyTimeout), (
             f"a stalled agency made the adapter raise {caught!r}; let timeouts propagate (do not catch them)"

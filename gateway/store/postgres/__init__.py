@@ -3,6 +3,7 @@
 * :mod:`~gateway.store.postgres.store` -- :class:`~gateway.store.postgres.store.PostgresStore`
 * :mod:`~gateway.store.postgres.idempotency` -- claiming idempotency keys across processes
 * :mod:`~gateway.store.postgres.retention` -- purging the personal data of finished requests
+* :mod:`~gateway.store.postgres.caller_keys` -- callers' signing keys; nonces shared by every instance
 
 ``__all__`` names the modules other packages may import; the rest are this package's own.
 """

@@ -3,6 +3,7 @@
 * :mod:`~gateway.store.sqlite.store` -- :class:`~gateway.store.sqlite.store.SQLiteStore`
 * :mod:`~gateway.store.sqlite.idempotency` -- claiming and answering idempotency keys
 * :mod:`~gateway.store.sqlite.retention` -- purging the personal data of finished requests
+* :mod:`~gateway.store.sqlite.caller_keys` -- callers' signing keys and the nonces of accepted signatures
 * :mod:`~gateway.store.sqlite.rows` -- rows as Python values (times as ISO-8601 text, JSON as text)
 
 ``__all__`` names the modules other packages may import; the rest are this package's own.

@@ -35,12 +35,13 @@ from gateway.store.base import (
     utcnow,
 )
 from gateway.store.migrations import migrations, statements
+from gateway.store.sqlite.caller_keys import SQLiteCallerKeys
 from gateway.store.sqlite.idempotency import SQLiteIdempotency
 from gateway.store.sqlite.retention import SQLiteRetention
 from gateway.store.sqlite.rows import JSON_COLUMNS, TIME_COLUMNS, dt, entry_of, record_of, ts
 
 
-class SQLiteStore(SQLiteIdempotency, SQLiteRetention, Store):
+class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, Store):
     """Store backed by one SQLite file (``sqlite:///path`` or ``sqlite://:memory:``)."""
 
     backend = "sqlite"
