@@ -220,3 +220,18 @@ async def test_a_rating_targets_a_request_or_a_bundle_never_both(store) -> None:
             assert "check" in str(exc).lower() or "constraint" in str(exc).lower()
         else:
             raise AssertionError("a rating of both (or neither) was stored")
+
+
+async def test_a_signed_rating_is_accepted_and_its_signature_is_checked_once(gw) -> None:
+    from gateway.callers.signing_client import sign
+    from tests.signed import body_of, hmac_key_for
+
+    request_id = await finished_request(gw)
+    key = await hmac_key_for(gw.gateway.store)
+    path = f"/v1/requests/{request_id}/rating"
+    body = body_of({"grade": "satisfied", "tags": ["fast"]})
+    signed = {"Content-Type": "application/json", **sign("POST", str(gw.client.make_url(path)), body, key)}
+    answer = await gw.client.post(path, data=body, headers=signed)
+    assert answer.status == 201, await answer.text()  # one nonce, used once: not refused as a replay
+    replayed = await gw.client.post(path, data=body, headers=signed)
+    assert replayed.status == 401  # the same signature again is a replay, refused before anything is looked at
