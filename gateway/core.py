@@ -24,7 +24,7 @@ from gateway.audit.log import AuditLog, AuditSink
 from gateway.audit.registry_acts import RegistryActFeed
 from gateway.audit.setup import open_audit_log
 from gateway.callers.api_keys import ApiKeyMethod
-from gateway.callers.authenticator import Authenticator, CallerAuthenticator
+from gateway.callers.authenticator import Authenticator, AuthMethod, CallerAuthenticator
 from gateway.callers.keys import KeyRing, district_passphrase
 from gateway.callers.model import Caller, callers_by_id
 from gateway.callers.signatures import SignatureMethod
@@ -35,6 +35,7 @@ from gateway.delivery.delivery import Delivery
 from gateway.delivery.outbox import OutboxWorker
 from gateway.errors import ConfigError, PluginError, PluginFault, StartupError, StoreError
 from gateway.intake.router import Router, instance_name
+from gateway.limits.admission import CallerLimits
 from gateway.observability.events import Events, LogSink
 from gateway.observability.logs import get_logger
 from gateway.observability.metrics import GatewayMetrics
@@ -43,6 +44,8 @@ from gateway.sealing.coverage import Uncovered, check_coverage
 from gateway.sealing.sealer import Sealer
 from gateway.startup import Checked, caller_problems, check_start
 from gateway.store import Store, make_store, release_schema_version
+from gateway.tls.identity import ClientCertificates
+from signing.registry.tls_register import TlsRegister
 
 HEALTH_CACHE_S = 10.0
 
@@ -76,6 +79,8 @@ class Gateway:
         self.extranet: Extranet
         self.events: Events
         self.authenticator: Authenticator
+        self.client_certificates: ClientCertificates | None  # mutual TLS ([server] client_certificates)
+        self.limits: CallerLimits  # per-caller rate and concurrency limits
         self._sealer: Sealer
         self.delivery: Delivery
         self.router: Router
@@ -143,7 +148,11 @@ class Gateway:
         self.events = Events(LogSink())
         self.callers: dict[str, Caller] = callers_by_id(self.settings.callers, self.settings)
         self.caller_keys = KeyRing(self.store, lambda: district_passphrase(self.settings))
+        self.client_certificates = None
+        if self.settings.tls.client_certificates != "off":
+            self.client_certificates = ClientCertificates(self, TlsRegister(self.settings.pki_dir))
         self.authenticator = self._authenticator()
+        self.limits = CallerLimits(self)
         self._sealer = checked.sealer
         self.delivery = Delivery(
             settings=self.settings,
@@ -186,6 +195,7 @@ class Gateway:
         await self.store.open()
         await self._check_schema()
         self._opened.push_async_callback(self.store.close)
+        self._opened.push_async_callback(self.limits.stop)  # before the store closes
         self._opened.push_async_callback(self.extranet.close)
         await self._open_audit(checked)
         try:
@@ -296,7 +306,10 @@ class Gateway:
         """The methods callers prove who they are by, in the order they are looked for (docs/api.md)."""
         signature = SignatureMethod(self.caller_keys, self.store, self.settings.authentication, lambda: self.callers)
         api_key = ApiKeyMethod(self.settings.callers, self.settings)
-        return CallerAuthenticator([signature, api_key], events=self.events)
+        methods: list[AuthMethod] = [signature, api_key]
+        if self.client_certificates is not None:  # a certificate on the connection is looked at first
+            methods.insert(0, self.client_certificates)
+        return CallerAuthenticator(methods, events=self.events)
 
     async def _shutdown_hook(self) -> None:
         await self.delivery.guard.each("onewindow_shutdown", stop_on_fault=False, gateway=self)

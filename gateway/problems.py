@@ -116,6 +116,15 @@ CONTENT_DIGEST_MISMATCH = _t(
     "The body is not the one the signed Content-Digest (RFC 9530, sha-256) describes, or the Content-Digest field "
     "is malformed: the body was changed on the way, or the digest was taken of other bytes than those sent.",
 )
+CLIENT_CERTIFICATE_REFUSED = _t(
+    "client-certificate-refused",
+    401,
+    "Client certificate refused",
+    "客户端证书无效",
+    "The connection's client certificate chains to the district root but may not be used: the district revoked it, "
+    "does not list it among the certificates it issued, it names no caller (or one not configured), or it is not a "
+    "client certificate. Ask the district for a new one ('onewindow client-cert issue').",
+)
 FORBIDDEN = _t(
     "forbidden",
     403,
@@ -198,6 +207,22 @@ TOO_MANY_CONNECTIONS = _t(
     "连接数过多",
     "This client address already holds as many open connections as the gateway allows one address "
     "(server.max_connections_per_address); reuse them, or wait for Retry-After seconds.",
+)
+CALLER_RATE_LIMITED = _t(
+    "caller-rate-limited",
+    429,
+    "Caller rate limit reached",
+    "调用频率超过限额",
+    "This caller has made as many requests as its rate_limit allows in the window; nothing was done with this one. "
+    "Wait Retry-After seconds, then send it again (with the same Idempotency-Key for an intake call).",
+)
+CALLER_CONCURRENCY_LIMITED = _t(
+    "caller-concurrency-limited",
+    429,
+    "Too many calls in flight",
+    "并发调用超过限额",
+    "This caller already has as many intake calls in flight as its max_concurrent allows; nothing was done with "
+    "this one. Wait for an answer to one of them (Retry-After), then send it again with the same Idempotency-Key.",
 )
 HEADERS_TOO_LARGE = _t(
     "request-header-fields-too-large",

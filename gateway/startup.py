@@ -19,7 +19,9 @@ What is checked, in order:
 2. the district seal registry and every usable seal's key, with the seal
    passphrase (:class:`~gateway.sealing.district_sealer.DistrictSealer`);
 3. the district audit key, with the same passphrase;
-4. the store: reachable (``check-config``) or opened and migrated (``serve``).
+4. the store: reachable (``check-config``) or opened and migrated (``serve``);
+5. with ``[server] tls_certificate``: the certificate, its key, the client CA
+   and the district's TLS register (:func:`~gateway.tls.context.check_tls`).
 
 On the first start of the sample district, ``serve`` creates its seal
 registry and audit key; ``check-config`` creates nothing and says so.
@@ -44,6 +46,7 @@ from gateway.config import ConfigError, Settings, closest, shown
 from gateway.sealing.district_sealer import DistrictSealer
 from gateway.sealing.sealer import Sealer
 from gateway.store import make_store
+from gateway.tls.context import check_tls
 from signing.audit.checkpoint import SoftwareSigner
 
 
@@ -85,6 +88,7 @@ def check_start(
                 district_secret(settings)  # every instance on one store chains entries with the same secret
             else:
                 checked.first_start.append(f"the sample district's audit secret is created at {secret_path(settings)}")
+        check_tls(settings)
     except BaseException:
         if sealer is None:  # close only what was opened here
             checked.close()

@@ -143,7 +143,7 @@ def test_a_new_district_accepts_no_api_keys_and_the_sample_does(tmp_path) -> Non
     signer = '[[callers]]\nid = "w"\noffice = "370303105000"\nchannel = "window"\nitems = ["*"]\n'
     path.write_text(office + signer, encoding="utf-8")
     settings = load_settings(path, environ={})
-    assert settings.authentication.allow_api_key is False and settings.callers[0].methods == ("signature",)
+    assert settings.authentication.allow_api_key is False and settings.callers[0].methods == ("mtls", "signature")
     path.write_text(office + signer + 'api_key_sha256 = "' + "0" * 64 + '"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"callers\[0\]\.api_key_sha256: this district does not accept API keys"):
         load_settings(path, environ={})
@@ -153,7 +153,7 @@ def test_a_new_district_accepts_no_api_keys_and_the_sample_does(tmp_path) -> Non
     ):
         load_settings(path, environ={})
     path.write_text(office + signer + 'methods = ["signature", "smoke"]\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"callers\[0\]\.methods: 'smoke' is not one of signature, api_key"):
+    with pytest.raises(ConfigError, match=r"callers\[0\]\.methods: 'smoke' is not one of mtls, signature, api_key"):
         load_settings(path, environ={})
 
 

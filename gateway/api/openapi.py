@@ -20,7 +20,7 @@ from gateway.catalogue.items import FILTERS
 from gateway.problems import NOT_FOUND, ProblemError, problem_type, problem_types
 
 _PROBLEM = {"application/problem+json": {"schema": ref("Problem")}}
-_AUTH: list[dict[str, list[str]]] = [{"httpSignature": []}, {"apiKey": []}]
+_AUTH: list[dict[str, list[str]]] = [{"httpSignature": []}, {"mutualTLS": []}, {"apiKey": []}]  # any one
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -79,7 +79,8 @@ def _paths(examples: dict[str, Any]) -> dict[str, Any]:
                         "server.max_json_members, or an unreadable request head"
                     ),
                     "401": openapi_problem(
-                        "Not authenticated: no credentials, or a signature or API key refused (docs/api.md)"
+                        "Not authenticated: no credentials, or a signature, client certificate or API key refused "
+                        "(docs/api.md)"
                     ),
                     "403": openapi_problem("This caller, office or channel may not request the item"),
                     "404": openapi_problem("Unknown item"),
@@ -91,7 +92,11 @@ def _paths(examples: dict[str, Any]) -> dict[str, Any]:
                     "422": openapi_problem(
                         "Every missing or invalid material, all at once; or an Idempotency-Key reused with another body"
                     ),
-                    "429": openapi_problem("This address holds server.max_connections_per_address connections"),
+                    "429": openapi_problem(
+                        "This address holds server.max_connections_per_address connections; or the caller is past "
+                        "its rate_limit (caller-rate-limited) or max_concurrent (caller-concurrency-limited): "
+                        "nothing was done, retry after Retry-After seconds with the same Idempotency-Key"
+                    ),
                     "431": openapi_problem("A header over its limit, or too many headers"),
                     "502": openapi_problem("The agency answered unreadably"),
                     "503": openapi_problem(
@@ -110,9 +115,11 @@ def _paths(examples: dict[str, Any]) -> dict[str, Any]:
                 "responses": {
                     "200": _json(ref("RequestResource"), "The request"),
                     "401": openapi_problem(
-                        "Not authenticated: no credentials, or a signature or API key refused (docs/api.md)"
+                        "Not authenticated: no credentials, or a signature, client certificate or API key refused "
+                        "(docs/api.md)"
                     ),
                     "404": openapi_problem("No such request visible to this caller"),
+                    "429": openapi_problem("The caller is past its rate_limit (caller-rate-limited; Retry-After)"),
                 },
             }
         },
@@ -226,6 +233,11 @@ def openapi_document(
                     "type": "http",
                     "scheme": "bearer",
                     "description": "The API key as a bearer token (or X-Api-Key), where the district allows it.",
+                },
+                "mutualTLS": {
+                    "type": "mutualTLS",
+                    "description": "A client certificate the district issued the caller (onewindow client-cert "
+                    "issue), where the gateway listens with TLS and server.client_certificates is not off.",
                 },
             },
         },

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.api.admission import admitted
 from gateway.api.body import parse_json_object, read_limited, require_json
 from gateway.api.keys import GATEWAY
 from gateway.api.openapi import openapi_problem
@@ -27,7 +28,7 @@ async def post_rating(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     require_json(request)
     raw = await read_limited(request, gateway.settings.max_body_bytes)  # a signature covers the body's digest
-    caller = await gateway.authenticator.authenticate(request, raw)  # once: a signed request's nonce is used up
+    caller = await admitted(request, raw)  # once: a signed request's nonce is used up; counts against its rate
     record = await record_visible_to(request, caller)
     body = parse_json_object(request, raw)
     rating = await rate_request(RatingBook(gateway.store), gateway.events, caller, record, body)

@@ -6,6 +6,7 @@ import re
 
 from aiohttp import web
 
+from gateway.api.admission import admitted, authenticated
 from gateway.api.body import parse_json_object, read_limited, require_json
 from gateway.api.keys import GATEWAY
 from gateway.api.middleware import REQUEST_ID
@@ -29,7 +30,13 @@ async def post_request(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     require_json(request)
     raw = await read_limited(request, gateway.settings.max_body_bytes)  # a signature covers the body's digest
-    caller = await gateway.authenticator.authenticate(request, raw)
+    caller = await authenticated(request, raw)
+    async with gateway.limits.admit(caller.id):  # 429 past the caller's rate or concurrency limit
+        return await _submit(request, caller, raw)
+
+
+async def _submit(request: web.Request, caller: Caller, raw: bytes) -> web.Response:
+    gateway = request.app[GATEWAY]
     key = request.headers.get("Idempotency-Key")
     if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
         raise ProblemError(
@@ -59,12 +66,12 @@ async def visible_record(request: web.Request) -> RequestRecord:
     an id it guessed or overheard is a real request.
     """
     gateway = request.app[GATEWAY]
-    caller = await gateway.authenticator.authenticate(request, await read_limited(request, READ_BODY_LIMIT))
+    caller = await admitted(request, await read_limited(request, READ_BODY_LIMIT))
     return await record_visible_to(request, caller)
 
 
 async def record_visible_to(request: web.Request, caller: Caller) -> RequestRecord:
-    """The request named in the path if ``caller`` (authenticated already, with the body) may read it; else 404."""
+    """The request named in the path if ``caller`` (admitted already, with the body) may read it; else 404."""
     gateway = request.app[GATEWAY]
     request_id = request.match_info["request_id"]
     record = await gateway.store.get_request(request_id) if is_ulid(request_id) else None

@@ -30,6 +30,7 @@ from gateway.config import SAMPLE_SOURCE, Settings
 from gateway.core import Gateway
 from gateway.errors import OperatorError
 from gateway.observability.logs import get_logger
+from gateway.tls.context import ROOT_CERTIFICATE, server_context
 
 CANCEL_MARGIN_S = 3.0  # after the grace: for cancelled handlers to record their state
 SAMPLE_CALLER_KEY = "sample-fangzhen-window-key"
@@ -44,11 +45,15 @@ SAMPLE_ENVELOPE = {
 }
 
 
-def sample_call(url: str) -> str:
-    """A one-line curl command that submits a sample request (sample configuration only)."""
+def sample_call(url: str, cacert: str = "") -> str:
+    """A one-line curl command that submits a sample request (sample configuration only).
+
+    Over https it names ``cacert``, the district root the server certificate is checked with.
+    """
     body = json.dumps(SAMPLE_ENVELOPE, ensure_ascii=False, separators=(",", ":"))
+    trust = f"--cacert {cacert} " if cacert and url.startswith("https:") else ""
     return (
-        f"curl -sS -X POST {url}/v1/requests -H 'Authorization: Bearer {SAMPLE_CALLER_KEY}' "
+        f"curl -sS {trust}-X POST {url}/v1/requests -H 'Authorization: Bearer {SAMPLE_CALLER_KEY}' "
         f"-H 'Content-Type: application/json' -d '{body}'"
     )
 
@@ -119,6 +124,7 @@ async def serve(
     """Run the gateway until SIGTERM/SIGINT; ``reuse_port`` lets several workers share the port."""
     shutdown_grace_s = settings.outbox.shutdown_grace_s
     log = get_logger(component="serve")
+    tls = server_context(settings.tls, settings.pki_dir)  # a wrong certificate or key stops here, nothing started
     gateway = Gateway(settings)
     await gateway.start()
     app = create_app(gateway)
@@ -127,14 +133,16 @@ async def serve(
     cancel_after = shutdown_grace_s + CANCEL_MARGIN_S / 2
     runner = make_runner(app, settings.http, access_log=None, shutdown_timeout=cancel_after, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True, reuse_port=reuse_port or None)
+    site = web.TCPSite(
+        runner, settings.host, settings.port, reuse_address=True, reuse_port=reuse_port or None, ssl_context=tls
+    )
     try:
         await site.start()
     except OSError as exc:
         await runner.cleanup()
         await gateway.stop()
         raise SystemExit(f"onewindow: cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
-    url = f"http://{settings.host}:{runner.addresses[0][1]}"
+    url = f"{'https' if tls else 'http'}://{settings.host}:{runner.addresses[0][1]}"
     log.info(
         "gateway.serving",
         url=url,
@@ -150,10 +158,12 @@ async def serve(
     )
     # what verifiers pin: `onewindow verify --root-fingerprint`
     print(f"District root certificate sha256: {gateway.sealer.trust_view().root_fingerprint}", file=out)
+    if tls is not None:
+        print(f"TLS: client certificates {settings.tls.client_certificates}.", file=out, flush=True)
     if settings.sandboxes_start:
         print("Agency sandboxes: " + ", ".join(f"{s.spec.agency}={s.url}" for s in gateway.sandboxes), file=out)
         print("Try it:", file=out)
-        print(f"$ {sample_call(url)}", file=out, flush=True)
+        print(f"$ {sample_call(url, str(Path(settings.pki_dir) / ROOT_CERTIFICATE))}", file=out, flush=True)
         if settings.source == SAMPLE_SOURCE and await ensure_sample_key(gateway.store, settings, SAMPLE_KEY_FILE):
             print("Or signed (RFC 9421) with the window's sample key, as intake systems do:", file=out)
             print(f"$ {signed_sample_call(url)}", file=out, flush=True)

@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         call,
         callers,
         catalogue,
+        certificates,
         config,
         migrate,
         new_plugin,
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.register(sub)
     callers.register(sub)
     call.register(sub)
+    certificates.register(sub)
     sandbox.register(sub)
     new_plugin.register(sub)
     outbox.register(sub)

@@ -218,8 +218,9 @@ class Supervisor:
                 print("Agency sandboxes: " + ", ".join(f"{a}={u}" for a, u in self.sandbox_urls.items()), flush=True)
             for index in range(self.workers):
                 await self._spawn(index, port)
+            scheme = "https" if self.settings.tls.enabled else "http"
             print(
-                f"Onewindow supervisor: {self.workers} workers on http://{self.settings.host}:{port} "
+                f"Onewindow supervisor: {self.workers} workers on {scheme}://{self.settings.host}:{port} "
                 f"(pids {', '.join(str(p.pid) for p in self.procs.values())}).",
                 flush=True,
             )

@@ -7,6 +7,8 @@
 * :mod:`~gateway.config.callers` -- the ``[[offices]]`` and ``[[callers]]`` tables
 * :mod:`~gateway.config.callback_urls` -- callback URLs and prefixes, parsed and compared part by part
 * :mod:`~gateway.config.http` -- per-connection limits of the HTTP server (``[server]``)
+* :mod:`~gateway.config.tls` -- TLS on the listener and client certificates (``[server]``)
+* :mod:`~gateway.config.limits` -- per-caller rate and concurrency limits (``[[callers]]``)
 * :mod:`~gateway.config.values` -- reading one checked value of a table
 * :mod:`~gateway.config.outbox` -- the ``[outbox]`` section
 * :mod:`~gateway.config.audit` -- the ``[audit]`` section
@@ -35,11 +37,13 @@ from gateway.config.callback_urls import (
 from gateway.config.callers import AUTH_METHODS, CallerConfig, Office
 from gateway.config.environment import ENV_PREFIX, NOT_SETTINGS
 from gateway.config.http import HttpLimits
+from gateway.config.limits import RateLimit
 from gateway.config.metrics import MetricsSettings, read_metrics_token
 from gateway.config.outbox import OutboxSettings
 from gateway.config.printouts import PrintoutSettings
 from gateway.config.retention import RetentionSettings
 from gateway.config.settings import SAMPLE_SOURCE, Settings, build_settings, load_settings
+from gateway.config.tls import TlsSettings
 from gateway.config.values import closest, shown
 from gateway.config.witness import WitnessSettings
 from gateway.errors import ConfigError
@@ -63,8 +67,10 @@ __all__ = [
     "Office",
     "OutboxSettings",
     "PrintoutSettings",
+    "RateLimit",
     "RetentionSettings",
     "Settings",
+    "TlsSettings",
     "WitnessSettings",
     "allowed",
     "build_settings",

@@ -26,6 +26,7 @@ from typing import Any
 
 from gateway.catalogue.items import CHANNELS, OFFICE_LEVELS
 from gateway.config.callback_urls import CallbackPrefix, parse_callback_prefix
+from gateway.config.limits import RateLimit, parse_caller_limits
 from gateway.config.values import get_value, refuse_unknown, shown
 from gateway.errors import ConfigError, UnsafeCallbackUrl
 
@@ -33,7 +34,7 @@ _OFFICE_CODE = re.compile(r"^\d{12}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 #: How a caller may authenticate, as ``methods`` names them (gateway.callers implements each).
-AUTH_METHODS = ("signature", "api_key")
+AUTH_METHODS = ("mtls", "signature", "api_key")
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class CallerConfig:
     callback_prefixes: tuple[CallbackPrefix, ...] = ()
     read_office_requests: bool = False  # may read its office's requests for items it may request itself
     methods: tuple[str, ...] = ("signature",)  # how it may authenticate (AUTH_METHODS)
+    rate_limit: RateLimit | None = None  # at most this many requests in any window (gateway.config.limits)
+    max_concurrent: int = 0  # intake calls in flight at once; 0 = no limit
 
 
 CALLER_KEYS = frozenset(f.name for f in fields(CallerConfig))
@@ -116,10 +119,14 @@ def parse_callers(rows: Any, offices: Mapping[str, Office], *, allow_api_key: bo
 
 
 def _methods(row: Mapping[str, Any], where: str) -> tuple[str, ...]:
-    """``methods``: how the caller may authenticate; by default signing, plus its API key when it has one."""
+    """``methods``: how the caller may authenticate.
+
+    By default a client certificate the district issued it (only where the
+    gateway asks for them) and signing, plus its API key when it has one.
+    """
     value = row.get("methods")
     if value is None:
-        return ("signature", "api_key") if row.get("api_key_sha256") is not None else ("signature",)
+        return ("mtls", "signature", "api_key") if row.get("api_key_sha256") is not None else ("mtls", "signature")
     if not isinstance(value, list) or not value or not all(isinstance(m, str) for m in value):
         raise ConfigError(f"{where}.methods: a non-empty list of {', '.join(AUTH_METHODS)}")
     for method in value:
@@ -170,6 +177,7 @@ def _caller(row: Mapping[str, Any], where: str, offices: Mapping[str, Office], a
             f"{where}.api_key_sha256: this district does not accept API keys ([authentication] allow_api_key = "
             "false): give the caller a signing key ('onewindow caller add-key') and remove the digest"
         )
+    rate_limit, max_concurrent = parse_caller_limits(row, where)
     return CallerConfig(
         id=caller_id,
         name=get_value(row, "name", str, where, caller_id),
@@ -181,6 +189,8 @@ def _caller(row: Mapping[str, Any], where: str, offices: Mapping[str, Office], a
         callback_prefixes=_callback_prefixes(row, where),
         read_office_requests=get_value(row, "read_office_requests", bool, where, False),
         methods=methods,
+        rate_limit=rate_limit,
+        max_concurrent=max_concurrent,
     )
 
 

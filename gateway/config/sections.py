@@ -24,6 +24,7 @@ from gateway.config.metrics import MetricsSettings
 from gateway.config.outbox import OUTBOX_KEYS
 from gateway.config.printouts import PrintoutSettings
 from gateway.config.retention import RetentionSettings
+from gateway.config.tls import TLS_KEYS
 from gateway.config.values import refuse_unknown
 from gateway.config.witness import WitnessSettings
 from gateway.errors import ConfigError
@@ -33,6 +34,7 @@ TABLES: Mapping[str, frozenset[str]] = {
     "server": frozenset(
         {"host", "port", "public_url", "max_body_bytes", "max_attachment_bytes", "request_deadline_s"}
         | {f.name for f in fields(HttpLimits)}
+        | TLS_KEYS
     ),
     "store": frozenset({"url"}),
     "logging": frozenset({"level", "format"}),

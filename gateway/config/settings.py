@@ -32,6 +32,7 @@ from gateway.config.outbox import OutboxSettings, parse_outbox
 from gateway.config.printouts import PrintoutSettings, parse_printout_settings
 from gateway.config.retention import RetentionSettings, parse_retention_settings
 from gateway.config.sections import check_sections
+from gateway.config.tls import TlsSettings, parse_tls_settings
 from gateway.config.values import get_value, positive
 from gateway.config.witness import WitnessSettings, parse_witness_settings
 from gateway.contract import AgencyIdentity
@@ -80,6 +81,7 @@ class Settings:
     from_environment: Mapping[str, str] = field(default_factory=dict)  # dotted setting path -> variable
     witness: WitnessSettings = field(default_factory=WitnessSettings)
     authentication: AuthenticationSettings = field(default_factory=AuthenticationSettings)
+    tls: TlsSettings = field(default_factory=TlsSettings)  # [server] tls_*, client_*: gateway.config.tls
 
     def agency(self, code: str) -> AgencySettings:
         """Settings for agency ``code`` (defaults when it is not configured)."""
@@ -137,6 +139,11 @@ def _retention(table: Any) -> RetentionSettings:
         raise ConfigError(str(exc)) from None
 
 
+def _scheme(server: Mapping[str, Any]) -> str:
+    """``https`` when the listener is configured with a certificate."""
+    return "https" if server.get("tls_certificate") else "http"
+
+
 def build_settings(
     data: Mapping[str, Any], *, source: str, from_environment: Mapping[str, str] | None = None
 ) -> Settings:
@@ -167,7 +174,7 @@ def build_settings(
     return Settings(
         host=host,
         port=port,
-        public_url=get_value(server, "public_url", str, "server", f"http://{host}:{port}").rstrip("/"),
+        public_url=get_value(server, "public_url", str, "server", f"{_scheme(server)}://{host}:{port}").rstrip("/"),
         max_body_bytes=int(positive(get_value(server, "max_body_bytes", int, "server"), "server.max_body_bytes")),
         max_attachment_bytes=int(
             positive(get_value(server, "max_attachment_bytes", int, "server"), "server.max_attachment_bytes")
@@ -207,6 +214,7 @@ def build_settings(
         from_environment=dict(from_environment or {}),
         witness=_section(parse_witness_settings, data.get("witness", {}), pki_dir=data.get("pki", {}).get("dir", "")),
         authentication=authentication,
+        tls=parse_tls_settings(server),
     )
 
 

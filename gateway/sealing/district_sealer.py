@@ -43,6 +43,7 @@ from signing.pki.certificates import fingerprint
 from signing.registry.acts import ActCheck, check_acts
 from signing.registry.seal_registry import ROOT_KEY_FILE
 from signing.registry.state_file import file_version
+from signing.registry.tls_register import TlsRegister
 
 _Version = tuple[int, int, int] | None
 
@@ -71,6 +72,27 @@ def _sample_passphrase(settings: Settings) -> Passphrase:
     path.touch(mode=0o600, exist_ok=False)
     path.write_bytes(secret + b"\n")
     return Passphrase(secret)
+
+
+SAMPLE_SERVER_HOSTS = ("127.0.0.1", "localhost")
+
+
+def sample_tls_dir(pki_dir: str | Path) -> Path:
+    """Where the sample district's server certificate and key go: next to ``pki.dir``, never in a backup of it."""
+    return Path(pki_dir).with_name("sample-tls")
+
+
+def _sample_server_certificate(registry: SealRegistry, passphrase: Passphrase | None) -> Path:
+    """A server certificate for this machine from the sample root, to try TLS with (``make run`` stays plain HTTP)."""
+    issued = TlsRegister(registry.directory).issue_server(
+        registry, SAMPLE_SERVER_HOSTS, root_passphrase=passphrase or load_passphrase()
+    )
+    target = sample_tls_dir(registry.directory)
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (target / "server.key.pem").touch(mode=0o600)
+    (target / "server.key.pem").write_bytes(issued.key_pem)
+    (target / "server.cert.pem").write_bytes(issued.certificate_pem)
+    return target / "server.cert.pem"
 
 
 class DistrictSealer:
@@ -112,10 +134,15 @@ class DistrictSealer:
                 approval_scope=scopes["delegated_approval"],
                 passphrase=passphrase,
             )
+            registry = SealRegistry.open(directory)
+            certificate = _sample_server_certificate(registry, passphrase)
             get_logger(component="sealing").info(
-                "pki.sample_district_created", directory=str(directory), seals=2 * len(offices)
+                "pki.sample_district_created",
+                directory=str(directory),
+                seals=2 * len(offices),
+                tls_certificate=str(certificate),
             )
-            return cls(SealRegistry.open(directory), passphrase)
+            return cls(registry, passphrase)
         try:
             registry = SealRegistry.open(directory)
         except SigningError as exc:

@@ -47,7 +47,7 @@ __all__ = [
 
 
 def release_schema_version(backend: str) -> int:
-    """The schema version this release migrates a ``backend`` store to (its highest migration number)."""
+    """The schema version this release migrates a ``backend`` store to (its highest migration)."""
     from gateway.store.migrations import migrations
 
     return max((m.version for m in migrations(backend)), default=0)

@@ -7,8 +7,9 @@
 * :mod:`~signing.registry.acts` -- the act log: every change, signed by the root, checked by anyone with the root
 * :mod:`~signing.registry.publishing` -- the signed trust bundle and the local trust view
 * :mod:`~signing.registry.sample` -- a sample district for demos and tests
+* :mod:`~signing.registry.tls_register` -- the TLS client and server certificates the root issued, and revoked
 
 ``__all__`` names the modules other packages may import; the rest are this package's own.
 """
 
-__all__ = ["acts", "sample", "seal_keys", "seal_registry", "state_file"]
+__all__ = ["acts", "sample", "seal_keys", "seal_registry", "state_file", "tls_register"]

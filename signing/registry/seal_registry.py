@@ -316,6 +316,10 @@ class SealRegistry(SealStatusChanges, RegistryPublishing):
     def _load(self, entry: dict[str, Any]) -> Seal:
         return replace(Seal.from_dict(entry), chain=(self._root_der,))
 
+    def root_key(self, root_passphrase: Passphrase) -> ec.EllipticCurvePrivateKey:
+        """The district root key, for issuing what else the root certifies (TLS certificates: ``tls_register``)."""
+        return self._root_key(root_passphrase)
+
     def _root_key(self, secret: Passphrase) -> ec.EllipticCurvePrivateKey:
         path = self.directory / ROOT_KEY_FILE
         try:
