@@ -65,7 +65,6 @@ async def visible_record(request: web.Request) -> RequestRecord:
     request this caller may not read: a 403 would confirm to a caller that
     an id it guessed or overheard is a real request.
     """
-    gateway = request.app[GATEWAY]
     caller = await admitted(request, await read_limited(request, READ_BODY_LIMIT))
     return await record_visible_to(request, caller)
 
