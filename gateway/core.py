@@ -23,6 +23,8 @@ from gateway.agencies.sandboxes import with_sandboxes
 from gateway.audit.log import AuditLog, AuditSink
 from gateway.audit.registry_acts import RegistryActFeed
 from gateway.audit.setup import open_audit_log
+from gateway.bundles.runner import BundleRunner
+from gateway.bundles.service import Bundles
 from gateway.callers.api_keys import ApiKeyMethod
 from gateway.callers.authenticator import Authenticator, AuthMethod, CallerAuthenticator
 from gateway.callers.keys import KeyRing, district_passphrase
@@ -85,6 +87,7 @@ class Gateway:
         self.delivery: Delivery
         self.router: Router
         self.callbacks: CallbackSender
+        self.bundles: Bundles  # chained items (一链办理)
         # Optional by configuration ([audit] enabled, [outbox] workers):
         self.audit: AuditLog | None = None
         self.worker: OutboxWorker | None = None
@@ -179,6 +182,13 @@ class Gateway:
             prefixes={c.id: c.callback_prefixes for c in self.settings.callers},
             retry_delay=self.delivery.retry_delay,
         )
+        for chain in checked.chains_left_out:
+            self.log.warning("chain.not_offered", chain=chain)
+        runner = BundleRunner(
+            chains=checked.chains, store=self.store, router=self.router, delivery=self.delivery, events=self.events
+        )
+        self.delivery.transitions.observers.append(runner.request_finished)  # a step done: its bundle goes on
+        self.bundles = Bundles(runner)
         self.extranet.observers.append(self._record_attempt)
         self.metrics.attach(self)
 
@@ -219,6 +229,9 @@ class Gateway:
                 store=self.store, delivery=self.delivery, callbacks=self.callbacks, instance=self.instance
             )
             await self.worker.start()
+        if self.audit_sound:  # bundles a stopped gateway left under way go on (their steps are in the store)
+            await self.bundles.runner.start()
+        self._opened.push_async_callback(self.bundles.runner.stop)
         self.started = True
 
     async def _check_schema(self) -> None:

@@ -325,6 +325,22 @@ NOT_FINISHED = _t(
     "办件尚未办结",
     "The request is still being handled (accepted, pending or deferred): it can be rated once it is finished.",
 )
+UNKNOWN_CHAIN = _t(
+    "unknown-chain",
+    404,
+    "Unknown chain",
+    "一链办理事项不存在",
+    "The chain code is not one of the chained items (一链办理) the catalogue offers (GET /v1/catalog lists them).",
+)
+BUNDLE_NOT_RESUMABLE = _t(
+    "bundle-not-resumable",
+    409,
+    "Bundle cannot be resumed",
+    "一链办理无法继续",
+    "The bundle is completed, or the step it stopped at was refused by its agency on business grounds or given "
+    "up for good: resuming would repeat the refusal. Start a new bundle with what the refusal asks for; the steps "
+    "completed stay completed and sealed.",
+)
 
 
 def problem_types() -> list[ProblemType]:

@@ -41,8 +41,10 @@ from gateway.agencies.plugin_manager import ENTRY_POINT_GROUP
 from gateway.audit.keys import key_path
 from gateway.audit.secret import secret_path
 from gateway.audit.setup import audit_signer, district_secret
+from gateway.bundles.chains import CHAINS_FILE, Chain, load_chains
 from gateway.catalogue.items import Catalogue, matches_any
 from gateway.config import ConfigError, Settings, closest, shown
+from gateway.errors import CatalogueError
 from gateway.sealing.district_sealer import DistrictSealer
 from gateway.sealing.sealer import Sealer
 from gateway.store import make_store
@@ -58,6 +60,8 @@ class Checked:
     sealer: Sealer | None = None  # None only where the first start would create the sample district
     audit_signer: SoftwareSigner | None = None  # None when [audit] is off, or the first start makes the key
     first_start: list[str] = field(default_factory=list)  # what the first start of the sample creates
+    chains: dict[str, Chain] = field(default_factory=dict)  # the chained items (一链办理) offered
+    chains_left_out: list[str] = field(default_factory=list)  # chains whose items are not installed
 
     def close(self) -> None:
         """Release what was opened (the seal registry)."""
@@ -76,6 +80,7 @@ def check_start(
     replaces the district's own (tests hand one in).
     """
     checked = Checked(check_plugins(settings, pm), sealer=sealer)
+    checked.chains, checked.chains_left_out = district_chains(settings, checked.registry.catalogue)
     if sealer is None:
         checked.sealer = _district_sealer(settings, checked, creating=creating)
     try:
@@ -94,6 +99,16 @@ def check_start(
             checked.close()
         raise
     return checked
+
+
+def district_chains(settings: Settings, catalogue: Catalogue) -> tuple[dict[str, Chain], list[str]]:
+    """The chains ``[bundles] chains_file`` declares (the gateway's own when empty); a wrong one stops the start."""
+    path = Path(settings.bundles.chains_file) if settings.bundles.chains_file else CHAINS_FILE
+    try:
+        return load_chains(catalogue, path)
+    except CatalogueError as exc:
+        where = "bundles.chains_file: " if settings.bundles.chains_file else ""
+        raise ConfigError(f"{where}{exc}") from None
 
 
 def _district_sealer(settings: Settings, checked: Checked, *, creating: bool) -> Sealer | None:

@@ -31,6 +31,7 @@ DECLARED = {
     "property.registration-query": ["required_when"],
     "property.title-reissue": ["pledge_only_when"],
     "property.mortgage-registration": ["period_order", "not_applicant"],
+    "social_security.card-application": ["not_applicant"],
 }
 
 

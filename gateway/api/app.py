@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api import audit, catalogue, health, metrics, openapi, printouts, ratings, requests, verify
+from gateway.api import audit, bundles, catalogue, health, metrics, openapi, printouts, ratings, requests, verify
 from gateway.api.audit import refuse_while_damaged
 from gateway.api.keys import GATEWAY
 from gateway.api.middleware import problems, request_ids
@@ -15,6 +15,7 @@ from gateway.api.schemas import item_envelopes
 
 CORE_ROUTES: tuple[ModuleType, ...] = (
     requests,
+    bundles,
     catalogue,
     health,
     metrics,

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.api.bundles import chain_summaries
 from gateway.api.keys import GATEWAY
 from gateway.api.responses import json_response
 from gateway.catalogue.items import FILTERS, Item
@@ -58,7 +59,8 @@ async def list_items(request: web.Request) -> web.Response:
             raise _refuse(f"The filter '{echo(name)}' is given twice.", f"筛选条件 {echo(name)} 重复。")
         filters[name] = _filter(name, values[0])
     items = catalogue.filter(**filters)
-    return json_response(200, {"count": len(items), "items": [i.summary() for i in items]})
+    chains = chain_summaries(request.app[GATEWAY])
+    return json_response(200, {"count": len(items), "items": [i.summary() for i in items], "chains": chains})
 
 
 def _item(request: web.Request) -> Item:

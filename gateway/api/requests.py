@@ -84,8 +84,13 @@ async def record_visible_to(request: web.Request, caller: Caller) -> RequestReco
 
 
 async def get_request(request: web.Request) -> web.Response:
-    """The status (and, once there is one, the sealed result) of a request."""
-    return json_response(200, request_view(await visible_record(request)))
+    """The status (and, once there is one, the sealed result) of a request; a bundle's step links its bundle."""
+    record = await visible_record(request)
+    view = request_view(record)
+    bundle_id = await request.app[GATEWAY].store.bundle_of_request(record.id)
+    if bundle_id is not None:
+        view["links"]["bundle"] = f"/v1/bundles/{bundle_id}"
+    return json_response(200, view)
 
 
 def add_routes(app: web.Application) -> None:

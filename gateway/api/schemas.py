@@ -82,7 +82,17 @@ def component_schemas() -> dict[str, Any]:
                 "result": {"type": "object", "description": "The sealed result document (status completed)."},
                 "reasons": {"type": "array", "items": ref("Reason")},
                 "error": {"type": "object"},
-                "links": {"type": "object", "properties": {"self": text}},
+                "proxy": {
+                    "type": "object",
+                    "description": "A request a proxy handled (帮办代办): who, the authorisation's reference and "
+                    "the six steps (consultation, authorisation, handling, coordination, feedback, rating_archiving), "
+                    "each completed, in_progress, waiting or stopped.",
+                    "properties": {"name": text, "id_number": text, "steps": {"type": "array"}},
+                },
+                "links": {
+                    "type": "object",
+                    "properties": {"self": text, "bundle": {**text, "description": "A bundle's step: the bundle"}},
+                },
             },
         },
         "Reason": {
@@ -160,7 +170,15 @@ def component_schemas() -> dict[str, Any]:
         },
         "CatalogList": {
             "type": "object",
-            "properties": {"count": {"type": "integer"}, "items": {"type": "array", "items": ref("ItemSummary")}},
+            "properties": {
+                "count": {"type": "integer"},
+                "items": {"type": "array", "items": ref("ItemSummary")},
+                "chains": {
+                    "type": "array",
+                    "description": "Chained items (一链办理): code, names, items in order, link to the guide",
+                    "items": {"type": "object"},
+                },
+            },
         },
         "Material": {
             "type": "object",

@@ -47,3 +47,9 @@ def caller_of(config: CallerConfig, settings: Settings) -> Caller:
 def callers_by_id(configs: Iterable[CallerConfig], settings: Settings) -> dict[str, Caller]:
     """Every configured caller by id."""
     return {c.id: caller_of(c, settings) for c in configs}
+
+
+def caller_by_id(settings: Settings, caller_id: str) -> Caller | None:
+    """The configured caller ``caller_id`` (work done later on its behalf, such as a bundle's next step)."""
+    config = next((c for c in settings.callers if c.id == caller_id), None)
+    return None if config is None else caller_of(config, settings)

@@ -1,4 +1,4 @@
-"""``onewindow catalog list|show``: the service catalogue and each item's service guide."""
+"""``onewindow catalog list|show|chains``: the service catalogue, each item's service guide, the chains."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import argparse
 import json
 from typing import Any
 
+from gateway.bundles.guide import chain_guide
 from gateway.catalogue.items import CHANNELS, ITEM_KINDS, OFFICE_LEVELS
 from gateway.cli.config import add_config_option, installed_agencies, settings_of
 from gateway.errors import CommandError
+from gateway.startup import district_chains
 
 
 def cmd_catalog_list(args: argparse.Namespace) -> int:
@@ -69,8 +71,29 @@ def cmd_catalog_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_catalog_chains(args: argparse.Namespace) -> int:
+    """``onewindow catalog chains``: the chained items (一链办理) offered, each step and what feeds it."""
+    settings = settings_of(args)
+    catalogue = installed_agencies(settings).catalogue
+    chains, left_out = district_chains(settings, catalogue)
+    guides = [chain_guide(chain, catalogue) for chain in chains.values()]
+    if args.json:
+        print(json.dumps(guides, ensure_ascii=False, indent=2))
+        return 0
+    for guide in guides:
+        print(f"{guide['code']}  {guide['name_zh']} / {guide['name_en']}  ({guide['time_limit_days']}d in all)")
+        for step in guide["steps"]:
+            print(f"  {step['position']}. {step['item']}  {step['name_zh']}")
+            for feed in step["fed_by_chain"]:
+                print(f"       {feed['material']} <- step {feed['from_step']} {feed['field']}")
+    for chain in left_out:
+        print(f"not offered: {chain}")
+    print(f"{len(guides)} chain(s); POST /v1/bundles runs one (docs/api.md).")
+    return 0
+
+
 def register(sub: Any) -> None:
-    """Add ``catalog list`` and ``catalog show`` to the ``onewindow`` command."""
+    """Add ``catalog list``, ``catalog show`` and ``catalog chains`` to the ``onewindow`` command."""
     catalog = sub.add_parser("catalog", help="list items and show service guides")
     catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True, metavar="COMMAND")
     listing = add_config_option(catalog_sub.add_parser("list", help="list catalogue items"))
@@ -84,3 +107,6 @@ def register(sub: Any) -> None:
     show.add_argument("item", help="item code, e.g. tax.payment-record")
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(func=cmd_catalog_show)
+    chains = add_config_option(catalog_sub.add_parser("chains", help="list the chained items (一链办理)"))
+    chains.add_argument("--json", action="store_true", help="print JSON")
+    chains.set_defaults(func=cmd_catalog_chains)

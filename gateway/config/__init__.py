@@ -16,6 +16,7 @@
 * :mod:`~gateway.config.retention` -- the ``[retention]`` section
 * :mod:`~gateway.config.metrics` -- the ``[metrics]`` section: who may read ``/metrics``
 * :mod:`~gateway.config.witness` -- the ``[witness]`` section: where signed checkpoints are published
+* :mod:`~gateway.config.bundles` -- the ``[bundles]`` section: the district's chains file
 * :mod:`~gateway.config.printouts` -- the ``[printouts]`` section: time-stamps and the font of signed PDF printouts
 * :mod:`~gateway.config.view` -- the effective configuration, secrets redacted (``check-config``)
 * ``base.toml`` (every default) and ``sample.toml`` (the sample district), package data
@@ -27,6 +28,7 @@ Every other part of the gateway reads its settings from the names below (and
 from gateway.config.agencies import IDENTITY_KEYS, AgencySettings
 from gateway.config.audit import AuditSettings
 from gateway.config.authentication import AuthenticationSettings
+from gateway.config.bundles import BundleSettings
 from gateway.config.callback_urls import (
     MAX_CALLBACK_URL_LENGTH,
     CallbackPrefix,
@@ -58,6 +60,7 @@ __all__ = [
     "AgencySettings",
     "AuditSettings",
     "AuthenticationSettings",
+    "BundleSettings",
     "CallbackPrefix",
     "CallbackTarget",
     "CallerConfig",

@@ -18,6 +18,7 @@ from typing import Any
 from gateway.config.agencies import AGENCY_KEYS, FREE_TABLES
 from gateway.config.audit import AuditSettings
 from gateway.config.authentication import AUTHENTICATION_KEYS
+from gateway.config.bundles import BundleSettings
 from gateway.config.callers import CALLER_KEYS, OFFICE_KEYS
 from gateway.config.http import HttpLimits
 from gateway.config.metrics import MetricsSettings
@@ -49,6 +50,7 @@ TABLES: Mapping[str, frozenset[str]] = {
     "witness": frozenset(f.name for f in fields(WitnessSettings)),
     "printouts": frozenset(f.name for f in fields(PrintoutSettings)),
     "authentication": AUTHENTICATION_KEYS,
+    "bundles": frozenset(f.name for f in fields(BundleSettings)),
 }
 #: The arrays of tables (``[[offices]]``, ``[[callers]]``), with the keys of each row.
 ROWS: Mapping[str, frozenset[str]] = {"offices": OFFICE_KEYS, "callers": CALLER_KEYS}

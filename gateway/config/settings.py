@@ -24,6 +24,7 @@ from typing import Any
 from gateway.config.agencies import AgencySettings, parse_agency
 from gateway.config.audit import AuditSettings, parse_audit_settings
 from gateway.config.authentication import AuthenticationSettings, parse_authentication_settings
+from gateway.config.bundles import BundleSettings, parse_bundle_settings
 from gateway.config.callers import CallerConfig, Office, parse_callers, parse_offices
 from gateway.config.environment import apply_environment
 from gateway.config.http import HttpLimits, parse_http_limits
@@ -78,6 +79,7 @@ class Settings:
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     printouts: PrintoutSettings = field(default_factory=PrintoutSettings)
+    bundles: BundleSettings = field(default_factory=BundleSettings)
     from_environment: Mapping[str, str] = field(default_factory=dict)  # dotted setting path -> variable
     witness: WitnessSettings = field(default_factory=WitnessSettings)
     authentication: AuthenticationSettings = field(default_factory=AuthenticationSettings)
@@ -211,6 +213,7 @@ def build_settings(
         retention=_retention(data.get("retention", {})),
         metrics=_section(parse_metrics_settings, data.get("metrics", {})),
         printouts=_section(parse_printout_settings, data.get("printouts", {})),
+        bundles=_section(parse_bundle_settings, data.get("bundles", {})),
         from_environment=dict(from_environment or {}),
         witness=_section(parse_witness_settings, data.get("witness", {}), pki_dir=data.get("pki", {}).get("dir", "")),
         authentication=authentication,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.contract import Applicant, IntakeRequest, Pledge
+from gateway.proxy.authorisation import Authorisation, authorisation_from_stored, stored_authorisation
 
 
 @dataclass(frozen=True)
@@ -27,12 +28,13 @@ class Envelope:
     channel: str
     pledge: Pledge | None
     callback_url: str | None
+    authorisation: Authorisation | None = None  # a proxy's, signed by the applicant (帮办代办)
 
 
 def stored_envelope(envelope: Envelope) -> dict[str, Any]:
     """The envelope as stored with its request, so it can be redelivered or polled later."""
     a, p = envelope.applicant, envelope.pledge
-    return {
+    stored = {
         "item": envelope.item,
         "applicant": {"kind": a.kind, "id_type": a.id_type, "id_number": a.id_number, "name": a.name, "phone": a.phone},
         "materials": dict(envelope.materials),
@@ -49,6 +51,9 @@ def stored_envelope(envelope: Envelope) -> dict[str, Any]:
         },
         "callback_url": envelope.callback_url,
     }
+    if envelope.authorisation is not None:
+        stored["authorisation"] = stored_authorisation(envelope.authorisation)
+    return stored
 
 
 def envelope_from_stored(data: Mapping[str, Any]) -> Envelope:
@@ -68,6 +73,7 @@ def envelope_from_stored(data: Mapping[str, Any]) -> Envelope:
         channel=data["channel"],
         pledge=None if p is None else Pledge(tuple(p["replaces"]), p["statement"], p["signed_by"], p["signed_at"]),
         callback_url=data.get("callback_url"),
+        authorisation=authorisation_from_stored(data.get("authorisation")),
     )
 
 

@@ -44,6 +44,7 @@ from gateway.errors import SealUnavailable
 from gateway.observability.events import Events
 from gateway.observability.logs import get_logger
 from gateway.problems import SEAL_UNAVAILABLE, ProblemError
+from gateway.proxy.authorisation import sealed_proxy
 from gateway.sealing.sealer import Sealer
 from gateway.store import OutboxEntry, RequestRecord, RequestStatus, Store, utcnow
 from signing.audit.entry import document_digest
@@ -233,14 +234,16 @@ class Delivery:
         office = self.settings.office(record.office)
         if office is None:
             raise SealUnavailable(f"office {record.office} is no longer configured")
+        envelope = envelope_from_stored(record.envelope)
         document = result_document(
             request_id=record.id,
             item=item,
             agency=self.registry.agency_for(item.code),
             office=office,
-            applicant=envelope_from_stored(record.envelope).applicant,
+            applicant=envelope.applicant,
             content=outcome.document,
             reference=outcome.reference,
+            proxy=None if envelope.authorisation is None else sealed_proxy(envelope.authorisation),
         )
         try:
             sealed = self.sealer.seal(document, item=item, office=office, request_id=record.id)

@@ -19,6 +19,8 @@ from gateway.config import Office
 from gateway.contract import Agency, Applicant, Reason
 from gateway.errors import PluginFault
 from gateway.problems import PLUGIN_FAILED, ProblemError
+from gateway.proxy.authorisation import PROXY_CHANNEL, authorisation_from_stored, sealed_proxy
+from gateway.proxy.lifecycle import proxy_steps
 from gateway.store import RequestRecord, RequestStatus
 
 DOCUMENT_TYPE = "onewindow.result.v1"
@@ -34,9 +36,10 @@ def result_document(
     content: Mapping[str, Any],
     reference: str | None,
     issued_at: datetime | None = None,
+    proxy: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The document to seal for a completed request."""
-    return {
+    """The document to seal for a completed request; a proxy-handled one names the proxy (帮办代办)."""
+    document = {
         "document_type": DOCUMENT_TYPE,
         "request_id": request_id,
         "item": item.code,
@@ -48,6 +51,9 @@ def result_document(
         "issued_at": (issued_at or datetime.now(UTC)).isoformat(timespec="seconds"),
         "content": dict(content),
     }
+    if proxy is not None:
+        document["proxy"] = dict(proxy)
+    return document
 
 
 def reasons_json(reasons: tuple[Reason, ...]) -> list[dict[str, Any]]:
@@ -86,7 +92,19 @@ def request_view(record: RequestRecord) -> dict[str, Any]:
         view["reasons"] = record.result.get("reasons", [])
     if record.error is not None and record.status is not RequestStatus.COMPLETED:
         view["error"] = record.error
+    authorisation = record.envelope.get("authorisation")
+    if authorisation or record.channel == PROXY_CHANNEL:
+        view["proxy"] = proxy_view(authorisation, record)
     return view
+
+
+def proxy_view(authorisation: Mapping[str, Any] | None, record: RequestRecord) -> dict[str, Any]:
+    """Who handles the request for the applicant, and where it stands in the six steps (帮办代办六步法)."""
+    view: dict[str, Any] = {}
+    checked = authorisation_from_stored(authorisation)
+    if checked is not None:
+        view = sealed_proxy(checked) | {"items": list(checked.items)}
+    return view | {"steps": proxy_steps(record)}
 
 
 @dataclass

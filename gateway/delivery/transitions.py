@@ -52,6 +52,8 @@ class Transitions:
         self.guard = guard or HookGuard(pm)
         self.clock = clock
         self.log = get_logger(component="delivery")
+        #: Told the id of every request that reached a final status (a bundle moves on to its next step).
+        self.observers: list[Callable[[str], None]] = []
 
     async def move(
         self, record: RequestRecord, *, expect: tuple[RequestStatus, ...], status: RequestStatus, **fields: Any
@@ -88,4 +90,6 @@ class Transitions:
                     status=str(fresh.status),
                     outcome=outcome,
                 )
+            for observer in self.observers:
+                observer(fresh.id)
         return answer_for(fresh)

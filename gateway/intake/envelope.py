@@ -2,7 +2,7 @@
 
 The envelope is the same for every item: ``item``, ``applicant``,
 ``materials``, ``office``, ``operator``, ``channel`` and optionally
-``pledge`` and ``callback_url``. Parsing collects every problem rather than
+``pledge``, ``callback_url`` and a proxy's ``authorisation``. Parsing collects every problem rather than
 stopping at the first, and hands the materials to :mod:`gateway.intake.validation`
 so the caller gets one complete list. What it returns,
 :class:`~gateway.delivery.accepted.Envelope`, is what delivery takes to the agency.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from gateway.catalogue.items import CHANNELS, Item
@@ -28,9 +28,10 @@ from gateway.intake.validation import (
 )
 from gateway.personal_data.identifiers import credit_code_problem, phone_problem, resident_id_problem
 from gateway.problems import echo
+from gateway.proxy.authorisation import parse_authorisation
 
 ENVELOPE_FIELDS = frozenset(
-    {"item", "applicant", "materials", "office", "operator", "channel", "pledge", "callback_url"}
+    {"item", "applicant", "materials", "office", "operator", "channel", "pledge", "callback_url", "authorisation"}
 )
 APPLICANT_FIELDS = ("kind", "id_type", "id_number", "name", "phone")
 PLEDGE_FIELDS = ("replaces", "statement", "signed_by", "signed_at")
@@ -280,6 +281,16 @@ def parse_envelope(
             )
         )
     pledge = _pledge(body.get("pledge"), item, problems)
+    raw_applicant = body.get("applicant")
+    claimed_id = raw_applicant.get("id_number") if isinstance(raw_applicant, Mapping) else None
+    authorisation, refused = parse_authorisation(
+        body.get("authorisation"),
+        item_code=item.code,
+        applicant_id=claimed_id if isinstance(claimed_id, str) else None,
+        channel=channel,
+        now=datetime.now(UTC),
+    )
+    problems.extend(refused)
     callback = _callback(body.get("callback_url"), problems)
     materials = body.get("materials", {})
     if not isinstance(materials, Mapping):
@@ -298,4 +309,4 @@ def parse_envelope(
     operator = body["operator"]
     assert isinstance(office, str) and isinstance(operator, str) and isinstance(channel, str)  # checked above
     url = callback.url if callback is not None else None
-    return Envelope(item.code, applicant, materials, office, operator, channel, pledge, url), problems
+    return Envelope(item.code, applicant, materials, office, operator, channel, pledge, url, authorisation), problems

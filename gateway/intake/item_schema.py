@@ -32,6 +32,8 @@ from gateway.intake.envelope import (
 )
 from gateway.intake.material_schema import ABSENT, material_schema, text_schema
 from gateway.personal_data.identifiers import CREDIT_CODE_PATTERN, PHONE_PATTERN, RESIDENT_ID_PATTERN
+from gateway.proxy.authorisation import PROXY_CHANNEL
+from gateway.proxy.schema import authorisation_schema
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 EXAMPLE_OPERATOR = "window-01"
@@ -81,6 +83,7 @@ def envelope_schema(
             "operator": operator_schema(),
             "channel": {"enum": list(item.channels), "description": "The caller's channel."},
             "pledge": _pledge(item),
+            "authorisation": authorisation_schema(item.code),
             "callback_url": {
                 "type": ["string", "null"],
                 "format": "uri",
@@ -91,6 +94,8 @@ def envelope_schema(
         "x-onewindow-rules": rules,
     }
     clauses = [*_pledgeable(item), *(c for rule in item.rules for c in _rule_clauses(item, rule))]
+    if PROXY_CHANNEL in item.channels:
+        clauses.append(_proxied())
     if clauses:
         out["allOf"] = clauses
     listed = [dict(e) for e in examples]
@@ -173,6 +178,14 @@ def _pledge(item: Item) -> dict[str, Any]:
         },
     }
     return {"anyOf": [pledge, {"type": "null"}]}
+
+
+def _proxied() -> dict[str, Any]:
+    """A helper's request carries the applicant's authorisation (帮办代办)."""
+    return {
+        "if": {"required": ["channel"], "properties": {"channel": {"const": PROXY_CHANNEL}}},
+        "then": {"required": ["authorisation"], "properties": {"authorisation": {"type": "object"}}},
+    }
 
 
 def _given(name: str) -> dict[str, Any]:

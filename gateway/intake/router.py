@@ -41,6 +41,7 @@ from gateway.problems import (
     ProblemError,
     echo,
 )
+from gateway.proxy.authorisation import audit_fields
 from gateway.store import ClaimState, RequestRecord, RequestStatus, Store, utcnow
 
 LEASE_MARGIN_S = 5.0
@@ -153,6 +154,24 @@ class Router:
             if idempotency_key is None:
                 return await self._run(caller, item, envelope, request_id, resumed=False)
             return await self._run_idempotent(caller, item, envelope, body, request_id, idempotency_key)
+
+    async def submit_as(self, caller: Caller, body: Mapping[str, Any], *, request_id: str) -> Answer:
+        """Run ``body`` under an id fixed in advance (a step of a bundle): recorded once, acted on once.
+
+        An id already recorded is not accepted again: its request is reported
+        as it stands, and a failed one is tried again under the same id, so
+        the agency deduplicates (a bundle resumed).
+        """
+        record = await self.store.get_request(request_id)
+        if record is None:
+            return await self.submit(caller, body, request_id=request_id, idempotency_key=None)
+        if record.status is not RequestStatus.FAILED:
+            return answer_for(record)
+        item = self._item({"item": record.item})
+        with sensitive(
+            [record.envelope.get("applicant", {}).get("name"), record.envelope.get("applicant", {}).get("id_number")]
+        ):
+            return await self._retry_failed(caller, item, record)
 
     def _item(self, body: Mapping[str, Any]) -> Item:
         code = body.get("item")
@@ -375,12 +394,20 @@ class Router:
             idempotency_key_digest=keyed,
             raw=record.envelope,
         )
-        await self.store.accept_request(
+        if envelope.authorisation is not None:
+            await self.events.emit(
+                "proxy.authorised", request_id=request_id, item=item.code, **audit_fields(envelope.authorisation)
+            )
+        accepted = await self.store.accept_request(
             record,
             claimed_by=self.instance,
             lease_until=now + timedelta(seconds=self.settings.request_deadline_s + LEASE_MARGIN_S),
             expires_at=now + timedelta(hours=item.max_age_hours),
         )
+        if not accepted:  # an id fixed in advance (a bundle's step) that another call recorded first: never twice
+            existing = await self.store.get_request(request_id)
+            assert existing is not None
+            return answer_for(existing)
         return await self._deliver(record, item)
 
     async def _deliver(self, record: RequestRecord, item: Item) -> Answer:

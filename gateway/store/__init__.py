@@ -11,6 +11,8 @@ from pathlib import Path
 from gateway.errors import StoreError, StoreMissing
 from gateway.store.base import (
     AdminResult,
+    BundleRecord,
+    BundleStatus,
     ClaimState,
     IdempotencyClaim,
     LostKey,
@@ -25,6 +27,8 @@ from gateway.store.base import (
 
 __all__ = [
     "AdminResult",
+    "BundleRecord",
+    "BundleStatus",
     "ClaimState",
     "IdempotencyClaim",
     "LostKey",
@@ -47,7 +51,7 @@ __all__ = [
 
 
 def release_schema_version(backend: str) -> int:
-    """The schema version this release migrates a ``backend`` store to (its highest migration)."""
+    """The schema version this release migrates a ``backend`` store to (its highest migration number)."""
     from gateway.store.migrations import migrations
 
     return max((m.version for m in migrations(backend)), default=0)

@@ -68,6 +68,35 @@ class RequestRecord:
     purged_at: datetime | None = None  # envelope and result removed under the retention rule
 
 
+class BundleStatus(enum.StrEnum):
+    """Where a bundle (一链办理) stands: ``completed`` is final; a ``stopped`` one may be resumed."""
+
+    RUNNING = "running"  # a step is being handed to its agency now
+    WAITING = "waiting"  # a step waits: deferred in the outbox, or its agency decides later
+    STOPPED = "stopped"  # a step failed or was refused: resume, or start again
+    COMPLETED = "completed"  # every step completed; the receipt is sealed
+
+
+@dataclass
+class BundleRecord:
+    """One bundle as stored: the chain, the checked input of every step, and each step's request id."""
+
+    id: str
+    caller_id: str
+    chain: str
+    office: str
+    operator: str
+    channel: str
+    status: BundleStatus
+    body: dict[str, Any]  # applicant, authorisation and each step's own materials, as checked
+    steps: list[dict[str, Any]]  # [{"item", "request_id"}], in order; the ids are fixed when it is accepted
+    created_at: datetime
+    updated_at: datetime
+    receipt: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    finished_at: datetime | None = None
+
+
 @dataclass
 class OutboxEntry:
     """Work waiting for a request: submit it, poll its ticket, or call back."""
@@ -87,6 +116,8 @@ class OutboxEntry:
 #: an earlier release still runs on a store a later one migrated (docs/operations.md, "Upgrading").
 RECORD_FIELDS = frozenset(f.name for f in fields(RequestRecord))
 OUTBOX_FIELDS = frozenset(f.name for f in fields(OutboxEntry))
+BUNDLE_FIELDS = frozenset(f.name for f in fields(BundleRecord))
+BUNDLE_UPDATABLE = frozenset({"status", "receipt", "error", "finished_at", "updated_at"})
 
 
 OUTBOX_ACTIONS = ("submit", "poll", "callback")
@@ -332,7 +363,8 @@ class Store(abc.ABC):
         The envelope becomes ``{"purged": true}``, the result goes, the error
         keeps only its code, the callback URL goes; stored idempotent answers
         of those requests are deleted and their audit payloads (raw copies
-        kept encrypted beside the entries) are dropped. Status, times, item,
+        kept encrypted beside the entries) are dropped. Completed bundles
+        finished before the cut-off lose their body and receipt likewise. Status, times, item,
         office and the audit entries themselves (digests only) stay. Returns
         the ids purged, oldest first.
         """
@@ -382,3 +414,27 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def purge_nonces(self, now: datetime) -> int:
         """Forget the nonces that expired; returns how many."""
+
+    # -- bundles (一链办理) --------------------------------------------------
+
+    @abc.abstractmethod
+    async def insert_bundle(self, record: BundleRecord) -> bool:
+        """Store a new bundle and the request id of each step; False when one with this id exists."""
+
+    @abc.abstractmethod
+    async def get_bundle(self, bundle_id: str) -> BundleRecord | None:
+        """The bundle with this id, or None."""
+
+    @abc.abstractmethod
+    async def update_bundle(
+        self, bundle_id: str, *, expect: Collection[BundleStatus] | None = None, **changes: Any
+    ) -> bool:
+        """Change fields of :data:`BUNDLE_UPDATABLE`, only while the status is in ``expect`` when given."""
+
+    @abc.abstractmethod
+    async def list_bundles(self, *, statuses: Collection[BundleStatus], limit: int = 100) -> list[BundleRecord]:
+        """Bundles in one of ``statuses``, oldest first (what a gateway picks up again when it starts)."""
+
+    @abc.abstractmethod
+    async def bundle_of_request(self, request_id: str) -> str | None:
+        """The id of the bundle whose step ``request_id`` is, or None for a request of its own."""

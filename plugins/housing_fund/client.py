@@ -125,6 +125,7 @@ TRANSACTIONS: dict[str, Transaction] = {
             "deposit_ratio": ("jcbl", _text),
             "employee_count": ("jcrs", _text),
             "first_month": ("scjcny", _compact),
+            "social_insurance_no": ("sbdwbh", _text),
         },
         attachments={"business_licence": "YYZZ"},
         reference_field="DWZH",

@@ -52,6 +52,7 @@ FIELD_NAMES: dict[str, str] = {
     "YJDZRQ": "expected_credit_on",  # 预计到账日期
     "SCJCNY": "first_deposit_month",  # 首次缴存年月
     "GJYH": "collecting_bank",  # 归集银行
+    "SBDWBH": "social_insurance_no",  # 单位社会保险登记编号
     "ZYDH": "transfer_no",  # 转移单号（联系函编号）
     "ZCZX": "from_centre",  # 转出中心
     "ZRJE": "transferred_amount",  # 转入金额

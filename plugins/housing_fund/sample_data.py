@@ -237,6 +237,7 @@ def employer_registration(form: dict[str, str], serial: str) -> Reply:
             "JCBL": f"{form['jcbl']}%",
             "SCJCNY": form.get("scjcny", ""),
             "GJYH": "中国建设银行淄博张店支行",
+            **({"SBDWBH": form["sbdwbh"]} if form.get("sbdwbh") else {}),
         },
     )
 

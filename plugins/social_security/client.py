@@ -129,6 +129,27 @@ OPERATIONS: dict[str, Operation] = {
     "social_security.card-loss-report": Operation(
         "reportCardLoss", {"loss_kind": "lossKind", "contact_phone": "contactPhone"}
     ),
+    "social_security.employer-registration": Operation(
+        "registerEmployer",
+        {
+            "legal_rep_name": "legalRepName",
+            "legal_rep_id": "legalRepId",
+            "business_address": "address",
+            "tax_registration_no": "taxRegistrationNo",
+            "employee_count": "employeeCount",
+            "contact_phone": "contactPhone",
+        },
+    ),
+    "social_security.card-application": Operation(
+        "applyCard",
+        {
+            "holder_id_number": "holderIdNumber",
+            "holder_name": "holderName",
+            "medical_insurance_no": "medicalInsuranceNo",
+            "delivery": "delivery",
+            "contact_phone": "contactPhone",
+        },
+    ),
 }
 _ID_TYPES = {"person": "resident_id", "organisation": "credit_code"}
 

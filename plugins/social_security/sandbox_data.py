@@ -326,6 +326,41 @@ def card_loss_report(applicant: Applicant, fields: Fields, serial: str) -> dict[
     return answer
 
 
+def employer_registration(applicant: Applicant, fields: Fields, serial: str) -> dict[str, Any]:
+    """单位社会保险登记: the employer is registered for the five insurances under a unit number."""
+    if not str(fields["taxRegistrationNo"]).startswith("ZDSWDJ"):
+        raise Refusal("BIZ-2201", "未查询到该单位的税务登记信息，请先办理新办纳税人涉税事项")
+    s = seed(applicant.id_number, "employer")
+    return {
+        "businessNo": _number("ZDDW", serial),
+        "employerNo": f"SB370303{s % 10**9:09d}",
+        "employerName": applicant.name,
+        "taxRegistrationNo": str(fields["taxRegistrationNo"]),
+        "insuranceTypes": ["企业职工基本养老保险", "失业保险", "工伤保险", "职工基本医疗保险", "生育保险"],
+        "insuredEmployees": str(fields["employeeCount"]),
+        "registeredOn": date.today().isoformat(),
+    }
+
+
+def card_application(applicant: Applicant, fields: Fields, serial: str) -> dict[str, Any]:
+    """社会保障卡申领: a card is made for the holder (a guardian applies for a child) and sent or held."""
+    holder = str(fields["holderIdNumber"])
+    if holder == applicant.id_number or len(holder) != 18:
+        raise InvalidField("holderIdNumber 应为持卡人（而非申领人）的公民身份号码")
+    s = seed(holder, "card")
+    delivery = str(fields["delivery"])
+    return {
+        "businessNo": _number("ZDSK", serial),
+        "cardNo": f"ZB{s % 10**7:07d}",
+        "holderName": str(fields["holderName"]),
+        "medicalInsuranceNo": str(fields["medicalInsuranceNo"]),
+        "bank": BANKS[s % len(BANKS)],
+        "delivery": delivery,
+        "expectedReadyOn": (date.today() + timedelta(days=5)).isoformat(),
+        "status": "制卡中",
+    }
+
+
 def service_status() -> dict[str, Any]:
     """getServiceStatus: what the health check reads."""
     return {"status": "NORMAL", "system": "张店区人社局公共服务接口", "version": "3.2.0"}
@@ -372,4 +407,15 @@ OPERATIONS: dict[str, Operation] = {
         required=("insuranceScope", "baseRatio", "startMonth", "contactPhone"),
     ),
     "reportCardLoss": Operation(card_loss_report, acts=True, required=("lossKind", "contactPhone")),
+    "registerEmployer": Operation(
+        employer_registration,
+        acts=True,
+        required=("legalRepName", "legalRepId", "address", "taxRegistrationNo", "employeeCount", "contactPhone"),
+        applicant_kinds=("organisation",),
+    ),
+    "applyCard": Operation(
+        card_application,
+        acts=True,
+        required=("holderIdNumber", "holderName", "medicalInsuranceNo", "delivery", "contactPhone"),
+    ),
 }

@@ -173,6 +173,7 @@ def registration(taxpayer: dict[str, Any], params: dict[str, Any], serial: str) 
     return _answer(
         OK,
         {
+            "registration_no": f"ZDSWDJ{time.strftime('%Y%m%d')}{_seed(serial) % 10**6:06d}",  # 税务登记受理编号
             "taxpayer_status": "正常",
             "tax_types": ["增值税", "企业所得税", "城市维护建设税"],
             "tax_authority": "国家税务总局淄博市张店区税务局房镇税务所",

@@ -237,11 +237,16 @@ def result_header(document: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     number = applicant.get("id_number") if isinstance(applicant, Mapping) else None
     office = lookup(document, "office.name")
     office_code = lookup(document, "office.code")
+    proxy = document.get("proxy")
+    handled_by: tuple[tuple[str, str], ...] = ()
+    if isinstance(proxy, Mapping):  # a proxy handled it for the applicant (帮办代办); its ID number is sealed masked
+        handled_by = (("受托代办人", f"{shown(proxy.get('name'))}（{shown(proxy.get('id_number'))}）"),)
     return (
         ("文书编号", shown(document.get("agency_reference"))),
         ("办理事项", shown(lookup(document, "item_name.zh"))),
         ("申请人", shown(lookup(document, "applicant.name"))),
         ("证件号码", mask_identifier(number) if isinstance(number, str) and number else MISSING),
+        *handled_by,
         ("受理单位", f"{shown(office)}（{shown(office_code)}）"),
         ("出具机关", shown(lookup(document, "agency.authority_zh"))),
         ("业务编号", shown(document.get("request_id"))),

@@ -9,6 +9,22 @@ import asyncpg
 _DUE = "status IN ('completed', 'rejected', 'failed', 'dead_letter') AND purged_at IS NULL AND finished_at < $1"
 
 
+_BUNDLES_DUE = "status = 'completed' AND finished_at < $1 AND body <> '{\"purged\": true}'::jsonb"
+
+
+async def _purge_bundles(conn: asyncpg.Connection, finished_before: datetime) -> None:
+    """Completed bundles lose their body (the applicant, each step's materials) and receipt, as their steps do."""
+    await conn.execute(
+        "UPDATE audit_entries SET payload = NULL WHERE payload IS NOT NULL "
+        f"AND request_id IN (SELECT id FROM bundles WHERE {_BUNDLES_DUE})",
+        finished_before,
+    )
+    await conn.execute(
+        f"UPDATE bundles SET body = '{{\"purged\": true}}'::jsonb, receipt = NULL WHERE {_BUNDLES_DUE}",
+        finished_before,
+    )
+
+
 class PostgresRetention:
     """Mixed into the PostgreSQL store; uses its connection pool."""
 
@@ -24,6 +40,7 @@ class PostgresRetention:
                 limit,
             )
             ids = [row["id"] for row in rows]
+            await _purge_bundles(conn, finished_before)
             if not ids:
                 return []
             await conn.execute(

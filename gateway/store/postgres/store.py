@@ -30,6 +30,7 @@ from gateway.store.base import (
     utcnow,
 )
 from gateway.store.migrations import Migration, migrations, statements
+from gateway.store.postgres.bundles import PostgresBundles
 from gateway.store.postgres.caller_keys import PostgresCallerKeys
 from gateway.store.postgres.idempotency import PostgresIdempotency
 from gateway.store.postgres.retention import PostgresRetention
@@ -84,7 +85,7 @@ def _entry(row: asyncpg.Record) -> OutboxEntry:
     return OutboxEntry(**{k: v for k, v in dict(row).items() if k in OUTBOX_FIELDS})
 
 
-class PostgresStore(PostgresIdempotency, PostgresRetention, PostgresCallerKeys, Store):
+class PostgresStore(PostgresIdempotency, PostgresRetention, PostgresCallerKeys, PostgresBundles, Store):
     """Store backed by PostgreSQL through an asyncpg pool."""
 
     backend = "postgres"

@@ -14,6 +14,22 @@ _FINAL = "('completed', 'rejected', 'failed', 'dead_letter')"
 _DUE = f"status IN {_FINAL} AND purged_at IS NULL AND finished_at < ?"
 
 
+_BUNDLES_DUE = "status = 'completed' AND finished_at < ? AND body != '{\"purged\": true}'"
+
+
+async def _purge_bundles(db: aiosqlite.Connection, finished_before: datetime) -> None:
+    """Completed bundles lose their body (the applicant, each step's materials) and receipt, as their steps do."""
+    await db.execute(
+        f"UPDATE audit_entries SET payload = NULL WHERE payload IS NOT NULL "
+        f"AND request_id IN (SELECT id FROM bundles WHERE {_BUNDLES_DUE})",
+        (ts(finished_before),),
+    )
+    await db.execute(
+        f"UPDATE bundles SET body = '{{\"purged\": true}}', receipt = NULL WHERE {_BUNDLES_DUE}",
+        (ts(finished_before),),
+    )
+
+
 class SQLiteRetention:
     """Mixed into the SQLite store; uses its write transaction and its reader."""
 
@@ -29,6 +45,7 @@ class SQLiteRetention:
                 f"SELECT id FROM requests WHERE {_DUE} ORDER BY finished_at, id LIMIT ?", (ts(finished_before), limit)
             )
             ids = [row[0] for row in await cursor.fetchall()]
+            await _purge_bundles(db, finished_before)
             if not ids:
                 return []
             marks = ", ".join("?" for _ in ids)

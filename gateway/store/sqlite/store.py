@@ -35,13 +35,14 @@ from gateway.store.base import (
     utcnow,
 )
 from gateway.store.migrations import migrations, statements
+from gateway.store.sqlite.bundles import SQLiteBundles
 from gateway.store.sqlite.caller_keys import SQLiteCallerKeys
 from gateway.store.sqlite.idempotency import SQLiteIdempotency
 from gateway.store.sqlite.retention import SQLiteRetention
 from gateway.store.sqlite.rows import JSON_COLUMNS, TIME_COLUMNS, dt, entry_of, record_of, ts
 
 
-class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, Store):
+class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, SQLiteBundles, Store):
     """Store backed by one SQLite file (``sqlite:///path`` or ``sqlite://:memory:``)."""
 
     backend = "sqlite"
