@@ -74,7 +74,12 @@ def _request(rng: random.Random, created: datetime) -> RequestRecord:
         operator=f"op-{rng.randint(1, 5)}",
         channel=channel,
         status=status,
-        envelope={"applicant": {"name": "张伟"}},
+        envelope={"applicant": {"name": "张伟"}}
+        | (
+            {"authorisation": {"applicant_id": "3703…", "items": ["*"]}}
+            if channel == "helper" and rng.random() < 0.7
+            else {}
+        ),
         created_at=created,
         updated_at=finished or created,
         result=result,
@@ -122,6 +127,29 @@ async def generate_month(store: Store, *, requests: int = 240, seed: int = 14) -
                 finished_on = (record.finished_at + timedelta(hours=8)).date()
                 due_on = finished_on + timedelta(days=rng.choice((-2, -1, 0, 0, 1, 3)))
                 await tables.write([("UPDATE requests SET due_on = ? WHERE id = ?", [due_on.isoformat(), record.id])])
+    if await columns(tables, "bundles"):  # a release with chained items: bundles of the month, in every status
+        for n in range(30):
+            caller, office, channel = rng.choice(CALLERS)
+            created = START + timedelta(hours=20 * n + 1)
+            await tables.write(
+                [
+                    (
+                        "INSERT INTO bundles (id, caller_id, chain, office, operator, channel, status, body, steps, "
+                        "created_at, updated_at) VALUES (?, ?, 'new-business', ?, 'op-1', ?, ?, ?, ?, ?, ?)",
+                        [
+                            new_ulid(),
+                            caller,
+                            office,
+                            channel,
+                            rng.choice(("completed", "waiting", "stopped")),
+                            {},
+                            [],
+                            created,
+                            created,
+                        ],
+                    )
+                ]
+            )
     for _ in range(40):
         caller, office, channel = rng.choice(CALLERS)
         problems = rng.sample(PROBLEMS, rng.randint(1, 2))

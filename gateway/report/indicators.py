@@ -244,9 +244,9 @@ INDICATORS: tuple[Indicator, ...] = (
             Measure(
                 "proxy_handled",
                 "帮办代办（授权）",
-                "requests handled under an authorisation",
+                "requests handled under an applicant's authorisation",
                 "count",
-                lambda *_: None,
+                _count(lambda o: o.proxy_handled),
                 needs="proxy",
             ),
         ),
