@@ -325,6 +325,14 @@ NOT_FINISHED = _t(
     "办件尚未办结",
     "The request is still being handled (accepted, pending or deferred): it can be rated once it is finished.",
 )
+RATE_THE_BUNDLE = _t(
+    "rate-the-bundle",
+    409,
+    "Rated with its bundle",
+    "请对一链办理整体评价",
+    "The request is a step of a bundle (一链办理): the applicant rates the whole flow once, at "
+    "POST /v1/bundles/{id}/rating (the `rating` member says where).",
+)
 UNKNOWN_CHAIN = _t(
     "unknown-chain",
     404,

@@ -235,3 +235,45 @@ async def test_a_signed_rating_is_accepted_and_its_signature_is_checked_once(gw)
     assert answer.status == 201, await answer.text()  # one nonce, used once: not refused as a replay
     replayed = await gw.client.post(path, data=body, headers=signed)
     assert replayed.status == 401  # the same signature again is a replay, refused before anything is looked at
+
+
+async def test_a_completed_bundle_is_rated_once_as_one_service_and_its_steps_are_not_rated_apart(gw) -> None:
+    from tests.test_bundles import NEWBORN, post_bundle
+
+    answer = await post_bundle(gw, NEWBORN)
+    bundle = await answer.json()
+    assert answer.status == 201 and bundle["status"] == "completed", bundle
+    step = bundle["steps"][0]["request"]["id"]
+    apart = await rate(gw, step, {"grade": "satisfied"})
+    problem = await apart.json()
+    assert apart.status == 409 and problem["type"] == "/problems/rate-the-bundle"
+    assert problem["rating"] == f"/v1/bundles/{bundle['id']}/rating"
+
+    path = f"/v1/bundles/{bundle['id']}/rating"
+    headers = {"Authorization": f"Bearer {WINDOW_KEY}"}
+    rated = await gw.client.post(path, json={"grade": "非常不满意", "comment": "三个部门跑了一上午"}, headers=headers)
+    rating = await rated.json()
+    assert rated.status == 201 and rating["bundle_id"] == bundle["id"] and rating["follow_up"]["status"] == "open"
+    assert (await gw.client.post(path, json={"grade": "satisfied"}, headers=headers)).status == 409
+    assert await (await gw.client.get(path, headers=headers)).json() == rating
+    by_kiosk = await gw.client.post(path, json={"grade": "satisfied"}, headers={"Authorization": f"Bearer {KIOSK_KEY}"})
+    assert by_kiosk.status == 404  # the kiosk may not read the window's bundle
+    rows = await Tables(gw.gateway.store).rows(
+        "SELECT item, office, bundle_id, request_id FROM ratings WHERE bundle_id = ?", bundle["id"]
+    )
+    assert rows == [{"item": NEWBORN["chain"], "office": "370303105000", "bundle_id": bundle["id"], "request_id": None}]
+    recorded = [e for e in await audit_entries(gw.gateway.store, bundle["id"]) if e["kind"] == "rating.recorded"]
+    assert len(recorded) == 1 and recorded[0]["fields"]["rated"] == "bundle"
+
+
+async def test_rating_a_proxy_handled_request_completes_its_sixth_step(gw) -> None:
+    from tests.test_proxy_handling import HELPER_KEY, PROXIED
+
+    answer = await gw.post(PROXIED, key=HELPER_KEY)
+    view = await answer.json()
+    assert answer.status == 201, view
+    assert view["proxy"]["steps"][-1]["state"] == "waiting"
+    assert (await rate(gw, view["id"], {"grade": "very_satisfied"}, key=HELPER_KEY)).status == 201
+    shown = await (await gw.get(f"/v1/requests/{view['id']}", key=HELPER_KEY)).json()
+    last = shown["proxy"]["steps"][-1]
+    assert last["step"] == "rating_archiving" and last["state"] == "completed" and last["at"]

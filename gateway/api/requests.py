@@ -18,6 +18,8 @@ from gateway.intake.refusals import keep_refusal
 from gateway.intake.request_ids import is_ulid
 from gateway.observability.logs import personal_values, sensitive
 from gateway.problems import MALFORMED_REQUEST, NOT_FOUND, ProblemError, echo
+from gateway.proxy.lifecycle import proxy_steps
+from gateway.ratings.book import RatingBook
 from gateway.store import RequestRecord
 
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # 1-255 visible ASCII characters
@@ -90,6 +92,10 @@ async def get_request(request: web.Request) -> web.Response:
     bundle_id = await request.app[GATEWAY].store.bundle_of_request(record.id)
     if bundle_id is not None:
         view["links"]["bundle"] = f"/v1/bundles/{bundle_id}"
+    if "proxy" in view:  # the sixth step, rating and archiving, is done once the applicant has rated the service
+        rating = await RatingBook(request.app[GATEWAY].store).of_request(record.id)
+        if rating is not None:
+            view["proxy"]["steps"] = proxy_steps(record, rated_at=rating.rated_at)
     return json_response(200, view)
 
 
