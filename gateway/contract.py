@@ -155,12 +155,17 @@ class Pending:
 
     ``ticket`` is whatever the plugin needs to ask again (usually the
     agency's case number); the core calls :meth:`Agency.poll` with it no
-    sooner than ``poll_after`` seconds from now.
+    sooner than ``poll_after`` seconds from now. ``reference`` is the
+    agency's case number (受理编号) as the applicant may quote it, and
+    ``message`` what the agency says about the case now: the core stores
+    both, shows them on the request while it is pending and prints the case
+    number on the acceptance receipt (a new version when it first appears).
     """
 
     ticket: str
     poll_after: float = 30.0
     message: str | None = None
+    reference: str | None = None
 
 
 @dataclass(frozen=True)

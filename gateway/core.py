@@ -157,6 +157,8 @@ class Gateway:
         self.authenticator = self._authenticator()
         self.limits = CallerLimits(self)
         self._sealer = checked.sealer
+        assert checked.calendar is not None
+        self.calendar = checked.calendar
         self.delivery = Delivery(
             settings=self.settings,
             registry=self.registry,
@@ -174,6 +176,7 @@ class Gateway:
             pm=self.pm,
             delivery=self.delivery,
             instance=self.instance,
+            calendar=self.calendar,
         )
         self.callbacks = CallbackSender(
             store=self.store,

@@ -278,6 +278,22 @@ NO_SEALED_RESULT = _t(
     "无已盖章结果",
     "The request has no sealed result (yet), so there is nothing whose audit proof or printout could be given.",
 )
+NO_RECEIPT = _t(
+    "no-receipt",
+    409,
+    "No acceptance receipt",
+    "无受理回执",
+    "The request was decided without waiting (its answer is the sealed result or the reasons), or the version "
+    "asked for does not exist: only a request accepted and not yet decided gets a sealed acceptance receipt.",
+)
+NOTICE_NOT_NEEDED = _t(
+    "notice-not-needed",
+    409,
+    "Nothing to notify",
+    "无需告知",
+    "POST /v1/notices was given an envelope intake would accept: there is no missing or wrong material to notify. "
+    "Submit it with POST /v1/requests.",
+)
 PRINTOUT_UNAVAILABLE = _t(
     "printout-unavailable",
     503,

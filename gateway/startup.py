@@ -47,6 +47,7 @@ from gateway.config import ConfigError, Settings, closest, shown
 from gateway.errors import CatalogueError
 from gateway.sealing.district_sealer import DistrictSealer
 from gateway.sealing.sealer import Sealer
+from gateway.service.calendar import OfficialCalendar, load_calendar
 from gateway.store import make_store
 from gateway.tls.context import check_tls
 from signing.audit.checkpoint import SoftwareSigner
@@ -62,6 +63,7 @@ class Checked:
     first_start: list[str] = field(default_factory=list)  # what the first start of the sample creates
     chains: dict[str, Chain] = field(default_factory=dict)  # the chained items (一链办理) offered
     chains_left_out: list[str] = field(default_factory=list)  # chains whose items are not installed
+    calendar: OfficialCalendar | None = None  # the official calendar with the district's closures
 
     def close(self) -> None:
         """Release what was opened (the seal registry)."""
@@ -79,7 +81,7 @@ def check_start(
     written and :attr:`Checked.first_start` says what would be. ``sealer``
     replaces the district's own (tests hand one in).
     """
-    checked = Checked(check_plugins(settings, pm), sealer=sealer)
+    checked = Checked(check_plugins(settings, pm), sealer=sealer, calendar=load_calendar(settings.calendar))
     checked.chains, checked.chains_left_out = district_chains(settings, checked.registry.catalogue)
     if sealer is None:
         checked.sealer = _district_sealer(settings, checked, creating=creating)

@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 from gateway.store import ClaimState, utcnow
+from tests.agency_gate import AgencyGate
 from tests.test_outbox import CLEARANCE, wait_for_status
 
 
@@ -53,15 +54,17 @@ async def test_a_deferred_answer_is_replayed_after_a_restart_and_the_outbox_fini
 
 
 async def test_a_key_is_honoured_across_two_instances_on_postgresql(pg_url, start_gateway) -> None:
-    a = await start_gateway(pg_url)
+    gate = AgencyGate()
+    a = await start_gateway(pg_url, sandbox_factories={"tax": gate.around})
     tax = a.sandboxes["tax"]
     b = await start_gateway(pg_url, agency_changes={"tax": {"base_url": tax.url}})  # one agency behind both
     assert a.gateway.instance != b.gateway.instance
-    tax.knobs.update({"latency_ms": 500})
     slow = asyncio.create_task(a.post(CLEARANCE, **{"Idempotency-Key": "station-42"}))
-    await asyncio.sleep(0.2)
+    await gate.arrived()  # a's request is at the agency: its key is claimed, and it cannot finish yet
     meanwhile = await b.post(CLEARANCE, **{"Idempotency-Key": "station-42"})
     assert meanwhile.status == 409  # in flight on the other instance
+    assert (await meanwhile.json())["type"] == "/problems/idempotency-in-flight"
+    gate.open()
     first = await slow
     assert first.status == 201
     replay = await b.post(CLEARANCE, **{"Idempotency-Key": "station-42"})
@@ -72,7 +75,7 @@ async def test_a_key_is_honoured_across_two_instances_on_postgresql(pg_url, star
         **{"Idempotency-Key": "station-42"},
     )
     assert other.status == 422 and (await other.json())["type"] == "/problems/idempotency-key-reused"
-    assert tax.ledger.stats()["effective_submissions"] == 1
+    assert tax.ledger.stats()["effective_submissions"] == 1 and gate.arrivals == 1  # b never called it
 
 
 async def test_the_outbox_loop_purges_expired_keys_now_and_then(store_url, start_gateway) -> None:

@@ -13,6 +13,7 @@ from gateway.delivery.callbacks import SIGNATURE_HEADER, verify_callback
 from gateway.intake.envelope import parse_envelope
 from gateway.intake.request_ids import new_ulid
 from gateway.store import RequestRecord, RequestStatus, utcnow
+from tests.agency_gate import AgencyGate
 from tests.helpers import ORGANISATION, PERSON, TOWN, identity_of
 
 QUERY = {
@@ -251,17 +252,20 @@ async def test_a_callback_needs_a_configured_secret(gw) -> None:
 
 
 async def test_idempotency_replays_refuses_other_bodies_and_reports_in_flight(start_gateway) -> None:
-    gw = await start_gateway()
+    gate = AgencyGate()
+    gw = await start_gateway(sandbox_factories={"tax": gate.around})
+    gate.open()  # closed below, for the request that must still be in flight
     first = await gw.post(QUERY, **{"Idempotency-Key": "k-1"})
     again = await gw.post(QUERY, **{"Idempotency-Key": "k-1"})
     assert first.status == again.status == 201
     assert (await first.json()) == (await again.json()) and again.headers["Idempotent-Replayed"] == "true"
     other = await gw.post({**QUERY, "materials": {"year": 2024}}, **{"Idempotency-Key": "k-1"})
     assert other.status == 422 and (await other.json())["type"] == "/problems/idempotency-key-reused"
-    gw.sandboxes["tax"].knobs.update({"latency_ms": 400})
+    gate.close()
     slow = asyncio.create_task(gw.post(CLEARANCE, **{"Idempotency-Key": "k-2"}))
-    await asyncio.sleep(0.15)
+    await gate.arrived()  # the first is at the agency, its key claimed; it cannot finish before the gate opens
     duplicate = await gw.post(CLEARANCE, **{"Idempotency-Key": "k-2"})
     assert duplicate.status == 409
+    gate.open()
     assert (await slow).status == 201
     assert gw.sandboxes["tax"].ledger.stats()["effective_submissions"] == 1

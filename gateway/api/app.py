@@ -7,7 +7,20 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api import audit, bundles, catalogue, health, metrics, openapi, printouts, ratings, requests, verify
+from gateway.api import (
+    audit,
+    bundles,
+    catalogue,
+    health,
+    metrics,
+    notices,
+    openapi,
+    printouts,
+    ratings,
+    receipts,
+    requests,
+    verify,
+)
 from gateway.api.audit import refuse_while_damaged
 from gateway.api.keys import GATEWAY
 from gateway.api.middleware import problems, request_ids
@@ -24,6 +37,8 @@ CORE_ROUTES: tuple[ModuleType, ...] = (
     audit,
     printouts,
     ratings,
+    receipts,
+    notices,
 )
 
 

@@ -78,7 +78,20 @@ def component_schemas() -> dict[str, Any]:
                 "updated_at": {"type": "string", "format": "date-time"},
                 "finished_at": {"type": "string", "format": "date-time"},
                 "attempts": {"type": "integer"},
-                "agency_reference": text,
+                "agency_reference": {
+                    "type": "string",
+                    "description": "The agency's case number (受理编号), shown as soon as the agency gives one",
+                },
+                "agency_message": {"type": "string", "description": "What the agency said while it decides (pending)"},
+                "due_on": {
+                    "type": ["string", "null"],
+                    "format": "date",
+                    "description": "The promised day (办理时限): the item's time_limit_days counted in working days "
+                    "on the official calendar from the day after acceptance (China Standard Time); null with "
+                    "due_on_unknown when the calendar of that year is not known yet",
+                },
+                "due_on_unknown": {"type": "string", "description": "Why due_on is null"},
+                "overdue": {"type": "boolean", "description": "Not finished and due_on is before today (CST)"},
                 "result": {"type": "object", "description": "The sealed result document (status completed)."},
                 "reasons": {"type": "array", "items": ref("Reason")},
                 "error": {"type": "object"},
@@ -89,9 +102,17 @@ def component_schemas() -> dict[str, Any]:
                     "each completed, in_progress, waiting or stopped.",
                     "properties": {"name": text, "id_number": text, "steps": {"type": "array"}},
                 },
+                "receipt": {
+                    "$ref": "#/components/schemas/Receipt",
+                    "description": "With a 202: the sealed acceptance receipt (受理回执), latest version",
+                },
                 "links": {
                     "type": "object",
-                    "properties": {"self": text, "bundle": {**text, "description": "A bundle's step: the bundle"}},
+                    "properties": {
+                        "self": text,
+                        "receipt": text,
+                        "bundle": {**text, "description": "A bundle's step: the bundle"},
+                    },
                 },
             },
         },

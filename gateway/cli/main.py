@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         audit,
         audited_seal,
         backup,
+        calendar,
         call,
         callers,
         catalogue,
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         migrate,
         new_plugin,
         outbox,
+        overdue,
         ratings,
         report,
         retention,
@@ -60,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     ratings.register(sub)
     report.register(sub)
     retention.register(sub)
+    overdue.register(sub)
+    calendar.register(sub)
     signing_cli.register(sub, layouts=catalogue_layout)
     audited_seal.audit_seal_commands(sub)  # each successful seal change becomes an admin.seal.* audit entry
     audit.register(sub)

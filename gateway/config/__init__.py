@@ -18,6 +18,7 @@
 * :mod:`~gateway.config.witness` -- the ``[witness]`` section: where signed checkpoints are published
 * :mod:`~gateway.config.bundles` -- the ``[bundles]`` section: the district's chains file
 * :mod:`~gateway.config.printouts` -- the ``[printouts]`` section: time-stamps and the font of signed PDF printouts
+* :mod:`~gateway.config.calendar` -- the ``[calendar]`` section: local closures counted by time limits
 * :mod:`~gateway.config.view` -- the effective configuration, secrets redacted (``check-config``)
 * ``base.toml`` (every default) and ``sample.toml`` (the sample district), package data
 
@@ -29,6 +30,7 @@ from gateway.config.agencies import IDENTITY_KEYS, AgencySettings
 from gateway.config.audit import AuditSettings
 from gateway.config.authentication import AuthenticationSettings
 from gateway.config.bundles import BundleSettings
+from gateway.config.calendar import CalendarSettings, parse_date
 from gateway.config.callback_urls import (
     MAX_CALLBACK_URL_LENGTH,
     CallbackPrefix,
@@ -61,6 +63,7 @@ __all__ = [
     "AuditSettings",
     "AuthenticationSettings",
     "BundleSettings",
+    "CalendarSettings",
     "CallbackPrefix",
     "CallbackTarget",
     "CallerConfig",
@@ -80,6 +83,7 @@ __all__ = [
     "closest",
     "load_settings",
     "parse_callback_url",
+    "parse_date",
     "read_metrics_token",
     "shown",
     "view",

@@ -19,6 +19,7 @@ from gateway.config.agencies import AGENCY_KEYS, FREE_TABLES
 from gateway.config.audit import AuditSettings
 from gateway.config.authentication import AUTHENTICATION_KEYS
 from gateway.config.bundles import BundleSettings
+from gateway.config.calendar import CalendarSettings
 from gateway.config.callers import CALLER_KEYS, OFFICE_KEYS
 from gateway.config.http import HttpLimits
 from gateway.config.metrics import MetricsSettings
@@ -49,6 +50,7 @@ TABLES: Mapping[str, frozenset[str]] = {
     "metrics": frozenset(f.name for f in fields(MetricsSettings)),
     "witness": frozenset(f.name for f in fields(WitnessSettings)),
     "printouts": frozenset(f.name for f in fields(PrintoutSettings)),
+    "calendar": frozenset(f.name for f in fields(CalendarSettings)),
     "authentication": AUTHENTICATION_KEYS,
     "bundles": frozenset(f.name for f in fields(BundleSettings)),
 }

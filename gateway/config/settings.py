@@ -25,6 +25,7 @@ from gateway.config.agencies import AgencySettings, parse_agency
 from gateway.config.audit import AuditSettings, parse_audit_settings
 from gateway.config.authentication import AuthenticationSettings, parse_authentication_settings
 from gateway.config.bundles import BundleSettings, parse_bundle_settings
+from gateway.config.calendar import CalendarSettings, parse_calendar_settings
 from gateway.config.callers import CallerConfig, Office, parse_callers, parse_offices
 from gateway.config.environment import apply_environment
 from gateway.config.http import HttpLimits, parse_http_limits
@@ -82,6 +83,7 @@ class Settings:
     bundles: BundleSettings = field(default_factory=BundleSettings)
     from_environment: Mapping[str, str] = field(default_factory=dict)  # dotted setting path -> variable
     witness: WitnessSettings = field(default_factory=WitnessSettings)
+    calendar: CalendarSettings = field(default_factory=CalendarSettings)
     authentication: AuthenticationSettings = field(default_factory=AuthenticationSettings)
     tls: TlsSettings = field(default_factory=TlsSettings)  # [server] tls_*, client_*: gateway.config.tls
 
@@ -216,6 +218,7 @@ def build_settings(
         bundles=_section(parse_bundle_settings, data.get("bundles", {})),
         from_environment=dict(from_environment or {}),
         witness=_section(parse_witness_settings, data.get("witness", {}), pki_dir=data.get("pki", {}).get("dir", "")),
+        calendar=_section(parse_calendar_settings, data.get("calendar", {})),
         authentication=authentication,
         tls=parse_tls_settings(server),
     )

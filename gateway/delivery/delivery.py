@@ -46,6 +46,7 @@ from gateway.observability.logs import get_logger
 from gateway.problems import SEAL_UNAVAILABLE, ProblemError
 from gateway.proxy.authorisation import sealed_proxy
 from gateway.sealing.sealer import Sealer
+from gateway.service.receipts import Receipts
 from gateway.store import OutboxEntry, RequestRecord, RequestStatus, Store, utcnow
 from signing.audit.entry import document_digest
 
@@ -82,6 +83,9 @@ class Delivery:
         #: every hook call at run time goes through it: faults named, loop blocking noticed
         self.guard = HookGuard(pm, owners=registry.plugin_of, watch=extranet.watch)
         self.transitions = Transitions(settings=settings, store=store, pm=pm, clock=clock, guard=self.guard)
+        self.receipts = Receipts(
+            settings=settings, registry=registry, store=store, sealer=sealer, events=events, clock=clock
+        )
         self.failures = Failures(
             outbox=settings.outbox, store=store, events=events, transitions=self.transitions, clock=clock
         )
@@ -135,6 +139,7 @@ class Delivery:
             await self.failures.retry_or_give_up(record, item, entry, exc)
             return
         if isinstance(outcome, Pending):
+            await self._still_pending(record, item, outcome)
             if self.clock() >= entry.expires_at:
                 await self.failures.dead_letter(
                     record,
@@ -154,6 +159,17 @@ class Delivery:
             )
             return
         await self.settle(record, item, outcome, attempts=record.attempts, action="poll", background=True)
+
+    async def _still_pending(self, record: RequestRecord, item: Item, outcome: Pending) -> None:
+        """A poll answered "still deciding": keep the case number and message the agency gives now."""
+        reference = outcome.reference or record.agency_reference
+        if (reference, outcome.message) == (record.agency_reference, record.agency_message):
+            return
+        if await self.store.update_request(
+            record.id, expect=WAITING, agency_reference=reference, agency_message=outcome.message
+        ):
+            record.agency_reference, record.agency_message = reference, outcome.message
+            await self.receipts.current(record)  # a new version when the case number is new
 
     # -- outcomes -----------------------------------------------------------
 
@@ -175,7 +191,7 @@ class Delivery:
                 expect=expect,
                 status=RequestStatus.REJECTED,
                 attempts=attempts,
-                agency_reference=outcome.reference,
+                agency_reference=outcome.reference or record.agency_reference,
                 result=result,
                 error=None,
                 finished_at=now,
@@ -198,6 +214,8 @@ class Delivery:
                 status=RequestStatus.PENDING,
                 attempts=attempts,
                 ticket=outcome.ticket,
+                agency_reference=outcome.reference or record.agency_reference,
+                agency_message=outcome.message,
                 error=None,
             )
             if not moved:
@@ -214,7 +232,12 @@ class Delivery:
         else:
             raise AgencyProtocolError(f"the plugin returned {type(outcome).__name__}, not an Outcome")
         await self.store.finish_outbox(record.id, action)
-        return await self.transitions.finished(record.id, item, outcome)
+        answer = await self.transitions.finished(record.id, item, outcome)
+        if isinstance(outcome, Pending) and background:  # nobody waits: seal the receipt's news now
+            fresh = await self.store.get_request(record.id)
+            if fresh is not None:
+                await self.receipts.current(fresh)
+        return answer
 
     async def _complete(
         self,
@@ -258,7 +281,7 @@ class Delivery:
             expect=expect,
             status=RequestStatus.COMPLETED,
             attempts=attempts,
-            agency_reference=outcome.reference,
+            agency_reference=outcome.reference or record.agency_reference,
             result={"document": sealed},
             error=None,
             finished_at=self.clock(),
@@ -300,7 +323,7 @@ class Delivery:
             expect=expect,
             status=RequestStatus.FAILED,
             attempts=attempts,
-            agency_reference=outcome.reference,
+            agency_reference=outcome.reference or record.agency_reference,
             result={"unsealed": document},
             error={"code": "seal_unavailable", "message": str(exc)},
             finished_at=self.clock(),

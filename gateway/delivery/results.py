@@ -18,9 +18,11 @@ from gateway.catalogue.items import Item
 from gateway.config import Office
 from gateway.contract import Agency, Applicant, Reason
 from gateway.errors import PluginFault
+from gateway.personal_data.identifiers import today_in_china
 from gateway.problems import PLUGIN_FAILED, ProblemError
 from gateway.proxy.authorisation import PROXY_CHANNEL, authorisation_from_stored, sealed_proxy
 from gateway.proxy.lifecycle import proxy_steps
+from gateway.service.time_limits import is_overdue
 from gateway.store import RequestRecord, RequestStatus
 
 DOCUMENT_TYPE = "onewindow.result.v1"
@@ -84,8 +86,16 @@ def request_view(record: RequestRecord) -> dict[str, Any]:
         view["finished_at"] = record.finished_at.isoformat()
     if record.purged_at:
         view["purged_at"] = record.purged_at.isoformat()  # envelope and result removed: docs/operations.md
-    if record.agency_reference:
+    if record.agency_reference:  # the agency's case number: shown as soon as it gives one, pending or final
         view["agency_reference"] = record.agency_reference
+    if record.agency_message and record.status is RequestStatus.PENDING:
+        view["agency_message"] = record.agency_message
+    if record.due_on:
+        view["due_on"] = record.due_on
+        view["overdue"] = is_overdue(record.due_on, record.status.final, today_in_china())
+    elif record.due_unknown:
+        view["due_on"] = None
+        view["due_on_unknown"] = record.due_unknown
     if record.status is RequestStatus.COMPLETED and record.result is not None:
         view["result"] = record.result.get("document")
     if record.status is RequestStatus.REJECTED and record.result is not None:

@@ -42,6 +42,8 @@ from gateway.problems import (
     echo,
 )
 from gateway.proxy.authorisation import audit_fields
+from gateway.service.calendar import OfficialCalendar
+from gateway.service.time_limits import due_date
 from gateway.store import ClaimState, RequestRecord, RequestStatus, Store, utcnow
 
 LEASE_MARGIN_S = 5.0
@@ -74,6 +76,7 @@ class Router:
         pm: pluggy.PluginManager,
         delivery: Delivery,
         instance: str | None = None,
+        calendar: OfficialCalendar,
     ) -> None:
         self.settings = settings
         self.registry = registry
@@ -82,6 +85,7 @@ class Router:
         self.pm = pm
         self.delivery = delivery
         self.instance = instance or instance_name()
+        self.calendar = calendar
         self.log = get_logger(component="router")
         self._in_flight: set[asyncio.Task[Answer]] = set()  # intake calls waiting on their agency
         self._interrupted = False
@@ -199,7 +203,26 @@ class Router:
             )
         return item
 
-    async def _validate(self, caller: Caller, item: Item, body: Mapping[str, Any], request_id: str) -> Envelope:
+    async def refusal(self, caller: Caller, body: Mapping[str, Any], request_id: str) -> tuple[Item, list[Problem]]:
+        """Every problem intake would find with ``body``, without recording or acting on anything.
+
+        For the one-time notice (一次性告知书) of a refused envelope: an unknown
+        item or a caller who may not request it is refused as at intake.
+        """
+        item = self._item(body)
+        office, channel = body.get("office"), body.get("channel")
+        authorise(
+            caller,
+            item,
+            office=office if isinstance(office, str) else caller.office.code,
+            channel=channel if isinstance(channel, str) else caller.channel,
+        )
+        return item, (await self._problems(caller, item, body, request_id))[1]
+
+    async def _problems(
+        self, caller: Caller, item: Item, body: Mapping[str, Any], request_id: str
+    ) -> tuple[Envelope | None, list[Problem]]:
+        """The envelope (None when it cannot be read) and every problem with it, plugins' included."""
         envelope, problems = parse_envelope(body, item, max_attachment_bytes=self.settings.max_attachment_bytes)
         if (
             envelope is not None
@@ -230,6 +253,10 @@ class Router:
                     detail=str(fault),
                 )
                 raise plugin_failed(fault, item) from None
+        return envelope, problems
+
+    async def _validate(self, caller: Caller, item: Item, body: Mapping[str, Any], request_id: str) -> Envelope:
+        envelope, problems = await self._problems(caller, item, body, request_id)
         if problems:
             await self.events.emit(
                 "validation.failed",
@@ -315,7 +342,7 @@ class Router:
         """
         record = await self.store.get_request(request_id) if body and body.get("id") == request_id else None
         stored = Answer(status or 200, dict(body or {}), dict(headers or {}))
-        answer = stored if record is None else answer_for(record)
+        answer = stored if record is None else await self.with_receipt(answer_for(record))
         answer.headers["Idempotent-Replayed"] = "true"
         return answer
 
@@ -331,10 +358,24 @@ class Router:
     ) -> Answer:
         record = await self.store.get_request(request_id) if resumed else None
         if record is None:
-            return await self._accept(caller, item, envelope, request_id, keyed)
+            return await self.with_receipt(await self._accept(caller, item, envelope, request_id, keyed))
         if record.status is not RequestStatus.FAILED:
-            return answer_for(record)  # done, pending or in the outbox: report, never act twice
-        return await self._retry_failed(caller, item, record)
+            return await self.with_receipt(
+                answer_for(record)
+            )  # done, pending or in the outbox: report, never act twice
+        return await self.with_receipt(await self._retry_failed(caller, item, record))
+
+    async def with_receipt(self, answer: Answer) -> Answer:
+        """A request accepted but not decided (202) carries its sealed acceptance receipt (受理回执)."""
+        request_id = answer.body.get("id")
+        if answer.status != 202 or not isinstance(request_id, str):
+            return answer
+        record = await self.store.get_request(request_id)
+        receipt = await self.delivery.receipts.current(record) if record is not None else None
+        if receipt is not None:
+            answer.body["receipt"] = receipt
+            answer.body.setdefault("links", {})["receipt"] = f"/v1/requests/{request_id}/receipt"
+        return answer
 
     async def _retry_failed(self, caller: Caller, item: Item, record: RequestRecord) -> Answer:
         """The client asks to try a failed request again, under the same id so the agency deduplicates.
@@ -366,6 +407,7 @@ class Router:
     ) -> Answer:
         """Record a new request as accepted -- in the audit log first -- and deliver it."""
         now = utcnow()
+        due = due_date(self.calendar, item, now)  # promised at acceptance, never moved afterwards
         record = RequestRecord(
             id=request_id,
             caller_id=caller.id,
@@ -379,6 +421,8 @@ class Router:
             created_at=now,
             updated_at=now,
             callback_url=envelope.callback_url,
+            due_on=due.on.isoformat() if due.on else None,
+            due_unknown=due.unknown,
         )
         # Recorded before it exists: the gateway never acts on a request its audit log does not show accepted.
         await self.events.emit(

@@ -1,10 +1,11 @@
 """Gauges of what an operator must renew or watch, read from the gateway's state when ``/metrics`` is scraped.
 
 Seal certificates expire, the trust bundle's revocation list runs out at
-its ``next_update``, and an audit log that stops being checkpointed (or is
-found damaged) stops proving anything: each is a date or a state, not a
-count, so it is read at scrape time -- the same on every worker -- rather
-than counted by one process.
+its ``next_update``, an audit log that stops being checkpointed (or is
+found damaged) stops proving anything, and a request passes its promised
+due date without any event: each is a date or a state of the store, so it
+is read at scrape time -- the same on every worker -- rather than counted
+by one process.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from gateway.errors import TrustBundleUnavailable
+from gateway.personal_data.identifiers import today_in_china
 from signing.audit.checkpoint import SignedCheckpoint
 from signing.model import parse_time
 
@@ -31,6 +33,7 @@ class StateSnapshot:
     bundle_next_update_s: float | None = None  # seconds until the bundle's next_update (negative: past)
     checkpoint_age_s: float | None = None  # seconds since the latest signed checkpoint
     audit_damaged: bool | None = None  # None: no audit log
+    overdue: dict[tuple[str, str], int] = field(default_factory=dict)  # (office, item) -> requests past due_on
 
     def collect(self) -> Iterator[Metric]:
         seals = GaugeMetricFamily(
@@ -59,6 +62,14 @@ class StateSnapshot:
             )
             damaged.add_metric([], 1 if self.audit_damaged else 0)
             yield damaged
+        overdue = GaugeMetricFamily(
+            "onewindow_requests_overdue",
+            "Requests not finished whose promised due date (办理时限) is before today in China Standard Time",
+            labels=["office", "item"],
+        )
+        for (office, item), count in sorted(self.overdue.items()):
+            overdue.add_metric([office, item], count)
+        yield overdue
         if self.checkpoint_age_s is not None:
             age = GaugeMetricFamily(
                 "onewindow_audit_last_checkpoint_age_seconds", "Seconds since the latest signed audit checkpoint"
@@ -70,6 +81,7 @@ class StateSnapshot:
 async def read_state(gateway: Any, now: datetime) -> StateSnapshot:
     """The snapshot for ``gateway``: its offices' seals, its published bundle, its audit log."""
     snapshot = StateSnapshot()
+    snapshot.overdue = await gateway.store.count_overdue(today_in_china().isoformat())
     offices = set(gateway.settings.offices)
     for seal in gateway.sealer.trust_view().seals.values():
         if seal.office in offices and seal.usable_at(now):

@@ -54,7 +54,7 @@ def timestamp_roots(settings: Settings) -> tuple[bytes, ...]:
     return tuple(cert.public_bytes(Encoding.DER) for cert in certificates)
 
 
-def _render(gateway: Any, document: dict[str, Any]) -> bytes:
+def _render(gateway: Any, document: dict[str, Any], layout: Layout | None) -> bytes:
     seal_block = document.get("seal")
     number = seal_block.get("number") if isinstance(seal_block, dict) else None
     if not isinstance(number, str):
@@ -67,15 +67,19 @@ def _render(gateway: Any, document: dict[str, Any]) -> bytes:
     )
     try:
         seal, signer = gateway.sealer.printout_signer(number)
-        layout = layout_for(gateway.registry.catalogue, str(document.get("item")))
+        layout = layout or layout_for(gateway.registry.catalogue, str(document.get("item")))
         return render_printout(document, signer, seal, gateway.sealer.trust_view(), options, layout=layout)
     except (SealUnavailable, SigningError) as exc:
         raise PrintoutUnavailable(str(exc)) from exc
 
 
-async def print_result(gateway: Any, document: dict[str, Any]) -> Printed:
-    """Render and sign the printout of a sealed result (in a worker thread); audited as ``printout.issued``."""
-    pdf = await asyncio.to_thread(_render, gateway, document)
+async def print_result(gateway: Any, document: dict[str, Any], *, layout: Layout | None = None) -> Printed:
+    """Render and sign the printout of a sealed document (in a worker thread); audited as ``printout.issued``.
+
+    ``layout`` prints a document of another type than a result (a receipt, a
+    notice) through its own layout; by default the item's result layout.
+    """
+    pdf = await asyncio.to_thread(_render, gateway, document, layout)
     level = "B-T" if gateway.settings.printouts.timestamp_url else "B-B"
     request_id = str(document.get("request_id"))
     await gateway.events.emit(
@@ -86,5 +90,16 @@ async def print_result(gateway: Any, document: dict[str, Any]) -> Printed:
         document_digest=gateway.events.digest(pdf, request_id=request_id),
         pades_level=level,
         pdf_bytes=len(pdf),
+        document_type=document.get("document_type"),
     )
-    return Printed(pdf, f"{request_id}.pdf", level)
+    return Printed(pdf, f"{request_id}{_file_suffix(document) if layout is not None else ''}.pdf", level)
+
+
+def _file_suffix(document: dict[str, Any]) -> str:
+    """``-receipt-v2``, ``-notice``: a file name that tells a receipt or a notice from the result of the request."""
+    kind = str(document.get("document_type", "")).split(".")
+    content = document.get("content")
+    version = content.get("version") if isinstance(content, dict) else None
+    return (f"-{kind[1]}" if len(kind) == 3 and kind[1].isalpha() else "") + (
+        f"-v{version}" if isinstance(version, int) else ""
+    )

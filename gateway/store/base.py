@@ -66,6 +66,9 @@ class RequestRecord:
     callback_url: str | None = None
     finished_at: datetime | None = None
     purged_at: datetime | None = None  # envelope and result removed under the retention rule
+    due_on: str | None = None  # the promised day (ISO date, China Standard Time), fixed at acceptance
+    due_unknown: str | None = None  # why there is no due_on: the calendar of its year is not known
+    agency_message: str | None = None  # what the agency said while deciding (Pending.message)
 
 
 class BundleStatus(enum.StrEnum):
@@ -123,7 +126,8 @@ BUNDLE_UPDATABLE = frozenset({"status", "receipt", "error", "finished_at", "upda
 OUTBOX_ACTIONS = ("submit", "poll", "callback")
 
 REQUEST_UPDATABLE = frozenset(
-    {"status", "result", "error", "ticket", "agency_reference", "attempts", "finished_at", "updated_at"}
+    {"status", "result", "error", "ticket", "agency_reference", "agency_message", "attempts", "finished_at"}
+    | {"updated_at"}
 )
 
 
@@ -248,6 +252,24 @@ class Store(abc.ABC):
         self, *, status: str | None = None, caller_id: str | None = None, limit: int = 100
     ) -> list[RequestRecord]:
         """Recent requests, newest first, optionally filtered."""
+
+    @abc.abstractmethod
+    async def list_overdue(self, today: str, *, office: str | None = None, limit: int = 1000) -> list[RequestRecord]:
+        """Requests not finished whose ``due_on`` is before ``today`` (ISO date), most overdue first."""
+
+    @abc.abstractmethod
+    async def count_overdue(self, today: str) -> dict[tuple[str, str], int]:
+        """How many requests are overdue on ``today``, per (office, item) (for ``/metrics``)."""
+
+    # -- acceptance receipts ------------------------------------------------
+
+    @abc.abstractmethod
+    async def add_receipt(self, request_id: str, version: int, document: dict[str, Any], *, now: datetime) -> bool:
+        """Store version ``version`` of a request's sealed receipt; False when that version exists already."""
+
+    @abc.abstractmethod
+    async def receipts(self, request_id: str) -> list[dict[str, Any]]:
+        """Every sealed receipt of a request, oldest version first."""
 
     # -- outbox -----------------------------------------------------------
 

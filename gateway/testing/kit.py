@@ -382,7 +382,7 @@ def _same_answer(first: Outcome, second: Outcome) -> bool:
     if type(first) is not type(second):
         return False
     if isinstance(first, Completed):
-        return first.reference == second.reference  # type: ignore[union-attr]
+        return first.reference == second.reference
     if isinstance(first, Pending):
         return first.ticket == second.ticket  # type: ignore[union-attr]
     return [r.code for r in first.reasons] == [r.code for r in second.reasons]  # type: ignore[union-attr]

@@ -98,6 +98,7 @@ def _case_outcome(result: Any, call: AgencyCall) -> Outcome:
             ticket=case_no,
             poll_after=_poll_after(result, call),
             message=f"{result.get('statusText') or '审核中'}（受理编号 {case_no}）",
+            reference=case_no,
         )
     if status == "APPROVED":
         reference = result.get("certificateNo") or result.get("registerNo")

@@ -1,8 +1,9 @@
 """Versioned schema migrations, one SQL file each, per backend.
 
-Files are named ``NNNN_what.sql``; the number is the schema version. A
-store records each version it applied, so a number may be missing while a
-change numbered before it is still being made elsewhere. A
+Files are named ``NNNN_what.sql``; the number is the schema version. Numbers
+are unique but may leave gaps: a feature is given its number when it is
+planned, and one planned earlier may land later (any migration the store
+lacks is applied, in order, whatever its number). A
 migration is applied once, in a transaction with its bookkeeping row, at
 start-up; the PostgreSQL backend holds an advisory lock so that several
 processes starting together apply each migration exactly once.

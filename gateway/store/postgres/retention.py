@@ -52,6 +52,9 @@ class PostgresRetention:
             )
             await conn.execute("DELETE FROM idempotency_keys WHERE request_id = ANY($1::text[])", ids)
             await conn.execute(
+                "DELETE FROM receipts WHERE request_id = ANY($1::text[])", ids
+            )  # they name the applicant
+            await conn.execute(
                 "UPDATE audit_entries SET payload = NULL WHERE payload IS NOT NULL AND request_id = ANY($1::text[])",
                 ids,
             )

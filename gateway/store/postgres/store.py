@@ -34,6 +34,7 @@ from gateway.store.postgres.bundles import PostgresBundles
 from gateway.store.postgres.caller_keys import PostgresCallerKeys
 from gateway.store.postgres.idempotency import PostgresIdempotency
 from gateway.store.postgres.retention import PostgresRetention
+from gateway.store.postgres.service import PostgresService
 
 _MIGRATION_LOCK = 0x0E1D0  # advisory lock key: "one window"
 _COLUMNS = (
@@ -55,6 +56,9 @@ _COLUMNS = (
     "created_at",
     "updated_at",
     "finished_at",
+    "due_on",
+    "due_unknown",
+    "agency_message",
 )
 
 
@@ -85,7 +89,9 @@ def _entry(row: asyncpg.Record) -> OutboxEntry:
     return OutboxEntry(**{k: v for k, v in dict(row).items() if k in OUTBOX_FIELDS})
 
 
-class PostgresStore(PostgresIdempotency, PostgresRetention, PostgresCallerKeys, PostgresBundles, Store):
+class PostgresStore(
+    PostgresIdempotency, PostgresRetention, PostgresCallerKeys, PostgresBundles, PostgresService, Store
+):
     """Store backed by PostgreSQL through an asyncpg pool."""
 
     backend = "postgres"

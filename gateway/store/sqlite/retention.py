@@ -57,6 +57,7 @@ class SQLiteRetention:
                 (ts(now), ts(now), *ids),
             )
             await db.execute(f"DELETE FROM idempotency_keys WHERE request_id IN ({marks})", ids)
+            await db.execute(f"DELETE FROM receipts WHERE request_id IN ({marks})", ids)  # they name the applicant
             await db.execute(
                 f"UPDATE audit_entries SET payload = NULL WHERE payload IS NOT NULL AND request_id IN ({marks})", ids
             )

@@ -40,9 +40,10 @@ from gateway.store.sqlite.caller_keys import SQLiteCallerKeys
 from gateway.store.sqlite.idempotency import SQLiteIdempotency
 from gateway.store.sqlite.retention import SQLiteRetention
 from gateway.store.sqlite.rows import JSON_COLUMNS, TIME_COLUMNS, dt, entry_of, record_of, ts
+from gateway.store.sqlite.service import SQLiteService
 
 
-class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, SQLiteBundles, Store):
+class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, SQLiteBundles, SQLiteService, Store):
     """Store backed by one SQLite file (``sqlite:///path`` or ``sqlite://:memory:``)."""
 
     backend = "sqlite"
@@ -211,6 +212,9 @@ class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, SQLiteBu
             "created_at": ts(record.created_at),
             "updated_at": ts(record.updated_at),
             "finished_at": ts(record.finished_at),
+            "due_on": record.due_on,
+            "due_unknown": record.due_unknown,
+            "agency_message": record.agency_message,
         }
 
     async def _insert(self, db: aiosqlite.Connection, record: RequestRecord) -> bool:
