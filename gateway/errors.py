@@ -209,3 +209,7 @@ class PluginFault(AgencyError):
         super().__init__(message)
         self.plugin = plugin
         self.hook = hook
+
+
+class RatingsCommandError(CommandError):
+    """A refused ``ratings`` or ``report`` command; printed as one line (exit status 2)."""

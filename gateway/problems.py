@@ -330,6 +330,29 @@ TRUST_BUNDLE_UNAVAILABLE = _t(
     "Verifying with POST /v1/verify works without it.",
 )
 
+ALREADY_RATED = _t(
+    "already-rated",
+    409,
+    "Already rated",
+    "该服务已评价",
+    "The request (or bundle) has its rating already: each finished service is rated once. "
+    "GET its rating to see it; a bad rating is followed up by the office.",
+)
+NOT_FINISHED = _t(
+    "request-not-finished",
+    409,
+    "Request not finished",
+    "办件尚未办结",
+    "The request is still being handled (accepted, pending or deferred): it can be rated once it is finished.",
+)
+RATE_THE_BUNDLE = _t(
+    "rate-the-bundle",
+    409,
+    "Rated with its bundle",
+    "请对一链办理整体评价",
+    "The request is a step of a bundle (一链办理): the applicant rates the whole flow once, at "
+    "POST /v1/bundles/{id}/rating (the `rating` member says where).",
+)
 UNKNOWN_CHAIN = _t(
     "unknown-chain",
     404,

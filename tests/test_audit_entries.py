@@ -142,6 +142,11 @@ def test_every_kind_of_entry_the_gateway_appends_is_in_the_audit_guide() -> None
         for kind in re.findall(r"emit\(\s*\"([a-z_.]+)\"", path.read_text(encoding="utf-8"))
     }
     outbox_acts = re.findall(r"_record\(\s*settings,\s*\"([a-z_]+)\"", (root / "gateway/cli/outbox.py").read_text())
+    admin_acts = {
+        f"admin.{kind}"
+        for path in (root / "gateway" / "cli").rglob("*.py")
+        for kind in re.findall(r"record_admin_act\(\s*settings,\s*\"([a-z_]+)\"", path.read_text(encoding="utf-8"))
+    }
     key_acts_source = (root / "gateway/cli/callers.py").read_text()
     key_acts = re.findall(r"record_admin_act\(\s*settings,\s*\"([a-z_]+)\"", key_acts_source)
     assert len(key_acts) >= 2
@@ -151,8 +156,9 @@ def test_every_kind_of_entry_the_gateway_appends_is_in_the_audit_guide() -> None
         | {f"admin.{act}" for act in ACT_KINDS}
         | {RECOVERED_KIND, RECONCILED_KIND}
         | {f"admin.{act}{end}" for act in outbox_acts for end in ("", "_not_applied")}
+        | admin_acts
     )
     guide = (root / "docs" / "audit.md").read_text(encoding="utf-8")
     table = guide[guide.index("## What is logged") : guide.index("## The entry")]
-    assert len(emitted) > 15 and len(outbox_acts) >= 2
+    assert len(emitted) > 15 and len(outbox_acts) >= 2 and "admin.rating_follow_up_closed" in admin_acts
     assert not [kind for kind in sorted(kinds) if f"`{kind}`" not in table]

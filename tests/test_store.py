@@ -275,3 +275,22 @@ async def test_an_existing_world_readable_sqlite_file_is_narrowed(tmp_path) -> N
     await again.open()
     await again.close()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_migration_numbers_may_leave_gaps_but_never_repeat(tmp_path, monkeypatch) -> None:
+    """Numbers are given to features when planned, so a later one may land first; a number used twice is refused."""
+    import pytest
+
+    from gateway.store import migrations as migrations_module
+    from gateway.store import release_schema_version
+
+    folder = tmp_path / "sqlite"
+    folder.mkdir()
+    for name in ("0001_a.sql", "0002_b.sql", "0011_later.sql"):
+        (folder / name).write_text("SELECT 1", encoding="utf-8")
+    monkeypatch.setattr(migrations_module.resources, "files", lambda _: tmp_path)
+    assert [m.version for m in migrations_module.migrations("sqlite")] == [1, 2, 11]
+    assert release_schema_version("sqlite") == 11
+    (folder / "0011_again.sql").write_text("SELECT 1", encoding="utf-8")
+    with pytest.raises(RuntimeError, match="once"):
+        migrations_module.migrations("sqlite")

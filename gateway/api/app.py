@@ -16,6 +16,7 @@ from gateway.api import (
     notices,
     openapi,
     printouts,
+    ratings,
     receipts,
     requests,
     verify,
@@ -35,6 +36,7 @@ CORE_ROUTES: tuple[ModuleType, ...] = (
     verify,
     audit,
     printouts,
+    ratings,
     receipts,
     notices,
 )

@@ -11,11 +11,15 @@ from gateway.api.body import parse_json_object, read_limited, require_json
 from gateway.api.keys import GATEWAY
 from gateway.api.middleware import REQUEST_ID
 from gateway.api.responses import json_response
+from gateway.callers.model import Caller
 from gateway.delivery.results import request_view
-from gateway.intake.callers import Caller, may_read
+from gateway.intake.callers import may_read
+from gateway.intake.refusals import keep_refusal
 from gateway.intake.request_ids import is_ulid
 from gateway.observability.logs import personal_values, sensitive
 from gateway.problems import MALFORMED_REQUEST, NOT_FOUND, ProblemError, echo
+from gateway.proxy.lifecycle import proxy_steps
+from gateway.ratings.book import RatingBook
 from gateway.store import RequestRecord
 
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # 1-255 visible ASCII characters
@@ -44,7 +48,13 @@ async def _submit(request: web.Request, caller: Caller, raw: bytes) -> web.Respo
         )
     body = parse_json_object(request, raw)
     with sensitive(personal_values(body)):  # masked in every log line and audit entry of this request, any field
-        answer = await gateway.router.submit(caller, body, request_id=request[REQUEST_ID], idempotency_key=key)
+        try:
+            answer = await gateway.router.submit(caller, body, request_id=request[REQUEST_ID], idempotency_key=key)
+        except ProblemError as refused:  # a 422 is kept (path:code only) for the district report
+            await keep_refusal(
+                gateway.store, caller, body, refused, request_id=request[REQUEST_ID], offices=gateway.settings.offices
+            )
+            raise
     if "id" in answer.body:
         request[REQUEST_ID] = answer.body["id"]
     return json_response(answer.status, answer.body, answer.headers)
@@ -57,8 +67,13 @@ async def visible_record(request: web.Request) -> RequestRecord:
     request this caller may not read: a 403 would confirm to a caller that
     an id it guessed or overheard is a real request.
     """
-    gateway = request.app[GATEWAY]
     caller = await admitted(request, await read_limited(request, READ_BODY_LIMIT))
+    return await record_visible_to(request, caller)
+
+
+async def record_visible_to(request: web.Request, caller: Caller) -> RequestRecord:
+    """The request named in the path if ``caller`` (admitted already, with the body) may read it; else 404."""
+    gateway = request.app[GATEWAY]
     request_id = request.match_info["request_id"]
     record = await gateway.store.get_request(request_id) if is_ulid(request_id) else None
     if record is None or not may_read(caller, record, gateway.registry.catalogue):
@@ -77,6 +92,10 @@ async def get_request(request: web.Request) -> web.Response:
     bundle_id = await request.app[GATEWAY].store.bundle_of_request(record.id)
     if bundle_id is not None:
         view["links"]["bundle"] = f"/v1/bundles/{bundle_id}"
+    if "proxy" in view:  # the sixth step, rating and archiving, is done once the applicant has rated the service
+        rating = await RatingBook(request.app[GATEWAY].store).of_request(record.id)
+        if rating is not None:
+            view["proxy"]["steps"] = proxy_steps(record, rated_at=rating.rated_at)
     return json_response(200, view)
 
 

@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
         new_plugin,
         outbox,
         overdue,
+        ratings,
+        report,
         retention,
         sandbox,
         serve,
@@ -57,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.register(sub)
     new_plugin.register(sub)
     outbox.register(sub)
+    ratings.register(sub)
+    report.register(sub)
     retention.register(sub)
     overdue.register(sub)
     calendar.register(sub)

@@ -8,8 +8,9 @@
 * :mod:`~gateway.intake.callers` -- what an authenticated caller may do (who it is: :mod:`gateway.callers`)
 * :mod:`~gateway.intake.request_ids` -- request ids (ULIDs)
 * :mod:`~gateway.intake.lost_keys` -- after a restore, a retried key resumes the request it made under its own id
+* :mod:`~gateway.intake.refusals` -- requests refused with a 422, kept (path:code only) for the district report
 
 ``__all__`` names the modules other packages may import; the rest are this package's own.
 """
 
-__all__ = ["callers", "envelope", "item_schema", "request_ids", "router"]
+__all__ = ["callers", "envelope", "item_schema", "refusals", "request_ids", "router"]

@@ -139,6 +139,12 @@ class GatewayMetrics:
             ["agency"],
             registry=r,
         )
+        self.ratings = Counter(
+            "onewindow_ratings",
+            "Ratings (好差评) passed on by intake systems, by office and grade; the bad ones open follow-ups",
+            ["office", "grade"],
+            registry=r,
+        )
         self.authentication_refusals = Counter(
             "onewindow_authentication_refusals",
             "Requests refused at authentication, by reason: the problem type (signature-invalid, ...)",
@@ -194,6 +200,8 @@ class GatewayMetrics:
             self.authentication_refusals.labels(str(fields.get("reason", ""))).inc()
         elif kind == "idempotency.purged":
             self.keys_purged.inc(int(fields.get("keys", 0)))
+        elif kind == "rating.recorded":
+            self.ratings.labels(str(fields.get("office", "")), str(fields.get("grade", ""))).inc()
 
     def observe(self, attempt: AgencyAttempt) -> None:
         """Extranet observer: the latency of every attempt, and whether it was retried."""

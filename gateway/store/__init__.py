@@ -41,6 +41,7 @@ __all__ = [
     "StoreMissing",
     "StoredCallerKey",
     "make_store",
+    "plain_sql",
     "release_schema_version",
     "require_existing_store",
     "snapshots",
