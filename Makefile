@@ -55,10 +55,21 @@ lint: $(STAMP)
 test: $(STAMP) system-deps lint
 	$(BIN)/pytest -q -n 4
 
+# Every benchmark, figures written into bench/README.md (about 15 minutes). The gateway
+# benchmark drives the gateway with wrk and counts commits with strace: installed
+# with apt when missing and we are root. BENCH_ARGS="--soak 600" adds the soak.
 bench: $(STAMP)
-	$(BIN)/python bench/sealing.py
-	$(BIN)/python bench/merkle.py
-	$(BIN)/python bench/audit.py
+	@for tool in wrk strace; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing system packages:$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null || \
+	      { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; }; \
+	  else \
+	    echo "note: missing$$missing (apt-get install$$missing)"; \
+	  fi; \
+	fi
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
