@@ -32,7 +32,7 @@ from gateway.errors import (
     AgencyUnavailable,
 )
 from gateway.personal_data.identifiers import credit_code_problem, phone_problem, resident_id_problem
-from gateway.sandbox import FaultKnobs, SandboxSpec, SubmissionLedger, sandbox_application
+from gateway.sandbox import FaultKnobs, ReplayWindow, SandboxSpec, SubmissionLedger, sandbox_application
 
 if TYPE_CHECKING:
     import aiohttp
@@ -64,6 +64,7 @@ __all__ = [
     "Problem",
     "Reason",
     "Rejected",
+    "ReplayWindow",
     "SandboxSpec",
     "SubmissionLedger",
     "credit_code_problem",

@@ -7,6 +7,7 @@ holds what every sandbox shares:
 
 * :mod:`~gateway.sandbox.faults` -- the fault knobs (latency, errors, maintenance, resets, stalls, garbage, flapping)
 * :mod:`~gateway.sandbox.ledger` -- deduplicates submissions by the gateway's request id, counts the effective ones
+* :mod:`~gateway.sandbox.replay` -- the nonces seen lately, in bounded memory (replayed calls refused)
 * :mod:`~gateway.sandbox.application` -- fault injection and the ``/_sandbox`` control endpoints
 * :mod:`~gateway.sandbox.running` -- a plugin's :class:`SandboxSpec`, and starting one on loopback
 
@@ -16,6 +17,7 @@ Plugins reach these names through :mod:`gateway.contract`.
 from gateway.sandbox.application import CONTROL_PREFIX, KNOBS, LEDGER, SANDBOX_NAME, sandbox_application
 from gateway.sandbox.faults import FaultKnobs
 from gateway.sandbox.ledger import SubmissionLedger
+from gateway.sandbox.replay import ReplayWindow
 from gateway.sandbox.running import RunningSandbox, SandboxSpec, sandbox_options, start_sandbox
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "LEDGER",
     "SANDBOX_NAME",
     "FaultKnobs",
+    "ReplayWindow",
     "RunningSandbox",
     "SandboxSpec",
     "SubmissionLedger",

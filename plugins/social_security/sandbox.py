@@ -30,14 +30,13 @@ import base64
 import binascii
 import hashlib
 import hmac
-import time
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from gateway.contract import FaultKnobs, SandboxSpec, SubmissionLedger, sandbox_application
+from gateway.contract import FaultKnobs, ReplayWindow, SandboxSpec, SubmissionLedger, sandbox_application
 from plugins.social_security.sandbox_data import (
     OPERATIONS,
     Applicant,
@@ -233,7 +232,7 @@ class _Authenticator:
     """Checks the UsernameToken: known user, fresh Created, unused nonce, right digest."""
 
     def __init__(self) -> None:
-        self.nonces: dict[str, float] = {}
+        self.nonces = ReplayWindow(MAX_CLOCK_SKEW_S)  # bounded: a long run must not slow the sandbox down
 
     def refusal(self, header: ET.Element | None) -> str | None:
         token = None if header is None else header.find(f"{qn(WSSE, 'Security')}/{qn(WSSE, 'UsernameToken')}")
@@ -255,12 +254,8 @@ class _Authenticator:
         expected = password_digest(nonce, created, PASSWORD)
         if username != USERNAME or not hmac.compare_digest(expected, (password.text or "").strip()):
             return "AUTH-1001"
-        now = time.monotonic()
-        if nonce_text in self.nonces:
+        if self.nonces.replayed(nonce_text):
             return "AUTH-1003"
-        self.nonces[nonce_text] = now
-        for old in [n for n, seen in self.nonces.items() if now - seen > MAX_CLOCK_SKEW_S]:
-            del self.nonces[old]
         return None
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.contract import FaultKnobs, SandboxSpec, SubmissionLedger, sandbox_application
+from gateway.contract import FaultKnobs, ReplayWindow, SandboxSpec, SubmissionLedger, sandbox_application
 
 APP_KEY = "sandbox-zhangdian-onewindow"
 APP_SECRET = "sandbox-secret-37030300-not-for-production"
@@ -215,7 +215,7 @@ SUBMISSIONS: dict[str, Callable[..., web.Response]] = {
 def create_app(knobs: FaultKnobs) -> web.Application:
     """The tax bureau sandbox application."""
     ledger = SubmissionLedger(knobs)
-    seen_nonces: dict[str, float] = {}
+    seen_nonces = ReplayWindow(MAX_SKEW_MS / 1000)  # bounded: a long run must not slow the sandbox down
     app = sandbox_application(
         knobs=knobs,
         ledger=ledger,
@@ -235,12 +235,8 @@ def create_app(knobs: FaultKnobs) -> web.Application:
         expected = sign(APP_SECRET, request.method, request.path, timestamp, nonce, body)
         if not hmac.compare_digest(expected, request.headers.get("X-Signature", "")):
             return _answer("1001")
-        now = time.monotonic()
-        if nonce in seen_nonces or not nonce:
+        if not nonce or seen_nonces.replayed(nonce):
             return _answer("1003")
-        seen_nonces[nonce] = now
-        for old in [n for n, t in seen_nonces.items() if now - t > MAX_SKEW_MS / 1000]:
-            del seen_nonces[old]
         return None
 
     def parse(body: bytes) -> tuple[dict[str, Any], dict[str, Any]] | None:
