@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import pluggy
 
-from gateway.catalogue.items import Item, Material
+from gateway.catalogue.items import Item
+from gateway.catalogue.materials import Material
 from gateway.errors import (
     AgencyAuthError,
     AgencyError,

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from gateway.api import guard
-from gateway.catalogue.items import FILTERS, MATERIAL_TYPES, MAX_LIST_ITEMS
+from gateway.catalogue.items import FILTERS
+from gateway.catalogue.materials import MATERIAL_TYPES, MAX_LIST_ITEMS
 from gateway.config import MAX_CALLBACK_URL_LENGTH, load_settings
 from gateway.delivery.callbacks import CallbackSender
 from gateway.delivery.failures import retry_delay

@@ -120,7 +120,7 @@ def test_catalog_show_states_every_materials_constraints(capsys: pytest.CaptureF
 
 
 def test_constraint_notes_give_ranges_patterns_and_the_effective_size_limit() -> None:
-    from gateway.catalogue.items import Material
+    from gateway.catalogue.materials import Material
 
     def notes(kind: str, max_attachment_bytes: int | None = None, **constraints) -> list[str]:
         return Material("m", kind, True, "材料", constraints=constraints).constraint_notes(max_attachment_bytes)
@@ -153,7 +153,7 @@ def test_catalog_list_of_an_agency_that_is_not_installed_says_so(capsys: pytest.
 
 
 def test_every_material_type_of_the_catalogue_has_a_check() -> None:
-    from gateway.catalogue.items import MATERIAL_TYPES
+    from gateway.catalogue.materials import MATERIAL_TYPES
     from gateway.intake.validation import _CHECKS
 
     assert set(_CHECKS) == set(MATERIAL_TYPES)

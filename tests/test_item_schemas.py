@@ -29,7 +29,8 @@ from jsonschema import Draft202012Validator
 
 from gateway.agencies.installed import load_registry
 from gateway.agencies.plugin_manager import plugin_manager
-from gateway.catalogue.items import Item, Material
+from gateway.catalogue.items import Item
+from gateway.catalogue.materials import Material
 from gateway.config import load_settings
 from gateway.intake.envelope import parse_envelope
 from gateway.intake.item_schema import envelope_schema, example_envelopes

@@ -17,7 +17,7 @@ import pytest
 from gateway.agencies.installed import load_registry
 from gateway.agencies.plugin_manager import plugin_manager
 from gateway.catalogue.files import load_items
-from gateway.catalogue.items import MATERIAL_TYPES
+from gateway.catalogue.materials import MATERIAL_TYPES
 from gateway.config import load_settings
 from gateway.errors import CatalogueError
 from gateway.intake import validation

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.catalogue.items import CHANNELS, ITEM_KINDS, MATERIAL_TYPES, OFFICE_LEVELS, SEAL_KINDS, Catalogue
+from gateway.catalogue.items import CHANNELS, ITEM_KINDS, OFFICE_LEVELS, SEAL_KINDS, Catalogue
+from gateway.catalogue.materials import MATERIAL_TYPES
 from gateway.catalogue.rules import RULE_KINDS
 from gateway.config import Office
 from gateway.intake.item_schema import envelope_schema, example_envelopes

@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.catalogue.items import Example, Material
+from gateway.catalogue.items import Example
+from gateway.catalogue.materials import Material
 from gateway.errors import CatalogueError
 
 _KEYS = frozenset({"summary", "applicant", "materials", "omit", "pledge"})

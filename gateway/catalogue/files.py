@@ -18,13 +18,11 @@ from gateway.catalogue.items import (
     APPLICANT_KINDS,
     CHANNELS,
     ITEM_KINDS,
-    MATERIAL_TYPES,
-    MAX_LIST_ITEMS,
     OFFICE_LEVELS,
     SEAL_KINDS,
     Item,
-    Material,
 )
+from gateway.catalogue.materials import MATERIAL_TYPES, MAX_LIST_ITEMS, Material
 from gateway.catalogue.patterns import portability_problem
 from gateway.catalogue.rules import parse_rules
 from gateway.errors import CatalogueError

@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.catalogue.items import Material
+from gateway.catalogue.materials import Material
 from gateway.errors import CatalogueError
 
 UNITS = {"date": "day", "text": "month", "integer": "year"}

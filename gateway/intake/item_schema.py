@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from gateway.catalogue.items import Item, Material
+from gateway.catalogue.items import Item
+from gateway.catalogue.materials import Material
 from gateway.catalogue.rules import Rule
 from gateway.config import MAX_CALLBACK_URL_LENGTH, Office
 from gateway.intake.envelope import (

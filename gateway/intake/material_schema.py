@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.catalogue.items import Material
+from gateway.catalogue.materials import Material
 from gateway.intake.validation import CONTROL_CHARACTERS, DATE_PATTERN, MAX_FILENAME_LENGTH
 from gateway.personal_data.identifiers import CREDIT_CODE_PATTERN, PHONE_PATTERN, RESIDENT_ID_PATTERN
 

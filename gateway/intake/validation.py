@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from gateway.catalogue.items import Item, Material
+from gateway.catalogue.items import Item
+from gateway.catalogue.materials import Material
 from gateway.contract import Problem
 from gateway.intake.cross_field import Facts, check_rules
 from gateway.personal_data.identifiers import credit_code_problem, phone_problem, resident_id_problem, today_in_china

@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from gateway.catalogue.items import Item, Material
+from gateway.catalogue.items import Item
+from gateway.catalogue.materials import Material
 from gateway.config import Office
 from gateway.contract import Problem
 from gateway.personal_data.identifiers import CHINA_STANDARD_TIME
