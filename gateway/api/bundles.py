@@ -6,41 +6,30 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api.admission import admitted, authenticated
-from gateway.api.body import parse_json_object, read_limited, require_json
+from gateway.api.admission import IDEMPOTENCY_KEY_PATTERN, admitted, idempotency_key, intake_call
+from gateway.api.body import parse_json_object, read_limited
 from gateway.api.keys import GATEWAY
 from gateway.api.middleware import REQUEST_ID
 from gateway.api.openapi import openapi_problem
-from gateway.api.requests import _IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_PATTERN, READ_BODY_LIMIT
+from gateway.api.requests import READ_BODY_LIMIT
 from gateway.api.responses import json_response
 from gateway.bundles.guide import chain_guide, chain_summary
 from gateway.callers.model import Caller
 from gateway.intake.item_schema import applicant_schema
 from gateway.intake.request_ids import is_ulid
 from gateway.observability.logs import personal_values, sensitive
-from gateway.problems import MALFORMED_REQUEST, NOT_FOUND, ProblemError, echo
+from gateway.problems import NOT_FOUND, ProblemError, echo
 from gateway.store import BundleRecord
 
 
 async def post_bundle(request: web.Request) -> web.Response:
     """Run the steps of a chain in one flow."""
-    gateway = request.app[GATEWAY]
-    require_json(request)
-    raw = await read_limited(request, gateway.settings.max_body_bytes)  # a signature covers the body's digest
-    caller = await authenticated(request, raw)
-    async with gateway.limits.admit(caller.id):  # 429 past the caller's rate or concurrency limit
-        return await _submit(request, caller, raw)
+    return await intake_call(request, _submit)
 
 
 async def _submit(request: web.Request, caller: Caller, raw: bytes) -> web.Response:
     gateway = request.app[GATEWAY]
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
-        raise ProblemError(
-            MALFORMED_REQUEST,
-            "Idempotency-Key must be 1-255 visible ASCII characters.",
-            "Idempotency-Key 应为 1 至 255 个可见 ASCII 字符。",
-        )
+    key = idempotency_key(request)
     body = parse_json_object(request, raw)
     with sensitive(personal_values(body)):
         answer = await gateway.bundles.submit(caller, body, bundle_id=request[REQUEST_ID], idempotency_key=key)

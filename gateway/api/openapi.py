@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway import __version__
-from gateway.api.requests import IDEMPOTENCY_KEY_PATTERN
+from gateway.api.admission import IDEMPOTENCY_KEY_PATTERN
 from gateway.api.responses import json_response
 from gateway.api.schemas import component_schemas, ref
 from gateway.catalogue.items import FILTERS

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from aiohttp import web
 
-from gateway.api.admission import admitted, authenticated
-from gateway.api.body import parse_json_object, read_limited, require_json
+from gateway.api.admission import admitted, idempotency_key, intake_call
+from gateway.api.body import parse_json_object, read_limited
 from gateway.api.keys import GATEWAY
 from gateway.api.middleware import REQUEST_ID
 from gateway.api.responses import json_response
@@ -17,35 +15,22 @@ from gateway.intake.callers import may_read
 from gateway.intake.refusals import keep_refusal
 from gateway.intake.request_ids import is_ulid
 from gateway.observability.logs import personal_values, sensitive
-from gateway.problems import MALFORMED_REQUEST, NOT_FOUND, ProblemError, echo
+from gateway.problems import NOT_FOUND, ProblemError, echo
 from gateway.proxy.lifecycle import proxy_steps
 from gateway.ratings.book import RatingBook
 from gateway.store import RequestRecord
 
-IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # 1-255 visible ASCII characters
-_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 READ_BODY_LIMIT = 4096  # a GET has no body to speak of; its (empty) digest is signed all the same
 
 
 async def post_request(request: web.Request) -> web.Response:
     """Accept one request for any catalogue item."""
-    gateway = request.app[GATEWAY]
-    require_json(request)
-    raw = await read_limited(request, gateway.settings.max_body_bytes)  # a signature covers the body's digest
-    caller = await authenticated(request, raw)
-    async with gateway.limits.admit(caller.id):  # 429 past the caller's rate or concurrency limit
-        return await _submit(request, caller, raw)
+    return await intake_call(request, _submit)
 
 
 async def _submit(request: web.Request, caller: Caller, raw: bytes) -> web.Response:
     gateway = request.app[GATEWAY]
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
-        raise ProblemError(
-            MALFORMED_REQUEST,
-            "Idempotency-Key must be 1-255 visible ASCII characters.",
-            "Idempotency-Key 应为 1 至 255 个可见 ASCII 字符。",
-        )
+    key = idempotency_key(request)
     body = parse_json_object(request, raw)
     with sensitive(personal_values(body)):  # masked in every log line and audit entry of this request, any field
         try:
