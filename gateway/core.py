@@ -309,7 +309,7 @@ class Gateway:
         self.settings = updated
         self.callers = callers_by_id(updated.callers, updated)
         self.authenticator = self._authenticator()
-        self.router.settings = updated
+        self.router.settings = self.router.checks.settings = updated
         self.delivery.settings = self.delivery.transitions.settings = updated
         self.callbacks.secrets = {c.id: c.callback_secret for c in updated.callers}
         self.callbacks.prefixes = {c.id: c.callback_prefixes for c in updated.callers}

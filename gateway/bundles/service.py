@@ -21,8 +21,8 @@ from gateway.catalogue.items import Catalogue
 from gateway.delivery.results import Answer, request_view
 from gateway.errors import SealUnavailable
 from gateway.intake.callers import Caller, may_read
+from gateway.intake.checking import problems_json
 from gateway.intake.request_ids import new_ulid
-from gateway.intake.router import problems_json
 from gateway.observability.events import digest
 from gateway.problems import (
     BUNDLE_NOT_RESUMABLE,

@@ -21,14 +21,14 @@ import pluggy
 
 from gateway.agencies.installed import Registry
 from gateway.catalogue.items import Item
-from gateway.config import Settings, parse_callback_url
+from gateway.config import Settings
 from gateway.contract import Problem
-from gateway.delivery.accepted import Envelope, intake_request, stored_envelope
+from gateway.delivery.accepted import Envelope, stored_envelope
 from gateway.delivery.delivery import Delivery
-from gateway.delivery.results import Answer, answer_for, plugin_failed
-from gateway.errors import PluginFault, SealUnavailable
+from gateway.delivery.results import Answer, answer_for
+from gateway.errors import SealUnavailable
 from gateway.intake.callers import Caller, authorise
-from gateway.intake.envelope import parse_envelope
+from gateway.intake.checking import IntakeChecks
 from gateway.intake.lost_keys import key_digest, lost_request_id
 from gateway.observability.events import Events, digest
 from gateway.observability.logs import get_logger, sensitive
@@ -36,8 +36,6 @@ from gateway.problems import (
     IDEMPOTENCY_IN_FLIGHT,
     IDEMPOTENCY_MISMATCH,
     SEAL_UNAVAILABLE,
-    UNKNOWN_ITEM,
-    VALIDATION_FAILED,
     ProblemError,
     echo,
 )
@@ -52,15 +50,6 @@ LEASE_MARGIN_S = 5.0
 def instance_name() -> str:
     """A name for this process, unique among the gateway's instances."""
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
-
-
-def problems_json(problems: list[Problem]) -> list[dict[str, Any]]:
-    """The ``errors`` of a 422: each problem, with the other paths a cross-field rule involved."""
-    return [
-        {"path": p.path, "code": p.code, "message_zh": p.message_zh, "message_en": p.message_en}
-        | ({"related": list(p.related)} if p.related else {})
-        for p in problems
-    ]
 
 
 class Router:
@@ -86,6 +75,7 @@ class Router:
         self.delivery = delivery
         self.instance = instance or instance_name()
         self.calendar = calendar
+        self.checks = IntakeChecks(settings=settings, registry=registry, events=events, delivery=delivery)
         self.log = get_logger(component="router")
         self._in_flight: set[asyncio.Task[Answer]] = set()  # intake calls waiting on their agency
         self._interrupted = False
@@ -109,7 +99,7 @@ class Router:
     ) -> Answer:
         """Handle one ``POST /v1/requests`` envelope from ``caller``."""
         try:
-            item = self._item(body)
+            item = self.checks.item(body)
         except ProblemError:
             requested = body.get("item")
             await self.events.emit(
@@ -140,7 +130,7 @@ class Router:
         applicant = body.get("applicant")
         applicant = applicant if isinstance(applicant, Mapping) else {}
         with sensitive([applicant.get("name"), applicant.get("id_number")]):
-            envelope = await self._validate(caller, item, body, request_id)
+            envelope = await self.checks.validate(caller, item, body, request_id)
             try:
                 self.delivery.sealer.check(item, caller.office)
             except SealUnavailable as exc:  # refuse before the agency acts: no unsealed success, ever
@@ -171,37 +161,11 @@ class Router:
             return await self.submit(caller, body, request_id=request_id, idempotency_key=None)
         if record.status is not RequestStatus.FAILED:
             return answer_for(record)
-        item = self._item({"item": record.item})
+        item = self.checks.item({"item": record.item})
         with sensitive(
             [record.envelope.get("applicant", {}).get("name"), record.envelope.get("applicant", {}).get("id_number")]
         ):
             return await self._retry_failed(caller, item, record)
-
-    def _item(self, body: Mapping[str, Any]) -> Item:
-        code = body.get("item")
-        if not isinstance(code, str) or not code:
-            raise ProblemError(
-                VALIDATION_FAILED,
-                "The envelope names no item.",
-                "请求未指明办理事项。",
-                errors=[
-                    {
-                        "path": "item",
-                        "code": "required",
-                        "message_zh": "缺少事项编码",
-                        "message_en": "item (a catalogue code) is required",
-                    }
-                ],
-            )
-        item = self.registry.catalogue.get(code)
-        if item is None:
-            raise ProblemError(
-                UNKNOWN_ITEM,
-                f"No catalogue item is called '{echo(code)}'.",
-                f"事项目录中没有编码为 {echo(code)} 的事项。",
-                item=echo(code),
-            )
-        return item
 
     async def refusal(self, caller: Caller, body: Mapping[str, Any], request_id: str) -> tuple[Item, list[Problem]]:
         """Every problem intake would find with ``body``, without recording or acting on anything.
@@ -209,7 +173,7 @@ class Router:
         For the one-time notice (一次性告知书) of a refused envelope: an unknown
         item or a caller who may not request it is refused as at intake.
         """
-        item = self._item(body)
+        item = self.checks.item(body)
         office, channel = body.get("office"), body.get("channel")
         authorise(
             caller,
@@ -217,63 +181,7 @@ class Router:
             office=office if isinstance(office, str) else caller.office.code,
             channel=channel if isinstance(channel, str) else caller.channel,
         )
-        return item, (await self._problems(caller, item, body, request_id))[1]
-
-    async def _problems(
-        self, caller: Caller, item: Item, body: Mapping[str, Any], request_id: str
-    ) -> tuple[Envelope | None, list[Problem]]:
-        """The envelope (None when it cannot be read) and every problem with it, plugins' included."""
-        envelope, problems = parse_envelope(body, item, max_attachment_bytes=self.settings.max_attachment_bytes)
-        if (
-            envelope is not None
-            and envelope.callback_url
-            and not caller.may_call_back(parse_callback_url(envelope.callback_url))
-        ):
-            # Results carry the applicant's identity: they go only where the district allowed, signed.
-            problems.append(
-                Problem(
-                    "callback_url",
-                    "callback_not_allowed",
-                    "回调地址不在该终端登记的回调地址范围内（或未配置回调密钥）",
-                    "callback_url is not under one of this caller's configured callback_prefixes "
-                    "(or the caller has no callback secret)",
-                )
-            )
-        if envelope is not None:
-            request = intake_request(request_id, envelope)
-            try:
-                problems.extend(await self.delivery.guard.validate(item, request))
-            except PluginFault as fault:
-                await self.events.emit(
-                    "request.refused",
-                    request_id=request_id,
-                    caller=caller.id,
-                    item=item.code,
-                    reason="plugin_failed",
-                    detail=str(fault),
-                )
-                raise plugin_failed(fault, item) from None
-        return envelope, problems
-
-    async def _validate(self, caller: Caller, item: Item, body: Mapping[str, Any], request_id: str) -> Envelope:
-        envelope, problems = await self._problems(caller, item, body, request_id)
-        if problems:
-            await self.events.emit(
-                "validation.failed",
-                request_id=request_id,
-                caller=caller.id,
-                item=item.code,
-                problems=[f"{p.path}:{p.code}" for p in problems],
-            )
-            raise ProblemError(
-                VALIDATION_FAILED,
-                f"{len(problems)} problem(s) with the request; every one is listed in 'errors'.",
-                f"申请共有 {len(problems)} 处问题，已在 errors 中一次性列出。",
-                errors=problems_json(problems),
-                item=item.code,
-            )
-        assert envelope is not None
-        return envelope
+        return item, (await self.checks.problems(caller, item, body, request_id))[1]
 
     async def _run_idempotent(
         self, caller: Caller, item: Item, envelope: Envelope, body: Mapping[str, Any], request_id: str, key: str
