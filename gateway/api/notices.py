@@ -12,25 +12,29 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api.body import parse_json_object, read_limited, require_json
+from gateway.api.admission import intake_call
+from gateway.api.body import parse_json_object
 from gateway.api.keys import GATEWAY
 from gateway.api.middleware import REQUEST_ID
 from gateway.api.openapi import openapi_problem
+from gateway.api.printouts import printout_response
 from gateway.api.responses import json_response
-from gateway.errors import PrintoutUnavailable, SealUnavailable
+from gateway.callers.model import Caller
+from gateway.errors import SealUnavailable
 from gateway.observability.logs import personal_values, sensitive
-from gateway.printouts.printer import PDF_MEDIA_TYPE, print_result
-from gateway.problems import NOTICE_NOT_NEEDED, PRINTOUT_UNAVAILABLE, SEAL_UNAVAILABLE, ProblemError
+from gateway.printouts.printer import PDF_MEDIA_TYPE
+from gateway.problems import NOTICE_NOT_NEEDED, SEAL_UNAVAILABLE, ProblemError
 from gateway.service.notices import NOTICE_LAYOUT, notice_document
 from signing.audit.entry import document_digest
 
 
 async def post_notice(request: web.Request) -> web.Response:
     """Check a refused envelope as intake would and answer its sealed one-time notice."""
+    return await intake_call(request, _notice)  # checked like an intake call, within the caller's limits
+
+
+async def _notice(request: web.Request, caller: Caller, raw: bytes) -> web.Response:
     gateway = request.app[GATEWAY]
-    require_json(request)
-    raw = await read_limited(request, gateway.settings.max_body_bytes)  # a signature covers the body's digest
-    caller = await gateway.authenticator.authenticate(request, raw)
     body = parse_json_object(request, raw)
     notice_id = request[REQUEST_ID]
     with sensitive(personal_values(body)):  # masked in every log line and audit entry, as at intake
@@ -73,23 +77,8 @@ async def post_notice(request: web.Request) -> web.Response:
         )
     if "application/pdf" not in request.headers.get("Accept", ""):
         return json_response(201, sealed, {"Cache-Control": "no-store"})
-    try:
-        printed = await print_result(gateway, sealed, layout=NOTICE_LAYOUT)
-    except PrintoutUnavailable as exc:
-        raise ProblemError(
-            PRINTOUT_UNAVAILABLE,
-            f"The notice cannot be printed now: {exc}.",
-            f"告知书暂时无法出具打印件：{exc}。",
-        ) from None
-    return web.Response(
-        status=201,
-        body=printed.pdf,
-        content_type=PDF_MEDIA_TYPE,
-        headers={
-            "Content-Disposition": f'inline; filename="{printed.filename}"',
-            "Cache-Control": "no-store",  # personal data: no shared cache keeps it
-            "Onewindow-PAdES-Level": printed.pades_level,
-        },
+    return await printout_response(
+        request, sealed, what_en="The notice", what_zh="告知书", layout=NOTICE_LAYOUT, status=201
     )
 
 

@@ -19,6 +19,7 @@ from gateway.errors import PrintoutUnavailable
 from gateway.printouts.printer import PDF_MEDIA_TYPE, print_result
 from gateway.problems import NO_SEALED_RESULT, PRINTOUT_UNAVAILABLE, ProblemError
 from gateway.store import RequestStatus
+from signing.printout.layout import Layout
 
 
 async def get_printout(request: web.Request) -> web.Response:
@@ -31,15 +32,31 @@ async def get_printout(request: web.Request) -> web.Response:
             f"Request {record.id} is {record.status}: it has no sealed result to print.",
             f"申请 {record.id} 当前状态为 {record.status}，没有可打印的已盖章结果。",
         )
+    return await printout_response(
+        request, document, what_en=f"The sealed result of request {record.id}", what_zh=f"申请 {record.id} 的盖章结果"
+    )
+
+
+async def printout_response(
+    request: web.Request,
+    document: dict[str, Any],
+    *,
+    what_en: str,
+    what_zh: str,
+    layout: Layout | None = None,
+    status: int = 200,
+) -> web.Response:
+    """``document``'s signed printout as the answer; ``printout-unavailable`` naming ``what`` if it cannot be made."""
     try:
-        printed = await print_result(request.app[GATEWAY], document)
+        printed = await print_result(request.app[GATEWAY], document, layout=layout)
     except PrintoutUnavailable as exc:
         raise ProblemError(
             PRINTOUT_UNAVAILABLE,
-            f"The sealed result of request {record.id} cannot be printed now: {exc}.",
-            f"申请 {record.id} 的盖章结果暂时无法出具打印件：{exc}。",
+            f"{what_en} cannot be printed now: {exc}.",
+            f"{what_zh}暂时无法出具打印件：{exc}。",
         ) from None
     return web.Response(
+        status=status,
         body=printed.pdf,
         content_type=PDF_MEDIA_TYPE,
         headers={

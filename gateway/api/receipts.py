@@ -15,11 +15,11 @@ from aiohttp import web
 
 from gateway.api.keys import GATEWAY
 from gateway.api.openapi import openapi_problem
+from gateway.api.printouts import printout_response
 from gateway.api.requests import visible_record
 from gateway.api.responses import json_response
-from gateway.errors import PrintoutUnavailable
-from gateway.printouts.printer import PDF_MEDIA_TYPE, print_result
-from gateway.problems import MALFORMED_REQUEST, NO_RECEIPT, PRINTOUT_UNAVAILABLE, ProblemError
+from gateway.printouts.printer import PDF_MEDIA_TYPE
+from gateway.problems import MALFORMED_REQUEST, NO_RECEIPT, ProblemError
 from gateway.service.receipts import RECEIPT_LAYOUT
 
 
@@ -56,22 +56,13 @@ async def get_receipt(request: web.Request) -> web.Response:
 async def get_receipt_pdf(request: web.Request) -> web.Response:
     """The sealed receipt as a signed printout laid out as a 受理回执."""
     receipt = await _receipt(request)
-    try:
-        printed = await print_result(request.app[GATEWAY], receipt, layout=RECEIPT_LAYOUT)
-    except PrintoutUnavailable as exc:
-        raise ProblemError(
-            PRINTOUT_UNAVAILABLE,
-            f"The receipt of request {receipt.get('request_id')} cannot be printed now: {exc}.",
-            f"申请 {receipt.get('request_id')} 的受理回执暂时无法出具打印件：{exc}。",
-        ) from None
-    return web.Response(
-        body=printed.pdf,
-        content_type=PDF_MEDIA_TYPE,
-        headers={
-            "Content-Disposition": f'inline; filename="{printed.filename}"',
-            "Cache-Control": "no-store",  # personal data: no shared cache keeps it
-            "Onewindow-PAdES-Level": printed.pades_level,
-        },
+    request_id = receipt.get("request_id")
+    return await printout_response(
+        request,
+        receipt,
+        what_en=f"The receipt of request {request_id}",
+        what_zh=f"申请 {request_id} 的受理回执",
+        layout=RECEIPT_LAYOUT,
     )
 
 
