@@ -23,7 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api.keys import GATEWAY
-from gateway.api.openapi import openapi_problem
+from gateway.api.openapi import CALLER_SECURITY, openapi_problem
 from gateway.api.requests import visible_record
 from gateway.api.responses import json_response, problem_response
 from gateway.audit.proofs import prove_inclusion
@@ -187,7 +187,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": {
             "operationId": "getAuditProof",
             "summary": "The sealed result with seal.audit_proof: its inclusion proof in the signed audit log",
-            "security": [{"httpSignature": []}, {"apiKey": []}],
+            "security": CALLER_SECURITY,
             "parameters": [{"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": {
                 "200": {

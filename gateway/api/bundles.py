@@ -10,7 +10,7 @@ from gateway.api.admission import IDEMPOTENCY_KEY_PATTERN, admitted, idempotency
 from gateway.api.body import parse_json_object, read_limited
 from gateway.api.keys import GATEWAY
 from gateway.api.middleware import REQUEST_ID
-from gateway.api.openapi import openapi_problem
+from gateway.api.openapi import CALLER_SECURITY, openapi_problem
 from gateway.api.requests import READ_BODY_LIMIT
 from gateway.api.responses import json_response
 from gateway.bundles.guide import chain_guide, chain_summary
@@ -97,7 +97,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "own; materials an earlier step feeds are left out. The answer carries each step's sealed result and, "
             "once every step completed, the sealed bundle receipt; a step deferred (its agency down) or decided later "
             "makes it 202 and the bundle goes on by itself when the step completes.",
-            "security": [{"apiKey": []}],
+            "security": CALLER_SECURITY,
             "parameters": [
                 {
                     "name": "Idempotency-Key",
@@ -138,7 +138,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": {
             "operationId": "getBundle",
             "summary": "Where a bundle stands: each step, where it waits or stopped, the receipt",
-            "security": [{"apiKey": []}],
+            "security": CALLER_SECURITY,
             "parameters": _ID,
             "responses": {
                 "200": {"description": "The bundle", "content": _BUNDLE},
@@ -151,7 +151,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "post": {
             "operationId": "resumeBundle",
             "summary": "Go on from the step the bundle waits or stopped at (completed steps are never repeated)",
-            "security": [{"apiKey": []}],
+            "security": CALLER_SECURITY,
             "parameters": _ID,
             "responses": {
                 "200": {"description": "The bundle, moved as far as it goes", "content": _BUNDLE},

@@ -16,7 +16,7 @@ from gateway.api.admission import intake_call
 from gateway.api.body import parse_json_object
 from gateway.api.keys import GATEWAY
 from gateway.api.middleware import REQUEST_ID
-from gateway.api.openapi import openapi_problem
+from gateway.api.openapi import CALLER_SECURITY, openapi_problem
 from gateway.api.printouts import printout_response
 from gateway.api.responses import json_response
 from gateway.callers.model import Caller
@@ -95,7 +95,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "or sent to an agency. The answer lists every missing or wrong material beside the item's requirement "
             "from its service guide, and every material of the item, sealed with the item's seal for the office "
             "(document_type onewindow.notice.v1). `Accept: application/pdf` answers the signed printout instead.",
-            "security": [{"httpSignature": []}, {"apiKey": []}],
+            "security": CALLER_SECURITY,
             "requestBody": {
                 "required": True,
                 "content": {

@@ -20,7 +20,8 @@ from gateway.catalogue.items import FILTERS
 from gateway.problems import NOT_FOUND, ProblemError, problem_type, problem_types
 
 _PROBLEM = {"application/problem+json": {"schema": ref("Problem")}}
-_AUTH: list[dict[str, list[str]]] = [{"httpSignature": []}, {"mutualTLS": []}, {"apiKey": []}]  # any one
+CALLER_SECURITY: list[dict[str, list[str]]] = [{"httpSignature": []}, {"mutualTLS": []}, {"apiKey": []}]
+"""How a caller may authenticate on every caller route: any one of these (docs/api.md)."""
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -55,7 +56,7 @@ def _paths(examples: dict[str, Any]) -> dict[str, Any]:
             "post": {
                 "operationId": "submitRequest",
                 "summary": "Submit a request for any catalogue item (一窗通办)",
-                "security": _AUTH,
+                "security": CALLER_SECURITY,
                 "parameters": [
                     {
                         "name": "Idempotency-Key",
@@ -110,7 +111,7 @@ def _paths(examples: dict[str, Any]) -> dict[str, Any]:
             "get": {
                 "operationId": "getRequest",
                 "summary": "Status and result of a request",
-                "security": _AUTH,
+                "security": CALLER_SECURITY,
                 "parameters": [{"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {
                     "200": _json(ref("RequestResource"), "The request"),

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api.keys import GATEWAY
-from gateway.api.openapi import openapi_problem
+from gateway.api.openapi import CALLER_SECURITY, openapi_problem
 from gateway.api.requests import visible_record
 from gateway.errors import PrintoutUnavailable
 from gateway.printouts.printer import PDF_MEDIA_TYPE, print_result
@@ -80,7 +80,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "seal drawn as the stamp and a QR code to the verification page; signed by the same seal as a PAdES "
             "signature (B-B, or B-T when a time-stamping authority is configured) with the seal certificate and the "
             "district root embedded. Each call signs afresh; the pages are the same for the same result.",
-            "security": [{"httpSignature": []}, {"apiKey": []}],
+            "security": CALLER_SECURITY,
             "parameters": [{"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": {
                 "200": {

@@ -14,7 +14,7 @@ from aiohttp import web
 from gateway.api.admission import admitted
 from gateway.api.body import parse_json_object, read_limited, require_json
 from gateway.api.keys import GATEWAY
-from gateway.api.openapi import openapi_problem
+from gateway.api.openapi import CALLER_SECURITY, openapi_problem
 from gateway.api.requests import READ_BODY_LIMIT, record_visible_to, visible_record
 from gateway.api.responses import json_response
 from gateway.callers.model import Caller
@@ -152,7 +152,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "post": {
             "operationId": "rateRequest",
             "summary": "Rate a finished request (好差评): once, by the intake system that made it",
-            "security": [{"apiKey": []}],
+            "security": CALLER_SECURITY,
             "parameters": _PARAMETERS,
             "requestBody": {
                 "required": True,
@@ -176,7 +176,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": {
             "operationId": "getRating",
             "summary": "The rating of a request",
-            "security": [{"apiKey": []}],
+            "security": CALLER_SECURITY,
             "parameters": _PARAMETERS,
             "responses": {
                 "200": {
@@ -192,7 +192,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "post": {
             "operationId": "rateBundle",
             "summary": "Rate a completed bundle (一链办理) as one service: once, by the intake system that made it",
-            "security": [{"apiKey": []}],
+            "security": CALLER_SECURITY,
             "parameters": _BUNDLE_PARAMETERS,
             "requestBody": {
                 "required": True,
@@ -217,7 +217,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": {
             "operationId": "getBundleRating",
             "summary": "The rating of a bundle",
-            "security": [{"apiKey": []}],
+            "security": CALLER_SECURITY,
             "parameters": _BUNDLE_PARAMETERS,
             "responses": {
                 "200": {

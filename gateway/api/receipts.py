@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api.keys import GATEWAY
-from gateway.api.openapi import openapi_problem
+from gateway.api.openapi import CALLER_SECURITY, openapi_problem
 from gateway.api.printouts import printout_response
 from gateway.api.requests import visible_record
 from gateway.api.responses import json_response
@@ -96,7 +96,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "description": "Sealed like a result (document_type onewindow.receipt.v1): item, applicant, accepting "
             "office and operator, the agency's case number once known (a new version is sealed when it appears), "
             "the promised due date and the status URL. Verify it with POST /v1/verify or onewindow verify.",
-            "security": [{"httpSignature": []}, {"apiKey": []}],
+            "security": CALLER_SECURITY,
             "parameters": _PARAMETERS,
             "responses": {
                 "200": {
@@ -111,7 +111,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": {
             "operationId": "getReceiptPrintout",
             "summary": "The sealed acceptance receipt as a signed PDF printout (PDF/A-3b, PAdES)",
-            "security": [{"httpSignature": []}, {"apiKey": []}],
+            "security": CALLER_SECURITY,
             "parameters": _PARAMETERS,
             "responses": {
                 "200": {
