@@ -41,6 +41,7 @@ from gateway.limits.admission import CallerLimits
 from gateway.observability.events import Events, LogSink
 from gateway.observability.logs import get_logger
 from gateway.observability.metrics import GatewayMetrics
+from gateway.ratings.book import RatingBook
 from gateway.sandbox import RunningSandbox, start_sandbox
 from gateway.sealing.coverage import Uncovered, check_coverage
 from gateway.sealing.sealer import Sealer
@@ -151,6 +152,7 @@ class Gateway:
         self.events = Events(LogSink())
         self.callers: dict[str, Caller] = callers_by_id(self.settings.callers, self.settings)
         self.caller_keys = KeyRing(self.store, lambda: district_passphrase(self.settings))
+        self.ratings = RatingBook(self.store)  # 好差评 and their follow-ups
         self.client_certificates = None
         if self.settings.tls.client_certificates != "off":
             self.client_certificates = ClientCertificates(self, TlsRegister(self.settings.pki_dir))

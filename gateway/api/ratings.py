@@ -20,7 +20,6 @@ from gateway.api.responses import json_response
 from gateway.callers.model import Caller
 from gateway.intake.request_ids import is_ulid
 from gateway.problems import NOT_FOUND, RATE_THE_BUNDLE, ProblemError, echo
-from gateway.ratings.book import RatingBook
 from gateway.ratings.grades import COMMENT_MAX_CHARS, TAGS, TAGS_MAX, Grade
 from gateway.ratings.rating import Rated, rate, rate_request
 from gateway.store import BundleStatus
@@ -42,7 +41,7 @@ async def post_rating(request: web.Request) -> web.Response:
             rating=f"/v1/bundles/{bundle_id}/rating",
         )
     body = parse_json_object(request, raw)
-    rating = await rate_request(RatingBook(gateway.store), gateway.events, caller, record, body)
+    rating = await rate_request(gateway.ratings, gateway.events, caller, record, body)
     return json_response(201, rating.view(), {"Location": f"/v1/requests/{record.id}/rating"})
 
 
@@ -75,7 +74,7 @@ async def post_bundle_rating(request: web.Request) -> web.Response:
     raw = await read_limited(request, gateway.settings.max_body_bytes)
     caller = await admitted(request, raw)
     subject = await _bundle_visible_to(request, caller)
-    rating = await rate(RatingBook(gateway.store), gateway.events, caller, subject, parse_json_object(request, raw))
+    rating = await rate(gateway.ratings, gateway.events, caller, subject, parse_json_object(request, raw))
     return json_response(201, rating.view(), {"Location": subject.path})
 
 
@@ -83,7 +82,7 @@ async def get_bundle_rating(request: web.Request) -> web.Response:
     """The rating of a bundle, for whoever may read the bundle."""
     caller = await admitted(request, await read_limited(request, READ_BODY_LIMIT))
     subject = await _bundle_visible_to(request, caller)
-    rating = await RatingBook(request.app[GATEWAY].store).of("bundle", subject.id)
+    rating = await request.app[GATEWAY].ratings.of("bundle", subject.id)
     if rating is None:
         raise ProblemError(NOT_FOUND, f"Bundle {subject.id} has not been rated.", f"一链办理 {subject.id} 尚未评价。")
     return json_response(200, rating.view())
@@ -92,7 +91,7 @@ async def get_bundle_rating(request: web.Request) -> web.Response:
 async def get_rating(request: web.Request) -> web.Response:
     """The rating of a request, for whoever may read the request."""
     record = await visible_record(request)
-    rating = await RatingBook(request.app[GATEWAY].store).of_request(record.id)
+    rating = await request.app[GATEWAY].ratings.of_request(record.id)
     if rating is None:
         raise ProblemError(NOT_FOUND, f"Request {record.id} has not been rated.", f"申请 {record.id} 尚未评价。")
     return json_response(200, rating.view())

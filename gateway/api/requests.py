@@ -17,7 +17,6 @@ from gateway.intake.request_ids import is_ulid
 from gateway.observability.logs import personal_values, sensitive
 from gateway.problems import NOT_FOUND, ProblemError, echo
 from gateway.proxy.lifecycle import proxy_steps
-from gateway.ratings.book import RatingBook
 from gateway.store import RequestRecord
 
 READ_BODY_LIMIT = 4096  # a GET has no body to speak of; its (empty) digest is signed all the same
@@ -78,7 +77,7 @@ async def get_request(request: web.Request) -> web.Response:
     if bundle_id is not None:
         view["links"]["bundle"] = f"/v1/bundles/{bundle_id}"
     if "proxy" in view:  # the sixth step, rating and archiving, is done once the applicant has rated the service
-        rating = await RatingBook(request.app[GATEWAY].store).of_request(record.id)
+        rating = await request.app[GATEWAY].ratings.of_request(record.id)
         if rating is not None:
             view["proxy"]["steps"] = proxy_steps(record, rated_at=rating.rated_at)
     return json_response(200, view)
