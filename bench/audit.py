@@ -1,11 +1,17 @@
 """Audit-log benchmark: durable appends, gateway throughput with the log on and off, verify of 1M entries.
 
-    .venv/bin/python bench/audit.py [--seconds 4] [--entries 1000000] [--requests 3000] [--skip-gateway]
+    .venv/bin/python bench/audit.py [--seconds 4] [--entries 1000000] [--entry-cpu 10000] [--requests 3000]
+        [--skip-gateway] [--skip-verify]
 
 1. Durable appends/s through the group-committing appender (64 concurrent
    producers, each ``append`` returning only once committed), against the raw
    rate of single-row insert transactions on the same database (SQLite with
    the store's WAL + synchronous=FULL; PostgreSQL when reachable).
+   Then the CPU each entry costs the event loop on SQLite, where appends are
+   units of work on the loop's own connection: a request's five events
+   appended ``--entry-cpu`` times, back to back and as 32 concurrent
+   requests (each waiting for ``durable()``), with the head reads and
+   statements per entry.
 2. Gateway throughput over real HTTP against the tax sandbox: the gateway in
    its own process, the client and the sandbox in this one; log off, on,
    off, on; best of each.
@@ -27,6 +33,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +79,11 @@ def fields(i: int) -> dict[str, Any]:
 
 
 async def raw_inserts(url: str, seconds: float, concurrent: int) -> float:
-    """Single-row insert transactions per second, each committed on its own."""
+    """Single-row insert transactions per second, each made durable (``store.durable()``) before the next.
+
+    The store shares commits and flushes between concurrent writers (group
+    commit on both backends), as it does for the gateway's own writes.
+    """
     store = make_store(url)
     await store.open()
     payload = os.urandom(300)
@@ -83,11 +94,13 @@ async def raw_inserts(url: str, seconds: float, concurrent: int) -> float:
             async def one(i: int) -> None:
                 async with store.transaction() as db:
                     await db.execute("INSERT INTO bench_raw (data) VALUES (?)", (payload,))
+                await store.durable()
         else:
             await store.pool.execute("CREATE TABLE IF NOT EXISTS bench_raw (id BIGSERIAL PRIMARY KEY, data BYTEA)")
 
             async def one(i: int) -> None:
                 await store.pool.execute("INSERT INTO bench_raw (data) VALUES ($1)", payload)
+                await store.durable()
 
         return await _rate(one, seconds, concurrent)
     finally:
@@ -104,7 +117,12 @@ async def audit_appends(url: str, seconds: float) -> tuple[float, float]:
     )
     await log.start()
     try:
-        rate = await _rate(lambda i: log.append("agency.attempt", fields(i)), seconds, PRODUCERS)
+
+        async def durable_append(i: int) -> None:
+            await log.append("agency.attempt", fields(i))
+            await log.store.durable()  # on disk, as before any answer of the gateway's
+
+        rate = await _rate(durable_append, seconds, PRODUCERS)
         return rate, log.appended / max(log.batches, 1)
     finally:
         await log.close()
@@ -140,7 +158,7 @@ async def pg_reachable() -> bool:
 
 
 async def bench_appends(seconds: float) -> None:
-    print("\n## durable appends/s vs raw single-row insert transactions/s")
+    print("\n## durable appends/s vs durable single-row insert transactions/s")
     with tempfile.TemporaryDirectory() as tmp:
         urls = [("SQLite", f"sqlite:///{tmp}/raw.db", f"sqlite:///{tmp}/audit.db")]
         schema = f"bench_{os.getpid()}"
@@ -168,6 +186,105 @@ async def bench_appends(seconds: float) -> None:
                 for suffix in ("raw", "audit"):
                     await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}_{suffix}" CASCADE')
                 await conn.close()
+
+
+# -- 1b. CPU per entry on SQLite's shared connection --------------------------------------
+
+REQUEST_EVENTS: list[tuple[str, dict[str, Any]]] = [
+    (
+        "request.accepted",
+        {
+            "caller": "fangzhen-window",
+            "office": "370303105000",
+            "operator": "fz-window-01",
+            "channel": "window",
+            "item": "tax.payment-record",
+            "request_digest": "hmac-sha256:" + "a3" * 32,
+            "pledge": False,
+            "idempotency_key_digest": None,
+        },
+    ),
+    (
+        "agency.attempt",
+        {"agency": "tax", "operation": "submit", "attempt": 1, "latency_ms": 0.6, "outcome": "ok", "error": None},
+    ),
+    (
+        "result.sealed",
+        {"item": "tax.payment-record", "seal_number": "370303-BM-0001", "document_digest": "sha256:" + "41" * 32},
+    ),
+    ("request.completed", {"item": "tax.payment-record", "result_digest": "hmac-sha256:" + "08" * 32}),
+    ("response.sent", {"path": "/v1/requests", "status": 201}),
+]
+"""The five events a synchronous tax.payment-record request appends (as the gateway sends them)."""
+
+
+async def entry_cpu(url: str, entries: int, concurrent: int, trace: bool) -> tuple[float, Counter[str]]:
+    """CPU µs per entry appended through :class:`AuditLog` on SQLite (shared commits), and the statements run.
+
+    ``concurrent`` requests at a time, each appending its five events and then
+    waiting for ``durable()`` as the gateway does before answering; 1 runs them
+    back to back in one open transaction.
+    """
+    store = make_store(url)
+    await store.open()
+    log = AuditLog(audit_store_for(store, CHAIN), settings=AuditSettings(), log_id=LOG_ID, instance="bench-host-1234")
+    await log.start()
+    statements: Counter[str] = Counter()
+    try:
+        todo = [entries // len(REQUEST_EVENTS)]
+
+        async def request(n: int) -> None:
+            for kind, event in REQUEST_EVENTS:
+                await log.append(kind, {"request_id": f"01JBENCH{n:018d}", **event})
+
+        async def client() -> None:
+            while todo[0] > 0:
+                todo[0] -= 1
+                await request(todo[0])
+                await store.durable()
+
+        await request(0)  # warm
+        await store.durable()
+        if trace:
+            store.writer.raw.set_trace_callback(lambda sql: statements.update([_statement(sql)]))
+        started = time.process_time()
+        if concurrent == 1:
+            while todo[0] > 0:
+                todo[0] -= 1
+                await request(todo[0])
+        else:
+            await asyncio.gather(*(client() for _ in range(concurrent)))
+        cpu = time.process_time() - started
+        store.writer.raw.set_trace_callback(None)
+    finally:
+        await log.close()
+        await store.close()
+    return cpu / entries * 1e6, statements
+
+
+def _statement(sql: str) -> str:
+    words = sql.split()
+    verb = words[0].upper() if words else "?"
+    return verb + " audit_head" if "audit_head" in words else verb
+
+
+async def bench_entry_cpu(entries: int) -> None:
+    print(f"\n## CPU per audit entry: SQLite, appended on the loop's shared connection ({entries:,} entries per run)")
+    print("| pattern | CPU µs per entry, runs | best | head reads per entry | statements per entry |")
+    print("|---|---|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, concurrent in (
+            ("back to back, one open transaction", 1),
+            ("32 concurrent requests, durable() each", 32),
+        ):
+            runs = [
+                (await entry_cpu(f"sqlite:///{tmp}/cpu-{concurrent}-{i}.db", entries, concurrent, False))[0]
+                for i in range(3)
+            ]
+            _, statements = await entry_cpu(f"sqlite:///{tmp}/count-{concurrent}.db", entries, concurrent, True)
+            per = ", ".join(f"{r:.1f}" for r in runs)
+            reads = statements["SELECT audit_head"] / entries
+            print(f"| {label} | {per} | {min(runs):.1f} | {reads:.2f} | {sum(statements.values()) / entries:.2f} |")
 
 
 # -- 2. gateway throughput ----------------------------------------------------------------
@@ -387,12 +504,14 @@ def main() -> None:
     parser.add_argument("--gateway-seconds", type=float, default=8.0)
     parser.add_argument("--clients", default="16,64", help="concurrent HTTP clients, one table per value")
     parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--entry-cpu", type=int, default=10_000, help="entries per CPU-per-entry run")
     parser.add_argument("--skip-gateway", action="store_true")
     parser.add_argument("--skip-verify", action="store_true")
     args = parser.parse_args()
     configure_logging("warning")
     print(f"# audit log benchmark (Python {sys.version.split()[0]}, {os.cpu_count()} CPUs)")
     asyncio.run(bench_appends(args.seconds))
+    asyncio.run(bench_entry_cpu(args.entry_cpu))
     if not args.skip_gateway:
         for clients in (int(c) for c in args.clients.split(",")):
             asyncio.run(bench_gateway(args.requests, args.gateway_seconds, clients))

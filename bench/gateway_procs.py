@@ -153,6 +153,20 @@ class Process:
                 total += int(fields[11]) + int(fields[12])
         return total / TICKS
 
+    def loop_seconds(self) -> float:
+        """User + system CPU of each serving process's main thread (its event loop), summed.
+
+        The loop runs every request's Python; other threads (the flush, the
+        sealing thread) work beside it. A loop near one core per process is
+        the bound on throughput, whatever the rest of the machine does.
+        """
+        total = 0
+        for pid in self.workers():
+            with contextlib.suppress(OSError, ValueError):
+                fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+        return total / TICKS
+
     def rss_mb(self) -> float:
         """Resident memory of the serving processes, in MB (the largest one: the target is per process)."""
         sizes = [0.0]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -23,6 +24,11 @@ BENCH = Path(__file__).resolve().parent
 README = BENCH / "README.md"
 BEGIN = "<!-- make bench: begin (written by bench/run_all.py; edits here are replaced) -->"
 END = "<!-- make bench: end -->"
+
+
+def _under_its_title(text: str) -> str:
+    """A benchmark's own Markdown headings, nested under its "###" title in the section."""
+    return re.sub(r"^#{1,3} ", "#### ", text, flags=re.M)
 
 
 def runs(quick: bool, soak: float) -> list[tuple[str, list[str]]]:
@@ -80,7 +86,7 @@ def main() -> None:
             sections.append(f"failed (exit {done.returncode}): `{done.stderr.strip().splitlines()[-1:]}`")
             print(done.stderr, file=sys.stderr)
         else:
-            sections.append(done.stdout.strip().replace("\n# ", "\n#### ").removeprefix("# "))
+            sections.append(_under_its_title(done.stdout.strip()))
     sections += ["", END]
     text = README.read_text() if README.exists() else "# Benchmarks\n"
     block = "\n".join(sections)

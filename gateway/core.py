@@ -104,6 +104,7 @@ class Gateway:
         """
         try:
             await self._start()
+            await self.store.durable()  # what start-up recorded (the bureau's acts, configuration) is on disk
         except BaseException:
             await self.stop(grace_s=0)
             raise

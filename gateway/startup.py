@@ -19,7 +19,9 @@ What is checked, in order:
 2. the district seal registry and every usable seal's key, with the seal
    passphrase (:class:`~gateway.sealing.district_sealer.DistrictSealer`);
 3. the district audit key, with the same passphrase;
-4. the store: reachable (``check-config``) or opened and migrated (``serve``);
+4. the store: reachable (``check-config``) or opened and migrated (``serve``), and its audit
+   log written with this PKI directory's audit key and secret (``serve``, when the gateway opens
+   its log: :func:`gateway.audit.setup.refuse_other_keys`; ``serve --workers``' supervisor too);
 5. with ``[server] tls_certificate``: the certificate, its key, the client CA
    and the district's TLS register (:func:`~gateway.tls.context.check_tls`).
 

@@ -8,10 +8,12 @@ they skip; with CI=true they fail instead, so CI never passes by skipping.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import uuid
-from collections.abc import AsyncIterator
+import warnings
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,20 +68,44 @@ def require_postgres() -> None:
 
 
 async def drop_schema(schema: str) -> None:
+    """Drop a test's schema; a connection still inside a transaction in it is not waited for forever.
+
+    Such a schema is left behind (and said so) rather than the run hanging until CI's time runs out.
+    """
     conn = await asyncpg.connect(PG_URL)
     try:
+        await conn.execute("SET lock_timeout = '15s'")
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    except asyncpg.exceptions.LockNotAvailableError:
+        warnings.warn(f"schema {schema} left behind: a connection still holds a lock in it", stacklevel=1)
     finally:
         await conn.close()
 
 
+@pytest.fixture(autouse=True)
+def _pg_schemas() -> Iterator[list[str]]:
+    """The schemas a test's ``pg_url`` made, dropped once every other fixture of the test is torn down.
+
+    Autouse fixtures are set up before the ones a test asks for, so torn down after them: a gateway
+    or store the test started has stopped, whatever order the test named its fixtures in. Dropped in
+    ``pg_url``'s own teardown, a test asking for ``start_gateway`` first had its schema dropped under
+    a running gateway whose event loop was paused with a statement in flight (its backend holding a
+    lock in the schema, waiting for the rest of the statement): the drop and the gateway waited on
+    each other (tests/test_postgres_teardown.py).
+    """
+    schemas: list[str] = []
+    yield schemas
+    for schema in schemas:
+        asyncio.run(drop_schema(schema))
+
+
 @pytest.fixture
-def pg_url() -> str:
-    """A PostgreSQL URL with a fresh schema, dropped after the test."""
+def pg_url(_pg_schemas: list[str]) -> str:
+    """A PostgreSQL URL with a fresh schema, dropped after the test (after its gateways stopped)."""
     require_postgres()
     schema = "t_" + uuid.uuid4().hex[:12]
-    yield f"{PG_URL}?schema={schema}"
-    asyncio.run(drop_schema(schema))
+    _pg_schemas.append(schema)
+    return f"{PG_URL}?schema={schema}"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -90,13 +116,28 @@ def store_url(request: pytest.FixtureRequest, tmp_path) -> str:
     return request.getfixturevalue("pg_url")
 
 
+@contextlib.asynccontextmanager
+async def _opened(url: str) -> AsyncIterator[Store]:
+    s = make_store(url)
+    await s.open()
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
 @pytest.fixture
 async def store(store_url: str) -> AsyncIterator[Store]:
     """An open, migrated store on each backend."""
-    s = make_store(store_url)
-    await s.open()
-    yield s
-    await s.close()
+    async with _opened(store_url) as s:
+        yield s
+
+
+@pytest.fixture
+async def pg_store(pg_url: str) -> AsyncIterator[Store]:
+    """An open, migrated PostgreSQL store on a schema of its own."""
+    async with _opened(pg_url) as s:
+        yield s
 
 
 # -- a running gateway ------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 from gateway.contract import AgencyCall, IntakeRequest, Item, Outcome, Problem, SandboxSpec, hookimpl
 from tests.flawed_plugins import _AsTax, _spec
 
-HOLD_S = 0.15  # over the gateway's default block_threshold_ms (100)
+HOLD_S = 0.4  # well over the default block_threshold_ms (100): a busy host must not hide it
 
 
 class _Plugin:

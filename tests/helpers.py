@@ -10,6 +10,7 @@ from gateway.agencies.plugin_manager import hook_results_by_plugin
 from gateway.config import IDENTITY_KEYS, AgencySettings, Settings, WitnessSettings, load_settings
 from gateway.contract import AgencyIdentity, Applicant, IntakeRequest
 from gateway.intake.request_ids import new_ulid
+from gateway.store import RequestRecord, RequestStatus, utcnow
 from gateway.testing.harness import KIT_CREDIT_CODE
 
 # The canonical sample applicants live in the test kit; re-exported for the tests.
@@ -101,6 +102,14 @@ PAYMENT_RECORD = {
     "operator": "fz-window-01",
     "channel": "window",
 }
+# A sale the tax bureau invoices (a deferrable item only while the bureau is up: 503 when it is down).
+INVOICE_MATERIALS = {
+    "buyer_name": "淄博房镇鑫源商贸有限公司",
+    "buyer_credit_code": "91370303MA3C4XY85N",
+    "goods_description": "玉米",
+    "amount": 100.0,
+    "contract": {"media_type": "application/pdf", "content_base64": "JVBERi0xLjQK"},
+}
 CLEARANCE = {
     **PAYMENT_RECORD,
     "item": "tax.clearance-certificate",
@@ -111,3 +120,23 @@ CLEARANCE = {
         "invoice_cancellation_proof": {"media_type": "application/pdf", "content_base64": "JVBERi0xLjQK"},
     },
 }
+
+
+def stored_request(**overrides: Any) -> RequestRecord:
+    """A request record as intake stores it (overrides replace any field)."""
+    now = utcnow()
+    fields = dict(
+        id=new_ulid(),
+        caller_id="fangzhen-window",
+        item="tax.payment-record",
+        agency="tax",
+        office="370303105000",
+        operator="fz-01",
+        channel="window",
+        status=RequestStatus.ACCEPTED,
+        envelope={"item": "tax.payment-record", "materials": {"year": 2025}, "applicant": {"name": "张伟"}},
+        created_at=now,
+        updated_at=now,
+    )
+    fields.update(overrides)
+    return RequestRecord(**fields)

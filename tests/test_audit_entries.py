@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.audit.entries import clean_fields, finish_entry, prepare_entry
+from gateway.audit.chain import EntryChain
+from gateway.audit.entries import clean_fields, finish_entry, format_time, prepare_entry
 from gateway.audit.payloads import PayloadCipher
 from gateway.config import load_settings
 from gateway.config.audit import parse_audit_settings
@@ -162,3 +165,49 @@ def test_every_kind_of_entry_the_gateway_appends_is_in_the_audit_guide() -> None
     table = guide[guide.index("## What is logged") : guide.index("## The entry")]
     assert len(emitted) > 15 and len(outbox_acts) >= 2 and "admin.rating_follow_up_closed" in admin_acts
     assert not [kind for kind in sorted(kinds) if f"`{kind}`" not in table]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    moment=st.datetimes(min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31)),
+    offset=st.none() | st.timedeltas(min_value=timedelta(hours=-23, minutes=-59), max_value=timedelta(hours=23)),
+)
+def test_entry_times_are_written_as_strftime_wrote_them(moment, offset) -> None:
+    """Formatted field by field for speed: the same text, in UTC, for any zone (and years before 1000)."""
+    aware = moment.replace(tzinfo=UTC if offset is None else timezone(offset))
+    assert format_time(aware) == aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    key=st.binary(min_size=32, max_size=32),
+    previous=st.binary(min_size=32, max_size=32),
+    seq=st.integers(0, 2**63 - 1),
+    leaf=st.binary(min_size=32, max_size=32),
+)
+def test_chain_values_are_hmac_sha256_of_the_documented_messages(key, previous, seq, leaf) -> None:
+    """The chain precomputes the HMAC's padded-key hashes; the values stay those of docs/audit.md."""
+    chain = EntryChain(key)
+    eight = seq.to_bytes(8, "big")
+    assert chain.link(previous, seq, leaf) == hmac.digest(
+        key, b"onewindow-audit-chain/v1 link" + previous + eight + leaf, "sha256"
+    )
+    assert chain.anchor(seq, leaf) == hmac.digest(key, b"onewindow-audit-chain/v1 anchor" + eight + leaf, "sha256")
+
+
+def test_parses_of_short_values_are_remembered_and_a_value_that_does_not_parse_never_is() -> None:
+    """Item codes, offices and seal numbers recur on every request: that they parse is remembered, for short
+    strings only, so what a caller sends cannot fill the memory; a value that does not parse (here a phone
+    number) is masked every time and never kept in the process."""
+    from gateway.audit import fields
+
+    fields._parsed.clear()
+    long_values = {"item": "tax." + "a" * 5000, "office": "3" * 5000, "seal_number": "370303-BM-" + "1" * 5000}
+    for _ in range(2):
+        clean_fields(long_values)
+    assert not fields._parsed
+    for _ in range(2):
+        cleaned = clean_fields({"item": "tax.payment-record", "office": "13912345678", "seal_number": "370303-BM-0001"})
+        assert cleaned["item"] == "tax.payment-record" and cleaned["seal_number"] == "370303-BM-0001"
+        assert "13912345678" not in cleaned["office"]  # not an office code: masked as the phone number it looks like
+    assert sorted(value for _, value in fields._parsed) == ["370303-BM-0001", "tax.payment-record"]

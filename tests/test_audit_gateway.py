@@ -11,6 +11,7 @@ import pytest
 
 from gateway.audit.proofs import prove_inclusion
 from gateway.config.audit import AuditSettings
+from gateway.observability.events import PayloadDigests
 from signing.audit.checkpoint import SignedCheckpoint, public_key_pem
 from signing.audit.document_proof import audit_checker, check_audit_proof
 from signing.audit.entry import document_digest
@@ -18,8 +19,8 @@ from signing.audit.proof_files import build_inclusion_proof_file
 from signing.verify.verifier import verify_document
 from tests.audit_helpers import cli, gateway_config, other_signer
 from tests.helpers import CLEARANCE as BASE_CLEARANCE
+from tests.helpers import INVOICE_MATERIALS, PERSON, TOWN
 from tests.helpers import PAYMENT_RECORD as BASE_PAYMENT_RECORD
-from tests.helpers import PERSON, TOWN
 
 PERSON_WITH_PHONE = {**PERSON, "phone": "13912345678"}
 PAYMENT_RECORD = {**BASE_PAYMENT_RECORD, "applicant": PERSON_WITH_PHONE}
@@ -28,17 +29,7 @@ REJECTED = {
     **CLEARANCE,
     "applicant": {"kind": "organisation", "id_number": "91370303MA3NQ2LU8C", "name": "淄博马尚众诚机械加工厂"},
 }
-INVOICE = {
-    **PAYMENT_RECORD,
-    "item": "tax.individual-invoice",
-    "materials": {
-        "buyer_name": "淄博房镇鑫源商贸有限公司",
-        "buyer_credit_code": "91370303MA3C4XY85N",
-        "goods_description": "玉米",
-        "amount": 100.0,
-        "contract": {"media_type": "application/pdf", "content_base64": "JVBERi0xLjQK"},
-    },
-}
+INVOICE = {**PAYMENT_RECORD, "item": "tax.individual-invoice", "materials": INVOICE_MATERIALS}
 
 
 async def story(capsys: pytest.CaptureFixture[str], config: str, request_id: str) -> list[dict[str, Any]]:
@@ -244,13 +235,23 @@ async def _proof_of_entry(gw: Any, seq: int) -> dict[str, Any]:
 
 
 async def test_raw_payloads_kept_encrypted_prove_exactly_what_was_sent(
-    start_gateway, district, tmp_path, capsys
+    start_gateway, district, tmp_path, capsys, monkeypatch
 ) -> None:
     key_file = tmp_path / "payload.key"
     key_file.write_text(bytes(range(32)).hex(), encoding="ascii")
     url = f"sqlite:///{tmp_path}/gw.db"
     gw = await start_gateway(url, audit=AuditSettings(payload_key_file=str(key_file)))
+    digested: list[Any] = []
+    real = PayloadDigests.__call__
+
+    def counted(self: PayloadDigests, payload: Any, *, request_id: str | None) -> str | None:
+        digested.append(payload)
+        return real(self, payload, request_id=request_id)
+
+    monkeypatch.setattr(PayloadDigests, "__call__", counted)
     body = await (await gw.post(PAYMENT_RECORD)).json()
+    # the sealed result's digest, taken once: the event's field and its payload's commitment are the same
+    assert sum(1 for payload in digested if payload == body["result"]) == 1
     entries = [r async for chunk in gw.gateway.audit.store.entries() for r in chunk]
     assert PERSON["name"].encode() not in b"".join(r[1] + (r[6] or b"") for r in entries)
     config = gateway_config(tmp_path, url, district)
@@ -263,6 +264,7 @@ async def test_raw_payloads_kept_encrypted_prove_exactly_what_was_sent(
     assert sent["applicant"]["name"] == PERSON["name"] and sent["materials"] == PAYMENT_RECORD["materials"]
     assert told["request.accepted"]["payload"]["digest"] == told["request.accepted"]["fields"]["request_digest"]
     assert told["request.completed"]["payload_plaintext"] == body["result"]
+    assert told["request.completed"]["payload"]["digest"] == told["request.completed"]["fields"]["result_digest"]
     await gw.gateway.audit.checkpoint()
     assert (await cli(capsys, "audit", "verify", "--config", config))[0] == 0
 

@@ -29,11 +29,16 @@ async def test_concurrent_appends_share_transactions_and_get_contiguous_numbers(
         audit_store_for(store, CHAIN), settings=AuditSettings(), log_id=LOG_ID, instance="t", signer=other_signer()
     )
     await audit.start()
+    commits = store.writer.flush.commits if audit.store.shares_commits else 0
     seqs = await asyncio.gather(
         *(audit.append("agency.attempt", {"request_id": f"R{i}", "attempt": i}) for i in range(600))
     )
+    await audit.store.durable()
     assert sorted(seqs) == list(range(600))
-    assert audit.batches <= 20  # group commit: many entries per transaction
+    if audit.store.shares_commits:  # SQLite: each append a unit of work, the units sharing commits
+        assert store.writer.flush.commits - commits <= 20
+    else:  # PostgreSQL: the appender's batches, one transaction each
+        assert audit.batches <= 20
     rows = [r async for chunk in audit.store.entries() for r in chunk]
     assert [r[0] for r in rows] == list(range(600))
     await audit.close()  # signs a last checkpoint over everything
@@ -41,10 +46,13 @@ async def test_concurrent_appends_share_transactions_and_get_contiguous_numbers(
     assert latest is not None and latest.tree_size == 600
 
 
-async def test_an_append_is_durable_when_it_returns(store, store_url) -> None:
+async def test_an_append_is_durable_once_the_store_says_so(store, store_url) -> None:
+    """Appends share commits (SQLite); ``durable()`` -- awaited before anything leaves the gateway -- commits and
+    flushes them."""
     audit = AuditLog(audit_store_for(store, CHAIN), settings=AuditSettings(), log_id=LOG_ID, instance="t")
     await audit.start()
     seq = await audit.append("configuration.loaded", {"items": 3})
+    await audit.store.durable()
     (count,) = (await asyncio.to_thread(RawDB(store_url).run, "SELECT COUNT(*) FROM audit_entries WHERE seq = ?", seq))[
         0
     ]
@@ -65,6 +73,8 @@ async def test_checkpoints_follow_the_entry_count_and_proofs_from_the_store_matc
     for i in range(0, 300, 10):
         await asyncio.gather(*(audit.append("agency.attempt", {"request_id": f"R{i + j}"}) for j in range(10)))
         await asyncio.sleep(0)
+        if audit._checkpointing is not None:  # let a checkpoint under way land before more entries: each one
+            await audit._checkpointing  # then covers at most 40 + 9 entries more, however slow the store is
     await audit.close()
     stored = await audit.store.checkpoints()
     sizes = [c.tree_size for c in stored]
@@ -90,6 +100,7 @@ async def test_the_checkpointer_refuses_to_sign_over_an_entry_altered_since_it_w
     await audit.append([prepare_entry("k", {"request_id": f"R{i}"}, instance="t") for i in range(20)])
     await audit.checkpoint(signer, LOG_ID)
     await audit.append([prepare_entry("k", {"request_id": f"S{i}"}, instance="t") for i in range(5)])
+    await audit.durable()  # on disk, where the intruder edits it
     db = RawDB(store_url)
     entry = (await asyncio.to_thread(db.entry, 22))[0]
     await asyncio.to_thread(
@@ -173,3 +184,42 @@ async def test_several_processes_on_one_postgresql_write_one_consistent_sequence
     report = await verify_store(audit, signer.public_key())
     assert report.ok, report.render()
     await store.close()
+
+
+@pytest.mark.postgres
+async def test_two_processes_taking_turns_at_the_head_append_without_the_lock(pg_url, monkeypatch) -> None:
+    """A compare-and-set that loses answers the head it found: the next try builds on it, no lock is queued on."""
+    import asyncpg
+
+    from gateway.audit.store import postgres as pg_audit
+    from gateway.store import make_store
+
+    stores = [make_store(pg_url) for _ in range(2)]
+    for store in stores:
+        await store.open()
+    locks = 0
+    fetchrow = asyncpg.connection.Connection.fetchrow
+
+    async def counted(self, query, *args, **kwargs):
+        nonlocal locks
+        locks += query == pg_audit._LOCK_HEAD
+        return await fetchrow(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(asyncpg.connection.Connection, "fetchrow", counted)
+    try:
+        audits = [audit_store_for(store, CHAIN) for store in stores]
+        for audit in audits:  # each learns the head once, under the lock (it knows none yet)
+            await audit.append([prepare_entry("agency.attempt", {"request_id": "first"}, instance="t")])
+        locks = 0
+        for turn in range(20):  # each finds the head moved by the other
+            await audits[turn % 2].append([prepare_entry("agency.attempt", {"request_id": f"r{turn}"}, instance="t")])
+        assert locks == 0
+        signer = other_signer()
+        await audits[0].checkpoint(signer, LOG_ID)
+        rows = [r async for chunk in audits[1].entries() for r in chunk]
+        assert [r[0] for r in rows] == list(range(22))
+        report = await verify_store(audits[1], signer.public_key())
+        assert report.ok, report.render()
+    finally:
+        for store in stores:
+            await store.close()

@@ -180,7 +180,8 @@ def test_altering_an_encrypted_payload_is_named(store_url, tmp_path, capsys) -> 
     asyncio.run(build_log(store_url, signer, entries=20, cipher=PayloadCipher(b"k" * 32)))
     db = RawDB(store_url)
     (payload,) = db.run("SELECT payload FROM audit_entries WHERE seq = 9")[0]
-    db.run("UPDATE audit_entries SET payload = ? WHERE seq = 9", bytes(payload)[:-1] + b"\x00")
+    altered = bytes(payload)[:-1] + bytes([payload[-1] ^ 1])  # a changed byte (setting one could leave it as it was)
+    db.run("UPDATE audit_entries SET payload = ? WHERE seq = 9", altered)
     code, report = verify(capsys, config)
     assert code == 1
     assert report["first_bad"]["first"] == 9 and "payload" in report["first_bad"]["what"]
@@ -279,6 +280,7 @@ async def test_a_running_log_closes_when_the_check_before_a_checkpoint_finds_a_p
         await audit.append("agency.attempt", {"request_id": f"R{i}"})
     await audit.checkpoint()
     await audit.append("agency.attempt", {"request_id": "R5"})
+    await audit.store.durable()  # what the gateway wrote is on disk before the intruder writes behind it
     seq = await asyncio.to_thread(plant_entry, RawDB(store_url))
     with pytest.raises(AuditIntegrityError, match=f"entry {seq}"):
         await audit.checkpoint()

@@ -126,7 +126,7 @@ async def test_a_gateway_appends_each_act_once_across_restarts_and_picks_up_a_ne
     pki, passphrase = gateway_host(bureau, tmp_path)
     changes = {"pki_dir": str(pki), "pki_passphrase_file": str(passphrase), "witness": WitnessSettings()}
     gw = await start_gateway(store_url, **changes)
-    logged = await asyncio.to_thread(logged_acts, store_url)
+    logged = await asyncio.to_thread(logged_acts, store_url)  # on disk once the gateway has started
     assert [e["kind"] for e in logged] == [
         "admin.seal.district_created",
         "admin.seal.issued",

@@ -163,7 +163,7 @@ class RevokedSealer:
     def check(self, item, office):
         return None
 
-    def seal(self, document, **kw):
+    async def seal(self, document, **kw):
         raise SealUnavailable("office 370303105000 holds no valid service-centre seal covering scripted.thing")
 
     def trust_view(self):
@@ -194,6 +194,8 @@ async def test_a_polled_result_that_cannot_be_sealed_is_called_back_and_leaves_n
         callback_url="http://127.0.0.1:9/hook",
     )
     await store.insert_request(record)
+    finished: list[str] = []
+    gw.gateway.delivery.transitions.observers.append(lambda request_id, **_: finished.append(request_id))
     gw.gateway.delivery.sealer = RevokedSealer(gw.gateway.delivery.sealer)  # the seal was revoked while pending
     await store.schedule(record.id, "poll", due_at=now, expires_at=now + timedelta(days=30))
     await asyncio.sleep(1.0)
@@ -202,6 +204,7 @@ async def test_a_polled_result_that_cannot_be_sealed_is_called_back_and_leaves_n
     assert fresh.status is RequestStatus.FAILED
     assert "callback" in rows, f"the kiosk is never told its request failed; outbox rows: {list(rows)}"
     assert "poll" not in rows, "the poll row is left leased (finish_outbox was called for 'submit')"
+    assert finished == [record.id], "the failure was announced more than once (plugins, bundles, the callback)"
 
 
 async def test_a_partner_outlet_cannot_read_results_of_items_it_may_not_handle(start_gateway, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -158,7 +159,7 @@ async def test_a_call_holding_the_event_loop_is_logged_with_the_plugin_and_count
         assert (await gw.post(CIVIL)).status == 201
     assert counted(gw, "onewindow_plugin_loop_blocks_total", CODE, f"agency '{CODE}' submit") == 1
     held = [line for line in log.getvalue().splitlines() if "plugin.loop_blocked" in line]
-    assert len(held) == 1 and f'"plugin": "{CODE}"' in held[0]
+    assert len(held) == 1 and json.loads(held[0])["plugin"] == CODE
     assert (await gw.post(REQUEST)).status == 201
     assert not counted(gw, "onewindow_plugin_loop_blocks_total", "tax", "agency 'tax' submit")
 

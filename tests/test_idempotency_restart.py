@@ -47,7 +47,8 @@ async def test_a_deferred_answer_is_replayed_after_a_restart_and_the_outbox_fini
 
     second = await restart(start_gateway, first, store_url)
     again = await second.post(CLEARANCE, **{"Idempotency-Key": "kiosk-0007"})
-    assert again.status == 202 and (await again.json())["id"] == deferred["id"]
+    # The replay says what GET would: still deferred, or completed if the new instance's outbox got there first.
+    assert again.status in (202, 201) and (await again.json())["id"] == deferred["id"]
     done = await wait_for_status(second, deferred["id"], "completed")
     assert done["result"]["seal"]["number"]
     assert second.sandboxes["tax"].ledger.stats()["effective_submissions"] == 1
@@ -104,3 +105,55 @@ async def test_the_outbox_loop_purges_expired_keys_now_and_then(store_url, start
         await asyncio.sleep(0.05)
     assert "onewindow_idempotency_keys_purged_total 2.0" in samples
     assert await store.purge_idempotency_keys(utcnow()) == 0  # nothing expired is left
+
+
+async def _kept_response(store, key: str) -> dict:
+    """The answer a key keeps, as the store holds it (either engine)."""
+    import json
+
+    sql = "SELECT response FROM idempotency_keys WHERE key = {}"
+    if hasattr(store, "pool"):
+        kept = await store.pool.fetchval(sql.format("$1"), key)
+    else:
+        kept = (await store.read_one(sql.format("?"), (key,), tuples=True))[0]
+    return kept if isinstance(kept, dict) else json.loads(kept)
+
+
+async def test_a_key_keeps_the_request_id_not_a_second_copy_of_its_result(store_url, start_gateway) -> None:
+    """The sealed result (kilobytes of personal data) is stored once, with the request; the replay still shows it."""
+    gw = await start_gateway(store_url)
+    answer = await gw.post(CLEARANCE, **{"Idempotency-Key": "window-kept-0001"})
+    body = await answer.json()
+    assert answer.status == 201 and body["result"]["seal"]["number"]
+    kept = await _kept_response(gw.gateway.store, "window-kept-0001")
+    assert kept == {"body": {"id": body["id"]}, "headers": {"Location": f"/v1/requests/{body['id']}"}}
+    again = await gw.post(CLEARANCE, **{"Idempotency-Key": "window-kept-0001"})
+    assert again.status == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert await again.json() == body
+
+
+async def test_a_problem_answer_is_kept_whole(start_gateway) -> None:
+    """A problem is no view of the request to read again: the key keeps what it said."""
+    from tests.helpers import INVOICE_MATERIALS
+    from tests.test_outbox import PERSON, QUERY, bureau_down
+
+    gw = await bureau_down(start_gateway)
+    body = {**QUERY, "item": "tax.individual-invoice", "applicant": PERSON, "materials": INVOICE_MATERIALS}
+    response = await gw.post(body, **{"Idempotency-Key": "window-kept-0002"})
+    problem = await response.json()
+    assert response.status == 503 and problem["type"] == "/problems/agency-unavailable"
+    kept = await _kept_response(gw.gateway.store, "window-kept-0002")
+    assert kept["body"] == {k: v for k, v in problem.items() if k != "instance"}  # the path is added as it is sent
+
+
+async def test_a_key_whose_request_is_gone_answers_a_problem_not_a_stub(start_gateway) -> None:
+    """Only the id is kept: with the request gone from the store (by hand), there is nothing true to replay."""
+    gw = await start_gateway()
+    answer = await gw.post(CLEARANCE, **{"Idempotency-Key": "window-kept-0003"})
+    request_id = (await answer.json())["id"]
+    async with gw.gateway.store.transaction() as db:
+        await db.execute("DELETE FROM requests WHERE id = ?", (request_id,))
+    again = await gw.post(CLEARANCE, **{"Idempotency-Key": "window-kept-0003"})
+    problem = await again.json()
+    assert again.status == 500 and again.headers["Content-Type"].startswith("application/problem+json")
+    assert problem["status"] == 500 and "id" not in problem, problem

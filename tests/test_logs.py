@@ -2,6 +2,7 @@
 
 import io
 import json
+from datetime import UTC, datetime
 
 import structlog
 
@@ -59,3 +60,37 @@ def test_bound_request_id_appears_on_every_line() -> None:
     finally:
         structlog.contextvars.clear_contextvars()
     assert [line["request_id"] for line in lines(out)] == ["01JABCDEF", "01JABCDEF"]
+
+
+def test_values_json_has_no_form_for_still_make_a_line() -> None:
+    """orjson refuses integers past 64 bits and lone surrogates: the line is written by the standard encoder."""
+    out = io.StringIO()
+    configure_logging("info", stream=out)
+
+    class Odd:
+        def __repr__(self) -> str:
+            return "<odd>"
+
+    get_logger().info("big", count=2**70, text="a\udc80b", when=datetime(2026, 1, 2, tzinfo=UTC), odd=Odd())
+    get_logger().info("plain", name="张伟", count=3)
+    big, plain = out.getvalue().splitlines()
+    assert json.loads(big)["count"] == 2**70 and json.loads(big)["text"] == "a\udc80b"
+    assert json.loads(big)["when"] == repr(datetime(2026, 1, 2, tzinfo=UTC)) and json.loads(big)["odd"] == "<odd>"
+    assert json.loads(plain) == {"name": "张*", "count": 3, "event": "plain", "level": "info"} | {
+        "timestamp": json.loads(plain)["timestamp"]
+    }
+    assert "张*" in plain  # UTF-8 as it is, not \\u escapes
+
+
+def test_the_gateways_digests_are_written_whole_and_anything_else_masked() -> None:
+    """A digest with a phone-like run of digits stays whole under a digest key; text that looks so does not."""
+    out = io.StringIO()
+    configure_logging("info", stream=out)
+    digest = "hmac-sha256:f372a9dbb9223e16895283276c1a8ab742df457ff468f0a778bc77d016b647be"  # 16895283276: a "phone"
+    near = "sha256:13805330123"  # under a digest key, but no digest: a caller's text
+    get_logger().info("event", request_digest=digest, result_digest=near, note=digest, items={"x_digest": digest})
+    (line,) = lines(out)
+    assert line["request_digest"] == digest
+    assert line["items"] == {"x_digest": digest}
+    assert "13805330123" not in line["result_digest"]
+    assert "16895283276" not in line["note"]  # the same text under another key is masked as text

@@ -14,7 +14,7 @@ from gateway.intake.envelope import parse_envelope
 from gateway.intake.request_ids import new_ulid
 from gateway.store import RequestRecord, RequestStatus, utcnow
 from tests.agency_gate import AgencyGate
-from tests.helpers import ORGANISATION, PERSON, TOWN, identity_of
+from tests.helpers import INVOICE_MATERIALS, ORGANISATION, PERSON, TOWN, identity_of
 
 QUERY = {
     "item": "tax.credit-grade",
@@ -61,21 +61,16 @@ async def test_an_agency_down_defers_and_the_outbox_completes_it_once_it_is_back
     assert tax.ledger.stats()["acted_more_than_once"] == []
 
 
-async def test_a_non_deferrable_item_fails_fast_with_503(start_gateway) -> None:
+async def bureau_down(start_gateway):
+    """A gateway whose tax bureau is in maintenance, tried once per call."""
     gw = await start_gateway(agency_changes={"tax": {"max_attempts": 1}})
     gw.sandboxes["tax"].knobs.update({"maintenance": True})
-    body = {
-        **QUERY,
-        "item": "tax.individual-invoice",
-        "applicant": PERSON,
-        "materials": {
-            "buyer_name": "淄博房镇鑫源商贸有限公司",
-            "buyer_credit_code": "91370303MA3C4XY85N",
-            "goods_description": "玉米",
-            "amount": 100.0,
-            "contract": {"media_type": "application/pdf", "content_base64": "JVBERi0xLjQK"},
-        },
-    }
+    return gw
+
+
+async def test_a_non_deferrable_item_fails_fast_with_503(start_gateway) -> None:
+    gw = await bureau_down(start_gateway)
+    body = {**QUERY, "item": "tax.individual-invoice", "applicant": PERSON, "materials": INVOICE_MATERIALS}
     response = await gw.post(body)
     assert response.status == 503 and "Retry-After" in response.headers
     problem = await response.json()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.agencies.plugin_manager import plugin_manager
+from gateway.agencies.sandboxes import sandbox_specs
 from gateway.api.app import create_app
 from gateway.cli.main import main
 from gateway.core import Gateway
@@ -19,6 +22,25 @@ from tests.flawed_hooks import Unstartable
 from tests.test_hooks import REQUEST
 
 BROKEN = "plugin 'broken_agency' cannot be loaded from onewindow_broken_agency: ModuleNotFoundError: No module named"
+
+
+def free_port_offset(*also: int) -> int:
+    """An offset at which every sandbox's port (and ``also``) is free now (test workers run side by side).
+
+    The ports stay below the kernel's ephemeral range (32768 up), where any outgoing connection may take one.
+    """
+    ports = [getattr(spec, "default_port", 0) for spec in sandbox_specs(plugin_manager(strict=False))] + list(also)
+    for _ in range(200):
+        offset = random.randrange(10000, 23000, 100)
+        try:
+            with contextlib.ExitStack() as held:
+                for port in ports:
+                    probe = held.enter_context(socket.socket())
+                    probe.bind(("127.0.0.1", port + offset))
+            return offset
+        except OSError:
+            continue
+    raise RuntimeError("no free range of sandbox ports")
 
 
 @pytest.fixture
@@ -55,7 +77,7 @@ async def test_with_sandboxes_started_the_other_agencies_serve_and_readyz_names_
         f"sqlite:///{tmp_path}/gw.db",
         district,
         sandboxes_start=True,
-        sandboxes_port_offset=random.randrange(20000, 40000, 100),  # away from a developer's running sample
+        sandboxes_port_offset=free_port_offset(),  # away from a developer's sample and from other test workers
     )
     pm = plugin_manager(extra=(Unstartable("unstartable"),), strict=False)
     gateway = Gateway(settings, pm=pm)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import subprocess
 import sys
 import sysconfig
@@ -21,6 +20,7 @@ from gateway.cli.main import main
 from gateway.cli.new_plugin.scaffold import PORTS, check_name, placeholders, sandbox_port
 from gateway.errors import ScaffoldError
 from tests.procs import free_port
+from tests.test_plugin_loading import free_port_offset
 
 BIN = Path(sys.executable).parent
 NAME = "civil_affairs"
@@ -175,11 +175,13 @@ def serve_and_submit(python: Path, workdir: Path) -> dict[str, Any]:
     """Start the sample gateway with the new plugin (its own ports), submit the documented request, stop."""
     workdir.mkdir()
     port = free_port()
+    installed = {spec.default_port for spec in sandbox_specs(plugin_manager())}
     env = {
         **os.environ,
         **IDENTITY,
         "ONEWINDOW_SERVER__PORT": str(port),
-        "ONEWINDOW_SANDBOXES__PORT_OFFSET": str(random.randrange(10000, 40000, 100)),  # away from a running sample
+        # away from a running sample, another test's sandboxes and the ephemeral ports
+        "ONEWINDOW_SANDBOXES__PORT_OFFSET": str(free_port_offset(sandbox_port(NAME, installed))),
     }
     log = workdir / "gateway.log"
     with log.open("w") as out:
@@ -187,8 +189,8 @@ def serve_and_submit(python: Path, workdir: Path) -> dict[str, Any]:
             [str(python), "-m", "gateway.cli.main", "serve"], cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT
         )
     try:
-        said = _wait_for(gateway, log, "Onewindow is serving", timeout=120)
-        assert "civil_affairs=http://127.0.0.1:" in said, said
+        # serving, with the new plugin's sandbox listed (a line printed after "Onewindow is serving")
+        _wait_for(gateway, log, "civil_affairs=http://127.0.0.1:", timeout=120)
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/v1/requests",
             data=json.dumps(SUBMIT, ensure_ascii=False).encode(),

@@ -74,7 +74,7 @@ async def test_an_idle_keep_alive_connection_is_closed_after_the_header_timeout(
     async with served(rg.gateway) as gw:
         reader, writer = await gw.connect()
         writer.write(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n")
-        first = await reader.readuntil(b'{"status": "ok"}')
+        first = await reader.readuntil(b'"ok"}')
         assert first.startswith(b"HTTP/1.1 200")
         elapsed, rest = await closed_after(reader, time.monotonic(), limit_s=5.0)
         writer.close()

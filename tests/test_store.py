@@ -3,31 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import timedelta
 
 import pytest
 
 from gateway.intake.request_ids import new_ulid
-from gateway.store import ClaimState, RequestRecord, RequestStatus, Store, make_store, utcnow
-
-
-def record(**overrides) -> RequestRecord:
-    now = utcnow()
-    fields = dict(
-        id=new_ulid(),
-        caller_id="fangzhen-window",
-        item="tax.payment-record",
-        agency="tax",
-        office="370303105000",
-        operator="fz-01",
-        channel="window",
-        status=RequestStatus.ACCEPTED,
-        envelope={"item": "tax.payment-record", "materials": {"year": 2025}, "applicant": {"name": "张伟"}},
-        created_at=now,
-        updated_at=now,
-    )
-    fields.update(overrides)
-    return RequestRecord(**fields)
+from gateway.store import (
+    BundleRecord,
+    BundleStatus,
+    ClaimState,
+    RequestStatus,
+    Store,
+    make_store,
+    utcnow,
+)
+from gateway.store.plain_sql import Tables
+from tests.helpers import stored_request as record
 
 
 async def test_migrations_are_applied_once_and_versioned(store: Store, store_url: str) -> None:
@@ -228,22 +220,39 @@ async def test_listings_taken_while_rows_are_rescheduled_show_each_row_once(stor
         await writer
 
 
-async def test_reads_never_see_a_transaction_that_has_not_committed(tmp_path) -> None:
-    """SQLite's one writer connection: a read outside the transaction sees only what is committed."""
+async def test_reads_never_see_another_task_s_unit_of_work_half_done(tmp_path) -> None:
+    """SQLite's one writer connection: a read waits for a unit of work under way in another task.
+
+    Units of work share commits, so a read sees every unit done so far (answers wait for the flush that
+    covers them); but a unit that awaits something half-way is seen whole or not at all.
+    """
     store = make_store(f"sqlite:///{tmp_path}/onewindow.db")
     await store.open()
     try:
         rec = record()
-        async with store.transaction() as db:
-            await db.execute(
-                "INSERT INTO requests (id, caller_id, item, agency, office, operator, channel, status, envelope, "
-                "attempts, created_at, updated_at) VALUES (?, 'c', 'i', 'a', 'o', 'op', 'window', 'accepted', '{}', "
-                "0, '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')",
-                (rec.id,),
-            )
-            assert await store.get_request(rec.id) is None
-            assert await store.list_requests() == []
-        assert (await store.get_request(rec.id)).caller_id == "c"
+        half_done, finish = asyncio.Event(), asyncio.Event()
+
+        async def unit() -> None:
+            async with store.transaction() as db:
+                await db.execute(
+                    "INSERT INTO requests (id, caller_id, item, agency, office, operator, channel, status, envelope, "
+                    "attempts, created_at, updated_at) VALUES (?, 'c', 'i', 'a', 'o', 'op', 'window', 'accepted', "
+                    "'{}', 0, '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')",
+                    (rec.id,),
+                )
+                assert (await store.get_request(rec.id)).caller_id == "c"  # its own writes, within the unit
+                half_done.set()
+                await finish.wait()
+                await db.execute("UPDATE requests SET caller_id = 'whole' WHERE id = ?", (rec.id,))
+
+        task = asyncio.create_task(unit())
+        await half_done.wait()
+        reading = asyncio.create_task(store.get_request(rec.id))
+        await asyncio.sleep(0.05)
+        assert not reading.done()  # not the half-done row
+        finish.set()
+        assert (await reading).caller_id == "whole"
+        await task
     finally:
         await store.close()
 
@@ -294,3 +303,103 @@ def test_migration_numbers_may_leave_gaps_but_never_repeat(tmp_path, monkeypatch
     (folder / "0011_again.sql").write_text("SELECT 1", encoding="utf-8")
     with pytest.raises(RuntimeError, match="once"):
         migrations_module.migrations("sqlite")
+
+
+async def test_a_guarded_move_returns_the_request_as_it_left_it_and_its_bundle(store: Store) -> None:
+    """The final move reads the request in the same statement: no second read, no look-up of its bundle."""
+    alone, step = record(), record()
+    await store.insert_request(alone)
+    await store.insert_request(step)
+    now = utcnow()
+    bundle = BundleRecord(
+        id=new_ulid(),
+        caller_id="fangzhen-window",
+        chain="c",
+        office="370303105000",
+        operator="fz-01",
+        channel="window",
+        status=BundleStatus.RUNNING,
+        body={},
+        steps=[{"item": "tax.payment-record", "request_id": step.id}],
+        created_at=now,
+        updated_at=now,
+    )
+    assert await store.insert_bundle(bundle)
+    moved = await store.move_request(
+        alone.id, expect=(RequestStatus.ACCEPTED,), status=RequestStatus.COMPLETED, result={"document": {"n": 1}}
+    )
+    assert moved is not None and moved.bundle_id is None
+    assert moved.record == await store.get_request(alone.id)
+    assert moved.record.status is RequestStatus.COMPLETED and moved.record.result == {"document": {"n": 1}}
+    assert moved.record.envelope == alone.envelope
+    stepped = await store.move_request(step.id, expect=(RequestStatus.ACCEPTED,), status=RequestStatus.REJECTED)
+    assert stepped is not None and stepped.bundle_id == bundle.id
+    again = await store.move_request(alone.id, expect=(RequestStatus.ACCEPTED,), status=RequestStatus.FAILED)
+    assert again is None  # it had moved on: nothing changed
+    assert await store.request_status(alone.id) is RequestStatus.COMPLETED
+    assert await store.request_status("no-such-request") is None
+
+
+async def test_a_settling_move_finishes_its_outbox_action_only_when_it_moved(store: Store) -> None:
+    now = utcnow()
+    rec = record()
+    assert await store.accept_request(rec, claimed_by="w1", lease_until=now, expires_at=now + timedelta(days=1))
+    await store.schedule(rec.id, "callback", due_at=now, expires_at=now + timedelta(days=1))
+    moved = await store.move_request_finishing(
+        rec.id, "submit", expect=(RequestStatus.ACCEPTED,), status=RequestStatus.COMPLETED, result={"n": 1}
+    )
+    assert moved is not None and moved.bundle_id is None
+    assert moved.record == await store.get_request(rec.id) and moved.record.result == {"n": 1}
+    assert [e.action for e in await store.list_outbox(request_id=rec.id)] == ["callback"]  # only its own action
+    await store.schedule(rec.id, "submit", due_at=now, expires_at=now + timedelta(days=1))
+    stale = await store.move_request_finishing(
+        rec.id, "submit", expect=(RequestStatus.ACCEPTED,), status=RequestStatus.FAILED
+    )
+    assert stale is None  # it had moved on: nothing changed, its row stays for whoever holds it
+    assert await store.request_status(rec.id) is RequestStatus.COMPLETED
+    assert sorted(e.action for e in await store.list_outbox(request_id=rec.id)) == ["callback", "submit"]
+
+
+async def test_a_claim_finds_a_request_a_restore_lost_in_the_same_look_up(store: Store) -> None:
+    """The key's lost request (after a restore) is found by the claim itself, and nothing is claimed then."""
+    lost_id, now = new_ulid(), utcnow()
+    await Tables(store).write(
+        [
+            (
+                "INSERT INTO lost_requests (request_id, caller_id, status, last_seen_at, agency_called, key_digest, "
+                "request_digest, reconciliation) VALUES (?, ?, 'accepted', ?, ?, ?, ?, 1)",
+                (lost_id, "caller", now.isoformat(), False, "hmac-sha256:k", "hmac-sha256:body"),
+            )
+        ]
+    )
+    args = dict(body_digest="d1", now=now, expires_at=now + timedelta(hours=1), lease_until=now + timedelta(seconds=9))
+    found = await store.claim_idempotency_key(
+        "caller", "k", request_id=new_ulid(), lost_key_digest="hmac-sha256:k", **args
+    )
+    assert found.state is ClaimState.LOST and found.request_id == lost_id
+    assert found.lost is not None and found.lost.request_digest == "hmac-sha256:body"
+    resumed = await store.claim_idempotency_key("caller", "k", request_id=lost_id, **args)
+    assert resumed.state is ClaimState.NEW and resumed.request_id == lost_id  # claimed only now
+    other = await store.claim_idempotency_key(
+        "caller", "k2", request_id="r-2", lost_key_digest="hmac-sha256:other", **args
+    )
+    assert other.state is ClaimState.NEW and other.request_id == "r-2"
+
+
+async def test_a_one_statement_unit_that_fails_keeps_the_units_before_it(tmp_path) -> None:
+    """A unit of one statement has no savepoint: SQLite undoes the failed statement and the transaction goes on."""
+    store = make_store(f"sqlite:///{tmp_path}/units.db")
+    await store.open()
+    try:
+        kept = record()
+        await store.insert_request(kept)  # a unit in the same open transaction
+        writer = store.writer  # type: ignore[attr-defined]
+        with pytest.raises(sqlite3.IntegrityError):
+            async with writer.unit(single=True) as raw:
+                raw.execute("INSERT INTO requests (id) VALUES (?)", (kept.id,))
+        assert await store.get_request(kept.id) == kept
+        await store.durable()
+        assert await store.update_request(kept.id, status=RequestStatus.PENDING)
+        await store.durable()
+    finally:
+        await store.close()

@@ -1,15 +1,16 @@
-"""Middlewares: a request id on everything, and every error as problem JSON."""
+"""Middlewares: a request id on everything, every error as problem JSON, and no answer before the disk has it."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 from aiohttp import web
 
 from gateway.api.keys import GATEWAY
 from gateway.api.responses import problem_response
-from gateway.errors import ClientDisconnected
+from gateway.errors import ClientDisconnected, StoreError
 from gateway.intake.request_ids import new_ulid
 from gateway.observability.logs import get_logger
 from gateway.problems import (
@@ -48,14 +49,11 @@ async def request_ids(request: web.Request, handler: Handler) -> web.StreamRespo
     structlog.contextvars.bind_contextvars(
         request_id=request_id, method=echo(request.method, 16), path=echo(request.path, LOGGED_PATH_LIMIT)
     )
+    gateway = request.app[GATEWAY]
     try:
         response = await handler(request)
         final_id = request.get(REQUEST_ID, request_id)
-        if request.method == "POST" and request.path == "/v1/requests" and not request.get(CLIENT_GONE):
-            # The answer is part of the request's story; recorded before it is sent.
-            await request.app[GATEWAY].events.emit(
-                "response.sent", request_id=final_id, path=request.path, status=response.status
-            )
+        response = await _recorded(gateway, response, request, final_id)
     finally:
         structlog.contextvars.clear_contextvars()
     response.headers.setdefault(REQUEST_ID_HEADER, final_id)
@@ -86,6 +84,28 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         _log.exception("http.unhandled_error")
         internal = ProblemError(INTERNAL_ERROR, "The gateway failed unexpectedly.", "网关发生内部错误。")
         return problem_response(internal, request_id=request.get(REQUEST_ID), instance=_instance(request))
+
+
+async def _recorded(gateway: Any, response: web.StreamResponse, request: web.Request, request_id: str) -> Any:
+    """Record that the answer is sent, then wait until it -- and anything it could have read -- is on disk.
+
+    The store commits without flushing and flushes for everyone waiting at
+    once (:meth:`Store.durable`): an answer sent before the flush could tell a
+    caller of a request a crash then takes back. A store that cannot keep
+    what it recorded answers 500 instead.
+    """
+    try:
+        if request.method == "POST" and request.path == "/v1/requests" and not request.get(CLIENT_GONE):
+            # The answer is part of the request's story; recorded before it is sent.
+            await gateway.events.emit("response.sent", request_id=request_id, path=request.path, status=response.status)
+        await gateway.store.durable()
+    except StoreError:
+        if response.status >= 500:  # a failure reports nothing kept (/readyz saying the store is not ready)
+            return response
+        _log.exception("http.store_not_durable")
+        failed = ProblemError(INTERNAL_ERROR, "The gateway could not keep what it recorded.", "网关未能保存记录。")
+        return problem_response(failed, request_id=request.get(REQUEST_ID), instance=_instance(request))
+    return response
 
 
 def _instance(request: web.Request) -> str:

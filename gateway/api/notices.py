@@ -60,7 +60,7 @@ async def _notice(request: web.Request, caller: Caller, raw: bytes) -> web.Respo
             issued_at=gateway.delivery.clock(),
         )
         try:
-            sealed = gateway.sealer.seal(document, item=item, office=office, request_id=notice_id)
+            sealed = await gateway.sealer.seal(document, item=item, office=office, request_id=notice_id)
         except SealUnavailable as exc:
             raise ProblemError(
                 SEAL_UNAVAILABLE, str(exc), "受理机构没有覆盖该事项的有效电子印章，暂不能出具告知书。", item=item.code

@@ -7,10 +7,33 @@ Route modules build their answers here, so the media types, the encoding
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import orjson
 from aiohttp import web
 
 from gateway.problems import PROBLEM_MEDIA_TYPE, ProblemError
+
+
+def json_body(body: object) -> bytes:
+    """``body`` as UTF-8 JSON bytes, Chinese left readable.
+
+    orjson writes it in a fraction of the time ``json.dumps`` takes (a sealed
+    result is several kilobytes); what orjson refuses (integers past 64 bits,
+    lone surrogates) or leaves to the caller (dates, dataclasses) is written
+    -- or refused -- by ``json.dumps`` as before.
+    """
+    try:
+        return orjson.dumps(body, default=_refuse, option=_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+
+_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def json_response(
@@ -18,7 +41,7 @@ def json_response(
 ) -> web.Response:
     """``body`` as ``application/json`` (or another JSON media type, such as ``application/schema+json``)."""
     return web.Response(
-        status=status, text=json.dumps(body, ensure_ascii=False), content_type=content_type, headers=headers
+        status=status, body=json_body(body), content_type=content_type, charset="utf-8", headers=headers
     )
 
 
@@ -26,7 +49,8 @@ def problem_response(problem: ProblemError, *, request_id: str | None, instance:
     """``problem`` as ``application/problem+json`` with its status and headers."""
     return web.Response(
         status=problem.kind.status,
-        text=json.dumps(problem.body(request_id=request_id, instance=instance), ensure_ascii=False),
+        body=json_body(problem.body(request_id=request_id, instance=instance)),
         content_type=PROBLEM_MEDIA_TYPE,
+        charset="utf-8",
         headers=problem.headers,
     )

@@ -9,6 +9,7 @@ checkpoints signed by the district audit key (docs/audit.md). The modules:
 * :mod:`~gateway.audit.secret` -- the district audit secret: chain key and digest key
 * :mod:`~gateway.audit.chain` -- the keyed MAC through the entries; :mod:`~gateway.audit.integrity` -- the check
   from the latest signed checkpoint (before each checkpoint, at start-up)
+* :mod:`~gateway.audit.store_keys` -- a log written with another audit key or secret: the instance refuses to start
 * :mod:`~gateway.audit.store.sqlite`, :mod:`~gateway.audit.store.postgres` -- tables and the append transaction
 * :mod:`~gateway.audit.proofs` -- inclusion / consistency proofs from the subtree cache
 * :mod:`~gateway.audit.verify` -- ``audit verify`` against the store

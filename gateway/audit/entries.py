@@ -49,13 +49,15 @@ def prepare_entry(
     cipher: PayloadCipher | None = None,
     raw: Any = None,
     digests: PayloadDigests | None = None,
+    raw_digest: str | None = None,
 ) -> PreparedEntry:
     """Mask and encode one event; encrypt its raw payload when a payload key is configured.
 
     A ``request_id`` that is not one the gateway issued (the id inside a
     document someone asked to verify) is masked like text. The encrypted
     payload's commitment carries the keyed digest of ``raw`` (the same value
-    as the event's own digest field) when ``digests`` has a key.
+    as the event's own digest field) when ``digests`` has a key; ``raw_digest``
+    is that digest when the caller took it already.
     """
     if not isinstance(kind, str) or not kind:
         raise ValueError("an audit entry needs a kind")
@@ -67,7 +69,7 @@ def prepare_entry(
     doc: dict[str, Any] = {"fields": clean_fields(values), "instance": instance, "kind": kind}
     blob = None
     if cipher is not None and raw is not None:
-        digest = digests(raw, request_id=request_id) if digests is not None else None
+        digest = raw_digest if raw_digest is not None or digests is None else digests(raw, request_id=request_id)
         doc["payload"], blob = cipher.seal(kind, request_id, raw, digest=digest)
     if request_id:
         doc["request_id"] = request_id

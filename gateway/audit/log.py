@@ -1,7 +1,8 @@
 """The appender: group commit of audit entries, and the checkpointer.
 
-Every request emits several events; each must be durable before the event
-returns (so before the response is sent). Committing each alone would cost
+Every request emits several events; each must be committed before the event
+returns, and on disk before anything leaves the gateway (the store's
+``durable()``, awaited before every answer, agency call and callback). Committing each alone would cost
 one transaction and one disk flush per event. Instead the sink puts the
 encoded entry on a queue and awaits a future; one appender task per process
 takes everything queued, writes it as one batch in one transaction
@@ -9,7 +10,10 @@ takes everything queued, writes it as one batch in one transaction
 commits, the next gathers; when the last batch held more than one entry
 (requests are arriving together) the appender also waits up to
 ``batch_window_ms`` for the batch to fill, while a lone request's entry is
-written at once, adding no wait to a quiet gateway.
+written at once, adding no wait to a quiet gateway. On SQLite, whose
+units of work share commits anyway, the appender never waits: it writes
+what was queued during one turn of the loop as one unit (one savepoint, one
+head update for the lot), a fifth of the statements of a unit per entry.
 
 Checkpoints are signed after every ``checkpoint_every`` entries and every
 ``checkpoint_interval_s`` while new entries arrive, off the requests' path.
@@ -88,16 +92,17 @@ class AuditLog:
         self.batches = 0
         self.appended = 0
 
-    async def start(self) -> None:
+    async def start(self, soundness: Soundness | None = None) -> None:
         """Check the log from its latest signed checkpoint, then against its witness; if sound, start the
         appender and the checkpoint timer, and publish what the witness has not seen.
 
         Damage found here, or a store behind its witness (a restored backup),
         closes the log instead (see :meth:`close_for`): the gateway still
-        starts, but answers that it cannot record.
+        starts, but answers that it cannot record. ``soundness`` is that check
+        when the caller made it already (:func:`gateway.audit.setup.open_audit_log`).
         """
         if self.public_key is not None:
-            self.soundness = await self.store.inspect(self.public_key, self.log_id)
+            self.soundness = soundness or await self.store.inspect(self.public_key, self.log_id)
             if self.soundness.damage is not None:
                 self.close_for(self.soundness.damage)
                 return
@@ -119,6 +124,7 @@ class AuditLog:
         if self.witness is None or self.damage is not None:
             return
         try:
+            await self.store.durable()  # a witness never holds a checkpoint the store could still lose
             behind = await self.witness.publish(self.store)
         except Exception as exc:
             self.log.error("audit.witness_failed", error=f"{type(exc).__name__}: {exc}")
@@ -153,15 +159,24 @@ class AuditLog:
         for callback in self.on_damage:
             callback(damage)
 
-    async def append(self, kind: str, fields: Mapping[str, Any], *, raw: Any = None) -> int:
+    async def append(
+        self, kind: str, fields: Mapping[str, Any], *, raw: Any = None, raw_digest: str | None = None
+    ) -> int:
         """Append one event; returns its sequence number once it is committed.
 
+        ``raw_digest``: the keyed digest of ``raw``, when the caller took it already.
         Raises :class:`AuditUnavailable` while the log is closed for damage.
         """
         if self.damage is not None:
             raise unavailable(self.damage)
         prepared = prepare_entry(
-            kind, fields, instance=self.instance, cipher=self.cipher, raw=raw, digests=self.digests
+            kind,
+            fields,
+            instance=self.instance,
+            cipher=self.cipher,
+            raw=raw,
+            digests=self.digests,
+            raw_digest=raw_digest,
         )
         if self._closed or self._appender is None:
             return await self.store.append([prepared])
@@ -179,17 +194,28 @@ class AuditLog:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            if window and self._busy and len(self._queue) < most and not self._closed:
+            waits = window and self._busy and not self.store.shares_commits
+            if waits and len(self._queue) < most and not self._closed:
                 await asyncio.sleep(window)  # others are writing too: let their entries join this batch
             batch, self._queue = self._queue[:most], self._queue[most:]
-            await self._commit(batch)
             self._busy = len(batch) > 1
+            try:
+                first = await self._commit([prepared for prepared, _ in batch])
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for offset, (_, future) in enumerate(batch):
+                if not future.done():
+                    future.set_result(first + offset)
 
-    async def _commit(self, batch: list[_Pending]) -> None:
+    async def _commit(self, batch: list[PreparedEntry]) -> int:
+        """Write one batch; its first sequence number. A failure is told (or closes the log) and raised."""
         try:
             if self.damage is not None:
                 raise unavailable(self.damage)
-            first = await self.store.append([p for p, _ in batch])
+            first = await self.store.append(batch)
         except Exception as exc:
             if isinstance(exc, AuditIntegrityError) and not isinstance(exc, AuditUnavailable):
                 self.close_for(exc.damage or Damage(str(exc)))
@@ -197,19 +223,14 @@ class AuditLog:
                 self.log.error("audit.append_failed", entries=len(batch), error=f"{type(exc).__name__}: {exc}")
                 for listener in self.on_append_failure:
                     listener(len(batch))
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for offset, (_, future) in enumerate(batch):
-            if not future.done():
-                future.set_result(first + offset)
+            raise
         self.batches += 1
         self.appended += len(batch)
         self._since_checkpoint += len(batch)
         if self.signer is not None and self._since_checkpoint >= self.settings.checkpoint_every:
             self._since_checkpoint = 0
             self._spawn_checkpoint()
+        return first
 
     def _spawn_checkpoint(self) -> None:
         if self._checkpointing is None or self._checkpointing.done():
@@ -287,8 +308,8 @@ class AuditSink:
     def __init__(self, log: AuditLog) -> None:
         self.audit = log
 
-    def record(self, kind: str, fields: Mapping[str, Any], raw: Any = None) -> Any:
-        return self.audit.append(kind, fields, raw=raw)
+    def record(self, kind: str, fields: Mapping[str, Any], raw: Any = None, raw_digest: str | None = None) -> Any:
+        return self.audit.append(kind, fields, raw=raw, raw_digest=raw_digest)
 
 
 async def _quiet(awaitable: Any) -> Any:

@@ -275,7 +275,7 @@ async def _give_back(tx: LogTx, chain: EntryChain, planned: Reconciliation, base
             await tx.run(_INSERT, seq, given.entry, given.leaf, parsed.kind, parsed.request_id, parsed.time, None, mac)
         witnessed = planned.checkpoints.get(builder.size)
         if witnessed is not None:
-            await insert_checkpoint(tx, witnessed, builder.frontier())
+            await insert_checkpoint(tx, witnessed, builder.frontier(), chain.secret_id)
             mac = chain.anchor(builder.size, builder.root())
     for subtree in subtrees:
         await tx.run(_SUBTREE, *subtree)

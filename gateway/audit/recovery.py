@@ -137,7 +137,7 @@ async def recover(
             seq=kept,
         )
         await _set_aside(tx, plan, head)
-        await _resign(tx, signer, log_id, base, restarts)
+        await _resign(tx, signer, log_id, base, restarts, chain.secret_id)
         entry = prepare_entry(RECOVERED_KIND, {"by": by, "reason": reason, **plan.fields()}, instance=instance)
         batch = build_batch([entry], head, datetime.now(UTC), chain)
         await write_batch(tx, batch)
@@ -210,7 +210,12 @@ async def _walk(tx: LogTx, chain: EntryChain, base: StoredCheckpoint | None) -> 
 
 
 async def _resign(
-    tx: LogTx, signer: CheckpointSigner, log_id: str, base: StoredCheckpoint | None, restarts: list[Frontier]
+    tx: LogTx,
+    signer: CheckpointSigner,
+    log_id: str,
+    base: StoredCheckpoint | None,
+    restarts: list[Frontier],
+    secret_id: str | None,
 ) -> None:
     """Sign again the checkpoints the chain says were signed (it restarted there) but whose rows are gone.
 
@@ -221,7 +226,7 @@ async def _resign(
     previous, stamp = base.tree_size if base is not None else None, next_timestamp(base)
     for frontier in restarts:
         checkpoint = Checkpoint(log_id, frontier.size, frontier.root(), stamp, previous_size=previous)
-        await insert_checkpoint(tx, sign_checkpoint(checkpoint, signer), frontier)
+        await insert_checkpoint(tx, sign_checkpoint(checkpoint, signer), frontier, secret_id)
         previous = frontier.size
 
 

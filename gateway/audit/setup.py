@@ -7,19 +7,20 @@ from collections.abc import AsyncIterator
 
 from gateway.audit.chain import EntryChain
 from gateway.audit.integrity import unavailable
-from gateway.audit.keys import ensure_audit_key, load_audit_public_key, load_signer, log_id
+from gateway.audit.keys import ensure_audit_key, key_path, load_audit_public_key, load_signer, log_id
 from gateway.audit.log import AuditLog
 from gateway.audit.payloads import PayloadCipher
 from gateway.audit.secret import AuditSecret, ensure_audit_secret, load_audit_secret, secret_path
 from gateway.audit.store import audit_store_for
 from gateway.audit.store.base import AuditStore
+from gateway.audit.store_keys import foreign_keys, refusal
 from gateway.audit.witness import Witness
 from gateway.config import Settings
 from gateway.errors import AuditKeyError, AuditSetupError, PayloadKeyError
 from gateway.observability.events import PayloadDigests
 from gateway.observability.logs import get_logger
 from gateway.store import Store, make_store
-from signing.audit.checkpoint import SoftwareSigner
+from signing.audit.checkpoint import AuditPublicKey, SoftwareSigner
 from signing.registry.acts import acting_user
 
 
@@ -65,13 +66,18 @@ async def open_audit_log(
     without one. The secret is opened now too, so a missing one stops the start instead of
     leaving the log unchained. The log is then checked from its latest signed checkpoint: damage
     does not stop the start, it leaves the log closed (:attr:`AuditLog.damage`), so the gateway
-    can say why it will not seal.
+    can say why it will not seal -- unless the store's checkpoints name another audit key or
+    secret than this instance's: then the start stops, in one line (:func:`refuse_other_keys`).
     """
     if not settings.audit.enabled:
         return None
     signer = signer or audit_signer(settings)
     secret = district_secret(settings)
     identity = log_id(settings)
+    tables = audit_store_for(store, EntryChain(secret.chain_key, secret.secret_id))
+    soundness = await tables.inspect(signer.public_key(), identity)
+    if soundness.damage is not None:
+        await refuse_other_keys(settings, tables, signer.public_key(), secret)
     witness = Witness.for_settings(settings, signer.public_key(), identity)
     if witness is None:
         get_logger(component="audit").warning(
@@ -80,7 +86,7 @@ async def open_audit_log(
             "the log would fork; configure a directory the district bureau keeps (docs/operations.md)",
         )
     audit = AuditLog(
-        audit_store_for(store, EntryChain(secret.chain_key)),
+        tables,
         settings=settings.audit,
         log_id=identity,
         instance=instance,
@@ -89,8 +95,49 @@ async def open_audit_log(
         digests=PayloadDigests(secret.digest_key),
         witness=witness,
     )
-    await audit.start()
+    await audit.start(soundness)
     return audit
+
+
+async def refuse_other_keys(
+    settings: Settings, tables: AuditStore, public_key: AuditPublicKey, secret: AuditSecret
+) -> None:
+    """Stop the start, in one line, when the log is "damaged" only because it was written with other keys.
+
+    Called before anything is written or logged about the damage: an instance
+    whose PKI directory is not the store's must not close the log for damage
+    nor append to it (:mod:`gateway.audit.store_keys`).
+    """
+    found = await foreign_keys(tables, public_key, secret.secret_id)
+    if found:
+        places = sorted({str(key_path(settings).parent), str(secret_path(settings).parent)})
+        raise AuditSetupError(refusal(found, public_key, secret.secret_id, " and ".join(places)))
+
+
+STORE_KEYS_MIGRATION = 12
+"""The migration that records the secret id with each checkpoint (``0012_audit_secret_id.sql``)."""
+
+
+async def check_store_keys(settings: Settings) -> None:
+    """The refusal of :func:`refuse_other_keys`, before any gateway process starts (``serve --workers``).
+
+    The supervisor opens the store without migrating it (a store this release has not migrated yet is
+    left to the workers, which check it themselves) and reads its log as a worker would, so an instance
+    with another PKI directory stops in one line from the supervisor rather than once per worker.
+    """
+    if not settings.audit.enabled:
+        return
+    store = make_store(settings.store_url)
+    await store.open(migrate=False)
+    try:
+        if await store.schema_version() < STORE_KEYS_MIGRATION:
+            return
+        secret, key = district_secret(settings), load_audit_public_key(settings)
+        tables = audit_store_for(store, EntryChain(secret.chain_key, secret.secret_id))
+        if (await tables.inspect(key, log_id(settings))).damage is not None:
+            await refuse_other_keys(settings, tables, key, secret)
+    finally:
+        await store.close()
 
 
 def cli_instance() -> str:
@@ -119,11 +166,13 @@ async def open_store(settings: Settings, *, writing: bool = False) -> AsyncItera
     store = make_store(settings.store_url)
     await store.open()
     try:
-        audit = audit_store_for(store, EntryChain(secret.chain_key) if secret else None)
+        audit = audit_store_for(store, EntryChain(secret.chain_key, secret.secret_id) if secret else None)
         if writing:
             key, identity = load_audit_public_key(settings), log_id(settings)
             soundness = await audit.inspect(key, identity)
             if soundness.damage is not None:
+                assert secret is not None  # loaded above, for writing
+                await refuse_other_keys(settings, audit, key, secret)
                 raise unavailable(soundness.damage)
             witness = Witness.for_settings(settings, key, identity)
             behind = await witness.judge(audit) if witness is not None else None

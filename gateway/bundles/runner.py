@@ -92,10 +92,15 @@ class BundleRunner:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def request_finished(self, request_id: str) -> None:
-        """A request reached a final status: if it is a bundle's step, move that bundle on (not in this call)."""
-        if not self._stopping:
-            self._spawn(self._follow(request_id))
+    def request_finished(self, request_id: str, *, bundle_id: str | None, bundle_known: bool) -> None:
+        """A request reached a final status: if it is a bundle's step, move that bundle on (not in this call).
+
+        When the move that finished it said which bundle it belongs to (``bundle_known``), a request
+        of its own costs nothing here; otherwise the store is asked.
+        """
+        if self._stopping or (bundle_known and bundle_id is None):
+            return
+        self._spawn(self.advance(bundle_id) if bundle_id is not None else self._follow(request_id))
 
     async def _follow(self, request_id: str) -> None:
         bundle_id = await self.store.bundle_of_request(request_id)
@@ -103,7 +108,7 @@ class BundleRunner:
             await self.advance(bundle_id)
 
     def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(self._guarded(work))
+        task: asyncio.Task[None] = asyncio.create_task(self._guarded(work), name="onewindow-bundle-advance")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -251,7 +256,7 @@ class BundleRunner:
             if office is None:
                 raise SealUnavailable(f"office {bundle.office} is no longer configured")
             document = receipt_document(bundle, chain, items, done, office, proxy)
-            sealed = self.delivery.sealer.seal(
+            sealed = await self.delivery.sealer.seal(
                 document, item=receipt_item(chain, items[0]), office=office, request_id=bundle.id
             )
         except SealUnavailable as exc:

@@ -42,6 +42,7 @@ import time
 from collections.abc import Sequence
 
 from gateway.config import Settings, load_settings
+from gateway.errors import OperatorError
 from gateway.observability.logs import configure_logging, get_logger
 
 SANDBOXES_ENV = "ONEWINDOW_WORKER_SANDBOXES"  # JSON {agency: base URL} of sandboxes the supervisor runs
@@ -103,7 +104,6 @@ class Supervisor:
         """
         from gateway.agencies.plugin_manager import plugin_manager
         from gateway.agencies.sandboxes import sandbox_specs, with_sandbox_config
-        from gateway.errors import OperatorError
         from gateway.sealing.coverage import check_coverage
         from gateway.startup import check_start
 
@@ -118,6 +118,15 @@ class Supervisor:
                     check_coverage(checked.sealer, checked.registry.catalogue, settings)
             finally:
                 checked.close()
+        except OperatorError as exc:
+            raise SystemExit(f"onewindow: {exc}") from None
+
+    async def _check_store(self) -> None:
+        """An instance whose audit key or secret is not the store's stops here, in one line, before any worker."""
+        from gateway.audit.setup import check_store_keys
+
+        try:
+            await check_store_keys(self.settings)
         except OperatorError as exc:
             raise SystemExit(f"onewindow: {exc}") from None
 
@@ -214,6 +223,7 @@ class Supervisor:
             if self.settings.sandboxes_start:
                 await self._start_sandboxes()
             self._check_start()
+            await self._check_store()
             if self.sandbox_urls:
                 print("Agency sandboxes: " + ", ".join(f"{a}={u}" for a, u in self.sandbox_urls.items()), flush=True)
             for index in range(self.workers):
@@ -311,7 +321,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = worker_settings(load_settings(args.config), os.environ)
     settings = dataclasses.replace(settings, host=args.host, port=args.port)
     configure_logging(settings.log_level, json=settings.log_format == "json")
-    asyncio.run(_run_worker(settings, args.ready_fd))
+    try:
+        asyncio.run(_run_worker(settings, args.ready_fd))
+    except OperatorError as exc:  # a refused start (the supervisor's checks missed it): one line, as serve says it
+        print(f"onewindow: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -114,6 +114,7 @@ class CallbackSender:
         }
         error: str | None = None
         try:
+            await self.store.durable()  # the caller hears only of what is on disk
             url = yarl.URL(record.callback_url or "", encoded=True)  # already normalised: sent as checked
             async with self._session.post(url, data=body, headers=headers, allow_redirects=False) as response:
                 if 200 <= response.status < 300:

@@ -15,10 +15,12 @@ changes nothing. What happens when the agency cannot be used is
 
 from __future__ import annotations
 
+import asyncio
+import enum
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pluggy
 
@@ -38,7 +40,7 @@ from gateway.contract import (
 )
 from gateway.delivery.accepted import envelope_from_stored, intake_request
 from gateway.delivery.failures import Failures
-from gateway.delivery.results import Answer, reasons_json, result_document
+from gateway.delivery.results import Answer, answer_for, reasons_json, result_document
 from gateway.delivery.transitions import SUBMITTING, WAITING, Transitions
 from gateway.errors import SealUnavailable
 from gateway.observability.events import Events
@@ -47,13 +49,42 @@ from gateway.problems import SEAL_UNAVAILABLE, ProblemError
 from gateway.proxy.authorisation import sealed_proxy
 from gateway.sealing.sealer import Sealer
 from gateway.service.receipts import Receipts
-from gateway.store import OutboxEntry, RequestRecord, RequestStatus, Store, utcnow
+from gateway.store import MovedRequest, OutboxEntry, RequestRecord, RequestStatus, Store, utcnow
 from signing.audit.entry import document_digest
 
 
 def poll_expiry(item: Item, created_at: datetime) -> datetime:
     """How long a long-running item may stay pending before it is dead-lettered."""
     return created_at + timedelta(hours=max(item.max_age_hours, (item.time_limit_days + 5) * 24))
+
+
+T = TypeVar("T")
+
+
+async def _kept(settling: Coroutine[Any, Any, T]) -> T:
+    """Settle what an agency answered even if this call is cancelled meanwhile (a stop's grace ran out).
+
+    The agency has acted: an answer thrown away would leave the request to be
+    sent again by the next instance. Sealing and storing take a moment, so
+    the first cancel waits for them and is then absorbed (the caller gets
+    the settled answer); a second one leaves them running to their end.
+    """
+    task = asyncio.ensure_future(settling)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        result = await task
+        if current is not None:
+            current.uncancel()
+        return result
+
+
+class Unsettled(enum.Enum):
+    """Why a completed outcome did not become a completed request."""
+
+    STALE = "stale"  # another delivery settled the request first: nothing of this one is kept
+    UNSEALED = "unsealed"  # no seal could sign it: the request failed, and said so (in the background)
 
 
 class Delivery:
@@ -101,6 +132,7 @@ class Delivery:
         agency = self.registry.agency_for(item.code)
         request = intake_request(record.id, envelope_from_stored(record.envelope))  # call.request on polls too
         ticket = record.ticket or ""
+        await self.store.durable()  # the agency acts only on what a crash cannot take back (accepted, audited)
         outcome = await self.extranet.call(
             agency.code,
             operation,
@@ -126,7 +158,8 @@ class Delivery:
             return await self.failures.unavailable(record, item, exc, attempts, background=background)
         except AgencyError as exc:
             return await self.failures.failed(record, item, exc, attempts, background=background)
-        return await self.settle(record, item, outcome, attempts=attempts, action="submit", background=background)
+        settling = self.settle(record, item, outcome, attempts=attempts, action="submit", background=background)
+        return await _kept(settling)
 
     async def poll(self, record: RequestRecord, item: Item, entry: OutboxEntry) -> None:
         """Ask the agency again about a pending request's ticket."""
@@ -158,7 +191,7 @@ class Delivery:
                 attempts=entry.attempts + 1,
             )
             return
-        await self.settle(record, item, outcome, attempts=record.attempts, action="poll", background=True)
+        await _kept(self.settle(record, item, outcome, attempts=record.attempts, action="poll", background=True))
 
     async def _still_pending(self, record: RequestRecord, item: Item, outcome: Pending) -> None:
         """A poll answered "still deciding": keep the case number and message the agency gives now."""
@@ -179,17 +212,25 @@ class Delivery:
         """Store ``outcome`` as the request's new status (sealing completed results) and finish ``action``."""
         expect = WAITING if action == "poll" else SUBMITTING
         now = self.clock()
+        moved: MovedRequest | None = None  # a final status: the request as its move left it (``action`` finished)
         if isinstance(outcome, Completed):
-            if not await self._complete(
+            completed = await self._complete(
                 record, item, outcome, attempts, expect=expect, action=action, background=background
-            ):
+            )
+            if completed is Unsettled.STALE:
                 return await self.transitions.stale(record.id, action)
+            if completed is Unsettled.UNSEALED:  # failed, its action finished and announced once: nothing more
+                failed = await self.store.get_request(record.id)
+                assert failed is not None
+                return answer_for(failed)
+            moved = completed
         elif isinstance(outcome, Rejected):
             result = {"reasons": reasons_json(outcome.reasons)}
-            moved = await self.transitions.move(
+            moved = await self.transitions.move_reading(
                 record,
                 expect=expect,
                 status=RequestStatus.REJECTED,
+                finishing=action,
                 attempts=attempts,
                 agency_reference=outcome.reference or record.agency_reference,
                 result=result,
@@ -199,16 +240,18 @@ class Delivery:
             )
             if not moved:
                 return await self.transitions.stale(record.id, action)
+            result_digest = self.events.digest(result, request_id=record.id)
             await self.events.emit(
                 "request.rejected",
                 request_id=record.id,
                 item=item.code,
                 reasons=[r.code for r in outcome.reasons],
-                result_digest=self.events.digest(result, request_id=record.id),
+                result_digest=result_digest,
                 raw=result,
+                raw_digest=result_digest,
             )
         elif isinstance(outcome, Pending):
-            moved = await self.transitions.move(
+            pending = await self.transitions.move(
                 record,
                 expect=expect,
                 status=RequestStatus.PENDING,
@@ -218,7 +261,7 @@ class Delivery:
                 agency_message=outcome.message,
                 error=None,
             )
-            if not moved:
+            if not pending:
                 return await self.transitions.stale(record.id, action)
             await self.store.schedule(
                 record.id,
@@ -231,8 +274,9 @@ class Delivery:
             )
         else:
             raise AgencyProtocolError(f"the plugin returned {type(outcome).__name__}, not an Outcome")
-        await self.store.finish_outbox(record.id, action)
-        answer = await self.transitions.finished(record.id, item, outcome)
+        if moved is None:  # a move that read the request finished the action with it
+            await self.store.finish_outbox(record.id, action)
+        answer = await self.transitions.finished(record.id, item, outcome, moved=moved)
         if isinstance(outcome, Pending) and background:  # nobody waits: seal the receipt's news now
             fresh = await self.store.get_request(record.id)
             if fresh is not None:
@@ -249,11 +293,10 @@ class Delivery:
         expect: tuple[RequestStatus, ...],
         action: str,
         background: bool,
-    ) -> bool:
-        """Seal and store a completed result; False when another delivery already settled the request."""
-        current = await self.store.get_request(record.id)
-        if current is None or current.status not in expect:
-            return False  # never seal a second result for a settled request
+    ) -> MovedRequest | Unsettled:
+        """Seal and store a completed result: the request as its move left it, or why it was not completed."""
+        if await self.store.request_status(record.id) not in expect:
+            return Unsettled.STALE  # never seal a second result for a settled request
         office = self.settings.office(record.office)
         if office is None:
             raise SealUnavailable(f"office {record.office} is no longer configured")
@@ -269,17 +312,18 @@ class Delivery:
             proxy=None if envelope.authorisation is None else sealed_proxy(envelope.authorisation),
         )
         try:
-            sealed = self.sealer.seal(document, item=item, office=office, request_id=record.id)
+            sealed = await self.sealer.seal(document, item=item, office=office, request_id=record.id)
         except SealUnavailable as exc:
             if not await self._unsealable(record, item, outcome, attempts, document, exc, expect=expect, action=action):
-                return False
+                return Unsettled.STALE
             if background:
-                return True
+                return Unsettled.UNSEALED
             raise ProblemError(SEAL_UNAVAILABLE, str(exc), "受理机构没有覆盖该事项的有效电子印章。") from exc
-        moved = await self.transitions.move(
+        moved = await self.transitions.move_reading(
             record,
             expect=expect,
             status=RequestStatus.COMPLETED,
+            finishing=action,
             attempts=attempts,
             agency_reference=outcome.reference or record.agency_reference,
             result={"document": sealed},
@@ -288,7 +332,7 @@ class Delivery:
             ticket=None,
         )
         if not moved:
-            return False  # settled meanwhile by another delivery: this seal is discarded, never handed out
+            return Unsettled.STALE  # settled meanwhile by another delivery: this seal is discarded, never handed out
         await self.events.emit(
             "result.sealed",
             request_id=record.id,
@@ -296,14 +340,16 @@ class Delivery:
             seal_number=sealed.get("seal", {}).get("number"),
             document_digest=document_digest(document),
         )
+        result_digest = self.events.digest(sealed, request_id=record.id)
         await self.events.emit(
             "request.completed",
             request_id=record.id,
             item=item.code,
-            result_digest=self.events.digest(sealed, request_id=record.id),
+            result_digest=result_digest,
             raw=sealed,
+            raw_digest=result_digest,  # the payload's commitment: the same digest, taken once
         )
-        return True
+        return moved
 
     async def _unsealable(
         self,

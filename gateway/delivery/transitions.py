@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import pluggy
 
@@ -26,12 +26,19 @@ from gateway.config import Settings
 from gateway.contract import Outcome
 from gateway.delivery.results import Answer, answer_for
 from gateway.observability.logs import get_logger
-from gateway.store import RequestRecord, RequestStatus, Store
+from gateway.store import MovedRequest, RequestRecord, RequestStatus, Store
 
 #: Where a request may be while its submission is under way (a retry of a failed one is made ``accepted`` first).
 SUBMITTING = (RequestStatus.ACCEPTED, RequestStatus.DEFERRED)
 #: Where a request is while the agency decides.
 WAITING = (RequestStatus.PENDING,)
+
+
+class FinishObserver(Protocol):
+    """Told that a request reached a final status, and the bundle it is a step of when that is known
+    (``bundle_known``): the move that finished it read it, so the observer need not ask the store."""
+
+    def __call__(self, request_id: str, *, bundle_id: str | None, bundle_known: bool) -> None: ...
 
 
 class Transitions:
@@ -52,14 +59,30 @@ class Transitions:
         self.guard = guard or HookGuard(pm)
         self.clock = clock
         self.log = get_logger(component="delivery")
-        #: Told the id of every request that reached a final status (a bundle moves on to its next step).
-        self.observers: list[Callable[[str], None]] = []
+        #: Told of every request that reached a final status (a bundle moves on to its next step).
+        self.observers: list[FinishObserver] = []
 
     async def move(
         self, record: RequestRecord, *, expect: tuple[RequestStatus, ...], status: RequestStatus, **fields: Any
     ) -> bool:
         """Set ``status`` and ``fields`` if the request is still in ``expect``; False when it has moved on."""
         return await self.store.update_request(record.id, expect=expect, status=status, **fields)
+
+    async def move_reading(
+        self,
+        record: RequestRecord,
+        *,
+        expect: tuple[RequestStatus, ...],
+        status: RequestStatus,
+        finishing: str | None = None,
+        **fields: Any,
+    ) -> MovedRequest | None:
+        """:meth:`move`, and the request as the move left it (None when it has moved on): for
+        :meth:`finished`, which then reads nothing again. With ``finishing``, a move also finishes
+        that outbox action of the request (one statement where the store can)."""
+        if finishing is None:
+            return await self.store.move_request(record.id, expect=expect, status=status, **fields)
+        return await self.store.move_request_finishing(record.id, finishing, expect=expect, status=status, **fields)
 
     async def stale(self, request_id: str, action: str) -> Answer:
         """This delivery lost its request to another (its lease ran out): change nothing, report what stands."""
@@ -68,9 +91,12 @@ class Transitions:
         self.log.warning("delivery.stale", request_id=request_id, action=action, status=str(fresh.status))
         return answer_for(fresh)
 
-    async def finished(self, request_id: str, item: Item | None, outcome: Outcome | None) -> Answer:
-        """Reload the record; for a final status schedule the callback and tell plugins."""
-        fresh = await self.store.get_request(request_id)
+    async def finished(
+        self, request_id: str, item: Item | None, outcome: Outcome | None, *, moved: MovedRequest | None = None
+    ) -> Answer:
+        """Reload the record (unless ``moved`` says how the move left it); for a final status schedule the
+        callback and tell plugins."""
+        fresh = moved.record if moved is not None else await self.store.get_request(request_id)
         assert fresh is not None
         if fresh.status.final:
             if fresh.callback_url:
@@ -90,6 +116,7 @@ class Transitions:
                     status=str(fresh.status),
                     outcome=outcome,
                 )
+            bundle_id = None if moved is None else moved.bundle_id
             for observer in self.observers:
-                observer(fresh.id)
+                observer(fresh.id, bundle_id=bundle_id, bundle_known=moved is not None)
         return answer_for(fresh)

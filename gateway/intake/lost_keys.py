@@ -20,7 +20,7 @@ from __future__ import annotations
 from gateway.delivery.accepted import Envelope, stored_envelope
 from gateway.observability.events import Events
 from gateway.problems import IDEMPOTENCY_MISMATCH, ProblemError
-from gateway.store import Store
+from gateway.store import LostKey
 
 
 def key_digest(events: Events, caller_id: str, key: str) -> str | None:
@@ -28,20 +28,8 @@ def key_digest(events: Events, caller_id: str, key: str) -> str | None:
     return events.digest({"caller": caller_id, "idempotency_key": key}, request_id=None)
 
 
-async def lost_request_id(
-    store: Store, events: Events, caller_id: str, keyed: str | None, envelope: Envelope
-) -> str | None:
-    """The id of the lost request this key made, when the body is the same; None when the key lost nothing.
-
-    Raises the ``idempotency-key-reused`` problem when the key made a lost
-    request with another body: the agency would otherwise answer this one
-    with what it did for that one.
-    """
-    if keyed is None:
-        return None
-    lost = await store.lost_key(caller_id, keyed)
-    if lost is None:
-        return None
+def same_body(events: Events, lost: LostKey, envelope: Envelope) -> str:
+    """The lost request's id, when ``envelope`` is the body it was made with; else the reused-key problem."""
     if lost.request_digest != events.digest(stored_envelope(envelope), request_id=lost.request_id):
         raise ProblemError(
             IDEMPOTENCY_MISMATCH,

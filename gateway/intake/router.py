@@ -29,7 +29,8 @@ from gateway.delivery.results import Answer, answer_for
 from gateway.errors import SealUnavailable
 from gateway.intake.callers import Caller, authorise
 from gateway.intake.checking import IntakeChecks
-from gateway.intake.lost_keys import key_digest, lost_request_id
+from gateway.intake.kept_answers import is_request_answer, kept_answer, missing_request
+from gateway.intake.lost_keys import key_digest, same_body
 from gateway.observability.events import Events, digest
 from gateway.observability.logs import get_logger, sensitive
 from gateway.problems import (
@@ -42,7 +43,7 @@ from gateway.problems import (
 from gateway.proxy.authorisation import audit_fields
 from gateway.service.calendar import OfficialCalendar
 from gateway.service.time_limits import due_date
-from gateway.store import ClaimState, RequestRecord, RequestStatus, Store, utcnow
+from gateway.store import ClaimState, IdempotencyClaim, RequestRecord, RequestStatus, Store, utcnow
 
 LEASE_MARGIN_S = 5.0
 
@@ -186,18 +187,10 @@ class Router:
     async def _run_idempotent(
         self, caller: Caller, item: Item, envelope: Envelope, body: Mapping[str, Any], request_id: str, key: str
     ) -> Answer:
-        now = utcnow()
         keyed = key_digest(self.events, caller.id, key)  # after a restore: a lost request resumes under its own id
-        request_id = await lost_request_id(self.store, self.events, caller.id, keyed, envelope) or request_id
-        claim = await self.store.claim_idempotency_key(
-            caller.id,
-            key,
-            body_digest=digest(body),
-            request_id=request_id,
-            now=now,
-            expires_at=now + timedelta(hours=self.settings.idempotency_ttl_hours),
-            lease_until=now + timedelta(seconds=self.settings.request_deadline_s + LEASE_MARGIN_S),
-        )
+        claim = await self._claim(caller, key, body, request_id, keyed)
+        if claim.state is ClaimState.LOST and claim.lost is not None:  # its own id again, if the body is the same
+            claim = await self._claim(caller, key, body, same_body(self.events, claim.lost, envelope), None)
         if claim.state is ClaimState.REPLAY:
             return await self._replay(claim.request_id, claim.status_code, claim.response, claim.headers)
         if claim.state is ClaimState.MISMATCH:
@@ -235,9 +228,25 @@ class Router:
                 caller.id,
                 key,
                 status_code=answer.status,
-                response={"body": answer.body, "headers": answer.headers},
+                response=kept_answer(answer, claim.request_id),
                 retryable=answer.retryable,
             )
+
+    async def _claim(
+        self, caller: Caller, key: str, body: Mapping[str, Any], request_id: str, keyed: str | None
+    ) -> IdempotencyClaim:
+        """Claim ``key`` for ``request_id``; LOST (nothing claimed) when ``keyed`` made a request a restore lost."""
+        now = utcnow()
+        return await self.store.claim_idempotency_key(
+            caller.id,
+            key,
+            body_digest=digest(body),
+            request_id=request_id,
+            now=now,
+            expires_at=now + timedelta(hours=self.settings.idempotency_ttl_hours),
+            lease_until=now + timedelta(seconds=self.settings.request_deadline_s + LEASE_MARGIN_S),
+            lost_key_digest=keyed,
+        )
 
     async def _replay(
         self, request_id: str, status: int | None, body: Mapping[str, Any] | None, headers: Mapping[str, str] | None
@@ -248,9 +257,13 @@ class Router:
         must hear what ``GET`` would say -- completed, with its sealed result --
         not the first answer again, which would keep it polling or retrying.
         """
-        record = await self.store.get_request(request_id) if body and body.get("id") == request_id else None
-        stored = Answer(status or 200, dict(body or {}), dict(headers or {}))
-        answer = stored if record is None else await self.with_receipt(answer_for(record))
+        if is_request_answer(body, request_id):
+            record = await self.store.get_request(request_id)
+            if record is None:
+                raise missing_request(request_id)
+            answer = await self.with_receipt(answer_for(record))
+        else:
+            answer = Answer(status or 200, dict(body or {}), dict(headers or {}))
         answer.headers["Idempotent-Replayed"] = "true"
         return answer
 

@@ -45,8 +45,8 @@ class Sealer(Protocol):
     def check(self, item: Item, office: Office) -> None:
         """Raise :class:`SealUnavailable` unless a result for ``item`` at ``office`` can be sealed."""
 
-    def seal(self, document: dict[str, Any], *, item: Item, office: Office, request_id: str) -> dict[str, Any]:
-        """Return ``document`` with its ``seal`` block."""
+    async def seal(self, document: dict[str, Any], *, item: Item, office: Office, request_id: str) -> dict[str, Any]:
+        """Return ``document`` with its ``seal`` block (the signature may be made off the event loop)."""
 
     def trust_view(self) -> TrustBundle:
         """The seals as a trust bundle to verify with in this process (current, unsigned; no root key)."""

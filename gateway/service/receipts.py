@@ -147,7 +147,7 @@ class Receipts:
             issued_at=self.clock(),
         )
         try:
-            sealed = self.sealer.seal(document, item=item, office=office, request_id=record.id)
+            sealed = await self.sealer.seal(document, item=item, office=office, request_id=record.id)
         except SealUnavailable as exc:
             self.log.warning("receipt.unsealable", request_id=record.id, item=item.code, reason=str(exc))
             return latest

@@ -71,6 +71,18 @@ class RequestRecord:
     agency_message: str | None = None  # what the agency said while deciding (Pending.message)
 
 
+@dataclass(frozen=True)
+class MovedRequest:
+    """A request as a guarded move left it (:meth:`Store.move_request`), read by the move itself.
+
+    ``bundle_id`` is the bundle whose step it is (None for a request of its own), so whoever
+    follows a finished request need not ask the store again.
+    """
+
+    record: RequestRecord
+    bundle_id: str | None
+
+
 class BundleStatus(enum.StrEnum):
     """Where a bundle (一链办理) stands: ``completed`` is final; a ``stopped`` one may be resumed."""
 
@@ -158,6 +170,7 @@ class ClaimState(enum.StrEnum):
     REPLAY = "replay"  # finished before: answer with the stored response
     IN_FLIGHT = "in_flight"  # another attempt holds it now
     MISMATCH = "mismatch"  # used before with a different body
+    LOST = "lost"  # the key made a request a restore lost (``lost``): nothing claimed; check it, claim again
 
 
 @dataclass
@@ -169,6 +182,7 @@ class IdempotencyClaim:
     status_code: int | None = None
     response: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    lost: LostKey | None = None  # with LOST
 
 
 @dataclass(frozen=True)
@@ -211,6 +225,18 @@ class Store(abc.ABC):
         """Release connections."""
 
     @abc.abstractmethod
+    async def durable(self) -> None:
+        """Return once everything this process has committed is on disk.
+
+        Called before anything leaves the gateway -- an answer, an agency
+        call, a callback, a signed checkpoint -- so that nobody outside
+        hears of a write a crash could still take back. Both backends commit
+        without waiting for the flush and flush here, once for everyone
+        waiting: SQLite flushes its log (``fdatasync``), PostgreSQL commits one
+        barrier transaction that waits for the write-ahead log's flush.
+        """
+
+    @abc.abstractmethod
     async def reachable(self) -> None:
         """Raise :class:`StoreError` unless :meth:`open` could connect; creates, migrates and changes nothing.
 
@@ -246,6 +272,29 @@ class Store(abc.ABC):
         transition guarded this way cannot overwrite what a later holder of
         the request (after a lease ran out) has already written.
         """
+
+    @abc.abstractmethod
+    async def move_request(
+        self, request_id: str, *, expect: Collection[RequestStatus], **changes: Any
+    ) -> MovedRequest | None:
+        """:meth:`update_request` guarded by ``expect``, returning the row as the change left it (None when it
+        had moved on): the change and the read are one statement, and no later write can slip between them."""
+
+    async def move_request_finishing(
+        self, request_id: str, action: str, *, expect: Collection[RequestStatus], **changes: Any
+    ) -> MovedRequest | None:
+        """:meth:`move_request`, and when the request moved, :meth:`finish_outbox` of ``(request_id, action)``:
+        the delivery that settled it is done. A backend may do both in one statement (each statement is a
+        round trip on PostgreSQL); a crash between the two leaves the row, whose redelivery finds the request
+        settled and changes nothing."""
+        moved = await self.move_request(request_id, expect=expect, **changes)
+        if moved is not None:
+            await self.finish_outbox(request_id, action)
+        return moved
+
+    @abc.abstractmethod
+    async def request_status(self, request_id: str) -> RequestStatus | None:
+        """The request's status alone (None when there is no such request): a check that decodes nothing else."""
 
     @abc.abstractmethod
     async def list_requests(
@@ -358,8 +407,13 @@ class Store(abc.ABC):
         now: datetime,
         expires_at: datetime,
         lease_until: datetime,
+        lost_key_digest: str | None = None,
     ) -> IdempotencyClaim:
         """Atomically take ``key`` for a request, or say why not.
+
+        With ``lost_key_digest``, a key that made a request a restore lost
+        (:meth:`lost_key`) is not taken: the answer is ``LOST``, looked up in
+        the same statement as the key itself.
 
         A key that is absent or expired is taken with ``request_id``
         (``NEW``). A key whose earlier holder failed retryably or whose lease

@@ -70,7 +70,7 @@ class Tables:
         if self.postgres:
             found = await self.store.pool.fetch(self._sql(sql), *values)
         else:
-            found = await self.store.read(sql, values)
+            found = await self.store.read(sql, values, large=True)  # reports and listings: off the loop
         return [self._row(row, times, json) for row in found]
 
     async def scalar(self, sql: str, *params: Any) -> Any:

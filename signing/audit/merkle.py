@@ -72,7 +72,7 @@ class Frontier:
             raise ValueError(
                 f"a tree of {self.size} leaves has {self.size.bit_count()} frontier hashes, not {len(self.hashes)}"
             )
-        if any(len(h) != HASH_SIZE for h in self.hashes):
+        if self.hashes and set(map(len, self.hashes)) != {HASH_SIZE}:  # one C-level pass: built on every append
             raise ValueError("frontier hashes must be 32 bytes")
 
     def root(self) -> bytes:

@@ -52,16 +52,18 @@ from signing.model import (
     check_office_code,
     check_scope,
     format_time,
-    scope_specificity,
 )
 from signing.pki.certificates import build_root_certificate, build_seal_certificate, fingerprint
 from signing.pki.seal_info import SealInfo
 from signing.registry.acts import record_act
 from signing.registry.publishing import RegistryPublishing
+from signing.registry.seal_choice import SealChoice, choose_seal
 from signing.registry.seal_keys import create_seal_key, open_signer
 from signing.registry.state_file import REGISTRY_FORMAT, file_version, read_state, write_state
 from signing.registry.state_file import ROOT_KEY_FILE as ROOT_KEY_FILE
 from signing.registry.status_changes import SealStatusChanges
+
+_MAX_CHOICES = 4096  # offices x seal kinds x items in use; past it the answers are made afresh
 
 DEFAULT_DISTRICT = ("370303", "淄博市张店区行政审批服务局")
 
@@ -79,6 +81,8 @@ class SealRegistry(SealStatusChanges, RegistryPublishing):
         self._signers: dict[str, Signer] = {}
         self._seen: tuple[int, int, int] | None = file_version(directory)
         self._seal_cache: list[Seal] | None = None
+        self._choices: dict[tuple[str, SealKind, str], SealChoice] = {}  # seal_for's answers, each while it holds
+        self._choices_of: list[Seal] | None = None  # the seals they were chosen among
         try:
             pem = (directory / "root/root-cert.pem").read_bytes()
         except OSError as exc:
@@ -181,12 +185,16 @@ class SealRegistry(SealStatusChanges, RegistryPublishing):
         by security staff): the file's size and mtime are checked on every
         call and the parsed seals are cached until the file changes.
         """
+        return list(self._loaded())
+
+    def _loaded(self) -> list[Seal]:
+        """The parsed seals of the file's current version (the cache itself: not to be changed)."""
         stamp = file_version(self.directory)
         if stamp != self._seen:
             self._state, self._seen, self._seal_cache = read_state(self.directory), stamp, None
         if self._seal_cache is None:
             self._seal_cache = [self._load(entry) for entry in self._state["seals"]]
-        return list(self._seal_cache)
+        return self._seal_cache
 
     def get(self, number: str) -> Seal:
         for seal in self.seals():
@@ -201,12 +209,17 @@ class SealRegistry(SealStatusChanges, RegistryPublishing):
         a prefix over an all-items seal; then the most recently issued.
         """
         moment, kind = _now(at), SealKind(kind)
-        candidates = [
-            s for s in self.seals() if s.office == office and s.kind is kind and s.covers(item) and s.usable_at(moment)
-        ]
-        if not candidates:
-            return None
-        return max(candidates, key=lambda s: (scope_specificity(s.scope, item), s.not_before))
+        seals = self._loaded()
+        if self._choices_of is not seals:  # another version of the file: every choice is made again
+            self._choices, self._choices_of = {}, seals
+        key = (office, kind, item)
+        choice = self._choices.get(key)
+        if choice is None or not choice.holds_at(moment):
+            choice = choose_seal(seals, office, kind, item, moment)
+            if len(self._choices) >= _MAX_CHOICES:
+                self._choices.clear()
+            self._choices[key] = choice
+        return choice.seal
 
     # -- issuing ---------------------------------------------------------
     def issue(

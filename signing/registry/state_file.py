@@ -9,6 +9,7 @@ read by a long-running gateway.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ def write_state(directory: Path, state: dict[str, Any]) -> None:
 def file_version(directory: Path) -> tuple[int, int, int] | None:
     """Identity of the registry file's version: every atomic write makes a new inode."""
     try:
-        info = (directory / "registry.json").stat()
+        info = os.stat(os.path.join(directory, "registry.json"))  # per seal lookup: no Path objects
     except OSError:
         return None
     return info.st_ino, info.st_mtime_ns, info.st_size

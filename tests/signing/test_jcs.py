@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import signing.jose.jcs
 from signing.errors import CanonicalizationError
-from signing.jose.jcs import ENCODERS, canonicalize, canonicalize_exact, format_number
+from signing.jose.jcs import ENCODERS, canonicalize, canonicalize_exact, format_number, sorted_json
 
 # Characters that stress ordering: ASCII, BMP just below/above the surrogate
 # block, private use (U+E000..), and astral planes (UTF-16 surrogate pairs).
@@ -233,3 +233,34 @@ def test_integral_floats_next_to_fractional_ones_match_rfc8785(values: list[floa
     assert canonicalize(values) == rfc8785.dumps(values)
     as_object = {f"k{i}": v for i, v in enumerate(values)}
     assert canonicalize(as_object) == rfc8785.dumps(as_object)
+
+
+def stdlib_sorted(value: Any) -> bytes | type[Exception]:
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    except Exception as exc:  # the kind of refusal is what is compared
+        return type(exc)
+
+
+def ours_sorted(value: Any) -> bytes | type[Exception]:
+    try:
+        return sorted_json(value)
+    except Exception as exc:
+        return type(exc)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(json_values)
+@example({"\ue000": 1, "\U00010000": 2, "a": 3})
+@example([1e21, 1e-7, 1.5e-05, 0.00008325396710105883, -0.0, 1e16, 2**53, 10**30, 2**70])
+@example({"amount": 100.0, "text": "a\udc80", 1: "int key"})
+def test_sorted_json_writes_what_json_dumps_writes(value: Any) -> None:
+    """The gateway's stable form (payload digests) must not change with the encoder that writes it."""
+    assert ours_sorted(value) == stdlib_sorted(value)
+
+
+def test_sorted_json_refuses_what_json_dumps_refuses() -> None:
+    cycle: list[Any] = []
+    cycle.append(cycle)
+    for value in (cycle, {"at": object()}, {"text": "a\udc80"}, [float("nan")]):
+        assert ours_sorted(value) == stdlib_sorted(value)

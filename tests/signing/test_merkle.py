@@ -236,6 +236,11 @@ def test_frontier_with_wrong_number_of_hashes_is_refused() -> None:
         Frontier(3, (h,))
     with pytest.raises(ValueError):
         Frontier(1, (b"short",))
+    for odd in (b"short", h + b"!"):  # one bad hash among good ones, either side
+        with pytest.raises(ValueError):
+            Frontier(3, (h, odd))
+        with pytest.raises(ValueError):
+            Frontier(3, (odd, h))
     with pytest.raises(ValueError):
         Frontier.from_dict({"size": "1", "hashes": [h.hex()]})
     with pytest.raises(ValueError):

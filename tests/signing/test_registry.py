@@ -190,6 +190,39 @@ def test_seal_for_picks_the_usable_seal_whose_kind_and_scope_cover_the_item(
     assert seal_registry.seal_for(code, "service_centre", "tax.x", at=before_issue) is None
 
 
+def test_seal_for_answers_anew_once_a_seal_starts_or_stops_being_usable(
+    seal_registry: SealRegistry, office: tuple[str, str]
+) -> None:
+    """The choice is remembered only while nothing about it can change: each moment below is asked after another."""
+    code, name = office
+    item, now = "property.title-reissue", datetime.now(UTC)
+    general = seal_registry.seal_for(code, "delegated_approval", item, at=now)
+    assert general is not None
+    later = seal_registry.issue(
+        office=code,
+        holder_name=name,
+        kind="delegated_approval",
+        scope=[item],
+        not_before=now + timedelta(days=10),
+        valid_days=5,
+    )
+
+    def chosen(at: datetime) -> str | None:
+        seal = seal_registry.seal_for(code, "delegated_approval", item, at=at)
+        return None if seal is None else seal.number
+
+    assert chosen(now) == general.number  # not usable yet
+    assert chosen(now + timedelta(days=11)) == later.number  # its certificate's validity began
+    assert chosen(later.not_after) == later.number  # its last usable moment
+    assert chosen(later.not_after + timedelta(microseconds=1)) == general.number  # expired
+    assert chosen(now + timedelta(days=11)) == later.number
+    seal_registry.suspend(general.number, "audit")  # its history: active until this moment, suspended since
+    assert chosen(now) == general.number
+    assert chosen(datetime.now(UTC) + timedelta(hours=1)) is None
+    assert chosen(now) == general.number
+    assert chosen(now + timedelta(days=11)) == later.number
+
+
 def test_private_keys_are_encrypted_pkcs8_readable_only_by_owner(seal_registry: SealRegistry, seal_env: str) -> None:
     keys = [seal_registry.directory / "root/root-key.pem"]
     keys += sorted((seal_registry.directory / "seals").glob("*/key.pem"))

@@ -1,14 +1,15 @@
 """Where the audit log lives: the interface both backends implement, and their shared logic.
 
-Tables (migrations ``0003_audit.sql``, ``0004_audit_chain.sql``):
+Tables (migrations ``0003_audit.sql``, ``0004_audit_chain.sql``, ``0012_audit_secret_id.sql``):
 ``audit_entries`` (the entries, with the leaf hash, index columns and chain
 MAC recorded at append time, and the encrypted payload outside the hashed
 bytes), ``audit_subtrees`` (hashes of every perfect subtree of 16 or more
 leaves, the cache that makes proofs O(log n) reads), ``audit_head`` (one row:
 size, frontier and chain value, from which the next batch extends the tree
 and the chain), ``audit_checkpoints`` (signed checkpoints, each with the
-frontier at its size), and the ``..._set_aside`` tables where an operator's
-recovery moves what the gateway did not write (:mod:`gateway.audit.recovery`).
+frontier at its size and the id of the secret that chained up to it), and
+the ``..._set_aside`` tables where an operator's recovery moves what the
+gateway did not write (:mod:`gateway.audit.recovery`).
 
 Appends are serialised on the head row, for one batch at a time: read the
 head, number the entries after it, hash them onto its frontier, chain them
@@ -85,7 +86,8 @@ def frontier_from(size: int, data: bytes | None) -> Frontier:
 
 def build_batch(batch: Sequence[PreparedEntry], head: Head, moment: datetime, chain: EntryChain) -> BatchRows:
     """Number, time-stamp, hash and chain a batch after ``head``; collect the perfect subtrees it completes."""
-    if head.chain is None and head.size:  # an empty log starts its chain here; any other needs its check first
+    size = head.size
+    if head.chain is None and size:  # an empty log starts its chain here; any other needs its check first
         raise AuditIntegrityError(
             "the log's head carries no chain value: the log has not been checked since it was "
             "migrated, or the value was removed"
@@ -97,18 +99,21 @@ def build_batch(batch: Sequence[PreparedEntry], head: Head, moment: datetime, ch
         if level >= CACHE_MIN_LEVEL:
             subtrees.append((level, start >> level, digest))
 
-    builder = MerkleTreeBuilder(head.frontier, on_subtree=cache)
+    # Most batches complete no subtree worth caching (one in 16 entries does): no observer to call then.
+    completes = (size + len(batch)) >> CACHE_MIN_LEVEL != size >> CACHE_MIN_LEVEL
+    builder = MerkleTreeBuilder(head.frontier, on_subtree=cache if completes else None)
     time = format_time(moment)
     rows: list[ChainedRow] = []
-    sha, link = hashlib.sha256, chain.link
+    sha, link, append = hashlib.sha256, chain.link, builder.append
     mac = head.chain if head.chain is not None else chain.anchor(0, EMPTY_ROOT)
-    for offset, prepared in enumerate(batch):
-        seq = head.size + offset
+    seq = size
+    for prepared in batch:
         entry = finish_entry(prepared.prefix, seq, time)
         leaf = sha(b"\x00" + entry).digest()
-        builder.append(leaf)
+        append(leaf)
         mac = link(mac, seq, leaf)
         rows.append((seq, entry, leaf, prepared.kind, prepared.request_id, time, prepared.payload, mac))
+        seq += 1
     return BatchRows(rows, subtrees, Head(builder.frontier(), mac))
 
 
@@ -206,14 +211,17 @@ async def write_head(tx: LogTx, head: Head) -> None:
     )
 
 
-async def insert_checkpoint(tx: LogTx, signed: SignedCheckpoint, frontier: Frontier) -> None:
-    """Keep a signed checkpoint with the frontier at its size."""
+async def insert_checkpoint(
+    tx: LogTx, signed: SignedCheckpoint, frontier: Frontier, secret_id: str | None = None
+) -> None:
+    """Keep a signed checkpoint with the frontier at its size, and the id of the secret that chained up to it."""
     await tx.run(
-        "INSERT INTO audit_checkpoints (tree_size, signed, frontier, created_at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO audit_checkpoints (tree_size, signed, frontier, created_at, secret_id) VALUES (?, ?, ?, ?, ?)",
         frontier.size,
         signed_json(signed),
         frontier_bytes(frontier),
         format_time(datetime.now(UTC)),
+        secret_id,
     )
 
 
@@ -239,6 +247,14 @@ class AuditStore(abc.ABC):
                 "the district audit secret is not loaded: entries can be read, not written, signed or checked"
             )
         return self.chain
+
+    #: appends are units of work on the loop that share commits (SQLite): the appender batches what is queued
+    #: in one turn of the loop (one unit, one head update for many entries) but never waits for more
+    shares_commits = False
+
+    async def durable(self) -> None:
+        """Return once every appended entry is on disk (see :meth:`gateway.store.Store.durable`)."""
+        return None  # a log whose every commit is flushed before it returns; both backends override it
 
     @abc.abstractmethod
     async def append(self, batch: Sequence[PreparedEntry]) -> int:
@@ -270,7 +286,7 @@ class AuditStore(abc.ABC):
             signed, frontier, anchor = plan_checkpoint(
                 head=head, latest=latest, rows=snapshot.rows, signer=signer, log_id=log_id, chain=chain
             )
-            await insert_checkpoint(tx, signed, frontier)
+            await insert_checkpoint(tx, signed, frontier, chain.secret_id)
             await tx.run("UPDATE audit_head SET chain = ? WHERE id = 1", anchor)
             return signed
 

@@ -8,11 +8,13 @@ the head is still the one the batch was built on (compare-and-set on the
 row; one round trip, its own transaction, one WAL flush). Signing a
 checkpoint restarts the chain, so it moves the head too. A process that was the last to append (the usual case, and
 always with one gateway process) succeeds at once. If another process got
-in first, the statement writes nothing, and the batch is redone under the
-head row's lock: ``SELECT ... FOR UPDATE`` in a transaction, which queues
-the contenders in order and lets each extend the tree from the stored
-frontier -- the transaction-scoped lock of the design, taken only when
-there is contention.
+in first, the statement writes nothing and answers the head it found; the
+batch is rebuilt on that head and tried again the same way (workers of one
+host take turns, so this usually succeeds at the second statement). After
+``_CAS_TRIES`` misses the batch is redone under the head row's lock:
+``SELECT ... FOR UPDATE`` in a transaction, which queues the contenders in
+order and lets each extend the tree from the stored frontier -- the
+transaction-scoped lock of the design, taken only under heavy contention.
 
 A row lock rather than an advisory lock because it is scoped to this log's
 own table: logs in other schemas of the same database never wait on each
@@ -74,13 +76,15 @@ _NEW_HEAD = "UPDATE audit_head SET size = $12, frontier = $13, chain = $14 WHERE
 _WRITE = f"WITH e AS ({_ENTRIES}), s AS ({_SUBTREES}{_UPSERT}) {_NEW_HEAD}"
 # Without taking the lock first: the same, applied only if the head (size, frontier and chain value: a checkpoint
 # restarts the chain) is still the one the batch was built on -- compare-and-set; a single statement is its own
-# transaction. 1 when written, 0 when someone else appended or signed first.
+# transaction. 1 when written, 0 when someone else appended or signed first; then the head as this statement
+# found it (committed before it began), to build the next try on.
 _WRITE_IF_HEAD = (
     f"WITH h AS ({_NEW_HEAD} AND size = $15 AND frontier = $16 AND chain = $17 RETURNING 1), "
     f"e AS ({_ENTRIES} WHERE EXISTS (SELECT 1 FROM h)), "
     f"s AS ({_SUBTREES} WHERE EXISTS (SELECT 1 FROM h){_UPSERT}) "
-    "SELECT count(*) FROM h"
+    "SELECT (SELECT count(*) FROM h), size, frontier, chain FROM audit_head WHERE id = 1"
 )
+_CAS_TRIES = 3  # compare-and-set statements before queueing on the head row's lock
 
 
 def _arguments(rows: BatchRows) -> list:
@@ -121,17 +125,24 @@ class PostgresAuditStore(AuditStore):
         self.chain = chain
         self._head: Head | None = None  # as this process last wrote it
 
+    async def durable(self) -> None:
+        await self.store.durable()
+
     async def append(self, batch: Sequence[PreparedEntry]) -> int:
         chain = self.chain_or_refuse()
         head = self._head
-        if head is not None:  # the usual case: nobody else appended since our last batch -- one statement
+        for _ in range(_CAS_TRIES):  # the usual case: nobody else appended since our last batch -- one statement
+            if head is None:
+                break
             rows = build_batch(batch, head, datetime.now(UTC), chain)
-            written = await self.store.pool.fetchval(
+            found = await self.store.statements.fetchrow(
                 _WRITE_IF_HEAD, *_arguments(rows), head.size, frontier_bytes(head.frontier), head.chain
             )
-            if written:
+            assert found is not None  # the outer SELECT reads the head row, which is always there
+            if found[0]:
                 self._head = rows.head
                 return head.size
+            head = head_of(tuple(found)[1:4])  # another process appended or signed first: build on its head
         async with self.store.pool.acquire() as conn, conn.transaction():
             head = head_of(tuple(await conn.fetchrow(_LOCK_HEAD))[:3])
             rows = build_batch(batch, head, datetime.now(UTC), chain)

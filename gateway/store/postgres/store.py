@@ -8,7 +8,6 @@ puts the tables in their own schema (tests use one schema each).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any
@@ -22,6 +21,7 @@ from gateway.store.base import (
     RECORD_FIELDS,
     REQUEST_UPDATABLE,
     AdminResult,
+    MovedRequest,
     OutboxEntry,
     OutboxStats,
     RequestRecord,
@@ -30,11 +30,14 @@ from gateway.store.base import (
     utcnow,
 )
 from gateway.store.migrations import Migration, migrations, statements
+from gateway.store.postgres.barrier import Barrier
 from gateway.store.postgres.bundles import PostgresBundles
 from gateway.store.postgres.caller_keys import PostgresCallerKeys
+from gateway.store.postgres.codecs import use_json_codecs
 from gateway.store.postgres.idempotency import PostgresIdempotency
 from gateway.store.postgres.retention import PostgresRetention
 from gateway.store.postgres.service import PostgresService
+from gateway.store.postgres.statements import Statements
 
 _MIGRATION_LOCK = 0x0E1D0  # advisory lock key: "one window"
 _COLUMNS = (
@@ -72,11 +75,14 @@ def split_schema(url: str) -> tuple[str, str | None]:
     return urlunsplit((scheme, parts.netloc, parts.path, rest, parts.fragment)), schema
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
-    for kind in ("json", "jsonb"):
-        await conn.set_type_codec(
-            kind, encoder=lambda v: json.dumps(v, ensure_ascii=False), decoder=json.loads, schema="pg_catalog"
-        )
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Hand a connection back to the pool without the reset query (a round trip at every release).
+
+    The store leaves nothing in a session for the next user to trip on: its
+    locks are transaction-scoped (``pg_advisory_xact_lock``, ``FOR UPDATE``),
+    its settings local (``set_config(..., true)``), and it neither listens nor
+    keeps cursors; asyncpg still rolls back a transaction left open.
+    """
 
 
 def _record(row: asyncpg.Record) -> RequestRecord:
@@ -101,6 +107,8 @@ class PostgresStore(
         self.min_size = min_size
         self.max_size = max_size
         self._pool: asyncpg.Pool | None = None
+        self._statements: Statements | None = None
+        self.barrier: Barrier | None = None
 
     @classmethod
     def from_url(cls, url: str) -> PostgresStore:
@@ -112,27 +120,66 @@ class PostgresStore(
             raise StoreError("the PostgreSQL store is not open")
         return self._pool
 
+    @property
+    def statements(self) -> Statements:
+        """Single statements (each its own transaction) without the pool's bookkeeping (see its module)."""
+        if self._statements is None:
+            raise StoreError("the PostgreSQL store is not open")
+        return self._statements
+
     async def open(self, *, migrate: bool = True) -> None:
         settings = {"search_path": self.schema} if self.schema else {}
         try:
             if self.schema:
                 await self._ensure_schema()
+            barrier = Barrier(self.dsn, settings)
+            await barrier.open()  # before any commit: it notes the server's start time
+            self.barrier = barrier
+            # Commits do not wait for their flush; durable() does, once for every waiter (see the barrier module).
+            # max_size connections in all: half for transactions and the rest, half for single statements.
+            pooled = max(1, (self.max_size + 1) // 2)
             self._pool = await asyncpg.create_pool(
                 self.dsn,
-                min_size=self.min_size,
-                max_size=self.max_size,
-                init=_init_connection,
-                server_settings=settings,
+                min_size=min(self.min_size, pooled),
+                max_size=pooled,
+                init=use_json_codecs,
+                server_settings={**settings, "synchronous_commit": "off"},
+                reset=_keep_session,
             )
+
+            async def connect() -> asyncpg.Connection:
+                conn = await asyncpg.connect(
+                    self.dsn, server_settings={**settings, "synchronous_commit": "off"}, timeout=10
+                )
+                await use_json_codecs(conn)
+                return conn
+
+            self._statements = Statements(connect, max(1, self.max_size - pooled))
         except (OSError, asyncpg.PostgresError) as exc:
+            if self.barrier is not None:
+                await self.barrier.close()
             raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc
         if migrate:
             await self._migrate()
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        """Flush what this process committed (an administrative command's writes too), then disconnect.
+
+        A flush that cannot be confirmed raises (the command exits non-zero),
+        unless the store already failed and said so to every waiter.
+        """
+        try:
+            if self._pool is not None and (self.barrier is None or self.barrier.failure is None):
+                await self.durable()
+        finally:
+            if self._statements is not None:
+                await self._statements.close()
+                self._statements = None
+            if self._pool is not None:
+                await self._pool.close()
+                self._pool = None
+            if self.barrier is not None:
+                await self.barrier.close()
 
     async def _ensure_schema(self) -> None:
         """Create the configured schema if it is missing (a role that may not create one only reads)."""
@@ -192,6 +239,16 @@ class PostgresStore(
                     utcnow(),
                 )
 
+    async def durable(self) -> None:
+        """Wait for the write-ahead log's flush past every commit so far: one barrier for every waiter."""
+        if self.barrier is not None:
+            await self.barrier.durable()
+
+    @property
+    def barriers(self) -> int:
+        """Barrier transactions committed (each one flush of the log): the benchmark's durable commits."""
+        return 0 if self.barrier is None else self.barrier.barriers
+
     async def reachable(self) -> None:
         try:
             conn = await asyncpg.connect(self.dsn, timeout=10)
@@ -228,12 +285,47 @@ class PostgresStore(
         return await self._insert(self.pool, record)
 
     async def get_request(self, request_id: str) -> RequestRecord | None:
-        row = await self.pool.fetchrow("SELECT * FROM requests WHERE id = $1", request_id)
+        row = await self.statements.fetchrow("SELECT * FROM requests WHERE id = $1", request_id)
         return None if row is None else _record(row)
 
     async def update_request(
         self, request_id: str, *, expect: Collection[RequestStatus] | None = None, **changes: Any
     ) -> bool:
+        sql, params = self._update_sql(request_id, expect, changes)
+        status = await self.statements.execute(sql, *params)
+        return status.endswith(" 1")
+
+    async def move_request(
+        self, request_id: str, *, expect: Collection[RequestStatus], **changes: Any
+    ) -> MovedRequest | None:
+        sql, params = self._update_sql(request_id, expect, changes)
+        sql += " RETURNING *, (SELECT bundle_id FROM bundle_steps WHERE request_id = requests.id) AS step_of"
+        row = await self.statements.fetchrow(sql, *params)
+        return None if row is None else MovedRequest(_record(row), row["step_of"])
+
+    async def move_request_finishing(
+        self, request_id: str, action: str, *, expect: Collection[RequestStatus], **changes: Any
+    ) -> MovedRequest | None:
+        # One statement: the outbox row goes only when the update matched, in the same transaction.
+        sql, params = self._update_sql(request_id, expect, changes)
+        n = len(params)
+        sql = (
+            f"WITH moved AS ({sql} RETURNING *), done AS (DELETE FROM outbox WHERE request_id = ${n + 1} "
+            f"AND action = ${n + 2} AND EXISTS (SELECT 1 FROM moved)) "
+            "SELECT *, (SELECT bundle_id FROM bundle_steps WHERE request_id = moved.id) AS step_of FROM moved"
+        )
+        row = await self.statements.fetchrow(sql, *params, request_id, action)
+        return None if row is None else MovedRequest(_record(row), row["step_of"])
+
+    async def request_status(self, request_id: str) -> RequestStatus | None:
+        status = await self.statements.fetchval("SELECT status FROM requests WHERE id = $1", request_id)
+        return None if status is None else RequestStatus(status)
+
+    @staticmethod
+    def _update_sql(
+        request_id: str, expect: Collection[RequestStatus] | None, changes: dict[str, Any]
+    ) -> tuple[str, list[Any]]:
+        """The statement that changes ``changes`` of the request (while its status is in ``expect``)."""
         unknown = set(changes) - REQUEST_UPDATABLE
         if unknown:
             raise ValueError(f"cannot update request field(s) {sorted(unknown)}")
@@ -246,8 +338,7 @@ class PostgresStore(
         if expect is not None:
             params.append([str(RequestStatus(status)) for status in expect])
             sql += f" AND status = ANY(${len(params)}::text[])"
-        status = await self.pool.execute(sql, *params)
-        return status.endswith(" 1")
+        return sql, params
 
     async def list_requests(
         self, *, status: str | None = None, caller_id: str | None = None, limit: int = 100
@@ -268,19 +359,22 @@ class PostgresStore(
     async def accept_request(
         self, record: RequestRecord, *, claimed_by: str, lease_until: datetime, expires_at: datetime
     ) -> bool:
-        async with self.pool.acquire() as conn, conn.transaction():
-            if not await self._insert(conn, record):
-                return False
-            await conn.execute(
-                "INSERT INTO outbox (request_id, action, due_at, expires_at, claimed_by, lease_until, created_at) "
-                "VALUES ($1, 'submit', $2, $3, $4, $5, $2)",
-                record.id,
-                record.created_at,
-                expires_at,
-                claimed_by,
-                lease_until,
-            )
-            return True
+        # One statement (its own transaction, one round trip): the outbox row only if the request row was new.
+        values = [getattr(record, c) for c in _COLUMNS]
+        values[_COLUMNS.index("status")] = str(record.status)
+        n = len(_COLUMNS)
+        marks = ", ".join(f"${i}" for i in range(1, n + 1))
+        status = await self.statements.execute(
+            f"WITH r AS (INSERT INTO requests ({', '.join(_COLUMNS)}) VALUES ({marks}) "
+            "ON CONFLICT (id) DO NOTHING RETURNING id, created_at) "
+            "INSERT INTO outbox (request_id, action, due_at, expires_at, claimed_by, lease_until, created_at) "
+            f"SELECT id, 'submit', created_at, ${n + 1}, ${n + 2}, ${n + 3}, created_at FROM r",
+            *values,
+            expires_at,
+            claimed_by,
+            lease_until,
+        )
+        return status.endswith(" 1")
 
     async def schedule(
         self,

@@ -10,4 +10,4 @@
 ``__all__`` names the modules other packages may import; the rest are this package's own.
 """
 
-__all__ = ["store"]
+__all__ = ["connection", "store"]

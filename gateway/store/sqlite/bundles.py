@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
+import sqlite3
 from collections.abc import Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-import aiosqlite
-
 from gateway.store.base import BUNDLE_FIELDS, BUNDLE_UPDATABLE, BundleRecord, BundleStatus, utcnow
-from gateway.store.sqlite.rows import dt, ts
+from gateway.store.sqlite.connection import Connection
+from gateway.store.sqlite.rows import dt, json_text, json_value, ts
 
 _JSON = ("body", "steps", "receipt", "error")
 _TIMES = ("created_at", "updated_at", "finished_at")
@@ -22,7 +21,7 @@ _COLUMNS = (
 
 def _value(name: str, value: Any) -> Any:
     if name in _JSON:
-        return None if value is None else json.dumps(value, ensure_ascii=False)
+        return None if value is None else json_text(value)
     if name in _TIMES:
         return ts(value)
     if name == "status":
@@ -30,10 +29,10 @@ def _value(name: str, value: Any) -> Any:
     return value
 
 
-def bundle_of(row: aiosqlite.Row) -> BundleRecord:
+def bundle_of(row: sqlite3.Row) -> BundleRecord:
     data = {k: v for k, v in dict(row).items() if k in BUNDLE_FIELDS}  # columns of a later release: ignored
     for column in _JSON:
-        data[column] = None if data[column] is None else json.loads(data[column])
+        data[column] = None if data[column] is None else json_value(data[column])
     for column in _TIMES:
         data[column] = dt(data[column])
     data["status"] = BundleStatus(data["status"])
@@ -43,7 +42,7 @@ def bundle_of(row: aiosqlite.Row) -> BundleRecord:
 class SQLiteBundles:
     """Mixed into the SQLite store; uses its write transaction."""
 
-    def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:  # provided by SQLiteStore
+    def transaction(self, *, single: bool = False) -> AbstractAsyncContextManager[Connection]:  # SQLiteStore's
         raise NotImplementedError
 
     async def read_one(self, sql: str, params: Sequence[Any] = (), *, tuples: bool = False) -> Any | None:
@@ -83,7 +82,7 @@ class SQLiteBundles:
         if expect is not None:
             sql += f" AND status IN ({', '.join('?' for _ in expect)})"
             where.extend(str(BundleStatus(s)) for s in expect)
-        async with self.transaction() as db:
+        async with self.transaction(single=True) as db:
             cursor = await db.execute(sql, (*params, *where))
             return cursor.rowcount == 1
 

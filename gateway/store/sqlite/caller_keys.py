@@ -7,9 +7,8 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from gateway.store.base import StoredCallerKey
+from gateway.store.sqlite.connection import Connection
 from gateway.store.sqlite.rows import dt, ts
 
 _COLUMNS = "key_id, caller_id, alg, public_key, sealed_secret, created_at, retired_at"
@@ -22,7 +21,7 @@ def _key(row: Sequence[Any]) -> StoredCallerKey:
 class SQLiteCallerKeys:
     """Mixed into the SQLite store; uses its write transaction and its reader."""
 
-    def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:  # provided by SQLiteStore
+    def transaction(self, *, single: bool = False) -> AbstractAsyncContextManager[Connection]:  # SQLiteStore's
         raise NotImplementedError
 
     async def read(self, sql: str, params: Sequence[Any] = (), *, tuples: bool = False) -> list[Any]:

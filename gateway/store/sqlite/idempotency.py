@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from gateway.store.base import ClaimState, IdempotencyClaim, LostKey
-from gateway.store.sqlite.rows import dt, ts
+from gateway.store.sqlite.connection import Connection
+from gateway.store.sqlite.rows import dt, json_text, json_value, ts
 
 
 class SQLiteIdempotency:
     """Mixed into the SQLite store; uses its write transaction."""
 
-    def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:  # provided by SQLiteStore
+    def transaction(self, *, single: bool = False) -> AbstractAsyncContextManager[Connection]:  # SQLiteStore's
         raise NotImplementedError
 
     async def read_one(self, sql: str, params: Sequence[Any] = (), *, tuples: bool = False) -> Any | None:
@@ -33,12 +31,23 @@ class SQLiteIdempotency:
         now: datetime,
         expires_at: datetime,
         lease_until: datetime,
+        lost_key_digest: str | None = None,
     ) -> IdempotencyClaim:
         async with self.transaction() as db:
+            # The key and the register of lost requests in one statement: a key that lost nothing (the usual
+            # case) costs no look-up of its own.
             cursor = await db.execute(
-                "SELECT * FROM idempotency_keys WHERE caller_id = ? AND key = ?", (caller_id, key)
+                "SELECT k.*, l.request_id AS lost_request_id, l.request_digest AS lost_request_digest "
+                "FROM (SELECT 1) LEFT JOIN idempotency_keys k ON k.caller_id = ? AND k.key = ? "
+                "LEFT JOIN lost_requests l ON l.caller_id = ? AND l.key_digest = ?",
+                (caller_id, key, caller_id, lost_key_digest),
             )
-            row = await cursor.fetchone()
+            row = (await cursor.fetchall())[0]
+            if row["lost_request_id"] is not None:
+                lost = LostKey(row["lost_request_id"], row["lost_request_digest"])
+                return IdempotencyClaim(ClaimState.LOST, lost.request_id, lost=lost)
+            if row["state"] is None:  # no such key
+                row = None
             if row is not None and dt(row["expires_at"]) <= now:
                 await db.execute("DELETE FROM idempotency_keys WHERE caller_id = ? AND key = ?", (caller_id, key))
                 row = None
@@ -52,7 +61,7 @@ class SQLiteIdempotency:
             if row["body_digest"] != body_digest:
                 return IdempotencyClaim(ClaimState.MISMATCH, row["request_id"])
             if row["state"] == "done":
-                stored = json.loads(row["response"])
+                stored = json_value(row["response"])
                 return IdempotencyClaim(
                     ClaimState.REPLAY, row["request_id"], row["status_code"], stored["body"], stored["headers"]
                 )
@@ -67,13 +76,13 @@ class SQLiteIdempotency:
     async def finish_idempotency_key(
         self, caller_id: str, key: str, *, status_code: int, response: dict[str, Any], retryable: bool
     ) -> None:
-        async with self.transaction() as db:
+        async with self.transaction(single=True) as db:
             await db.execute(
                 "UPDATE idempotency_keys SET state = ?, status_code = ?, response = ? WHERE caller_id = ? AND key = ?",
                 (
                     "retryable" if retryable else "done",
                     status_code,
-                    json.dumps(response, ensure_ascii=False),
+                    json_text(response),
                     caller_id,
                     key,
                 ),

@@ -6,8 +6,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
+from gateway.store.sqlite.connection import Connection
 from gateway.store.sqlite.rows import ts
 
 _FINAL = "('completed', 'rejected', 'failed', 'dead_letter')"
@@ -17,7 +16,7 @@ _DUE = f"status IN {_FINAL} AND purged_at IS NULL AND finished_at < ?"
 _BUNDLES_DUE = "status = 'completed' AND finished_at < ? AND body != '{\"purged\": true}'"
 
 
-async def _purge_bundles(db: aiosqlite.Connection, finished_before: datetime) -> None:
+async def _purge_bundles(db: Connection, finished_before: datetime) -> None:
     """Completed bundles lose their body (the applicant, each step's materials) and receipt, as their steps do."""
     await db.execute(
         f"UPDATE audit_entries SET payload = NULL WHERE payload IS NOT NULL "
@@ -33,7 +32,7 @@ async def _purge_bundles(db: aiosqlite.Connection, finished_before: datetime) ->
 class SQLiteRetention:
     """Mixed into the SQLite store; uses its write transaction and its reader."""
 
-    def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:  # provided by SQLiteStore
+    def transaction(self, *, single: bool = False) -> AbstractAsyncContextManager[Connection]:  # SQLiteStore's
         raise NotImplementedError
 
     async def read_row(self, sql: str, params: Any = (), *, tuples: bool = False) -> Any:  # provided by SQLiteStore

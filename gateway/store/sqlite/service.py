@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from gateway.store.base import RequestRecord
-from gateway.store.sqlite.rows import record_of, ts
+from gateway.store.sqlite.connection import Connection
+from gateway.store.sqlite.rows import json_text, json_value, record_of, ts
 
 _OVERDUE = "finished_at IS NULL AND due_on IS NOT NULL AND due_on < ? AND status NOT IN " + (
     "('completed', 'rejected', 'failed', 'dead_letter')"
@@ -20,10 +18,12 @@ _OVERDUE = "finished_at IS NULL AND due_on IS NOT NULL AND due_on < ? AND status
 class SQLiteService:
     """Mixed into the SQLite store; uses its write transaction and its reader."""
 
-    def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:  # provided by SQLiteStore
+    def transaction(self, *, single: bool = False) -> AbstractAsyncContextManager[Connection]:  # SQLiteStore's
         raise NotImplementedError
 
-    async def read(self, sql: str, params: Any = (), *, tuples: bool = False) -> list[Any]:  # provided by SQLiteStore
+    async def read(
+        self, sql: str, params: Any = (), *, tuples: bool = False, large: bool = False
+    ) -> list[Any]:  # provided by SQLiteStore
         raise NotImplementedError
 
     async def list_overdue(self, today: str, *, office: str | None = None, limit: int = 1000) -> list[RequestRecord]:
@@ -31,12 +31,17 @@ class SQLiteService:
         if office is not None:
             where += " AND office = ?"
             params.append(office)
-        rows = await self.read(f"SELECT * FROM requests WHERE {where} ORDER BY due_on, id LIMIT ?", (*params, limit))
+        rows = await self.read(
+            f"SELECT * FROM requests WHERE {where} ORDER BY due_on, id LIMIT ?", (*params, limit), large=True
+        )
         return [record_of(row) for row in rows]
 
     async def count_overdue(self, today: str) -> dict[tuple[str, str], int]:
         rows = await self.read(
-            f"SELECT office, item, count(*) FROM requests WHERE {_OVERDUE} GROUP BY office, item", (today,), tuples=True
+            f"SELECT office, item, count(*) FROM requests WHERE {_OVERDUE} GROUP BY office, item",
+            (today,),
+            tuples=True,
+            large=True,
         )
         return {(office, item): int(count) for office, item, count in rows}
 
@@ -45,7 +50,7 @@ class SQLiteService:
             cursor = await db.execute(
                 "INSERT INTO receipts (request_id, version, document, created_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (request_id, version) DO NOTHING",
-                (request_id, version, json.dumps(document, ensure_ascii=False), ts(now)),
+                (request_id, version, json_text(document), ts(now)),
             )
             return cursor.rowcount == 1
 
@@ -53,4 +58,4 @@ class SQLiteService:
         rows = await self.read(
             "SELECT document FROM receipts WHERE request_id = ? ORDER BY version", (request_id,), tuples=True
         )
-        return [json.loads(row[0]) for row in rows]
+        return [json_value(row[0]) for row in rows]

@@ -1,32 +1,38 @@
 """The SQLite backend: the embedded default for one gateway process.
 
-WAL mode with ``synchronous=FULL``: a committed request survives a crash of
-the process or the machine. One connection writes, and an asyncio lock keeps
-multi-statement transactions whole. Reads go to a second, read-only
-connection and run whole in one hop (:meth:`SQLiteStore.read`): on the
-writer's connection a read would see another coroutine's uncommitted
-transaction, and a read stepped across several hops can meet a write
-in between that moves rows along the index it scans (a row seen twice).
+WAL mode. One connection writes, from the event loop itself: statements
+run at once (a warm SQLite file answers in microseconds), and an asyncio
+lock keeps multi-statement transactions whole. Commits go to the
+write-ahead log without a flush of their own; :meth:`SQLiteStore.durable`
+flushes every commit made so far in one ``fdatasync`` shared by everyone
+waiting (:mod:`gateway.store.sqlite.connection`), and nothing leaves the
+gateway before it: a committed request survives a crash of the process or
+the machine once anyone outside has heard of it.
+
+Short reads run on the writer's connection between transactions (they see
+what is committed, flushed or not: the answer built from them waits for the
+flush like any other). Long scans (``large=True``: the audit log's pages)
+go to a second, read-only connection in a thread of its own, so they never
+stop the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-import aiosqlite
 
 from gateway.errors import StoreError
 from gateway.store.base import (
     REQUEST_UPDATABLE,
     AdminResult,
+    MovedRequest,
     OutboxEntry,
     OutboxStats,
     RequestRecord,
@@ -37,9 +43,10 @@ from gateway.store.base import (
 from gateway.store.migrations import migrations, statements
 from gateway.store.sqlite.bundles import SQLiteBundles
 from gateway.store.sqlite.caller_keys import SQLiteCallerKeys
+from gateway.store.sqlite.connection import BUSY_WAIT_S, WAL_KEEP_BYTES, Connection, Unit, WalFlush, Writer
 from gateway.store.sqlite.idempotency import SQLiteIdempotency
 from gateway.store.sqlite.retention import SQLiteRetention
-from gateway.store.sqlite.rows import JSON_COLUMNS, TIME_COLUMNS, dt, entry_of, record_of, ts
+from gateway.store.sqlite.rows import JSON_COLUMNS, TIME_COLUMNS, dt, entry_of, json_text, record_of, ts
 from gateway.store.sqlite.service import SQLiteService
 
 
@@ -50,9 +57,9 @@ class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, SQLiteBu
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._db: aiosqlite.Connection | None = None
-        self._reader: aiosqlite.Connection | None = None
-        self._lock = asyncio.Lock()
+        self._writer: Writer | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._reading: ThreadPoolExecutor | None = None
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
@@ -61,46 +68,86 @@ class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, SQLiteBu
         return cls(path or ":memory:")
 
     @property
-    def db(self) -> aiosqlite.Connection:
-        if self._db is None:
+    def writer(self) -> Writer:
+        if self._writer is None:
             raise StoreError("the SQLite store is not open")
-        return self._db
+        return self._writer
+
+    @property
+    def db(self) -> Connection:
+        return self.writer.conn
 
     async def open(self, *, migrate: bool = True) -> None:
-        if self.path != ":memory:":
+        in_memory = self.path == ":memory:"
+        if not in_memory:
             _private_file(Path(self.path))
         try:
-            self._db = await aiosqlite.connect(self.path, isolation_level=None)
+            raw = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         except Exception as exc:  # sqlite3.OperationalError and friends
             raise StoreError(f"cannot open SQLite database {self.path}: {exc}") from exc
-        self._db.row_factory = aiosqlite.Row
-        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=10000"):
-            await self._db.execute(f"PRAGMA {pragma}")
-        if migrate:
-            await self._migrate()
-        if self.path != ":memory:":  # SQLite gives its -wal and -shm files the database's mode; hold it to that
+        raw.row_factory = sqlite3.Row
+        # synchronous=NORMAL: a commit is written to the log, not flushed; durable() flushes (see above).
+        pragmas = ["journal_mode=WAL", "foreign_keys=ON", f"busy_timeout={int(BUSY_WAIT_S * 1000)}"]
+        if not in_memory:
+            pragmas += ["synchronous=NORMAL", "wal_autocheckpoint=0", f"journal_size_limit={WAL_KEEP_BYTES}"]
+        for pragma in pragmas:
+            raw.execute(f"PRAGMA {pragma}")
+        self._writer = Writer(raw, None if in_memory else WalFlush(self.path + "-wal"))
+        if migrate:  # with the busy timeout: another instance may be migrating (off the loop)
+            await asyncio.to_thread(self._migrate, raw)
+            if self._writer.flush is not None:  # the migrations' commits, made on the plain connection
+                self._writer.flush.committed()
+                await self._writer.flush.durable()
+        raw.execute("PRAGMA busy_timeout=0")  # from now on the loop never waits inside SQLite: begin_immediate()
+        if not in_memory:  # SQLite gives its -wal and -shm files the database's mode; hold it to that
             for suffix in ("-wal", "-shm"):
                 with contextlib.suppress(FileNotFoundError):
                     os.chmod(self.path + suffix, 0o600)
-        if self.path != ":memory:":  # an in-memory database has one connection: reads take the lock instead
-            self._reader = await aiosqlite.connect(self.path, isolation_level=None)
-            for pragma in ("query_only=ON", "busy_timeout=10000"):
-                await self._reader.execute(f"PRAGMA {pragma}")
+            reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            for pragma in ("query_only=ON", f"busy_timeout={int(BUSY_WAIT_S * 1000)}"):
+                reader.execute(f"PRAGMA {pragma}")
+            self._reader = reader
+            self._reading = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onewindow-sqlite-reader")
 
     async def reachable(self) -> None:
         if self.path != ":memory:":
             await asyncio.to_thread(_could_open, Path(self.path))
 
+    async def durable(self) -> None:
+        """Return once every unit of work this process has done is committed and on disk (shared with all who
+        wait at the same moment). A closed store flushed everything as it closed."""
+        if self._writer is not None:
+            await self._writer.durable()
+
+    @property
+    def flushes(self) -> int:
+        """``fdatasync`` calls made for commits so far (the benchmark's and the tests' count)."""
+        flush = None if self._writer is None else self._writer.flush
+        return 0 if flush is None else flush.flushes
+
     async def close(self) -> None:
-        for connection in (self._reader, self._db):
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            await writer.finish()
+        if self._reading is not None:
+            self._reading.shutdown(wait=True)
+        for connection in (self._reader, None if writer is None else writer.raw):
             if connection is not None:
-                await connection.close()
-        self._db = self._reader = None
+                connection.close()
+        if writer is not None and writer.flush is not None:
+            writer.flush.close()
+        self._reader = self._reading = None
 
-    async def read(self, sql: str, params: Sequence[Any] = (), *, tuples: bool = False) -> list[Any]:
-        """Every row of one query, from one committed snapshot: run whole in the reader's thread.
+    async def read(
+        self, sql: str, params: Sequence[Any] = (), *, tuples: bool = False, large: bool = False
+    ) -> list[Any]:
+        """Every row of one query, from one snapshot, with every unit of work done so far.
 
-        Rows are :class:`sqlite3.Row` unless ``tuples`` (faster, for the audit log's long scans).
+        Rows are :class:`sqlite3.Row` unless ``tuples`` (faster, for the audit
+        log's long scans). A short read runs at once on the writer's
+        connection, between units of work (which never stop half-way); a
+        ``large`` one commits what is open and runs whole in the reader's
+        thread, so that it never stops the loop.
         """
 
         def run(conn: sqlite3.Connection) -> list[Any]:
@@ -108,10 +155,12 @@ class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, SQLiteBu
             cursor.row_factory = None if tuples else sqlite3.Row
             return cursor.execute(sql, params).fetchall()
 
-        if self._reader is not None:
-            return await self._reader._execute(run, self._reader._conn)  # one hop, as execute_fetchall()
-        async with self._lock:  # :memory: -- between transactions, never inside one
-            return await self.db._execute(run, self.db._conn)
+        if self._reader is None or not large:
+            await self.writer.between_units()
+            return run(self.writer.raw)
+        await self.writer.settle()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reading, run, self._reader)
 
     async def read_one(self, sql: str, params: Sequence[Any] = (), *, tuples: bool = False) -> Any | None:
         """The first row of one query, or None."""
@@ -125,59 +174,48 @@ class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, SQLiteBu
             raise StoreError(f"the SQLite store is missing a row it always holds ({sql.split(' FROM ')[-1][:40]})")
         return row
 
-    @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """An immediate (write-locked) transaction, serialised in this process."""
-        async with self._lock:
-            await self.db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.db
-            except BaseException:
-                await self.db.execute("ROLLBACK")
-                raise
-            else:
-                await self.db.execute("COMMIT")
+    def transaction(self, *, single: bool = False) -> Unit[Connection]:
+        """One unit of work under the write lock, whole; committed with others' (:class:`Writer`), flushed by
+        :meth:`durable`. ``single``: it runs one statement, which SQLite keeps whole by itself."""
+        writer = self.writer
+        return Unit(writer, single, writer.conn)
 
     async def run_in_transaction(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
-        """Run ``work(connection)`` in one immediate transaction, in the connection's thread, in one hop.
+        """Run ``work(connection)`` as one unit of work on the plain ``sqlite3`` connection.
 
-        For writers with many statements per transaction (the audit log's
-        batches): under load every awaited statement costs a turn of the event
-        loop, so they are done together. Serialised with :meth:`transaction`.
+        For writers with many statements per unit (the audit log's batches,
+        the callers' limits). Serialised with :meth:`transaction`.
         """
+        return await self.writer.run(work)
 
-        def run(conn: sqlite3.Connection) -> Any:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-            return result
-
-        async with self._lock:
-            return await self.db._execute(run, self.db._conn)  # aiosqlite's own thread, as for execute()
-
-    async def _migrate(self) -> None:
-        async with self.transaction() as db:
-            await db.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-            )
+    @staticmethod
+    def _migrate(raw: sqlite3.Connection) -> None:
+        """Apply what migrations are missing, each in its own transaction (in a thread: it may wait on a lock)."""
+        raw.execute("BEGIN IMMEDIATE")
+        raw.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        raw.execute("COMMIT")
         for migration in migrations("sqlite"):
-            async with self.transaction() as db:
-                cursor = await db.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (migration.version,))
-                if await cursor.fetchone():
+            raw.execute("BEGIN IMMEDIATE")
+            try:
+                if raw.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (migration.version,)).fetchone():
+                    raw.execute("COMMIT")
                     continue
                 for statement in statements(migration.sql):
-                    await db.execute(statement)
-                await db.execute(
+                    raw.execute(statement)
+                raw.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                     (migration.version, migration.name, ts(utcnow())),
                 )
+            except BaseException:
+                raw.execute("ROLLBACK")
+                raise
+            raw.execute("COMMIT")
 
     async def ping(self) -> None:
+        self.writer.refuse()  # closed for writing after a failed commit or flush: not ready
         try:
             await self.read("SELECT 1")
         except Exception as exc:
@@ -202,9 +240,9 @@ class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, SQLiteBu
             "operator": record.operator,
             "channel": record.channel,
             "status": str(record.status),
-            "envelope": json.dumps(record.envelope, ensure_ascii=False),
-            "result": None if record.result is None else json.dumps(record.result, ensure_ascii=False),
-            "error": None if record.error is None else json.dumps(record.error, ensure_ascii=False),
+            "envelope": json_text(record.envelope),
+            "result": None if record.result is None else json_text(record.result),
+            "error": None if record.error is None else json_text(record.error),
             "ticket": record.ticket,
             "agency_reference": record.agency_reference,
             "attempts": record.attempts,
@@ -217,7 +255,7 @@ class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, SQLiteBu
             "agency_message": record.agency_message,
         }
 
-    async def _insert(self, db: aiosqlite.Connection, record: RequestRecord) -> bool:
+    async def _insert(self, db: Connection, record: RequestRecord) -> bool:
         values = self._request_values(record)
         columns = ", ".join(values)
         marks = ", ".join("?" for _ in values)
@@ -227,7 +265,7 @@ class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, SQLiteBu
         return cursor.rowcount == 1
 
     async def insert_request(self, record: RequestRecord) -> bool:
-        async with self.transaction() as db:
+        async with self.transaction(single=True) as db:
             return await self._insert(db, record)
 
     async def get_request(self, request_id: str) -> RequestRecord | None:
@@ -237,6 +275,29 @@ class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, SQLiteBu
     async def update_request(
         self, request_id: str, *, expect: Collection[RequestStatus] | None = None, **changes: Any
     ) -> bool:
+        sql, params = self._update_sql(request_id, expect, changes)
+        async with self.transaction(single=True) as db:
+            cursor = await db.execute(sql, params)
+            return cursor.rowcount == 1
+
+    async def move_request(
+        self, request_id: str, *, expect: Collection[RequestStatus], **changes: Any
+    ) -> MovedRequest | None:
+        sql, params = self._update_sql(request_id, expect, changes)
+        sql += " RETURNING *, (SELECT bundle_id FROM bundle_steps WHERE request_id = requests.id) AS step_of"
+        async with self.transaction(single=True) as db:
+            rows = await (await db.execute(sql, params)).fetchall()  # to the end: the statement is done with
+        return MovedRequest(record_of(rows[0]), rows[0]["step_of"]) if rows else None
+
+    async def request_status(self, request_id: str) -> RequestStatus | None:
+        row = await self.read_one("SELECT status FROM requests WHERE id = ?", (request_id,), tuples=True)
+        return None if row is None else RequestStatus(row[0])
+
+    @staticmethod
+    def _update_sql(
+        request_id: str, expect: Collection[RequestStatus] | None, changes: dict[str, Any]
+    ) -> tuple[str, tuple[Any, ...]]:
+        """The statement that changes ``changes`` of the request (while its status is in ``expect``)."""
         unknown = set(changes) - REQUEST_UPDATABLE
         if unknown:
             raise ValueError(f"cannot update request field(s) {sorted(unknown)}")
@@ -244,7 +305,7 @@ class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, SQLiteBu
         params: list[Any] = []
         for name, value in changes.items():
             if name in JSON_COLUMNS:
-                value = None if value is None else json.dumps(value, ensure_ascii=False)
+                value = None if value is None else json_text(value)
             elif name in TIME_COLUMNS:
                 value = ts(value)
             elif name == "status":
@@ -255,9 +316,7 @@ class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, SQLiteBu
         if expect is not None:
             sql += f" AND status IN ({', '.join('?' for _ in expect)})"
             where.extend(str(RequestStatus(status)) for status in expect)
-        async with self.transaction() as db:
-            cursor = await db.execute(sql, (*params, *where))
-            return cursor.rowcount == 1
+        return sql, (*params, *where)
 
     async def list_requests(
         self, *, status: str | None = None, caller_id: str | None = None, limit: int = 100
@@ -304,7 +363,7 @@ class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, SQLiteBu
         attempts: int = 0,
         last_error: str | None = None,
     ) -> None:
-        async with self.transaction() as db:
+        async with self.transaction(single=True) as db:
             await db.execute(
                 "INSERT INTO outbox (request_id, action, due_at, expires_at, attempts, last_error, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id, action) DO UPDATE SET "
@@ -314,12 +373,11 @@ class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, SQLiteBu
             )
 
     async def claim_outbox(self, worker: str, *, now: datetime, lease_until: datetime, limit: int) -> list[OutboxEntry]:
+        due = "FROM outbox WHERE due_at <= ? AND (lease_until IS NULL OR lease_until < ?)"
+        if not await self.read(f"SELECT 1 {due} LIMIT 1", (ts(now), ts(now)), tuples=True):
+            return []  # an idle poll takes no write lock and makes no commit to flush
         async with self.transaction() as db:
-            cursor = await db.execute(
-                "SELECT * FROM outbox WHERE due_at <= ? AND (lease_until IS NULL OR lease_until < ?) "
-                "ORDER BY due_at LIMIT ?",
-                (ts(now), ts(now), limit),
-            )
+            cursor = await db.execute(f"SELECT * {due} ORDER BY due_at LIMIT ?", (ts(now), ts(now), limit))
             rows = await cursor.fetchall()
             for row in rows:
                 await db.execute(
@@ -329,7 +387,7 @@ class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, SQLiteBu
         return [entry_of(row, claimed_by=worker, lease_until=lease_until) for row in rows]
 
     async def finish_outbox(self, request_id: str, action: str) -> None:
-        async with self.transaction() as db:
+        async with self.transaction(single=True) as db:
             await db.execute("DELETE FROM outbox WHERE request_id = ? AND action = ?", (request_id, action))
 
     async def list_outbox(self, *, request_id: str | None = None, limit: int = 100) -> list[OutboxEntry]:
@@ -354,6 +412,7 @@ class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, SQLiteBu
             "SELECT action, count(*) AS depth, sum(due_at <= ?) AS due, min(created_at) AS oldest "
             "FROM outbox GROUP BY action",
             (ts(now),),
+            large=True,
         )
         dead = (await self.read_row("SELECT count(*) FROM requests WHERE status = 'dead_letter'"))[0]
         return OutboxStats(
@@ -381,7 +440,7 @@ class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, SQLiteBu
             now = ts(utcnow())
             await db.execute(
                 "UPDATE requests SET status = 'deferred', error = ?, finished_at = NULL, updated_at = ? WHERE id = ?",
-                (json.dumps(error, ensure_ascii=False), now, request_id),
+                (json_text(error), now, request_id),
             )
             await db.execute(
                 "INSERT INTO outbox (request_id, action, due_at, expires_at, attempts, last_error, created_at) "
@@ -412,7 +471,7 @@ class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, SQLiteBu
                 return AdminResult.BUSY
             await db.execute(
                 "UPDATE requests SET status = 'dead_letter', error = ?, finished_at = ?, updated_at = ? WHERE id = ?",
-                (json.dumps(error, ensure_ascii=False), ts(now), ts(now), request_id),
+                (json_text(error), ts(now), ts(now), request_id),
             )
             await db.execute("DELETE FROM outbox WHERE request_id = ? AND action IN ('submit', 'poll')", (request_id,))
             return AdminResult.DONE
