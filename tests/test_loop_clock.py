@@ -15,8 +15,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from gateway.agencies import loop_clock
 from gateway.agencies.guard import LoopHold, PluginWatch
-from gateway.agencies.loop_clock import loop_clock, waited_for_cpu_s
+from gateway.agencies.loop_clock import REFRESH_S, held_s, mark, waited_for_cpu_s
 
 pytestmark = pytest.mark.skipif(
     not (hasattr(os, "sched_setaffinity") and os.path.exists("/proc/thread-self/schedstat")),
@@ -50,12 +51,32 @@ def _spin(seconds: float) -> None:
 
 
 def test_time_spent_waiting_for_the_cpu_is_counted_apart(shared_cpu) -> None:
-    waited, wall, clock = waited_for_cpu_s(), time.perf_counter(), loop_clock()
+    waited, wall, since = waited_for_cpu_s(), time.perf_counter(), mark()
     _spin(0.3)
     waited = waited_for_cpu_s() - waited
     wall = time.perf_counter() - wall
     assert waited > 0.05, f"waited {waited:.3f} s for the CPU in {wall:.3f} s"
-    assert abs((loop_clock() - clock) - (wall - waited)) < 0.02
+    held = held_s(since, threshold_s=0.0)
+    assert wall - waited - 0.02 < held < wall - waited + REFRESH_S + 0.02
+
+
+def test_below_the_threshold_it_is_the_wall_clock(shared_cpu) -> None:
+    since, wall = mark(), time.perf_counter()
+    _spin(0.3)
+    assert held_s(since, threshold_s=10.0) >= time.perf_counter() - wall - 0.001
+
+
+def test_a_wait_before_the_call_is_not_taken_off_it(shared_cpu, monkeypatch) -> None:
+    """The counter read at the start may be old: what the thread waited before the call began stays out."""
+    monkeypatch.setattr(loop_clock, "REFRESH_S", 1.0)
+    monkeypatch.setattr(loop_clock._local, "read_at", float("-inf"))
+    waited = waited_for_cpu_s()
+    mark()  # the counter is read here ...
+    _spin(0.4)  # ... the thread waits for the CPU about half of this ...
+    since = mark()  # ... and the call starts with that reading, not a fresh one
+    assert waited_for_cpu_s() - waited > 0.1, "the thread hardly waited for the CPU: the test proves nothing"
+    time.sleep(0.2)
+    assert held_s(since, threshold_s=0.1) > 0.19
 
 
 async def test_a_hook_is_not_named_for_the_machines_load(shared_cpu) -> None:

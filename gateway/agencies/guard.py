@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import pluggy
 
-from gateway.agencies.loop_clock import loop_clock
+from gateway.agencies.loop_clock import held_s, mark
 from gateway.agencies.plugin_manager import error_detail, plugin_name
 from gateway.catalogue.items import Item
 from gateway.contract import Completed, IntakeRequest, Pending, Problem, Rejected
@@ -96,16 +96,16 @@ class PluginWatch:
 
     def timed(self, awaitable: Awaitable[T], plugin: str, hook: str) -> Awaitable[T]:
         """``awaitable``, its longest stretch between two pauses reported to :meth:`held`."""
-        return _Stepped(awaitable, lambda longest: self.held(plugin, hook, longest))
+        return _Stepped(awaitable, self.threshold_s, lambda longest: self.held(plugin, hook, longest))
 
     async def call(self, plugin: str, hook: str, function: Callable[..., Any], **kwargs: Any) -> Any:
         """Call a plugin's function (awaiting what it returns), timed; any exception becomes a named fault."""
-        started = loop_clock()
+        started = mark()
         try:
             try:
                 result = function(**kwargs)
             finally:
-                self.held(plugin, hook, loop_clock() - started)
+                self.held(plugin, hook, held_s(started, self.threshold_s))
             if inspect.isawaitable(result):
                 result = await self.timed(result, plugin, hook)
         except Exception as exc:
@@ -118,10 +118,11 @@ class PluginWatch:
 class _Stepped:
     """Drives an awaitable step by step, timing each step (what the event loop cannot do meanwhile)."""
 
-    __slots__ = ("_awaitable", "_report")
+    __slots__ = ("_awaitable", "_report", "_threshold_s")
 
-    def __init__(self, awaitable: Awaitable[Any], report: Callable[[float], None]) -> None:
+    def __init__(self, awaitable: Awaitable[Any], threshold_s: float, report: Callable[[float], None]) -> None:
         self._awaitable = awaitable
+        self._threshold_s = threshold_s
         self._report = report
 
     def __await__(self) -> Generator[Any, Any, Any]:
@@ -131,13 +132,13 @@ class _Stepped:
         error: BaseException | None = None
         try:
             while True:
-                started = loop_clock()
+                started = mark()
                 try:
                     yielded = steps.send(value) if error is None else steps.throw(error)
                 except StopIteration as stop:
                     return stop.value
                 finally:
-                    longest = max(longest, loop_clock() - started)
+                    longest = max(longest, held_s(started, self._threshold_s))
                 value, error = None, None
                 try:
                     value = yield yielded

@@ -1,12 +1,20 @@
-"""A clock for "how long did this call hold the event loop" that a busy machine does not fool.
+"""How long a call held the event loop, in a way a busy machine does not fool.
 
 Wall time counts the moments the loop's thread was ready to run but waited
 for a CPU (other processes, other threads): on a loaded host every call
 looks slow, and a plugin would be named for the machine's load. Linux
 counts that wait per thread (``/proc/thread-self/schedstat``, its second
-field): :func:`loop_clock` is the wall clock less it, so a plugin is timed
-only for what it did or waited on itself -- its CPU, a blocking sleep or
-read. Where the kernel does not say, it is the wall clock.
+field), so a call that looks long is timed for what it did or waited on
+itself -- its CPU, a blocking sleep or read -- and not for that wait.
+Where the kernel does not say, it is the wall clock.
+
+Reading the counter is a system call, and a plugin call is timed at every
+step: so :func:`mark` takes the wall clock only, with the counter as last
+read (read again when that is older than :data:`REFRESH_S`), and
+:func:`held_s` reads it only for a call that reached the threshold. The
+wait it subtracts is the least the counters prove was inside the call: a
+call may be put down for up to ``REFRESH_S`` of the machine's load, never
+let off for its own time.
 """
 
 from __future__ import annotations
@@ -17,10 +25,14 @@ import threading
 import time
 
 _SCHEDSTAT = "/proc/thread-self/schedstat"
+REFRESH_S = 0.01
+
+#: ``(wall clock at the start, CPU wait as last read, wall clock when it was read)``
+Mark = tuple[float, float, float]
 
 
 class _Handle:
-    """This thread's schedstat file, kept open (a read costs about a microsecond); closed with the thread."""
+    """This thread's schedstat file, kept open; closed with the thread."""
 
     __slots__ = ("fd",)
 
@@ -38,6 +50,8 @@ class _Handle:
 
 class _PerThread(threading.local):
     handle: _Handle | None = None
+    waited: float = 0.0  # the counter as last read ...
+    read_at: float = float("-inf")  # ... and the wall clock just before that read
 
 
 _local = _PerThread()
@@ -56,6 +70,27 @@ def waited_for_cpu_s() -> float:
         return 0.0
 
 
-def loop_clock() -> float:
-    """``time.perf_counter()`` less the time this thread waited for a CPU: differences time the thread's own work."""
-    return time.perf_counter() - waited_for_cpu_s()
+def mark() -> Mark:
+    """The start of a timed call: the wall clock, and the CPU wait as read at most ``REFRESH_S`` before."""
+    now = time.perf_counter()
+    local = _local
+    if now - local.read_at > REFRESH_S:
+        local.read_at = now
+        local.waited = waited_for_cpu_s()
+    return now, local.waited, local.read_at
+
+
+def held_s(since: Mark, threshold_s: float) -> float:
+    """Seconds since ``since`` (from :func:`mark`); from ``threshold_s`` on, less the CPU wait proved inside.
+
+    Below the threshold it is the wall clock, and nothing is read. At or
+    over it, the wait since the counter was read, less the stretch between
+    that read and the call's start (the most of it that can lie before the
+    call), is taken off.
+    """
+    started, waited, read_at = since
+    held = time.perf_counter() - started
+    if held < threshold_s:
+        return held
+    inside = waited_for_cpu_s() - waited - (started - read_at)
+    return held - max(0.0, inside)
