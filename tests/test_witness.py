@@ -20,12 +20,15 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from gateway.audit.admin import record_admin_act
+from gateway.audit.entries import prepare_entry
+from gateway.audit.store import audit_store_for
 from gateway.audit.witness import Witness
-from gateway.audit.witness_places import DirectoryWitness, HttpWitness
+from gateway.audit.witness_places import DirectoryWitness, HttpWitness, record_name
 from gateway.config import ConfigError, WitnessSettings, load_settings
 from gateway.errors import AuditUnavailable, WitnessError
+from gateway.store import make_store
 from signing.audit.checkpoint import Checkpoint, SignedCheckpoint, sign_checkpoint
-from tests.audit_helpers import cli, gateway_config, other_signer, settings_of
+from tests.audit_helpers import CHAIN, LOG_ID, RawDB, cli, gateway_config, other_signer, settings_of
 from tests.helpers import PAYMENT_RECORD
 from tests.test_audit_tamper_gateway import log_lines  # noqa: F401 -- the fixture
 
@@ -210,3 +213,26 @@ async def test_reconcile_refuses_when_the_witness_cannot_give_back_what_it_signe
     config = gateway_config(tmp_path, url, district, witness=witness)
     code, out = await cli(capsys, "audit", "reconcile", "--config", config, "--by", "ops", "--reason", "x")
     assert code == 1 and f"lacks the record of its checkpoint at size {latest}" in out
+
+
+async def test_a_checkpoints_record_holds_the_entries_it_was_checked_and_signed_on(tmp_path) -> None:
+    """An entry changed behind the store's back after the checkpoint was signed is not what its record holds."""
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    signer = other_signer()
+    store = make_store(url)
+    await store.open()
+    try:
+        audit = audit_store_for(store, CHAIN)
+        await audit.append([prepare_entry("request.accepted", {"request_id": f"r{i}"}, instance="t") for i in range(8)])
+        assert await audit.checkpoint(signer, LOG_ID) is not None
+        await store.durable()
+        db = RawDB(url)
+        signed = db.entry(3)[0]
+        db.run("UPDATE audit_entries SET entry = ? WHERE seq = 3", signed.replace(b"r3", b"r9"))
+        witness = Witness([DirectoryWitness(tmp_path / "w")], signer.public_key(), LOG_ID)
+        assert await witness.publish(audit) is None
+        record = json.loads((tmp_path / "w" / record_name(8)).read_bytes())
+        assert record["entries"][3]["entry"] == signed.decode()
+        assert audit.signed_entries(0, 8) is None  # handed over once
+    finally:
+        await store.close()

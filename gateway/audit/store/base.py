@@ -239,6 +239,20 @@ class AuditStore(abc.ABC):
     """
 
     chain: EntryChain | None = None
+    #: ``(from, to, rows)``: the entries the latest checkpoint signed here was checked on, for its witness record
+    _signed: tuple[int, int, list[TailRow]] | None = None
+
+    def signed_entries(self, start: int, end: int) -> list[tuple[int, bytes]] | None:
+        """The entries ``start <= seq < end`` as read and checked under the lock by the checkpoint just signed here.
+
+        Handed over once (None after, or for any other range): the witness's
+        record of that checkpoint then holds exactly what was verified and
+        signed, without reading it again.
+        """
+        signed, self._signed = self._signed, None
+        if signed is None or signed[:2] != (start, end):
+            return None
+        return [(row[0], row[1]) for row in signed[2]]
 
     def chain_or_refuse(self) -> EntryChain:
         """The chain key; a clear error where it was not loaded."""
@@ -288,7 +302,8 @@ class AuditStore(abc.ABC):
             )
             await insert_checkpoint(tx, signed, frontier, chain.secret_id)
             await tx.run("UPDATE audit_head SET chain = ? WHERE id = 1", anchor)
-            return signed
+        self._signed = (latest.tree_size if latest else 0, head.size, snapshot.rows)
+        return signed
 
     async def inspect(self, public_key: AuditPublicKey, log_id: str) -> Soundness:
         """Check the log from its latest signed checkpoint (:func:`gateway.audit.integrity.judge`).
