@@ -240,7 +240,7 @@ class AuditStore(abc.ABC):
 
     chain: EntryChain | None = None
     #: ``(from, to, rows)``: the entries the latest checkpoint signed here was checked on, for its witness record
-    _signed: tuple[int, int, list[TailRow]] | None = None
+    _signed: tuple[int, int, Sequence[TailRow]] | None = None
 
     def signed_entries(self, start: int, end: int) -> list[tuple[int, bytes]] | None:
         """The entries ``start <= seq < end`` as read and checked under the lock by the checkpoint just signed here.
