@@ -25,6 +25,7 @@ from aiohttp import web
 
 from gateway.api.app import create_app
 from gateway.api.guard import make_runner
+from gateway.api.heap import settle_heap
 from gateway.callers.sample_key import SAMPLE_CALLER, ensure_sample_key
 from gateway.config import SAMPLE_SOURCE, Settings
 from gateway.core import Gateway
@@ -149,6 +150,7 @@ async def serve(
         store=gateway.store.backend,
         items=len(gateway.registry.catalogue),
         configuration=settings.source,
+        frozen_objects=settle_heap(),  # start-up is done: what it built is set aside from the collector
     )
     print(
         f"Onewindow is serving on {url} ({len(gateway.registry.catalogue)} items, "
