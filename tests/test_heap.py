@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.api.heap import settle_heap
+from gateway.heap import settle_heap
 from tests.procs import Process, free_port, write_config
 
 AGENCIES = ("tax", "social_security", "medical", "housing_fund", "property")

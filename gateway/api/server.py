@@ -25,11 +25,11 @@ from aiohttp import web
 
 from gateway.api.app import create_app
 from gateway.api.guard import make_runner
-from gateway.api.heap import settle_heap
 from gateway.callers.sample_key import SAMPLE_CALLER, ensure_sample_key
 from gateway.config import SAMPLE_SOURCE, Settings
 from gateway.core import Gateway
 from gateway.errors import OperatorError
+from gateway.heap import settle_heap
 from gateway.observability.logs import get_logger
 from gateway.tls.context import ROOT_CERTIFICATE, server_context
 

@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import json
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
@@ -42,28 +41,12 @@ from gateway.contract import (
     Rejected,
 )
 from gateway.errors import PluginFault
+from gateway.heap import settled_heap
 from gateway.personal_data.identifiers import credit_code_problem, phone_problem, resident_id_problem
 from gateway.testing.harness import AgencyHarness, KitError, PluginUnderTest, captured_logs, find_agency
 from gateway.testing.samples import ORGANISATION, PERSON, SAMPLE_PHONE, SampleError, envelope_for, intake_for
 
 T = TypeVar("T")
-
-
-@contextlib.contextmanager
-def settled_heap() -> Iterator[None]:
-    """The test run's heap frozen out of the collector's walks meanwhile (as ``serve`` freezes start-up's).
-
-    A long pytest run builds a large heap; a full collection that falls
-    inside a plugin's call walks all of it (up to 90 ms seen), and the call
-    would be timed for it. Frozen, a collection walks only what was made
-    since: the plugin is timed for its own work.
-    """
-    gc.collect()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 _TARGETS: dict[tuple[str, tuple[int, ...]], PluginUnderTest] = {}

@@ -24,6 +24,18 @@ from gateway.store.json_documents import json_bytes
 from gateway.store.postgres.barrier import Barrier
 from gateway.store.postgres.statements import Statements
 
+_INSERT_KEY = (
+    "WITH lost AS (SELECT request_id, request_digest FROM lost_requests "
+    "WHERE caller_id = $1 AND key_digest = $8::text LIMIT 1), "
+    "ins AS (INSERT INTO idempotency_keys (caller_id, key, body_digest, request_id, state, created_at, "
+    "expires_at, lease_until) SELECT $1::text, $2::text, $3::text, $4::text, 'in_flight', $5::timestamptz, "
+    "$6::timestamptz, $7::timestamptz "
+    "WHERE NOT EXISTS (SELECT 1 FROM lost) ON CONFLICT (caller_id, key) DO NOTHING RETURNING 1) "
+    "SELECT (SELECT count(*) FROM ins) AS inserted, lost.request_id, lost.request_digest "
+    "FROM (SELECT 1) AS one LEFT JOIN lost ON true"
+)
+"""The key inserted as in flight unless it is there or a restore lost its request; one row either way."""
+
 
 class PostgresIdempotency:
     """Mixed into the PostgreSQL store; uses its connection pool."""
@@ -58,9 +70,19 @@ class PostgresIdempotency:
         # removed first. An answer under the key still waiting for the next barrier is written first.
         if self.barrier is not None and self.barrier.holds(caller_id, key):
             await self.durable()
-        inserted, lost = await self._insert_key(
-            caller_id, key, body_digest, request_id, now, expires_at, lease_until, self.statements, lost_key_digest
-        )
+
+        async def insert(db: Statements | asyncpg.Connection, lost_digest: str | None) -> tuple[bool, LostKey | None]:
+            """Insert the key as in flight unless it is there (waits for a concurrent insert of it) or
+            ``lost_digest`` names a request a restore lost (then nothing is inserted): whether it was new,
+            and the lost request. One statement."""
+            row = await db.fetchrow(
+                _INSERT_KEY, caller_id, key, body_digest, request_id, now, expires_at, lease_until, lost_digest
+            )
+            assert row is not None  # the outer SELECT always yields one row
+            lost = None if row["request_id"] is None else LostKey(row["request_id"], row["request_digest"])
+            return bool(row["inserted"]), lost
+
+        inserted, lost = await insert(self.statements, lost_key_digest)
         if lost is not None:
             return IdempotencyClaim(ClaimState.LOST, lost.request_id, lost=lost)
         if inserted:
@@ -72,9 +94,7 @@ class PostgresIdempotency:
                 key,
                 now,
             )
-            inserted, _ = await self._insert_key(
-                caller_id, key, body_digest, request_id, now, expires_at, lease_until, conn, None
-            )
+            inserted, _ = await insert(conn, None)
             if inserted:
                 return IdempotencyClaim(ClaimState.NEW, request_id)
             row = await conn.fetchrow(
@@ -98,43 +118,6 @@ class PostgresIdempotency:
                 key,
             )
             return IdempotencyClaim(ClaimState.RESUME, row["request_id"])
-
-    @staticmethod
-    async def _insert_key(
-        caller_id: str,
-        key: str,
-        body_digest: str,
-        request_id: str,
-        now: datetime,
-        expires_at: datetime,
-        lease_until: datetime,
-        db: Statements | asyncpg.Connection,
-        lost_key_digest: str | None,
-    ) -> tuple[bool, LostKey | None]:
-        """Insert the key as in flight unless it is there (waits for a concurrent insert of it) or
-        ``lost_key_digest`` names a request a restore lost (then nothing is inserted): whether it was new, and
-        the lost request. One statement."""
-        row = await db.fetchrow(
-            "WITH lost AS (SELECT request_id, request_digest FROM lost_requests "
-            "WHERE caller_id = $1 AND key_digest = $8::text LIMIT 1), "
-            "ins AS (INSERT INTO idempotency_keys (caller_id, key, body_digest, request_id, state, created_at, "
-            "expires_at, lease_until) SELECT $1::text, $2::text, $3::text, $4::text, 'in_flight', $5::timestamptz, "
-            "$6::timestamptz, $7::timestamptz "
-            "WHERE NOT EXISTS (SELECT 1 FROM lost) ON CONFLICT (caller_id, key) DO NOTHING RETURNING 1) "
-            "SELECT (SELECT count(*) FROM ins) AS inserted, lost.request_id, lost.request_digest "
-            "FROM (SELECT 1) AS one LEFT JOIN lost ON true",
-            caller_id,
-            key,
-            body_digest,
-            request_id,
-            now,
-            expires_at,
-            lease_until,
-            lost_key_digest,
-        )
-        assert row is not None  # the outer SELECT always yields one row
-        lost = None if row["request_id"] is None else LostKey(row["request_id"], row["request_digest"])
-        return bool(row["inserted"]), lost
 
     async def finish_idempotency_key(
         self, caller_id: str, key: str, *, status_code: int, response: dict[str, Any], retryable: bool
