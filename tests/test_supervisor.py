@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from gateway.cli.supervisor import stopped_cleanly
 from tests.burst import Client, clearance, submit
 from tests.procs import Process, free_port, run_cli, wait_http, write_config
 
@@ -122,5 +123,40 @@ async def test_two_workers_share_one_port_one_set_of_sandboxes_and_their_metrics
         assert time.monotonic() - started < GRACE_S + 10
         assert not any(alive(pid) for pid in workers)
         assert listeners(port) == 0
+    finally:
+        await supervisor.stop()
+
+
+def test_a_worker_ended_by_sigterm_is_a_clean_stop_only_if_it_was_not_yet_serving() -> None:
+    assert stopped_cleanly(0, b"R") and stopped_cleanly(0, b"")
+    assert stopped_cleanly(-signal.SIGTERM, b"")  # still starting: nothing to drain
+    assert not stopped_cleanly(-signal.SIGTERM, b"R")  # serving, yet it did not drain
+    assert not stopped_cleanly(-signal.SIGKILL, b"") and not stopped_cleanly(1, b"") and not stopped_cleanly(None, b"")
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+async def test_sigterm_while_the_workers_are_still_starting_is_a_clean_stop(district, tmp_path, pg_url) -> None:
+    """The stop an operator sends right after starting (or during a worker's restart) exits 0, not 1."""
+    config = write_config(
+        tmp_path / "c.toml",
+        store_url=pg_url,
+        district=district,
+        server={"host": "127.0.0.1", "port": free_port()},
+        outbox={"shutdown_grace_s": GRACE_S},
+        agencies={
+            code: {"base_url": "http://127.0.0.1:9"}
+            for code in ("tax", "social_security", "medical", "housing_fund", "property")
+        },
+    )
+    supervisor = Process("supervisor", ["serve", "--config", str(config), "--workers", "2"], tmp_path)
+    await supervisor.start()
+    try:
+        await supervisor.wait_for_output("Onewindow supervisor: 2 workers")
+        workers = children(supervisor.pid)
+        supervisor.signal(signal.SIGTERM)  # the workers are still importing: neither serves yet
+        assert await supervisor.wait(GRACE_S + 15) == 0, supervisor.errors()
+        assert "Onewindow is serving on" not in supervisor.output()  # the case meant: stopped before serving
+        assert not any(alive(pid) for pid in workers)
     finally:
         await supervisor.stop()

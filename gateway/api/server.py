@@ -137,9 +137,17 @@ async def serve(
     site = web.TCPSite(
         runner, settings.host, settings.port, reuse_address=True, reuse_port=reuse_port or None, ssl_context=tls
     )
+    # Caught before the socket listens: from the first connection on, a stop signal means drain, however far
+    # the rest of start-up (the heap settling, the banner) has got. A supervisor stops a new worker so.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     try:
         await site.start()
     except OSError as exc:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
         await runner.cleanup()
         await gateway.stop()
         raise SystemExit(f"onewindow: cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
@@ -169,10 +177,6 @@ async def serve(
         if settings.source == SAMPLE_SOURCE and await ensure_sample_key(gateway.store, settings, SAMPLE_KEY_FILE):
             print("Or signed (RFC 9421) with the window's sample key, as intake systems do:", file=out)
             print(f"$ {signed_sample_call(url)}", file=out, flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     reloads: set[asyncio.Task[None]] = set()
 
     def on_hangup() -> None:

@@ -250,7 +250,17 @@ class Supervisor:
         self.log.info("supervisor.stopped", statuses=statuses)
         if self.failed is not None:
             return self.failed
-        return 0 if all(code == 0 for code in statuses) else 1
+        clean = [stopped_cleanly(proc.returncode, await self.serving[i]) for i, proc in self.procs.items()]
+        return 0 if all(clean) else 1
+
+
+def stopped_cleanly(status: int | None, told: bytes) -> bool:
+    """Whether a worker's exit status is a clean stop, ``told`` being what it wrote to its ready pipe.
+
+    A worker that was serving drains and exits 0 on SIGTERM. One still starting (a restart, say) has no
+    handler yet, so the signal ends it at once; there was nothing to drain, and that is a clean stop too.
+    """
+    return status == 0 or (told != b"R" and status == -signal.SIGTERM)
 
 
 def _read_and_close(fd: int) -> bytes:
