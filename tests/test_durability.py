@@ -181,6 +181,33 @@ async def test_the_write_ahead_log_is_copied_back_and_stays_short(tmp_path, monk
         await store.close()
 
 
+async def test_the_log_file_keeps_its_size_and_the_checkpoint_counts_what_is_written(tmp_path) -> None:
+    """Once the log starts over, commits overwrite the file's blocks (a file that grows costs every flush a
+    file-system journal commit), and the next checkpoint waits for 4 MB of new log, not for the file's size."""
+    from gateway.store.sqlite.connection import CHECKPOINT_BYTES
+
+    path = tmp_path / "gw.db"
+    wal = path.parent / "gw.db-wal"
+    store = make_store(f"sqlite:///{path}")
+    await store.open()
+    try:
+        flush, blob = store.writer.flush, "x" * 16_000
+        for i in range(400):  # ~6.5 MB of log
+            await store.run_in_transaction(
+                lambda conn, i=i: conn.execute("INSERT INTO caller_requests VALUES (?, ?)", (blob + str(i), float(i)))
+            )
+        await store.durable()
+        assert flush._wal_bytes > CHECKPOINT_BYTES
+        await store.writer._checkpoint()  # everything copied back: the next transaction starts the log over
+        await store.run_in_transaction(lambda conn: conn.execute("DELETE FROM caller_requests WHERE at < 10"))
+        await store.durable()
+        assert wal.stat().st_size > CHECKPOINT_BYTES  # kept, not cut back
+        assert flush._wal_bytes < 1 << 20  # the log in use: one small transaction
+        assert not flush.checkpoint_due()
+    finally:
+        await store.close()
+
+
 # Loops that look for work on their own: their statements are no request's steps (the bundle runner's
 # follow-up of a finished request is one, and is counted).
 _BACKGROUND = {
@@ -281,3 +308,13 @@ async def test_concurrent_requests_audit_entries_share_units(gw) -> None:
     entries, units = audit.appended - appended, audit.batches - batches
     assert entries >= 16 * 5
     assert units <= entries / 2, (units, entries)
+
+
+async def test_savepoint_journals_stay_in_memory(tmp_path) -> None:
+    """A unit's savepoint journal past 64 KiB (an audit batch) would otherwise go to a temporary file."""
+    store = make_store(f"sqlite:///{tmp_path}/gw.db")
+    await store.open()
+    try:
+        assert store.writer.raw.execute("PRAGMA temp_store").fetchone()[0] == 2  # MEMORY
+    finally:
+        await store.close()

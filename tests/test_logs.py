@@ -94,3 +94,24 @@ def test_the_gateways_digests_are_written_whole_and_anything_else_masked() -> No
     assert line["items"] == {"x_digest": digest}
     assert "13805330123" not in line["result_digest"]
     assert "16895283276" not in line["note"]  # the same text under another key is masked as text
+
+
+class _Writes(io.StringIO):
+    """A stream that counts its ``write`` calls (each is a system call on the process's stderr)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.calls.append(text)
+        return super().write(text)
+
+
+def test_a_log_line_and_its_newline_go_out_in_one_write() -> None:
+    """Several lines per request: a line written in two pieces costs a second system call each time."""
+    out = _Writes()
+    configure_logging("info", stream=out)
+    get_logger(component="test").info("request.completed", request_id="r1")
+    (written,) = out.calls
+    assert written.endswith("\n") and json.loads(written)["event"] == "request.completed"

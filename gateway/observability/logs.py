@@ -140,7 +140,7 @@ def configure_logging(level: str = "info", *, stream: TextIO | None = None, json
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
+        logger_factory=structlog.WriteLoggerFactory(stream or sys.stderr),  # a line and its newline: one write
         cache_logger_on_first_use=False,
     )
     # Libraries (aiohttp, asyncpg) log through the stdlib; route them through the same masking.

@@ -33,6 +33,7 @@ import contextlib
 import itertools
 import os
 import sqlite3
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -44,7 +45,11 @@ BUSY_WAIT_S = 10.0  # as the busy_timeout the other connections keep
 COALESCE_S = 0.01  # an open transaction is committed at the latest this long after it began
 CHECKPOINT_BYTES = 4 << 20  # copy the log into the database once it is this long ...
 CHECKPOINT_EVERY_S = 0.5  # ... at most this often (a checkpoint that cannot finish is tried again)
-WAL_KEEP_BYTES = 1 << 20  # journal_size_limit: the log file is cut back to this when it starts over
+# journal_size_limit: the log file is cut back to this when it starts over. Above the checkpoint's mark, so
+# the file keeps its working size: a commit then overwrites blocks the file has, and its flush writes the
+# data alone (a file that grows makes every flush commit the file system's journal too, about 3x the time).
+WAL_KEEP_BYTES = 4 * CHECKPOINT_BYTES
+WAL_FRAME_HEADER = 24
 T = TypeVar("T")
 C = TypeVar("C")
 _GENERATIONS = itertools.count(1)  # Writer.generation: never the same twice in a process
@@ -136,7 +141,8 @@ class WalFlush:
         self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onewindow-wal-checkpoint")
         self._checkpoint_db: sqlite3.Connection | None = None
         self._checkpointed_at = 0.0
-        self._wal_bytes = 0
+        self._wal_bytes = 0  # of log written since it last started over (not the file's size, which stays)
+        self._shm: int | None = None
 
     def committed(self) -> None:
         self.commits += 1
@@ -186,7 +192,28 @@ class WalFlush:
         if self._fd is None:
             self._fd = os.open(self.wal_path, os.O_RDONLY)
         os.fdatasync(self._fd)
-        self._wal_bytes = os.fstat(self._fd).st_size
+        self._wal_bytes = self._log_length()
+
+    def _log_length(self) -> int:
+        """Bytes of log in use: the last valid frame's number, from the wal-index header SQLite keeps in the
+        ``-shm`` file (https://www.sqlite.org/walformat.html: ``szPage`` at byte 14, ``mxFrame`` at 16, in
+        the machine's byte order), times the frame's size. The file's size says nothing once it is kept."""
+        shm_path = self.wal_path.removesuffix("-wal") + "-shm"
+        try:
+            current = os.stat(shm_path).st_ino
+        except FileNotFoundError:
+            return 0
+        if self._shm is not None and os.fstat(self._shm).st_ino != current:
+            os.close(self._shm)
+            self._shm = None
+        if self._shm is None:
+            self._shm = os.open(shm_path, os.O_RDONLY)
+        header = os.pread(self._shm, 20, 0)
+        if len(header) < 20:
+            return 0
+        page = int.from_bytes(header[14:16], sys.byteorder)
+        frames = int.from_bytes(header[16:20], sys.byteorder)
+        return frames * (WAL_FRAME_HEADER + (65536 if page == 1 else page))
 
     def _checkpoint(self) -> None:
         """In the checkpoint thread: copy the log into the database, so the log starts over.
@@ -195,8 +222,9 @@ class WalFlush:
         a checkpoint flushes twice and copies megabytes, which would stop the
         loop. The :class:`Writer` holds its units back meanwhile, so the copy
         catches up with the end of the log and the next transaction starts the
-        log over (cut back to ``journal_size_limit``). Failures are left to the
-        next one (the log only grows meanwhile).
+        log over, from the file's start: the file keeps its size (up to
+        ``journal_size_limit``). Failures are left to the next one (the log
+        only grows meanwhile).
         """
         database = self.wal_path.removesuffix("-wal")
         with contextlib.suppress(sqlite3.Error):
@@ -211,10 +239,11 @@ class WalFlush:
         if self._checkpoint_db is not None:
             self._checkpoint_db.close()
             self._checkpoint_db = None
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._fd = None
+        for fd in (self._fd, self._shm):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._fd = self._shm = None
 
 
 class Unit(Generic[C]):
