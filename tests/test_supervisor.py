@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -12,7 +13,8 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.cli.supervisor import stopped_cleanly
+from gateway.cli.supervisor import Supervisor, stopped_cleanly
+from gateway.config import load_settings
 from tests.burst import Client, clearance, submit
 from tests.procs import Process, free_port, run_cli, wait_http, write_config
 
@@ -160,3 +162,29 @@ async def test_sigterm_while_the_workers_are_still_starting_is_a_clean_stop(dist
         assert not any(alive(pid) for pid in workers)
     finally:
         await supervisor.stop()
+
+
+async def test_stopping_a_watcher_leaves_the_read_of_its_workers_ready_pipe(tmp_path) -> None:
+    """The supervisor cancels its watchers as it stops; the read they were awaiting is what it then asks
+    (a fresh clone's run failed with CancelledError there: the watcher's cancel had cancelled the read)."""
+
+    class Exited:
+        pid, returncode = 2**22 + 1, -signal.SIGTERM
+
+        async def wait(self) -> int:
+            return self.returncode
+
+    supervisor = Supervisor(load_settings(), config=None, workers=1)
+    try:
+        supervisor.procs[0] = Exited()  # type: ignore[assignment]
+        supervisor.serving[0] = asyncio.get_running_loop().create_future()  # the pipe's read, not back yet
+        supervisor.stopping.set()
+        watcher = asyncio.create_task(supervisor._watch(0, 0))
+        await asyncio.sleep(0.05)  # the watcher now awaits the read
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+        assert not supervisor.serving[0].cancelled()
+        supervisor.serving[0].set_result(b"")  # end of file: it never served
+        assert stopped_cleanly(Exited.returncode, await supervisor._told(0))
+    finally:
+        shutil.rmtree(supervisor.metrics_dir, ignore_errors=True)

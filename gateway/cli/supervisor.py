@@ -48,6 +48,7 @@ from gateway.observability.logs import configure_logging, get_logger
 SANDBOXES_ENV = "ONEWINDOW_WORKER_SANDBOXES"  # JSON {agency: base URL} of sandboxes the supervisor runs
 STOP_MARGIN_S = 8.0  # beyond the grace period, before stragglers are killed
 RESTART_DELAY_S = 1.0
+TOLD_WAIT_S = 5.0  # for the read of an exited worker's ready pipe
 
 
 def reserve_port(host: str, port: int) -> socket.socket:
@@ -163,7 +164,7 @@ class Supervisor:
             proc = self.procs[index]
             code = await proc.wait()
             self._mark_dead(proc.pid)
-            was_serving = await self.serving[index] == b"R"
+            was_serving = await asyncio.shield(self.serving[index]) == b"R"  # stop() cancels this task, not it
             if self.stopping.is_set():
                 return
             ran = time.monotonic() - self.started_at[index]
@@ -250,8 +251,16 @@ class Supervisor:
         self.log.info("supervisor.stopped", statuses=statuses)
         if self.failed is not None:
             return self.failed
-        clean = [stopped_cleanly(proc.returncode, await self.serving[i]) for i, proc in self.procs.items()]
+        clean = [stopped_cleanly(proc.returncode, await self._told(i)) for i, proc in self.procs.items()]
         return 0 if all(clean) else 1
+
+    async def _told(self, index: int) -> bytes:
+        """What worker ``index`` wrote to its ready pipe; it has exited, so the read ends with it (bounded all
+        the same: a process it started could hold the pipe open)."""
+        try:
+            return await asyncio.wait_for(asyncio.shield(self.serving[index]), TOLD_WAIT_S)
+        except TimeoutError:
+            return b""
 
 
 def stopped_cleanly(status: int | None, told: bytes) -> bool:
