@@ -318,3 +318,17 @@ async def test_savepoint_journals_stay_in_memory(tmp_path) -> None:
         assert store.writer.raw.execute("PRAGMA temp_store").fetchone()[0] == 2  # MEMORY
     finally:
         await store.close()
+
+
+def test_without_the_index_file_the_log_is_measured_by_its_file(tmp_path) -> None:
+    """No ``-shm`` to read the last frame from: the file's size stands in, so checkpoints still come."""
+    from gateway.store.sqlite.connection import WalFlush
+
+    wal = tmp_path / "gw.db-wal"
+    wal.write_bytes(b"\0" * 5_000_000)
+    flush = WalFlush(str(wal))
+    try:
+        flush._fdatasync()
+        assert flush._wal_bytes == 5_000_000
+    finally:
+        flush.close()

@@ -197,12 +197,13 @@ class WalFlush:
     def _log_length(self) -> int:
         """Bytes of log in use: the last valid frame's number, from the wal-index header SQLite keeps in the
         ``-shm`` file (https://www.sqlite.org/walformat.html: ``szPage`` at byte 14, ``mxFrame`` at 16, in
-        the machine's byte order), times the frame's size. The file's size says nothing once it is kept."""
+        the machine's byte order), times the frame's size. The file's size says nothing once it is kept;
+        without the index file it is all there is to go by (never fewer checkpoints than needed)."""
         shm_path = self.wal_path.removesuffix("-wal") + "-shm"
         try:
             current = os.stat(shm_path).st_ino
         except FileNotFoundError:
-            return 0
+            return os.fstat(self._fd).st_size if self._fd is not None else 0
         if self._shm is not None and os.fstat(self._shm).st_ino != current:
             os.close(self._shm)
             self._shm = None
