@@ -57,6 +57,7 @@ from typing import Any
 import asyncpg
 
 from gateway.errors import StoreError
+from gateway.store.shared_run import SharedRun
 
 # One statement, its own transaction, flushed at commit (the connection keeps synchronous_commit = on).
 BARRIER_SQL = "SELECT pg_postmaster_start_time() FROM pg_logical_emit_message(true, 'onewindow.durable', '')"
@@ -85,7 +86,7 @@ class Barrier:
         self.failure: StoreError | None = None
         self.started_at: datetime | None = None  # the server's start time when the store opened
         self._conn: asyncpg.Connection | None = None
-        self._running: asyncio.Future[None] | None = None
+        self._barriers = SharedRun(self._barrier)
         self._keys: dict[tuple[str, str], KeyAnswer] = {}  # (caller id, key): its answer, for the next barrier
         self._flush_soon: asyncio.Task[None] | None = None
 
@@ -118,9 +119,7 @@ class Barrier:
         while self.covered < target:
             if self.failure is not None:
                 raise self.failure
-            if self._running is None:
-                self._running = asyncio.ensure_future(self._barrier())
-            await asyncio.shield(self._running)
+            await self._barriers.join()
 
     async def _barrier(self) -> None:
         upto = self.asked  # every durable() call so far came after its commits: this barrier covers them
@@ -131,8 +130,6 @@ class Barrier:
             for name, answer in keys.items():  # not written: the next barrier tries again (a newer answer wins)
                 self._keys.setdefault(name, answer)
             raise
-        finally:
-            self._running = None
         if started != self.started_at:
             self.failure = StoreError(
                 "the PostgreSQL server restarted since the gateway opened its store: commits not yet flushed "

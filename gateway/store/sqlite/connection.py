@@ -40,6 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
 from gateway.errors import StoreError
+from gateway.store.shared_run import SharedRun
 
 BUSY_WAIT_S = 10.0  # as the busy_timeout the other connections keep
 COALESCE_S = 0.01  # an open transaction is committed at the latest this long after it began
@@ -136,7 +137,7 @@ class WalFlush:
         self.flushes = 0  # fdatasync calls made
         self.failure: StoreError | None = None
         self._fd: int | None = None
-        self._running: asyncio.Future[None] | None = None
+        self._flushes = SharedRun(self._flush)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onewindow-wal-flush")
         self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onewindow-wal-checkpoint")
         self._checkpoint_db: sqlite3.Connection | None = None
@@ -153,9 +154,7 @@ class WalFlush:
         while self.flushed < target:
             if self.failure is not None:
                 raise self.failure
-            if self._running is None:
-                self._running = asyncio.ensure_future(self._flush())
-            await asyncio.shield(self._running)
+            await self._flushes.join()
         if self.failure is not None and self.flushed < self.commits:
             raise self.failure
 
@@ -166,8 +165,6 @@ class WalFlush:
         except OSError as exc:
             self.failure = StoreError(f"the SQLite write-ahead log could not be flushed to disk: {exc}")
             raise self.failure from exc
-        finally:
-            self._running = None
         self.flushes += 1
         self.flushed = max(self.flushed, upto)
 
@@ -302,7 +299,7 @@ class Writer:
         self.failure: StoreError | None = None
         self.units = 0  # units of work done (released savepoints)
         self.durable_units = 0  # of which committed and flushed
-        self._syncing: asyncio.Future[None] | None = None
+        self._syncs = SharedRun(self._commit_and_flush)
         self._checkpointing: asyncio.Future[None] | None = None
         self.holder: asyncio.Task[Any] | None = None  # the task whose unit of work is under way
         self._timer: asyncio.TimerHandle | None = None
@@ -428,21 +425,16 @@ class Writer:
         target = self.units
         while self.durable_units < target:
             self.refuse()
-            if self._syncing is None:
-                self._syncing = asyncio.ensure_future(self._commit_and_flush())
-            await asyncio.shield(self._syncing)
+            await self._syncs.join()
         self.refuse()
 
     async def _commit_and_flush(self) -> None:
-        try:
-            async with self.lock:
-                upto = self.units
-                self.commit()
-            if self.flush is not None:
-                await self.flush.durable()
-            self.durable_units = max(self.durable_units, upto)
-        finally:
-            self._syncing = None
+        async with self.lock:
+            upto = self.units
+            self.commit()
+        if self.flush is not None:
+            await self.flush.durable()
+        self.durable_units = max(self.durable_units, upto)
         if self.flush is not None and self.flush.checkpoint_due() and self._checkpointing is None:
             self._checkpointing = asyncio.ensure_future(self._checkpoint())
 
