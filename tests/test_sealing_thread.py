@@ -1,8 +1,11 @@
-"""Results are signed on the sealing thread, so the event loop serves others meanwhile.
+"""Where a result is signed: on the event loop with a key in memory, on the sealing thread with a token.
 
-An ES384 signature takes about a quarter of a millisecond of CPU with the
-GIL released: made on the loop, it would stop every other request for that
-long; made on one sealing thread, it runs beside them on another core.
+An ES384 signature with a key in memory takes about a fifth of a millisecond
+of CPU: handing it to a thread and back cost more than that (CPU and
+latency, bench/README.md "Sixth round"), so it is made on the loop. A token
+(PKCS#11) signs in its device's time, tens of milliseconds for a USB token:
+made on the loop it would stop every other request, so it is made on one
+sealing thread, and the loop serves others meanwhile.
 """
 
 from __future__ import annotations
@@ -17,11 +20,35 @@ import pytest
 
 from gateway.agencies.extranet import Extranet
 from gateway.sealing import district_sealer
+from signing.keys.signers import FileSigner
 from tests.helpers import PAYMENT_RECORD
 
 
-async def test_the_loop_serves_others_while_a_result_is_signed(gw, monkeypatch) -> None:
-    """/healthz is answered while a signature is still being made: no clock needed to tell.
+@pytest.fixture
+def as_token(monkeypatch) -> None:
+    """The sample district's seal keys behave as a token's would: not in memory, so signed on the sealing thread."""
+    monkeypatch.setattr(FileSigner, "in_memory", False)
+
+
+async def test_a_key_in_memory_signs_on_the_event_loop(gw, monkeypatch) -> None:
+    """No thread hop for a signature that costs less than the hop: the loop's own thread signs, no sealing thread."""
+    threads: list[str] = []
+    real = district_sealer.seal_document
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(district_sealer, "seal_document", recorded)
+    answer = await gw.post(PAYMENT_RECORD, **{"Idempotency-Key": uuid.uuid4().hex})
+    body = await answer.json()
+    assert answer.status == 201 and body["result"]["seal"]["number"], body
+    assert threads == [threading.current_thread().name]
+    assert gw.gateway.delivery.sealer._signing is None
+
+
+async def test_the_loop_serves_others_while_a_token_signs(gw, monkeypatch, as_token) -> None:
+    """/healthz is answered while a token's signature is still being made: no clock needed to tell.
 
     Made on the loop, the signature below would hold the loop until ``release`` timed out (10 s),
     and /healthz would be answered only after it had finished.
@@ -56,8 +83,8 @@ async def test_the_loop_serves_others_while_a_result_is_signed(gw, monkeypatch) 
     assert threads == [threads[0]] and threads[0].startswith("onewindow-sealing")
 
 
-async def test_a_stop_during_the_signature_keeps_the_agencys_answer(gw, monkeypatch) -> None:
-    """The grace ran out while the result was being signed: the answer is sealed and stored, never sent again."""
+async def test_a_stop_during_the_signature_keeps_the_agencys_answer(gw, monkeypatch, as_token) -> None:
+    """The grace ran out while a token was signing the result: the answer is sealed and stored, never sent again."""
     signing = threading.Event()
     calls: list[str] = []
     real, call = district_sealer.seal_document, Extranet.call

@@ -107,9 +107,10 @@ class DistrictSealer:
         self._view: tuple[_Version, TrustBundle] | None = None
         self._acts: tuple[_Version, list[ActCheck]] | None = None
         self._published: tuple[tuple[_Version, _Version], PublishedBundle | TrustBundleUnavailable] | None = None
-        # One thread signs: the ECDSA signature (a quarter of a millisecond with P-384) runs
-        # with the GIL released, so the event loop serves other requests meanwhile, and a
-        # token's session is never used by two signatures at once.
+        # A key in memory signs on the event loop: the ECDSA signature is a fifth of a millisecond
+        # with P-384, less than handing it to a thread and back costs (bench/README.md, "Sixth
+        # round"). A token signs on one thread of its own: its device takes its own time, which
+        # the loop must not wait out, and its session never makes two signatures at once.
         self._signing: ThreadPoolExecutor | None = None
         self._closed = False
         self.log = get_logger(component="sealing")
@@ -208,12 +209,14 @@ class DistrictSealer:
         self._seal_for(item, office)
 
     async def seal(self, document: dict[str, Any], *, item: Item, office: Office, request_id: str) -> dict[str, Any]:
-        """Choose the seal and open its signer here; sign on the sealing thread."""
+        """Choose the seal and open its signer here; sign here with a key in memory, else on the sealing thread."""
         if self._closed:  # not SealUnavailable: the request is not at fault, it stays for the next instance
             raise RuntimeError("sealing is closed: the gateway is stopping")
         seal = self._seal_for(item, office)
         try:
             signer = self.registry.signer_for(seal, passphrase=self._passphrase)
+            if getattr(signer, "in_memory", False):
+                return seal_document(document, signer, seal, item=item.code, request_id=request_id)
             if self._signing is None:
                 self._signing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onewindow-sealing")
             work = functools.partial(seal_document, document, signer, seal, item=item.code, request_id=request_id)

@@ -140,6 +140,8 @@ class Pkcs11Signer:
     thread-safe.
     """
 
+    in_memory = False  # the token signs, in its own time (a USB token: tens of milliseconds)
+
     def __init__(self, ref: TokenRef, pin: str) -> None:
         self.ref = ref
         self._session = _open_session(ref, pin, rw=False)

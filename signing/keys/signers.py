@@ -79,6 +79,11 @@ class DigestSigner(Signer, Protocol):
 class FileSigner:
     """A key decrypted from an encrypted PKCS#8 file into memory; its curve picks the alg."""
 
+    #: The signature is made here, in a fraction of a millisecond of CPU: a caller may make it where it
+    #: stands (the gateway signs on its event loop). A signer without this attribute, or with it false
+    #: (a token), may take its device's time, and is called from a thread of its own.
+    in_memory = True
+
     def __init__(self, key: ec.EllipticCurvePrivateKey) -> None:
         key_type = key_type_of(key)
         if key_type is None:
