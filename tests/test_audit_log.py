@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gateway.audit.entries import prepare_entry
-from gateway.audit.log import AuditLog
+from gateway.audit.log import AuditLog, AuditSink
 from gateway.audit.proofs import prove_consistency, prove_inclusion
 from gateway.audit.store import audit_store_for
 from gateway.audit.verify import verify_store
 from gateway.config.audit import AuditSettings
 from gateway.errors import AuditIntegrityError
+from gateway.observability.events import Event, Events
 from signing.audit.checkpoint import SignedCheckpoint
 from signing.audit.merkle import InMemoryTree, verify_consistency, verify_inclusion
 from tests.audit_helpers import CHAIN, LOG_ID, SECRET, RawDB, other_signer
@@ -223,3 +226,49 @@ async def test_two_processes_taking_turns_at_the_head_append_without_the_lock(pg
     finally:
         for store in stores:
             await store.close()
+
+
+async def test_events_emitted_together_are_one_batch_and_one_wait(store) -> None:
+    """``emit_all`` queues every event before it waits: the appender writes them as one batch, in order."""
+    audit = AuditLog(audit_store_for(store, CHAIN), settings=AuditSettings(), log_id=LOG_ID, instance="t")
+    await audit.start()
+    events = Events(AuditSink(audit))
+    batches = audit.batches
+    await events.emit_all(
+        Event("result.sealed", {"request_id": "R1", "seal_number": "S-1"}),
+        Event("request.completed", {"request_id": "R1"}, raw={"document": "sealed"}),
+    )
+    assert audit.batches - batches == 1
+    rows = [r async for chunk in audit.store.entries() for r in chunk]
+    assert [r[0] for r in rows] == [0, 1]
+    assert [r[3] for r in rows] == ["result.sealed", "request.completed"]
+    await audit.close()
+
+
+async def test_a_failed_batch_of_events_emitted_together_is_raised_once_and_leaves_nothing_unretrieved(
+    store, monkeypatch
+) -> None:
+    """The batch fails for every event in it; the caller meets the first failure, and the others are retrieved
+    (no "Future exception was never retrieved" from the loop)."""
+    audit = AuditLog(audit_store_for(store, CHAIN), settings=AuditSettings(), log_id=LOG_ID, instance="t")
+    await audit.start()
+
+    async def failing(batch: Any) -> int:
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(audit.store, "append", failing)
+    told: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _loop, context: told.append(context))
+    try:
+        with pytest.raises(RuntimeError, match="disk is full"):
+            await Events(AuditSink(audit)).emit_all(
+                Event("result.sealed", {"request_id": "R1"}), Event("request.completed", {"request_id": "R1"})
+            )
+        await asyncio.sleep(0)
+        gc.collect()
+        assert not told
+    finally:
+        loop.set_exception_handler(None)
+        monkeypatch.undo()
+        await audit.close()

@@ -14,6 +14,8 @@ written at once, adding no wait to a quiet gateway. On SQLite, whose
 units of work share commits anyway, the appender never waits: it writes
 what was queued during one turn of the loop as one unit (one savepoint, one
 head update for the lot), a fifth of the statements of a unit per entry.
+Events a step records together (a result sealed, the request completed) are
+queued before either is awaited (``Events.emit_all``): one batch, one wait.
 
 Checkpoints are signed after every ``checkpoint_every`` entries and every
 ``checkpoint_interval_s`` while new entries arrive, off the requests' path.
@@ -33,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from gateway.audit.entries import PreparedEntry, prepare_entry
@@ -167,6 +169,16 @@ class AuditLog:
         ``raw_digest``: the keyed digest of ``raw``, when the caller took it already.
         Raises :class:`AuditUnavailable` while the log is closed for damage.
         """
+        return await self.enqueue(kind, fields, raw=raw, raw_digest=raw_digest)
+
+    def enqueue(
+        self, kind: str, fields: Mapping[str, Any], *, raw: Any = None, raw_digest: str | None = None
+    ) -> Awaitable[int]:
+        """Queue one event for the next batch now; await the result for its sequence number once committed.
+
+        Events queued one after the other, before anything is awaited, go
+        into the same batch: one wait for them all (``Events.emit_all``).
+        """
         if self.damage is not None:
             raise unavailable(self.damage)
         prepared = prepare_entry(
@@ -179,11 +191,11 @@ class AuditLog:
             raw_digest=raw_digest,
         )
         if self._closed or self._appender is None:
-            return await self.store.append([prepared])
+            return asyncio.ensure_future(self.store.append([prepared]))
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._queue.append((prepared, future))
         self._wake.set()
-        return await future
+        return future
 
     async def _run(self) -> None:
         window, most = self.settings.batch_window_ms / 1000, self.settings.batch_max
@@ -309,7 +321,7 @@ class AuditSink:
         self.audit = log
 
     def record(self, kind: str, fields: Mapping[str, Any], raw: Any = None, raw_digest: str | None = None) -> Any:
-        return self.audit.append(kind, fields, raw=raw, raw_digest=raw_digest)
+        return self.audit.enqueue(kind, fields, raw=raw, raw_digest=raw_digest)
 
 
 async def _quiet(awaitable: Any) -> Any:

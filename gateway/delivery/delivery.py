@@ -43,7 +43,7 @@ from gateway.delivery.failures import Failures
 from gateway.delivery.results import Answer, answer_for, reasons_json, result_document
 from gateway.delivery.transitions import SUBMITTING, WAITING, Transitions
 from gateway.errors import SealUnavailable
-from gateway.observability.events import Events
+from gateway.observability.events import Event, Events
 from gateway.observability.logs import get_logger
 from gateway.problems import SEAL_UNAVAILABLE, ProblemError
 from gateway.proxy.authorisation import sealed_proxy
@@ -333,21 +333,23 @@ class Delivery:
         )
         if not moved:
             return Unsettled.STALE  # settled meanwhile by another delivery: this seal is discarded, never handed out
-        await self.events.emit(
-            "result.sealed",
-            request_id=record.id,
-            item=item.code,
-            seal_number=sealed.get("seal", {}).get("number"),
-            document_digest=document_digest(document),
-        )
         result_digest = self.events.digest(sealed, request_id=record.id)
-        await self.events.emit(
-            "request.completed",
-            request_id=record.id,
-            item=item.code,
-            result_digest=result_digest,
-            raw=sealed,
-            raw_digest=result_digest,  # the payload's commitment: the same digest, taken once
+        await self.events.emit_all(  # one batch of the audit log, one wait
+            Event(
+                "result.sealed",
+                {
+                    "request_id": record.id,
+                    "item": item.code,
+                    "seal_number": sealed.get("seal", {}).get("number"),
+                    "document_digest": document_digest(document),
+                },
+            ),
+            Event(
+                "request.completed",
+                {"request_id": record.id, "item": item.code, "result_digest": result_digest},
+                raw=sealed,
+                raw_digest=result_digest,  # the payload's commitment: the same digest, taken once
+            ),
         )
         return moved
 

@@ -8,10 +8,12 @@ Events carry keyed digests and identifiers, never raw personal data.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import inspect
 from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gateway.observability.logs import get_logger
@@ -73,6 +75,21 @@ class LogSink:
         self._log.info(kind, **fields)
 
 
+@dataclass(frozen=True)
+class Event:
+    """One event for :meth:`Events.emit_all`: what :meth:`Events.emit` takes, as one value."""
+
+    kind: str
+    fields: Mapping[str, Any]
+    raw: Any = None
+    raw_digest: str | None = None
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class Events:
     """Fans each event out to every sink, in order."""
 
@@ -83,6 +100,35 @@ class Events:
     def digest(self, payload: Any, *, request_id: str | None) -> str | None:
         """The keyed digest of a payload an event refers to (see :class:`PayloadDigests`)."""
         return self.digests(payload, request_id=request_id)
+
+    async def emit_all(self, *events: Event) -> None:
+        """Record several events, in order, as :meth:`emit` would, and wait for them together.
+
+        Each sink records every event before any is awaited, so the audit log
+        commits them in one batch: one wait instead of one per event. The
+        first failure is raised (the events after it failed with it).
+        """
+        pending = [
+            result
+            for event in events
+            for result in self._record(event.kind, event.fields, event.raw, event.raw_digest)
+            if inspect.isawaitable(result)
+        ]
+        try:
+            for result in pending:
+                await result
+        finally:
+            for result in pending:  # a failure further on is the same one: never left unretrieved
+                if isinstance(result, asyncio.Future):
+                    result.add_done_callback(_retrieved)
+
+    def _record(self, kind: str, fields: Mapping[str, Any], raw: Any, raw_digest: str | None) -> list[Any]:
+        return [
+            sink.record(kind, fields, raw=raw, raw_digest=raw_digest)  # type: ignore[call-arg]
+            if raw is not None and getattr(sink, "keeps_raw", False)
+            else sink.record(kind, fields)
+            for sink in self.sinks
+        ]
 
     async def emit(self, kind: str, /, *, raw: Any = None, raw_digest: str | None = None, **fields: Any) -> None:
         """Record one event with every sink; an awaitable sink is awaited (durable first).
