@@ -349,17 +349,20 @@ async def test_a_request_whose_acceptance_cannot_be_recorded_is_not_stored_nor_d
     agency = ScriptedAgency(tmp_path)
     gw = await start_gateway(plugins=(ScriptedPlugin(agency),))
     audit = gw.gateway.audit
-    real_append = audit.append
+    real_enqueue = audit.enqueue
 
-    async def append(kind, fields, *, raw=None):
+    async def failed() -> int:
+        raise OSError("disk full")  # the audit store cannot take the entry
+
+    def enqueue(kind, fields, *, raw=None, raw_digest=None):
         if kind == "request.accepted":
-            raise OSError("disk full")  # the audit store cannot take the entry
-        return await real_append(kind, fields, raw=raw)
+            return failed()
+        return real_enqueue(kind, fields, raw=raw, raw_digest=raw_digest)
 
-    audit.append = append
+    audit.enqueue = enqueue  # what the events' audit sink calls
     response = await gw.post(ENVELOPE)
     assert response.status == 500
-    audit.append = real_append
+    audit.enqueue = real_enqueue
     await asyncio.sleep(0.5)
     assert await gw.gateway.store.list_requests() == [] and agency.submits == []
 
