@@ -85,6 +85,13 @@ class Event:
     raw_digest: str | None = None
 
 
+def _record(sink: EventSink, kind: str, fields: Mapping[str, Any], raw: Any, raw_digest: str | None) -> Any:
+    """One sink's record of one event: the raw payload only to a sink that keeps it encrypted."""
+    if raw is not None and getattr(sink, "keeps_raw", False):
+        return sink.record(kind, fields, raw=raw, raw_digest=raw_digest)  # type: ignore[call-arg]
+    return sink.record(kind, fields)
+
+
 def _retrieved(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
@@ -111,8 +118,8 @@ class Events:
         pending = [
             result
             for event in events
-            for result in self._record(event.kind, event.fields, event.raw, event.raw_digest)
-            if inspect.isawaitable(result)
+            for sink in self.sinks
+            if inspect.isawaitable(result := _record(sink, event.kind, event.fields, event.raw, event.raw_digest))
         ]
         try:
             for result in pending:
@@ -121,14 +128,6 @@ class Events:
             for result in pending:  # a failure further on is the same one: never left unretrieved
                 if isinstance(result, asyncio.Future):
                     result.add_done_callback(_retrieved)
-
-    def _record(self, kind: str, fields: Mapping[str, Any], raw: Any, raw_digest: str | None) -> list[Any]:
-        return [
-            sink.record(kind, fields, raw=raw, raw_digest=raw_digest)  # type: ignore[call-arg]
-            if raw is not None and getattr(sink, "keeps_raw", False)
-            else sink.record(kind, fields)
-            for sink in self.sinks
-        ]
 
     async def emit(self, kind: str, /, *, raw: Any = None, raw_digest: str | None = None, **fields: Any) -> None:
         """Record one event with every sink; an awaitable sink is awaited (durable first).
@@ -139,9 +138,6 @@ class Events:
         already (:meth:`digest` of ``raw``), spares the sink taking it again.
         """
         for sink in self.sinks:
-            if raw is not None and getattr(sink, "keeps_raw", False):
-                result = sink.record(kind, fields, raw=raw, raw_digest=raw_digest)  # type: ignore[call-arg]
-            else:
-                result = sink.record(kind, fields)
+            result = _record(sink, kind, fields, raw, raw_digest)
             if inspect.isawaitable(result):
                 await result

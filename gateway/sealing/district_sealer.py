@@ -215,11 +215,11 @@ class DistrictSealer:
         seal = self._seal_for(item, office)
         try:
             signer = self.registry.signer_for(seal, passphrase=self._passphrase)
+            work = functools.partial(seal_document, document, signer, seal, item=item.code, request_id=request_id)
             if getattr(signer, "in_memory", False):
-                return seal_document(document, signer, seal, item=item.code, request_id=request_id)
+                return work()
             if self._signing is None:
                 self._signing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onewindow-sealing")
-            work = functools.partial(seal_document, document, signer, seal, item=item.code, request_id=request_id)
             return await asyncio.get_running_loop().run_in_executor(self._signing, work)
         except SealingError as exc:
             raise SealUnavailable(f"seal {seal.number} cannot seal {item.code}: {exc}") from exc
