@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/run_all.py [--quick] [--soak SECONDS]
 
-Runs bench/sealing.py, bench/merkle.py, bench/audit.py and bench/gateway.py
+Runs bench/sealing.py, bench/merkle.py, bench/audit.py, bench/gateway.py and bench/floor.py
 one after another (each bounded in count and time), prints what each
 prints, and replaces the "Latest run" section of bench/README.md (between
 its two marker comments) with the machine, the date and every figure.
@@ -44,6 +44,10 @@ def runs(quick: bool, soak: float) -> list[tuple[str, list[str]]]:
             + (["--seconds", "0.5", "--entries", "20000", "--skip-gateway"] if quick else ["--skip-gateway"]),
         ),
         ("Gateway against a bare forwarder", gateway),
+        (
+            "What a request cannot do without",
+            ["bench/floor.py"] + (["--rounds", "1", "--seconds", "2", "--requests", "300"] if quick else []),
+        ),
     ]
 
 
