@@ -56,6 +56,7 @@ from gateway.audit.chain import EntryChain
 from gateway.audit.log import AuditLog
 from gateway.audit.store import audit_store_for
 from gateway.config.audit import AuditSettings
+from gateway.intake.request_ids import new_ulid
 from gateway.observability.logs import configure_logging, get_logger
 from gateway.store import make_store
 from gateway.store.base import RequestRecord, RequestStatus, utcnow
@@ -128,7 +129,7 @@ def _events(request_id: str) -> list[tuple[str, dict[str, Any]]]:
                 "item": "tax.payment-record",
                 "request_digest": "hmac-sha256:" + "a3" * 32,
                 "pledge": False,
-                "idempotency_key_digest": None,
+                "idempotency_key_digest": "hmac-sha256:" + "27" * 32,
             },
         ),
         (
@@ -153,7 +154,10 @@ def _events(request_id: str) -> list[tuple[str, dict[str, Any]]]:
                 "document_digest": "sha256:" + "41" * 32,
             },
         ),
-        ("request.completed", {"request_id": request_id, "item": "tax.payment-record", "result_digest": "h" * 76}),
+        (
+            "request.completed",
+            {"request_id": request_id, "item": "tax.payment-record", "result_digest": "hmac-sha256:" + "08" * 32},
+        ),
         ("response.sent", {"request_id": request_id, "path": "/v1/requests", "status": 201}),
     ]
 
@@ -170,11 +174,11 @@ async def store_and_audit(url: str, answer: dict[str, Any], requests: int, concu
     )
     await audit.start()
     envelope = json.loads(BENCH.BODY)
-    result = answer["result"]
+    result = {"document": answer["result"]}  # as the settling move stores it
     todo = [requests]
 
-    async def one(n: int) -> None:
-        request_id, key, now = f"01JFLOOR{n:018d}", uuid.uuid4().hex, utcnow()
+    async def one() -> None:
+        request_id, key, now = new_ulid(), uuid.uuid4().hex, utcnow()
         accepted, attempt, sealed, completed, sent = _events(request_id)
         await store.claim_idempotency_key(
             "fangzhen-window",
@@ -217,21 +221,20 @@ async def store_and_audit(url: str, answer: dict[str, Any], requests: int, concu
             finished_at=utcnow(),
             ticket=None,
         )
-        done = [audit.enqueue(*sealed), audit.enqueue(*completed, raw=result)]  # together, as Events.emit_all
+        done = [audit.enqueue(*sealed), audit.enqueue(*completed, raw=answer["result"])]  # together, as Events.emit_all
         await asyncio.gather(*done)
-        await store.finish_idempotency_key(
-            "fangzhen-window", key, status_code=201, response={"request_id": request_id}, retryable=False
-        )
-        await store.durable()  # the answer leaves now
+        kept = {"body": {"id": request_id}, "headers": {"Location": f"/v1/requests/{request_id}"}}
+        await store.finish_idempotency_key("fangzhen-window", key, status_code=201, response=kept, retryable=False)
         await audit.append(*sent)
+        await store.durable()  # the answer leaves now
 
     async def client() -> None:
         while todo[0] > 0:
             todo[0] -= 1
-            await one(todo[0])
+            await one()
 
     try:
-        await one(requests + 1)  # warm
+        await one()  # warm
         cpu, wall = time.process_time(), time.perf_counter()
         await asyncio.gather(*(client() for _ in range(concurrent)))
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
