@@ -17,6 +17,10 @@ machine disturbs least):
 
 - CPU of the gateway's processes and of every ``postgres`` process (the
   backends, the WAL writer; from ``/proc``);
+- CPU of the whole machine (every core's working time from ``/proc/stat``:
+  the gateway, the server, wrk, the bureau and anything else), and the
+  ceiling it sets: the requests a second the machine's cores would serve,
+  all of them busy, at that cost per request;
 - transactions the server committed (``pg_stat_database.xact_commit``:
   each single statement is one, so this counts the statements of the
   intake path), WAL records and bytes, WAL flushes (``pg_stat_wal``);
@@ -52,8 +56,9 @@ import asyncpg
 from gateway_procs import API_KEY, ROOT, TICKS, drain, free_port, gateway_env, start_agency
 
 PG_URL = os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-FIGURES = ("req/s", "gateway CPU ms", "PostgreSQL CPU ms", "CPU ms", "statements", "WAL records", "WAL kB",
-           "WAL flushes", "head statements", "audit batches")  # fmt: skip
+CORES = os.cpu_count() or 1
+FIGURES = ("req/s", "gateway CPU ms", "PostgreSQL CPU ms", "CPU ms", "machine CPU ms", "ceiling req/s",
+           "statements", "WAL records", "WAL kB", "WAL flushes", "head statements", "audit batches")  # fmt: skip
 
 
 def _bench_gateway() -> object:
@@ -88,6 +93,15 @@ def _processes() -> dict[int, tuple[int, str]]:
 
 def postgres_cpu() -> float:
     return sum(_cpu(pid) for pid, (_, name) in _processes().items() if name.startswith("postgres)"))
+
+
+def machine_busy() -> float:
+    """CPU seconds every core of the machine spent working (``/proc/stat``: user, nice, system, irq, softirq).
+
+    Time the hypervisor gave to other guests (steal) and idle time are left out.
+    """
+    user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in Path("/proc/stat").read_text().split()[1:8])
+    return (user + nice + system + irq + softirq) / TICKS
 
 
 class Gateway:
@@ -187,13 +201,15 @@ def main() -> None:
                 for target in targets:
                     time.sleep(1.5)  # the server publishes its counters at most once a second
                     before, gateway, server = asyncio.run(counters(target.schema)), target.cpu(), postgres_cpu()
+                    machine = machine_busy()
                     run = bench.wrk(target.url, script, connections=args.connections, seconds=seconds)  # type: ignore[attr-defined]
-                    gateway, server = target.cpu() - gateway, postgres_cpu() - server
+                    gateway, server, machine = target.cpu() - gateway, postgres_cpu() - server, machine_busy() - machine
                     time.sleep(1.5)
                     after, n = asyncio.run(counters(target.schema)), max(run.requests, 1)
                     figures = {k: (after[k] - before[k]) / n for k in after}
                     figures |= {"req/s": run.rps, "gateway CPU ms": gateway * 1000 / n}
                     figures |= {"PostgreSQL CPU ms": server * 1000 / n, "CPU ms": (gateway + server) * 1000 / n}
+                    figures |= {"machine CPU ms": machine * 1000 / n, "ceiling req/s": CORES * n / max(machine, 1e-9)}
                     target.runs.append(figures)
                     print(
                         f"  round {number + 1} {target.name}: {run.rps:,.0f} req/s, "
