@@ -201,12 +201,20 @@ REQUEST_EVENTS: list[tuple[str, dict[str, Any]]] = [
             "item": "tax.payment-record",
             "request_digest": "hmac-sha256:" + "a3" * 32,
             "pledge": False,
-            "idempotency_key_digest": None,
+            "idempotency_key_digest": "hmac-sha256:" + "27" * 32,
         },
     ),
     (
         "agency.attempt",
-        {"agency": "tax", "operation": "submit", "attempt": 1, "latency_ms": 0.6, "outcome": "ok", "error": None},
+        {
+            "agency": "tax",
+            "operation": "submit",
+            "attempt": 1,
+            "latency_ms": 0.6,
+            "outcome": "ok",
+            "error": None,
+            "will_retry": False,
+        },
     ),
     (
         "result.sealed",

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import json
 import os
 import statistics
@@ -50,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from gateway_procs import API_KEY, drain, start_agency, start_forwarder, start_gateway
+from gateway_procs import API_KEY, bench_script, drain, start_agency, start_forwarder, start_gateway
 
 from gateway.audit.chain import EntryChain
 from gateway.audit.log import AuditLog
@@ -62,17 +61,8 @@ from gateway.store import make_store
 from gateway.store.base import RequestRecord, RequestStatus, utcnow
 from signing.keys.algorithms import ES256, ES384, KeyType
 
-
-def _bench_gateway() -> Any:
-    """bench/gateway.py (its name is the gateway package's, which comes first on the path)."""
-    spec = importlib.util.spec_from_file_location("bench_gateway", Path(__file__).with_name("gateway.py"))
-    assert spec is not None and spec.loader is not None
-    module = sys.modules["bench_gateway"] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-BENCH = _bench_gateway()
+BENCH = bench_script("gateway")
+AUDIT = bench_script("audit")
 CPU_TARGET_MS, ADDED_P50_TARGET_MS = 0.6, 1.0  # issue #12
 ROUTE = {"path": "/v1/requests", "method": "POST"}  # bound to every line of a request by the middleware
 
@@ -117,49 +107,7 @@ def signature_ms(key_type: KeyType, count: int) -> float:
 
 def _events(request_id: str) -> list[tuple[str, dict[str, Any]]]:
     """The five events of a synchronous request, with the fields the gateway gives them (bench/audit.py)."""
-    return [
-        (
-            "request.accepted",
-            {
-                "request_id": request_id,
-                "caller": "fangzhen-window",
-                "office": "370303105000",
-                "operator": "fz-window-01",
-                "channel": "window",
-                "item": "tax.payment-record",
-                "request_digest": "hmac-sha256:" + "a3" * 32,
-                "pledge": False,
-                "idempotency_key_digest": "hmac-sha256:" + "27" * 32,
-            },
-        ),
-        (
-            "agency.attempt",
-            {
-                "request_id": request_id,
-                "agency": "tax",
-                "operation": "submit",
-                "attempt": 1,
-                "latency_ms": 0.6,
-                "outcome": "ok",
-                "error": None,
-                "will_retry": False,
-            },
-        ),
-        (
-            "result.sealed",
-            {
-                "request_id": request_id,
-                "item": "tax.payment-record",
-                "seal_number": "370303-BM-0001",
-                "document_digest": "sha256:" + "41" * 32,
-            },
-        ),
-        (
-            "request.completed",
-            {"request_id": request_id, "item": "tax.payment-record", "result_digest": "hmac-sha256:" + "08" * 32},
-        ),
-        ("response.sent", {"request_id": request_id, "path": "/v1/requests", "status": 201}),
-    ]
+    return [(kind, {"request_id": request_id, **fields}) for kind, fields in AUDIT.REQUEST_EVENTS]
 
 
 async def store_and_audit(url: str, answer: dict[str, Any], requests: int, concurrent: int) -> tuple[float, float]:

@@ -9,6 +9,7 @@ and child), resident memory, and the ids of its worker processes.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import signal
 import socket
@@ -22,6 +23,19 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 TICKS = os.sysconf("SC_CLK_TCK")
 API_KEY = "sample-fangzhen-window-key"
+
+
+def bench_script(name: str) -> Any:
+    """Another benchmark script of bench/ as a module (``gateway.py``'s name is the gateway package's,
+    which comes first on the path), loaded once."""
+    key = f"bench_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, Path(__file__).with_name(f"{name}.py"))
+        assert spec is not None and spec.loader is not None
+        module = sys.modules[key] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return sys.modules[key]
+
 
 # The tax bureau's sandbox (plugins/tax/sandbox.py) in a process of its own: it answers in constant
 # time (HMAC check, sample data), so it is never what limits a run. Prints its port.

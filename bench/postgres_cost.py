@@ -53,24 +53,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import asyncpg
-from gateway_procs import API_KEY, ROOT, TICKS, drain, free_port, gateway_env, start_agency
+from gateway_procs import API_KEY, ROOT, TICKS, bench_script, drain, free_port, gateway_env, start_agency
 
 PG_URL = os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 CORES = os.cpu_count() or 1
 FIGURES = ("req/s", "gateway CPU ms", "PostgreSQL CPU ms", "CPU ms", "machine CPU ms", "ceiling req/s",
            "statements", "WAL records", "WAL kB", "WAL flushes", "head statements", "audit batches")  # fmt: skip
-
-
-def _bench_gateway() -> object:
-    """bench/gateway.py's wrk driver and request (its name clashes with the ``gateway`` package)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("bench_gateway", Path(__file__).with_name("gateway.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_gateway"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _cpu(pid: int) -> float:
@@ -183,7 +171,7 @@ def main() -> None:
     args = parser.parse_args()
     trees = [(name, Path(path)) for name, _, path in (t.partition("=") for t in args.tree)] or [("this tree", ROOT)]
     rounds, seconds = max(1, min(args.rounds, 20)), max(1.0, min(args.seconds, 60.0))
-    bench = _bench_gateway()
+    bench = bench_script("gateway")
     targets: list[Gateway] = []
     agency = None
     with tempfile.TemporaryDirectory(prefix="onewindow-pgcost-") as tmp:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -27,24 +26,13 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway_procs import API_KEY, drain, start_agency, start_gateway
+from gateway_procs import API_KEY, bench_script, drain, start_agency, start_gateway
 
-
-def _bench_gateway() -> Any:
-    """bench/gateway.py (its name is the gateway package's, which comes first on the path)."""
-    spec = importlib.util.spec_from_file_location("bench_gateway", Path(__file__).with_name("gateway.py"))
-    assert spec is not None and spec.loader is not None
-    module = sys.modules["bench_gateway"] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-BENCH = _bench_gateway()
+BENCH = bench_script("gateway")
 
 LOOP_ROOT = "_run_module_as_main"  # the main thread's bottom frame: `python -m gateway.cli serve`
 CALLBACK = "Handle._run (asyncio/events.py)"  # each callback the loop runs starts here
