@@ -468,35 +468,50 @@ def slow_agency(agency_url: str, target: Target, script: Path, args: argparse.Na
 
 
 def soak(target: Target, script: Path, args: argparse.Namespace, out: list[str], max_rps: float) -> list:
-    """``--soak`` seconds at half ``max_rps`` (paced per connection), in chunks: errors, p99 and memory over time."""
-    connections = args.connections
-    pause_ms = connections * 1000 / (max_rps / 2)
+    """``--soak`` seconds at half ``max_rps``, in chunks: errors, p99 and memory over time.
+
+    Each connection waits between an answer and its next request; the wait is set so that
+    wait + response time gives half the maximum rate over all connections, from a short
+    calibration run and then from each chunk's own rate (a wait alone would also count
+    the response time, and run slower than asked).
+    """
+    connections, wanted = args.connections, max_rps / 2
+    first = connections * 1000 / wanted  # the wait if answers took no time
+    calibration = wrk(target.url, script, connections=connections, seconds=5, pause_ms=first)
+    pause_ms = _paced(first, calibration, connections, wanted)
     chunk = min(60.0, args.soak)
     runs, rss = [], [target.process.rss_mb()]
     deadline = time.monotonic() + args.soak
     while time.monotonic() < deadline - 1:
-        runs.append(
-            wrk(
-                target.url,
-                script,
-                connections=connections,
-                seconds=min(chunk, deadline - time.monotonic()),
-                pause_ms=pause_ms,
-            )
+        run = wrk(
+            target.url,
+            script,
+            connections=connections,
+            seconds=min(chunk, deadline - time.monotonic()),
+            pause_ms=pause_ms,
         )
+        runs.append(run)
         rss.append(target.process.rss_mb())
+        pause_ms = _paced(pause_ms, run, connections, wanted)
     errors = sum(r.errors for r in runs)
     p99s = [r.p99_ms for r in runs]
     growth = rss[-1] / rss[1] - 1 if len(rss) > 2 else 0.0
+    requests = sum(r.requests for r in runs)
+    rate = requests / max(sum(r.seconds for r in runs), 1e-9)
     out += [
-        f"**Soak**, {args.soak:g} s at ~{max_rps / 2:,.0f} req/s (half the maximum), {connections} paced "
-        f"connections, in {len(runs)} chunks: {sum(r.requests for r in runs):,} requests, {errors} errors; "
-        f"req/s per chunk {', '.join(f'{r.rps:,.0f}' for r in runs)}; p99 per chunk "
+        f"**Soak**, {args.soak:g} s at {rate:,.0f} req/s ({rate / max_rps:.0%} of the maximum, {max_rps:,.0f}; "
+        f"asked: half), {connections} paced connections, in {len(runs)} chunks: {requests:,} requests, "
+        f"{errors} errors; req/s per chunk {', '.join(f'{r.rps:,.0f}' for r in runs)}; p99 per chunk "
         f"{', '.join(f'{p:.1f}' for p in p99s)} ms; resident memory {', '.join(f'{m:.0f}' for m in rss)} MB.",
         "",
     ]
     flat = max(p99s) <= 2 * statistics.median(p99s) if p99s else False
     return [
+        (
+            "soak: rate within 15 % of half the maximum",
+            f"{rate / max_rps:.0%} of the maximum",
+            abs(rate / wanted - 1) <= 0.15,
+        ),
         ("soak: errors", str(errors), errors == 0),
         (
             "soak: memory at the end within 10 % of the start (after the first chunk)",
@@ -505,6 +520,14 @@ def soak(target: Target, script: Path, args: argparse.Namespace, out: list[str],
         ),
         ("soak: p99 flat (no chunk above twice the median)", f"max {max(p99s):.1f} ms", flat),
     ]
+
+
+def _paced(pause_ms: float, run: Run, connections: int, wanted: float) -> float:
+    """The wait that brings ``run``'s rate to ``wanted``: each connection's cycle less its response time."""
+    if run.requests == 0:
+        return pause_ms
+    response_ms = max(connections * 1000 / run.rps - pause_ms, 0.0)  # a cycle is the wait and the response
+    return max(connections * 1000 / wanted - response_ms, 0.0)
 
 
 if __name__ == "__main__":
