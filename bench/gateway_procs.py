@@ -232,16 +232,26 @@ def gateway_env(agency_url: str, store_url: str, *, pool: int) -> dict[str, str]
 
 
 def start_gateway(
-    workdir: Path, agency_url: str, store_url: str, *, pool: int, workers: int = 1, extra: dict[str, str] | None = None
+    workdir: Path,
+    agency_url: str,
+    store_url: str,
+    *,
+    pool: int,
+    workers: int = 1,
+    extra: dict[str, str] | None = None,
+    command: tuple[str, ...] = (sys.executable, "-m", "gateway.cli"),
 ) -> tuple[Process, str]:
-    """``onewindow serve`` with the sample configuration, in ``workdir`` (its ``var/``: PKI, witness, SQLite)."""
+    """``onewindow serve`` with the sample configuration, in ``workdir`` (its ``var/``: PKI, witness, SQLite).
+
+    ``command`` runs ``onewindow`` (a launcher that wraps it, for a profiler).
+    """
     import urllib.request
 
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     process = Process(
         "the gateway",
-        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--workers", str(workers)],
+        [*command, "serve", "--port", str(port), "--workers", str(workers)],
         cwd=workdir,
         env={**gateway_env(agency_url, store_url, pool=pool), **(extra or {})},
     )
