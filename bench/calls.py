@@ -74,7 +74,7 @@ def counts(stats: pstats.Stats) -> tuple[collections.Counter[str], collections.C
     for (filename, line, name), (_, calls, _, _, callers) in stats.stats.items():  # type: ignore[attr-defined]
         if filename == "~":  # C: a built-in function or method
             for (caller_file, _, _), caller in callers.items():
-                by_area[area(caller_file)] += caller[1] if isinstance(caller, tuple) else caller
+                by_area[area(caller_file)] += caller[1]  # (primitive calls, calls, ...)
             if name in SQLITE_STATEMENTS:
                 statements += calls
             by_function[name] += calls

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import statistics
@@ -48,7 +49,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cryptography.hazmat.primitives.asymmetric import ec
 from gateway_procs import API_KEY, bench_script, drain, start_agency, start_forwarder, start_gateway
 
 from gateway.audit.chain import EntryChain
@@ -92,9 +92,8 @@ def sealed_answer(url: str) -> dict[str, Any]:
 
 def signature_ms(key_type: KeyType, count: int) -> float:
     """CPU per ``sign_digest`` of ``key_type`` in this process (the gateway's own call)."""
-    curve = ec.SECP384R1() if key_type is ES384 else ec.SECP256R1()
-    key = ec.generate_private_key(curve)
-    digest = os.urandom(48 if key_type is ES384 else 32)
+    key = key_type.generate()
+    digest = hashlib.new(key_type.hash_name, os.urandom(64)).digest()
     for _ in range(20):
         key_type.sign_digest(key, digest)
     started = time.process_time()
