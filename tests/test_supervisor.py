@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -79,6 +80,7 @@ async def test_two_workers_share_one_port_one_set_of_sandboxes_and_their_metrics
         server={"host": "127.0.0.1", "port": port},
         sandboxes={"start": True},
         outbox={"shutdown_grace_s": GRACE_S},
+        logging={"level": "info"},
     )
     supervisor = Process("supervisor", ["serve", "--config", str(config), "--workers", "2"], tmp_path)
     await supervisor.start()
@@ -92,6 +94,9 @@ async def test_two_workers_share_one_port_one_set_of_sandboxes_and_their_metrics
             out = supervisor.output()
         assert listeners(port) == 2, "both workers listen on the one port (SO_REUSEPORT)"
         assert out.count("Agency sandboxes:") == 1 and out.count("Onewindow is serving on") == 2, out
+        logged = supervisor.err_path.read_text(encoding="utf-8").splitlines()
+        serving = [json.loads(line) for line in logged if '"gateway.serving"' in line]
+        assert [line["event_loop"] for line in serving] == ["uvloop", "uvloop"], "each worker on server.event_loop"
         tax_url = out.split("tax=", 1)[1].split(",")[0].split()[0]
         workers = children(supervisor.pid)
         assert len(workers) == 2

@@ -3,4 +3,4 @@
 ``__all__`` names the modules other packages may import; the rest are this package's own.
 """
 
-__all__ = ["app", "server"]
+__all__ = ["app", "event_loop", "server"]

@@ -24,6 +24,7 @@ from typing import TextIO
 from aiohttp import web
 
 from gateway.api.app import create_app
+from gateway.api.event_loop import loop_name
 from gateway.api.guard import make_runner
 from gateway.callers.sample_key import SAMPLE_CALLER, ensure_sample_key
 from gateway.config import SAMPLE_SOURCE, Settings
@@ -158,6 +159,7 @@ async def serve(
         store=gateway.store.backend,
         items=len(gateway.registry.catalogue),
         configuration=settings.source,
+        event_loop=loop_name(loop),
         frozen_objects=settle_heap(),  # start-up is done: what it built is set aside from the collector
     )
     print(

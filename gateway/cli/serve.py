@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 from typing import Any
 
+from gateway.api import event_loop
 from gateway.api.server import serve
 from gateway.cli.config import add_config_option, settings_of
 from gateway.cli.supervisor import run_supervisor
@@ -33,7 +33,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 f"{settings.store_url})"
             )
         return run_supervisor(settings, config=args.config, workers=args.workers)
-    asyncio.run(serve(settings))
+    event_loop.run(serve(settings), event_loop=settings.event_loop)
     return 0
 
 

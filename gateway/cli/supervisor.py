@@ -41,6 +41,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 
+from gateway.api import event_loop
 from gateway.config import Settings, load_settings
 from gateway.errors import OperatorError
 from gateway.observability.logs import configure_logging, get_logger
@@ -341,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = dataclasses.replace(settings, host=args.host, port=args.port)
     configure_logging(settings.log_level, json=settings.log_format == "json")
     try:
-        asyncio.run(_run_worker(settings, args.ready_fd))
+        event_loop.run(_run_worker(settings, args.ready_fd), event_loop=settings.event_loop)
     except OperatorError as exc:  # a refused start (the supervisor's checks missed it): one line, as serve says it
         print(f"onewindow: {exc}", file=sys.stderr)
         return 2

@@ -34,7 +34,7 @@ from gateway.errors import ConfigError
 #: The tables of one key each (``[server]`` ...), by name, with the keys each knows.
 TABLES: Mapping[str, frozenset[str]] = {
     "server": frozenset(
-        {"host", "port", "public_url", "max_body_bytes", "max_attachment_bytes", "request_deadline_s"}
+        {"host", "port", "public_url", "max_body_bytes", "max_attachment_bytes", "request_deadline_s", "event_loop"}
         | {f.name for f in fields(HttpLimits)}
         | TLS_KEYS
     ),

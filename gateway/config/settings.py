@@ -35,12 +35,13 @@ from gateway.config.printouts import PrintoutSettings, parse_printout_settings
 from gateway.config.retention import RetentionSettings, parse_retention_settings
 from gateway.config.sections import check_sections
 from gateway.config.tls import TlsSettings, parse_tls_settings
-from gateway.config.values import get_value, positive
+from gateway.config.values import get_value, positive, shown
 from gateway.config.witness import WitnessSettings, parse_witness_settings
 from gateway.contract import AgencyIdentity
 from gateway.errors import ConfigError
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+EVENT_LOOPS = ("uvloop", "asyncio")  # server.event_loop: gateway.api.event_loop
 
 
 #: The ``source`` of the sample configuration (no file: ``make run``).
@@ -86,6 +87,7 @@ class Settings:
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     authentication: AuthenticationSettings = field(default_factory=AuthenticationSettings)
     tls: TlsSettings = field(default_factory=TlsSettings)  # [server] tls_*, client_*: gateway.config.tls
+    event_loop: str = "uvloop"  # one of EVENT_LOOPS
 
     def agency(self, code: str) -> AgencySettings:
         """Settings for agency ``code`` (defaults when it is not configured)."""
@@ -174,6 +176,9 @@ def build_settings(
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"logging.level: must be one of {', '.join(LOG_LEVELS)}")
     host = get_value(server, "host", str, "server")
+    loop = get_value(server, "event_loop", str, "server", "uvloop")
+    if loop not in EVENT_LOOPS:
+        raise ConfigError(f"server.event_loop: must be {' or '.join(EVENT_LOOPS)}, not {shown(loop)}")
     authentication: AuthenticationSettings = _section(parse_authentication_settings, data.get("authentication", {}))
     return Settings(
         host=host,
@@ -221,6 +226,7 @@ def build_settings(
         calendar=_section(parse_calendar_settings, data.get("calendar", {})),
         authentication=authentication,
         tls=parse_tls_settings(server),
+        event_loop=loop,
     )
 
 
