@@ -35,7 +35,10 @@ from gateway_procs import API_KEY, bench_script, drain, start_agency, start_gate
 BENCH = bench_script("gateway")
 
 LOOP_ROOT = "_run_module_as_main"  # the main thread's bottom frame: `python -m gateway.cli serve`
-CALLBACK = "Handle._run (asyncio/events.py)"  # each callback the loop runs starts here
+CALLBACK = "Handle._run (asyncio/events.py)"  # each callback asyncio's loop runs starts here
+# uvloop runs callbacks from C: a callback's first Python frame follows the runner's directly
+RUNNER = "Runner.run (asyncio/runners.py)"
+LOOP_ITSELF = "(the loop itself: waiting for events, timers)"
 _PATH = re.compile(r" \(/\S*?(?:site-packages/|/(?=gateway/|signing/|plugins/))")
 _LINE = re.compile(r":\d+\)$")
 
@@ -61,8 +64,12 @@ def loop_stacks(raw: str) -> list[tuple[list[str], int]]:
             continue
         if CALLBACK in frames:
             frames = frames[frames.index(CALLBACK) + 1 :] or [CALLBACK]
+        elif RUNNER in frames and not frames[-1].startswith(RUNNER) and "(asyncio/base_events)" not in (
+            frames[frames.index(RUNNER) + 1]
+        ):
+            frames = frames[frames.index(RUNNER) + 1 :]  # uvloop: the callback's own frames
         else:
-            frames = ["(the loop itself: waiting for events, timers)"]
+            frames = [LOOP_ITSELF]
         stacks.append((frames, int(count)))
     return stacks
 
