@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -36,7 +37,7 @@ def test_a_missing_uvloop_is_a_one_line_start_up_error(monkeypatch: pytest.Monke
     main = _running_loop()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the coroutine is closed, never left "never awaited"
-        with pytest.raises(StartupError, match='server.event_loop = "asyncio"'):
+        with pytest.raises(StartupError, match=re.escape('server.event_loop = "asyncio"')):
             event_loop.run(main, event_loop="uvloop")
     assert main.cr_frame is None  # closed
 
@@ -44,7 +45,7 @@ def test_a_missing_uvloop_is_a_one_line_start_up_error(monkeypatch: pytest.Monke
 def test_an_unknown_loop_is_refused_by_name(tmp_path: Path) -> None:
     path = tmp_path / "onewindow.toml"
     path.write_text('[server]\nevent_loop = "trio"\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match="server.event_loop: must be uvloop or asyncio, not 'trio'"):
+    with pytest.raises(ConfigError, match=re.escape("server.event_loop: must be uvloop or asyncio, not 'trio'")):
         load_settings(path, environ={})
 
 
