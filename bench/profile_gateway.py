@@ -64,12 +64,9 @@ def loop_stacks(raw: str) -> list[tuple[list[str], int]]:
             continue
         if CALLBACK in frames:
             frames = frames[frames.index(CALLBACK) + 1 :] or [CALLBACK]
-        elif RUNNER in frames and not frames[-1].startswith(RUNNER) and "(asyncio/base_events)" not in (
-            frames[frames.index(RUNNER) + 1]
-        ):
-            frames = frames[frames.index(RUNNER) + 1 :]  # uvloop: the callback's own frames
-        else:
-            frames = [LOOP_ITSELF]
+        else:  # uvloop runs it from C: the frames after the runner's, unless the loop is waiting
+            below = frames[frames.index(RUNNER) + 1 :] if RUNNER in frames else []
+            frames = below if below and "(asyncio/base_events)" not in below[0] else [LOOP_ITSELF]
         stacks.append((frames, int(count)))
     return stacks
 
