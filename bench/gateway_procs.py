@@ -64,6 +64,7 @@ FORWARDER = textwrap.dedent(
     from urllib.parse import urlsplit
     import aiohttp
     from aiohttp import web
+    from gateway.api import event_loop
     from plugins.tax.client import signature
     from gateway.agencies.plugin_manager import plugin_manager
     from gateway.agencies.sandboxes import sandbox_specs
@@ -100,7 +101,7 @@ FORWARDER = textwrap.dedent(
         print(runner.addresses[0][1], flush=True)
         await asyncio.Event().wait()
 
-    asyncio.run(main())
+    event_loop.run(main(), event_loop=sys.argv[3])
     """
 )
 
@@ -209,8 +210,9 @@ def start_agency() -> tuple[Process, str]:
     return process, f"http://127.0.0.1:{process.first_line()}"
 
 
-def start_forwarder(agency_url: str, pool: int) -> tuple[Process, str]:
-    process = Process("the bare forwarder", [sys.executable, "-c", FORWARDER, agency_url, str(pool)])
+def start_forwarder(agency_url: str, pool: int, *, event_loop: str = "asyncio") -> tuple[Process, str]:
+    """The bare forwarder, on asyncio's own loop as issue #12 defines it (``event_loop="uvloop"``: the gateway's)."""
+    process = Process("the bare forwarder", [sys.executable, "-c", FORWARDER, agency_url, str(pool), event_loop])
     return process, f"http://127.0.0.1:{process.first_line()}"
 
 
