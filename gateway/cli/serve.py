@@ -23,7 +23,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.port is not None:
         changes["port"] = args.port
     settings = dataclasses.replace(settings, **changes)
-    configure_logging(settings.log_level, json=settings.log_format == "json")
+    configure_logging(settings.log_level, json=settings.log_format == "json", batched=True)
     if args.workers < 1:
         raise CommandError("--workers must be at least 1")
     if args.workers > 1:

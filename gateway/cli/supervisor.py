@@ -340,7 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = worker_settings(load_settings(args.config), os.environ)
     settings = dataclasses.replace(settings, host=args.host, port=args.port)
-    configure_logging(settings.log_level, json=settings.log_format == "json")
+    configure_logging(settings.log_level, json=settings.log_format == "json", batched=True)
     try:
         event_loop.run(_run_worker(settings, args.ready_fd), event_loop=settings.event_loop)
     except OperatorError as exc:  # a refused start (the supervisor's checks missed it): one line, as serve says it

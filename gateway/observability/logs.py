@@ -20,6 +20,7 @@ from typing import Any, TextIO
 import orjson
 import structlog
 
+from gateway.observability.line_writer import LineLoggerFactory, LineWriter
 from gateway.personal_data.masking import is_digest, mask_name, mask_text
 
 NAME_KEYS = frozenset({"name", "applicant_name", "operator_name", "signed_by", "holder_name"})
@@ -122,8 +123,14 @@ def render_json(logger: Any, method: str, event_dict: MutableMapping[str, Any]) 
         return stdlib_json.dumps(event_dict, ensure_ascii=False, default=_unusual_value)
 
 
-def configure_logging(level: str = "info", *, stream: TextIO | None = None, json: bool = True) -> None:
-    """Set up structlog (and stdlib logging through it) for the gateway process."""
+def configure_logging(
+    level: str = "info", *, stream: TextIO | None = None, json: bool = True, batched: bool = False
+) -> LineWriter:
+    """Set up structlog (and stdlib logging through it) for the gateway process; the writer every line goes to.
+
+    ``batched``: a serving process's lines of one turn of the event loop share
+    a write (:mod:`gateway.observability.line_writer`).
+    """
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         raise ValueError(f"unknown log level {level!r}")
@@ -137,14 +144,15 @@ def configure_logging(level: str = "info", *, stream: TextIO | None = None, json
         _mask_rendered,
     ]
     renderer = render_json if json else structlog.dev.ConsoleRenderer(colors=False)
+    writer = LineWriter(stream or sys.stderr, batched=batched)
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.WriteLoggerFactory(stream or sys.stderr),  # a line and its newline: one write
+        logger_factory=LineLoggerFactory(writer),
         cache_logger_on_first_use=False,
     )
-    # Libraries (aiohttp, asyncpg) log through the stdlib; route them through the same masking.
-    handler = logging.StreamHandler(stream or sys.stderr)
+    # Libraries (aiohttp, asyncpg) log through the stdlib; route them through the same masking and writer.
+    handler = _LineHandler(writer)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processor=renderer,
@@ -155,6 +163,21 @@ def configure_logging(level: str = "info", *, stream: TextIO | None = None, json
     root.handlers[:] = [handler]
     root.setLevel(max(numeric, logging.INFO))
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    return writer
+
+
+class _LineHandler(logging.Handler):
+    """The stdlib's records, formatted, to the same :class:`LineWriter` as structlog's lines (one order)."""
+
+    def __init__(self, writer: LineWriter) -> None:
+        super().__init__()
+        self.writer = writer
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.writer.write_line(self.format(record), urgent=record.levelno >= logging.WARNING)
+        except Exception:
+            self.handleError(record)
 
 
 def get_logger(**bound: Any) -> structlog.typing.FilteringBoundLogger:
