@@ -190,3 +190,25 @@ async def start_sandboxes(workdir: Path, *agencies: str) -> tuple[Process, dict[
             urls[parts[0]] = parts[1]
     assert set(urls) == set(agencies), text
     return proc, urls
+
+
+async def serving_line(tmp_path: Path, district: tuple[Path, Path], **server: Any) -> dict[str, Any]:
+    """``onewindow serve`` on SQLite with ``[server]`` settings ``server``: its ``gateway.serving`` log line."""
+    config = write_config(
+        tmp_path / "onewindow.toml",
+        store_url=f"sqlite:///{tmp_path / 'onewindow.db'}",
+        district=district,
+        logging={"level": "info"},
+        server={"host": "127.0.0.1", "port": free_port(), **server},
+        agencies={spec.agency: {"base_url": "http://127.0.0.1:9"} for spec in sandbox_specs(plugin_manager())},
+    )
+    gateway = Process("gateway", ["serve", "--config", str(config)], tmp_path)
+    try:
+        await gateway.start()
+        await gateway.wait_for_output("District root certificate sha256: ")
+        lines = gateway.err_path.read_text(encoding="utf-8").splitlines()
+        serving = [json.loads(line) for line in lines if '"gateway.serving"' in line]
+        assert serving, lines[-5:]
+        return serving[0]
+    finally:
+        await gateway.stop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import sys
 import warnings
@@ -14,9 +13,7 @@ import pytest
 from gateway.api import event_loop
 from gateway.config import ConfigError, load_settings
 from gateway.errors import StartupError
-from tests.procs import Process, free_port, write_config
-
-AGENCIES = ("tax", "social_security", "medical", "housing_fund", "property")
+from tests.procs import serving_line
 
 
 async def _running_loop() -> str:
@@ -51,20 +48,4 @@ def test_an_unknown_loop_is_refused_by_name(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["uvloop", "asyncio"])
 async def test_a_serving_gateway_runs_on_the_configured_loop(district, tmp_path: Path, name: str) -> None:
-    config = write_config(
-        tmp_path / "onewindow.toml",
-        store_url=f"sqlite:///{tmp_path / 'onewindow.db'}",
-        district=district,
-        logging={"level": "info"},
-        server={"host": "127.0.0.1", "port": free_port(), "event_loop": name},
-        agencies={code: {"base_url": "http://127.0.0.1:9"} for code in AGENCIES},
-    )
-    gateway = Process("gateway", ["serve", "--config", str(config)], tmp_path)
-    try:
-        await gateway.start()
-        await gateway.wait_for_output("District root certificate sha256: ")
-        lines = gateway.err_path.read_text(encoding="utf-8").splitlines()
-        serving = [json.loads(line) for line in lines if '"gateway.serving"' in line]
-        assert serving and serving[0]["event_loop"] == name, lines[-5:]
-    finally:
-        await gateway.stop()
+    assert (await serving_line(tmp_path, district, event_loop=name))["event_loop"] == name

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import gc
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from gateway.heap import settle_heap
-from tests.procs import Process, free_port, write_config
-
-AGENCIES = ("tax", "social_security", "medical", "housing_fund", "property")
+from tests.procs import serving_line
 
 
 @pytest.fixture
@@ -39,21 +36,4 @@ def test_what_start_up_built_is_never_walked_again(restored_collector) -> None:
 
 
 async def test_a_serving_gateway_says_how_many_objects_it_set_aside(district, tmp_path: Path) -> None:
-    port = free_port()
-    config = write_config(
-        tmp_path / "onewindow.toml",
-        store_url=f"sqlite:///{tmp_path / 'onewindow.db'}",
-        district=district,
-        logging={"level": "info"},
-        server={"host": "127.0.0.1", "port": port},
-        agencies={code: {"base_url": "http://127.0.0.1:9"} for code in AGENCIES},
-    )
-    gateway = Process("gateway", ["serve", "--config", str(config)], tmp_path)
-    try:
-        await gateway.start()
-        await gateway.wait_for_output("District root certificate sha256: ")
-        lines = gateway.err_path.read_text(encoding="utf-8").splitlines()
-        serving = [json.loads(line) for line in lines if '"gateway.serving"' in line]
-        assert serving and serving[0]["frozen_objects"] > 10_000, lines[-5:]
-    finally:
-        await gateway.stop()
+    assert (await serving_line(tmp_path, district))["frozen_objects"] > 10_000
