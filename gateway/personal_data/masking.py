@@ -62,10 +62,27 @@ def mask_name(value: str) -> str:
     return value[0] + "*" * max(1, len(value) - 1)
 
 
+# Texts seen lately that hold nothing to mask. A serving gateway masks the same values on every line and
+# audit entry of a request, and of the next: its caller, office, item, path, the request's id (about ten a
+# line, a microsecond each). Only a text masking left as it was is kept: never one that held a number.
+_PLAIN_TEXTS: dict[str, None] = {}
+_PLAIN_TEXTS_MAX = 4096  # then forgotten all at once: a bound on memory, not a policy of use
+_PLAIN_TEXT_CHARS = 256  # longer texts seldom come again
+
+
 def mask_text(text: str) -> str:
     """Mask every ID number, credit code and phone number inside ``text``."""
-    if len(text) < _SHORTEST:
+    if len(text) < _SHORTEST or text in _PLAIN_TEXTS:
         return text
+    masked = _masked(text)
+    if masked == text and len(text) <= _PLAIN_TEXT_CHARS:
+        if len(_PLAIN_TEXTS) >= _PLAIN_TEXTS_MAX:
+            _PLAIN_TEXTS.clear()
+        _PLAIN_TEXTS[text] = None
+    return masked
+
+
+def _masked(text: str) -> str:
     resident_id = credit_code = phone = True
     if text.isascii():
         folded = text.encode("ascii").translate(_DIGITS_AS_ZERO)
