@@ -34,16 +34,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway_procs import API_KEY, bench_script, drain, start_agency, start_gateway
+from gateway_procs import bench_script
 
 BENCH = bench_script("gateway")
+SIDE_BY_SIDE = bench_script("side_by_side")
 
 # ``onewindow`` with ``setup`` run first (a part switched off by replacing what does it).
 LAUNCHER = "import sys\n{setup}\nfrom gateway.cli.main import main\nsys.exit(main(sys.argv[1:]))\n"
@@ -85,34 +85,9 @@ def main() -> None:
         raise SystemExit(f"bench/parts.py: unknown part(s) {unknown or chosen}; known: {', '.join(PARTS)}")
     BENCH.ensure_tools()
     rounds, seconds = max(1, min(args.rounds, 10)), max(1.0, min(args.seconds, 60.0))
-    with tempfile.TemporaryDirectory(prefix="onewindow-parts-") as tmp:
-        script = Path(tmp, "post.lua")
-        script.write_text(BENCH.LUA % {"body": BENCH.BODY, "key": API_KEY})
-        processes = []
-        targets = []
-        try:
-            agency, agency_url = start_agency()
-            processes.append(agency)
-            for name, (label, env, setup) in [("base", ("as configured", {}, "")), *((n, PARTS[n]) for n in chosen)]:
-                process, url = start_gateway(
-                    Path(tmp, name),
-                    agency_url,
-                    "sqlite:///var/onewindow.db",
-                    pool=20,
-                    extra=env,
-                    command=(sys.executable, "-c", LAUNCHER.format(setup=setup)),
-                )
-                processes.append(process)
-                targets.append(BENCH.Target(label, process, url))
-            for process in processes:
-                drain(process)
-            BENCH.round_robin(targets, script, rounds, seconds, 32)
-        finally:
-            for process in processes:
-                process.stop()
-    for target in targets:
-        if any(run.errors for run in target.loaded + target.alone):
-            raise SystemExit(f"bench/parts.py: errors against '{target.name}': no figures from this run")
+    gateways = [("as configured", LAUNCHER.format(setup=""), {})]
+    gateways += [(label, LAUNCHER.format(setup=setup), env) for label, env, setup in (PARTS[n] for n in chosen)]
+    targets = SIDE_BY_SIDE.alternate(gateways, rounds, seconds, who="bench/parts.py")
     base = targets[0]
     base_cpu = base.median("loaded", "cpu_ms")
     print(f"#### What each part costs inside the gateway ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n")

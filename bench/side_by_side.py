@@ -26,7 +26,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -52,6 +54,41 @@ def named(values: list[str], what: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def alternate(
+    gateways: Sequence[tuple[str, str, dict[str, str]]], rounds: int, seconds: float, *, who: str
+) -> list[Any]:
+    """Gateways (name, launcher code, environment) with the sample district on SQLite, in front of one
+    stand-in bureau, in alternating wrk rounds: their ``Target`` figures; ``who`` refuses a run with errors."""
+    with tempfile.TemporaryDirectory(prefix="onewindow-side-by-side-") as tmp:
+        script = Path(tmp, "post.lua")
+        script.write_text(BENCH.LUA % {"body": BENCH.BODY, "key": API_KEY})
+        processes, targets = [], []
+        try:
+            agency, agency_url = start_agency()
+            processes.append(agency)
+            for index, (name, code, env) in enumerate(gateways):
+                process, url = start_gateway(
+                    Path(tmp, f"gateway{index}"),
+                    agency_url,
+                    "sqlite:///var/onewindow.db",
+                    pool=20,
+                    extra=env,
+                    command=(sys.executable, "-c", code),
+                )
+                processes.append(process)
+                targets.append(BENCH.Target(name, process, url))
+            for process in processes:
+                drain(process)
+            BENCH.round_robin(targets, script, rounds, seconds, 32)
+        finally:
+            for process in processes:
+                process.stop()
+    for target in targets:
+        if any(run.errors for run in target.loaded + target.alone):
+            raise SystemExit(f"{who}: errors against '{target.name}': no figures from this run")
+    return targets
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tree", action="append", default=[], help="NAME=PATH of a code tree (two or more)")
@@ -71,32 +108,8 @@ def main() -> None:
         raise SystemExit(f"bench/side_by_side.py: --launch for no tree: {', '.join(sorted(unknown))}")
     BENCH.ensure_tools()
     rounds, seconds = max(1, min(args.rounds, 10)), max(1.0, min(args.seconds, 60.0))
-    with tempfile.TemporaryDirectory(prefix="onewindow-side-by-side-") as tmp:
-        script = Path(tmp, "post.lua")
-        script.write_text(BENCH.LUA % {"body": BENCH.BODY, "key": API_KEY})
-        processes, targets = [], []
-        try:
-            agency, agency_url = start_agency()
-            processes.append(agency)
-            for index, (name, path) in enumerate(trees):
-                code = LAUNCHER.format(tree=str(path), setup=setups.get(name, ""))
-                process, url = start_gateway(
-                    Path(tmp, f"tree{index}"),
-                    agency_url,
-                    "sqlite:///var/onewindow.db",
-                    pool=20,
-                    command=(sys.executable, "-c", code),
-                )
-                processes.append(process)
-                targets.append(BENCH.Target(name, process, url))
-            for process in processes:
-                drain(process)
-            BENCH.round_robin(targets, script, rounds, seconds, 32)
-        finally:
-            for process in processes:
-                process.stop()
-    if any(run.errors for target in targets for run in target.loaded + target.alone):
-        raise SystemExit("bench/side_by_side.py: a run had errors: no figures from it")
+    gateways = [(name, LAUNCHER.format(tree=str(path), setup=setups.get(name, "")), {}) for name, path in trees]
+    targets = alternate(gateways, rounds, seconds, who="bench/side_by_side.py")
     first = targets[0]
     print(f"#### Side by side ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n")
     alone = max(2, seconds / 2)
