@@ -40,13 +40,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway_procs import bench_script
+from gateway_procs import ROOT, bench_script
 
 BENCH = bench_script("gateway")
 SIDE_BY_SIDE = bench_script("side_by_side")
 
-# ``onewindow`` with ``setup`` run first (a part switched off by replacing what does it).
-LAUNCHER = "import sys\n{setup}\nfrom gateway.cli.main import main\nsys.exit(main(sys.argv[1:]))\n"
 NO_METRICS = """
 import prometheus_client.metrics as metrics
 def _nothing(*args, **kwargs):
@@ -85,8 +83,9 @@ def main() -> None:
         raise SystemExit(f"bench/parts.py: unknown part(s) {unknown or chosen}; known: {', '.join(PARTS)}")
     BENCH.ensure_tools()
     rounds, seconds = max(1, min(args.rounds, 10)), max(1.0, min(args.seconds, 60.0))
-    gateways = [("as configured", LAUNCHER.format(setup=""), {})]
-    gateways += [(label, LAUNCHER.format(setup=setup), env) for label, env, setup in (PARTS[n] for n in chosen)]
+    # This tree's ``onewindow``, each part switched off by its environment or by replacing what does it.
+    gateways = [("as configured", SIDE_BY_SIDE.launcher(ROOT), {})]
+    gateways += [(label, SIDE_BY_SIDE.launcher(ROOT, setup), env) for label, env, setup in (PARTS[n] for n in chosen)]
     targets = SIDE_BY_SIDE.alternate(gateways, rounds, seconds, who="bench/parts.py")
     base = targets[0]
     base_cpu = base.median("loaded", "cpu_ms")

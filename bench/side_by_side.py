@@ -43,6 +43,11 @@ LAUNCHER = (
 )
 
 
+def launcher(tree: Path, setup: str = "") -> str:
+    """The code that runs ``onewindow`` from ``tree`` after ``setup`` (a trial's set-up, or nothing)."""
+    return LAUNCHER.format(tree=str(tree), setup=setup)
+
+
 def named(values: list[str], what: str) -> list[tuple[str, str]]:
     """``NAME=VALUE`` arguments as pairs; a missing ``=`` is a one-line error."""
     pairs = []
@@ -108,7 +113,7 @@ def main() -> None:
         raise SystemExit(f"bench/side_by_side.py: --launch for no tree: {', '.join(sorted(unknown))}")
     BENCH.ensure_tools()
     rounds, seconds = max(1, min(args.rounds, 10)), max(1.0, min(args.seconds, 60.0))
-    gateways = [(name, LAUNCHER.format(tree=str(path), setup=setups.get(name, "")), {}) for name, path in trees]
+    gateways = [(name, launcher(path, setups.get(name, "")), {}) for name, path in trees]
     targets = alternate(gateways, rounds, seconds, who="bench/side_by_side.py")
     first = targets[0]
     print(f"#### Side by side ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n")
