@@ -42,12 +42,17 @@ async def test_a_flapping_agency_completes_every_request_of_a_burst_exactly_once
         }
     )
     tax = gw.sandboxes["tax"]
-    tax.knobs.update({"flap_period_s": 0.4, "latency_ms": 10})
-    clients = await burst([url_of(gw)], 150, concurrency=24, prefix="flap")
+    # The burst must outlast the first up period however fast the gateway is:
+    # 150 requests, 24 at a time, each held 100 ms at the agency, take at
+    # least 7 x 100 ms = 0.7 s, so some reach the agency while it is down.
+    requests, concurrency, latency_s, period_s = 150, 24, 0.1, 0.4
+    assert -(-requests // concurrency) * latency_s > period_s
+    tax.knobs.update({"flap_period_s": period_s, "latency_ms": latency_s * 1000})
+    clients = await burst([url_of(gw)], requests, concurrency=concurrency, prefix="flap")
     deferred = sum(1 for c in clients if c.status == 202)
     result = await books("agency flapping (0.4 s up / 0.4 s down)", gw, clients, answered_202=deferred)
     result.check()
-    assert result.count("completed") == 150
+    assert result.count("completed") == requests
     assert deferred > 0, "the agency never looked down during the burst: the test proved nothing"
 
 
