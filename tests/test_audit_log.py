@@ -145,6 +145,8 @@ async def test_several_processes_on_one_postgresql_write_one_consistent_sequence
             chain = EntryChain(AuditSecret.from_bytes(bytes.fromhex(secret)).chain_key)
             log = AuditLog(audit_store_for(store, chain), settings=AuditSettings(), log_id="x", instance=name)
             await log.start()
+            print("ready", flush=True)  # started: wait for the word, so that every process writes at once
+            await asyncio.to_thread(sys.stdin.readline)
             for round in range(10):
                 await asyncio.gather(*(log.append("agency.attempt", {"request_id": f"{name}-{round}-{i}"})
                                        for i in range(30)))
@@ -164,6 +166,7 @@ async def test_several_processes_on_one_postgresql_write_one_consistent_sequence
             f"p{n}",
             SECRET.hex(),
             cwd=ROOT,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
@@ -171,17 +174,36 @@ async def test_several_processes_on_one_postgresql_write_one_consistent_sequence
     ]
     signer = other_signer()
     audit = audit_store_for(store, CHAIN)
-    for _ in range(10):  # this process appends and signs checkpoints meanwhile
+    async with asyncio.timeout(60):
+        for writer in writers:  # each has started its log (imports take longer than this process's whole part)
+            assert await writer.stdout.readline() == b"ready\n", (await writer.stderr.read()).decode()
+    for writer in writers:
+        writer.stdin.write(b"go\n")
+        await writer.stdin.drain()
+    outputs = [asyncio.ensure_future(writer.communicate()) for writer in writers]  # drained while they write
+    mine = 0
+
+    async def mine_once() -> None:
+        nonlocal mine
         await audit.append([prepare_entry("agency.attempt", {"request_id": "main"}, instance="main")])
         await audit.checkpoint(signer, LOG_ID)
-        await asyncio.sleep(0.05)
-    for writer in writers:
-        _, err = await writer.communicate()
+        mine += 1
+
+    async with asyncio.timeout(60):  # this process appends and signs checkpoints while the writers write
+        while mine < 10 or not all(output.done() for output in outputs):
+            await mine_once()
+            await asyncio.sleep(0.01)
+        await mine_once()  # one more after the last writer's: this process's entries lie among theirs
+    for writer, output in zip(writers, outputs, strict=True):
+        _, err = await output
         assert writer.returncode == 0, err.decode()
     await audit.checkpoint(signer, LOG_ID)
     rows = [r async for chunk in audit.entries() for r in chunk]
-    assert [r[0] for r in rows] == list(range(3 * 300 + 10))
+    assert [r[0] for r in rows] == list(range(3 * 300 + mine))
     assert {r[4].split("-")[0] for r in rows} == {"p0", "p1", "p2", "main"}
+    at = [r[0] for r in rows if r[4] == "main"]
+    theirs = [r[0] for r in rows if r[4] != "main"]
+    assert min(at) < max(theirs) and min(theirs) < max(at), "the processes wrote one after the other, not together"
     times = [r[5] for r in rows]
     assert times == sorted(times)  # the server's clock, read under the lock: order of seq = order of time
     report = await verify_store(audit, signer.public_key())
