@@ -336,6 +336,18 @@ async def test_a_guarded_move_returns_the_request_as_it_left_it_and_its_bundle(s
     assert stepped is not None and stepped.bundle_id == bundle.id
     again = await store.move_request(alone.id, expect=(RequestStatus.ACCEPTED,), status=RequestStatus.FAILED)
     assert again is None  # it had moved on: nothing changed
+    # The JSON a move writes is what its record holds, as a later read finds it (SQLite does not read it back).
+    failing = record()
+    await store.insert_request(failing)
+    failed = await store.move_request(
+        failing.id,
+        expect=(RequestStatus.ACCEPTED,),
+        status=RequestStatus.FAILED,
+        result=None,
+        error={"code": "seal_unavailable", "message": "没有印章", "n": [1, 2.5, None]},
+    )
+    assert failed is not None and failed.record == await store.get_request(failing.id)
+    assert failed.record.result is None and failed.record.error["message"] == "没有印章"
     assert await store.request_status(alone.id) is RequestStatus.COMPLETED
     assert await store.request_status("no-such-request") is None
 

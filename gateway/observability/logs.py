@@ -68,16 +68,24 @@ def personal_values(body: Any, *, limit: int = 64) -> list[str]:
 _APPLICANT_KEYS = frozenset({"id_number", "phone"})
 
 
+def _mask_str(value: str, key: str | None, known: tuple[str, ...]) -> str:
+    if key in NAME_KEYS:
+        return mask_name(value)
+    if key is not None and key.endswith("_digest") and is_digest(value):
+        return value  # the gateway's own digest, kept whole so that lines and audit entries can be matched
+    for secret in known:
+        if secret in value:
+            value = value.replace(secret, mask_name(secret))
+    return mask_text(value)
+
+
+# Values that hold no text: a line's counts, flags and missing values, passed over without a call.
+_NOT_TEXT = frozenset({int, float, bool, type(None)})
+
+
 def _mask_value(value: Any, key: str | None, known: tuple[str, ...]) -> Any:
     if isinstance(value, str):
-        if key in NAME_KEYS:
-            return mask_name(value)
-        if key is not None and key.endswith("_digest") and is_digest(value):
-            return value  # the gateway's own digest, kept whole so that lines and audit entries can be matched
-        for secret in known:
-            if secret in value:
-                value = value.replace(secret, mask_name(secret))
-        return mask_text(value)
+        return _mask_str(value, key, known)
     if isinstance(value, dict):
         return {k: _mask_value(v, k, known) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -90,8 +98,12 @@ def _mask_value(value: Any, key: str | None, known: tuple[str, ...]) -> Any:
 def mask_personal_data(logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: mask personal data in every value of the event."""
     known = _sensitive.get()
-    for key, value in list(event_dict.items()):
-        event_dict[key] = _mask_value(value, key, known)
+    for key, value in event_dict.items():  # values replaced in place: the keys, and so the iteration, stay
+        kind = type(value)
+        if kind is str:
+            event_dict[key] = _mask_str(value, key, known)
+        elif kind not in _NOT_TEXT:
+            event_dict[key] = _mask_value(value, key, known)
     return event_dict
 
 

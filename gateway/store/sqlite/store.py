@@ -30,6 +30,7 @@ from typing import Any
 
 from gateway.errors import StoreError
 from gateway.store.base import (
+    RECORD_FIELDS,
     REQUEST_UPDATABLE,
     AdminResult,
     MovedRequest,
@@ -48,6 +49,17 @@ from gateway.store.sqlite.idempotency import SQLiteIdempotency
 from gateway.store.sqlite.retention import SQLiteRetention
 from gateway.store.sqlite.rows import JSON_COLUMNS, TIME_COLUMNS, dt, entry_of, json_text, record_of, ts
 from gateway.store.sqlite.service import SQLiteService
+
+_READ_BACK: dict[frozenset[str], str] = {}
+
+
+def _returning(given: dict[str, Any]) -> str:
+    """The columns a move reads back: the record's, less the JSON it wrote (one list per set of columns)."""
+    key = frozenset(given)
+    columns = _READ_BACK.get(key)
+    if columns is None:
+        columns = _READ_BACK[key] = ", ".join(sorted(RECORD_FIELDS - key))
+    return columns
 
 
 class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, SQLiteBundles, SQLiteService, Store):
@@ -287,10 +299,13 @@ class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, SQLiteBu
         self, request_id: str, *, expect: Collection[RequestStatus], **changes: Any
     ) -> MovedRequest | None:
         sql, params = self._update_sql(request_id, expect, changes)
-        sql += " RETURNING *, (SELECT bundle_id FROM bundle_steps WHERE request_id = requests.id) AS step_of"
+        # The JSON this move writes (a sealed result) is not read back: the record takes the values written.
+        given = {column: changes[column] for column in JSON_COLUMNS if column in changes}
+        sql += f" RETURNING {_returning(given)}, "
+        sql += "(SELECT bundle_id FROM bundle_steps WHERE request_id = requests.id) AS step_of"
         async with self.transaction(single=True) as db:
             rows = await (await db.execute(sql, params)).fetchall()  # to the end: the statement is done with
-        return MovedRequest(record_of(rows[0]), rows[0]["step_of"]) if rows else None
+        return MovedRequest(record_of(rows[0], given), rows[0]["step_of"]) if rows else None
 
     async def request_status(self, request_id: str) -> RequestStatus | None:
         row = await self.read_one("SELECT status FROM requests WHERE id = ?", (request_id,), tuples=True)
