@@ -220,8 +220,9 @@ _GROUP_COMMIT = ("BEGIN", "COMMIT", "ROLLBACK")  # how many depends on timing; t
 
 
 async def test_a_synchronous_intake_call_runs_few_statements(gw) -> None:
-    """Each statement costs the loop's CPU: the request read once, its bundle known from the move that finished
-    it, the lost-request look-up folded into the key's, no savepoint around a one-statement unit."""
+    """Each statement costs the loop's CPU: the request read once, its bundle read with it after the move that
+    finished it (a SELECT: SQLite's RETURNING costs more than the second statement), the lost-request look-up
+    folded into the key's, no savepoint around a unit whose statements each leave the store whole."""
     store = gw.gateway.store
     await gw.post(PAYMENT_RECORD, **{"Idempotency-Key": uuid.uuid4().hex})  # warm: keys, sessions
     await gw.gateway.bundles.runner.idle()
@@ -241,7 +242,7 @@ async def test_a_synchronous_intake_call_runs_few_statements(gw) -> None:
         _writer(gw).raw.set_trace_callback(None)
     assert store.backend == "sqlite"
     steps = _without_audit_units(sent)
-    assert len(steps) / 5 <= 12, steps
+    assert len(steps) / 5 <= 13, steps
 
 
 def _without_audit_units(sent: list[str]) -> list[str]:

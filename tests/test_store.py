@@ -372,6 +372,42 @@ async def test_a_settling_move_finishes_its_outbox_action_only_when_it_moved(sto
     assert sorted(e.action for e in await store.list_outbox(request_id=rec.id)) == ["callback", "submit"]
 
 
+@pytest.mark.parametrize("stuck", ["requests", "outbox"])
+async def test_a_settling_move_that_fails_part_way_leaves_the_sqlite_store_whole(tmp_path, stuck: str) -> None:
+    """Without a savepoint, each statement of the move leaves the store whole: a refused update changes nothing
+    (its outbox row stays for the retry); a refused outbox delete leaves a settled move, which its redelivery
+    finds settled."""
+    store = make_store(f"sqlite:///{tmp_path}/onewindow.db")
+    await store.open()
+    try:
+        now = utcnow()
+        rec = record()
+        assert await store.accept_request(rec, claimed_by="w1", lease_until=now, expires_at=now + timedelta(days=1))
+        verb = "UPDATE" if stuck == "requests" else "DELETE"
+        store.writer.raw.execute(
+            f"CREATE TEMP TRIGGER stuck BEFORE {verb} ON main.{stuck} BEGIN SELECT RAISE(ABORT, 'stuck'); END"
+        )
+        with pytest.raises(sqlite3.IntegrityError, match="stuck"):
+            await store.move_request_finishing(
+                rec.id, "submit", expect=(RequestStatus.ACCEPTED,), status=RequestStatus.COMPLETED, result={"n": 1}
+            )
+        store.writer.raw.execute("DROP TRIGGER temp.stuck")
+        await store.durable()  # the store is still open for writing
+        left = [e.action for e in await store.list_outbox(request_id=rec.id)]
+        fresh = await store.get_request(rec.id)
+        assert fresh is not None and left == ["submit"]
+        if stuck == "requests":
+            assert fresh.status is RequestStatus.ACCEPTED and fresh.result is None
+        else:
+            assert fresh.status is RequestStatus.COMPLETED and fresh.result == {"n": 1}
+            again = await store.move_request_finishing(
+                rec.id, "submit", expect=(RequestStatus.ACCEPTED,), status=RequestStatus.COMPLETED
+            )
+            assert again is None  # the redelivery finds it settled
+    finally:
+        await store.close()
+
+
 async def test_a_claim_finds_a_request_a_restore_lost_in_the_same_look_up(store: Store) -> None:
     """The key's lost request (after a restore) is found by the claim itself, and nothing is claimed then."""
     lost_id, now = new_ulid(), utcnow()

@@ -324,9 +324,10 @@ class Writer:
     def unit(self, *, single: bool = False) -> Unit[sqlite3.Connection]:
         """One unit of work: a savepoint in the open transaction (begun here when none is open).
 
-        A ``single`` unit runs one statement and nothing else: SQLite undoes a
-        failed statement by itself and keeps the transaction, so it needs no
-        savepoint (two statements fewer).
+        A ``single`` unit runs one statement, or statements after each of
+        which the store is whole (a write, then reads): SQLite undoes a failed
+        statement by itself and keeps the transaction, so it needs no
+        savepoint (two statements fewer, and no copy of the changed pages).
         """
         return Unit(self, single, self.raw)
 
@@ -362,7 +363,7 @@ class Writer:
     def _undo(self, single: bool) -> None:
         """Roll the failed unit back; if SQLite rolled the whole transaction back, earlier units are lost."""
         if self.raw.in_transaction:
-            if single:  # its one statement failed, and SQLite undid it
+            if single:  # the statement that failed was undone by SQLite; what came before it stands whole
                 return
             self.raw.execute("ROLLBACK TO unit")
             self.raw.execute("RELEASE unit")
