@@ -172,31 +172,40 @@ async def test_several_processes_on_one_postgresql_write_one_consistent_sequence
         )
         for n in range(3)
     ]
-    signer = other_signer()
-    audit = audit_store_for(store, CHAIN)
-    async with asyncio.timeout(60):
-        for writer in writers:  # each has started its log (imports take longer than this process's whole part)
-            assert await writer.stdout.readline() == b"ready\n", (await writer.stderr.read()).decode()
-    for writer in writers:
-        writer.stdin.write(b"go\n")
-        await writer.stdin.drain()
-    outputs = [asyncio.ensure_future(writer.communicate()) for writer in writers]  # drained while they write
-    mine = 0
+    try:
+        signer = other_signer()
+        audit = audit_store_for(store, CHAIN)
+        async with asyncio.timeout(60):
+            for writer in writers:  # each has started its log (imports take longer than this process's whole part)
+                line = await writer.stdout.readline()
+                if line != b"ready\n":
+                    writer.kill()
+                    pytest.fail(f"a writer did not start ({line!r}): {(await writer.stderr.read()).decode()[-2000:]}")
+        for writer in writers:
+            writer.stdin.write(b"go\n")
+            await writer.stdin.drain()
+        outputs = [asyncio.ensure_future(writer.communicate()) for writer in writers]  # drained while they write
+        mine = 0
 
-    async def mine_once() -> None:
-        nonlocal mine
-        await audit.append([prepare_entry("agency.attempt", {"request_id": "main"}, instance="main")])
-        await audit.checkpoint(signer, LOG_ID)
-        mine += 1
+        async def mine_once() -> None:
+            nonlocal mine
+            await audit.append([prepare_entry("agency.attempt", {"request_id": "main"}, instance="main")])
+            await audit.checkpoint(signer, LOG_ID)
+            mine += 1
 
-    async with asyncio.timeout(60):  # this process appends and signs checkpoints while the writers write
-        while mine < 10 or not all(output.done() for output in outputs):
-            await mine_once()
-            await asyncio.sleep(0.01)
-        await mine_once()  # one more after the last writer's: this process's entries lie among theirs
-    for writer, output in zip(writers, outputs, strict=True):
-        _, err = await output
-        assert writer.returncode == 0, err.decode()
+        async with asyncio.timeout(60):  # this process appends and signs checkpoints while the writers write
+            while mine < 10 or not all(output.done() for output in outputs):
+                await mine_once()
+                await asyncio.sleep(0.01)
+            await mine_once()  # one more after the last writer's: this process's entries lie among theirs
+        for writer, output in zip(writers, outputs, strict=True):
+            _, err = await output
+            assert writer.returncode == 0, err.decode()
+    finally:  # a failed test leaves no writer waiting for its word
+        for writer in writers:
+            if writer.returncode is None:
+                writer.kill()
+                await writer.wait()
     await audit.checkpoint(signer, LOG_ID)
     rows = [r async for chunk in audit.entries() for r in chunk]
     assert [r[0] for r in rows] == list(range(3 * 300 + mine))

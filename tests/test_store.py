@@ -336,7 +336,7 @@ async def test_a_guarded_move_returns_the_request_as_it_left_it_and_its_bundle(s
     assert stepped is not None and stepped.bundle_id == bundle.id
     again = await store.move_request(alone.id, expect=(RequestStatus.ACCEPTED,), status=RequestStatus.FAILED)
     assert again is None  # it had moved on: nothing changed
-    # The JSON a move writes is what its record holds, as a later read finds it (SQLite does not read it back).
+    # The JSON a move writes is what its record holds, as a later read finds it.
     failing = record()
     await store.insert_request(failing)
     failed = await store.move_request(
@@ -372,31 +372,39 @@ async def test_a_settling_move_finishes_its_outbox_action_only_when_it_moved(sto
     assert sorted(e.action for e in await store.list_outbox(request_id=rec.id)) == ["callback", "submit"]
 
 
-@pytest.mark.parametrize("stuck", ["requests", "outbox"])
-async def test_a_settling_move_that_fails_part_way_leaves_the_sqlite_store_whole(tmp_path, stuck: str) -> None:
+@pytest.mark.parametrize("stuck", ["update", "read", "delete"])
+async def test_a_settling_move_that_fails_part_way_leaves_the_sqlite_store_whole(
+    tmp_path, monkeypatch, stuck: str
+) -> None:
     """Without a savepoint, each statement of the move leaves the store whole: a refused update changes nothing
-    (its outbox row stays for the retry); a refused outbox delete leaves a settled move, which its redelivery
-    finds settled."""
+    (its outbox row stays for the retry); a failed read-back or outbox delete leaves a settled request with its
+    outbox row, which the redelivery finds settled."""
+    from gateway.store.sqlite import store as sqlite_store
+
     store = make_store(f"sqlite:///{tmp_path}/onewindow.db")
     await store.open()
     try:
         now = utcnow()
         rec = record()
         assert await store.accept_request(rec, claimed_by="w1", lease_until=now, expires_at=now + timedelta(days=1))
-        verb = "UPDATE" if stuck == "requests" else "DELETE"
-        store.writer.raw.execute(
-            f"CREATE TEMP TRIGGER stuck BEFORE {verb} ON main.{stuck} BEGIN SELECT RAISE(ABORT, 'stuck'); END"
-        )
-        with pytest.raises(sqlite3.IntegrityError, match="stuck"):
+        if stuck == "read":
+            monkeypatch.setattr(sqlite_store, "_READ_BACK", "SELECT no_such_column FROM requests WHERE id = ?")
+        else:
+            verb, table = ("UPDATE", "requests") if stuck == "update" else ("DELETE", "outbox")
+            store.writer.raw.execute(
+                f"CREATE TEMP TRIGGER stuck BEFORE {verb} ON main.{table} BEGIN SELECT RAISE(ABORT, 'stuck'); END"
+            )
+        with pytest.raises(sqlite3.Error, match=r"stuck|no_such_column"):
             await store.move_request_finishing(
                 rec.id, "submit", expect=(RequestStatus.ACCEPTED,), status=RequestStatus.COMPLETED, result={"n": 1}
             )
-        store.writer.raw.execute("DROP TRIGGER temp.stuck")
+        monkeypatch.undo()
+        store.writer.raw.execute("DROP TRIGGER IF EXISTS temp.stuck")
         await store.durable()  # the store is still open for writing
         left = [e.action for e in await store.list_outbox(request_id=rec.id)]
         fresh = await store.get_request(rec.id)
         assert fresh is not None and left == ["submit"]
-        if stuck == "requests":
+        if stuck == "update":
             assert fresh.status is RequestStatus.ACCEPTED and fresh.result is None
         else:
             assert fresh.status is RequestStatus.COMPLETED and fresh.result == {"n": 1}

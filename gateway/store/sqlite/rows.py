@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, overload
 
@@ -45,17 +44,10 @@ def dt(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
-def record_of(row: sqlite3.Row, given: Mapping[str, Any] | None = None) -> RequestRecord:
-    """The request a row holds; ``given``: JSON columns the caller just wrote, as the values it wrote.
-
-    A move that writes a sealed result (about 6 KB) would otherwise read it
-    back and decode it again, only to get the value it holds already.
-    """
+def record_of(row: sqlite3.Row) -> RequestRecord:
     data = {k: v for k, v in dict(row).items() if k in RECORD_FIELDS}  # columns of a later release: ignored
-    if given:
-        data.update(given)
     for column in JSON_COLUMNS:
-        if data[column] is not None and (not given or column not in given):
+        if data[column] is not None:
             data[column] = json_value(data[column])
     for column in TIME_COLUMNS:
         data[column] = dt(data[column])

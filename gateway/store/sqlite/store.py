@@ -30,7 +30,6 @@ from typing import Any
 
 from gateway.errors import StoreError
 from gateway.store.base import (
-    RECORD_FIELDS,
     REQUEST_UPDATABLE,
     AdminResult,
     MovedRequest,
@@ -50,20 +49,11 @@ from gateway.store.sqlite.retention import SQLiteRetention
 from gateway.store.sqlite.rows import JSON_COLUMNS, TIME_COLUMNS, dt, entry_of, json_text, record_of, ts
 from gateway.store.sqlite.service import SQLiteService
 
-_READ_BACK: dict[frozenset[str], str] = {}
-
-
-def _read_back(given: dict[str, Any]) -> str:
-    """The SELECT of what a move reads back: the record's columns less the JSON it wrote, and its bundle."""
-    key = frozenset(given)
-    sql = _READ_BACK.get(key)
-    if sql is None:
-        sql = _READ_BACK[key] = (
-            f"SELECT {', '.join(sorted(RECORD_FIELDS - key))}, "
-            "(SELECT bundle_id FROM bundle_steps WHERE request_id = requests.id) AS step_of "
-            "FROM requests WHERE id = ?"
-        )
-    return sql
+_READ_BACK = (
+    "SELECT *, (SELECT bundle_id FROM bundle_steps WHERE request_id = requests.id) AS step_of "
+    "FROM requests WHERE id = ?"
+)
+"""What a move reads back: the request as it left it, and the bundle it is a step of."""
 
 
 class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, SQLiteBundles, SQLiteService, Store):
@@ -313,26 +303,25 @@ class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, SQLiteBu
     async def _move(
         self, request_id: str, finishing: str | None, expect: Collection[RequestStatus], changes: dict[str, Any]
     ) -> MovedRequest | None:
-        """The move, its outbox action finished (``finishing``) and the request read back: one unit of work.
+        """The move, the request read back and (``finishing``) its outbox action finished: one unit of work.
 
-        The row is read by a SELECT after the writes, not by ``UPDATE ...
+        The row is read by a SELECT after the UPDATE, not by ``UPDATE ...
         RETURNING``, for which SQLite gives up its one-pass update and takes
-        twice the time; the JSON the move wrote (a sealed result) is not read
-        back at all: the record takes the values written. The unit needs no
-        savepoint (which would copy the changed pages, the 6 KB result's among
-        them, aside): the store is whole after each statement -- a move whose
-        outbox row is left is found settled by its redelivery, as when the
-        process dies between the two, and the read changes nothing.
+        twice the time. The unit needs no savepoint (which would copy the
+        changed pages aside, the sealed result's among them): the store is
+        whole after each statement. A refused update changes nothing; after
+        it, the outbox row goes last, so a read or a delete that fails leaves
+        a settled request with its row, which the outbox's redelivery finds
+        settled and finishes (as when the process dies between the two).
         """
         sql, params = self._update_sql(request_id, expect, changes)
-        given = {column: changes[column] for column in JSON_COLUMNS if column in changes}
         async with self.transaction(single=True) as db:
             if (await db.execute(sql, params)).rowcount != 1:
                 return None  # it had moved on: nothing changed
+            rows = await db.execute_fetchall(_READ_BACK, (request_id,))
             if finishing is not None:
                 await db.execute("DELETE FROM outbox WHERE request_id = ? AND action = ?", (request_id, finishing))
-            rows = await db.execute_fetchall(_read_back(given), (request_id,))
-        return MovedRequest(record_of(rows[0], given), rows[0]["step_of"])
+        return MovedRequest(record_of(rows[0]), rows[0]["step_of"])
 
     async def request_status(self, request_id: str) -> RequestStatus | None:
         row = await self.read_one("SELECT status FROM requests WHERE id = ?", (request_id,), tuples=True)
