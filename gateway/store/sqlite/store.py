@@ -54,6 +54,8 @@ _READ_BACK = (
     "FROM requests WHERE id = ?"
 )
 """What a move reads back: the request as it left it, and the bundle it is a step of."""
+_FINISH_OUTBOX = "DELETE FROM outbox WHERE request_id = ? AND action = ?"
+"""An outbox action done with: a settling move's, the worker's, an operator's."""
 
 
 class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, SQLiteBundles, SQLiteService, Store):
@@ -320,7 +322,7 @@ class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, SQLiteBu
                 return None  # it had moved on: nothing changed
             rows = await db.execute_fetchall(_READ_BACK, (request_id,))
             if finishing is not None:
-                await db.execute("DELETE FROM outbox WHERE request_id = ? AND action = ?", (request_id, finishing))
+                await db.execute(_FINISH_OUTBOX, (request_id, finishing))
         return MovedRequest(record_of(rows[0]), rows[0]["step_of"])
 
     async def request_status(self, request_id: str) -> RequestStatus | None:
@@ -422,7 +424,7 @@ class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, SQLiteBu
 
     async def finish_outbox(self, request_id: str, action: str) -> None:
         async with self.transaction(single=True) as db:
-            await db.execute("DELETE FROM outbox WHERE request_id = ? AND action = ?", (request_id, action))
+            await db.execute(_FINISH_OUTBOX, (request_id, action))
 
     async def list_outbox(self, *, request_id: str | None = None, limit: int = 100) -> list[OutboxEntry]:
         where, params = ("WHERE request_id = ?", [request_id]) if request_id else ("", [])
@@ -520,7 +522,7 @@ class SQLiteStore(SQLiteIdempotency, SQLiteRetention, SQLiteCallerKeys, SQLiteBu
                 return AdminResult.NOT_FOUND
             if row["lease_until"] is not None and row["lease_until"] >= ts(now):
                 return AdminResult.BUSY
-            await db.execute("DELETE FROM outbox WHERE request_id = ? AND action = ?", (request_id, action))
+            await db.execute(_FINISH_OUTBOX, (request_id, action))
             return AdminResult.DONE
 
 
