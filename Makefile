@@ -55,11 +55,12 @@ lint: $(STAMP)
 test: $(STAMP) system-deps lint
 	$(BIN)/pytest -q -n 4
 
-# Every benchmark, figures written into bench/README.md (about 15 minutes). The gateway
-# benchmark drives the gateway with wrk and counts commits with strace: installed
-# with apt when missing and we are root. BENCH_ARGS="--soak 600" adds the soak.
+# Every benchmark, figures written into bench/README.md (about 17 minutes). The gateway
+# benchmark drives the gateway with wrk and counts commits with strace, and the
+# instruction count runs it under valgrind: installed with apt when missing and we
+# are root. BENCH_ARGS="--soak 600" adds the soak.
 bench: $(STAMP)
-	@for tool in wrk strace; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	@for tool in wrk strace valgrind; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing system packages:$$missing"; \

@@ -2,10 +2,11 @@
 
     .venv/bin/python bench/run_all.py [--quick] [--soak SECONDS]
 
-Runs bench/sealing.py, bench/merkle.py, bench/audit.py, bench/gateway.py and bench/floor.py
-one after another (each bounded in count and time), prints what each
-prints, and replaces the "Latest run" section of bench/README.md (between
-its two marker comments) with the machine, the date and every figure.
+Runs bench/sealing.py, bench/merkle.py, bench/audit.py, bench/gateway.py,
+bench/floor.py and bench/instructions.py one after another (each bounded
+in count and time), prints what each prints, and replaces the "Latest
+run" section of bench/README.md (between its two marker comments) with
+the machine, the date and every figure.
 ``--quick`` uses short runs (a smoke test of the harness, not figures).
 """
 
@@ -48,6 +49,7 @@ def runs(quick: bool, soak: float) -> list[tuple[str, list[str]]]:
             "What a request cannot do without",
             ["bench/floor.py"] + (["--rounds", "1", "--seconds", "2", "--requests", "300"] if quick else []),
         ),
+        ("Instructions per request", ["bench/instructions.py"] + (["--requests", "20"] if quick else [])),
     ]
 
 

@@ -78,7 +78,10 @@ async def test_the_example_waits_out_a_deferral(start_gateway, tmp_path: Path) -
     tax.knobs.update({"maintenance": False})
     code, out, err = await task
     assert code == 0, err
-    assert json.loads(out)["status"] == "completed"
+    final = json.loads(out)
+    assert final["status"] == "completed"
+    record = await gw.gateway.store.get_request(final["id"])
+    assert record.attempts >= 2, "the bureau was never met in maintenance: no deferral was waited out"
 
 
 def test_the_examples_callback_check_agrees_with_the_gateway() -> None:
