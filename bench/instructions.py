@@ -6,13 +6,18 @@ On this shared VM the same code's CPU time per request moves by 20-40 %
 from one run to the next, so a change worth a few percent cannot be timed.
 ``valgrind --tool=callgrind`` counts the instructions a process executes,
 every thread of it, whatever else the machine is doing: two runs of the
-same code agree within about half a percent. This starts one stand-in tax
+same code agree within about 0.1 %. This starts one stand-in tax
 bureau (natively) and, one after another under callgrind, the bare
 forwarder and each tree's gateway with the sample district (SQLite, as
 bench/gateway.py starts it). Each target gets 30 requests to warm up, then
 counting is switched on (``callgrind_control -i on``) for ``--requests``
 POSTs of the README's envelope, one at a time on one kept-alive
-connection, and the count is dumped and read. Prints, per target, the
+connection, and the count is dumped and read. Each target runs with
+Python's hash seed fixed (``PYTHONHASHSEED=0``), and the gateway signs its
+audit checkpoints every 1,000 entries, as under load, and not also every
+10 s: under callgrind it serves about 7 requests a second, and a
+checkpoint by the clock would cover fewer entries and fall at moments that
+differ from run to run. Prints, per target, the
 instructions per request in all and by where they ran: Python's
 interpreter, the signature (cryptography's bundled OpenSSL), hashing
 (the system's OpenSSL, through hashlib), SQLite, the C library (memory,
@@ -53,6 +58,11 @@ from side_by_side import launcher, named
 
 BENCH = bench_script("gateway")
 WARM_UP = 30
+# What would make one run's count differ from the next: Python's per-process hash seed (the order of sets,
+# collisions in dicts), and a signed checkpoint due every 10 s besides every 1,000 entries, which would
+# fall at moments that differ from run to run (under callgrind a gateway serves about 7 requests a second).
+SAME_EVERY_RUN = {"PYTHONHASHSEED": "0"}
+GATEWAY_ENV = {**SAME_EVERY_RUN, "ONEWINDOW_AUDIT__CHECKPOINT_INTERVAL_S": "3600"}
 # Where an instruction ran, by the file of the code that ran it (callgrind's "ob"): the first match names it.
 PARTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("Python", re.compile(r"libpython3|/python3\.\d+$")),
@@ -183,7 +193,7 @@ def table(counts: list[Count], base: Count | None) -> list[str]:
     rows = [
         "| instructions per request | " + " | ".join(names) + " |",
         "|---|" + "---:|" * len(names),
-        "| **in all** | " + " | ".join(f"**{count.per_request() / 1e6:.2f} M**" for count in counts) + " |",
+        "| **in all** | " + " | ".join(f"**{count.per_request() / 1e6:.3f} M**" for count in counts) + " |",
     ]
     for part in seen:
         if any(count.parts.get(part) for count in counts):
@@ -222,6 +232,7 @@ def main() -> None:
                 process = Process(
                     "the bare forwarder",
                     [*callgrind(out), sys.executable, "-c", FORWARDER, agency_url, "20", "asyncio"],
+                    env=SAME_EVERY_RUN,
                 )
                 try:
                     port = process.first_line(timeout=120)
@@ -238,6 +249,7 @@ def main() -> None:
                     agency_url,
                     "sqlite:///var/onewindow.db",
                     pool=20,
+                    extra=GATEWAY_ENV,
                     command=(*callgrind(out), sys.executable, "-c", code),
                 )
                 try:
@@ -250,7 +262,8 @@ def main() -> None:
     print(f"#### Instructions per intake call ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n")
     print(
         f"callgrind, {requests} requests one at a time on one connection after {WARM_UP} to warm up; "
-        "every thread of the process counted.\n"
+        "every thread of the process counted; Python's hash seed fixed, the audit log's checkpoints "
+        "every 1,000 entries.\n"
     )
     print("\n".join(table(counts, base)))
 

@@ -23,7 +23,7 @@ from signing.keys.signers import FileSigner, Signer
 from signing.model import Seal, SealKind, SealStatus
 from signing.registry.sample import SAMPLE_OFFICES, create_sample_district
 from signing.registry.seal_registry import SealRegistry
-from signing.sealing import seal_document, sign_document
+from signing.sealing import SealedDocument, seal_and_digest, seal_document, sign_document
 from signing.stamp import render_stamp_svg
 from signing.verify.report import Check, Indication, SubIndication, VerificationReport
 from signing.verify.trust import TrustBundle, load_trust_bundle
@@ -49,6 +49,7 @@ __all__ = [
     "SealNotFoundError",
     "SealRegistry",
     "SealStatus",
+    "SealedDocument",
     "SealingError",
     "Signer",
     "SigningError",
@@ -61,6 +62,7 @@ __all__ = [
     "load_passphrase",
     "load_trust_bundle",
     "render_stamp_svg",
+    "seal_and_digest",
     "seal_document",
     "sign_document",
     "verify_document",

@@ -81,17 +81,34 @@ def _seal_static_header(seal: Seal) -> _StaticHeader:
     return _static_header(seal.number, seal.kind.value, seal.key_type.alg, seal.certificate_der, seal.chain)
 
 
-def _dynamic_header(item: str, request_id: str, signed_at: datetime, payload: bytes) -> bytes:
-    digest = b64url(hashlib.sha256(payload).digest())
+def _dynamic_header(item: str, request_id: str, signed_at: datetime, payload_sha256: bytes) -> bytes:
     return (
         f'{_MARKER}"{format_time(signed_at)}","ow_item":{_json_str(item)},'
-        f'"ow_request_id":{_json_str(request_id)},"ow_jcs_sha256":"{digest}"}}'
+        f'"ow_request_id":{_json_str(request_id)},"ow_jcs_sha256":"{b64url(payload_sha256)}"}}'
     ).encode()
 
 
 def protected_header(seal: Seal, *, item: str, request_id: str, signed_at: datetime, payload: bytes) -> bytes:
     """The JWS protected header for ``payload`` (the JCS bytes of the document)."""
-    return _seal_static_header(seal).raw + _dynamic_header(item, request_id, signed_at, payload)
+    payload_sha256 = hashlib.sha256(payload).digest()
+    return _seal_static_header(seal).raw + _dynamic_header(item, request_id, signed_at, payload_sha256)
+
+
+@dataclass(frozen=True, slots=True)
+class SealedDocument:
+    """A sealed document, with the SHA-256 of the canonical bytes its seal signed (``ow_jcs_sha256``).
+
+    Whoever records what was sealed (an audit entry's ``document_digest``)
+    takes the digest from here instead of canonicalising the document again.
+    """
+
+    document: dict[str, Any]
+    jcs_sha256: bytes
+
+    @property
+    def digest(self) -> str:
+        """``sha256:<hex>``: what :func:`signing.audit.entry.document_digest` gives for ``document``."""
+        return "sha256:" + self.jcs_sha256.hex()
 
 
 def _sign(signer: Signer, static: _StaticHeader, dynamic_b64: bytes, payload: bytes) -> str:
@@ -124,6 +141,22 @@ def sign_document(
     For callers that have already decided (and for producing test vectors
     of mis-sealed documents); everything else should call ``seal_document``.
     """
+    return sign_and_digest(
+        document, signer, seal, item=item, request_id=request_id, signed_at=signed_at, audit_proof=audit_proof
+    ).document
+
+
+def sign_and_digest(
+    document: dict[str, Any],
+    signer: Signer,
+    seal: Seal,
+    *,
+    item: str,
+    request_id: str,
+    signed_at: datetime | None = None,
+    audit_proof: dict[str, Any] | None = None,
+) -> SealedDocument:
+    """:func:`sign_document`, with the digest of the canonical bytes it signed."""
     if not isinstance(document, dict):
         raise SealingError("only a JSON object can be sealed")
     if "seal" in document:
@@ -132,8 +165,9 @@ def sign_document(
         raise SealingError("item and request_id must be non-empty strings")
     moment = (signed_at or datetime.now(UTC)).astimezone(UTC)
     payload = canonicalize(document)
+    payload_sha256 = hashlib.sha256(payload).digest()
     static = _seal_static_header(seal)
-    dynamic_b64 = b64url_bytes(_dynamic_header(item, request_id, moment, payload))
+    dynamic_b64 = b64url_bytes(_dynamic_header(item, request_id, moment, payload_sha256))
     block: dict[str, Any] = {
         "format": SEAL_FORMAT,
         "number": seal.number,
@@ -141,7 +175,7 @@ def sign_document(
     }
     if audit_proof is not None:
         block["audit_proof"] = audit_proof
-    return {**document, "seal": block}
+    return SealedDocument({**document, "seal": block}, payload_sha256)
 
 
 def seal_document(
@@ -161,6 +195,22 @@ def seal_document(
     does not hold the seal's key: a refused seal is better than a sealed
     document that fails verification later.
     """
+    return seal_and_digest(
+        document, signer, seal, item=item, request_id=request_id, signed_at=signed_at, audit_proof=audit_proof
+    ).document
+
+
+def seal_and_digest(
+    document: dict[str, Any],
+    signer: Signer,
+    seal: Seal,
+    *,
+    item: str,
+    request_id: str,
+    signed_at: datetime | None = None,
+    audit_proof: dict[str, Any] | None = None,
+) -> SealedDocument:
+    """:func:`seal_document`, with the digest of the canonical bytes the seal signed."""
     moment = (signed_at or datetime.now(UTC)).astimezone(UTC)
     if not seal.covers(item):
         raise SealingError(f"seal {seal.number} does not cover item {item}")
@@ -172,7 +222,7 @@ def seal_document(
             f"(status {state}, valid {format_time(seal.not_before)}..{format_time(seal.not_after)})"
         )
     _check_signer(signer, seal)
-    return sign_document(
+    return sign_and_digest(
         document,
         signer,
         seal,

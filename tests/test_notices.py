@@ -7,6 +7,7 @@ from typing import Any
 
 from gateway.service.notices import NOTICE_TYPE
 from signing import TrustBundle, verify_document
+from signing.audit.entry import document_digest
 from signing.pki.certificates import fingerprint
 from tests.helpers import PAYMENT_RECORD, PERSON
 
@@ -48,7 +49,8 @@ async def test_a_refused_envelope_gets_a_sealed_notice_listing_every_problem_wit
     assert await gw.gateway.store.list_requests() == []  # nothing recorded, nothing sent
     assert gw.sandboxes["tax"].ledger.stats()["effective_submissions"] == 0
     rows = [r async for chunk in gw.gateway.audit.store.entries() for r in chunk]
-    assert "notice.issued" in {r[3] for r in rows}
+    issued = [json.loads(r[1])["fields"] for r in rows if r[3] == "notice.issued"]
+    assert [f["document_digest"] for f in issued] == [document_digest(notice)]  # what the notice's seal signed
     text = b"".join(r[1] for r in rows).decode("utf-8") + capsys.readouterr().out
     for personal in (PERSON["name"], REFUSED["applicant"]["id_number"]):
         assert personal not in text

@@ -17,6 +17,7 @@ from gateway.service.receipts import RECEIPT_TYPE
 from gateway.store import utcnow
 from gateway.testing import envelope_for
 from signing import TrustBundle, verify_document
+from signing.audit.entry import document_digest
 from signing.pki.certificates import fingerprint
 from tests.helpers import PAYMENT_RECORD
 from tests.procs import run_cli
@@ -65,6 +66,9 @@ async def test_a_pending_request_answers_with_a_sealed_receipt_that_onewindow_ve
 
     fetched = await gw.get(body["links"]["receipt"])
     assert fetched.status == 200 and await fetched.json() == receipt  # the same version, not sealed again
+    rows = [r async for chunk in gw.gateway.audit.store.entries() for r in chunk]
+    issued = [json.loads(r[1])["fields"] for r in rows if r[3] == "receipt.issued"]
+    assert [f["document_digest"] for f in issued] == [document_digest(receipt)]  # what the receipt's seal signed
 
     bundle = await (await gw.client.get("/v1/trust-bundle")).json()
     (tmp_path / "receipt.json").write_text(json.dumps(receipt, ensure_ascii=False), encoding="utf-8")

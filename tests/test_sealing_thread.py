@@ -33,13 +33,13 @@ def as_token(monkeypatch) -> None:
 async def test_a_key_in_memory_signs_on_the_event_loop(gw, monkeypatch) -> None:
     """No thread hop for a signature that costs less than the hop: the loop's own thread signs, no sealing thread."""
     threads: list[str] = []
-    real = district_sealer.seal_document
+    real = district_sealer.seal_and_digest
 
     def recorded(*args: Any, **kwargs: Any) -> Any:
         threads.append(threading.current_thread().name)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(district_sealer, "seal_document", recorded)
+    monkeypatch.setattr(district_sealer, "seal_and_digest", recorded)
     answer = await gw.post(PAYMENT_RECORD, **{"Idempotency-Key": uuid.uuid4().hex})
     body = await answer.json()
     assert answer.status == 201 and body["result"]["seal"]["number"], body
@@ -55,7 +55,7 @@ async def test_the_loop_serves_others_while_a_token_signs(gw, monkeypatch, as_to
     """
     signing, release, signed = threading.Event(), threading.Event(), threading.Event()
     threads: list[str] = []
-    real = district_sealer.seal_document
+    real = district_sealer.seal_and_digest
 
     def slow_seal(*args: Any, **kwargs: Any) -> Any:
         threads.append(threading.current_thread().name)
@@ -66,7 +66,7 @@ async def test_the_loop_serves_others_while_a_token_signs(gw, monkeypatch, as_to
         finally:
             signed.set()
 
-    monkeypatch.setattr(district_sealer, "seal_document", slow_seal)
+    monkeypatch.setattr(district_sealer, "seal_and_digest", slow_seal)
     sealed = asyncio.ensure_future(gw.post(PAYMENT_RECORD, **{"Idempotency-Key": uuid.uuid4().hex}))
     async with asyncio.timeout(10):
         while not signing.is_set():
@@ -87,7 +87,7 @@ async def test_a_stop_during_the_signature_keeps_the_agencys_answer(gw, monkeypa
     """The grace ran out while a token was signing the result: the answer is sealed and stored, never sent again."""
     signing = threading.Event()
     calls: list[str] = []
-    real, call = district_sealer.seal_document, Extranet.call
+    real, call = district_sealer.seal_and_digest, Extranet.call
 
     def slow_seal(*args: Any, **kwargs: Any) -> Any:
         signing.set()
@@ -98,7 +98,7 @@ async def test_a_stop_during_the_signature_keeps_the_agencys_answer(gw, monkeypa
         calls.append(args[1])
         return await call(self, *args, **kwargs)
 
-    monkeypatch.setattr(district_sealer, "seal_document", slow_seal)
+    monkeypatch.setattr(district_sealer, "seal_and_digest", slow_seal)
     monkeypatch.setattr(Extranet, "call", counted)
     answered = asyncio.ensure_future(gw.post(PAYMENT_RECORD, **{"Idempotency-Key": uuid.uuid4().hex}))
     async with asyncio.timeout(10):
@@ -120,7 +120,7 @@ async def test_nothing_is_signed_once_sealing_is_closed(gw) -> None:
     item = gw.gateway.registry.catalogue.get("tax.payment-record")
     office = gw.gateway.settings.office("370303105000")
     document = {"request_id": "x", "content": {}}
-    assert (await sealer.seal(document, item=item, office=office, request_id="x"))["seal"]["number"]
+    assert (await sealer.seal(document, item=item, office=office, request_id="x")).document["seal"]["number"]
     sealer.close()
     with pytest.raises(RuntimeError, match="stopping"):
         await sealer.seal(document, item=item, office=office, request_id="x")

@@ -25,7 +25,6 @@ from gateway.observability.logs import personal_values, sensitive
 from gateway.printouts.printer import PDF_MEDIA_TYPE
 from gateway.problems import NOTICE_NOT_NEEDED, SEAL_UNAVAILABLE, ProblemError
 from gateway.service.notices import NOTICE_LAYOUT, notice_document
-from signing.audit.entry import document_digest
 
 
 async def post_notice(request: web.Request) -> web.Response:
@@ -60,11 +59,12 @@ async def _notice(request: web.Request, caller: Caller, raw: bytes) -> web.Respo
             issued_at=gateway.delivery.clock(),
         )
         try:
-            sealed = await gateway.sealer.seal(document, item=item, office=office, request_id=notice_id)
+            sealing = await gateway.sealer.seal(document, item=item, office=office, request_id=notice_id)
         except SealUnavailable as exc:
             raise ProblemError(
                 SEAL_UNAVAILABLE, str(exc), "受理机构没有覆盖该事项的有效电子印章，暂不能出具告知书。", item=item.code
             ) from exc
+        sealed = sealing.document
         await gateway.events.emit(
             "notice.issued",
             request_id=notice_id,
@@ -73,7 +73,7 @@ async def _notice(request: web.Request, caller: Caller, raw: bytes) -> web.Respo
             office=office.code,
             problems=[f"{p.path}:{p.code}" for p in problems],
             seal_number=sealed.get("seal", {}).get("number"),
-            document_digest=document_digest(document),
+            document_digest=sealing.digest,
         )
     if "application/pdf" not in request.headers.get("Accept", ""):
         return json_response(201, sealed, {"Cache-Control": "no-store"})

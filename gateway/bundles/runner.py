@@ -256,9 +256,11 @@ class BundleRunner:
             if office is None:
                 raise SealUnavailable(f"office {bundle.office} is no longer configured")
             document = receipt_document(bundle, chain, items, done, office, proxy)
-            sealed = await self.delivery.sealer.seal(
-                document, item=receipt_item(chain, items[0]), office=office, request_id=bundle.id
-            )
+            sealed = (
+                await self.delivery.sealer.seal(
+                    document, item=receipt_item(chain, items[0]), office=office, request_id=bundle.id
+                )
+            ).document
         except SealUnavailable as exc:
             await self._stop(bundle, 0, None, {"code": "seal_unavailable", "message": str(exc)})
             return

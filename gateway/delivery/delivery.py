@@ -50,7 +50,6 @@ from gateway.proxy.authorisation import sealed_proxy
 from gateway.sealing.sealer import Sealer
 from gateway.service.receipts import Receipts
 from gateway.store import MovedRequest, OutboxEntry, RequestRecord, RequestStatus, Store, utcnow
-from signing.audit.entry import document_digest
 
 
 def poll_expiry(item: Item, created_at: datetime) -> datetime:
@@ -312,13 +311,14 @@ class Delivery:
             proxy=None if envelope.authorisation is None else sealed_proxy(envelope.authorisation),
         )
         try:
-            sealed = await self.sealer.seal(document, item=item, office=office, request_id=record.id)
+            sealing = await self.sealer.seal(document, item=item, office=office, request_id=record.id)
         except SealUnavailable as exc:
             if not await self._unsealable(record, item, outcome, attempts, document, exc, expect=expect, action=action):
                 return Unsettled.STALE
             if background:
                 return Unsettled.UNSEALED
             raise ProblemError(SEAL_UNAVAILABLE, str(exc), "受理机构没有覆盖该事项的有效电子印章。") from exc
+        sealed = sealing.document
         moved = await self.transitions.move_reading(
             record,
             expect=expect,
@@ -341,7 +341,7 @@ class Delivery:
                     "request_id": record.id,
                     "item": item.code,
                     "seal_number": sealed.get("seal", {}).get("number"),
-                    "document_digest": document_digest(document),
+                    "document_digest": sealing.digest,  # what the seal signed, digested once
                 },
             ),
             Event(

@@ -31,6 +31,7 @@ from gateway.observability.logs import get_logger
 from gateway.sealing.sealer import PublishedBundle
 from signing import (
     Seal,
+    SealedDocument,
     SealingError,
     SealRegistry,
     Signer,
@@ -38,7 +39,7 @@ from signing import (
     TrustBundle,
     create_sample_district,
     load_passphrase,
-    seal_document,
+    seal_and_digest,
 )
 from signing.jose import ijson
 from signing.keys.passphrase import Passphrase
@@ -208,14 +209,14 @@ class DistrictSealer:
     def check(self, item: Item, office: Office) -> None:
         self._seal_for(item, office)
 
-    async def seal(self, document: dict[str, Any], *, item: Item, office: Office, request_id: str) -> dict[str, Any]:
+    async def seal(self, document: dict[str, Any], *, item: Item, office: Office, request_id: str) -> SealedDocument:
         """Choose the seal and open its signer here; sign here with a key in memory, else on the sealing thread."""
         if self._closed:  # not SealUnavailable: the request is not at fault, it stays for the next instance
             raise RuntimeError("sealing is closed: the gateway is stopping")
         seal = self._seal_for(item, office)
         try:
             signer = self.registry.signer_for(seal, passphrase=self._passphrase)
-            work = functools.partial(seal_document, document, signer, seal, item=item.code, request_id=request_id)
+            work = functools.partial(seal_and_digest, document, signer, seal, item=item.code, request_id=request_id)
             if getattr(signer, "in_memory", False):
                 return work()
             if self._signing is None:

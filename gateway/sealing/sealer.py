@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from gateway.catalogue.items import Item
 from gateway.config import Office
-from signing import Seal, Signer, TrustBundle
+from signing import Seal, SealedDocument, Signer, TrustBundle
 from signing.model import parse_time
 
 
@@ -45,8 +45,8 @@ class Sealer(Protocol):
     def check(self, item: Item, office: Office) -> None:
         """Raise :class:`SealUnavailable` unless a result for ``item`` at ``office`` can be sealed."""
 
-    async def seal(self, document: dict[str, Any], *, item: Item, office: Office, request_id: str) -> dict[str, Any]:
-        """Return ``document`` with its ``seal`` block (the signature may be made off the event loop)."""
+    async def seal(self, document: dict[str, Any], *, item: Item, office: Office, request_id: str) -> SealedDocument:
+        """``document`` with its ``seal`` block, and the digest the seal signed (made off the event loop, maybe)."""
 
     def trust_view(self) -> TrustBundle:
         """The seals as a trust bundle to verify with in this process (current, unsigned; no root key)."""

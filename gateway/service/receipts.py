@@ -27,7 +27,6 @@ from gateway.observability.logs import get_logger
 from gateway.personal_data.identifiers import CHINA_STANDARD_TIME
 from gateway.sealing.sealer import Sealer
 from gateway.store import RequestRecord, RequestStatus, Store, utcnow
-from signing.audit.entry import document_digest
 from signing.printout.layout import Layout, parse_layout
 
 RECEIPT_TYPE = "onewindow.receipt.v1"
@@ -147,10 +146,11 @@ class Receipts:
             issued_at=self.clock(),
         )
         try:
-            sealed = await self.sealer.seal(document, item=item, office=office, request_id=record.id)
+            sealing = await self.sealer.seal(document, item=item, office=office, request_id=record.id)
         except SealUnavailable as exc:
             self.log.warning("receipt.unsealable", request_id=record.id, item=item.code, reason=str(exc))
             return latest
+        sealed = sealing.document
         if not await self.store.add_receipt(record.id, version, sealed, now=self.clock()):
             return (await self.store.receipts(record.id))[-1]  # another instance sealed this version first
         await self.events.emit(
@@ -159,7 +159,7 @@ class Receipts:
             item=item.code,
             version=version,
             seal_number=sealed.get("seal", {}).get("number"),
-            document_digest=document_digest(document),
+            document_digest=sealing.digest,
             case_number_known=record.agency_reference is not None,
         )
         return sealed

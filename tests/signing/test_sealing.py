@@ -14,13 +14,14 @@ from typing import Any
 import pytest
 from cryptography import x509
 
+from signing.audit.entry import document_digest
 from signing.errors import CanonicalizationError, SealingError
 from signing.jose.jcs import canonicalize
 from signing.jose.jws import b64url, b64url_decode, signing_input
 from signing.keys.algorithms import KEY_TYPES
 from signing.keys.signers import FileSigner, generate_private_key
 from signing.registry.seal_registry import SealRegistry
-from signing.sealing import protected_header, seal_document
+from signing.sealing import protected_header, seal_and_digest, seal_document
 
 ITEM = "tax.payment-record"
 
@@ -59,6 +60,21 @@ def test_sealed_document_keeps_the_content_and_adds_a_detached_compact_jws(
     assert chain[0] == seal.certificate and chain[1] == seal_registry.root_certificate
     assert header["x5t#S256"] == b64url(hashlib.sha256(seal.certificate_der).digest())
     assert header["sigT"].endswith("Z")
+
+
+def test_the_digest_handed_back_with_a_seal_is_the_one_it_signed_and_the_audit_log_names(
+    seal_registry: SealRegistry, office: tuple[str, str], result_doc: dict, key_type: str
+) -> None:
+    """The gateway records ``document_digest`` from here: it must be what the header commits to."""
+    seal = seal_registry.seal_for(office[0], "service_centre", ITEM)
+    assert seal is not None
+    moment = datetime(2026, 12, 7, 1, 2, 3, tzinfo=UTC)
+    signer = seal_registry.signer_for(seal)
+    both = seal_and_digest(result_doc, signer, seal, item=ITEM, request_id="R", signed_at=moment)
+    assert both.digest == document_digest(both.document) == document_digest(result_doc)
+    assert b64url(both.jcs_sha256) == header_of(both.document)["ow_jcs_sha256"]
+    alone = seal_document(result_doc, signer, seal, item=ITEM, request_id="R", signed_at=moment)
+    assert header_of(alone) == header_of(both.document)
 
 
 def test_audit_proof_rides_in_the_seal_block_unsigned(
