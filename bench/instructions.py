@@ -6,7 +6,7 @@ On this shared VM the same code's CPU time per request moves by 20-40 %
 from one run to the next, so a change worth a few percent cannot be timed.
 ``valgrind --tool=callgrind`` counts the instructions a process executes,
 every thread of it, whatever else the machine is doing: two runs of the
-same code agree within about 0.1 %. This starts one stand-in tax
+same code agree within about 0.3 %. This starts one stand-in tax
 bureau (natively) and, one after another under callgrind, the bare
 forwarder and each tree's gateway with the sample district (SQLite, as
 bench/gateway.py starts it). Each target gets 30 requests to warm up, then
@@ -19,7 +19,8 @@ audit checkpoints every 1,000 entries, as under load, and not also every
 checkpoint by the clock would cover fewer entries and fall at moments that
 differ from run to run. Prints, per target, the
 instructions per request in all and by where they ran: Python's
-interpreter, the signature (cryptography's bundled OpenSSL), hashing
+interpreter, cryptography's native code (the seal's signature, and the
+audit checkpoints' Ed25519 signatures), hashing
 (the system's OpenSSL, through hashlib), SQLite, the C library (memory,
 strings, locks), the HTTP stack's C parts (aiohttp, uvloop, multidict,
 yarl), JSON (orjson, ``_json``), and the rest; then each against the
@@ -28,11 +29,14 @@ forwarder.
 Instructions are not time: a cache miss, a system call's wait and the disk
 are not counted, and a library may take other code under valgrind than on
 the bare machine (the ECDSA signature is about a quarter of the gateway's
-instructions and about a tenth of its time). Use the figures to compare
+instructions and about an eighth of its time). Use the figures to compare
 code, one tree against another, never to predict requests a second.
 valgrind comes from the system packages (installed when missing and we are
-root). A target under callgrind takes about a minute to start and serves
-about 7 requests a second: bounded at 1,000 requests a target.
+root). A target under callgrind takes about half a minute to start and
+serves about 7 requests a second. ``--requests`` is a multiple of 200 up
+to 1,000: a request writes five audit entries and the sample district
+signs a checkpoint every 1,000, so every such window holds the same share
+of checkpoints, whatever its start.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ from side_by_side import launcher, named
 
 BENCH = bench_script("gateway")
 WARM_UP = 30
+PER_CHECKPOINT = 200  # requests: 1,000 audit entries at five a request
 # What would make one run's count differ from the next: Python's per-process hash seed (the order of sets,
 # collisions in dicts), and a signed checkpoint due every 10 s besides every 1,000 entries, which would
 # fall at moments that differ from run to run (under callgrind a gateway serves about 7 requests a second).
@@ -66,7 +71,7 @@ GATEWAY_ENV = {**SAME_EVERY_RUN, "ONEWINDOW_AUDIT__CHECKPOINT_INTERVAL_S": "3600
 # Where an instruction ran, by the file of the code that ran it (callgrind's "ob"): the first match names it.
 PARTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("Python", re.compile(r"libpython3|/python3\.\d+$")),
-    ("signature", re.compile(r"cryptography/")),
+    ("cryptography", re.compile(r"cryptography/")),
     ("hashing", re.compile(r"libcrypto\.so|_hashlib")),
     ("SQLite", re.compile(r"libsqlite3|_sqlite3")),
     ("C library", re.compile(r"libc\.so|ld-linux|libm\.so")),
@@ -131,6 +136,8 @@ def by_object(dump: Path) -> tuple[int, dict[str, int]]:
                 if ob not in cache:
                     cache[ob] = next((part for part, pattern in PARTS if pattern.search(ob)), OTHER)
                 current = cache[ob]
+            elif line.startswith("positions:") and line.split()[1:] != ["line"]:
+                raise SystemExit(f"bench/instructions.py: {dump.name}: positions {line.split()[1:]}, not lines")
             elif line.startswith("cob="):
                 _expand(line[4:].strip(), names)  # a callee's object may be named here first
             elif line.startswith("calls="):
@@ -138,7 +145,9 @@ def by_object(dump: Path) -> tuple[int, dict[str, int]]:
             elif line.startswith(("summary:", "totals:")):
                 total = int(line.split()[1])
     counted = sum(parts.values())
-    if total and counted != total:
+    if not total:
+        raise SystemExit(f"bench/instructions.py: {dump.name} has no total: the dump is incomplete")
+    if counted != total:
         raise SystemExit(f"bench/instructions.py: {dump.name}: the parts add up to {counted:,}, not {total:,}")
     return counted, parts
 
@@ -212,11 +221,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tree", action="append", default=[], help="NAME=PATH of a code tree (default: now=.)")
     parser.add_argument("--launch", action="append", default=[], help="NAME=CODE run first in that tree's gateway")
-    parser.add_argument("--requests", type=int, default=200, help="requests counted per target")
+    parser.add_argument(
+        "--requests", type=int, default=200, help="requests counted per target: a multiple of 200, at most 1000"
+    )
     parser.add_argument("--no-forwarder", action="store_true", help="count the gateways only")
     args = parser.parse_args()
+    requests = args.requests
+    if requests <= 0 or requests > 1000 or requests % PER_CHECKPOINT:
+        raise SystemExit(f"bench/instructions.py: --requests must be 200, 400, 600, 800 or 1000, not {requests}")
     ensure_valgrind()
-    requests = max(10, min(args.requests, 1000))
     trees = named(args.tree, "--tree") or [("now", ".")]
     setups = dict(named(args.launch, "--launch"))
     if unknown := set(setups) - {name for name, _ in trees}:

@@ -49,7 +49,7 @@ def runs(quick: bool, soak: float) -> list[tuple[str, list[str]]]:
             "What a request cannot do without",
             ["bench/floor.py"] + (["--rounds", "1", "--seconds", "2", "--requests", "300"] if quick else []),
         ),
-        ("Instructions per request", ["bench/instructions.py"] + (["--requests", "20"] if quick else [])),
+        ("Instructions per request", ["bench/instructions.py"]),
     ]
 
 

@@ -23,7 +23,7 @@ from signing.keys.signers import FileSigner, Signer
 from signing.model import Seal, SealKind, SealStatus
 from signing.registry.sample import SAMPLE_OFFICES, create_sample_district
 from signing.registry.seal_registry import SealRegistry
-from signing.sealing import SealedDocument, seal_and_digest, seal_document, sign_document
+from signing.sealing import SealedDocument, seal_and_digest, seal_document, sign_and_digest, sign_document
 from signing.stamp import render_stamp_svg
 from signing.verify.report import Check, Indication, SubIndication, VerificationReport
 from signing.verify.trust import TrustBundle, load_trust_bundle
@@ -64,6 +64,7 @@ __all__ = [
     "render_stamp_svg",
     "seal_and_digest",
     "seal_document",
+    "sign_and_digest",
     "sign_document",
     "verify_document",
 ]
