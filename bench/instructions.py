@@ -6,10 +6,11 @@ On this shared VM the same code's CPU time per request moves by 20-40 %
 from one run to the next, so a change worth a few percent cannot be timed.
 ``valgrind --tool=callgrind`` counts the instructions a process executes,
 every thread of it, whatever else the machine is doing: two runs of the
-same code agree within about 0.3 %. This starts one stand-in tax
-bureau (natively) and, one after another under callgrind, the bare
-forwarder and each tree's gateway with the sample district (SQLite, as
-bench/gateway.py starts it). Each target gets 30 requests to warm up, then
+same code agree within about 0.6 % (what the gateway does by the clock
+weighs more on each request the slower the machine serves it). This
+starts one stand-in tax bureau (natively) and, one after another under
+callgrind, the bare forwarder and each tree's gateway with the sample
+district (SQLite, as bench/gateway.py starts it). Each target gets 30 requests to warm up, then
 counting is switched on (``callgrind_control -i on``) for ``--requests``
 POSTs of the README's envelope, one at a time on one kept-alive
 connection, and the count is dumped and read. Each target runs with
