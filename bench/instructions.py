@@ -43,6 +43,7 @@ of checkpoints, whatever its start.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import os
 import re
@@ -188,13 +189,20 @@ def counted(name: str, process: Process, url: str, out: Path, requests: int) -> 
         subprocess.run(["callgrind_control", "-d", str(process.pid)], check=True, capture_output=True)
     finally:
         connection.close()
-    dump = Path(f"{out}.{process.pid}.1")
-    deadline = time.monotonic() + 60
-    while not dump.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(0.5)  # written whole by the time the control command returns; this is a margin
-    total, parts = by_object(dump)
+    total, parts = by_object(written(Path(f"{out}.{process.pid}.1")))
     return Count(name, requests, total, parts)
+
+
+def written(dump: Path, timeout_s: float = 60.0) -> Path:
+    """The dump once callgrind has written it whole: its total is its last line."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), dump.open("rb") as data:
+            data.seek(max(0, dump.stat().st_size - 512))
+            if re.search(rb"\n(?:totals|summary): \d+\s*$", data.read()):
+                return dump
+        time.sleep(0.2)
+    raise SystemExit(f"bench/instructions.py: callgrind wrote no whole {dump.name} within {timeout_s:g} s")
 
 
 def table(counts: list[Count], base: Count | None) -> list[str]:
