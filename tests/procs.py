@@ -192,9 +192,9 @@ async def start_sandboxes(workdir: Path, *agencies: str) -> tuple[Process, dict[
     return proc, urls
 
 
-async def serving_line(tmp_path: Path, district: tuple[Path, Path], **server: Any) -> dict[str, Any]:
-    """``onewindow serve`` on SQLite with ``[server]`` settings ``server``: its ``gateway.serving`` log line."""
-    config = write_config(
+def serving_config(tmp_path: Path, district: tuple[Path, Path], **server: Any) -> Path:
+    """A configuration to serve on SQLite, info lines on, with ``[server]`` settings ``server``; no agency answers."""
+    return write_config(
         tmp_path / "onewindow.toml",
         store_url=f"sqlite:///{tmp_path / 'onewindow.db'}",
         district=district,
@@ -202,6 +202,11 @@ async def serving_line(tmp_path: Path, district: tuple[Path, Path], **server: An
         server={"host": "127.0.0.1", "port": free_port(), **server},
         agencies={spec.agency: {"base_url": "http://127.0.0.1:9"} for spec in sandbox_specs(plugin_manager())},
     )
+
+
+async def serving_line(tmp_path: Path, district: tuple[Path, Path], **server: Any) -> dict[str, Any]:
+    """``onewindow serve`` on SQLite with ``[server]`` settings ``server``: its ``gateway.serving`` log line."""
+    config = serving_config(tmp_path, district, **server)
     gateway = Process("gateway", ["serve", "--config", str(config)], tmp_path)
     try:
         await gateway.start()

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from gateway.observability.line_writer import WRITE_LIMIT, LineLogger, LineWriter
-from gateway.observability.logs import configure_logging, get_logger
+from gateway.observability.logs import configure_logging, flush_lines, get_logger
+from tests.procs import ONEWINDOW, serving_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -115,6 +118,39 @@ async def test_the_stdlib_and_structlog_lines_share_one_writer_and_one_order() -
         assert writer.writes == 1
     finally:
         configure_logging("warning")
+
+
+async def test_flush_lines_writes_what_waits_for_the_end_of_the_turn() -> None:
+    stream = Recorder()
+    configure_logging("info", stream=stream, batched=True)  # type: ignore[arg-type]
+    try:
+        get_logger().info("gateway.serving")
+        assert stream.lines == []  # batched: it waits for the end of this turn
+        flush_lines()
+        assert [json.loads(line)["event"] for line in stream.lines] == ["gateway.serving"]
+        await asyncio.sleep(0)
+        assert len(stream.lines) == 1  # nothing written twice
+    finally:
+        configure_logging("warning")
+
+
+async def test_a_serving_gateway_logs_its_start_up_before_its_banner(district, tmp_path: Path) -> None:
+    # stdout and stderr into one file, as a terminal or journald merges them: the order the gateway wrote in
+    config = serving_config(tmp_path, district)
+    merged = tmp_path / "merged.log"
+    with merged.open("wb") as out:
+        proc = await asyncio.create_subprocess_exec(
+            ONEWINDOW, "serve", "--config", str(config), stdout=out, stderr=out, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while "District root certificate sha256: " not in (text := merged.read_text(errors="replace")):
+            assert proc.returncode is None and time.monotonic() < deadline, text[-3000:]
+            await asyncio.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), 30)
+    assert text.index('"gateway.serving"') < text.index("Onewindow is serving on"), text[-3000:]
 
 
 def test_what_waits_is_written_when_the_process_exits(tmp_path: Path) -> None:

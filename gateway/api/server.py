@@ -31,7 +31,7 @@ from gateway.config import SAMPLE_SOURCE, Settings
 from gateway.core import Gateway
 from gateway.errors import OperatorError
 from gateway.heap import settle_heap
-from gateway.observability.logs import get_logger
+from gateway.observability.logs import flush_lines, get_logger
 from gateway.tls.context import ROOT_CERTIFICATE, server_context
 
 CANCEL_MARGIN_S = 3.0  # after the grace: for cancelled handlers to record their state
@@ -162,6 +162,7 @@ async def serve(
         event_loop=loop_name(loop),
         frozen_objects=settle_heap(),  # start-up is done: what it built is set aside from the collector
     )
+    flush_lines()  # the lines of start-up out before the banner: read in order where both streams meet
     print(
         f"Onewindow is serving on {url} ({len(gateway.registry.catalogue)} items, "
         f"{gateway.store.backend} store, {settings.source}).",

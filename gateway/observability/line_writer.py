@@ -16,7 +16,9 @@ What a reader can rely on:
   stderr, and a pipe keeps a write of up to ``PIPE_BUF`` bytes in one piece.
 * **In order.** A line that is written at once -- at warning level or above,
   from a thread other than the loop's, or with no loop running -- first
-  writes whatever waits before it.
+  writes whatever waits before it. Text the gateway prints on another
+  stream (the serving banner on stdout) follows the lines logged before it:
+  ``gateway.observability.logs.flush_lines`` writes them first.
 * **Nothing left behind on a clean stop.** What waits is written when the
   process exits (``atexit``). A ``kill -9`` can take the lines of the turn it
   interrupts -- microseconds of them -- never a stored record: the store and

@@ -192,6 +192,18 @@ class _LineHandler(logging.Handler):
             self.handleError(record)
 
 
+def flush_lines() -> None:
+    """Write the log lines waiting for the end of this turn of the event loop now.
+
+    For text about to go to another stream (the serving banner on stdout):
+    whoever reads both streams, merged by journald or a terminal, reads the
+    lines logged before it first.
+    """
+    factory = structlog.get_config().get("logger_factory")
+    if isinstance(factory, LineLoggerFactory):
+        factory.writer.flush()
+
+
 def get_logger(**bound: Any) -> structlog.typing.FilteringBoundLogger:
     """A logger with ``bound`` values on every line."""
     return structlog.get_logger("onewindow").bind(**bound)
