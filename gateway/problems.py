@@ -29,7 +29,8 @@ def echo(value: object, limit: int = ECHO_LIMIT) -> str:
     """
     text = mask_text(value if isinstance(value, str) else repr(value))
     text = _LONG_DIGITS.sub(lambda m: m.group(0)[:4] + "*" * (len(m.group(0)) - 8) + m.group(0)[-4:], text)
-    text = "".join(char if char.isprintable() else "\ufffd" for char in text)
+    if not text.isprintable():  # one C pass; the rare text with control characters is rebuilt
+        text = "".join(char if char.isprintable() else "\ufffd" for char in text)
     return text if len(text) <= limit else text[:limit] + "…"
 
 

@@ -101,9 +101,9 @@ def check_scope(scope: list[str] | tuple[str, ...]) -> tuple[str, ...]:
 
 def scope_covers(scope: tuple[str, ...], item: str) -> bool:
     """Empty scope covers every item; ``a.*`` covers items starting ``a.``."""
-    if not scope:
+    if not scope or item in scope:  # an exact name: one look-up, no loop
         return True
-    return any(item == p or (p.endswith(".*") and item.startswith(p[:-1])) for p in scope)
+    return any(p.endswith(".*") and item.startswith(p[:-1]) for p in scope)
 
 
 def scope_specificity(scope: tuple[str, ...], item: str) -> int:

@@ -12,7 +12,6 @@ deadline, retries with exponential backoff and jitter (tenacity) for
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import ssl
 import time
@@ -165,7 +164,7 @@ class Extranet:
     async def _notify(self, attempt: Attempt) -> None:
         for observer in self.observers:
             result = observer(attempt)
-            if inspect.isawaitable(result):
+            if result is not None:  # AttemptObserver: an awaitable or nothing
                 await result
 
     async def call(

@@ -19,7 +19,7 @@ from signing.errors import (
     SealNotFoundError,
 )
 from signing.keys.passphrase import PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, load_passphrase
-from signing.model import SealKind, SealStatus
+from signing.model import SealKind, SealStatus, scope_covers
 from signing.pki.certificates import seal_info_of
 from signing.pki.seal_info import SEAL_INFO_OID, SealInfo, decode_seal_info, encode_seal_info
 from signing.registry.sample import SAMPLE_OFFICES
@@ -166,6 +166,17 @@ def test_status_history_is_kept_and_revocation_is_final(seal_registry: SealRegis
         seal_registry.suspend("370303-SP-0003", "x", at=datetime(2000, 1, 1, tzinfo=UTC))
     with pytest.raises(SealNotFoundError):
         seal_registry.get("370303-SP-0404")
+
+
+def test_a_scope_covers_the_items_it_names_and_those_under_its_prefixes() -> None:
+    scope = ("tax.payment-record", "property.*")
+    assert scope_covers((), "medical.claim")  # an empty scope covers every item
+    assert scope_covers(scope, "tax.payment-record")
+    assert scope_covers(scope, "property.title-reissue")
+    assert not scope_covers(scope, "tax.payment-record-extra")  # an exact name is no prefix
+    assert not scope_covers(scope, "property")  # "property.*" covers what is under it, not itself
+    assert not scope_covers(scope, "propertyx.title")
+    assert not scope_covers(("tax.*",), "medical.claim")
 
 
 def test_seal_for_picks_the_usable_seal_whose_kind_and_scope_cover_the_item(
