@@ -34,8 +34,9 @@ class Durable:
 
 
 async def _finish_after(sink: Durable, seen: list[str], count: int) -> None:
-    while len(sink.pending) < count:
-        await asyncio.sleep(0)
+    async with asyncio.timeout(10):  # a sink never called fails the test rather than hanging it
+        while len(sink.pending) < count:
+            await asyncio.sleep(0)
     for _ in range(3):  # a few turns in which a caller that did not wait would have gone on
         await asyncio.sleep(0)
     seen.append("committed")
@@ -48,7 +49,8 @@ async def test_emit_waits_for_an_awaitable_sink_and_passes_over_one_that_returns
     durable = Durable(seen)
     events = Events(Recording(seen), durable)
     finisher = asyncio.create_task(_finish_after(durable, seen, 1))
-    await events.emit("request.accepted", request_id="R1")
+    async with asyncio.timeout(10):
+        await events.emit("request.accepted", request_id="R1")
     seen.append("emit returned")
     await finisher
     assert seen == ["recorded request.accepted", "queued request.accepted", "committed", "emit returned"]
@@ -59,7 +61,8 @@ async def test_emit_all_queues_every_event_with_every_sink_then_waits_for_them_a
     durable = Durable(seen)
     events = Events(durable, Recording(seen))
     finisher = asyncio.create_task(_finish_after(durable, seen, 2))
-    await events.emit_all(Event("result.sealed", {"request_id": "R1"}), Event("request.completed", {}))
+    async with asyncio.timeout(10):
+        await events.emit_all(Event("result.sealed", {"request_id": "R1"}), Event("request.completed", {}))
     seen.append("emit_all returned")
     await finisher
     assert seen == [

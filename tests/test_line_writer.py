@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -136,11 +137,13 @@ async def test_flush_lines_writes_what_waits_for_the_end_of_the_turn() -> None:
 
 async def test_a_serving_gateway_logs_its_start_up_before_its_banner(district, tmp_path: Path) -> None:
     # stdout and stderr into one file, as a terminal or journald merges them: the order the gateway wrote in
+    # and with stdout block-buffered, as it is to a file or a pipe: each banner line must be flushed as written
     config = serving_config(tmp_path, district)
     merged = tmp_path / "merged.log"
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
     with merged.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
-            ONEWINDOW, "serve", "--config", str(config), stdout=out, stderr=out, start_new_session=True
+            ONEWINDOW, "serve", "--config", str(config), stdout=out, stderr=out, env=env, start_new_session=True
         )
     try:
         deadline = time.monotonic() + 60
@@ -148,8 +151,10 @@ async def test_a_serving_gateway_logs_its_start_up_before_its_banner(district, t
             assert proc.returncode is None and time.monotonic() < deadline, text[-3000:]
             await asyncio.sleep(0.05)
     finally:
-        proc.send_signal(signal.SIGTERM)
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
         await asyncio.wait_for(proc.wait(), 30)
+    assert '"gateway.serving"' in text, text[-3000:]
     assert text.index('"gateway.serving"') < text.index("Onewindow is serving on"), text[-3000:]
 
 

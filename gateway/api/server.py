@@ -170,7 +170,7 @@ async def serve(
         flush=True,
     )
     # what verifiers pin: `onewindow verify --root-fingerprint`
-    print(f"District root certificate sha256: {gateway.sealer.trust_view().root_fingerprint}", file=out)
+    print(f"District root certificate sha256: {gateway.sealer.trust_view().root_fingerprint}", file=out, flush=True)
     if tls is not None:
         print(f"TLS: client certificates {settings.tls.client_certificates}.", file=out, flush=True)
     if settings.sandboxes_start:
