@@ -8,12 +8,14 @@ same ``onewindow serve --config FILE`` an operator runs -- so that
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,20 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def refusing_port() -> Iterator[int]:
+    """A loopback port that refuses every connection for as long as the block runs.
+
+    The port is bound and never listened on: a connection is refused at
+    once, and no other process -- another test of a parallel run -- can take
+    the port and answer in its place, as it could once a closed server or
+    :func:`free_port` let it go.
+    """
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
 
 
 def _toml(value: Any) -> str:

@@ -23,6 +23,7 @@ from gateway.sandbox import FaultKnobs
 from plugins.tax import sandbox as tax_sandbox
 from plugins.tax.client import TaxAgency
 from tests.helpers import ORGANISATION, deadline, intake, named, sample_settings, with_agency
+from tests.procs import refusing_port
 
 QUERY = intake("tax.credit-grade", ORGANISATION, {"year": 2025})
 SECRETS = tax_sandbox.spec().config["secrets"]
@@ -239,12 +240,7 @@ async def test_calls_go_through_the_configured_proxy_with_its_credentials(proxy,
 
 
 async def test_with_the_proxy_down_the_agency_is_unavailable_although_it_is_up(plain_tax) -> None:
-    import socket
-
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with pytest.raises(AgencyUnavailable):
+    with refusing_port() as port, pytest.raises(AgencyUnavailable):
         await _call(_extranet(plain_tax.url, proxy=f"http://127.0.0.1:{port}"))
 
 

@@ -30,6 +30,7 @@ from gateway.store import make_store
 from signing.audit.checkpoint import Checkpoint, SignedCheckpoint, sign_checkpoint
 from tests.audit_helpers import CHAIN, LOG_ID, RawDB, cli, gateway_config, other_signer, settings_of
 from tests.helpers import PAYMENT_RECORD
+from tests.procs import refusing_port
 from tests.test_audit_tamper_gateway import log_lines  # noqa: F401 -- the fixture
 
 
@@ -105,12 +106,10 @@ async def test_a_witness_out_of_reach_is_said_and_does_not_stop_intake(
     tmp_path,
     log_lines,  # noqa: F811
 ) -> None:
-    closed = TestServer(web.Application(), host="127.0.0.1")
-    await closed.start_server()
-    url = str(closed.make_url("/witness/"))
-    await closed.close()  # nobody listens there any more
-    gw = await served(start_gateway, f"sqlite:///{tmp_path}/a.db", 1, **with_witness(url=url))
-    assert (await gw.client.get("/readyz")).status == 200 and (await gw.post(PAYMENT_RECORD)).status == 201
+    with refusing_port() as port:  # held for the whole test: no other server can answer there in its place
+        url = f"http://127.0.0.1:{port}/witness/"
+        gw = await served(start_gateway, f"sqlite:///{tmp_path}/a.db", 1, **with_witness(url=url))
+        assert (await gw.client.get("/readyz")).status == 200 and (await gw.post(PAYMENT_RECORD)).status == 201
     events = {e["event"] for e in log_lines()}
     assert "audit.witness_unreadable" in events and "audit.witness_failed" in events
 
