@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import signal
 import socket
 import sys
@@ -28,11 +29,30 @@ from gateway.config import load_settings
 ONEWINDOW = str(Path(sys.executable).with_name("onewindow"))
 
 
+# Ports free_port() picks from: below the kernel's ephemeral range (32768 up, where any outgoing
+# connection may take a port) and below the sandboxes' ports at test offsets (19101 up,
+# tests.test_plugin_loading.free_port_offset).
+FREE_PORTS = range(12000, 19000)
+
+
 def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port nobody is bound to now, for a process the test starts to listen on.
+
+    Not one the kernel hands out for ``bind(("127.0.0.1", 0))``: that lies in
+    the ephemeral range, from which every outgoing connection on the machine
+    (another test's client, a load generator) takes its local port, and one
+    could take it in the second before the started process binds it. Here
+    only another test picking a port at random from the same range could.
+    """
+    for _ in range(200):
+        port = random.choice(FREE_PORTS)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free loopback port in {FREE_PORTS.start}-{FREE_PORTS.stop - 1}")
 
 
 @contextlib.contextmanager
