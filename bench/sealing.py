@@ -5,7 +5,8 @@ default key type) and ES256 it measures the raw signature and verification
 over the exact signing input a seal produces, ``seal_document`` and
 ``verify_document``, and their ratios against the goals (sealing >= 80 % of
 raw signing, verification >= 70 % of raw verification); then the JCS fast
-path against the ``rfc8785`` package and the verifier's header cache.
+path against the ``rfc8785`` package and the verifier's header cache; then
+where an ES384 signature can run beside other work (:func:`measure_threads`).
 
 Each rate is the best of five bounded runs (``--seconds / 5`` and at most
 20 000 iterations each).  The runs of one key type are interleaved round by
@@ -24,6 +25,7 @@ import platform
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -155,6 +157,51 @@ def measure_formats(sealed: dict[str, Any], trust: TrustBundle, seconds: float) 
     )
 
 
+def _sign_in_threads(sign: Callable[[], object], threads: int, count: int, spin: bool) -> tuple[float, float]:
+    """``threads`` threads making ``count`` signatures each (beside a main thread running Python when
+    ``spin``): signatures a second made by the threads, and the process's CPU seconds per wall second."""
+
+    def signing() -> None:
+        for _ in range(count):
+            sign()
+
+    workers = [threading.Thread(target=signing) for _ in range(threads)]
+    wall, cpu = time.perf_counter(), time.process_time()
+    for worker in workers:
+        worker.start()
+    if spin:  # Python bytecode on the main thread, as an event loop busy with requests runs it
+        spun = 0
+        while any(worker.is_alive() for worker in workers) and spun < 50_000_000:
+            for _ in range(10_000):
+                spun += 1
+    for worker in workers:
+        worker.join()
+    elapsed = time.perf_counter() - wall
+    return threads * count / elapsed, (time.process_time() - cpu) / elapsed
+
+
+def measure_threads(seconds: float) -> dict[str, tuple[float, float]]:
+    """Does a signing thread run beside Python's lock? Three bounded runs of ES384 signatures.
+
+    ``cryptography`` lets go of the lock while OpenSSL signs, so two signing
+    threads use two cores. A thread beside a main thread that runs Python
+    must take the lock back after every signature, and waits for the
+    interpreter's switch interval (5 ms) to get it: what the event loop's
+    neighbour would make of a signing thread.
+    """
+    key = ES384.generate()
+    digest = bytes(48)
+    sign = lambda: ES384.sign_digest(key, digest)  # noqa: E731 -- the gateway's own call
+    alone = max(2, min(MAX_ITERATIONS, int(run_rate(sign, seconds / 4) * seconds / 4)))
+    return {
+        "one thread signing": _sign_in_threads(sign, 1, alone, spin=False),
+        "two threads signing": _sign_in_threads(sign, 2, alone, spin=False),
+        "one thread signing beside a main thread running Python": _sign_in_threads(
+            sign, 1, max(2, alone // 20), spin=True
+        ),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=1.0, help="time per figure")
@@ -164,6 +211,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         results = {kt.alg: measure_key_type(kt, Path(tmp), seconds) for kt in (ES384, ES256)}
     formats = measure_formats(results["ES384"]["sealed"], results["ES384"]["trust"], seconds)
+    threads = measure_threads(seconds)
 
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
@@ -194,6 +242,11 @@ def main() -> int:
     jcs = formats["JCS fast path (signing.jose.jcs)"] / formats["JCS rfc8785 package"]
     print(f"\nJCS fast path / rfc8785: {jcs:.1f}x faster")
     print()
+    print("| where ES384 signatures run | signatures per second | CPU seconds per second |")
+    print("|---|---:|---:|")
+    for name, (rate, cpu) in threads.items():
+        print(f"| {name} | {rate:,.0f} | {cpu:.2f} |")
+    print()
     summary = {
         alg: {
             **{k: round(v) for k, v in r["rates"].items()},
@@ -203,6 +256,9 @@ def main() -> int:
         for alg, r in results.items()
     }
     summary["formats"] = {k: round(v) for k, v in formats.items()}
+    summary["threads"] = {
+        k: {"per_second": round(rate), "cpu_per_second": round(cpu, 2)} for k, (rate, cpu) in threads.items()
+    }
     print(json.dumps(summary, ensure_ascii=False))
     return 0
 

@@ -109,8 +109,9 @@ class DistrictSealer:
         self._acts: tuple[_Version, list[ActCheck]] | None = None
         self._published: tuple[tuple[_Version, _Version], PublishedBundle | TrustBundleUnavailable] | None = None
         # A key in memory signs on the event loop: the ECDSA signature is a fifth of a millisecond
-        # with P-384, less than handing it to a thread and back costs (bench/README.md, "Sixth
-        # round"). A token signs on one thread of its own: its device takes its own time, which
+        # with P-384. On a thread it leaves the loop, but the thread must win Python's lock back
+        # from the busy loop, and the process spends more than it saves (bench/README.md, "Sixth
+        # round" and "Eleventh round"). A token signs on one thread of its own: its device takes its own time, which
         # the loop must not wait out, and its session never makes two signatures at once.
         self._signing: ThreadPoolExecutor | None = None
         self._closed = False
