@@ -255,21 +255,6 @@ async def gw(start_gateway) -> RunningGateway:
     return await start_gateway()
 
 
-def slow_first(items: list[Any]) -> list[Any]:
-    """The tests marked ``slow`` first, each group in its collected order."""
-    return sorted(items, key=lambda item: item.get_closest_marker("slow") is None)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Start the long end-to-end tests first.
-
-    pytest-xdist hands tests to its workers in collected order. A test of
-    several minutes collected near the end starts when the other workers are
-    nearly done, and the whole run then waits for it alone.
-    """
-    items[:] = slow_first(items)
-
-
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """The fault suite's figures (requests, kills, duplicates, lost, recovery) at the end of the run."""
     from tests.burst import REPORTS

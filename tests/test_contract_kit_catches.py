@@ -68,7 +68,6 @@ NAMED = {
 }
 
 
-@pytest.mark.slow
 def test_each_flaw_fails_exactly_the_contract_tests_about_it(tmp_path: Path) -> None:
     classes = "\n".join(
         f"class Test{code.title()}(AgencyContract):\n    agency = {code!r}\n    plugins = (flawed_plugins,)\n"

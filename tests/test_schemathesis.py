@@ -18,8 +18,6 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.burst import REPORTS
 from tests.helpers import WINDOW_KEY
 
@@ -49,7 +47,6 @@ def _interactions(report: Path) -> list[tuple[str, int | None]]:
     return seen
 
 
-@pytest.mark.slow
 async def test_schemathesis_finds_no_server_error_and_no_answer_the_document_does_not_describe(
     start_gateway, tmp_path
 ) -> None:

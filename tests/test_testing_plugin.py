@@ -6,8 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
@@ -19,7 +17,6 @@ def test_loading_the_plugin_imports_nothing_heavy(tmp_path: Path) -> None:
     assert run("-c", probe, cwd=tmp_path).stdout.strip() == "[]"
 
 
-@pytest.mark.slow
 def test_an_unrelated_pytest_run_loads_the_plugin_and_is_unaffected(tmp_path: Path) -> None:
     (tmp_path / "test_unrelated.py").write_text("def test_arithmetic():\n    assert 1 + 1 == 2\n", encoding="utf-8")
     result = run("-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=tmp_path)
