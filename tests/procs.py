@@ -16,7 +16,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,19 @@ ONEWINDOW = str(Path(sys.executable).with_name("onewindow"))
 
 # Ports free_port() picks from: below the kernel's ephemeral range (32768 up, where any outgoing
 # connection may take a port) and below the sandboxes' ports at test offsets (19101 up,
-# tests.test_plugin_loading.free_port_offset).
+# free_port_offset).
 FREE_PORTS = range(12000, 19000)
+
+
+def _all_free(ports: Iterable[int]) -> bool:
+    """Whether every loopback port of ``ports`` can be bound now (each held until all are tried)."""
+    with contextlib.ExitStack() as held:
+        try:
+            for port in ports:
+                held.enter_context(socket.socket()).bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def free_port() -> int:
@@ -46,13 +57,22 @@ def free_port() -> int:
     """
     for _ in range(200):
         port = random.choice(FREE_PORTS)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
+        if _all_free([port]):
             return port
     raise RuntimeError(f"no free loopback port in {FREE_PORTS.start}-{FREE_PORTS.stop - 1}")
+
+
+def free_port_offset(*also: int) -> int:
+    """An offset at which every sandbox's port (and ``also``) is free now (test workers run side by side).
+
+    The ports stay below the kernel's ephemeral range (32768 up), where any outgoing connection may take one.
+    """
+    ports = [getattr(spec, "default_port", 0) for spec in sandbox_specs(plugin_manager(strict=False))] + list(also)
+    for _ in range(200):
+        offset = random.randrange(10000, 23000, 100)
+        if _all_free(port + offset for port in ports):
+            return offset
+    raise RuntimeError("no free range of sandbox ports")
 
 
 @contextlib.contextmanager

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import random
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -12,35 +9,16 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.agencies.plugin_manager import plugin_manager
-from gateway.agencies.sandboxes import sandbox_specs
 from gateway.api.app import create_app
 from gateway.cli.main import main
 from gateway.core import Gateway
 from gateway.errors import PluginError
 from tests.conftest import gateway_settings
 from tests.flawed_hooks import Unstartable
+from tests.procs import free_port_offset
 from tests.test_hooks import REQUEST
 
 BROKEN = "plugin 'broken_agency' cannot be loaded from onewindow_broken_agency: ModuleNotFoundError: No module named"
-
-
-def free_port_offset(*also: int) -> int:
-    """An offset at which every sandbox's port (and ``also``) is free now (test workers run side by side).
-
-    The ports stay below the kernel's ephemeral range (32768 up), where any outgoing connection may take one.
-    """
-    ports = [getattr(spec, "default_port", 0) for spec in sandbox_specs(plugin_manager(strict=False))] + list(also)
-    for _ in range(200):
-        offset = random.randrange(10000, 23000, 100)
-        try:
-            with contextlib.ExitStack() as held:
-                for port in ports:
-                    probe = held.enter_context(socket.socket())
-                    probe.bind(("127.0.0.1", port + offset))
-            return offset
-        except OSError:
-            continue
-    raise RuntimeError("no free range of sandbox ports")
 
 
 @pytest.fixture

@@ -91,7 +91,8 @@ async def test_a_task_cancelled_inside_a_transaction_leaves_no_session_behind(
         # its virtual transaction id -- not every trace of activity on the backend.
         state, now_began = await observer.fetchrow("SELECT state, xact_start FROM pg_stat_activity WHERE pid = $1", pid)
         assert now_began != began, f"backend {pid} given back to the pool inside the transaction ({state!r})"
-        left = [lock for lock in await _locks_of(observer, schema, pid) if lock["vxid"] in {h["vxid"] for h in held}]
+        ours = {lock["vxid"] for lock in held}
+        left = [lock for lock in await _locks_of(observer, schema, pid) if lock["vxid"] in ours]
         assert left == [], f"the cancelled transaction's locks are held still: {[dict(r) for r in left]}"
 
         barrier_pid = store.barrier._conn.get_server_pid() if store.barrier and store.barrier._conn else None

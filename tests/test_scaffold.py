@@ -19,8 +19,7 @@ from gateway.agencies.sandboxes import sandbox_specs
 from gateway.cli.main import main
 from gateway.cli.new_plugin.scaffold import PORTS, check_name, placeholders, sandbox_port
 from gateway.errors import ScaffoldError
-from tests.procs import free_port
-from tests.test_plugin_loading import free_port_offset
+from tests.procs import free_port, free_port_offset
 
 BIN = Path(sys.executable).parent
 NAME = "civil_affairs"

@@ -111,8 +111,9 @@ class DistrictSealer:
         # A key in memory signs on the event loop: the ECDSA signature is a fifth of a millisecond
         # with P-384. On a thread it leaves the loop, but the thread must win Python's lock back
         # from the busy loop, and the process spends more than it saves (bench/README.md, "Sixth
-        # round" and "Eleventh round"). A token signs on one thread of its own: its device takes its own time, which
-        # the loop must not wait out, and its session never makes two signatures at once.
+        # round" and "Eleventh round"). A token signs on one thread of its own: its device takes
+        # its own time, which the loop must not wait out, and its session never makes two
+        # signatures at once.
         self._signing: ThreadPoolExecutor | None = None
         self._closed = False
         self.log = get_logger(component="sealing")
