@@ -16,7 +16,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,15 @@ def _all_free(ports: Iterable[int]) -> bool:
     return True
 
 
+def _first_free(choose: Callable[[], int], ports: Callable[[int], Iterable[int]], what: str) -> int:
+    """The first of up to 200 random choices whose ports are all free now; RuntimeError naming ``what``."""
+    for _ in range(200):
+        choice = choose()
+        if _all_free(ports(choice)):
+            return choice
+    raise RuntimeError(f"no free {what}")
+
+
 def free_port() -> int:
     """A loopback port nobody is bound to now, for a process the test starts to listen on.
 
@@ -55,11 +64,11 @@ def free_port() -> int:
     could take it in the second before the started process binds it. Here
     only another test picking a port at random from the same range could.
     """
-    for _ in range(200):
-        port = random.choice(FREE_PORTS)
-        if _all_free([port]):
-            return port
-    raise RuntimeError(f"no free loopback port in {FREE_PORTS.start}-{FREE_PORTS.stop - 1}")
+    return _first_free(
+        lambda: random.choice(FREE_PORTS),
+        lambda port: [port],
+        f"loopback port in {FREE_PORTS.start}-{FREE_PORTS.stop - 1}",
+    )
 
 
 def free_port_offset(*also: int) -> int:
@@ -68,11 +77,11 @@ def free_port_offset(*also: int) -> int:
     The ports stay below the kernel's ephemeral range (32768 up), where any outgoing connection may take one.
     """
     ports = [getattr(spec, "default_port", 0) for spec in sandbox_specs(plugin_manager(strict=False))] + list(also)
-    for _ in range(200):
-        offset = random.randrange(10000, 23000, 100)
-        if _all_free(port + offset for port in ports):
-            return offset
-    raise RuntimeError("no free range of sandbox ports")
+    return _first_free(
+        lambda: random.randrange(10000, 23000, 100),
+        lambda offset: [port + offset for port in ports],
+        "range of sandbox ports",
+    )
 
 
 @contextlib.contextmanager
